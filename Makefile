@@ -1,0 +1,46 @@
+# Entry points for developers and CI: `make venv`, `make run`, `make test` (see README).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+# Lives inside .venv, so deleting .venv also forgets it; newer requirements.lock reinstalls.
+STAMP := $(VENV)/.installed-requirements-lock
+IS_PY311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
+
+.PHONY: venv run test
+
+venv: $(STAMP)
+
+# Keeps an existing 3.11 .venv; otherwise (re)creates it. Debian ships venv in a separate
+# package: a root CI machine installs it, as tests/pgcluster.py does for PostgreSQL.
+$(STAMP): requirements.lock
+	@if ! $(PY) -c '$(IS_PY311)' 2>/dev/null; then \
+	  py=; for c in python3.11 python3; do $$c -c '$(IS_PY311)' 2>/dev/null && { py=$$c; break; }; done; \
+	  [ -n "$$py" ] || { echo "make venv: Python 3.11 is needed (as python3.11 or python3)." >&2; exit 1; }; \
+	  if ! $$py -m venv --clear $(VENV); then \
+	    rm -rf $(VENV); \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then exit 1; fi; \
+	    echo "make venv: installing $$py-venv (running as root)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$py-venv; \
+	    $$py -m venv $(VENV); \
+	  fi; \
+	fi
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-input --require-hashes -r requirements.lock
+	@touch $@
+
+# SQLite unless DATABASE_URL says otherwise; DEBUG=1 so no SECRET_KEY is needed.
+run: venv
+	@export DEBUG="$${DEBUG:-1}"; port="$${PORT:-8000}"; \
+	$(PY) manage.py migrate --noinput; \
+	$(PY) manage.py seed_demo --if-empty; \
+	echo "Admin: http://127.0.0.1:$$port/admin/"; \
+	exec $(PY) manage.py runserver "127.0.0.1:$$port"
+
+# One throwaway PostgreSQL cluster (tests/pgcluster.py) serves all three steps. PYTEST_ARGS
+# reaches pytest as "$$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".
+PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest "$$@"
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) tests/pgcluster.py -- bash -c '$(PG_STEPS)' pg-steps $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""Admin of the benefits app (nothing registered yet)."""

@@ -1,0 +1,1 @@
+"""Admin of the campaigns app (nothing registered yet)."""

@@ -1,0 +1,317 @@
+"""Members admin: an interface only. Saving calls ``members.services``; reading masks PII.
+
+Roles without ``browse_member`` (store staff) get a counter lookup instead of a list: the
+list stays empty until they type a full phone, card or member number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin, ImportMixin
+from import_export.formats.base_formats import XLSX
+from simple_history.admin import SimpleHistoryAdmin
+
+from members import masking, services
+from members.admin_helpers import LargeTablePaginator
+from members.importing import DetectedEncodingCSV, MemberResource
+from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
+from members.phones import try_normalize_mobile
+from members.selectors import member_lookup
+
+PII_FIELDS = {
+    "name": "masked_name",
+    "mobile": "masked_mobile",
+    "email": "masked_email",
+    "birthday": "masked_birthday",
+}
+CONSENT_FIELDS = [f"{channel}_consent" for channel in ConsentChannel.values]
+
+
+@admin.register(Store)
+class StoreAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "city", "kind", "is_active"]
+    list_filter = ["kind", "is_active", "city"]
+    search_fields = ["code", "name"]
+    filter_horizontal = ["staff"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+
+
+class IdentityForm(forms.ModelForm):
+    class Meta:
+        model = Identity
+        fields = ["kind", "namespace", "value"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk or not data.get("kind") or not data.get("value"):
+            return data
+        member = self.instance.member if self.instance.member_id else None
+        try:
+            key = services.identity_validate(
+                member=member, kind=data["kind"], value=data["value"], namespace=data.get("namespace", "")
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        else:
+            data["value"], data["namespace"] = key.value, key.namespace
+        return data
+
+    def validate_unique(self) -> None:
+        """Uniqueness is checked on the normalised value in ``clean`` above."""
+
+
+class IdentityInline(admin.TabularInline):
+    """Existing identities are read-only: an id is removed and re-added, never edited."""
+
+    model = Identity
+    form = IdentityForm
+    extra = 0
+    fields = ["kind", "namespace", "value", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not masking.can_view_pii(request.user):
+            return ["kind", "namespace", "masked_value", "created_at"]
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not masking.can_view_pii(request.user):
+            fields.append("masked_value")
+        return fields
+
+    @admin.display(description=_("value"))
+    def masked_value(self, identity: Identity) -> str:
+        if identity.kind == Identity.Kind.PHONE:
+            return masking.mask_phone(identity.value)
+        if identity.kind == Identity.Kind.CARD:
+            return identity.value  # printed on the card the member hands over
+        return masking.mask_identifier(identity.value)
+
+
+class ConsentRecordInline(admin.TabularInline):
+    """The PIPL consent trail: written by ``member_set_consent`` only, never edited."""
+
+    model = ConsentRecord
+    extra = 0
+    fields = ["channel", "granted", "recorded_at", "source", "actor"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-recorded_at", "-id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class MemberAdminForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = [
+            "status", "name", "mobile", "email", "gender", "birthday", "province", "city",
+            "registration_channel", "registration_store", "sms_consent", "email_consent",
+            "wechat_consent", "tags",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "mobile" in data:
+            try:
+                data["mobile"] = services.validate_mobile(
+                    data["mobile"], member=self.instance if self.instance.pk else None
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+
+@admin.register(Member)
+class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
+    form = MemberAdminForm
+    resource_classes = [MemberResource]
+    to_encoding = "utf-8-sig"  # Excel on Chinese Windows needs the BOM to read UTF-8
+    list_display = [
+        "member_number", "name", "mobile", "registration_channel", "registration_store", "status",
+        "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "registration_channel", "registration_store", "tags"]
+    list_select_related = ["registration_store"]
+    search_fields = ["member_number"]  # shows the search box; the search itself is get_search_results
+    search_help_text = _("Full phone, card or member number, or the start of a name.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 50
+    autocomplete_fields = ["registration_store"]
+    filter_horizontal = ["tags"]
+    readonly_fields = ["member_number", "created_at", "updated_at"]
+    inlines = [IdentityInline, ConsentRecordInline]
+    fieldsets = [
+        (None, {"fields": ["member_number", "status"]}),
+        (_("Profile"), {"fields": ["name", "mobile", "email", "gender", "birthday", "province", "city"]}),
+        (
+            _("Registration"),
+            {"fields": ["registration_channel", "registration_store", "created_at", "updated_at"]},
+        ),
+        (_("Marketing consents"), {"fields": CONSENT_FIELDS}),
+        (_("Tags"), {"fields": ["tags"]}),
+    ]
+
+    # --- formats: CSV in any encoding (GBK exports included) and XLSX -------------------
+    def get_import_formats(self):
+        return [DetectedEncodingCSV, XLSX]
+
+    def get_export_formats(self):
+        return [DetectedEncodingCSV, XLSX]
+
+    # --- who sees what ----------------------------------------------------------------
+    def can_browse(self, request) -> bool:
+        return request.user.has_perm("members.browse_member")
+
+    def get_list_display(self, request):
+        if masking.can_view_pii(request.user):
+            return self.list_display
+        return [PII_FIELDS.get(f, f) for f in self.list_display]
+
+    def get_list_filter(self, request):
+        return self.list_filter if self.can_browse(request) else []
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or masking.can_view_pii(request.user):
+            return self.fieldsets
+        return [
+            (name, {**opts, "fields": [PII_FIELDS.get(f, f) for f in opts["fields"]]})
+            for name, opts in self.fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None:
+            fields.append("registration_channel")  # a fact about the past
+            if not masking.can_view_pii(request.user):
+                fields += PII_FIELDS.values()
+        return fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not self.can_browse(request):
+            if not term:
+                return queryset.none(), False
+            found = member_lookup(term)
+            return queryset.filter(pk__in=[m.pk for m in found.candidates]), False
+        if not term:
+            return queryset, False
+        # Resolve identities first (a handful of ids) so the member query stays an
+        # index-only OR: a subquery inside the OR would scan the whole table.
+        values = {term, term.upper()}
+        phone = try_normalize_mobile(term)
+        if phone:
+            values.add(phone)
+        ids = list(Identity.objects.filter(value__in=values).values_list("member_id", flat=True)[:100])
+        return queryset.filter(Q(pk__in=ids) | Q(member_number=term) | Q(name__startswith=term)), False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.can_browse(request) and not request.GET.get("q"):
+            messages.info(request, _("Type the member's full phone, card or member number to look them up."))
+        return super().changelist_view(request, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # History rows hold full previous values: only for roles that may see personal data.
+        if not masking.can_view_pii(request.user):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+    # --- masked read-only displays ---------------------------------------------------
+    @admin.display(description=_("name"))
+    def masked_name(self, member: Member) -> str:
+        return masking.mask_name(member.name)
+
+    @admin.display(description=_("mobile phone"))
+    def masked_mobile(self, member: Member) -> str:
+        return masking.mask_phone(member.mobile) if member.mobile else ""
+
+    @admin.display(description=_("email"))
+    def masked_email(self, member: Member) -> str:
+        return masking.mask_email(member.email)
+
+    @admin.display(description=_("birthday"))
+    def masked_birthday(self, member: Member) -> str:
+        return masking.mask_birthday(member.birthday)
+
+    # --- writes go through services ----------------------------------------------------
+    def save_model(self, request, obj: Member, form, change: bool) -> None:
+        data = form.cleaned_data
+        profile = {f: data[f] for f in services.PROFILE_FIELDS if f in data}
+        if change:
+            services.member_update(
+                member=obj, actor=request.user, source="admin", mobile=data.get("mobile"), **profile
+            )
+            for channel in ConsentChannel.values:
+                field = f"{channel}_consent"
+                if field in form.changed_data:
+                    services.member_set_consent(
+                        member=obj, channel=channel, granted=data[field], actor=request.user, source="admin"
+                    )
+        else:
+            profile.pop("status", None)
+            member = services.member_enrol(
+                mobile=data.get("mobile"),
+                registration_channel=data["registration_channel"],
+                consents={
+                    channel: data.get(f"{channel}_consent", False) for channel in ConsentChannel.values
+                },
+                actor=request.user,
+                source="admin",
+                **profile,
+            )
+            obj.pk, obj.member_number = member.pk, member.member_number
+            obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        member = form.instance
+        if "tags" in form.cleaned_data and (not change or "tags" in form.changed_data):
+            services.member_set_tags(member=member, tags=form.cleaned_data["tags"], actor=request.user)
+        for formset in formsets:
+            # what formset.save() would record, for the admin's change message
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            if formset.model is Identity:
+                self._save_identities(request, member, formset)
+
+    def _save_identities(self, request, member: Member, formset) -> None:
+        for identity_form in formset.forms:
+            if identity_form in formset.deleted_forms and identity_form.instance.pk:
+                services.identity_detach(identity=identity_form.instance, actor=request.user)
+                formset.deleted_objects.append(identity_form.instance)
+            elif not identity_form.instance.pk and identity_form.has_changed():
+                data = identity_form.cleaned_data
+                formset.new_objects.append(
+                    services.identity_attach(
+                        member=member,
+                        kind=data["kind"],
+                        value=data["value"],
+                        namespace=data.get("namespace", ""),
+                        actor=request.user,
+                    )
+                )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Members are closed (status), not deleted: their ledger must stay whole.
+        return False

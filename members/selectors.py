@@ -1,0 +1,96 @@
+"""Reads about members: "who is this?" and the store-scoped views of staff.
+
+Resolution never guesses: several keys pointing at different members is ``AMBIGUOUS`` with
+the candidates, no match is ``UNKNOWN``. The caller (till, importer, API) decides what to do.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from members.models import Identity, Member, Store
+from members.phones import try_normalize_mobile
+from members.services import IdentityKey
+
+
+class Outcome(enum.StrEnum):
+    FOUND = "found"
+    UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    member: Member | None = None
+    candidates: tuple[Member, ...] = ()
+    # which of the given keys matched which member id, for explaining an ambiguity
+    matches: dict[IdentityKey, int] = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        return self.outcome is Outcome.FOUND
+
+
+def _resolution(member_ids: Iterable[int], matches: dict[IdentityKey, int]) -> Resolution:
+    ids = sorted(set(member_ids))
+    if not ids:
+        return Resolution(Outcome.UNKNOWN, matches=matches)
+    members = tuple(Member.objects.filter(pk__in=ids).select_related("registration_store").order_by("pk"))
+    if len(members) == 1:
+        return Resolution(Outcome.FOUND, member=members[0], candidates=members, matches=matches)
+    return Resolution(Outcome.AMBIGUOUS, candidates=members, matches=matches)
+
+
+def member_resolve(keys: Iterable[IdentityKey]) -> Resolution:
+    """Who do these identities (all of them about one person) point to?
+
+    Keys that cannot be normalised (a malformed phone) are ignored as non-matching; keys
+    that match agree (FOUND) or disagree (AMBIGUOUS with every candidate).
+    """
+    normalized: list[IdentityKey] = []
+    for key in keys:
+        try:
+            nk = key.normalized()
+        except ValidationError:
+            continue
+        if nk.value:
+            normalized.append(nk)
+    if not normalized:
+        return Resolution(Outcome.UNKNOWN)
+    condition = Q()
+    for key in normalized:
+        condition |= Q(kind=key.kind, namespace=key.namespace, value=key.value)
+    matches = {
+        IdentityKey(kind, value, namespace): member_id
+        for kind, namespace, value, member_id in Identity.objects.filter(condition).values_list(
+            "kind", "namespace", "value", "member_id"
+        )
+    }
+    return _resolution(matches.values(), matches)
+
+
+def member_lookup(query: str) -> Resolution:
+    """Resolve what someone typed or scanned at the counter: phone, card, member number or any id."""
+    text = (query or "").strip()
+    if not text:
+        return Resolution(Outcome.UNKNOWN)
+    condition = Q(value=text) | Q(kind=Identity.Kind.CARD, value=text.upper())
+    phone = try_normalize_mobile(text)
+    if phone:
+        condition |= Q(kind=Identity.Kind.PHONE, value=phone)
+    ids = set(Identity.objects.filter(condition).values_list("member_id", flat=True))
+    ids.update(Member.objects.filter(member_number=text).values_list("pk", flat=True))
+    return _resolution(ids, {})
+
+
+def stores_of(user) -> QuerySet[Store]:
+    """The stores a staff user works at (all stores for users who see everything)."""
+    if user.is_superuser or user.has_perm("members.browse_member"):
+        return Store.objects.all()
+    return Store.objects.filter(staff=user)

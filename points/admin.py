@@ -1,0 +1,1 @@
+"""Admin of the points app (nothing registered yet)."""

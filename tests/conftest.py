@@ -1,0 +1,61 @@
+"""Shared fixtures: one user per role, the way the product's groups grant them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from members.roles import Role
+from tests.factories import MemberFactory, StoreFactory
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: Role | None = None, username: str | None = None, **extra) -> User:
+        name = username or (role.name.lower() if role else "nobody")
+        user = User.objects.create_user(username=name, password="pw-for-tests-2026", is_staff=True, **extra)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role.value))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def operator(make_user) -> User:
+    return make_user(Role.OPERATOR)
+
+
+@pytest.fixture
+def store_staff(make_user) -> User:
+    return make_user(Role.STORE_STAFF)
+
+
+@pytest.fixture
+def finance(make_user) -> User:
+    return make_user(Role.FINANCE)
+
+
+@pytest.fixture
+def approver(make_user) -> User:
+    return make_user(Role.APPROVER)
+
+
+@pytest.fixture
+def administrator(make_user) -> User:
+    return make_user(Role.ADMINISTRATOR)
+
+
+@pytest.fixture
+def store(db):
+    return StoreFactory(code="S0000", name="上海徐汇店", city="上海")
+
+
+@pytest.fixture
+def member(db):
+    return MemberFactory(name="张伟", mobile="13812345678", card="VIP00000001")
+
+
+def login(client, user: User):
+    client.force_login(user)
+    return client

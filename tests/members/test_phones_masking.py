@@ -1,0 +1,59 @@
+"""Phone normalisation and masking of personal data."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from members import masking
+from members.phones import normalize_mobile
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13912345678",
+        "+86 139 1234 5678",
+        "+86-139-1234-5678",
+        "008613912345678",
+        " 139 1234 5678 ",
+        "+8613912345678",
+    ],
+)
+def test_spellings_of_one_phone_normalise_to_one_value(raw):
+    assert normalize_mobile(raw) == "+8613912345678"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("1380000000", "not a valid"), ("", "empty"), ("abc", "not a phone"), ("010-12345678", "landline")],
+)
+def test_invalid_phones_say_why(raw, reason):
+    with pytest.raises(ValidationError, match=reason):
+        normalize_mobile(raw)
+
+
+def test_foreign_mobiles_keep_their_country():
+    assert normalize_mobile("+852 9123 4567") == "+85291234567"
+
+
+@given(st.from_regex(r"1[3589][0-9]{9}", fullmatch=True))
+def test_normalising_is_idempotent(digits):
+    try:
+        once = normalize_mobile(digits)
+    except ValidationError:
+        return
+    assert normalize_mobile(once) == once
+
+
+def test_masks():
+    assert masking.mask_phone("+8613812345678") == "138****5678"
+    assert masking.mask_name("张伟") == "张*"
+    assert masking.mask_name("欧阳娜娜") == "欧***"
+    assert masking.mask_email("zhang.wei@example.com") == "z***@example.com"
+    assert masking.mask_birthday(datetime.date(1988, 3, 14)) == "****-03-14"
+    assert masking.mask_identifier("oUnion_zhangwei_01") == "oU********01"

@@ -1,0 +1,1 @@
+"""Admin of the tiers app (nothing registered yet)."""

@@ -1,0 +1,1 @@
+"""Models of the tiers app (none yet)."""
