@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import translation
 
 from members.roles import Role
 from tests.factories import MemberFactory, StoreFactory
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Service-level assertions read in English; admin pages follow the request (zh-hans)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -110,7 +110,8 @@ def test_admin_import_preview_and_confirm(client, operator, stores):
     preview = client.post(url, {"format": "0", "import_file": upload, "resource": "0"})
     assert preview.status_code == 200
     page = preview.content.decode()
-    assert "1979-02-30" in page and "confirm_form" not in preview.context  # a file goes in whole
+    assert "“1979-02-30”不是真实存在的日期" in page  # the reason, in the operator's language
+    assert "confirm_form" not in preview.context  # a file goes in whole
     assert Member.objects.count() == 0
 
     clean = "\n".join(line for line in SAMPLE.read_text("utf-8-sig").splitlines()[:4]).encode("gbk")
