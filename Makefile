@@ -38,7 +38,7 @@ run: venv
 	exec $(PY) manage.py runserver "127.0.0.1:$$port"
 
 # One throwaway PostgreSQL cluster (tests/pgcluster.py) serves all three steps. PYTEST_ARGS
-# reaches pytest as "$$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".
+# reaches pytest as "$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".
 PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest "$$@"
 test: venv
 	$(VENV)/bin/ruff check .

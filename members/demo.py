@@ -31,7 +31,7 @@ from members.roles import Role
 from members.services import MEMBER_NUMBER_PREFIX, MEMBER_NUMBER_RANDOM_DIGITS, luhn_check_digit
 
 # Demo logins only: known passwords, which is why seed_demo refuses to run with DEBUG off.
-DEMO_PASSWORD = "demo-2026"  # noqa: S105
+DEMO_PASSWORD = "demo-2026"
 DEMO_USERS: list[tuple[str, Role]] = [
     ("admin", Role.ADMINISTRATOR),
     ("operator", Role.OPERATOR),
@@ -244,7 +244,7 @@ class MemberSeeder:
             "created_at": created,
             "updated_at": created,
         }
-        draft = _Draft(self.numbers(), fields, {PHONE: self.redraw[PHONE]()})
+        draft = _Draft(self._member_number(), fields, {PHONE: self.redraw[PHONE]()})
         wechat = channel == Channel.WECHAT_MINIPROGRAM
         for key, share in ((CARD, 0.7), (UNIONID, 0.9 if wechat else 0.35), (OPENID, 1 if wechat else 0.1)):
             if rng.random() < share:
@@ -271,6 +271,11 @@ class MemberSeeder:
             draft.tags.append(self.tags["流失预警"])
         return draft
 
+    def _member_number(self) -> str:
+        """The format of ``services.new_member_number``, but seeded and distinct within the run."""
+        body = MEMBER_NUMBER_PREFIX + self.numbers()
+        return body + luhn_check_digit(body)
+
     def _email(self) -> str:
         rng = self.rng
         if rng.random() < 0.5:
@@ -287,7 +292,7 @@ class MemberSeeder:
         ):
             for d in drafts:
                 if d.number in taken:
-                    d.number = self.numbers()
+                    d.number = self._member_number()
         for key, redraw in self.redraw.items():
             holders = [d for d in drafts if key in d.ids]
             while holders and (
@@ -306,9 +311,6 @@ class MemberSeeder:
             Member(member_number=d.number, mobile=d.ids[PHONE], **d.fields)  # type: ignore[arg-type]
             for d in drafts
         ]
-        for member, d in zip(members, drafts, strict=True):
-            member.member_number = MEMBER_NUMBER_PREFIX + d.number
-            member.member_number += luhn_check_digit(member.member_number)
         with transaction.atomic(), _explicit_timestamps():
             Member.objects.bulk_create(members)
             Identity.objects.bulk_create(
