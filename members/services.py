@@ -152,24 +152,44 @@ def member_enrol(
     )
     member.full_clean(exclude=["member_number", "mobile"])
     _record_history(member, actor, source)
-    with transaction.atomic():
-        _insert_with_new_number(member)
-        Identity.objects.bulk_create(
-            Identity(
-                member=member,
-                kind=key.kind,
-                namespace=key.namespace,
-                value=key.value,
-                is_primary_phone=(field == "mobile"),
-            )
-            for field, key in keys
-        )
-        if tags:
-            member.tags.add(*tags)
-        for channel, granted in (consents or {}).items():
-            if granted:
-                member_set_consent(member=member, channel=channel, granted=True, actor=actor, source=source)
+    try:
+        with transaction.atomic():
+            _enrol_rows(member, keys, tags, consents, actor, source)
+    except IntegrityError:
+        # A concurrent enrol took one of the ids between our check and our insert: the
+        # database constraint decided, and the caller gets the same answer as the check.
+        member.pk = None
+        for field, key in keys:
+            _check_identity_free(key, None, errors, field)
+        errors.raise_if_any()
+        raise
     return member
+
+
+def _enrol_rows(
+    member: Member,
+    keys: list[tuple[str, IdentityKey]],
+    tags: Iterable[Tag],
+    consents: Mapping[str, bool] | None,
+    actor: Any,
+    source: str,
+) -> None:
+    _insert_with_new_number(member)
+    Identity.objects.bulk_create(
+        Identity(
+            member=member,
+            kind=key.kind,
+            namespace=key.namespace,
+            value=key.value,
+            is_primary_phone=(field == "mobile"),
+        )
+        for field, key in keys
+    )
+    if tags:
+        member.tags.add(*tags)
+    for channel, granted in (consents or {}).items():
+        if granted:
+            member_set_consent(member=member, channel=channel, granted=True, actor=actor, source=source)
 
 
 def _insert_with_new_number(member: Member, attempts: int = 5) -> None:
