@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements-lock
 IS_PY311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 
-.PHONY: venv run test
+.PHONY: venv run test messages
 
 venv: $(STAMP)
 
@@ -44,3 +44,8 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(PY) tests/pgcluster.py -- bash -c '$(PG_STEPS)' pg-steps $(PYTEST_ARGS)
+
+# Extract new strings into the zh_Hans catalogue and compile it (needs GNU gettext).
+messages: venv
+	DEBUG=1 $(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --no-obsolete
+	DEBUG=1 $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

@@ -1,4 +1,8 @@
-"""``manage.py seed_demo``: demo stores, tags, role logins and members (logic in members.demo)."""
+"""``manage.py seed_demo``: demo stores, tags, members (members.demo) and one login per role.
+
+The logins live here, next to the DEBUG guard and the table that prints them, so that one
+file shows every known credential the command creates.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,45 @@ import unicodedata
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from members import demo
-from members.models import Member
+from members.models import Member, Store
 from members.roles import Role
 
-# What each demo login is for, one short phrase (the full wording is roles.ROLE_DESCRIPTIONS).
-CAN_DO = {
-    Role.ADMINISTRATOR: "全部功能 · everything, incl. users and stores",
-    Role.OPERATOR: "会员、标签、活动、导入 · members, tags, campaigns, imports",
-    Role.STORE_STAFF: "门店查询与登记 · look up and enrol members at S0000, S0001",
-    Role.FINANCE: "余额与积分负债 · balances and points liability, PII masked",
-    Role.APPROVER: "审批活动与调整 · approves campaigns and large adjustments",
-}
+# Demo logins only: a published password, hence the refusal to run with DEBUG off.
+DEMO_PASSWORD = "demo-2026"
+STORE_USER_STORES = ["S0000", "S0001"]
+# username, role (= auth group), what the login is for in one phrase
+DEMO_USERS = [
+    ("admin", Role.ADMINISTRATOR, "全部功能 · everything, incl. users and stores"),
+    ("operator", Role.OPERATOR, "会员、标签、活动、导入 · members, tags, campaigns, imports"),
+    ("store", Role.STORE_STAFF, "门店查询与登记 · look up and enrol members at S0000, S0001"),
+    ("finance", Role.FINANCE, "余额与积分负债 · balances and points liability, PII masked"),
+    ("approver", Role.APPROVER, "审批活动与调整 · approves campaigns and large adjustments"),
+]
+
+
+def ensure_demo_users() -> None:
+    """One staff login per role. An existing user keeps its password: someone may have set it."""
+    user_model: Any = get_user_model()
+    encoded = make_password(DEMO_PASSWORD)  # slow on purpose (~0.3 s): hash once, share it
+    for username, role, _can in DEMO_USERS:
+        admin = role is Role.ADMINISTRATOR
+        defaults = {"password": encoded, "is_staff": True, "is_superuser": admin}
+        user = user_model.objects.get_or_create(username=username, defaults=defaults)[0]
+        user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+        if role is Role.STORE_STAFF:
+            for store in Store.objects.filter(code__in=STORE_USER_STORES):
+                store.staff.add(user)
 
 
 def _width(text: str) -> int:
     """Terminal columns: CJK characters take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
 
 
 class Command(BaseCommand):
@@ -39,36 +59,31 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--members", type=int, default=3000, help="Members to add (default 3000).")
-        parser.add_argument(
-            "--if-empty", action="store_true", help="Do nothing when there is already a member."
-        )
-        parser.add_argument("--seed", type=int, default=2026, help="Random seed (default 2026).")
-        parser.add_argument("--batch-size", type=int, default=5000, help="Members per transaction.")
-        parser.add_argument(
-            "--force", action="store_true", help="Run even with DEBUG off (creates known passwords)."
-        )
+        parser.add_argument("--members", type=int, default=3000, help="members to add (3000)")
+        parser.add_argument("--if-empty", action="store_true", help="skip if any member exists")
+        parser.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
+        parser.add_argument("--batch-size", type=int, default=5000, help="members per transaction")
+        parser.add_argument("--force", action="store_true", help="run even with DEBUG off")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
             raise CommandError(
-                "seed_demo creates logins with a published password (demo-2026), so it only runs "
-                "with DEBUG=1. Use --force if this really is a throwaway demo system."
+                f"seed_demo creates logins with the published password {DEMO_PASSWORD}, so it "
+                "only runs with DEBUG=1. Add --force if this really is a throwaway demo system."
             )
         if options["members"] < 0 or options["batch_size"] < 1:
-            raise CommandError("--members must be >= 0 and --batch-size >= 1.")
+            raise CommandError("--members must be 0 or more and --batch-size 1 or more.")
         if options["if_empty"] and Member.objects.exists():
-            self.stdout.write("Members exist already: demo data not seeded (--if-empty).")
+            self.stdout.write("There are members already: demo data not seeded (--if-empty).")
         else:
             self._seed(options["members"], options["seed"], options["batch_size"])
         self._print_logins()
 
     def _seed(self, total: int, seed: int, batch_size: int) -> None:
         started = time.monotonic()
-        stores = demo.ensure_stores()
-        tags = demo.ensure_tags()
-        demo.ensure_demo_users()
-        self.stdout.write(f"Stores: {len(stores)}, tags: {len(tags)}, demo logins: {len(demo.DEMO_USERS)}.")
+        stores, tags = demo.ensure_stores(), demo.ensure_tags()
+        ensure_demo_users()
+        self.stdout.write(f"{len(stores)} stores, {len(tags)} tags, {len(DEMO_USERS)} logins.")
 
         def progress(done: int, seconds: float) -> None:
             rate = done / seconds if seconds else 0
@@ -76,18 +91,16 @@ class Command(BaseCommand):
 
         seeder = demo.MemberSeeder(seed=seed, stores=stores, tags=tags)
         seeder.run(total, batch_size, on_batch=progress if total > batch_size else None)
-        elapsed = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(f"Added {total:,} demo members in {elapsed:.1f} s (seed {seed}).")
-        )
+        seconds = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(f"Added {total:,} members in {seconds:.1f} s."))
 
     def _print_logins(self) -> None:
-        rows = [("Role 角色", "Username", "Password", "Can")]
-        rows += [(role.value, name, demo.DEMO_PASSWORD, CAN_DO[role]) for name, role in demo.DEMO_USERS]
-        widths = [max(_width(row[i]) for row in rows) for i in range(3)]
+        header = ("Role 角色", "Username", "Password", "Can")
+        rows = [header, *((role.value, user, DEMO_PASSWORD, can) for user, role, can in DEMO_USERS)]
+        widths = [max(_width(row[i]) for row in rows) for i in range(len(header))]
         self.stdout.write("\nDemo logins (demo data only, never in production):")
         for i, row in enumerate(rows):
-            cells = [_pad(cell, width) for cell, width in zip(row, widths, strict=False)]
-            self.stdout.write("  " + "  ".join([*cells, row[3]]))
+            cells = (c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))
+            self.stdout.write("  " + "  ".join(cells).rstrip())
             if i == 0:
-                self.stdout.write("  " + "  ".join("-" * w for w in [*widths, _width(row[3])]))
+                self.stdout.write("  " + "  ".join("-" * width for width in widths))
