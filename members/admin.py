@@ -261,9 +261,9 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
         data = form.cleaned_data
         profile = {f: data[f] for f in services.PROFILE_FIELDS if f in data}
         if change:
-            services.member_update(
-                member=obj, actor=request.user, source="admin", mobile=data.get("mobile"), **profile
-            )
+            if "mobile" in data:  # absent when the user sees it masked (read-only)
+                profile["mobile"] = data["mobile"]
+            services.member_update(member=obj, actor=request.user, source="admin", **profile)
             for channel in ConsentChannel.values:
                 field = f"{channel}_consent"
                 if field in form.changed_data:

@@ -151,6 +151,8 @@ class Member(models.Model):
             # prefix search on names in the admin; opclass is used on PostgreSQL only
             models.Index(fields=["name"], name="member_name_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["registration_store", "-id"], name="member_store_recent"),
+            # frozen and closed members are ~1%: operators filter for them, so index just those
+            models.Index(fields=["status", "-id"], name="member_not_active", condition=~Q(status="active")),
         ]
         permissions = [
             ("view_member_pii", _("Can see members' full personal data (unmasked)")),

@@ -142,3 +142,20 @@ def test_member_list_query_count_does_not_grow_with_rows(client, operator, djang
     with django_assert_num_queries(8):
         response = client.get(CHANGELIST, {"status__exact": "active"})
     assert len(response.context["cl"].result_list) == 30
+
+
+def test_editor_without_pii_permission_cannot_see_or_wipe_personal_data(client, make_user, member):
+    from django.contrib.auth.models import Permission
+
+    editor = make_user(username="editor")
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_member", "change_member", "browse_member"])
+    )
+    login(client, editor)
+    page = client.get(change_url(member)).content.decode()
+    assert "138****5678" in page and "1234 5678" not in page
+    data = add_form(name="ignored", mobile="13900000000", city="南京")
+    assert client.post(change_url(member), data).status_code == 302
+    member.refresh_from_db()
+    assert member.city == "南京"
+    assert member.name == "张伟" and member.mobile.as_e164 == "+8613812345678"
