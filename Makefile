@@ -32,7 +32,7 @@ $(STAMP): requirements.lock
 # SQLite unless DATABASE_URL says otherwise; DEBUG=1 so no SECRET_KEY is needed.
 run: venv
 	@export DEBUG="$${DEBUG:-1}"; port="$${PORT:-8000}"; \
-	$(PY) manage.py migrate --noinput; \
+	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py seed_demo --if-empty; \
 	echo "Admin: http://127.0.0.1:$$port/admin/"; \
 	exec $(PY) manage.py runserver "127.0.0.1:$$port"

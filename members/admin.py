@@ -71,11 +71,22 @@ class IdentityForm(forms.ModelForm):
         """Uniqueness is checked on the normalised value in ``clean`` above."""
 
 
+class IdentityFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.is_primary_phone:
+                raise ValidationError(
+                    _("The primary phone is changed on the member, not removed here."), code="primary_phone"
+                )
+
+
 class IdentityInline(admin.TabularInline):
     """Existing identities are read-only: an id is removed and re-added, never edited."""
 
     model = Identity
     form = IdentityForm
+    formset = IdentityFormSet
     extra = 0
     fields = ["kind", "namespace", "value", "created_at"]
     readonly_fields = ["created_at"]
@@ -96,11 +107,7 @@ class IdentityInline(admin.TabularInline):
 
     @admin.display(description=_("value"))
     def masked_value(self, identity: Identity) -> str:
-        if identity.kind == Identity.Kind.PHONE:
-            return masking.mask_phone(identity.value)
-        if identity.kind == Identity.Kind.CARD:
-            return identity.value  # printed on the card the member hands over
-        return masking.mask_identifier(identity.value)
+        return identity.masked_value()
 
 
 class ConsentRecordInline(admin.TabularInline):
@@ -174,6 +181,12 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
         (_("Marketing consents"), {"fields": CONSENT_FIELDS}),
         (_("Tags"), {"fields": ["tags"]}),
     ]
+    # a new member is active and has no number or dates yet
+    add_fieldsets = [
+        fieldsets[1],
+        (_("Registration"), {"fields": ["registration_channel", "registration_store"]}),
+        *fieldsets[3:],
+    ]
 
     # --- formats: CSV in any encoding (GBK exports included) and XLSX -------------------
     def get_import_formats(self):
@@ -195,7 +208,9 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
         return self.list_filter if self.can_browse(request) else []
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None or masking.can_view_pii(request.user):
+        if obj is None:
+            return self.add_fieldsets
+        if masking.can_view_pii(request.user):
             return self.fieldsets
         return [
             (name, {**opts, "fields": [PII_FIELDS.get(f, f) for f in opts["fields"]]})
@@ -233,6 +248,10 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
             messages.info(request, _("Type the member's full phone, card or member number to look them up."))
         return super().changelist_view(request, extra_context)
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["can_view_pii"] = masking.can_view_pii(request.user)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def history_view(self, request, object_id, extra_context=None):
         # History rows hold full previous values: only for roles that may see personal data.
         if not masking.can_view_pii(request.user):
@@ -259,11 +278,11 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
     # --- writes go through services ----------------------------------------------------
     def save_model(self, request, obj: Member, form, change: bool) -> None:
         data = form.cleaned_data
-        profile = {f: data[f] for f in services.PROFILE_FIELDS if f in data}
         if change:
-            if "mobile" in data:  # absent when the user sees it masked (read-only)
-                profile["mobile"] = data["mobile"]
-            services.member_update(member=obj, actor=request.user, source="admin", **profile)
+            # only what the operator changed: masked (read-only) fields are not in the form at all
+            changed = {f: data[f] for f in (*services.PROFILE_FIELDS, "mobile") if f in form.changed_data}
+            if changed:
+                services.member_update(member=obj, actor=request.user, source="admin", **changed)
             for channel in ConsentChannel.values:
                 field = f"{channel}_consent"
                 if field in form.changed_data:
@@ -271,7 +290,7 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
                         member=obj, channel=channel, granted=data[field], actor=request.user, source="admin"
                     )
         else:
-            profile.pop("status", None)
+            profile = {f: data[f] for f in services.PROFILE_FIELDS if f in data and f != "status"}
             member = services.member_enrol(
                 mobile=data.get("mobile"),
                 registration_channel=data["registration_channel"],

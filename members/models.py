@@ -216,8 +216,17 @@ class Identity(models.Model):
         indexes = [models.Index(fields=["value"], name="identity_value")]
 
     def __str__(self) -> str:
-        prefix = f"{self.namespace}:" if self.namespace else ""
-        return f"{self.get_kind_display()} {prefix}{self.value}"
+        # Shown as each inline row's title and in logs, to every role: masked like the member.
+        return f"{self.get_kind_display()} {self.masked_value()}"
+
+    def masked_value(self) -> str:
+        from members.masking import mask_identifier, mask_phone
+
+        if self.kind == self.Kind.PHONE:
+            return mask_phone(self.value)
+        if self.kind == self.Kind.CARD:
+            return self.value  # printed on the card the member hands over at the till
+        return mask_identifier(self.value)
 
 
 class ConsentRecord(models.Model):

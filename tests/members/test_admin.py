@@ -25,6 +25,7 @@ def test_operator_sees_full_personal_data(client, operator, member):
     assert "+86 138 1234 5678" in page and "张伟" in page
     detail = client.get(change_url(member)).content.decode()
     assert "+86 138 1234 5678" in detail
+    assert reverse("admin:members_member_history", args=[member.pk]) in detail
 
 
 @pytest.mark.parametrize("role", ["finance", "approver"])
@@ -35,8 +36,10 @@ def test_finance_and_approver_see_masked_data(client, request, role, member):
     assert "12345678" not in page and "张伟" not in page
     detail = client.get(change_url(member)).content.decode()
     assert "138****5678" in detail
-    assert "1234 5678" not in detail and "张伟" not in detail
-    assert client.get(reverse("admin:members_member_history", args=[member.pk])).status_code == 403
+    assert "12345678" not in detail and "1234 5678" not in detail and "张伟" not in detail
+    history = reverse("admin:members_member_history", args=[member.pk])
+    assert history not in detail
+    assert client.get(history).status_code == 403
 
 
 def test_store_staff_cannot_list_members_but_can_look_one_up(client, store_staff, member):
@@ -159,3 +162,26 @@ def test_editor_without_pii_permission_cannot_see_or_wipe_personal_data(client, 
     member.refresh_from_db()
     assert member.city == "南京"
     assert member.name == "张伟" and member.mobile.as_e164 == "+8613812345678"
+
+
+def test_primary_phone_cannot_be_deleted_in_the_inline(client, operator, member):
+    login(client, operator)
+    phone = member.identities.get(is_primary_phone=True)
+    card = member.identities.get(kind="card")
+    rows = {
+        "identities-TOTAL_FORMS": "2", "identities-INITIAL_FORMS": "2",
+        "identities-0-id": phone.pk, "identities-0-member": member.pk, "identities-0-DELETE": "on",
+        "identities-1-id": card.pk, "identities-1-member": member.pk,
+    }  # fmt: skip
+    data = add_form(name="张伟", mobile="13812345678", **rows)
+    response = client.post(change_url(member), data)
+    assert response.status_code == 200
+    assert "主手机号" in str(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+    assert member.identities.filter(pk=phone.pk).exists()
+
+    rows.update({"identities-0-DELETE": "", "identities-1-DELETE": "on"})
+    assert (
+        client.post(change_url(member), add_form(name="张伟", mobile="13812345678", **rows)).status_code
+        == 302
+    )
+    assert not member.identities.filter(kind="card").exists()
