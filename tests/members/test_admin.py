@@ -179,9 +179,11 @@ def test_primary_phone_cannot_be_deleted_in_the_inline(client, operator, member)
     assert "主手机号" in str(response.context["inline_admin_formsets"][0].formset.non_form_errors())
     assert member.identities.filter(pk=phone.pk).exists()
 
-    rows.update({"identities-0-DELETE": "", "identities-1-DELETE": "on"})
-    assert (
-        client.post(change_url(member), add_form(name="张伟", mobile="13812345678", **rows)).status_code
-        == 302
+    del rows["identities-0-DELETE"]  # an unticked box is not posted at all
+    rows["identities-1-DELETE"] = "on"
+    response = client.post(change_url(member), add_form(name="张伟", mobile="13812345678", **rows))
+    assert response.status_code == 302, (
+        response.context["adminform"].form.errors,
+        [(f.formset.errors, f.formset.non_form_errors()) for f in response.context["inline_admin_formsets"]],
     )
     assert not member.identities.filter(kind="card").exists()
