@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -139,6 +140,14 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None) or None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    # Both jobs are idempotent and safe to overlap, so a missed or doubled run does no harm.
+    "points-activate-due-lots": {
+        "task": "points.tasks.activate_due_lots",
+        "schedule": crontab(minute="*/15"),
+    },
+    "points-expire-due-lots": {"task": "points.tasks.expire_due_lots", "schedule": crontab(hour=0, minute=5)},
+}
 
 # --- libraries ---------------------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = "CN"

@@ -1,9 +1,25 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from members.roles import Role
+
+_READ = ["points.view_pointtype", "points.view_account", "points.view_entry", "points.view_lot"]
+
 
 class PointsConfig(AppConfig):
-    """The points ledger (accounts, entries, lots): filled in by the ledger issue."""
+    """The points ledger: accounts, append-only entries, lots, adjustments and liability."""
 
     name = "points"
     verbose_name = _("Points")
+
+    role_permissions = {
+        Role.OPERATOR: [
+            *_READ,
+            "points.adjust_account",
+            "points.view_adjustmentrequest",
+            "points.change_pointtype",
+        ],
+        Role.STORE_STAFF: ["points.view_account"],
+        Role.FINANCE: [*_READ, "points.view_liability", "points.view_adjustmentrequest"],
+        Role.APPROVER: [*_READ, "points.approve_adjustment", "points.view_adjustmentrequest"],
+    }

@@ -1,0 +1,72 @@
+"""The two point types every programme starts with, and the database guard on entries.
+
+On PostgreSQL a trigger makes ``points_entry`` append-only: UPDATE and DELETE raise, whatever
+code or SQL console tries them. (TRUNCATE stays possible: tests reset tables with it.)
+"""
+
+from decimal import Decimal
+
+from django.db import migrations
+
+APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION points_entry_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'points entries are append-only (% refused): post a reversing entry instead', TG_OP
+        USING ERRCODE = 'restrict_violation';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER points_entry_append_only
+    BEFORE UPDATE OR DELETE ON points_entry
+    FOR EACH ROW EXECUTE FUNCTION points_entry_append_only();
+"""
+DROP_APPEND_ONLY = """
+DROP TRIGGER IF EXISTS points_entry_append_only ON points_entry;
+DROP FUNCTION IF EXISTS points_entry_append_only();
+"""
+
+
+def create_point_types(apps, schema_editor):
+    PointType = apps.get_model("points", "PointType")
+    PointType.objects.get_or_create(
+        code="points",
+        defaults={
+            "name": "积分",
+            "redeemable": True,
+            "expiry_policy": "calendar",
+            "expiry_period": 1,
+            "pending_days": 7,
+            "cny_value": Decimal("0.01"),
+            "approval_threshold": 1000,
+        },
+    )
+    PointType.objects.get_or_create(
+        code="growth",
+        defaults={
+            "name": "成长值",
+            "redeemable": False,
+            "expiry_policy": "never",
+            "expiry_period": 0,
+            "pending_days": 7,
+            "cny_value": Decimal("0"),
+            "approval_threshold": 1000,
+        },
+    )
+
+
+def append_only(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(APPEND_ONLY)
+
+
+def drop_append_only(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP_APPEND_ONLY)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("points", "0001_initial")]
+
+    operations = [
+        migrations.RunPython(create_point_types, migrations.RunPython.noop),
+        migrations.RunPython(append_only, drop_append_only),
+    ]

@@ -1,0 +1,227 @@
+"""Pieces every ledger write shares: locking, idempotency, posting an entry, taking from lots.
+
+Callers hold ``transaction.atomic()`` and have locked the accounts (``lock_accounts``) before
+calling anything else here: all ledger writers lock account rows first, in primary-key order,
+so they serialise per account and can never deadlock on each other.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from points import policy
+from points.errors import IdempotencyConflict
+from points.models import Account, Entry, Lot, LotAllocation, PointType
+
+
+def point_type_of(point_type: PointType | str) -> PointType:
+    if isinstance(point_type, PointType):
+        return point_type
+    try:
+        return PointType.objects.get(code=point_type)
+    except PointType.DoesNotExist:
+        raise ValidationError(
+            {"point_type": _("Unknown point type %(code)s.") % {"code": point_type}}
+        ) from None
+
+
+def require_positive(amount: int, field: str = "amount") -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationError({field: _("Give a whole number of points above zero.")})
+
+
+def require_key(key: str) -> None:
+    if not key or len(key) > 100:
+        raise ValidationError(
+            {"idempotency_key": _("An idempotency key of 1 to 100 characters is required.")}
+        )
+
+
+def fingerprint(**request: Any) -> str:
+    """Digest of what was asked, so a retry (same) can be told from a clash (different)."""
+    body = json.dumps(request, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def replay(key: str, digest: str) -> Entry | None:
+    """The entry already posted under ``key`` (a retry), or None; a different request is an error."""
+    entry = Entry.objects.filter(idempotency_key=key).first()
+    if entry is None:
+        return None
+    if entry.fingerprint != digest:
+        raise IdempotencyConflict(
+            _("Idempotency key %(key)s was already used for a different request.") % {"key": key}, key=key
+        )
+    return entry
+
+
+def lock_accounts(member_ids: Iterable[int], point_type: PointType) -> dict[int, Account]:
+    """Lock (creating if needed) the members' accounts of one type, in primary-key order."""
+    ids = sorted(set(member_ids))
+
+    def locked() -> dict[int, Account]:
+        rows = (
+            Account.objects.select_for_update()
+            .filter(member_id__in=ids, point_type=point_type)
+            .order_by("pk")
+        )
+        return {account.member_id: account for account in rows}
+
+    accounts = locked()
+    if len(accounts) < len(ids):
+        Account.objects.bulk_create(
+            [Account(member_id=m, point_type=point_type) for m in ids if m not in accounts],
+            ignore_conflicts=True,
+        )
+        accounts = locked()
+    return accounts
+
+
+def post_entry(
+    account: Account,
+    *,
+    kind: str,
+    amount: int,
+    source: str,
+    source_ref: str,
+    key: str,
+    digest: str,
+    actor: Any,
+    reason: str,
+    at: datetime.datetime,
+) -> Entry:
+    """Write the entry; the caller has already applied ``amount`` to the account's cache."""
+    return Entry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        balance_after=account.balance,
+        source=source,
+        source_ref=source_ref,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason,
+        idempotency_key=key,
+        fingerprint=digest,
+        created_at=at,
+    )
+
+
+def save_account(account: Account, at: datetime.datetime) -> None:
+    if account.available < 0 and account.flagged_at is None:
+        account.flagged_at = at  # negative available: finance reviews it (see points_reverse)
+    account.save(
+        update_fields=[
+            "available",
+            "pending",
+            "debt",
+            "earned",
+            "spent",
+            "expired",
+            "flagged_at",
+            "updated_at",
+        ]
+    )
+
+
+def add_lot(
+    account: Account,
+    entry: Entry,
+    amount: int,
+    *,
+    repay: int,
+    at: datetime.datetime,
+    available_from: datetime.datetime | None = None,
+    expires: datetime.datetime | bool | None = True,
+) -> Lot:
+    """Create a lot for incoming points, ``repay`` of which went to the account's debt.
+
+    ``expires=True`` applies the point type's policy from ``at``; a datetime or None is used
+    as given (a transfer keeps the sender's expiry dates).
+    """
+    point_type = account.point_type
+    available_from = available_from or policy.available_at(point_type, at)
+    lot = Lot.objects.create(
+        account=account,
+        entry=entry,
+        source=entry.source,
+        source_ref=entry.source_ref,
+        amount=amount,
+        remaining=amount - repay,
+        status=Lot.Status.PENDING if available_from > at else Lot.Status.AVAILABLE,
+        available_at=available_from,
+        expires_at=policy.expires_at(point_type, at) if expires is True else expires,
+    )
+    if repay:
+        LotAllocation.objects.create(entry=entry, lot=lot, amount=repay)  # the points that paid the debt
+    return lot
+
+
+def apply_incoming(account: Account, amount: int, *, pending: bool) -> int:
+    """Cache effect of ``amount`` new points; returns how many of them paid the debt first."""
+    repay = min(account.debt, amount)
+    account.debt -= repay
+    account.available += repay
+    if pending:
+        account.pending += amount - repay
+    else:
+        account.available += amount - repay
+    return repay
+
+
+@dataclass
+class Taking:
+    """Points taken from lots for one outgoing entry: per lot, and how much of it was pending."""
+
+    parts: list[tuple[Lot, int]] = field(default_factory=list)
+    from_pending: int = 0
+    from_available: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.from_pending + self.from_available
+
+
+def spendable_lots(account: Account, at: datetime.datetime) -> Sequence[Lot]:
+    """Available, unexpired lots with points left, soonest-expiring first (never-expiring last)."""
+    return list(
+        Lot.objects.filter(account=account, status=Lot.Status.AVAILABLE, remaining__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
+
+
+def take(lots: Iterable[Lot], wanted: int, taking: Taking | None = None) -> Taking:
+    """Take up to ``wanted`` points from ``lots`` in the given order (lots are updated in memory)."""
+    taking = taking or Taking()
+    for lot in lots:
+        if wanted <= 0:
+            break
+        part = min(lot.remaining, wanted)
+        if part <= 0:
+            continue
+        lot.remaining -= part
+        wanted -= part
+        taking.parts.append((lot, part))
+        if lot.status == Lot.Status.PENDING:
+            taking.from_pending += part
+        else:
+            taking.from_available += part
+    return taking
+
+
+def record_taking(entry: Entry, taking: Taking) -> None:
+    """Persist what ``take`` did: lot remainders and the allocations that explain them."""
+    lots = {lot.pk: lot for lot, _part in taking.parts}
+    Lot.objects.bulk_update(lots.values(), ["remaining"])
+    LotAllocation.objects.bulk_create(
+        LotAllocation(entry=entry, lot=lot, amount=part) for lot, part in taking.parts
+    )

@@ -1,0 +1,271 @@
+"""Earn, spend, reverse and transfer: the ways points move for members' own actions.
+
+Each function is one transaction: lock the accounts (primary-key order), answer a retry of the
+same idempotency key with the first result, check the business rule, write entry + lots +
+allocations, update the cached balances.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+from points import policy
+from points.errors import InsufficientPoints, NothingToReverse, NotRedeemable
+from points.models import Entry, Lot, PointType, Source
+from points.services.common import (
+    Taking,
+    add_lot,
+    apply_incoming,
+    fingerprint,
+    lock_accounts,
+    point_type_of,
+    post_entry,
+    record_taking,
+    replay,
+    require_key,
+    require_positive,
+    save_account,
+    spendable_lots,
+    take,
+)
+
+
+def points_earn(
+    *,
+    member: Member,
+    point_type: PointType | str,
+    amount: int,
+    source: str,
+    source_ref: str = "",
+    idempotency_key: str,
+    actor: Any = None,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+    available_at: datetime.datetime | None = None,
+) -> Entry:
+    """Credit points: pending until the return window ends (per type, or ``available_at``)."""
+    require_positive(amount)
+    require_key(idempotency_key)
+    point_type = point_type_of(point_type)
+    at = at or timezone.now()
+    digest = fingerprint(
+        op="earn", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref,
+        available_at=available_at,
+    )  # fmt: skip
+    with transaction.atomic():
+        account = lock_accounts([member.pk], point_type)[member.pk]
+        if done := replay(idempotency_key, digest):
+            return done
+        available_from = available_at or policy.available_at(point_type, at)
+        repay = apply_incoming(account, amount, pending=available_from > at)
+        account.earned += amount
+        entry = post_entry(
+            account, kind=Entry.Kind.EARN, amount=amount, source=source, source_ref=source_ref,
+            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
+        )  # fmt: skip
+        add_lot(account, entry, amount, repay=repay, at=at, available_from=available_from)
+        save_account(account, at)
+    return entry
+
+
+def points_spend(
+    *,
+    member: Member,
+    point_type: PointType | str,
+    amount: int,
+    source: str = Source.REDEMPTION,
+    source_ref: str = "",
+    idempotency_key: str,
+    actor: Any = None,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+) -> Entry:
+    """Debit available points, soonest-expiring lots first. Never pending or expired points."""
+    require_positive(amount)
+    require_key(idempotency_key)
+    point_type = point_type_of(point_type)
+    if not point_type.redeemable:
+        raise NotRedeemable(_("%(type)s cannot be spent.") % {"type": point_type.name})
+    at = at or timezone.now()
+    digest = fingerprint(
+        op="spend", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref
+    )
+    with transaction.atomic():
+        account = lock_accounts([member.pk], point_type)[member.pk]
+        if done := replay(idempotency_key, digest):
+            return done
+        taking = take(spendable_lots(account, at), amount)
+        if taking.total < amount:
+            raise InsufficientPoints(
+                _("Not enough points: %(wanted)d wanted, %(have)d available.")
+                % {"wanted": amount, "have": max(taking.total - account.debt, 0)},
+                wanted=amount,
+                available=max(taking.total - account.debt, 0),
+            )
+        account.available -= amount
+        account.spent += amount
+        entry = post_entry(
+            account, kind=Entry.Kind.SPEND, amount=-amount, source=source, source_ref=source_ref,
+            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
+        )  # fmt: skip
+        record_taking(entry, taking)
+        save_account(account, at)
+    return entry
+
+
+def points_reverse(
+    *,
+    member: Member,
+    point_type: PointType | str,
+    source: str,
+    source_ref: str,
+    amount: int | None = None,
+    idempotency_key: str,
+    actor: Any = None,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+) -> Entry:
+    """Undo all (``amount=None``) or part of what one source earned on this account.
+
+    Policy: the source's own pending points are cancelled first, then its available ones.
+    Points of it that were already spent are taken from the rest of the balance (other
+    available lots soonest-expiring first, then other pending lots). What the balance cannot
+    cover becomes a debt: ``available`` goes negative, the account is flagged for review, and
+    the member's next points pay the debt before anything else. Never more than the source
+    earned minus what was already reversed.
+    """
+    if amount is not None:
+        require_positive(amount)
+    require_key(idempotency_key)
+    point_type = point_type_of(point_type)
+    at = at or timezone.now()
+    digest = fingerprint(
+        op="reverse", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref
+    )
+    with transaction.atomic():
+        account = lock_accounts([member.pk], point_type)[member.pk]
+        if done := replay(idempotency_key, digest):
+            return done
+        own = list(
+            Lot.objects.filter(
+                account=account, source=source, source_ref=source_ref, entry__kind=Entry.Kind.EARN
+            )
+        )
+        earned = sum(lot.amount for lot in own)
+        reversed_before = -(
+            Entry.objects.filter(
+                account=account, kind=Entry.Kind.REVERSE, source=source, source_ref=source_ref
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        reversible = earned - reversed_before
+        if reversible <= 0:
+            raise NothingToReverse(
+                _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}
+            )
+        wanted = reversible if amount is None else amount
+        if wanted > reversible:
+            raise ValidationError(
+                {
+                    "amount": _("Only %(left)d points of this source are left to reverse.")
+                    % {"left": reversible}
+                }
+            )
+        pending_own = [lot for lot in own if lot.status == Lot.Status.PENDING]
+        available_own = [lot for lot in own if lot.status == Lot.Status.AVAILABLE]
+        taking = take(pending_own, wanted)
+        take(available_own, wanted - taking.total, taking)
+        if taking.total < wanted:
+            own_ids = {lot.pk for lot in own}
+            others = [
+                lot
+                for lot in Lot.objects.filter(account=account, remaining__gt=0).order_by("expires_at", "id")
+                if lot.pk not in own_ids
+            ]
+            others.sort(key=lambda lot: lot.status == Lot.Status.PENDING)  # available ones first
+            take(others, wanted - taking.total, taking)
+        deficit = wanted - taking.total
+        account.pending -= taking.from_pending
+        account.available -= taking.from_available + deficit
+        account.debt += deficit
+        entry = post_entry(
+            account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
+            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
+        )  # fmt: skip
+        record_taking(entry, taking)
+        save_account(account, at)
+    return entry
+
+
+def points_transfer(
+    *,
+    from_member: Member,
+    to_member: Member,
+    point_type: PointType | str,
+    amount: int,
+    idempotency_key: str,
+    actor: Any = None,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+) -> tuple[Entry, Entry]:
+    """Move available points between members; they keep the expiry dates they had."""
+    require_positive(amount)
+    require_key(idempotency_key)
+    point_type = point_type_of(point_type)
+    if not point_type.redeemable:
+        raise NotRedeemable(_("%(type)s cannot be transferred.") % {"type": point_type.name})
+    if from_member.pk == to_member.pk:
+        raise ValidationError({"to_member": _("A member cannot transfer points to themself.")})
+    at = at or timezone.now()
+    digest = fingerprint(
+        op="transfer", source=from_member.pk, to=to_member.pk, type=point_type.code, amount=amount
+    )
+    out_key, in_key = f"{idempotency_key}:out", f"{idempotency_key}:in"
+    with transaction.atomic():
+        accounts = lock_accounts([from_member.pk, to_member.pk], point_type)
+        sender, receiver = accounts[from_member.pk], accounts[to_member.pk]
+        if done := replay(out_key, digest):
+            return done, Entry.objects.get(idempotency_key=in_key)
+        taking = take(spendable_lots(sender, at), amount)
+        if taking.total < amount:
+            raise InsufficientPoints(
+                _("Not enough points: %(wanted)d wanted, %(have)d available.")
+                % {"wanted": amount, "have": taking.total},
+                wanted=amount,
+                available=taking.total,
+            )
+        sender.available -= amount
+        common = {"source": Source.SYSTEM, "digest": digest, "actor": actor, "reason": reason, "at": at}
+        out_entry = post_entry(
+            sender, kind=Entry.Kind.TRANSFER, amount=-amount, source_ref=f"to:{to_member.member_number}",
+            key=out_key, **common,
+        )  # fmt: skip
+        record_taking(out_entry, taking)
+        repay = apply_incoming(receiver, amount, pending=False)
+        in_entry = post_entry(
+            receiver, kind=Entry.Kind.TRANSFER, amount=amount, source_ref=f"from:{from_member.member_number}",
+            key=in_key, **common,
+        )  # fmt: skip
+        _receive_by_expiry(receiver, in_entry, taking, repay, at)
+        save_account(sender, at)
+        save_account(receiver, at)
+    return out_entry, in_entry
+
+
+def _receive_by_expiry(receiver, entry: Entry, taking: Taking, repay: int, at: datetime.datetime) -> None:
+    """One lot per expiry date received; the first ones pay the receiver's debt."""
+    by_expiry: dict[datetime.datetime | None, int] = {}
+    for lot, part in taking.parts:
+        by_expiry[lot.expires_at] = by_expiry.get(lot.expires_at, 0) + part
+    for expires, part in by_expiry.items():
+        paid = min(repay, part)
+        repay -= paid
+        add_lot(receiver, entry, part, repay=paid, at=at, available_from=at, expires=expires)
