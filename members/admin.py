@@ -24,6 +24,10 @@ from members.models import ConsentChannel, ConsentRecord, Identity, Member, Stor
 from members.phones import try_normalize_mobile
 from members.selectors import member_lookup
 
+#: Inlines other apps add to the member page (the 360° view): apps above members register here,
+#: so members never imports them (apps depend downward only).
+MEMBER_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
+
 PII_FIELDS = {
     "name": "masked_name",
     "mobile": "masked_mobile",
@@ -198,6 +202,9 @@ class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
     # --- who sees what ----------------------------------------------------------------
     def can_browse(self, request) -> bool:
         return request.user.has_perm("members.browse_member")
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *MEMBER_PAGE_INLINES] if obj is not None else self.inlines
 
     def get_list_display(self, request):
         if masking.can_view_pii(request.user):
