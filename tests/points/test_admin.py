@@ -107,3 +107,14 @@ def test_store_staff_cannot_see_the_liability_or_adjust(client, store_staff, fun
     login(client, store_staff)
     assert client.get(reverse("admin:points_account_liability")).status_code == 403
     assert client.get(reverse("admin:points_account_adjust", args=[funded.pk])).status_code == 403
+
+
+def test_entry_search_by_member_number_or_source_reference(client, operator, funded, bob):
+    points_earn(member=bob, point_type="points", amount=5, source="purchase", source_ref="ORDER-9",
+                idempotency_key="bob-1", at=T0)  # fmt: skip
+    login(client, operator)
+    url = reverse("admin:points_entry_changelist")
+    by_member = client.get(url, {"q": funded.member.member_number}).context["cl"].result_list
+    assert {e.account.member_id for e in by_member} == {funded.member_id}
+    assert [e.source_ref for e in client.get(url, {"q": "ORDER-9"}).context["cl"].result_list] == ["ORDER-9"]
+    assert [e.idempotency_key for e in client.get(url, {"q": "bob-1"}).context["cl"].result_list] == ["bob-1"]
