@@ -17,6 +17,7 @@ from points.services.common import (
     add_lot,
     apply_incoming,
     fingerprint,
+    first_request_wins,
     lock_accounts,
     point_type_of,
     post_entry,
@@ -52,7 +53,7 @@ def points_adjust(
     point_type = point_type_of(point_type)
     at = at or timezone.now()
     if abs(amount) <= point_type.approval_threshold:
-        with transaction.atomic():
+        with first_request_wins(idempotency_key), transaction.atomic():
             account = lock_accounts([member.pk], point_type)[member.pk]
             return _post_adjustment(account, amount, reason.strip(), actor, idempotency_key, at)
     return _request_adjustment(member, point_type, amount, reason.strip(), actor, idempotency_key, at)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
@@ -39,10 +41,18 @@ def require_positive(amount: int, field: str = "amount") -> None:
         raise ValidationError({field: _("Give a whole number of points above zero.")})
 
 
+#: Keys the ledger itself derives (expiry jobs, approved adjustments): never accepted from callers.
+RESERVED_KEY_PREFIXES = ("expire:", "adjustment:")
+
+
 def require_key(key: str) -> None:
     if not key or len(key) > 100:
         raise ValidationError(
             {"idempotency_key": _("An idempotency key of 1 to 100 characters is required.")}
+        )
+    if key.startswith(RESERVED_KEY_PREFIXES):
+        raise ValidationError(
+            {"idempotency_key": _("Idempotency keys may not start with expire: or adjustment:.")}
         )
 
 
@@ -58,10 +68,33 @@ def replay(key: str, digest: str) -> Entry | None:
     if entry is None:
         return None
     if entry.fingerprint != digest:
-        raise IdempotencyConflict(
-            _("Idempotency key %(key)s was already used for a different request.") % {"key": key}, key=key
-        )
+        raise key_conflict(key)
     return entry
+
+
+def key_conflict(key: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        _("Idempotency key %(key)s was already used for a different request.") % {"key": key}, key=key
+    )
+
+
+@contextmanager
+def first_request_wins(*keys: str) -> Iterator[None]:
+    """Wrap a writer's ``transaction.atomic()``: losing a race for a key is a conflict, not a crash.
+
+    The account lock serialises requests on one account, so ``replay`` sees an earlier request
+    with the same key. Two requests on different accounts are not serialised: both find the key
+    unused, the second insert waits for the first transaction and then breaks the unique key. The
+    key taken by then can only be a different request's (the same request is on the same
+    account), so the loser gets the conflict ``replay`` would have given it a moment later.
+    """
+    try:
+        yield
+    except IntegrityError:
+        for key in keys:
+            if Entry.objects.filter(idempotency_key=key).exists():
+                raise key_conflict(key) from None
+        raise
 
 
 def lock_accounts(member_ids: Iterable[int], point_type: PointType) -> dict[int, Account]:
@@ -69,11 +102,13 @@ def lock_accounts(member_ids: Iterable[int], point_type: PointType) -> dict[int,
     ids = sorted(set(member_ids))
 
     def locked() -> dict[int, Account]:
-        rows = (
+        rows = list(
             Account.objects.select_for_update()
             .filter(member_id__in=ids, point_type=point_type)
             .order_by("pk")
         )
+        for account in rows:
+            account.point_type = point_type  # known already: saves a query per write, locks nothing more
         return {account.member_id: account for account in rows}
 
     accounts = locked()
@@ -190,12 +225,20 @@ class Taking:
         return self.from_pending + self.from_available
 
 
-def spendable_lots(account: Account, at: datetime.datetime) -> Sequence[Lot]:
-    """Available, unexpired lots with points left, soonest-expiring first (never-expiring last)."""
-    return list(
+LOT_PAGE = 100
+
+
+def spendable_lots(account: Account, at: datetime.datetime) -> Iterator[Lot]:
+    """Available, unexpired lots with points left, soonest-expiring first (never-expiring last).
+
+    Read lazily, a page at a time: ``take`` usually needs the first lot or two, and an account
+    may hold thousands of open lots.
+    """
+    return (
         Lot.objects.filter(account=account, status=Lot.Status.AVAILABLE, remaining__gt=0)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
         .order_by(F("expires_at").asc(nulls_last=True), "id")
+        .iterator(chunk_size=LOT_PAGE)
     )
 
 

@@ -25,6 +25,7 @@ from points.services.common import (
     add_lot,
     apply_incoming,
     fingerprint,
+    first_request_wins,
     lock_accounts,
     point_type_of,
     post_entry,
@@ -60,7 +61,7 @@ def points_earn(
         op="earn", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref,
         available_at=available_at,
     )  # fmt: skip
-    with transaction.atomic():
+    with first_request_wins(idempotency_key), transaction.atomic():
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
             return done
@@ -98,17 +99,19 @@ def points_spend(
     digest = fingerprint(
         op="spend", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref
     )
-    with transaction.atomic():
+    with first_request_wins(idempotency_key), transaction.atomic():
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
             return done
-        taking = take(spendable_lots(account, at), amount)
-        if taking.total < amount:
+        # the cached balance is an upper bound (it may still hold expired lots): fail fast
+        taking = take(spendable_lots(account, at), amount) if account.available >= amount else None
+        if taking is None or taking.total < amount:
+            have = max(taking.total if taking else account.available, 0)
             raise InsufficientPoints(
                 _("Not enough points: %(wanted)d wanted, %(have)d available.")
-                % {"wanted": amount, "have": max(taking.total - account.debt, 0)},
+                % {"wanted": amount, "have": have},
                 wanted=amount,
-                available=max(taking.total - account.debt, 0),
+                available=have,
             )
         account.available -= amount
         account.spent += amount
@@ -150,14 +153,14 @@ def points_reverse(
     digest = fingerprint(
         op="reverse", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref
     )
-    with transaction.atomic():
+    with first_request_wins(idempotency_key), transaction.atomic():
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
             return done
         own = list(
             Lot.objects.filter(
                 account=account, source=source, source_ref=source_ref, entry__kind=Entry.Kind.EARN
-            )
+            ).order_by("id")
         )
         earned = sum(lot.amount for lot in own)
         reversed_before = -(
@@ -184,14 +187,12 @@ def points_reverse(
         taking = take(pending_own, wanted)
         take(available_own, wanted - taking.total, taking)
         if taking.total < wanted:
-            own_ids = {lot.pk for lot in own}
-            others = [
-                lot
-                for lot in Lot.objects.filter(account=account, remaining__gt=0).order_by("expires_at", "id")
-                if lot.pk not in own_ids
-            ]
-            others.sort(key=lambda lot: lot.status == Lot.Status.PENDING)  # available ones first
-            take(others, wanted - taking.total, taking)
+            others = Lot.objects.filter(account=account, remaining__gt=0).exclude(
+                pk__in=[lot.pk for lot in own]
+            )
+            for status in (Lot.Status.AVAILABLE, Lot.Status.PENDING):  # available ones first
+                lots = others.filter(status=status).order_by("expires_at", "id").iterator(chunk_size=100)
+                take(lots, wanted - taking.total, taking)
         deficit = wanted - taking.total
         account.pending -= taking.from_pending
         account.available -= taking.from_available + deficit
@@ -229,7 +230,7 @@ def points_transfer(
         op="transfer", source=from_member.pk, to=to_member.pk, type=point_type.code, amount=amount
     )
     out_key, in_key = f"{idempotency_key}:out", f"{idempotency_key}:in"
-    with transaction.atomic():
+    with first_request_wins(out_key, in_key), transaction.atomic():
         accounts = lock_accounts([from_member.pk, to_member.pk], point_type)
         sender, receiver = accounts[from_member.pk], accounts[to_member.pk]
         if done := replay(out_key, digest):

@@ -84,6 +84,8 @@ def add_form(*, name, mobile, store=None, **extra):
         "registration_store": store.pk if store else "", "status": "active",
         "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0",
         "consent_records-TOTAL_FORMS": "0", "consent_records-INITIAL_FORMS": "0",
+        # the balances inline the points app adds to the member page (read-only)
+        "point_accounts-TOTAL_FORMS": "0", "point_accounts-INITIAL_FORMS": "0",
     }  # fmt: skip
     data.update(extra)
     return data

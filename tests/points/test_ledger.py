@@ -205,3 +205,9 @@ def test_entries_cannot_be_changed_through_the_orm(alice):
         Entry.objects.filter(pk=entry.pk).update(amount=1)
     with pytest.raises(TypeError):
         Entry.objects.all().delete()
+
+
+def test_keys_the_ledger_derives_itself_are_refused_from_callers(alice):
+    for reserved in ["expire:lot:1", "adjustment:7"]:
+        with pytest.raises(ValidationError):
+            points_earn(member=alice, point_type="points", amount=1, source="event", idempotency_key=reserved)
