@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from points.errors import ApprovalError, IdempotencyConflict, InsufficientPoints
+from points.errors import ApprovalError, IdempotencyConflict
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services.common import (
     add_lot,
@@ -25,8 +25,7 @@ from points.services.common import (
     replay,
     require_key,
     save_account,
-    spendable_lots,
-    take,
+    take_spendable,
 )
 
 APPROVE_PERMISSION = "points.approve_adjustment"
@@ -92,14 +91,7 @@ def _post_adjustment(account: Account, amount: int, reason: str, actor: Any, key
         entry = post_entry(account, **common)
         add_lot(account, entry, amount, repay=repay, at=at, available_from=at)
     else:
-        taking = take(spendable_lots(account, at), -amount)
-        if taking.total < -amount:
-            raise InsufficientPoints(
-                _("Not enough points: %(wanted)d wanted, %(have)d available.")
-                % {"wanted": -amount, "have": taking.total},
-                wanted=-amount,
-                available=taking.total,
-            )
+        taking = take_spendable(account, -amount, at)
         account.available += amount
         entry = post_entry(account, **common)
         record_taking(entry, taking)

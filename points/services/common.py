@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from points import policy
-from points.errors import IdempotencyConflict
+from points.errors import IdempotencyConflict, InsufficientPoints
 from points.models import Account, Entry, Lot, LotAllocation, PointType
 
 
@@ -239,6 +239,23 @@ def spendable_lots(account: Account, at: datetime.datetime) -> Iterator[Lot]:
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
         .order_by(F("expires_at").asc(nulls_last=True), "id")
         .iterator(chunk_size=LOT_PAGE)
+    )
+
+
+def take_spendable(account: Account, amount: int, at: datetime.datetime) -> Taking:
+    """Take ``amount`` from the account's spendable lots, or raise InsufficientPoints (nothing changed)."""
+    # The cached balance is an upper bound (it may still count expired lots): fail fast on it.
+    if account.available < amount:
+        have = max(account.available, 0)
+    else:
+        taking = take(spendable_lots(account, at), amount)
+        if taking.total == amount:
+            return taking
+        have = taking.total
+    raise InsufficientPoints(
+        _("Not enough points: %(wanted)d wanted, %(have)d available.") % {"wanted": amount, "have": have},
+        wanted=amount,
+        available=have,
     )
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 from points import policy
-from points.errors import InsufficientPoints, NothingToReverse, NotRedeemable
+from points.errors import NothingToReverse, NotRedeemable
 from points.models import Entry, Lot, PointType, Source
 from points.services.common import (
     Taking,
@@ -34,8 +34,8 @@ from points.services.common import (
     require_key,
     require_positive,
     save_account,
-    spendable_lots,
     take,
+    take_spendable,
 )
 
 
@@ -103,16 +103,7 @@ def points_spend(
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
             return done
-        # the cached balance is an upper bound (it may still hold expired lots): fail fast
-        taking = take(spendable_lots(account, at), amount) if account.available >= amount else None
-        if taking is None or taking.total < amount:
-            have = max(taking.total if taking else account.available, 0)
-            raise InsufficientPoints(
-                _("Not enough points: %(wanted)d wanted, %(have)d available.")
-                % {"wanted": amount, "have": have},
-                wanted=amount,
-                available=have,
-            )
+        taking = take_spendable(account, amount, at)
         account.available -= amount
         account.spent += amount
         entry = post_entry(
@@ -235,14 +226,7 @@ def points_transfer(
         sender, receiver = accounts[from_member.pk], accounts[to_member.pk]
         if done := replay(out_key, digest):
             return done, Entry.objects.get(idempotency_key=in_key)
-        taking = take(spendable_lots(sender, at), amount)
-        if taking.total < amount:
-            raise InsufficientPoints(
-                _("Not enough points: %(wanted)d wanted, %(have)d available.")
-                % {"wanted": amount, "have": taking.total},
-                wanted=amount,
-                available=taking.total,
-            )
+        taking = take_spendable(sender, amount, at)
         sender.available -= amount
         common = {"source": Source.SYSTEM, "digest": digest, "actor": actor, "reason": reason, "at": at}
         out_entry = post_entry(
