@@ -18,12 +18,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import LargeTablePaginator
 from points.errors import PointsError
 from points.models import Account, AdjustmentRequest, Entry, PointType
+from points.policy import last_valid_day
 from points.reports import export_response, liability_tables
 from points.selectors import account_history, points_liability
 from points.services import adjustment_approve, adjustment_reject, points_adjust
@@ -67,7 +69,10 @@ class AccountInline(admin.TabularInline):
     model = Account
     extra = 0
     can_delete = False
-    fields = ["point_type", "available", "pending", "debt", "earned", "spent", "expired", "latest", "actions"]
+    fields = [
+        "point_type", "available", "pending", "debt", "earned", "spent", "expired",
+        "open_lots", "latest", "actions",
+    ]  # fmt: skip
     readonly_fields = fields
     verbose_name_plural = _("points balances")
 
@@ -79,6 +84,23 @@ class AccountInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("point_type")
+
+    @admin.display(description=_("open lots"))
+    def open_lots(self, account: Account) -> str:
+        lots = list(account.lots.filter(remaining__gt=0).order_by("expires_at", "id")[:5])
+        if not lots:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} · {} · {}",
+            ((lot.remaining, lot.get_status_display(), self._expiry(lot)) for lot in lots),
+        )
+
+    @staticmethod
+    def _expiry(lot) -> str:
+        if lot.expires_at is None:
+            return str(_("never expires"))
+        return str(_("expires %(date)s") % {"date": last_valid_day(lot.expires_at).isoformat()})
 
     @admin.display(description=_("latest entries"))
     def latest(self, account: Account) -> str:

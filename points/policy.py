@@ -35,3 +35,8 @@ def expires_at(point_type: PointType, earned_at: datetime.datetime) -> datetime.
 
 def available_at(point_type: PointType, earned_at: datetime.datetime) -> datetime.datetime:
     return earned_at + datetime.timedelta(days=point_type.pending_days)
+
+
+def last_valid_day(expires: datetime.datetime) -> datetime.date:
+    """The day members are told: expired from 1 Jan 2028 00:00 means valid through 31 Dec 2027."""
+    return timezone.localtime(expires - datetime.timedelta(microseconds=1)).date()
