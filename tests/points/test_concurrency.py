@@ -11,7 +11,6 @@ import datetime
 import importlib
 import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import F, Sum
 
 from members.models import Member
@@ -35,6 +34,7 @@ from points.services import (
     points_spend,
     points_transfer,
 )
+from tests.concurrency import race
 from tests.factories import MemberFactory
 from tests.points.conftest import T0, days
 
@@ -43,7 +43,6 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
-TIMEOUT = 120  # seconds for all threads of one race; a deadlock or a lost wake-up fails the test
 T_OLD = T0 - days(270)  # 2025-06: calendar clear-out on 1 Jan 2027
 T_CLEAR_OUT = T0 + days(400)  # 2027-04: after the 2025 points' clear-out, before the 2026 ones'
 BUSINESS_ERRORS = (InsufficientPoints, NothingToReverse, ValidationError)
@@ -55,34 +54,6 @@ def point_types(transactional_db) -> None:
     importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
         apps, None
     )
-
-
-def race(count: int, work: Callable[[int], Any], timeout: float = TIMEOUT) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; results or exceptions, in order.
-
-    Fails if any thread is still running after ``timeout`` seconds (a deadlock or a hang).
-    """
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(deadline - time.monotonic(), 0))
-    stuck = sum(t.is_alive() for t in threads)
-    assert not stuck, f"{stuck} of {count} threads still running after {timeout}s: deadlock or hang"
-    return results
 
 
 def account(member: Member) -> Account:
