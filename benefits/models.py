@@ -1,1 +1,345 @@
-"""Models of the benefits app (none yet)."""
+"""Benefits (权益), which tiers and paid plans entitle members to, coupons (issued grants with
+an unguessable code, 核销 at a store), and the rewards catalogue bought with points."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from members.models import Member, Store
+from points.models import Entry
+from tiers.models import Plan, Tier
+
+
+class Benefit(models.Model):
+    """What a member gets. Coupon-like kinds are issued as coupons; the others are held while
+    the tier or plan lasts (priority support, an earn multiplier read by the earning rules)."""
+
+    class Kind(models.TextChoices):
+        AMOUNT_OFF = "amount_off", _("Coupon: amount off (CNY)")
+        PERCENT_OFF = "percent_off", _("Coupon: percent off")
+        FREE_SHIPPING = "free_shipping", _("Coupon: free shipping")
+        GIFT = "gift", _("Gift")
+        INVITATION = "invitation", _("Invitation (offline event)")
+        SERVICE = "service", _("Service (e.g. priority support)")
+        EARN_MULTIPLIER = "earn_multiplier", _("Earn multiplier")
+
+    #: Kinds a member receives as a coupon with a code; the rest are held, not issued.
+    ISSUED = {Kind.AMOUNT_OFF, Kind.PERCENT_OFF, Kind.FREE_SHIPPING, Kind.GIFT, Kind.INVITATION}
+
+    name = models.CharField(_("name"), max_length=60)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("CNY off, percent off (e.g. 12 = 12% off) or the multiplier (1.20 = ×1.2), by kind."),
+    )
+    min_spend = models.DecimalField(
+        _("minimum spend (CNY)"), max_digits=10, decimal_places=2, default=0, help_text=_("0 = no minimum.")
+    )
+    valid_days = models.PositiveSmallIntegerField(
+        _("valid for (days)"), default=30, help_text=_("How long an issued coupon can be used.")
+    )
+    conditions = models.CharField(
+        _("conditions"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to staff and members, e.g. 'dine-in only'."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(verbose_name=_("historical benefit"))
+
+    class Meta:
+        verbose_name = _("benefit")
+        verbose_name_plural = _("benefits")
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0) & Q(min_spend__gte=0), name="benefit_values"),
+            models.CheckConstraint(
+                condition=~Q(kind="percent_off") | Q(value__gt=0, value__lt=100), name="benefit_percent_range"
+            ),
+            models.CheckConstraint(condition=Q(valid_days__gt=0), name="benefit_valid_days"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def issued(self) -> bool:
+        return self.kind in self.ISSUED
+
+
+class Entitlement(models.Model):
+    """A tier or a paid plan grants ``quantity`` of a benefit per period (金卡: two free-shipping
+    coupons a month). The issuing job gives each member each period's quantity once."""
+
+    class Period(models.TextChoices):
+        MONTHLY = "monthly", _("Every month")
+        YEARLY = "yearly", _("Every year")
+        BIRTHDAY = "birthday", _("In the birthday month, once a year")
+
+    benefit = models.ForeignKey(
+        Benefit, verbose_name=_("benefit"), on_delete=models.PROTECT, related_name="entitlements"
+    )
+    tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="entitlements",
+    )
+    plan = models.ForeignKey(
+        Plan,
+        verbose_name=_("paid plan"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="entitlements",
+    )
+    quantity = models.PositiveSmallIntegerField(_("quantity per period"), default=1)
+    period = models.CharField(_("period"), max_length=10, choices=Period.choices, default=Period.MONTHLY)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(verbose_name=_("historical entitlement"))
+
+    class Meta:
+        verbose_name = _("entitlement")
+        verbose_name_plural = _("entitlements")
+        ordering = ["tier__rank", "plan_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tier__isnull=False, plan__isnull=True) | Q(tier__isnull=True, plan__isnull=False),
+                name="entitlement_tier_or_plan",
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="entitlement_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tier or self.plan}: {self.benefit} ×{self.quantity} ({self.get_period_display()})"
+
+
+class Coupon(models.Model):
+    """An issued benefit: a code the member shows and store staff redeem (核销) once."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("Issued")
+        REDEEMED = "redeemed", _("Redeemed")
+        EXPIRED = "expired", _("Expired")
+        VOIDED = "voided", _("Voided")
+
+    class Origin(models.TextChoices):
+        ENTITLEMENT = "entitlement", _("Tier or plan entitlement")
+        REWARD = "reward", _("Bought with points")
+        MANUAL = "manual", _("Issued by an operator")
+        CAMPAIGN = "campaign", _("Campaign")
+
+    code = models.CharField(_("code"), max_length=20, unique=True, editable=False)
+    benefit = models.ForeignKey(
+        Benefit, verbose_name=_("benefit"), on_delete=models.PROTECT, related_name="coupons"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="coupons"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ISSUED)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"))
+    origin = models.CharField(_("from"), max_length=12, choices=Origin.choices)
+    entitlement = models.ForeignKey(
+        Entitlement,
+        verbose_name=_("entitlement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="coupons",
+    )
+    period_key = models.CharField(_("period"), max_length=12, blank=True)
+    seq = models.PositiveSmallIntegerField(_("number in period"), default=1)
+    issued_at = models.DateTimeField(_("issued at"))
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    redeemed_store = models.ForeignKey(
+        Store,
+        verbose_name=_("redeemed at store"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("redeemed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("voided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        indexes = [
+            models.Index(fields=["member", "-issued_at"], name="coupon_member_recent"),
+            models.Index(fields=["valid_until"], name="coupon_expiry_due", condition=Q(status="issued")),
+        ]
+        constraints = [
+            # a member never gets the same period's entitlement twice: the database says so
+            models.UniqueConstraint(
+                fields=["entitlement", "member", "period_key", "seq"],
+                condition=Q(entitlement__isnull=False),
+                name="coupon_once_per_entitlement_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__gt=models.F("valid_from")), name="coupon_validity"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="redeemed") | Q(redeemed_at__isnull=False),
+                name="coupon_redeemed_has_time",
+            ),
+        ]
+        permissions = [("redeem_coupon", _("Can redeem coupons at a store"))]
+
+    def __str__(self) -> str:
+        return f"{self.benefit} {self.display_code}"
+
+    @property
+    def display_code(self) -> str:
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class Reward(models.Model):
+    """Something members buy with points (积分商城)."""
+
+    class Kind(models.TextChoices):
+        COUPON = "coupon", _("Coupon")
+        PHYSICAL = "physical", _("Physical gift (shipped or picked up)")
+        CASH = "cash", _("Cash deduction voucher")
+
+    name = models.CharField(_("name"), max_length=60)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points_price = models.PositiveIntegerField(_("price in points"))
+    stock = models.PositiveIntegerField(
+        _("stock"), null=True, blank=True, help_text=_("Units left; empty means unlimited.")
+    )
+    per_member_limit = models.PositiveSmallIntegerField(
+        _("limit per member"), null=True, blank=True, help_text=_("Empty means no limit.")
+    )
+    min_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier required"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Members below this tier cannot redeem it."),
+    )
+    benefit = models.ForeignKey(
+        Benefit,
+        verbose_name=_("coupon issued"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rewards",
+        help_text=_("For coupon and cash rewards: the coupon the member receives."),
+    )
+    valid_from = models.DateTimeField(_("on offer from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("on offer until"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(verbose_name=_("historical reward"))
+
+    class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        ordering = ["points_price", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_price__gt=0), name="reward_price_positive"),
+            models.CheckConstraint(
+                condition=Q(kind="physical") | Q(benefit__isnull=False), name="reward_coupon_has_benefit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Redemption(models.Model):
+    """A member bought a reward with points. Physical gifts go through fulfilment."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", _("Completed")
+        REQUESTED = "requested", _("Waiting for fulfilment")
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled (points refunded)")
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="redemptions"
+    )
+    reward = models.ForeignKey(
+        Reward, verbose_name=_("reward"), on_delete=models.PROTECT, related_name="redemptions"
+    )
+    points = models.PositiveIntegerField(_("points paid"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    spend = models.OneToOneField(
+        Entry, verbose_name=_("points entry"), on_delete=models.PROTECT, related_name="+"
+    )
+    refund = models.OneToOneField(
+        Entry,
+        verbose_name=_("refund entry"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    coupon = models.OneToOneField(
+        Coupon,
+        verbose_name=_("coupon"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemption",
+    )
+    ship_to = models.CharField(_("deliver to"), max_length=200, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=40, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("redeemed at"))
+    updated_at = models.DateTimeField(_("updated at"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    history = HistoricalRecords(verbose_name=_("historical redemption"))
+
+    class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "reward"], name="redemption_member_reward"),
+            models.Index(
+                fields=["created_at"], name="redemption_fulfilment_queue",
+                condition=Q(status__in=["requested", "shipped"]),
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.reward} · {self.get_status_display()}"

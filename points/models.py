@@ -143,6 +143,7 @@ class Entry(models.Model):
         ADJUST = "adjust", _("Adjustment")
         EXPIRE = "expire", _("Expiry")
         TRANSFER = "transfer", _("Transfer")
+        REFUND = "refund", _("Refund of a spend")
 
     account = models.ForeignKey(
         Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"

@@ -197,6 +197,40 @@ def points_reverse(
     return entry
 
 
+def points_refund(
+    *, spend: Entry, actor: Any = None, reason: str = "", at: datetime.datetime | None = None
+) -> Entry:
+    """Give back all the points of a spend (a cancelled redemption), once.
+
+    The points return with the expiry dates they had (one lot per date, available at once);
+    points whose date has passed meanwhile come back and expire at the next expiry run. The
+    refund's key is derived from the spend, so refunding twice returns the first refund.
+    """
+    if spend.kind != Entry.Kind.SPEND:
+        raise ValidationError({"spend": _("Only a spend can be refunded.")})
+    at = at or timezone.now()
+    key = f"refund:{spend.pk}"
+    digest = fingerprint(op="refund", spend=spend.pk)
+    with first_request_wins(key), transaction.atomic():
+        account = lock_accounts([spend.account.member_id], spend.account.point_type)[spend.account.member_id]
+        if done := replay(key, digest):
+            return done
+        amount = -spend.amount
+        repay = apply_incoming(account, amount, pending=False)
+        entry = post_entry(
+            account, kind=Entry.Kind.REFUND, amount=amount, source=spend.source, source_ref=spend.source_ref,
+            key=key, digest=digest, actor=actor, reason=reason, at=at,
+        )  # fmt: skip
+        taken = Taking(
+            parts=[
+                (allocation.lot, allocation.amount) for allocation in spend.allocations.select_related("lot")
+            ]
+        )
+        _receive_by_expiry(account, entry, taken, repay, at)
+        save_account(account, at)
+    return entry
+
+
 def points_transfer(
     *,
     from_member: Member,

@@ -1,0 +1,220 @@
+"""Coupons: issuing (one at a time, or a period's entitlements in bulk), redeeming at a store
+(核销), voiding and expiring.
+
+A code is 16 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U): about 79
+random bits from ``secrets``, so codes cannot be guessed or enumerated, and staff can type
+them from a screen. Codes are shown in groups of four; any spaces, dashes or lower case
+typed at the till are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from benefits.errors import CouponNotRedeemable
+from benefits.models import Benefit, Coupon, Entitlement
+from members.models import Member, Store
+from members.selectors import stores_of
+from tiers.models import MemberTier, Subscription
+from tiers.selectors import ladder
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+ISSUE_BATCH = 2000
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(typed: str) -> str:
+    return "".join(ch for ch in (typed or "").upper() if ch.isalnum())
+
+
+def coupon_issue(
+    member: Member,
+    *,
+    benefit: Benefit,
+    origin: str,
+    at: datetime.datetime | None = None,
+    valid_until: datetime.datetime | None = None,
+) -> Coupon:
+    """Issue one coupon of ``benefit`` to ``member`` (a reward bought, an operator's goodwill)."""
+    at = at or timezone.now()
+    if not benefit.issued:
+        raise ValidationError(
+            {"benefit": _("%(benefit)s is held, not issued as a coupon.") % {"benefit": benefit}}
+        )
+    return Coupon.objects.create(
+        code=new_code(),
+        benefit=benefit,
+        member=member,
+        origin=origin,
+        valid_from=at,
+        valid_until=valid_until or at + datetime.timedelta(days=benefit.valid_days),
+        issued_at=at,
+    )
+
+
+def period_key(period: str, at: datetime.datetime) -> str:
+    local = timezone.localtime(at)
+    return f"{local:%Y-%m}" if period == Entitlement.Period.MONTHLY else f"{local:%Y}"
+
+
+def entitled_members(entitlement: Entitlement, at: datetime.datetime) -> QuerySet[Member]:
+    """Active members the entitlement applies to at ``at``: by effective tier, or by a running
+    period of the plan; birthday entitlements only in the member's birthday month."""
+    members = Member.objects.filter(status=Member.Status.ACTIVE)
+    if entitlement.tier_id is not None:
+        if entitlement.tier_id == ladder()[0].pk:  # members with no status row are in the entry tier
+            members = members.filter(
+                Q(tier_status__isnull=True) | Q(tier_status__tier_id=entitlement.tier_id)
+            )
+        else:
+            members = members.filter(
+                pk__in=MemberTier.objects.filter(tier_id=entitlement.tier_id).values("member_id")
+            )
+    else:
+        members = members.filter(
+            pk__in=Subscription.objects.filter(
+                plan_id=entitlement.plan_id,
+                status=Subscription.Status.ACTIVE,
+                starts_at__lte=at,
+                ends_at__gt=at,
+            ).values("member_id")
+        )
+    if entitlement.period == Entitlement.Period.BIRTHDAY:
+        members = members.filter(birthday__month=timezone.localtime(at).month)
+    return members
+
+
+def entitlements_issue(at: datetime.datetime | None = None, *, batch: int = ISSUE_BATCH) -> int:
+    """Issue this period's entitled coupons to everyone entitled who does not have them yet.
+
+    Run daily: a member who reaches a tier mid-month gets that month's coupons the next
+    morning. The unique (entitlement, member, period, number) constraint makes a second run,
+    or two at once, issue nothing new. Returns how many coupons were issued.
+    """
+    at = at or timezone.now()
+    issued = 0
+    entitlements = Entitlement.objects.filter(active=True, benefit__active=True).select_related("benefit")
+    for entitlement in entitlements:
+        benefit = entitlement.benefit
+        if not benefit.issued:
+            continue
+        key = period_key(entitlement.period, at)
+        until = at + datetime.timedelta(days=benefit.valid_days)
+        have = Coupon.objects.filter(entitlement=entitlement, period_key=key)
+        before = have.count()
+        member_ids = entitled_members(entitlement, at).order_by("pk").values_list("pk", flat=True)
+        last = 0
+        while chunk := list(member_ids.filter(pk__gt=last)[:batch]):
+            Coupon.objects.bulk_create(
+                [
+                    Coupon(
+                        code=new_code(),
+                        benefit=benefit,
+                        member_id=member_id,
+                        origin=Coupon.Origin.ENTITLEMENT,
+                        entitlement=entitlement,
+                        period_key=key,
+                        seq=seq,
+                        valid_from=at,
+                        valid_until=until,
+                        issued_at=at,
+                    )
+                    for member_id in chunk
+                    for seq in range(1, entitlement.quantity + 1)
+                ],
+                ignore_conflicts=True,  # already issued this period: nothing new (a rerun)
+            )
+            last = chunk[-1]
+        issued += have.count() - before
+    return issued
+
+
+def coupon_find(typed: str) -> Coupon | None:
+    code = normalise_code(typed)
+    if not code:
+        return None
+    return Coupon.objects.select_related("benefit", "member", "redeemed_store").filter(code=code).first()
+
+
+def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime | None = None) -> Coupon:
+    """Redeem (核销) a coupon at ``store``. One conditional UPDATE: of two tills scanning the same
+    code at the same moment, the second finds it already redeemed."""
+    at = at or timezone.now()
+    if not stores_of(user).filter(pk=store.pk).exists():
+        raise PermissionDenied(_("You do not work at %(store)s.") % {"store": store})
+    normal = normalise_code(code)
+    with transaction.atomic():
+        done = Coupon.objects.filter(
+            code=normal, status=Coupon.Status.ISSUED, valid_from__lte=at, valid_until__gt=at
+        ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
+        coupon = coupon_find(normal)
+    if done:
+        return coupon
+    raise CouponNotRedeemable(why_not_redeemable(coupon, at), code=normal)
+
+
+def why_not_redeemable(coupon: Coupon | None, at: datetime.datetime) -> str:
+    """The reason staff see when a code cannot be redeemed (None if it can be)."""
+    if coupon is None:
+        return _("No coupon has this code.")
+    local = timezone.localtime
+    if coupon.status == Coupon.Status.REDEEMED:
+        return _("Already redeemed at %(store)s on %(when)s.") % {
+            "store": coupon.redeemed_store, "when": f"{local(coupon.redeemed_at):%Y-%m-%d %H:%M}"
+        }  # fmt: skip
+    if coupon.status == Coupon.Status.VOIDED:
+        return _("This coupon was voided: %(reason)s") % {"reason": coupon.void_reason}
+    if coupon.status == Coupon.Status.EXPIRED or coupon.valid_until <= at:
+        return _("Expired on %(when)s.") % {"when": f"{local(coupon.valid_until):%Y-%m-%d %H:%M}"}
+    if coupon.valid_from > at:
+        return _("Not valid before %(when)s.") % {"when": f"{local(coupon.valid_from):%Y-%m-%d %H:%M}"}
+    return ""
+
+
+def coupon_void(coupon: Coupon, *, actor: Any, reason: str, at: datetime.datetime | None = None) -> Coupon:
+    """Withdraw an unused coupon (issued in error, or its reward was cancelled)."""
+    at = at or timezone.now()
+    if not reason.strip():
+        raise ValidationError({"void_reason": _("Say why the coupon is voided.")})
+    done = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
+        status=Coupon.Status.VOIDED,
+        voided_at=at,
+        void_reason=reason.strip(),
+        voided_by=actor if getattr(actor, "pk", None) else None,
+    )
+    coupon.refresh_from_db()
+    if not done:
+        raise CouponNotRedeemable(
+            _("Only an unused coupon can be voided; this one is %(status)s.")
+            % {"status": coupon.get_status_display()}
+        )
+    return coupon
+
+
+def coupons_expire_due(now: datetime.datetime | None = None, *, batch: int = 10_000) -> int:
+    """Mark unused coupons past their end as expired. Idempotent (status moves on)."""
+    now = now or timezone.now()
+    done = 0
+    while True:
+        ids = list(
+            Coupon.objects.filter(status=Coupon.Status.ISSUED, valid_until__lte=now).values_list(
+                "pk", flat=True
+            )[:batch]
+        )
+        if not ids:
+            return done
+        done += Coupon.objects.filter(pk__in=ids, status=Coupon.Status.ISSUED).update(
+            status=Coupon.Status.EXPIRED
+        )

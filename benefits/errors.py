@@ -1,0 +1,31 @@
+"""Business-rule failures of benefits, coupons and rewards, each with a stable ``code`` (API 422)."""
+
+from points.errors import PointsError
+
+
+class BenefitError(PointsError):
+    code = "benefit_error"
+
+
+class RewardUnavailable(BenefitError):
+    code = "reward_unavailable"
+
+
+class OutOfStock(BenefitError):
+    code = "out_of_stock"
+
+
+class LimitReached(BenefitError):
+    code = "limit_reached"
+
+
+class TierRequired(BenefitError):
+    code = "tier_required"
+
+
+class CouponNotRedeemable(BenefitError):
+    code = "coupon_not_redeemable"
+
+
+class NotCancellable(BenefitError):
+    code = "not_cancellable"

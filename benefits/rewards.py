@@ -1,0 +1,183 @@
+"""The rewards catalogue: buying a reward with points, cancelling it, and fulfilling gifts.
+
+Lock order, the same in every path: the reward row, then (inside the ledger) the points
+account. Whoever locks the reward first decides the last unit; the others find it gone
+before any of their points move.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from benefits.coupons import coupon_issue, coupon_void
+from benefits.errors import LimitReached, NotCancellable, OutOfStock, RewardUnavailable, TierRequired
+from benefits.models import Coupon, Redemption, Reward
+from members.models import Member
+from points.errors import IdempotencyConflict
+from points.models import Source
+from points.services import points_refund, points_spend
+from tiers.models import MemberTier
+from tiers.selectors import ladder
+
+POINTS = "points"
+
+
+def reward_redeem(
+    *,
+    member: Member,
+    reward: Reward,
+    idempotency_key: str,
+    actor: Any = None,
+    ship_to: str = "",
+    at: datetime.datetime | None = None,
+) -> Redemption:
+    """Spend the reward's price and take one unit of stock, atomically; issue the coupon, or
+    queue a physical gift for fulfilment. A retry with the same key returns the same redemption."""
+    at = at or timezone.now()
+    if not idempotency_key or len(idempotency_key) > 90:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 90 characters is required.")})
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().select_related("benefit", "min_tier").get(pk=reward.pk)
+        if done := Redemption.objects.filter(idempotency_key=idempotency_key).first():
+            if done.member_id != member.pk or done.reward_id != reward.pk:
+                raise IdempotencyConflict(
+                    _("Idempotency key %(key)s was already used for a different request.")
+                    % {"key": idempotency_key}
+                )
+            return done
+        _check_can_redeem(member, reward, at)
+        spend = points_spend(
+            member=member,
+            point_type=POINTS,
+            amount=reward.points_price,
+            source=Source.REDEMPTION,
+            source_ref=f"reward:{reward.pk}",
+            idempotency_key=f"reward:{idempotency_key}",
+            actor=actor,
+            reason=reward.name,
+            at=at,
+        )
+        if reward.stock is not None:  # locked above; update() keeps the catalogue's history for edits
+            Reward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
+        coupon = None
+        if reward.kind != Reward.Kind.PHYSICAL:
+            coupon = coupon_issue(member, benefit=reward.benefit, origin=Coupon.Origin.REWARD, at=at)
+        return Redemption.objects.create(
+            member=member,
+            reward=reward,
+            points=reward.points_price,
+            spend=spend,
+            coupon=coupon,
+            status=Redemption.Status.REQUESTED if coupon is None else Redemption.Status.COMPLETED,
+            ship_to=ship_to.strip(),
+            idempotency_key=idempotency_key,
+            actor=actor if getattr(actor, "pk", None) else None,
+            created_at=at,
+            updated_at=at,
+        )
+
+
+def _check_can_redeem(member: Member, reward: Reward, at: datetime.datetime) -> None:
+    if not reward.active or (reward.valid_from and reward.valid_from > at):
+        raise RewardUnavailable(_("%(reward)s is not on offer.") % {"reward": reward})
+    if reward.valid_until and reward.valid_until <= at:
+        raise RewardUnavailable(_("%(reward)s is no longer on offer.") % {"reward": reward})
+    if member.status != Member.Status.ACTIVE:
+        raise RewardUnavailable(_("Only active members can redeem rewards."))
+    if reward.stock is not None and reward.stock <= 0:
+        raise OutOfStock(_("%(reward)s is out of stock.") % {"reward": reward})
+    if reward.min_tier is not None:
+        status = MemberTier.objects.filter(member=member).select_related("tier").first()
+        tier = status.tier if status else ladder()[0]
+        if tier.rank < reward.min_tier.rank:
+            raise TierRequired(
+                _("%(reward)s is for %(tier)s members and above.")
+                % {"reward": reward, "tier": reward.min_tier}
+            )
+    if reward.per_member_limit:
+        had = (
+            Redemption.objects.filter(member=member, reward=reward)
+            .exclude(status=Redemption.Status.CANCELLED)
+            .count()
+        )
+        if had >= reward.per_member_limit:
+            raise LimitReached(
+                _("Limit reached: %(limit)d per member.") % {"limit": reward.per_member_limit},
+                limit=reward.per_member_limit,
+            )
+
+
+def redemption_cancel(
+    redemption: Redemption, *, actor: Any, reason: str, at: datetime.datetime | None = None
+) -> Redemption:
+    """Undo a redemption: refund the points (with the expiry dates they had), restock, void the
+    unused coupon. Not once the coupon was used or the gift shipped."""
+    at = at or timezone.now()
+    if not reason.strip():
+        raise ValidationError({"note": _("Say why the redemption is cancelled.")})
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().get(pk=redemption.reward_id)
+        redemption = (
+            Redemption.objects.select_for_update().select_related("spend__account").get(pk=redemption.pk)
+        )
+        if redemption.status not in (Redemption.Status.COMPLETED, Redemption.Status.REQUESTED):
+            raise NotCancellable(
+                _("A redemption that is %(status)s cannot be cancelled.")
+                % {"status": redemption.get_status_display()}
+            )
+        if redemption.coupon_id:
+            coupon = Coupon.objects.select_for_update().get(pk=redemption.coupon_id)
+            if coupon.status == Coupon.Status.REDEEMED:
+                raise NotCancellable(_("The coupon was already used."))
+            if coupon.status == Coupon.Status.ISSUED:
+                coupon_void(coupon, actor=actor, reason=reason, at=at)
+        redemption.refund = points_refund(spend=redemption.spend, actor=actor, reason=reason.strip(), at=at)
+        if reward.stock is not None:
+            Reward.objects.filter(pk=reward.pk).update(stock=F("stock") + 1)
+        redemption.status = Redemption.Status.CANCELLED
+        redemption.note = reason.strip()
+        redemption.updated_at = at
+        _record_actor(redemption, actor)
+        redemption.save(update_fields=["refund", "status", "note", "updated_at"])
+    return redemption
+
+
+_NEXT = {
+    Redemption.Status.REQUESTED: Redemption.Status.SHIPPED,
+    Redemption.Status.SHIPPED: Redemption.Status.DELIVERED,
+}
+
+
+def redemption_advance(
+    redemption: Redemption, *, actor: Any, tracking_number: str = "", at: datetime.datetime | None = None
+) -> Redemption:
+    """Move a physical gift on: waiting -> shipped (with a tracking number) -> delivered."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        following = _NEXT.get(redemption.status)
+        if following is None:
+            raise NotCancellable(
+                _("A redemption that is %(status)s has no next step.")
+                % {"status": redemption.get_status_display()}
+            )
+        if following == Redemption.Status.SHIPPED:
+            redemption.tracking_number = tracking_number.strip()
+        redemption.status = following
+        redemption.updated_at = at
+        _record_actor(redemption, actor)
+        redemption.save(update_fields=["status", "tracking_number", "updated_at"])
+    return redemption
+
+
+def _record_actor(redemption: Redemption, actor: Any) -> None:
+    # the history row of this save names who did it (the admin request sets it there too)
+    if getattr(actor, "pk", None):
+        redemption._history_user = actor

@@ -1,0 +1,202 @@
+"""Reads: the ladder, qualifying values, and a member's tier progress (the path upwards)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+from points.models import Entry
+from points.policy import last_valid_day
+from tiers import periods
+from tiers.models import MemberTier, Source, Tier, TierPolicy
+
+#: Growth that counts toward a tier: what was earned, less what was reversed (refunds) or
+#: adjusted. Expiry of growth value does not take a tier away mid-period.
+QUALIFYING_KINDS = [Entry.Kind.EARN, Entry.Kind.REVERSE, Entry.Kind.ADJUST]
+GROWTH = "growth"
+
+
+def ladder() -> list[Tier]:
+    tiers = list(Tier.objects.order_by("rank"))
+    if not tiers or tiers[0].rank != 0:
+        raise Tier.DoesNotExist("no entry tier (rank 0) is configured")
+    return tiers
+
+
+def qualified_for(tiers: list[Tier], value: int) -> Tier:
+    """The highest tier whose threshold ``value`` reaches (the entry tier at least)."""
+    best = tiers[0]
+    for tier in tiers:
+        if tier.threshold <= value:
+            best = tier
+    return best
+
+
+def growth_entries():
+    return Entry.objects.filter(account__point_type__code=GROWTH, kind__in=QUALIFYING_KINDS).order_by()
+
+
+def growth_between(member_id: int, start: datetime.datetime, end: datetime.datetime) -> int:
+    """Qualifying growth of one member in ``[start, end)``."""
+    total = (
+        growth_entries()
+        .filter(account__member_id=member_id, created_at__gte=start, created_at__lt=end)
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or 0
+
+
+def review_growth(grace: datetime.timedelta):
+    """Per-row annotation for ``MemberTier`` querysets: growth in the period under review,
+    ``[period_start, valid_until + grace)``. One correlated sum per row, on the entry index."""
+    per_member = (
+        growth_entries()
+        .filter(
+            account__member_id=OuterRef("member_id"),
+            created_at__gte=OuterRef("period_start"),
+            created_at__lt=ExpressionWrapper(OuterRef("valid_until") + grace, output_field=DateTimeField()),
+        )
+        .values("account__member_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(per_member), 0)
+
+
+def effective(status: MemberTier, at: datetime.datetime, tiers: dict[int, Tier]) -> tuple[Tier, str]:
+    """The tier a member has at ``at`` from the three grants (see tiers/models.py)."""
+    if status.override_tier_id and status.override_until and status.override_until > at:
+        return tiers[status.override_tier_id], Source.OVERRIDE
+    earned = tiers[status.earned_tier_id]
+    if status.plan_tier_id and status.plan_until and status.plan_until > at:
+        plan = tiers[status.plan_tier_id]
+        if plan.rank > earned.rank:
+            return plan, Source.PLAN
+    return earned, Source.EARNED
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a member has and the path from here, in numbers and in words for the member page."""
+
+    tier: Tier
+    source: str
+    since: datetime.datetime
+    earned_tier: Tier
+    period_start: datetime.datetime
+    review_at: datetime.datetime  # when the earned tier is next reviewed (period end + grace)
+    in_grace: bool
+    growth_in_period: int  # counts toward keeping the earned tier at the review
+    growth_in_window: int  # counts toward the next tier now (differs for a rolling window)
+    next_tier: Tier | None
+    needed_for_next: int
+    keeps: bool
+    review_tier: Tier  # the earned tier after the review if nothing more is earned
+    needed_to_keep: int
+    override_until: datetime.datetime | None
+    plan_until: datetime.datetime | None
+
+    @property
+    def deadline(self) -> datetime.date:
+        return last_valid_day(self.review_at)
+
+    def next_step(self) -> str:
+        if self.next_tier is None:
+            return _("Top tier reached.")
+        return _("%(needed)s more growth to reach %(tier)s.") % {
+            "needed": f"{self.needed_for_next:,}",
+            "tier": self.next_tier.name,
+        }
+
+    def outlook(self) -> str:
+        if self.keeps:
+            return _("Keeps %(tier)s at the review on %(date)s.") % {
+                "tier": self.earned_tier.name,
+                "date": self.deadline,
+            }
+        return _("Drops to %(tier)s unless %(needed)s more growth by %(date)s.") % {
+            "tier": self.review_tier.name,
+            "needed": f"{self.needed_to_keep:,}",
+            "date": self.deadline,
+        }
+
+    def held_by(self) -> str:
+        if self.source == Source.OVERRIDE:
+            return _("%(tier)s by manual override until %(date)s; earned tier %(earned)s.") % {
+                "tier": self.tier.name,
+                "date": last_valid_day(self.override_until),
+                "earned": self.earned_tier.name,
+            }
+        if self.source == Source.PLAN:
+            return _("%(tier)s by paid plan until %(date)s; earned tier %(earned)s.") % {
+                "tier": self.tier.name,
+                "date": last_valid_day(self.plan_until),
+                "earned": self.earned_tier.name,
+            }
+        return ""
+
+
+def review_outcome(policy: TierPolicy, tiers: list[Tier], earned: Tier, value: int) -> Tier:
+    """The earned tier after a review that found ``value`` growth, by the downgrade rule."""
+    target = qualified_for(tiers, value)
+    if target.rank >= earned.rank or policy.downgrade == TierPolicy.Downgrade.NEVER:
+        return target if target.rank > earned.rank else earned
+    if policy.downgrade == TierPolicy.Downgrade.ONE_LEVEL:
+        below = [tier for tier in tiers if tier.rank < earned.rank][-1]
+        return below if below.rank > target.rank else target
+    return target
+
+
+def tier_progress(member: Member, at: datetime.datetime | None = None) -> Progress:
+    at = at or timezone.now()
+    policy = TierPolicy.current()
+    tiers = ladder()
+    by_id = {tier.pk: tier for tier in tiers}
+    status = MemberTier.objects.filter(member=member).first()
+    if status is None:
+        start, end = periods.current_period(policy, member, at)
+        status = MemberTier(
+            member=member,
+            tier=tiers[0],
+            earned_tier=tiers[0],
+            since=member.created_at,
+            period_start=start,
+            valid_until=end,
+        )
+    tier, source = effective(status, at, by_id)
+    earned = by_id[status.earned_tier_id]
+    review_at = status.valid_until + periods.grace(policy)
+    in_period = growth_between(member.pk, status.period_start, at + datetime.timedelta(microseconds=1))
+    window_start = periods.upgrade_window_start(policy, status.period_start, at)
+    in_window = (
+        in_period
+        if window_start == status.period_start
+        else growth_between(member.pk, window_start, at + datetime.timedelta(microseconds=1))
+    )
+    higher = [t for t in tiers if t.rank > max(earned.rank, qualified_for(tiers, in_window).rank)]
+    next_tier = higher[0] if higher else None
+    review_tier = review_outcome(policy, tiers, earned, in_period)
+    return Progress(
+        tier=tier,
+        source=source,
+        since=status.since,
+        earned_tier=earned,
+        period_start=status.period_start,
+        review_at=review_at,
+        in_grace=status.valid_until <= at < review_at,
+        growth_in_period=in_period,
+        growth_in_window=in_window,
+        next_tier=next_tier,
+        needed_for_next=max(0, next_tier.threshold - in_window) if next_tier else 0,
+        keeps=review_tier.rank >= earned.rank,
+        review_tier=review_tier,
+        needed_to_keep=max(0, earned.threshold - in_period),
+        override_until=status.override_until,
+        plan_until=status.plan_until,
+    )

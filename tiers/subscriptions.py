@@ -1,0 +1,192 @@
+"""Paid membership: subscribing, renewing, cancelling and expiring.
+
+A subscription row is one paid period with its payment reference; a renewal is the next row
+(``renewal_of``), starting where the previous one ends. The plan's tier is held while a period
+runs, whatever the member earned; the plan's benefits are issued by the benefits app.
+Payments themselves happen elsewhere (the shop, the payment provider): these services record
+them. "Renews automatically" tells the member and the payment side what to expect; a renewal
+is recorded when its payment arrives.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+from points.policy import add_months
+from tiers import selectors
+from tiers.models import MemberTier, Plan, Subscription, Tier, TierChange, TierPolicy
+from tiers.services import REVIEW_BATCH, lock_status, settle
+
+
+def subscription_start(
+    member: Member,
+    *,
+    plan: Plan,
+    payment_ref: str,
+    actor: Any = None,
+    at: datetime.datetime | None = None,
+) -> Subscription:
+    """Record a paid period. A member already on the plan gets the next period (a renewal).
+
+    Idempotent on ``payment_ref``: the same payment recorded twice is one period.
+    """
+    at = at or timezone.now()
+    payment_ref = payment_ref.strip()
+    if not payment_ref:
+        raise ValidationError({"payment_ref": _("A payment reference is required.")})
+    with transaction.atomic():
+        status = _lock(member, at)
+        if done := _already(payment_ref, member, plan):
+            return done
+        if not plan.active:
+            raise ValidationError({"plan": _("%(plan)s is not on sale.") % {"plan": plan.name}})
+        latest = (
+            Subscription.objects.filter(
+                member=member, plan=plan, status=Subscription.Status.ACTIVE, ends_at__gt=at
+            )
+            .order_by("-ends_at")
+            .first()
+        )
+        if latest is not None and hasattr(latest, "renewal"):
+            latest = None  # defensive: the chain's end is the row without a renewal
+        starts = latest.ends_at if latest else at
+        subscription = Subscription.objects.create(
+            member=member,
+            plan=plan,
+            starts_at=starts,
+            ends_at=add_months(starts, plan.duration_months),
+            auto_renew=plan.auto_renew,
+            price=plan.price,
+            payment_ref=payment_ref,
+            renewal_of=latest,
+            actor=actor if getattr(actor, "pk", None) else None,
+            created_at=at,
+        )
+        _grant(status, at, reason=TierChange.Reason.PLAN, note=plan.name, actor=actor)
+    return subscription
+
+
+def subscription_renew(
+    subscription: Subscription, *, payment_ref: str, actor: Any = None, at: datetime.datetime | None = None
+) -> Subscription:
+    """Record the payment for the period after ``subscription``."""
+    at = at or timezone.now()
+    if subscription.status != Subscription.Status.ACTIVE and subscription.ends_at > at:
+        raise ValidationError(_("A cancelled subscription cannot be renewed; start a new one."))
+    return subscription_start(
+        subscription.member, plan=subscription.plan, payment_ref=payment_ref, actor=actor, at=at
+    )
+
+
+def subscription_cancel(
+    subscription: Subscription,
+    *,
+    actor: Any,
+    reason: str,
+    immediately: bool = False,
+    at: datetime.datetime | None = None,
+) -> Subscription:
+    """Stop a subscription renewing; it runs to the end of the paid period.
+
+    ``immediately`` (a refunded payment) ends it now and takes the plan's tier away at once;
+    a period that has not started yet is cancelled whole.
+    """
+    at = at or timezone.now()
+    if not reason.strip():
+        raise ValidationError({"cancel_reason": _("Say why the subscription is cancelled.")})
+    with transaction.atomic():
+        status = _lock(subscription.member, at)
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if subscription.status != Subscription.Status.ACTIVE or subscription.ends_at <= at:
+            raise ValidationError(_("Only a running or future subscription can be cancelled."))
+        subscription.auto_renew = False
+        subscription.cancelled_at = at
+        subscription.cancel_reason = reason.strip()
+        if immediately:
+            subscription.status = Subscription.Status.CANCELLED
+            subscription.ends_at = max(at, subscription.starts_at + datetime.timedelta(microseconds=1))
+        subscription.save()
+        if immediately:
+            _grant(status, at, reason=TierChange.Reason.PLAN_ENDED, note=reason.strip(), actor=actor)
+    return subscription
+
+
+def subscriptions_expire_due(now: datetime.datetime | None = None) -> int:
+    """Mark ended periods expired and take the plan's tier away from members with no period
+    left. Idempotent; members are locked in primary-key order."""
+    now = now or timezone.now()
+    done = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Subscription.objects.select_for_update(skip_locked=True)
+                .filter(status=Subscription.Status.ACTIVE, ends_at__lte=now)
+                .select_related("member")
+                .order_by("member_id", "id")[:REVIEW_BATCH]
+            )
+            members = {s.member_id: s.member for s in due}
+            statuses = {m: _lock(member, now) for m, member in sorted(members.items())}
+            Subscription.objects.filter(pk__in=[s.pk for s in due]).update(status=Subscription.Status.EXPIRED)
+            for status in statuses.values():
+                _grant(status, now, reason=TierChange.Reason.PLAN_ENDED)
+        done += len(due)
+        if len(due) < REVIEW_BATCH:
+            return done
+
+
+def running(member_id: int, at: datetime.datetime):
+    return Subscription.objects.filter(
+        member_id=member_id, status=Subscription.Status.ACTIVE, starts_at__lte=at, ends_at__gt=at
+    )
+
+
+def _lock(member: Member, at: datetime.datetime) -> MemberTier:
+    tiers = selectors.ladder()
+    return lock_status(member, at, TierPolicy.current(), tiers[0])
+
+
+def _already(payment_ref: str, member: Member, plan: Plan) -> Subscription | None:
+    done = Subscription.objects.filter(payment_ref=payment_ref).first()
+    if done is None:
+        return None
+    if done.member_id != member.pk or done.plan_id != plan.pk:
+        raise ValidationError(
+            {
+                "payment_ref": _("Payment %(ref)s already paid for another subscription.")
+                % {"ref": payment_ref}
+            }
+        )
+    return done
+
+
+def _grant(status: MemberTier, at: datetime.datetime, **record: Any) -> None:
+    """Set the plan tier the member holds from their running periods, then settle."""
+    best: Tier | None = None
+    until = None
+    for subscription in running(status.member_id, at).select_related("plan__tier"):
+        tier = subscription.plan.tier
+        if tier is not None and (best is None or tier.rank > best.rank):
+            best = tier
+    if best is not None:
+        # held through renewals already paid for: the end of the chain of the best plan
+        until = (
+            Subscription.objects.filter(
+                member_id=status.member_id, plan__tier=best, status=Subscription.Status.ACTIVE, ends_at__gt=at
+            )
+            .order_by("-ends_at")
+            .values_list("ends_at", flat=True)
+            .first()
+        )
+    status.plan_tier, status.plan_until = best, until
+    by_id = {t.pk: t for t in selectors.ladder()}
+    change = settle(status, at, by_id, earned_before=status.earned_tier_id, **record)
+    status.save()
+    if change:
+        change.save()
