@@ -112,13 +112,19 @@ def entitlements_issue(at: datetime.datetime | None = None, *, batch: int = ISSU
             continue
         key = period_key(entitlement.period, at)
         until = at + datetime.timedelta(days=benefit.valid_days)
-        have = Coupon.objects.filter(entitlement=entitlement, period_key=key)
-        before = have.count()
         member_ids = entitled_members(entitlement, at).order_by("pk").values_list("pk", flat=True)
         last = 0
         while chunk := list(member_ids.filter(pk__gt=last)[:batch]):
-            Coupon.objects.bulk_create(
-                [
+            with transaction.atomic():
+                # Jobs running at once take turns per chunk, so each sees what the other issued
+                # (and the count returned is exact); the unique constraint is the last word.
+                Entitlement.objects.select_for_update().filter(pk=entitlement.pk).exists()
+                have = set(
+                    Coupon.objects.filter(
+                        entitlement=entitlement, period_key=key, member_id__in=chunk
+                    ).values_list("member_id", "seq")
+                )
+                new = [
                     Coupon(
                         code=new_code(),
                         benefit=benefit,
@@ -133,11 +139,11 @@ def entitlements_issue(at: datetime.datetime | None = None, *, batch: int = ISSU
                     )
                     for member_id in chunk
                     for seq in range(1, entitlement.quantity + 1)
-                ],
-                ignore_conflicts=True,  # already issued this period: nothing new (a rerun)
-            )
+                    if (member_id, seq) not in have
+                ]
+                Coupon.objects.bulk_create(new)
+            issued += len(new)
             last = chunk[-1]
-        issued += have.count() - before
     return issued
 
 

@@ -44,7 +44,11 @@ def reward_redeem(
     if not idempotency_key or len(idempotency_key) > 90:
         raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 90 characters is required.")})
     with transaction.atomic():
-        reward = Reward.objects.select_for_update().select_related("benefit", "min_tier").get(pk=reward.pk)
+        reward = (
+            Reward.objects.select_for_update(of=("self",))
+            .select_related("benefit", "min_tier")
+            .get(pk=reward.pk)
+        )
         if done := Redemption.objects.filter(idempotency_key=idempotency_key).first():
             if done.member_id != member.pk or done.reward_id != reward.pk:
                 raise IdempotencyConflict(

@@ -78,7 +78,7 @@ def subscription_renew(
 ) -> Subscription:
     """Record the payment for the period after ``subscription``."""
     at = at or timezone.now()
-    if subscription.status != Subscription.Status.ACTIVE and subscription.ends_at > at:
+    if subscription.status == Subscription.Status.CANCELLED:
         raise ValidationError(_("A cancelled subscription cannot be renewed; start a new one."))
     return subscription_start(
         subscription.member, plan=subscription.plan, payment_ref=payment_ref, actor=actor, at=at
@@ -120,25 +120,29 @@ def subscription_cancel(
 
 def subscriptions_expire_due(now: datetime.datetime | None = None) -> int:
     """Mark ended periods expired and take the plan's tier away from members with no period
-    left. Idempotent; members are locked in primary-key order."""
+    left. Idempotent and safe to run twice at once.
+
+    Locks the members' tier status first (in member order) and the subscriptions second, the
+    same order as ``subscription_cancel``, so the job and a cancellation cannot deadlock.
+    """
     now = now or timezone.now()
     done = 0
     while True:
-        with transaction.atomic():
-            due = list(
-                Subscription.objects.select_for_update(skip_locked=True)
-                .filter(status=Subscription.Status.ACTIVE, ends_at__lte=now)
-                .select_related("member")
-                .order_by("member_id", "id")[:REVIEW_BATCH]
-            )
-            members = {s.member_id: s.member for s in due}
-            statuses = {m: _lock(member, now) for m, member in sorted(members.items())}
-            Subscription.objects.filter(pk__in=[s.pk for s in due]).update(status=Subscription.Status.EXPIRED)
-            for status in statuses.values():
-                _grant(status, now, reason=TierChange.Reason.PLAN_ENDED)
-        done += len(due)
-        if len(due) < REVIEW_BATCH:
+        due = list(
+            Subscription.objects.filter(status=Subscription.Status.ACTIVE, ends_at__lte=now)
+            .order_by("member_id", "id")
+            .values_list("pk", "member_id")[:REVIEW_BATCH]
+        )
+        if not due:
             return done
+        with transaction.atomic():
+            members = Member.objects.in_bulk({member_id for _pk, member_id in due})
+            statuses = [_lock(members[member_id], now) for member_id in sorted(members)]
+            done += Subscription.objects.filter(
+                pk__in=[pk for pk, _member in due], status=Subscription.Status.ACTIVE, ends_at__lte=now
+            ).update(status=Subscription.Status.EXPIRED)
+            for status in statuses:
+                _grant(status, now, reason=TierChange.Reason.PLAN_ENDED)
 
 
 def running(member_id: int, at: datetime.datetime):
