@@ -149,6 +149,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
     "points-expire-due-lots": {"task": "points.tasks.expire_due_lots", "schedule": crontab(hour=0, minute=5)},
+    # Paid periods and overrides end before the review, so it settles members on what they hold.
+    "tiers-expire-due-subscriptions": {
+        "task": "tiers.tasks.expire_due_subscriptions",
+        "schedule": crontab(minute="*/15"),
+    },
+    "tiers-end-due-overrides": {"task": "tiers.tasks.end_due_overrides", "schedule": crontab(minute="*/15")},
+    "tiers-review-due": {"task": "tiers.tasks.review_due_tiers", "schedule": crontab(hour=0, minute=15)},
+    # After the review: members who reached a tier get this period's coupons the same morning.
+    "benefits-issue-entitlements": {
+        "task": "benefits.tasks.issue_entitlements",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "benefits-expire-due-coupons": {
+        "task": "benefits.tasks.expire_due_coupons",
+        "schedule": crontab(minute=30),
+    },
 }
 
 # --- libraries ---------------------------------------------------------------------------
