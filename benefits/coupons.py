@@ -96,12 +96,15 @@ def entitled_members(entitlement: Entitlement, at: datetime.datetime) -> QuerySe
     return members
 
 
-def entitlements_issue(at: datetime.datetime | None = None, *, batch: int = ISSUE_BATCH) -> int:
+def entitlements_issue(
+    at: datetime.datetime | None = None, *, member: Member | None = None, batch: int = ISSUE_BATCH
+) -> int:
     """Issue this period's entitled coupons to everyone entitled who does not have them yet.
 
     Run daily: a member who reaches a tier mid-month gets that month's coupons the next
-    morning. The unique (entitlement, member, period, number) constraint makes a second run,
-    or two at once, issue nothing new. Returns how many coupons were issued.
+    morning, or at once when the caller (the earning pipeline, after an upgrade) passes
+    ``member``. The unique (entitlement, member, period, number) constraint makes a second
+    run, or two at once, issue nothing new. Returns how many coupons were issued.
     """
     at = at or timezone.now()
     issued = 0
@@ -113,6 +116,8 @@ def entitlements_issue(at: datetime.datetime | None = None, *, batch: int = ISSU
         key = period_key(entitlement.period, at)
         until = at + datetime.timedelta(days=benefit.valid_days)
         member_ids = entitled_members(entitlement, at).order_by("pk").values_list("pk", flat=True)
+        if member is not None:
+            member_ids = member_ids.filter(pk=member.pk)
         last = 0
         while chunk := list(member_ids.filter(pk__gt=last)[:batch]):
             with transaction.atomic():

@@ -60,7 +60,8 @@ def test_a_member_reaching_the_tier_mid_month_gets_that_months_coupons_next_run(
     entitlements_issue(at=local(2026, 11, 1))
     late = MemberFactory()
     grow(late, 5_000, local(2026, 11, 10))
-    assert entitlements_issue(at=local(2026, 11, 11)) == 2
+    assert entitlements_issue(at=local(2026, 11, 10), member=late) == 2  # at once, for this member only
+    assert entitlements_issue(at=local(2026, 11, 11)) == 0
     assert Coupon.objects.filter(member=late).count() == 2
 
 
