@@ -5,6 +5,12 @@ take hours, in batches minutes. The bulk path writes exactly the rows ``member_e
 (member, primary PHONE identity, other identities, consent records, tags) minus the
 django-simple-history rows, which bulk_create does not make; seed data has no author anyway.
 Unique values are checked against rows already there, so a second run adds members.
+
+Apps above members add their own demo data through a hook: an ``AppConfig`` may declare
+``demo_seed = "<app>.demo.seed"``, a dotted path to a function taking a ``DemoRun`` (the members
+this run added, the seed, the clock, the demo logins). ``seed_demo`` calls the hooks in
+INSTALLED_APPS order after the members exist; this module resolves the paths with
+``import_string`` and never imports those apps.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ import string
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from django.apps import apps
 from django.db import reset_queries, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from faker.providers.person.zh_CN import Provider as ZhNames
 
 from members.models import (
@@ -283,3 +293,33 @@ class MemberSeeder:
             tagging.objects.bulk_create(
                 [tagging(member_id=d.member.pk, tag_id=tag) for d in drafts for tag in d.tags]
             )
+
+
+# --- demo data of the apps above members ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What each app's ``demo_seed`` hook receives."""
+
+    members: QuerySet[Member]  # the members this run added (all statuses), in primary-key order
+    seed: int
+    existing: int  # members there were before this run: part of every hook's random seed
+    now: datetime.datetime  # one clock for the whole run
+    users: dict[str, Any]  # the demo logins by username ("admin", "store", ...)
+
+    def rng(self, label: str) -> random.Random:
+        """A generator of its own per hook, so one app's draws do not shift another's."""
+        return random.Random(f"{self.seed}:{self.existing}:{label}")
+
+
+DemoHook = Callable[[DemoRun], "str | None"]  # returns a one-line summary for the console
+
+
+def demo_hooks() -> list[tuple[str, DemoHook]]:
+    """(app label, hook) of the installed apps that declare ``demo_seed``, in INSTALLED_APPS order."""
+    hooks = []
+    for config in apps.get_app_configs():
+        if path := getattr(config, "demo_seed", None):
+            hooks.append((config.label, import_string(path)))
+    return hooks

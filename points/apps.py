@@ -11,6 +11,7 @@ class PointsConfig(AppConfig):
 
     name = "points"
     verbose_name = _("Points")
+    demo_seed = "points.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
 
     role_permissions = {
         Role.OPERATOR: [

@@ -1,4 +1,5 @@
-"""`make run` seeds demo data and prints one login per role; each printed login works."""
+"""`make run` seeds demo data and prints one login per role; each printed login works; the apps
+above members add points, tiers and benefits through their ``demo_seed`` hooks."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from members.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
+from benefits.models import Coupon, Redemption
+from members.demo import demo_hooks
+from members.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STORE_USER_STORES
 from members.models import Identity, Member, Store
 from members.phones import normalize_mobile
+from points.models import Entry, Lot
+from points.selectors import ledger_problems
+from tiers.models import MemberTier, Source, Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +55,42 @@ def test_demo_members_are_consistent_and_if_empty_reuses_them():
 def test_refuses_to_create_known_passwords_in_production():
     with override_settings(DEBUG=False), pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo", "--members", "1", stdout=io.StringIO())
+
+
+def test_apps_above_members_declare_their_demo_hooks_in_dependency_order():
+    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits"]
+
+
+def test_demo_shows_tiers_and_benefits_and_the_books_balance():
+    output = seed("--members", "200")
+    assert output.index("points:") < output.index("tiers:") < output.index("benefits:")
+
+    assert ledger_problems() == {}
+    lots = set(Lot.objects.values_list("status", flat=True))
+    assert {Lot.Status.PENDING, Lot.Status.AVAILABLE} <= lots  # last week's purchases still pending
+    earned = set(MemberTier.objects.filter(source=Source.EARNED).values_list("tier__code", flat=True))
+    assert {"silver", "gold", "diamond"} <= earned
+    assert MemberTier.objects.filter(source=Source.PLAN, tier__code="gold").exists()
+    assert MemberTier.objects.filter(source=Source.OVERRIDE, tier__code="diamond").exists()
+    assert Subscription.objects.filter(plan__code="plus").count() >= 3
+
+    assert Coupon.objects.filter(origin=Coupon.Origin.ENTITLEMENT, benefit__name="包邮券").exists()
+    redeemed = Coupon.objects.filter(status=Coupon.Status.REDEEMED)
+    assert redeemed.exists()
+    assert {c.redeemed_store.code for c in redeemed} <= set(STORE_USER_STORES)
+    assert {c.redeemed_by.username for c in redeemed} == {"store"}
+    assert Redemption.objects.filter(status=Redemption.Status.COMPLETED, coupon__isnull=False).exists()
+    assert Redemption.objects.filter(status=Redemption.Status.SHIPPED).exclude(tracking_number="").exists()
+
+    entries = Entry.objects.count()
+    seed("--if-empty")
+    assert Entry.objects.count() == entries and Member.objects.count() == 200
+
+
+def test_a_second_run_adds_to_the_demo_and_keeps_the_books_balanced():
+    seed("--members", "60")
+    first = Member.objects.order_by("pk").last()
+    seed("--members", "60")
+    assert Member.objects.count() == 120
+    assert Entry.objects.filter(account__member__pk__gt=first.pk).exists()
+    assert ledger_problems() == {}

@@ -1,4 +1,5 @@
-"""``manage.py seed_demo``: demo stores, tags, members (members.demo) and one login per role.
+"""``manage.py seed_demo``: demo stores, tags, members (members.demo) and one login per role,
+then the demo data of the apps above members (their ``AppConfig.demo_seed`` hooks).
 
 The logins live here, next to the DEBUG guard and the table that prints them, so that one
 file shows every known credential the command creates.
@@ -15,6 +16,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from members import demo
 from members.models import Member, Store
@@ -33,10 +37,12 @@ DEMO_USERS = [
 ]
 
 
-def ensure_demo_users() -> None:
-    """One staff login per role. An existing user keeps its password: someone may have set it."""
+def ensure_demo_users() -> dict[str, Any]:
+    """One staff login per role, by username. An existing user keeps its password: someone may
+    have set it."""
     user_model: Any = get_user_model()
     encoded = make_password(DEMO_PASSWORD)  # slow on purpose (~0.3 s): hash once, share it
+    users = {}
     for username, role, _can in DEMO_USERS:
         admin = role is Role.ADMINISTRATOR
         defaults = {"password": encoded, "is_staff": True, "is_superuser": admin}
@@ -45,6 +51,8 @@ def ensure_demo_users() -> None:
         if role is Role.STORE_STAFF:
             for store in Store.objects.filter(code__in=STORE_USER_STORES):
                 store.staff.add(user)
+        users[username] = user
+    return users
 
 
 def _width(text: str) -> int:
@@ -54,7 +62,8 @@ def _width(text: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Seed demo data: stores, tags, one login per role (password demo-2026) and members. "
+        "Seed demo data: stores, tags, one login per role (password demo-2026), members, then "
+        "each app's demo data (points, tiers, benefits). "
         "Development only: refuses to run with DEBUG off unless --force."
     )
 
@@ -82,17 +91,37 @@ class Command(BaseCommand):
     def _seed(self, total: int, seed: int, batch_size: int) -> None:
         started = time.monotonic()
         stores, tags = demo.ensure_stores(), demo.ensure_tags()
-        ensure_demo_users()
+        users = ensure_demo_users()
         self.stdout.write(f"{len(stores)} stores, {len(tags)} tags, {len(DEMO_USERS)} logins.")
 
         def progress(done: int, seconds: float) -> None:
             rate = done / seconds if seconds else 0
             self.stdout.write(f"  {done:>10,} / {total:,} members  ({rate:,.0f}/s)")
 
+        last_pk = Member.objects.aggregate(last=Max("pk"))["last"] or 0
         seeder = demo.MemberSeeder(seed=seed, stores=stores, tags=tags)
         seeder.run(total, batch_size, on_batch=progress if total > batch_size else None)
         seconds = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Added {total:,} members in {seconds:.1f} s."))
+        run = demo.DemoRun(
+            members=Member.objects.filter(pk__gt=last_pk).order_by("pk"),
+            seed=seed,
+            existing=seeder.existing,
+            now=timezone.now(),
+            users=users,
+        )
+        self._run_hooks(run)
+        seconds = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(f"Demo data seeded in {seconds:.1f} s."))
+
+    def _run_hooks(self, run: demo.DemoRun) -> None:
+        """Each app's demo data, in INSTALLED_APPS order, one transaction per app."""
+        for label, hook in demo.demo_hooks():
+            started = time.monotonic()
+            with transaction.atomic():
+                summary = hook(run)
+            seconds = time.monotonic() - started
+            self.stdout.write(f"  {label}: {summary or 'done'} ({seconds:.1f} s)")
 
     def _print_logins(self) -> None:
         header = ("Role 角色", "Username", "Password", "Can")
