@@ -1,1 +1,501 @@
-"""Admin of the benefits app (nothing registered yet)."""
+"""Benefits admin: the catalogue (benefits, entitlements, rewards), coupons with the counter's
+redemption page, and the fulfilment queue of physical gifts. An interface only: voiding,
+redeeming, shipping and cancelling go through ``benefits.coupons`` and ``benefits.rewards``.
+
+Adds to the tier and plan pages (entitlements, the ladder's benefits column) and to the member
+page (latest coupons and redemptions) through the registries of the apps below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from benefits.admin_views import benefit_value, redeem_view
+from benefits.coupons import coupon_void, normalise_code
+from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
+from benefits.rewards import redemption_advance, redemption_cancel
+from members import masking
+from members.admin import MEMBER_PAGE_INLINES
+from members.admin_helpers import LargeTablePaginator
+from members.models import Member
+from tiers.admin import (
+    PLAN_PAGE_INLINES,
+    TIER_LADDER_COLUMNS,
+    TIER_PAGE_INLINES,
+    ActorFormMixin,
+    LadderColumn,
+    MemberColumnMixin,
+    ReadOnlyInline,
+    ServiceForm,
+    newest_rows,
+    run_each,
+)
+from tiers.models import Tier
+
+
+def local_time(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "-"
+
+
+def mask_address(value: str) -> str:
+    """Keeps the city and district (the first characters); the rest names and locates a person."""
+    if not value:
+        return ""
+    return value[:6] + "****" if len(value) > 6 else "*" * len(value)
+
+
+def member_ids(member_number: str) -> list[int]:
+    return list(Member.objects.filter(member_number=member_number).values_list("pk", flat=True))
+
+
+# --- catalogue --------------------------------------------------------------------------------
+
+
+@admin.register(Benefit)
+class BenefitAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "kind", "value_display", "min_spend", "valid_days", "conditions", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name"]
+    fields = ["name", "kind", "value", "min_spend", "valid_days", "conditions", "active"]
+
+    @admin.display(description=_("value"), ordering="value")
+    def value_display(self, benefit: Benefit) -> str:
+        return benefit_value(benefit)
+
+
+class EntitlementInline(admin.TabularInline):
+    model = Entitlement
+    fields = ["benefit", "quantity", "period", "active"]
+    extra = 0
+    autocomplete_fields = ["benefit"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("benefit")
+
+
+class TierEntitlementInline(EntitlementInline):
+    fk_name = "tier"
+
+
+class PlanEntitlementInline(EntitlementInline):
+    fk_name = "plan"
+
+
+@admin.display(description=_("benefits"))
+def tier_benefits(tier: Tier) -> str:
+    entitlements = tier.active_entitlements  # prefetched, see TIER_LADDER_COLUMNS below
+    if not entitlements:
+        return "-"
+    return format_html_join(
+        mark_safe("<br>"),
+        "{} ×{} · {}",
+        ((e.benefit.name, e.quantity, e.get_period_display()) for e in entitlements),
+    )
+
+
+TIER_PAGE_INLINES.append(TierEntitlementInline)
+PLAN_PAGE_INLINES.append(PlanEntitlementInline)
+TIER_LADDER_COLUMNS.append(
+    LadderColumn(
+        display=tier_benefits,
+        prefetch=(
+            Prefetch(
+                "entitlements",
+                queryset=Entitlement.objects.filter(active=True).select_related("benefit").order_by("id"),
+                to_attr="active_entitlements",
+            ),
+        ),
+    )
+)
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(SimpleHistoryAdmin):
+    list_display = ["benefit", "tier", "plan", "quantity", "period", "active"]
+    list_filter = ["tier", "plan", "period", "active"]
+    list_select_related = ["benefit", "tier", "plan"]
+    fields = ["benefit", "tier", "plan", "quantity", "period", "active"]
+    autocomplete_fields = ["benefit"]
+
+
+class RewardForm(forms.ModelForm):
+    class Meta:
+        model = Reward
+        fields = ["name", "kind", "points_price", "benefit", "active", "stock", "per_member_limit",
+                  "min_tier", "valid_from", "valid_until"]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "stock" in self.fields:
+            # the value the operator saw, posted back: see RewardAdmin.save_model
+            self.fields["stock"].show_hidden_initial = True
+
+    def stock_shown(self) -> int | None:
+        raw = self.data.get(self.add_initial_prefix("stock"))
+        try:
+            return self.fields["stock"].to_python(raw)
+        except ValidationError:
+            return self.initial.get("stock")
+
+
+def stock_after_edit(current: int | None, shown: int | None, typed: int | None) -> int | None:
+    """The operator changed the stock from ``shown`` to ``typed``; ``current`` is what is left
+    now. Redemptions made while the form was open are kept: the change applies as a difference."""
+    if typed is None or shown is None or current is None:
+        return typed
+    return max(0, current + typed - shown)
+
+
+@admin.register(Reward)
+class RewardAdmin(SimpleHistoryAdmin):
+    form = RewardForm
+    list_display = ["name", "kind", "price_display", "stock_display", "redeemed", "per_member_limit",
+                    "min_tier", "valid_from", "valid_until", "active"]  # fmt: skip
+    list_filter = ["kind", "active", "min_tier"]
+    list_select_related = ["min_tier"]
+    search_fields = ["name"]
+    autocomplete_fields = ["benefit"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "points_price", "benefit", "active"]}),
+        (_("Stock and limits"), {"fields": ["stock", "per_member_limit", "min_tier"]}),
+        (_("On offer"), {"fields": ["valid_from", "valid_until"]}),
+    ]
+
+    def get_queryset(self, request):
+        # one indexed count per reward on the page (redemptions are looked up by reward id)
+        taken = (
+            Redemption.objects.filter(reward=OuterRef("pk"))
+            .exclude(status=Redemption.Status.CANCELLED)
+            .order_by()
+            .values("reward")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(redeemed=Coalesce(Subquery(taken), 0))
+
+    @admin.display(description=_("price in points"), ordering="points_price")
+    def price_display(self, reward: Reward) -> str:
+        return f"{reward.points_price:,}"
+
+    @admin.display(description=_("stock"), ordering="stock")
+    def stock_display(self, reward: Reward) -> str:
+        return _("unlimited") if reward.stock is None else f"{reward.stock:,}"
+
+    @admin.display(description=_("redeemed"), ordering="redeemed")
+    def redeemed(self, reward: Reward) -> str:
+        return f"{reward.redeemed:,}"
+
+    def save_model(self, request, obj: Reward, form, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        with transaction.atomic():
+            # the lock redemptions take first: none can take a unit between reading and saving
+            current = Reward.objects.select_for_update().values_list("stock", flat=True).get(pk=obj.pk)
+            typed = obj.stock
+            if "stock" in form.changed_data:
+                obj.stock = stock_after_edit(current, form.stock_shown(), typed)
+            else:
+                obj.stock = current
+            obj.save()
+        if "stock" in form.changed_data and obj.stock != typed:
+            messages.warning(
+                request,
+                _("Units were redeemed while the form was open: the stock is now %(stock)s.")
+                % {"stock": obj.stock},
+            )
+
+
+# --- coupons ----------------------------------------------------------------------------------
+
+
+@admin.register(Coupon)
+class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
+    """Read-only, built for millions of rows: exact code or member number search, no full count."""
+
+    list_display = ["display_code", "benefit", "member", "status", "origin", "valid_until", "redeemed_at",
+                    "redeemed_store"]  # fmt: skip
+    list_filter = ["status", "origin", "benefit"]
+    list_select_related = ["benefit", "member", "redeemed_store"]
+    search_fields = ["code"]  # shows the search box; the search itself is get_search_results
+    search_help_text = _("Exact coupon code or member number.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 50
+    ordering = ["-id"]
+    sortable_by: list[str] = []
+    actions = ["void"]
+    fields = ["display_code", "benefit", "member", "status", "origin", "valid_from", "valid_until",
+              "issued_at", "entitlement", "period_key", "redeemed_at", "redeemed_store", "redeemed_by",
+              "voided_at", "voided_by", "void_reason"]  # fmt: skip
+    readonly_fields = fields
+
+    def get_urls(self):
+        return [
+            path("redeem/", self.admin_site.admin_view(self.redeem_view), name="benefits_coupon_redeem"),
+            *super().get_urls(),
+        ]
+
+    def redeem_view(self, request):
+        return redeem_view(request, self.admin_site)
+
+    def can_browse(self, request) -> bool:
+        return request.user.has_perm("members.browse_member")
+
+    def get_list_filter(self, request):
+        return self.list_filter if self.can_browse(request) else []
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            # store staff see a coupon only by its code or its member's number, never the list
+            return (queryset if self.can_browse(request) else queryset.none()), False
+        return queryset.filter(Q(code=normalise_code(term)) | Q(member_id__in=member_ids(term))), False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.can_browse(request) and not request.GET.get("q"):
+            messages.info(request, _("Type a coupon code or the member's number to look it up."))
+        context = {"can_redeem": request.user.has_perm("benefits.redeem_coupon"), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("benefits.change_coupon")
+
+    @admin.display(description=_("code"))
+    def display_code(self, coupon: Coupon) -> str:
+        return coupon.display_code
+
+    @admin.action(description=_("Void the selected unused coupons"), permissions=["void"])
+    def void(self, request, queryset):
+        def void_one(coupon: Coupon) -> None:
+            if hasattr(coupon, "redemption"):
+                raise ValidationError(
+                    _("Bought with points: cancel its redemption instead, which refunds the points.")
+                )
+            coupon_void(coupon, actor=request.user, reason=str(_("Voided in the admin")))
+
+        run_each(
+            request,
+            queryset.select_related("benefit", "redemption"),
+            void_one,
+            _("%(count)d coupons voided."),
+            label=lambda coupon: coupon.display_code,
+            log=lambda coupon: self.log_change(request, coupon, str(_("Voided"))),
+        )
+
+
+# --- the fulfilment queue ---------------------------------------------------------------------
+
+OPEN = [Redemption.Status.REQUESTED, Redemption.Status.SHIPPED]
+
+
+class FulfilmentFilter(admin.SimpleListFilter):
+    """Status, defaulting to the open physical gifts (waiting or shipped): the queue."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("open", _("Open gifts (waiting or shipped)")),
+            *Redemption.Status.choices,
+            ("all", _("All")),
+        ]
+
+    def choices(self, changelist):
+        value = self.value() or "open"
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or "open"
+        if value == "all":
+            return queryset
+        if value in Redemption.Status.values:
+            return queryset.filter(status=value)
+        return queryset.filter(status__in=OPEN)
+
+
+class FulfilmentForm(ServiceForm):
+    class Meta:
+        model = Redemption
+        fields = ["tracking_number"]
+        help_texts = {"tracking_number": _("Saving with a tracking number marks the gift shipped.")}
+
+    def call_service(self, data: dict[str, Any]) -> Redemption:
+        tracking = (data.get("tracking_number") or "").strip()
+        if not tracking:
+            return self.instance
+        return advance_from(
+            self.instance, Redemption.Status.REQUESTED, actor=self.actor, tracking_number=tracking
+        )
+
+
+def advance_from(redemption: Redemption, expected: str, **kwargs: Any) -> Redemption:
+    """``redemption_advance`` if the redemption is still at ``expected``: a gift someone else
+    moved on meanwhile is not moved a second step."""
+    with transaction.atomic():
+        status = Redemption.objects.select_for_update().values_list("status", flat=True).get(pk=redemption.pk)
+        if status != expected:
+            raise ValidationError(
+                _("It is %(status)s now.") % {"status": Redemption.Status(status).label},
+            )
+        return redemption_advance(redemption, **kwargs)
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
+    form = FulfilmentForm
+    list_display = ["created_at", "member", "reward", "points", "status", "ship_to", "tracking_number",
+                    "updated_at"]  # fmt: skip
+    list_filter = [FulfilmentFilter, "reward__kind"]
+    list_select_related = ["member", "reward"]
+    search_fields = ["idempotency_key"]
+    search_help_text = _("Exact member number or idempotency key.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 100
+    sortable_by: list[str] = []
+    actions = ["mark_shipped", "mark_delivered", "cancel"]
+    pii_columns = {**MemberColumnMixin.pii_columns, "ship_to": ("ship_to", "ship_to_masked")}
+    detail_fields = ["member", "reward", "points", "status", "ship_to", "tracking_number", "coupon_link",
+                     "created_at", "updated_at", "note", "actor", "idempotency_key"]  # fmt: skip
+
+    def get_ordering(self, request):
+        if request.GET.get("status", "open") == "open":
+            return ["created_at", "id"]  # the queue: oldest first (the partial index's order)
+        return ["-id"]
+
+    def get_fields(self, request, obj=None):
+        if masking.can_view_pii(request.user):
+            return self.detail_fields
+        return ["ship_to_masked" if name == "ship_to" else name for name in self.detail_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*self.detail_fields, "ship_to_masked"]
+        can_ship = (
+            obj is not None
+            and obj.status == Redemption.Status.REQUESTED
+            and self.has_change_permission(request, obj)
+        )
+        return [name for name in fields if name != "tracking_number"] if can_ship else fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(member_id__in=member_ids(term)) | Q(idempotency_key=term)), False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Redemption, form, change: bool) -> None:
+        """The form's service call did the work (see FulfilmentForm)."""
+        obj.refresh_from_db()
+
+    @admin.display(description=_("deliver to"))
+    def ship_to_masked(self, redemption: Redemption) -> str:
+        return mask_address(redemption.ship_to)
+
+    @admin.display(description=_("coupon"))
+    def coupon_link(self, redemption: Redemption) -> str:
+        if redemption.coupon_id is None:
+            return "-"
+        url = reverse("admin:benefits_coupon_change", args=[redemption.coupon_id])
+        return format_html('<a href="{}">{}</a>', url, redemption.coupon.display_code)
+
+    @admin.action(description=_("Mark shipped"), permissions=["change"])
+    def mark_shipped(self, request, queryset):
+        self._advance(request, queryset, Redemption.Status.REQUESTED, _("%(count)d gifts marked shipped."))
+
+    @admin.action(description=_("Mark delivered"), permissions=["change"])
+    def mark_delivered(self, request, queryset):
+        self._advance(request, queryset, Redemption.Status.SHIPPED, _("%(count)d gifts marked delivered."))
+
+    def _advance(self, request, queryset, expected: str, done_message: str) -> None:
+        run_each(
+            request,
+            queryset.select_related("reward"),
+            lambda redemption: advance_from(redemption, expected, actor=request.user),
+            done_message,
+            log=lambda redemption: self.log_change(request, redemption, str(_("Moved on in fulfilment"))),
+        )
+
+    @admin.action(description=_("Cancel and refund the points"), permissions=["change"])
+    def cancel(self, request, queryset):
+        run_each(
+            request,
+            queryset.select_related("reward"),
+            lambda redemption: redemption_cancel(
+                redemption, actor=request.user, reason=str(_("Cancelled in the admin"))
+            ),
+            _("%(count)d redemptions cancelled and their points refunded."),
+            log=lambda redemption: self.log_change(request, redemption, str(_("Cancelled, points refunded"))),
+        )
+
+
+# --- the member page --------------------------------------------------------------------------
+
+
+class CouponInline(ReadOnlyInline):
+    model = Coupon
+    formset = newest_rows("-issued_at", "-id")
+    fields = ["display_code", "benefit", "status", "valid_until", "redeemed"]
+    verbose_name_plural = _("coupons (latest 20)")
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("benefit", "redeemed_store")
+
+    @admin.display(description=_("code"))
+    def display_code(self, coupon: Coupon) -> str:
+        return coupon.display_code
+
+    @admin.display(description=_("redeemed"))
+    def redeemed(self, coupon: Coupon) -> str:
+        if coupon.redeemed_at is None:
+            return "-"
+        return format_html("{} · {}", local_time(coupon.redeemed_at), coupon.redeemed_store or "")
+
+
+class RedemptionInline(ReadOnlyInline):
+    model = Redemption
+    formset = newest_rows("-created_at", "-id")
+    fields = ["created_at", "reward", "points", "status", "tracking_number"]
+    verbose_name_plural = _("redemptions (latest 20)")
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reward")
+
+
+MEMBER_PAGE_INLINES.extend([CouponInline, RedemptionInline])

@@ -1,9 +1,38 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from members.roles import Role
+
+_READ = [
+    "benefits.view_benefit",
+    "benefits.view_entitlement",
+    "benefits.view_reward",
+    "benefits.view_coupon",
+    "benefits.view_redemption",
+]
+
 
 class BenefitsConfig(AppConfig):
-    """Benefits, coupons and the rewards catalogue: filled in by the tiers issue."""
+    """Benefits and the tiers' and plans' entitlements, coupons and the rewards catalogue."""
 
     name = "benefits"
     verbose_name = _("Benefits")
+    demo_seed = "benefits.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
+
+    role_permissions = {
+        Role.OPERATOR: [
+            *_READ,
+            "benefits.add_benefit",
+            "benefits.change_benefit",
+            "benefits.add_entitlement",
+            "benefits.change_entitlement",
+            "benefits.delete_entitlement",
+            "benefits.add_reward",
+            "benefits.change_reward",
+            "benefits.change_coupon",  # void
+            "benefits.change_redemption",  # the fulfilment queue: ship, deliver, cancel
+        ],
+        Role.STORE_STAFF: ["benefits.view_coupon", "benefits.redeem_coupon"],
+        Role.FINANCE: _READ,
+        Role.APPROVER: _READ,
+    }

@@ -1,1 +1,543 @@
-"""Admin of the tiers app (nothing registered yet)."""
+"""Tiers admin: the ladder with its policy, the member page's tier status, manual overrides and
+paid plans. An interface only: overrides go through ``tiers.services``, cancellations through
+``tiers.subscriptions``.
+
+Apps above tiers (benefits) add to the tier and plan pages through ``TIER_PAGE_INLINES``,
+``PLAN_PAGE_INLINES`` and ``TIER_LADDER_COLUMNS``, so this module never imports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from members import masking
+from members.admin import MEMBER_PAGE_INLINES
+from members.admin_helpers import LargeTablePaginator
+from members.models import Member
+from points.errors import PointsError
+from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
+from tiers.selectors import tier_progress
+from tiers.services import tier_override, tier_override_end
+from tiers.subscriptions import subscription_cancel
+
+#: Inlines apps above tiers add to the tier page and the paid plan page (entitlements).
+TIER_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
+PLAN_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
+
+
+@dataclass(frozen=True)
+class LadderColumn:
+    """A column another app adds to the tier ladder: ``display(tier)`` (an ``admin.display``
+    function, its description is the header) and what to prefetch so the ladder stays one query
+    per relation."""
+
+    display: Callable[[Tier], str]
+    prefetch: tuple[str | Prefetch, ...] = ()
+
+
+TIER_LADDER_COLUMNS: list[LadderColumn] = []
+
+
+# --- shared by the tiers and benefits admins ------------------------------------------------
+
+
+def member_label(member: Member, user) -> str:
+    """Member number and name: in full for roles that may see personal data, masked otherwise."""
+    if masking.can_view_pii(user):
+        return f"{member.member_number} {member.name}".strip()
+    return str(member)  # Member.__str__ masks
+
+
+class MemberColumnMixin:
+    """Columns shown in full only to roles that may see personal data: ``pii_columns`` maps a
+    name in ``list_display`` to its (full, masked) display methods. ``"member"`` becomes the
+    member number with the name (needs ``member`` in ``list_select_related``)."""
+
+    pii_columns: dict[str, tuple[str, str]] = {"member": ("member_full", "member_masked")}
+
+    def get_list_display(self, request):
+        pick = 0 if masking.can_view_pii(request.user) else 1
+        return [
+            self.pii_columns[name][pick] if name in self.pii_columns else name
+            for name in super().get_list_display(request)
+        ]
+
+    @admin.display(description=_("member"))
+    def member_full(self, obj) -> str:
+        return f"{obj.member.member_number} {obj.member.name}".strip()
+
+    @admin.display(description=_("member"))
+    def member_masked(self, obj) -> str:
+        return str(obj.member)
+
+
+def add_service_error(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form: on the field it names if the form has that
+    field, otherwise above the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form whose save is one service call.
+
+    The call runs at the end of validation (the admin wraps the whole request in a transaction),
+    so what the service refuses shows on the form's fields instead of as a server error;
+    ``save_model`` then only picks up ``result``. The model's own validation is skipped: the
+    service is the arbiter, and the row may not exist yet (it is created by the service).
+    The ModelAdmin sets ``actor`` on the form class per request (see ``ActorFormMixin``).
+    """
+
+    actor: Any = None
+    result: Any = None
+
+    def call_service(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        if self.errors:
+            return
+        try:
+            self.result = self.call_service(self.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(self, exc)
+        except PointsError as exc:
+            self.add_error(None, exc.message)
+
+
+class ActorFormMixin:
+    """Hands the request user to a ``ServiceForm`` (a fresh form class per request)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user
+        return form
+
+
+def run_each(
+    request,
+    objects,
+    call: Callable[[Any], Any],
+    done_message: str,
+    *,
+    label: Callable[[Any], str] = str,
+    log: Callable[[Any], Any] | None = None,
+) -> None:
+    """Run an admin action's service call per row; refusals become messages, never a 500.
+    ``log(obj)`` records each success in the admin log (who did what, from where)."""
+    done = 0
+    for obj in objects:
+        try:
+            call(obj)
+        except ValidationError as exc:
+            messages.error(request, f"{label(obj)}: {' '.join(exc.messages)}")
+        except PointsError as exc:
+            messages.error(request, f"{label(obj)}: {exc.message}")
+        else:
+            done += 1
+            if log is not None:
+                log(obj)
+    if done:
+        messages.success(request, done_message % {"count": done})
+
+
+class ReadOnlyFormSet(forms.BaseInlineFormSet):
+    """A read-only inline posts no data, so there is nothing to validate when the parent page is
+    saved, not even its management form: a page rendered before the inline existed, or a client
+    that posts only the parent's fields, still saves."""
+
+    def full_clean(self) -> None:
+        self._errors = []
+        self._non_form_errors = self.error_class(error_class="nonform", renderer=self.renderer)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A read-only table on another model's page."""
+
+    formset = ReadOnlyFormSet
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class NewestRowsFormSet(ReadOnlyFormSet):
+    """Only the parent's newest ``limit`` rows. An inline cannot slice its queryset (the formset
+    filters it by the parent afterwards), so the newest rows' keys are picked in a subquery:
+    one index range scan of this parent's rows, whatever the table's size."""
+
+    newest_first: tuple[str, ...] = ("-pk",)
+    limit = 20
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            newest = self.queryset.order_by(*self.newest_first).values("pk")[: self.limit]
+            self.queryset = self.queryset.filter(pk__in=newest).order_by(*self.newest_first)
+
+
+def newest_rows(*newest_first: str, limit: int = 20) -> type[NewestRowsFormSet]:
+    return type("NewestRowsFormSet", (NewestRowsFormSet,), {"newest_first": newest_first, "limit": limit})
+
+
+def local_date(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d}" if moment else "-"
+
+
+# --- the ladder and its policy --------------------------------------------------------------
+
+
+@admin.register(Tier)
+class TierAdmin(SimpleHistoryAdmin):
+    """The ladder: every tier on one page, in rank order, with the policy above it."""
+
+    list_display = ["rank", "name", "code", "threshold_display", "multiplier_display"]
+    list_display_links = ["rank", "name"]
+    ordering = ["rank"]
+    list_per_page = 1000  # a handful of tiers: one page
+    show_full_result_count = False
+    fields = ["rank", "code", "name", "threshold", "earn_multiplier", "description"]
+
+    def get_list_display(self, request):
+        return [*self.list_display, *(column.display for column in TIER_LADDER_COLUMNS)]
+
+    def get_queryset(self, request):
+        lookups = [lookup for column in TIER_LADDER_COLUMNS for lookup in column.prefetch]
+        return super().get_queryset(request).prefetch_related(*lookups)
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *TIER_PAGE_INLINES]
+
+    def get_readonly_fields(self, request, obj=None):
+        # the entry tier stays rank 0 with no threshold: every member without a status is in it
+        return ["rank", "threshold"] if obj is not None and obj.rank == 0 else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.rank == 0:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, where the entry tier is refused
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        policy = TierPolicy.current()
+        policy_url = None
+        if request.user.has_perm("tiers.change_tierpolicy") or request.user.has_perm("tiers.view_tierpolicy"):
+            policy_url = reverse("admin:tiers_tierpolicy_change", args=[policy.pk])
+        context = {
+            "policy": policy,
+            "policy_url": policy_url,
+            "can_change_policy": request.user.has_perm("tiers.change_tierpolicy"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    @admin.display(description=_("qualifying threshold"), ordering="threshold")
+    def threshold_display(self, tier: Tier) -> str:
+        return f"{tier.threshold:,}"
+
+    @admin.display(description=_("earn multiplier"), ordering="earn_multiplier")
+    def multiplier_display(self, tier: Tier) -> str:
+        return f"×{tier.earn_multiplier.normalize():f}"
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(SimpleHistoryAdmin):
+    """One row: the list is the row's page; saving returns to the ladder."""
+
+    fields = ["metric", "window", "downgrade", "grace_days", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:tiers_tierpolicy_change", args=[TierPolicy.current().pk]))
+
+    def response_post_save_change(self, request, obj):
+        if request.user.has_perm("tiers.view_tier"):
+            return HttpResponseRedirect(reverse("admin:tiers_tier_changelist"))
+        return super().response_post_save_change(request, obj)
+
+
+# --- the member page ------------------------------------------------------------------------
+
+
+class TierStatusFormSet(ReadOnlyFormSet):
+    """Renders from ``tier_progress`` rather than from rows: a member who never left the entry
+    tier has no ``MemberTier`` row, and their progress matters just as much."""
+
+    @cached_property
+    def progress(self):
+        try:
+            return tier_progress(self.instance)
+        except Tier.DoesNotExist:  # no entry tier configured
+            return None
+
+    @cached_property
+    def rows(self) -> list[tuple[str, str]]:
+        progress = self.progress
+        if progress is None:
+            return [(str(_("tier")), str(_("No entry tier (rank 0) is configured.")))]
+        field = MemberTier._meta.get_field
+        review = str(progress.deadline)
+        if progress.in_grace:
+            review = f"{review} ({_('in the grace period')})"
+        lines = [progress.held_by(), progress.next_step()]
+        if progress.earned_tier.rank > 0:  # the entry tier is never lost: no outlook to give
+            lines.append(progress.outlook())
+        return [
+            (str(field("tier").verbose_name), progress.tier.name),
+            (str(field("source").verbose_name), str(Source(progress.source).label)),
+            (str(field("since").verbose_name), local_date(progress.since)),
+            (str(field("earned_tier").verbose_name), progress.earned_tier.name),
+            (str(_("next review")), review),
+            (str(_("growth this period")), f"{progress.growth_in_period:,}"),
+            (
+                str(_("progress")),
+                format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line)),
+            ),
+        ]
+
+
+class TierStatusInline(admin.StackedInline):
+    """The member's tier and the path from here, read-only (overrides: the member tier page)."""
+
+    model = MemberTier
+    formset = TierStatusFormSet
+    template = "admin/tiers/membertier/tier_status_inline.html"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = readonly_fields = ["tier"]  # unused: the template renders the formset's rows
+    verbose_name_plural = _("tier status")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()  # shown from tier_progress, see the formset
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TierChangeInline(ReadOnlyInline):
+    model = TierChange
+    formset = newest_rows("-at", "-id")
+    fields = ["at", "from_tier", "to_tier", "earned_tier", "reason", "metric", "note", "actor"]
+    verbose_name_plural = _("tier changes (latest 20)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_tier", "to_tier", "earned_tier", "actor")
+
+
+MEMBER_PAGE_INLINES.extend([TierStatusInline, TierChangeInline])
+
+
+# --- manual overrides -----------------------------------------------------------------------
+
+
+class OverrideForm(ServiceForm):
+    class Meta:
+        model = MemberTier
+        fields = ["member", "override_tier", "override_until", "override_reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("override_tier", "override_until"):
+            if name in self.fields:
+                self.fields[name].required = True
+
+    def call_service(self, data: dict[str, Any]) -> MemberTier:
+        member = data.get("member") or self.instance.member  # the add form asks; a change has it
+        return tier_override(
+            member,
+            tier=data["override_tier"],
+            until=data["override_until"],
+            reason=data.get("override_reason", ""),
+            actor=self.actor,
+        )
+
+
+@admin.register(MemberTier)
+class MemberTierAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
+    """Members' tier status; the form sets a manual override through ``tier_override``."""
+
+    form = OverrideForm
+    list_display = [
+        "member",
+        "tier",
+        "source",
+        "earned_tier",
+        "valid_until",
+        "override_tier",
+        "override_until",
+    ]
+    list_filter = ["tier", "source", ("override_until", admin.EmptyFieldListFilter)]
+    list_select_related = ["member", "tier", "earned_tier", "override_tier"]
+    search_fields = ["member__member_number"]
+    search_help_text = _("Exact member number.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_per_page = 50
+    ordering = ["-pk"]
+    autocomplete_fields = ["member"]
+    actions = ["end_override"]
+    status_fields = ["tier", "source", "since", "earned_tier", "period_start", "valid_until", "plan_tier",
+                     "plan_until"]  # fmt: skip
+    override_fields = ["override_tier", "override_until", "override_reason"]
+
+    def get_fieldsets(self, request, obj=None):
+        override = (_("Manual override"), {
+            "fields": self.override_fields,
+            "description": _("Holds the member at this tier until the date, whatever they earn."),
+        })  # fmt: skip
+        if obj is None:
+            return [(None, {"fields": ["member"]}), override]
+        return [(None, {"fields": ["member", *self.status_fields]}), override]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if not self.has_change_permission(request, obj):
+            return ["member", *self.status_fields, *self.override_fields]
+        return ["member", *self.status_fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        return (queryset.filter(member__member_number=term), False) if term else (queryset, False)
+
+    def has_add_permission(self, request) -> bool:
+        # an override of a member who has no status row yet creates the row: it is a change
+        return request.user.has_perm("tiers.change_membertier")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: MemberTier, form, change: bool) -> None:
+        saved = form.result  # written by the service while the form was validated
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        """Nothing else to save: the override was the service call."""
+
+    @admin.action(description=_("End the selected overrides now"), permissions=["change"])
+    def end_override(self, request, queryset):
+        overridden = queryset.filter(override_tier__isnull=False).select_related("member")
+        run_each(
+            request,
+            overridden,
+            lambda status: tier_override_end(
+                status.member, actor=request.user, reason=str(_("Ended in the admin"))
+            ),
+            _("%(count)d overrides ended."),
+            label=lambda status: str(status.member),
+            log=lambda status: self.log_change(request, status, str(_("Override ended"))),
+        )
+
+
+# --- paid membership ------------------------------------------------------------------------
+
+
+@admin.register(Plan)
+class PlanAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "code", "price", "duration_months", "tier", "auto_renew", "active"]
+    list_filter = ["active", "tier"]
+    list_select_related = ["tier"]
+    fields = ["code", "name", "price", "duration_months", "tier", "auto_renew", "active"]
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *PLAN_PAGE_INLINES]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(MemberColumnMixin, admin.ModelAdmin):
+    """Read-only: periods are recorded by the payment side through ``subscription_start``."""
+
+    list_display = ["member", "plan", "starts_at", "ends_at", "status", "auto_renew", "price", "payment_ref",
+                    "cancelled_at"]  # fmt: skip
+    list_filter = ["status", "plan", "auto_renew"]
+    list_select_related = ["member", "plan"]
+    search_fields = ["payment_ref"]
+    search_help_text = _("Exact payment reference or member number.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    ordering = ["-id"]
+    actions = ["cancel"]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        members = list(Member.objects.filter(member_number=term).values_list("pk", flat=True))
+        return queryset.filter(Q(payment_ref=term) | Q(member_id__in=members)), False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("tiers.change_subscription")
+
+    @admin.action(
+        description=_("Cancel (stops renewing; runs to the end of the period)"), permissions=["cancel"]
+    )
+    def cancel(self, request, queryset):
+        # the service keeps no actor for a cancellation that is not immediate: the reason and
+        # the admin log name the user
+        reason = str(_("Cancelled in the admin by %(user)s") % {"user": request.user.get_username()})
+        run_each(
+            request,
+            queryset.select_related("member"),
+            lambda subscription: subscription_cancel(subscription, actor=request.user, reason=reason),
+            _("%(count)d subscriptions will not renew."),
+            log=lambda subscription: self.log_change(request, subscription, reason),
+        )

@@ -1,9 +1,36 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from members.roles import Role
+
+_READ = [
+    "tiers.view_tier",
+    "tiers.view_tierpolicy",
+    "tiers.view_membertier",
+    "tiers.view_tierchange",
+    "tiers.view_plan",
+    "tiers.view_subscription",
+]
+
 
 class TiersConfig(AppConfig):
-    """Tiers, tier policy and paid membership: filled in by the tiers issue."""
+    """Tiers, the tier policy, members' tier status and its history, paid plans and subscriptions."""
 
     name = "tiers"
     verbose_name = _("Tiers")
+    demo_seed = "tiers.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
+
+    role_permissions = {
+        Role.OPERATOR: [
+            *_READ,
+            "tiers.add_tier",
+            "tiers.change_tier",
+            "tiers.delete_tier",
+            "tiers.change_tierpolicy",
+            "tiers.change_membertier",  # manual overrides
+            "tiers.add_plan",
+            "tiers.change_plan",
+        ],
+        Role.FINANCE: _READ,
+        Role.APPROVER: _READ,
+    }

@@ -1,0 +1,481 @@
+"""Benefits in the admin: the counter's coupon redemption (核销), the coupon list, the rewards
+catalogue, the fulfilment queue, and coupons and redemptions on the member page."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from benefits.coupons import coupon_issue
+from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
+from benefits.rewards import reward_redeem
+from points.models import Account
+from points.services import points_earn
+from tests.conftest import login
+from tests.factories import MemberFactory, StoreFactory
+from tiers.models import Tier
+from tiers.services import tier_refresh
+
+pytestmark = pytest.mark.django_db
+
+REDEEM = reverse("admin:benefits_coupon_redeem")
+COUPONS = reverse("admin:benefits_coupon_changelist")
+QUEUE = reverse("admin:benefits_redemption_changelist")
+_keys = itertools.count()
+
+
+@pytest.fixture
+def en(client):
+    """Pages in English, so assertions do not depend on the zh-hans catalogue."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def tier_ladder(db) -> dict[str, Tier]:
+    tiers = {"member": Tier.objects.get(rank=0)}
+    for rank, (code, name, threshold) in enumerate(
+        [("silver", "银卡", 1000), ("gold", "金卡", 5000), ("diamond", "钻石", 20000)], start=1
+    ):
+        tiers[code] = Tier.objects.create(rank=rank, code=code, name=name, threshold=threshold)
+    return tiers
+
+
+@pytest.fixture
+def voucher(db) -> Benefit:
+    return Benefit.objects.create(
+        name="满200减20",
+        kind=Benefit.Kind.AMOUNT_OFF,
+        value="20.00",
+        min_spend="200.00",
+        conditions="堂食可用",
+    )
+
+
+@pytest.fixture
+def coupon(member, voucher) -> Coupon:
+    return coupon_issue(member, benefit=voucher, origin=Coupon.Origin.MANUAL)
+
+
+@pytest.fixture
+def counter(store_staff, store):
+    """The store staff user works at ``store``."""
+    store.staff.add(store_staff)
+    return store_staff
+
+
+def earn(member, amount: int, point_type: str = "points") -> None:
+    now = timezone.now()
+    points_earn(member=member, point_type=point_type, amount=amount, source="purchase",
+                source_ref=f"order-{next(_keys)}", idempotency_key=f"earn-{next(_keys)}",
+                at=now, available_at=now)  # fmt: skip
+
+
+def points_of(member) -> int:
+    return Account.objects.get(member=member, point_type__code="points").available
+
+
+def redeem_reward(member, reward: Reward, **kwargs) -> Redemption:
+    return reward_redeem(member=member, reward=reward, idempotency_key=f"redeem-{next(_keys)}", **kwargs)
+
+
+@pytest.fixture
+def gift(db) -> Reward:
+    return Reward.objects.create(name="保温杯", kind=Reward.Kind.PHYSICAL, points_price=500, stock=10)
+
+
+# --- the counter: redeeming a coupon ----------------------------------------------------------
+
+
+def test_store_staff_redeem_a_coupon_at_their_store(en, counter, store, coupon):
+    login(en, counter)
+    form = en.get(REDEEM).context["form"]
+    assert form.initial["store"] == store.pk  # their only store, preselected
+    typed = coupon.display_code.lower().replace("-", " ")  # as typed at the till
+    check = en.post(REDEEM, {"store": store.pk, "code": typed})
+    page = check.content.decode()
+    assert check.status_code == 200
+    assert "满200减20" in page and "¥20 off" in page and "minimum spend ¥200" in page and "堂食可用" in page
+    assert "张*" in page and "138****5678" in page
+    assert "张伟" not in page and "13812345678" not in page  # store staff see the member masked
+    assert 'name="redeem"' in page
+    done = en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"}, follow=True)
+    assert done.status_code == 200
+    assert "Redeemed 满200减20" in done.content.decode()
+    coupon.refresh_from_db()
+    assert coupon.status == "redeemed"
+    assert coupon.redeemed_store == store and coupon.redeemed_by == counter
+
+
+def test_redeeming_twice_says_already_redeemed_and_changes_nothing(en, counter, store, coupon):
+    login(en, counter)
+    en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"})
+    coupon.refresh_from_db()
+    first = (coupon.redeemed_at, coupon.redeemed_store_id, coupon.redeemed_by_id)
+    again = en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"})
+    assert again.status_code == 200
+    assert "Already redeemed at S0000 上海徐汇店" in again.content.decode()
+    assert 'name="redeem"' not in again.content.decode()
+    checked = en.post(REDEEM, {"store": store.pk, "code": coupon.code})
+    assert "Already redeemed" in checked.content.decode()
+    coupon.refresh_from_db()
+    assert (coupon.redeemed_at, coupon.redeemed_store_id, coupon.redeemed_by_id) == first
+
+
+def test_store_staff_cannot_redeem_at_a_store_they_do_not_work_at(en, counter, store, coupon):
+    elsewhere = StoreFactory(code="S0999", name="北京朝阳店")
+    login(en, counter)
+    assert elsewhere.pk not in [s.pk for s in en.get(REDEEM).context["form"].fields["store"].queryset]
+    response = en.post(REDEEM, {"store": elsewhere.pk, "code": coupon.code, "redeem": "1"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["store"]
+    coupon.refresh_from_db()
+    assert coupon.status == "issued" and coupon.redeemed_store is None
+
+
+@pytest.mark.parametrize(
+    ("store_value", "code", "message"),
+    [
+        ("ok", "", "This field is required."),
+        ("ok", " -- ", "Type or scan the coupon code."),
+        ("ok", "NOT-A-REAL-CODE", "No coupon has this code."),
+        ("ok", "<script>alert(1)</script>" * 3, "Ensure this value has at most 40 characters"),
+        ("999999", "ABCD", "Select a valid choice."),
+        ("abc", "ABCD", "Select a valid choice."),
+    ],
+)
+def test_garbage_input_gets_a_clear_message(en, counter, store, coupon, store_value, code, message):
+    login(en, counter)
+    store_id = store.pk if store_value == "ok" else store_value
+    for extra in ({}, {"redeem": "1"}):
+        response = en.post(REDEEM, {"store": store_id, "code": code, **extra})
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert Coupon.objects.get().status == "issued"
+
+
+def test_expired_or_voided_coupons_say_why(en, counter, store, member, voucher):
+    now = timezone.now()
+    old = coupon_issue(member, benefit=voucher, origin="manual", at=now - timezone.timedelta(days=60))
+    login(en, counter)
+    response = en.post(REDEEM, {"store": store.pk, "code": old.code})
+    assert "Expired on" in response.content.decode() and 'name="redeem"' not in response.content.decode()
+
+
+def test_redeeming_needs_the_permission(client, finance, coupon, store):
+    login(client, finance)
+    assert client.get(REDEEM).status_code == 403
+    assert client.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"}).status_code == 403
+    assert Coupon.objects.get().status == "issued"
+
+
+def test_administrator_sees_the_member_in_full_on_the_redemption_page(en, administrator, store, coupon):
+    page = login(en, administrator).post(REDEEM, {"store": store.pk, "code": coupon.code}).content.decode()
+    assert "张伟" in page
+
+
+def test_redemption_page_is_linked_from_the_coupon_list_and_the_app_page(client, counter):
+    login(client, counter)
+    assert REDEEM in client.get(COUPONS).content.decode()
+    assert REDEEM in client.get(reverse("admin:app_list", args=["benefits"])).content.decode()
+
+
+# --- the coupon list --------------------------------------------------------------------------
+
+
+def test_store_staff_find_coupons_only_by_exact_code_or_member_number(
+    client, counter, member, coupon, voucher
+):
+    other = coupon_issue(MemberFactory(name="李娜"), benefit=voucher, origin="manual")
+    login(client, counter)
+    assert client.get(COUPONS).context["cl"].result_count == 0
+    for term in [coupon.display_code.lower(), coupon.code, member.member_number]:
+        found = client.get(COUPONS, {"q": term})
+        assert list(found.context["cl"].result_list) == [coupon], term
+        page = found.content.decode()
+        assert "张*" in page and "张伟" not in page
+    assert client.get(COUPONS, {"q": coupon.code[:8]}).context["cl"].result_count == 0  # no prefix search
+    assert client.get(COUPONS, {"q": "张"}).context["cl"].result_count == 0
+    assert other.code not in client.get(COUPONS, {"q": member.member_number}).content.decode()
+
+
+def test_coupon_detail_masks_the_member_for_store_staff(client, counter, coupon):
+    page = login(client, counter).get(reverse("admin:benefits_coupon_change", args=[coupon.pk])).content
+    assert "张*" in page.decode() and "张伟" not in page.decode()
+
+
+def test_operator_voids_a_coupon_and_is_recorded(client, operator, coupon):
+    login(client, operator)
+    response = client.post(COUPONS, {"action": "void", "_selected_action": [coupon.pk]})
+    assert response.status_code == 302
+    coupon.refresh_from_db()
+    assert coupon.status == "voided" and coupon.voided_by == operator and coupon.void_reason
+    assert LogEntry.objects.get(object_id=str(coupon.pk)).user == operator
+
+
+def test_a_coupon_bought_with_points_is_cancelled_not_voided(en, operator, member):
+    earn(member, 1000)
+    reward = Reward.objects.create(
+        name="咖啡券", kind=Reward.Kind.COUPON, points_price=300,
+        benefit=Benefit.objects.create(name="咖啡一杯", kind=Benefit.Kind.GIFT),
+    )  # fmt: skip
+    redemption = redeem_reward(member, reward)
+    login(en, operator)
+    response = en.post(COUPONS, {"action": "void", "_selected_action": [redemption.coupon_id]}, follow=True)
+    assert "cancel its redemption instead" in response.content.decode()
+    assert Coupon.objects.get(pk=redemption.coupon_id).status == "issued"
+    assert points_of(member) == 700
+
+
+def test_store_staff_cannot_void(client, counter, coupon):
+    login(client, counter)
+    response = client.post(COUPONS, {"action": "void", "_selected_action": [coupon.pk], "q": coupon.code})
+    assert response.status_code == 200  # "no action selected": the action is not theirs
+    assert Coupon.objects.get().status == "issued"
+
+
+def test_coupon_list_query_count_does_not_grow(client, operator, member, voucher, django_assert_num_queries):
+    for _ in range(3):
+        coupon_issue(member, benefit=voucher, origin="manual")
+    login(client, operator)
+    client.get(COUPONS)
+    # session, user, 2x permissions, benefit filter choices, capped count, page
+    with django_assert_num_queries(7):
+        response = client.get(COUPONS, {"status__exact": "issued"})
+    assert len(response.context["cl"].result_list) == 3
+    for _ in range(20):
+        coupon_issue(MemberFactory(), benefit=voucher, origin="manual")
+    with django_assert_num_queries(7):
+        response = client.get(COUPONS, {"status__exact": "issued"})
+    assert len(response.context["cl"].result_list) == 23
+
+
+# --- rewards ----------------------------------------------------------------------------------
+
+
+def test_reward_list_shows_stock_and_redemptions(en, operator, member, gift):
+    earn(member, 2000)
+    redeem_reward(member, gift)
+    redeem_reward(member, gift)
+    five_off = Benefit.objects.create(name="抵5元", kind=Benefit.Kind.AMOUNT_OFF, value=5)
+    Reward.objects.create(name="积分抵现", kind=Reward.Kind.CASH, points_price=100, benefit=five_off)
+    response = login(en, operator).get(reverse("admin:benefits_reward_changelist"))
+    rows = {r.name: r for r in response.context["cl"].result_list}
+    assert rows["保温杯"].redeemed == 2 and rows["保温杯"].stock == 8
+    assert "unlimited" in response.content.decode()
+
+
+def test_editing_a_reward_keeps_units_redeemed_while_the_form_was_open(client, operator, member, gift):
+    earn(member, 2000)
+    login(client, operator)
+    url = reverse("admin:benefits_reward_change", args=[gift.pk])
+    client.get(url)  # the operator opens the form: stock 10
+    redeem_reward(member, gift)  # meanwhile one unit goes: stock 9
+    form = {"name": "保温杯（新款）", "kind": "physical", "points_price": "500", "active": "on",
+            "stock": "10", "initial-stock": "10", "per_member_limit": "", "min_tier": "", "benefit": "",
+            "valid_from_0": "", "valid_from_1": "", "valid_until_0": "", "valid_until_1": ""}  # fmt: skip
+    assert client.post(url, form).status_code == 302
+    gift.refresh_from_db()
+    assert gift.name == "保温杯（新款）" and gift.stock == 9  # the name saved, the unit sold kept
+    assert client.post(url, {**form, "stock": "15", "initial-stock": "9"}).status_code == 302
+    gift.refresh_from_db()
+    assert gift.stock == 15  # restocked by six
+
+
+# --- the fulfilment queue ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def orders(member, gift):
+    """Three gift orders and one coupon reward for the member (who keeps 500 points)."""
+    earn(member, 2500)
+    coupon_reward = Reward.objects.create(
+        name="咖啡券", kind=Reward.Kind.COUPON, points_price=500,
+        benefit=Benefit.objects.create(name="咖啡一杯", kind=Benefit.Kind.GIFT),
+    )  # fmt: skip
+    gifts = [
+        redeem_reward(member, gift, ship_to="上海市徐汇区漕溪北路88号 张伟 13812345678") for _ in range(3)
+    ]
+    redeem_reward(member, coupon_reward)
+    return gifts
+
+
+def test_queue_shows_open_gifts_by_default(client, operator, orders):
+    login(client, operator)
+    listed = client.get(QUEUE).context["cl"].result_list
+    assert {r.pk for r in listed} == {r.pk for r in orders}
+    assert len(client.get(QUEUE, {"status": "all"}).context["cl"].result_list) == 4
+    assert len(client.get(QUEUE, {"status": "completed"}).context["cl"].result_list) == 1
+
+
+def test_fulfilment_actions_move_gifts_on_and_cancel_refunds_the_points(en, operator, member, gift, orders):
+    first, second, third = orders
+    assert points_of(member) == 500
+    login(en, operator)
+    en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk, second.pk]})
+    en.post(QUEUE, {"action": "mark_delivered", "_selected_action": [first.pk]})
+    response = en.post(QUEUE, {"action": "cancel", "_selected_action": [third.pk]}, follow=True)
+    assert "1 redemptions cancelled" in response.content.decode()
+    statuses = {r.pk: r.status for r in Redemption.objects.all()}
+    assert (statuses[first.pk], statuses[second.pk], statuses[third.pk]) == (
+        "delivered",
+        "shipped",
+        "cancelled",
+    )
+    assert points_of(member) == 1000  # the cancelled gift's 500 points are back
+    gift.refresh_from_db()
+    assert gift.stock == 8  # three taken, one returned
+    assert Redemption.objects.get(pk=first.pk).history.first().history_user == operator
+
+
+def test_fulfilment_steps_out_of_order_are_refused_with_a_message(en, operator, member, orders):
+    first = orders[0]
+    login(en, operator)
+    response = en.post(QUEUE, {"action": "mark_delivered", "_selected_action": [first.pk]}, follow=True)
+    assert response.status_code == 200 and "It is Waiting for fulfilment now." in response.content.decode()
+    en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk]})
+    again = en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk]}, follow=True)
+    assert "It is Shipped now." in again.content.decode()
+    cancel = en.post(QUEUE, {"action": "cancel", "_selected_action": [first.pk]}, follow=True)
+    assert cancel.status_code == 200 and "cannot be cancelled" in cancel.content.decode()
+    assert Redemption.objects.get(pk=first.pk).status == "shipped"
+    assert points_of(member) == 500
+
+
+def test_tracking_number_on_the_change_form_ships_the_gift(client, operator, orders):
+    first = orders[0]
+    login(client, operator)
+    url = reverse("admin:benefits_redemption_change", args=[first.pk])
+    assert client.post(url, {"tracking_number": "SF1234567890"}).status_code == 302
+    first.refresh_from_db()
+    assert first.status == "shipped" and first.tracking_number == "SF1234567890"
+    # shipped: the form has nothing left to change, saving changes nothing
+    assert client.post(url, {"tracking_number": "OTHER"}).status_code == 302
+    first.refresh_from_db()
+    assert first.status == "shipped" and first.tracking_number == "SF1234567890"
+
+
+@pytest.mark.parametrize("role", ["finance", "approver"])
+def test_queue_masks_member_and_address_and_is_read_only(request, client, role, orders):
+    login(client, request.getfixturevalue(role))
+    page = client.get(QUEUE).content.decode()
+    assert "张*" in page and "上海市徐汇区****" in page
+    assert "张伟" not in page and "漕溪北路" not in page and "13812345678" not in page
+    assert 'value="cancel"' not in page
+    detail = client.get(reverse("admin:benefits_redemption_change", args=[orders[0].pk])).content.decode()
+    assert "漕溪北路" not in detail
+    client.post(QUEUE, {"action": "cancel", "_selected_action": [orders[0].pk]})
+    assert Redemption.objects.get(pk=orders[0].pk).status == "requested"
+
+
+def test_queue_query_count_does_not_grow(client, operator, member, gift, orders, django_assert_num_queries):
+    login(client, operator)
+    client.get(QUEUE)
+    with django_assert_num_queries(6):  # session, user, 2x permissions, capped count, page
+        response = client.get(QUEUE)
+    assert len(response.context["cl"].result_list) == 3
+    earn(member, 5000)
+    for _ in range(5):
+        redeem_reward(member, gift)
+    with django_assert_num_queries(6):
+        response = client.get(QUEUE)
+    assert len(response.context["cl"].result_list) == 8
+
+
+# --- the member page --------------------------------------------------------------------------
+
+
+def test_member_page_shows_tier_progress_coupons_and_redemptions(
+    en, operator, member, tier_ladder, voucher, gift
+):
+    earn(member, 1200, "growth")
+    tier_refresh(member)
+    earn(member, 1000)
+    coupon = coupon_issue(member, benefit=voucher, origin="manual")
+    redeem_reward(member, gift)
+    page = login(en, operator).get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
+    assert "银卡" in page and "3,800 more growth to reach 金卡." in page
+    assert coupon.display_code in page and "满200减20" in page
+    assert "保温杯" in page and "Waiting for fulfilment" in page
+
+
+def test_member_page_lists_only_the_latest_twenty_coupons(client, operator, member, voucher):
+    now = timezone.now()
+    coupons = [
+        coupon_issue(member, benefit=voucher, origin="manual", at=now - timezone.timedelta(minutes=n))
+        for n in range(25)
+    ]
+    response = login(client, operator).get(reverse("admin:members_member_change", args=[member.pk]))
+    formset = next(f.formset for f in response.context["inline_admin_formsets"] if f.formset.model is Coupon)
+    assert [form.instance.pk for form in formset.forms] == [c.pk for c in coupons[:20]]
+
+
+def test_member_page_query_count_with_every_inline(client, operator, member, tier_ladder, voucher, gift,
+                                                   django_assert_num_queries):  # fmt: skip
+    benefit_types = Benefit.objects.create(name="免运费", kind=Benefit.Kind.FREE_SHIPPING)
+    Entitlement.objects.create(benefit=benefit_types, tier=tier_ladder["silver"])
+    earn(member, 1500, "growth")
+    tier_refresh(member)
+    earn(member, 5000)
+
+    def add_history(n: int) -> None:
+        for _ in range(n):
+            coupon_issue(member, benefit=voucher, origin="manual")
+            redeem_reward(member, gift)
+
+    add_history(2)
+    login(client, operator)
+    url = reverse("admin:members_member_change", args=[member.pk])
+    client.get(url)
+    # session, user, 2x permissions, member, tags (2), identities, consents; points: accounts, then
+    # per account its member, open lots, latest entries (2 x 3); tiers: policy, ladder, status row,
+    # growth sum, tier changes; coupons; redemptions
+    with django_assert_num_queries(23) as captured:
+        client.get(url)
+    add_history(6)
+    with django_assert_num_queries(len(captured)):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+# --- every page, every role -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["operator", "finance", "approver", "store_staff", "administrator"])
+def test_every_tiers_and_benefits_page_answers_each_role(request, client, role, member, tier_ladder, orders):
+    from tiers.models import MemberTier, Plan, Subscription
+    from tiers.services import tier_override
+    from tiers.subscriptions import subscription_start
+
+    plan = Plan.objects.create(code="plus", name="PLUS", price="99.00", tier=tier_ladder["silver"])
+    subscription_start(member, plan=plan, payment_ref="PAY-1")
+    tier_override(member, tier=tier_ladder["gold"], until=timezone.now() + timezone.timedelta(days=9),
+                  reason="测试", actor=None)  # fmt: skip
+    coupon = Coupon.objects.first()
+    objects = {
+        "tiers_tier": tier_ladder["member"],
+        "tiers_tierpolicy": None,
+        "tiers_membertier": MemberTier.objects.get(),
+        "tiers_plan": plan,
+        "tiers_subscription": Subscription.objects.get(),
+        "benefits_benefit": coupon.benefit,
+        "benefits_entitlement": None,
+        "benefits_reward": orders[0].reward,
+        "benefits_coupon": coupon,
+        "benefits_redemption": orders[0],
+    }
+    login(client, request.getfixturevalue(role))
+    for app in ["tiers", "benefits"]:  # 404: an app the role sees nothing of
+        assert client.get(reverse("admin:app_list", args=[app])).status_code in (200, 404)
+    urls = [REDEEM]
+    for name, obj in objects.items():
+        urls += [reverse(f"admin:{name}_changelist"), reverse(f"admin:{name}_add")]
+        if obj is not None:
+            urls.append(reverse(f"admin:{name}_change", args=[obj.pk]))
+    urls.append(reverse("admin:members_member_change", args=[member.pk]))
+    for url in urls:
+        assert client.get(url).status_code in (200, 302, 403), url
