@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import path, reverse
@@ -25,8 +24,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from benefits.admin_views import benefit_value, redeem_view
 from benefits.coupons import coupon_void, normalise_code
+from benefits.errors import StatusChanged
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
-from benefits.rewards import redemption_advance, redemption_cancel
+from benefits.rewards import redemption_advance, redemption_cancel, reward_update
 from members import masking
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import LargeTablePaginator
@@ -151,14 +151,6 @@ class RewardForm(forms.ModelForm):
             return self.initial.get("stock")
 
 
-def stock_after_edit(current: int | None, shown: int | None, typed: int | None) -> int | None:
-    """The operator changed the stock from ``shown`` to ``typed``; ``current`` is what is left
-    now. Redemptions made while the form was open are kept: the change applies as a difference."""
-    if typed is None or shown is None or current is None:
-        return typed
-    return max(0, current + typed - shown)
-
-
 @admin.register(Reward)
 class RewardAdmin(SimpleHistoryAdmin):
     form = RewardForm
@@ -202,15 +194,8 @@ class RewardAdmin(SimpleHistoryAdmin):
         if not change:
             super().save_model(request, obj, form, change)
             return
-        with transaction.atomic():
-            # the lock redemptions take first: none can take a unit between reading and saving
-            current = Reward.objects.select_for_update().values_list("stock", flat=True).get(pk=obj.pk)
-            typed = obj.stock
-            if "stock" in form.changed_data:
-                obj.stock = stock_after_edit(current, form.stock_shown(), typed)
-            else:
-                obj.stock = current
-            obj.save()
+        typed = obj.stock
+        reward_update(obj, stock_shown=form.stock_shown(), actor=request.user)
         if "stock" in form.changed_data and obj.stock != typed:
             messages.warning(
                 request,
@@ -290,10 +275,6 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     @admin.action(description=_("Void the selected unused coupons"), permissions=["void"])
     def void(self, request, queryset):
         def void_one(coupon: Coupon) -> None:
-            if hasattr(coupon, "redemption"):
-                raise ValidationError(
-                    _("Bought with points: cancel its redemption instead, which refunds the points.")
-                )
             coupon_void(coupon, actor=request.user, reason=str(_("Voided in the admin")))
 
         run_each(
@@ -358,15 +339,10 @@ class FulfilmentForm(ServiceForm):
 
 
 def advance_from(redemption: Redemption, expected: str, **kwargs: Any) -> Redemption:
-    """``redemption_advance`` if the redemption is still at ``expected``: a gift someone else
-    moved on meanwhile is not moved a second step."""
-    with transaction.atomic():
-        status = Redemption.objects.select_for_update().values_list("status", flat=True).get(pk=redemption.pk)
-        if status != expected:
-            raise ValidationError(
-                _("It is %(status)s now.") % {"status": Redemption.Status(status).label},
-            )
-        return redemption_advance(redemption, **kwargs)
+    try:
+        return redemption_advance(redemption, expected=expected, **kwargs)
+    except StatusChanged as error:
+        raise ValidationError(error.message) from None
 
 
 @admin.register(Redemption)

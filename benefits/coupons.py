@@ -165,10 +165,16 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
     at = at or timezone.now()
     if not stores_of(user).filter(pk=store.pk).exists():
         raise PermissionDenied(_("You do not work at %(store)s.") % {"store": store})
+    if not store.is_active:
+        raise CouponNotRedeemable(_("%(store)s is closed.") % {"store": store})
     normal = normalise_code(code)
     with transaction.atomic():
         done = Coupon.objects.filter(
-            code=normal, status=Coupon.Status.ISSUED, valid_from__lte=at, valid_until__gt=at
+            code=normal,
+            status=Coupon.Status.ISSUED,
+            valid_from__lte=at,
+            valid_until__gt=at,
+            member__status=Member.Status.ACTIVE,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
     if done:
@@ -191,14 +197,28 @@ def why_not_redeemable(coupon: Coupon | None, at: datetime.datetime) -> str:
         return _("Expired on %(when)s.") % {"when": f"{local(coupon.valid_until):%Y-%m-%d %H:%M}"}
     if coupon.valid_from > at:
         return _("Not valid before %(when)s.") % {"when": f"{local(coupon.valid_from):%Y-%m-%d %H:%M}"}
+    if coupon.member.status != Member.Status.ACTIVE:
+        return _("The member's account is %(status)s.") % {"status": coupon.member.get_status_display()}
     return ""
 
 
-def coupon_void(coupon: Coupon, *, actor: Any, reason: str, at: datetime.datetime | None = None) -> Coupon:
-    """Withdraw an unused coupon (issued in error, or its reward was cancelled)."""
+def coupon_void(
+    coupon: Coupon,
+    *,
+    actor: Any,
+    reason: str,
+    at: datetime.datetime | None = None,
+    redemption_cancelled: bool = False,
+) -> Coupon:
+    """Withdraw an unused coupon (issued in error). A coupon bought with points is voided only
+    by cancelling its redemption (``redemption_cancelled``), which refunds the points."""
     at = at or timezone.now()
     if not reason.strip():
         raise ValidationError({"void_reason": _("Say why the coupon is voided.")})
+    if coupon.origin == Coupon.Origin.REWARD and not redemption_cancelled:
+        raise CouponNotRedeemable(
+            _("Bought with points: cancel its redemption instead, which refunds the points.")
+        )
     done = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
         status=Coupon.Status.VOIDED,
         voided_at=at,

@@ -29,3 +29,9 @@ class CouponNotRedeemable(BenefitError):
 
 class NotCancellable(BenefitError):
     code = "not_cancellable"
+
+
+class StatusChanged(BenefitError):
+    """Someone else moved the object on meanwhile (two operators working the same queue)."""
+
+    code = "status_changed"

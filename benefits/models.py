@@ -213,7 +213,8 @@ class Coupon(models.Model):
         permissions = [("redeem_coupon", _("Can redeem coupons at a store"))]
 
     def __str__(self) -> str:
-        return f"{self.benefit} {self.display_code}"
+        # titles, logs and inline headings: the code's end tells coupons apart without giving it away
+        return f"{self.benefit} ····{self.code[-4:]}"
 
     @property
     def display_code(self) -> str:

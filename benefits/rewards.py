@@ -17,7 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from benefits.coupons import coupon_issue, coupon_void
-from benefits.errors import LimitReached, NotCancellable, OutOfStock, RewardUnavailable, TierRequired
+from benefits.errors import (
+    LimitReached,
+    NotCancellable,
+    OutOfStock,
+    RewardUnavailable,
+    StatusChanged,
+    TierRequired,
+)
 from benefits.models import Coupon, Redemption, Reward
 from members.models import Member
 from points.errors import IdempotencyConflict
@@ -141,7 +148,7 @@ def redemption_cancel(
             if coupon.status == Coupon.Status.REDEEMED:
                 raise NotCancellable(_("The coupon was already used."))
             if coupon.status == Coupon.Status.ISSUED:
-                coupon_void(coupon, actor=actor, reason=reason, at=at)
+                coupon_void(coupon, actor=actor, reason=reason, at=at, redemption_cancelled=True)
         redemption.refund = points_refund(spend=redemption.spend, actor=actor, reason=reason.strip(), at=at)
         if reward.stock is not None:
             Reward.objects.filter(pk=reward.pk).update(stock=F("stock") + 1)
@@ -160,12 +167,26 @@ _NEXT = {
 
 
 def redemption_advance(
-    redemption: Redemption, *, actor: Any, tracking_number: str = "", at: datetime.datetime | None = None
+    redemption: Redemption,
+    *,
+    actor: Any,
+    tracking_number: str = "",
+    expected: str | None = None,
+    at: datetime.datetime | None = None,
 ) -> Redemption:
-    """Move a physical gift on: waiting -> shipped (with a tracking number) -> delivered."""
+    """Move a physical gift on: waiting -> shipped (with a tracking number) -> delivered.
+
+    ``expected``: the status the caller saw; if someone moved the gift on meanwhile, it is
+    not moved a second step (``StatusChanged``).
+    """
     at = at or timezone.now()
     with transaction.atomic():
         redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        if expected is not None and redemption.status != expected:
+            raise StatusChanged(
+                _("It is %(status)s now.") % {"status": redemption.get_status_display()},
+                status=redemption.status,
+            )
         following = _NEXT.get(redemption.status)
         if following is None:
             raise NotCancellable(
@@ -185,3 +206,20 @@ def _record_actor(redemption: Redemption, actor: Any) -> None:
     # the history row of this save names who did it (the admin request sets it there too)
     if getattr(actor, "pk", None):
         redemption._history_user = actor
+
+
+def reward_update(reward: Reward, *, stock_shown: int | None, actor: Any = None) -> Reward:
+    """Save an operator's edit of a reward. A stock change applies as a difference from the
+    stock the form showed, under the lock redemptions take, so units redeemed while the form
+    was open are not given back."""
+    with transaction.atomic():
+        current = Reward.objects.select_for_update().values_list("stock", flat=True).get(pk=reward.pk)
+        typed = reward.stock
+        if typed is not None and stock_shown is not None and current is not None:
+            reward.stock = max(0, current + typed - stock_shown)
+        elif typed == stock_shown:
+            reward.stock = current  # unchanged in the form: keep what redemptions left
+        if getattr(actor, "pk", None):
+            reward._history_user = actor
+        reward.save()
+    return reward

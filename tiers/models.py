@@ -102,7 +102,8 @@ class TierPolicy(models.Model):
 
     @classmethod
     def current(cls) -> TierPolicy:
-        return cls.objects.get_or_create(pk=1)[0]
+        """The policy (its row comes with the tiers migration; the defaults if someone deleted it)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class Source(models.TextChoices):
@@ -284,6 +285,14 @@ class Subscription(models.Model):
         related_name="renewal",
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -55,15 +55,17 @@ def settle(
     metric: int | None = None,
     note: str = "",
     actor: Any = None,
+    record: bool = False,
 ) -> TierChange | None:
-    """Work out the effective tier again after a grant changed; the change record, if any.
+    """Work out the effective tier again after a grant changed; the change record, if the
+    effective or the earned tier moved (or ``record``: an operator's decision is always kept).
 
     The caller saves ``status`` (one row, or many at once in the review).
     """
     tier_before = status.tier_id
     tier, source = selectors.effective(status, at, tiers)
     status.source = source
-    if tier.pk == tier_before and status.earned_tier_id == earned_before:
+    if tier.pk == tier_before and status.earned_tier_id == earned_before and not record:
         return None
     if tier.pk != tier_before:
         status.tier = tier
@@ -156,6 +158,7 @@ def tier_override(
             reason=TierChange.Reason.OVERRIDE,
             note=reason.strip(),
             actor=actor,
+            record=True,
         )
         status.save()
         if change:
@@ -171,7 +174,7 @@ def tier_override_end(
     policy, tiers = TierPolicy.current(), selectors.ladder()
     with transaction.atomic():
         status = lock_status(member, at, policy, tiers[0])
-        _end_override(status, {t.pk: t for t in tiers}, at, actor=actor, note=reason)
+        _end_override(status, {t.pk: t for t in tiers}, at, actor=actor, note=reason, record=True)
     return status
 
 

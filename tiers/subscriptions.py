@@ -106,8 +106,11 @@ def subscription_cancel(
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.status != Subscription.Status.ACTIVE or subscription.ends_at <= at:
             raise ValidationError(_("Only a running or future subscription can be cancelled."))
+        if subscription.cancelled_at is not None and not immediately:
+            raise ValidationError(_("This subscription was already cancelled; it ends with its paid period."))
         subscription.auto_renew = False
         subscription.cancelled_at = at
+        subscription.cancelled_by = actor if getattr(actor, "pk", None) else None
         subscription.cancel_reason = reason.strip()
         if immediately:
             subscription.status = Subscription.Status.CANCELLED

@@ -154,6 +154,20 @@ def test_unknown_codes_and_other_stores_are_refused(coupon, till):
     assert coupon.status == "issued"
 
 
+def test_a_frozen_members_coupon_or_a_closed_store_is_refused(coupon, till):
+    store, staff = till
+    Member.objects.filter(pk=coupon.member_id).update(status=Member.Status.FROZEN)
+    with pytest.raises(CouponNotRedeemable, match="account is Frozen"):
+        coupon_redeem(code=coupon.code, store=store, user=staff, at=local(2026, 11, 5))
+    Member.objects.filter(pk=coupon.member_id).update(status=Member.Status.ACTIVE)
+    store.is_active = False
+    store.save()
+    with pytest.raises(CouponNotRedeemable, match="is closed"):
+        coupon_redeem(code=coupon.code, store=store, user=staff, at=local(2026, 11, 5))
+    coupon.refresh_from_db()
+    assert coupon.status == "issued"
+
+
 def test_a_voided_coupon_cannot_be_redeemed(coupon, till, operator):
     store, staff = till
     coupon_void(coupon, actor=operator, reason="Issued in error", at=local(2026, 11, 2))

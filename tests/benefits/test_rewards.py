@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from benefits.errors import LimitReached, NotCancellable, OutOfStock, RewardUnavailable, TierRequired
+from benefits.coupons import coupon_void
+from benefits.errors import (
+    CouponNotRedeemable,
+    LimitReached,
+    NotCancellable,
+    OutOfStock,
+    RewardUnavailable,
+    StatusChanged,
+    TierRequired,
+)
 from benefits.models import Coupon, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_redeem
 from points.errors import IdempotencyConflict, InsufficientPoints
@@ -155,6 +164,10 @@ def test_a_used_coupon_or_a_shipped_gift_cannot_be_cancelled(
     gift = reward_redeem(member=rich, reward=tote, idempotency_key="b", at=T)
     gift = redemption_advance(gift, actor=operator, tracking_number="SF1234567890", at=T)
     assert (gift.status, gift.tracking_number) == ("shipped", "SF1234567890")
+    with pytest.raises(StatusChanged, match="It is Shipped now"):  # a second operator's stale click
+        redemption_advance(gift, actor=operator, expected="requested", at=T)
+    with pytest.raises(CouponNotRedeemable, match="cancel its redemption"):
+        coupon_void(bought.coupon, actor=operator, reason="x")
     with pytest.raises(NotCancellable):
         redemption_cancel(gift, actor=operator, reason="x", at=T)
     assert redemption_advance(gift, actor=operator, at=T).status == "delivered"

@@ -86,7 +86,12 @@ def test_cancelling_stops_renewal_but_the_paid_period_runs_on(plus, operator):
     sub = subscription_start(member, plan=plus, payment_ref="P-1", at=local(2026, 2, 1))
     sub = subscription_cancel(sub, actor=operator, reason="Member asked", at=local(2026, 3, 1))
     assert (sub.status, sub.auto_renew, sub.ends_at) == ("active", False, local(2027, 2, 1))
+    assert (sub.cancelled_by, sub.cancelled_at) == (operator, local(2026, 3, 1))
     assert status_of(member) == ("gold", "plan")
+    with pytest.raises(ValidationError, match="already cancelled"):
+        subscription_cancel(sub, actor=operator, reason="again", at=local(2026, 4, 1))
+    sub.refresh_from_db()
+    assert (sub.cancel_reason, sub.cancelled_at) == ("Member asked", local(2026, 3, 1))
 
 
 def test_cancelling_immediately_takes_the_tier_away_now(plus, operator):

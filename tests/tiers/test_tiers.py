@@ -228,6 +228,21 @@ class TestOverride:
         tier_override_end(member, actor=operator, reason="Cleared", at=local(2026, 3, 10))
         assert tier_of(member) == "gold"
 
+    def test_an_override_to_the_tier_already_held_is_still_recorded(self, calendar, ladder, operator):
+        member = MemberFactory()
+        grow(member, 6_000, local(2026, 3, 1))
+        reason = "Keep 金卡 through 2027"
+        tier_override(
+            member,
+            tier=ladder["gold"],
+            until=local(2027, 6, 1),
+            reason=reason,
+            actor=operator,
+            at=local(2026, 3, 2),
+        )
+        change = TierChange.objects.filter(member=member).first()
+        assert (change.reason, change.actor, change.note) == ("override", operator, "Keep 金卡 through 2027")
+
     def test_an_override_needs_a_future_end_and_a_reason(self, calendar, ladder, operator):
         member = MemberFactory()
         with pytest.raises(ValidationError) as caught:
