@@ -479,3 +479,13 @@ def test_every_tiers_and_benefits_page_answers_each_role(request, client, role, 
     urls.append(reverse("admin:members_member_change", args=[member.pk]))
     for url in urls:
         assert client.get(url).status_code in (200, 302, 403), url
+
+
+def test_the_admin_index_links_store_staff_to_the_redemption_page(client, store_staff, operator):
+    from django.urls import reverse
+
+    url = reverse("admin:benefits_coupon_redeem")
+    client.force_login(store_staff)
+    assert url in client.get(reverse("admin:index")).content.decode()
+    client.force_login(operator)
+    assert url not in client.get(reverse("admin:index")).content.decode()
