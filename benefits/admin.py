@@ -456,7 +456,7 @@ class CouponInline(ReadOnlyInline):
     def display_code(self, coupon: Coupon) -> str:
         return coupon.display_code
 
-    @admin.display(description=_("redeemed"))
+    @admin.display(description=_("used"))
     def redeemed(self, coupon: Coupon) -> str:
         if coupon.redeemed_at is None:
             return "-"

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from members.models import Member, Store
@@ -30,14 +31,16 @@ class Benefit(models.Model):
     #: Kinds a member receives as a coupon with a code; the rest are held, not issued.
     ISSUED = {Kind.AMOUNT_OFF, Kind.PERCENT_OFF, Kind.FREE_SHIPPING, Kind.GIFT, Kind.INVITATION}
 
-    name = models.CharField(_("name"), max_length=60)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     value = models.DecimalField(
         _("value"),
         max_digits=10,
         decimal_places=2,
         default=0,
-        help_text=_("CNY off, percent off (e.g. 12 = 12% off) or the multiplier (1.20 = ×1.2), by kind."),
+        help_text=_(
+            "By kind: CNY off, percent off (12 means 12 percent off) or the multiplier (1.20 means ×1.2)."
+        ),
     )
     min_spend = models.DecimalField(
         _("minimum spend (CNY)"), max_digits=10, decimal_places=2, default=0, help_text=_("0 = no minimum.")
@@ -229,7 +232,7 @@ class Reward(models.Model):
         PHYSICAL = "physical", _("Physical gift (shipped or picked up)")
         CASH = "cash", _("Cash deduction voucher")
 
-    name = models.CharField(_("name"), max_length=60)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     points_price = models.PositiveIntegerField(_("price in points"))
     stock = models.PositiveIntegerField(
@@ -324,7 +327,7 @@ class Redemption(models.Model):
         blank=True,
         related_name="+",
     )
-    created_at = models.DateTimeField(_("redeemed at"))
+    created_at = models.DateTimeField(_("exchanged at"))
     updated_at = models.DateTimeField(_("updated at"))
     note = models.CharField(_("note"), max_length=200, blank=True)
 

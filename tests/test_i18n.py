@@ -33,8 +33,8 @@ def test_every_message_is_translated_and_compiled():
     po = polib.pofile(str(LOCALE / "django.po"))
     untranslated = [e.msgid for e in po if not e.msgstr or "fuzzy" in e.flags]
     assert untranslated == []
-    compiled = {e.msgid: e.msgstr for e in polib.mofile(str(LOCALE / "django.mo")) if e.msgid}
-    assert compiled == {e.msgid: e.msgstr for e in po if not e.obsolete}, "run `make messages`"
+    compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(LOCALE / "django.mo")) if e.msgid}
+    assert compiled == {(e.msgctxt, e.msgid): e.msgstr for e in po if not e.obsolete}, "run `make messages`"
 
 
 @pytest.mark.parametrize("path", ["members", "points", "tiers", "benefits", "campaigns"])

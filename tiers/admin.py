@@ -319,7 +319,8 @@ class TierStatusFormSet(ReadOnlyFormSet):
         field = MemberTier._meta.get_field
         review = str(progress.deadline)
         if progress.in_grace:
-            review = f"{review} ({_('in the grace period')})"
+            in_grace = _("in the grace period")
+            review = f"{review} ({in_grace})"
         lines = [progress.held_by(), progress.next_step()]
         if progress.earned_tier.rank > 0:  # the entry tier is never lost: no outlook to give
             lines.append(progress.outlook())

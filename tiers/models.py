@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from members.models import Member
@@ -29,7 +30,7 @@ class Tier(models.Model):
         _("rank"), unique=True, help_text=_("0 is the entry tier every member starts in; higher is better.")
     )
     code = models.SlugField(_("code"), max_length=32, unique=True, help_text=_("Stable id for the API."))
-    name = models.CharField(_("name"), max_length=30)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=30)
     threshold = models.PositiveBigIntegerField(
         _("qualifying threshold"),
         default=0,
@@ -84,10 +85,7 @@ class TierPolicy(models.Model):
     grace_days = models.PositiveSmallIntegerField(
         _("grace period (days)"),
         default=0,
-        help_text=_(
-            "Extra days after the period ends in which a member can still re-qualify; "
-            "the tier is kept meanwhile."
-        ),
+        help_text=_("Days after the period ends to still re-qualify, keeping the tier meanwhile."),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     history = HistoricalRecords(verbose_name=_("historical tier policy"), excluded_fields=["updated_at"])
@@ -221,7 +219,7 @@ class Plan(models.Model):
     """A paid membership (付费会员): bought for a price, lasts a number of months."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=50)
     price = models.DecimalField(_("price (CNY)"), max_digits=10, decimal_places=2)
     duration_months = models.PositiveSmallIntegerField(_("duration (months)"), default=12)
     tier = models.ForeignKey(
@@ -258,7 +256,7 @@ class Subscription(models.Model):
     """One paid period of a plan for a member. A renewal is the next row, with its own payment."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", _("Running")
         CANCELLED = "cancelled", _("Cancelled")
         EXPIRED = "expired", _("Expired")
 
