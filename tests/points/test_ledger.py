@@ -23,6 +23,7 @@ from points.services import (
     lots_expire_due,
     points_adjust,
     points_earn,
+    points_refund,
     points_reverse,
     points_spend,
     points_transfer,
@@ -208,6 +209,31 @@ def test_entries_cannot_be_changed_through_the_orm(alice):
 
 
 def test_keys_the_ledger_derives_itself_are_refused_from_callers(alice):
-    for reserved in ["expire:lot:1", "adjustment:7"]:
+    for reserved in ["expire:lot:1", "adjustment:7", "refund:3"]:
         with pytest.raises(ValidationError):
             points_earn(member=alice, point_type="points", amount=1, source="event", idempotency_key=reserved)
+
+
+def test_a_refunded_spend_comes_back_once_with_its_expiry_dates_and_pays_a_debt_first(alice):
+    earn(alice, 100, ref="R1", available_at=T0)
+    earn(alice, 50, ref="R2", at=T0 + days(1), available_at=T0 + days(1))
+    used = spend(alice, 120, at=T0 + days(2))
+    points_reverse(
+        member=alice, point_type="points", source="purchase", source_ref="R2", idempotency_key=key(),
+        at=T0 + days(3),
+    )  # fmt: skip
+    acc = account(alice)
+    assert (acc.available, acc.debt) == (-20, 20)
+
+    refund = points_refund(spend=used, reason="Redemption cancelled", at=T0 + days(4))
+
+    acc.refresh_from_db()
+    assert (refund.kind, refund.amount, acc.available, acc.debt, acc.spent) == ("refund", 120, 100, 0, 120)
+    original = Lot.objects.get(source_ref="R1").expires_at  # both earns expire together (calendar)
+    lots = [(lot.amount, lot.remaining, lot.expires_at) for lot in Lot.objects.filter(entry=refund)]
+    assert lots == [(120, 100, original)]  # 20 of it paid the debt
+    assert points_refund(spend=used, at=T0 + days(5)) == refund
+    acc.refresh_from_db()
+    assert acc.available == 100
+    with pytest.raises(ValidationError):
+        points_refund(spend=refund)
