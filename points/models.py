@@ -145,8 +145,8 @@ class Entry(models.Model):
         TRANSFER = "transfer", _("Transfer")
         REFUND = "refund", _("Refund of a spend")
 
-    account = models.ForeignKey(
-        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    account = models.ForeignKey(  # indexed by the composite indexes below, which lead with it
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     amount = models.BigIntegerField(_("amount"))
@@ -180,7 +180,12 @@ class Entry(models.Model):
         verbose_name_plural = _("points entries")
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero")]
-        indexes = [models.Index(fields=["account", "-id"], name="entry_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="entry_account_recent"),
+            # what one account earned in a window (tier qualification); without it small
+            # ledgers got plans reading a whole year of entries per member
+            models.Index(fields=["account", "created_at"], name="entry_account_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+d}"

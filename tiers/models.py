@@ -123,8 +123,10 @@ class MemberTier(models.Model):
     tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="+")
     source = models.CharField(_("from"), max_length=10, choices=Source.choices, default=Source.EARNED)
     since = models.DateTimeField(_("since"))
+    # No index on the tier references but ``tier``: the review rewrites every row once a year,
+    # and each index is written again for each row (tests/benchmarks/tier_review.py).
     earned_tier = models.ForeignKey(
-        Tier, verbose_name=_("earned tier"), on_delete=models.PROTECT, related_name="+"
+        Tier, verbose_name=_("earned tier"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     period_start = models.DateTimeField(_("qualification period from"))
     valid_until = models.DateTimeField(
@@ -137,6 +139,7 @@ class MemberTier(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     override_until = models.DateTimeField(_("override until"), null=True, blank=True)
     override_reason = models.CharField(_("override reason"), max_length=200, blank=True)
@@ -147,6 +150,7 @@ class MemberTier(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     plan_until = models.DateTimeField(_("paid plan until"), null=True, blank=True)
 
@@ -158,7 +162,6 @@ class MemberTier(models.Model):
             models.Index(fields=["override_until"], name="membertier_override_due", condition=Q(
                 override_until__isnull=False
             )),
-            models.Index(fields=["tier"], name="membertier_by_tier"),
         ]  # fmt: skip
         constraints = [
             models.CheckConstraint(

@@ -52,10 +52,12 @@ def anniversary(joined: datetime.datetime, years: int) -> datetime.datetime:
 
 
 def next_period(
-    policy: TierPolicy, valid_until: datetime.datetime, joined: datetime.datetime
+    policy: TierPolicy, valid_until: datetime.datetime, joined: datetime.datetime | None
 ) -> datetime.datetime:
-    """End of the period that follows one ending at ``valid_until`` (``joined``: registration)."""
+    """End of the period that follows one ending at ``valid_until`` (``joined``: registration,
+    needed for membership years only)."""
     if policy.window == TierPolicy.Window.ANNIVERSARY:
+        assert joined is not None
         years = timezone.localtime(valid_until).year - timezone.localtime(joined).year
         return anniversary(joined, years + 1)
     return add_months(valid_until, PERIOD_MONTHS)

@@ -30,32 +30,26 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+
+# isort: off
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+from tests.benchmarks.common import local, say, stopwatch, table  # sets Django up: before any model import
+# isort: on
 
-import django
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from members.models import Member  # noqa: E402
-from points import policy  # noqa: E402
-from points.models import Account, Entry, Lot, LotAllocation, PointType, Source  # noqa: E402
-from points.selectors import account_history, ledger_problems, member_balances  # noqa: E402
-from points.services import lots_expire_due, points_earn, points_spend  # noqa: E402
-from points.services.common import fingerprint  # noqa: E402
-
-
-def local(*args: int) -> datetime.datetime:
-    return timezone.make_aware(datetime.datetime(*args))
-
+from members.models import Member
+from points import policy
+from points.models import Account, Entry, Lot, LotAllocation, PointType, Source
+from points.selectors import account_history, ledger_problems, member_balances
+from points.services import lots_expire_due, points_earn, points_spend
+from points.services.common import fingerprint
 
 NAIVE_EXPIRY_NOW = local(2025, 1, 1, 0, 1)  # the naive sample: earned in 2023, cleared out 1 Jan 2025
 SERVICE_EXPIRY_NOW = local(2026, 1, 1, 0, 1)  # the service's lots: earned in 2024, cleared out 1 Jan 2026
@@ -63,16 +57,6 @@ NOW = local(2026, 3, 1, 10, 0)  # balances read, points spent and earned
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(f"  · {message}", file=sys.stderr, flush=True)
-
-
-def stopwatch(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def assert_consistent(after: str) -> None:
@@ -89,15 +73,6 @@ def analyze() -> None:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    print(line.format(*headers))
-    for row in rows:
-        print(line.format(*row))
-    print()
 
 
 # --- fixtures ------------------------------------------------------------------------------
