@@ -168,13 +168,14 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
     if not store.is_active:
         raise CouponNotRedeemable(_("%(store)s is closed.") % {"store": store})
     normal = normalise_code(code)
+    found = coupon_find(normal)
+    if found is not None and found.member.status != Member.Status.ACTIVE:
+        raise CouponNotRedeemable(why_not_redeemable(found, at), code=normal)
     with transaction.atomic():
+        # Conditions on the coupon's own columns only: PostgreSQL re-checks those on the row
+        # the other till just redeemed; a condition through a join (a subquery) it does not.
         done = Coupon.objects.filter(
-            code=normal,
-            status=Coupon.Status.ISSUED,
-            valid_from__lte=at,
-            valid_until__gt=at,
-            member__status=Member.Status.ACTIVE,
+            code=normal, status=Coupon.Status.ISSUED, valid_from__lte=at, valid_until__gt=at
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
     if done:
