@@ -259,7 +259,10 @@ def identity_attach(
     key = identity_validate(member=member, kind=kind, value=value, namespace=namespace)
     existing = Identity.objects.filter(kind=key.kind, namespace=key.namespace, value=key.value).first()
     if existing:
-        return existing  # validated above: it is this member's own
+        if existing.member_id != member.pk:
+            # attached to someone else since the validation above (a concurrent attach): say so
+            identity_validate(member=member, kind=kind, value=value, namespace=namespace)
+        return existing
     identity = Identity(member=member, kind=key.kind, namespace=key.namespace, value=key.value)
     _record_history(identity, actor, source)
     try:
