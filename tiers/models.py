@@ -63,6 +63,8 @@ class TierPolicy(models.Model):
     """How tiers are earned and kept. One row (pk 1) for the programme."""
 
     class Metric(models.TextChoices):
+        # Spend and purchase count join when purchases exist (the earning pipeline, issue 5): a
+        # choice here and a sum in tiers.selectors.review_growth's place.
         GROWTH = "growth", _("Growth value earned in the window")
 
     class Window(models.TextChoices):
