@@ -1,0 +1,198 @@
+"""Recording what members did: purchases, refunds and behaviour events, each stored once.
+
+Every recorder is idempotent on the source's own number (order, refund, event key): the same
+fact sent again returns the stored one; the same number with different content is refused,
+naming the field, and nothing is written. The earning pipeline (campaigns) reads these facts.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Channel, EventType, Member, MemberEvent, Purchase, PurchaseLine, Refund, Store
+from members.validation import FieldErrors
+
+#: A fact dated further ahead than this is a clock or typing error, not a sale.
+FUTURE_TOLERANCE = datetime.timedelta(hours=1)
+MAX_AMOUNT = Decimal("1000000")  # one receipt above a million CNY is a typo until proven otherwise
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    amount: Decimal
+    quantity: Decimal = Decimal(1)
+    name: str = ""
+    category: str = ""
+
+
+def _check_time(errors: FieldErrors, field: str, at: datetime.datetime, now: datetime.datetime) -> None:
+    if at > now + FUTURE_TOLERANCE:
+        errors.add(
+            field, _("%(when)s is in the future.") % {"when": f"{timezone.localtime(at):%Y-%m-%d %H:%M}"}
+        )
+
+
+def _check_amount(errors: FieldErrors, field: str, amount: Decimal) -> None:
+    if amount < 0:
+        errors.add(field, _("An amount cannot be negative."))
+    elif amount > MAX_AMOUNT:
+        errors.add(field, _("%(amount)s CNY is not a plausible amount.") % {"amount": amount})
+
+
+def purchase_record(
+    *,
+    member: Member,
+    source: str,
+    order_number: str,
+    channel: str,
+    occurred_at: datetime.datetime,
+    gross_amount: Decimal,
+    paid_amount: Decimal,
+    store: Store | None = None,
+    shipping_amount: Decimal = Decimal(0),
+    gift_card_amount: Decimal = Decimal(0),
+    points_amount: Decimal = Decimal(0),
+    lines: list[Line] = (),
+    now: datetime.datetime | None = None,
+) -> tuple[Purchase, bool]:
+    """Store a purchase once; returns (purchase, created)."""
+    now = now or timezone.now()
+    errors = FieldErrors()
+    source, order_number = source.strip(), order_number.strip()
+    if not source:
+        errors.add("source", _("The source is required."))
+    if not order_number:
+        errors.add("order_number", _("The order number is required."))
+    if channel not in Channel.values:
+        errors.add("channel", _("Unknown channel %(channel)s.") % {"channel": channel})
+    _check_time(errors, "occurred_at", occurred_at, now)
+    amounts = {
+        "gross_amount": gross_amount, "paid_amount": paid_amount, "shipping_amount": shipping_amount,
+        "gift_card_amount": gift_card_amount, "points_amount": points_amount,
+    }  # fmt: skip
+    for field, amount in amounts.items():
+        _check_amount(errors, field, amount)
+    if paid_amount > gross_amount:
+        errors.add("paid_amount", _("The paid amount cannot exceed the gross amount."))
+    for i, line in enumerate(lines, start=1):
+        if not line.sku.strip():
+            errors.add("lines", _("Line %(n)d: the SKU is required.") % {"n": i})
+        if line.quantity <= 0 or line.amount < 0:
+            errors.add(
+                "lines", _("Line %(n)d: quantity must be above zero and amount not negative.") % {"n": i}
+            )
+    errors.raise_if_any()
+    fields = {
+        "member": member, "channel": channel, "store": store, "occurred_at": occurred_at, **amounts,
+    }  # fmt: skip
+    if done := Purchase.objects.filter(source=source, order_number=order_number).first():
+        return _same_or_refuse(done, fields, "order_number"), False
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(source=source, order_number=order_number, **fields)
+            PurchaseLine.objects.bulk_create(
+                PurchaseLine(
+                    purchase=purchase, sku=line.sku.strip(), name=line.name, category=line.category,
+                    quantity=line.quantity, amount=line.amount,
+                )
+                for line in lines
+            )  # fmt: skip
+    except IntegrityError:  # the same order sent twice at the same moment: the first one stands
+        done = Purchase.objects.get(source=source, order_number=order_number)
+        return _same_or_refuse(done, fields, "order_number"), False
+    return purchase, True
+
+
+def _same_or_refuse(done: Any, fields: dict[str, Any], key_field: str) -> Any:
+    differs = [name for name, value in fields.items() if getattr(done, name) != value]
+    if differs:
+        FieldErrors.single(
+            key_field,
+            _("%(number)s was already recorded with a different %(fields)s.")
+            % {"number": getattr(done, key_field), "fields": ", ".join(differs)},
+            code="conflict",
+        )
+    return done
+
+
+def refund_record(
+    *,
+    purchase: Purchase,
+    source: str,
+    refund_number: str,
+    amount: Decimal,
+    occurred_at: datetime.datetime,
+    now: datetime.datetime | None = None,
+) -> tuple[Refund, bool]:
+    """Store a refund once; never more than was paid in total. Returns (refund, created)."""
+    now = now or timezone.now()
+    errors = FieldErrors()
+    source, refund_number = source.strip(), refund_number.strip()
+    if not source or not refund_number:
+        errors.add("refund_number", _("The source and refund number are required."))
+    if amount <= 0:
+        errors.add("amount", _("A refund amount must be above zero."))
+    _check_time(errors, "occurred_at", occurred_at, now)
+    if occurred_at < purchase.occurred_at:
+        errors.add("occurred_at", _("A refund cannot come before its purchase."))
+    errors.raise_if_any()
+    fields = {"purchase": purchase, "amount": amount, "occurred_at": occurred_at}
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)  # refunds of it take turns
+        if done := Refund.objects.filter(source=source, refund_number=refund_number).first():
+            return _same_or_refuse(done, {**fields, "purchase": purchase}, "refund_number"), False
+        left = purchase.paid_amount - purchase.refunded_amount
+        if amount > left:
+            FieldErrors.single(
+                "amount",
+                _("Only %(left)s CNY of this purchase is left to refund.") % {"left": left},
+                code="too_much",
+            )
+        refund = Refund.objects.create(source=source, refund_number=refund_number, **fields)
+        refunded = purchase.refunded_amount + amount
+        Purchase.objects.filter(pk=purchase.pk).update(
+            refunded_amount=F("refunded_amount") + amount,
+            status=Purchase.Status.REFUNDED
+            if refunded == purchase.paid_amount
+            else Purchase.Status.PARTLY_REFUNDED,
+        )
+    return refund, True
+
+
+def event_record(
+    *,
+    member: Member,
+    event_type: str,
+    key: str,
+    occurred_at: datetime.datetime,
+    channel: str = Channel.APP,
+    now: datetime.datetime | None = None,
+) -> tuple[MemberEvent, bool]:
+    """Store a behaviour fact once per (type, key); returns (event, created)."""
+    now = now or timezone.now()
+    errors = FieldErrors()
+    kind = EventType.objects.filter(code=event_type, active=True).first()
+    if kind is None:
+        errors.add("event_type", _("Unknown or inactive event type %(type)s.") % {"type": event_type})
+    if not key.strip():
+        errors.add("key", _("A key is required: it makes the event count once."))
+    _check_time(errors, "occurred_at", occurred_at, now)
+    errors.raise_if_any()
+    fields = {"member": member, "channel": channel, "occurred_at": occurred_at}
+    if done := MemberEvent.objects.filter(event_type=kind, key=key.strip()).first():
+        return _same_or_refuse(done, {"member": member}, "key"), False
+    try:
+        with transaction.atomic():
+            return MemberEvent.objects.create(event_type=kind, key=key.strip(), **fields), True
+    except IntegrityError:
+        done = MemberEvent.objects.get(event_type=kind, key=key.strip())
+        return _same_or_refuse(done, {"member": member}, "key"), False
