@@ -34,7 +34,7 @@ class Tier(models.Model):
     threshold = models.PositiveBigIntegerField(
         _("qualifying threshold"),
         default=0,
-        help_text=_("Growth value needed within the policy's window to reach this tier."),
+        help_text=_("Growth value (or CNY spent, or purchases, per the policy) needed in the window."),
     )
     earn_multiplier = models.DecimalField(
         _("earn multiplier"),
@@ -63,9 +63,9 @@ class TierPolicy(models.Model):
     """How tiers are earned and kept. One row (pk 1) for the programme."""
 
     class Metric(models.TextChoices):
-        # Spend and purchase count join when purchases exist (the earning pipeline, issue 5): a
-        # choice here and a sum in tiers.selectors.review_growth's place.
         GROWTH = "growth", _("Growth value earned in the window")
+        SPEND = "spend", _("CNY spent in the window (less refunds)")
+        PURCHASES = "purchases", _("Purchases in the window (not fully refunded)")
 
     class Window(models.TextChoices):
         ROLLING = "rolling", _("Rolling 12 months: a tier is held 12 months from when it was reached")

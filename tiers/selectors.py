@@ -5,12 +5,23 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquery, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from members.models import Member
+from members.models import Member, Purchase
 from points.models import Entry
 from points.policy import last_valid_day
 from tiers import periods
@@ -50,6 +61,41 @@ def growth_between(member_id: int, start: datetime.datetime, end: datetime.datet
         .aggregate(total=Sum("amount"))["total"]
     )
     return total or 0
+
+
+def qualifying_between(
+    policy: TierPolicy, member_id: int, start: datetime.datetime, end: datetime.datetime
+) -> int:
+    """What counts toward a tier, per the policy's metric, for one member in ``[start, end)``."""
+    if policy.metric == TierPolicy.Metric.GROWTH:
+        return growth_between(member_id, start, end)
+    purchases = Purchase.objects.filter(member_id=member_id, occurred_at__gte=start, occurred_at__lt=end)
+    if policy.metric == TierPolicy.Metric.SPEND:
+        spent = purchases.aggregate(total=Sum(F("paid_amount") - F("refunded_amount")))["total"]
+        return int(spent or 0)
+    return purchases.exclude(status=Purchase.Status.REFUNDED).count()
+
+
+def review_value(policy: TierPolicy, grace: datetime.timedelta):
+    """Per-row annotation for ``MemberTier`` querysets: the metric over the period under review,
+    ``[period_start, valid_until + grace)``."""
+    if policy.metric == TierPolicy.Metric.GROWTH:
+        return review_growth(grace)
+    purchases = Purchase.objects.filter(
+        member_id=OuterRef("member_id"),
+        occurred_at__gte=OuterRef("period_start"),
+        occurred_at__lt=ExpressionWrapper(OuterRef("valid_until") + grace, output_field=DateTimeField()),
+    ).order_by()
+    if policy.metric == TierPolicy.Metric.SPEND:
+        total, kind = (
+            Sum(F("paid_amount") - F("refunded_amount")),
+            DecimalField(max_digits=14, decimal_places=2),
+        )
+    else:
+        purchases = purchases.exclude(status=Purchase.Status.REFUNDED)
+        total, kind = Count("pk"), IntegerField()
+    per_member = purchases.values("member_id").annotate(total=total).values("total")
+    return Coalesce(Subquery(per_member), 0, output_field=kind)
 
 
 def review_growth(grace: datetime.timedelta):
@@ -101,6 +147,14 @@ class Progress:
     needed_to_keep: int
     override_until: datetime.datetime | None
     plan_until: datetime.datetime | None
+    metric: str = TierPolicy.Metric.GROWTH
+
+    @property
+    def unit(self) -> str:
+        return {
+            TierPolicy.Metric.SPEND: pgettext("unit", "CNY of spending"),
+            TierPolicy.Metric.PURCHASES: pgettext("unit", "purchases"),
+        }.get(self.metric, pgettext("unit", "growth"))
 
     @property
     def deadline(self) -> datetime.date:
@@ -109,7 +163,8 @@ class Progress:
     def next_step(self) -> str:
         if self.next_tier is None:
             return _("Top tier reached.")
-        return _("%(needed)s more growth to reach %(tier)s.") % {
+        return _("%(needed)s more %(unit)s to reach %(tier)s.") % {
+            "unit": self.unit,
             "needed": f"{self.needed_for_next:,}",
             "tier": self.next_tier.name,
         }
@@ -120,7 +175,8 @@ class Progress:
                 "tier": self.earned_tier.name,
                 "date": self.deadline,
             }
-        return _("Drops to %(tier)s unless %(needed)s more growth by %(date)s.") % {
+        return _("Drops to %(tier)s unless %(needed)s more %(unit)s by %(date)s.") % {
+            "unit": self.unit,
             "tier": self.review_tier.name,
             "needed": f"{self.needed_to_keep:,}",
             "date": self.deadline,
@@ -172,12 +228,14 @@ def tier_progress(member: Member, at: datetime.datetime | None = None) -> Progre
     tier, source = effective(status, at, by_id)
     earned = by_id[status.earned_tier_id]
     review_at = status.valid_until + periods.grace(policy)
-    in_period = growth_between(member.pk, status.period_start, at + datetime.timedelta(microseconds=1))
+    in_period = qualifying_between(
+        policy, member.pk, status.period_start, at + datetime.timedelta(microseconds=1)
+    )
     window_start = periods.upgrade_window_start(policy, status.period_start, at)
     in_window = (
         in_period
         if window_start == status.period_start
-        else growth_between(member.pk, window_start, at + datetime.timedelta(microseconds=1))
+        else qualifying_between(policy, member.pk, window_start, at + datetime.timedelta(microseconds=1))
     )
     higher = [t for t in tiers if t.rank > max(earned.rank, qualified_for(tiers, in_window).rank)]
     next_tier = higher[0] if higher else None
@@ -199,4 +257,5 @@ def tier_progress(member: Member, at: datetime.datetime | None = None) -> Progre
         needed_to_keep=max(0, earned.threshold - in_period),
         override_until=status.override_until,
         plan_until=status.plan_until,
+        metric=policy.metric,
     )

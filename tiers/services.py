@@ -98,13 +98,15 @@ def tier_refresh(member: Member, *, at: datetime.datetime | None = None, actor: 
         status = lock_status(member, at, policy, tiers[0])
         while status.valid_until + periods.grace(policy) <= at:
             status.joined = member.created_at
-            status.review_value = selectors.growth_between(
-                member.pk, status.period_start, status.valid_until + periods.grace(policy)
+            status.review_value = selectors.qualifying_between(
+                policy, member.pk, status.period_start, status.valid_until + periods.grace(policy)
             )
             _review([status], policy, tiers, by_id, at)
             status.refresh_from_db()
         start = periods.upgrade_window_start(policy, status.period_start, at)
-        value = selectors.growth_between(member.pk, start, at + datetime.timedelta(microseconds=1))
+        value = selectors.qualifying_between(
+            policy, member.pk, start, at + datetime.timedelta(microseconds=1)
+        )
         target = selectors.qualified_for(tiers, value)
         if target.rank <= by_id[status.earned_tier_id].rank:
             return status
@@ -240,7 +242,7 @@ def tiers_review_due(now: datetime.datetime | None = None, *, batch: int = REVIE
                 chunk = list(
                     MemberTier.objects.select_for_update(skip_locked=True, of=("self",))
                     .filter(valid_until__lte=now - grace, member_id__gt=last)
-                    .annotate(review_value=selectors.review_growth(grace), **joined)
+                    .annotate(review_value=selectors.review_value(policy, grace), **joined)
                     .order_by("member_id")[:batch]
                 )
                 if not chunk:
@@ -263,6 +265,7 @@ def _review(
     """Apply one period-end review to each row (``review_value`` and ``joined`` annotated)."""
     changes = []
     for status in chunk:
+        status.review_value = int(status.review_value)  # CNY spent counts in whole yuan
         earned_before = status.earned_tier_id
         earned = selectors.review_outcome(policy, tiers, by_id[earned_before], status.review_value)
         status.earned_tier_id = earned.pk

@@ -300,3 +300,68 @@ def test_rolling_window_holds_a_tier_twelve_months_from_reaching_it(ladder, set_
     grow(member, 5_000, local(2027, 9, 1), refresh=False)  # after the review date
     assert tiers_review_due(now=local(2027, 4, 10, 12, 0)) == 1  # [2026-04-10, 2027-04-10): nothing
     assert tier_of(member) == "member"
+
+
+class TestSpendAndPurchaseMetrics:
+    """Programmes that qualify on money spent or on visits, net of refunds."""
+
+    @staticmethod
+    def buy(member, number: str, paid: str, at):
+        from decimal import Decimal
+
+        from members.facts import purchase_record
+
+        purchase, _ = purchase_record(
+            member=member, source="pos", order_number=number, channel="store", occurred_at=at,
+            gross_amount=Decimal(paid), paid_amount=Decimal(paid), now=at,
+        )  # fmt: skip
+        return purchase
+
+    def test_cny_spent_less_refunds_decides_the_tier(self, ladder, set_policy):
+        from decimal import Decimal
+
+        from members.facts import refund_record
+        from tiers.services import tier_refresh
+
+        set_policy(metric=TierPolicy.Metric.SPEND, window=Window.CALENDAR, downgrade=Downgrade.TO_QUALIFIED)
+        member = MemberFactory()
+        big = self.buy(member, "A1", "1200.50", local(2026, 3, 1))
+        assert tier_refresh(member, at=local(2026, 3, 1, 1)).tier.code == "silver"
+        progress = tier_progress(member, at=local(2026, 3, 2))
+        assert progress.next_step() == "3,800 more CNY of spending to reach 金卡."
+
+        when = local(2026, 4, 1)
+        refund_record(
+            purchase=big, source="pos", refund_number="R1", amount=Decimal("300"), occurred_at=when, now=when
+        )
+        assert tiers_review_due(now=local(2027, 1, 1)) == 1  # 900.50 kept after the refund: below 银卡
+        assert tier_of(member) == "member"
+
+    def test_purchase_count_ignores_fully_refunded_orders(self, ladder, set_policy):
+        from decimal import Decimal
+
+        from members.facts import refund_record
+        from tiers.models import Tier
+        from tiers.services import tier_refresh
+
+        Tier.objects.filter(code="silver").update(threshold=3)
+        set_policy(
+            metric=TierPolicy.Metric.PURCHASES, window=Window.CALENDAR, downgrade=Downgrade.TO_QUALIFIED
+        )
+        member = MemberFactory()
+        orders = [self.buy(member, f"B{i}", "50", local(2026, 5, i + 1)) for i in range(3)]
+        assert tier_refresh(member, at=local(2026, 5, 10)).tier.code == "silver"
+        when = local(2026, 6, 1)
+        refund_record(
+            purchase=orders[0],
+            source="pos",
+            refund_number="R9",
+            amount=Decimal("50"),
+            occurred_at=when,
+            now=when,
+        )
+        assert tier_progress(member, at=local(2026, 6, 2)).outlook() == (
+            "Drops to 普通会员 unless 1 more purchases by 2026-12-31."
+        )
+        tiers_review_due(now=local(2027, 1, 1))
+        assert tier_of(member) == "member"
