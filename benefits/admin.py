@@ -30,7 +30,6 @@ from benefits.rewards import redemption_advance, redemption_cancel, reward_updat
 from members import masking
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import LargeTablePaginator
-from members.models import Member
 from tiers.admin import (
     PLAN_PAGE_INLINES,
     TIER_LADDER_COLUMNS,
@@ -40,6 +39,7 @@ from tiers.admin import (
     MemberColumnMixin,
     ReadOnlyInline,
     ServiceForm,
+    member_ids,
     newest_rows,
     run_each,
 )
@@ -55,10 +55,6 @@ def mask_address(value: str) -> str:
     if not value:
         return ""
     return value[:6] + "****" if len(value) > 6 else "*" * len(value)
-
-
-def member_ids(member_number: str) -> list[int]:
-    return list(Member.objects.filter(member_number=member_number).values_list("pk", flat=True))
 
 
 # --- catalogue --------------------------------------------------------------------------------

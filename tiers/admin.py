@@ -132,6 +132,11 @@ class ActorFormMixin:
         return form
 
 
+def member_ids(member_number: str) -> list[int]:
+    """The member with this exact number (a unique index), for admin searches by member number."""
+    return list(Member.objects.filter(member_number=member_number).values_list("pk", flat=True))
+
+
 def run_each(
     request,
     objects,
@@ -513,8 +518,7 @@ class SubscriptionAdmin(MemberColumnMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        members = list(Member.objects.filter(member_number=term).values_list("pk", flat=True))
-        return queryset.filter(Q(payment_ref=term) | Q(member_id__in=members)), False
+        return queryset.filter(Q(payment_ref=term) | Q(member_id__in=member_ids(term))), False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -532,8 +536,7 @@ class SubscriptionAdmin(MemberColumnMixin, admin.ModelAdmin):
         description=_("Cancel (stops renewing; runs to the end of the period)"), permissions=["cancel"]
     )
     def cancel(self, request, queryset):
-        # the service keeps no actor for a cancellation that is not immediate: the reason and
-        # the admin log name the user
+        # the service records who in cancelled_by; the reason names them too, for the list and log
         reason = str(_("Cancelled in the admin by %(user)s") % {"user": request.user.get_username()})
         run_each(
             request,

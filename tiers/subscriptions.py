@@ -140,7 +140,8 @@ def subscriptions_expire_due(now: datetime.datetime | None = None) -> int:
             return done
         with transaction.atomic():
             members = Member.objects.in_bulk({member_id for _pk, member_id in due})
-            statuses = [_lock(members[member_id], now) for member_id in sorted(members)]
+            policy, entry_tier = TierPolicy.current(), selectors.ladder()[0]
+            statuses = [lock_status(members[m], now, policy, entry_tier) for m in sorted(members)]
             done += Subscription.objects.filter(
                 pk__in=[pk for pk, _member in due], status=Subscription.Status.ACTIVE, ends_at__lte=now
             ).update(status=Subscription.Status.EXPIRED)
