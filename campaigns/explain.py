@@ -1,0 +1,64 @@
+"""Award lines in words, for the member page and the API: "金卡 ×1.5 +617 积分".
+
+Lines store their numbers (rate, rounding, multiplier, campaign name, cap) rather than text,
+so the words follow the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.models import AwardLine, BehaviourRule, Rounding
+
+CAPS = {
+    "member": gettext_lazy("capped: per-member limit"),
+    "day": gettext_lazy("capped: daily limit"),
+    "budget": gettext_lazy("capped: budget"),
+    "budget_cny": gettext_lazy("capped: budget"),
+}
+
+
+def signed(amount: int) -> str:
+    return f"{amount:+,}".replace("-", "−")
+
+
+def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], coupon: str = "") -> str:
+    """One line: what gave it, how much, and the rule's numbers."""
+    if coupon:
+        return _("%(campaign)s: coupon %(coupon)s") % {
+            "campaign": params.get("campaign", ""),
+            "coupon": coupon,
+        }
+    values = {"amount": signed(amount), "unit": unit, **params}
+    if kind == AwardLine.Kind.BASE:
+        values["rounding"] = Rounding(params.get("rounding", "floor")).label
+        text = _("Base %(amount)s %(unit)s (%(rate)s per CNY of %(eligible)s CNY, %(rounding)s)") % values
+    elif kind == AwardLine.Kind.TIER:
+        text = _("%(tier)s ×%(multiplier)s %(amount)s %(unit)s") % values
+    elif kind == AwardLine.Kind.BEHAVIOUR:
+        if params.get("capped"):
+            period = BehaviourRule.Period(params.get("period") or "day").label
+            return _("%(event)s: limit of %(cap)s %(period)s reached, nothing given") % {
+                **values,
+                "period": period,
+            }
+        text = _("%(event)s %(amount)s %(unit)s") % values
+    else:
+        text = _("%(campaign)s %(amount)s %(unit)s") % values
+        if params.get("capped") in CAPS:
+            text += f" ({CAPS[str(params['capped'])]})"
+    if "refund_share" in params:
+        text += " · " + _("refund of %(share)s%% of the purchase") % {
+            "share": f"{float(str(params['refund_share'])) * 100:.0f}"
+        }
+    return text
+
+
+def line_text(line: AwardLine) -> str:
+    """``line`` needs ``point_type`` and ``coupon__benefit`` loaded (select_related)."""
+    coupon = str(line.coupon.benefit) if line.coupon_id else ""
+    unit = line.point_type.name if line.point_type_id else ""
+    return describe(line.kind, line.amount, unit, line.params, coupon)

@@ -1,0 +1,203 @@
+"""A campaign: who it targets (trigger + conditions), what it gives (effects), within what limits.
+
+Operators write a draft; an approver who is not the author approves it; only then can it be
+scheduled and go live. Content is frozen once submitted (an operator who needs a change sends
+it back to draft, and it must be approved again). Every change is in the history with who.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from simple_history.models import HistoricalRecords
+
+from benefits.models import Benefit
+from members.models import EventType, Store, Tag
+from tiers.models import Tier
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted for approval")
+        APPROVED = "approved", _("Approved")
+        SCHEDULED = "scheduled", _("Scheduled")
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    class Trigger(models.TextChoices):
+        PURCHASE = "purchase", _("Purchase")
+        EVENT = "event", _("Behaviour event")
+        REGISTRATION = "registration", _("Registration")
+        BIRTHDAY = "birthday", _("Birthday")
+        TIER_UPGRADE = "tier_upgrade", _("Tier upgrade")
+
+    class Birthday(models.TextChoices):
+        ANY = "", _("Any day")
+        MONTH = "month", _("In the member's birthday month")
+        DAY = "day", _("On the member's birthday")
+
+    code = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("Stable id for reports and the API.")
+    )
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=60, help_text=_("Shown to members."))
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+
+    # Trigger
+    trigger = models.CharField(_("trigger"), max_length=12, choices=Trigger.choices, default=Trigger.PURCHASE)
+    event_type = models.ForeignKey(
+        EventType,
+        verbose_name=_("event type"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("For the behaviour-event trigger."),
+    )
+    upgrade_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("upgraded to"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("For the tier-upgrade trigger: reaching this tier or higher. Empty: any upgrade."),
+    )
+
+    # Conditions: an empty condition does not restrict.
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True, related_name="+")
+    tiers = models.ManyToManyField(Tier, verbose_name=_("tiers"), blank=True, related_name="+")
+    tags = models.ManyToManyField(
+        Tag,
+        verbose_name=_("tags"),
+        blank=True,
+        related_name="+",
+        help_text=_("Members with any of these tags."),
+    )
+    new_member_days = models.PositiveSmallIntegerField(
+        _("new members within days"),
+        null=True,
+        blank=True,
+        help_text=_("Registered at most this many days before."),
+    )
+    first_purchase = models.BooleanField(_("first purchase only"), default=False)
+    min_paid = models.DecimalField(
+        _("minimum paid (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    categories = models.JSONField(
+        _("categories"), default=list, blank=True, help_text=_("The basket has a line in one of these.")
+    )
+    skus = models.JSONField(_("SKUs"), default=list, blank=True, help_text=_("The basket has one of these."))
+    weekdays = models.JSONField(_("weekdays"), default=list, blank=True)
+    hour_from = models.PositiveSmallIntegerField(_("from hour"), null=True, blank=True)
+    hour_to = models.PositiveSmallIntegerField(
+        _("until hour"), null=True, blank=True, help_text=_("Exclusive: 10 to 14 is 10:00 to 13:59.")
+    )
+    birthday = models.CharField(_("birthday"), max_length=5, choices=Birthday.choices, default="", blank=True)
+
+    # Effects
+    multiplier = models.DecimalField(
+        _("multiply base points by"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("2 = double points: the base points once more."),
+    )
+    bonus_points = models.PositiveIntegerField(_("bonus points"), default=0)
+    points_per_cny = models.DecimalField(
+        _("extra points per CNY"), max_digits=8, decimal_places=4, null=True, blank=True
+    )
+    growth = models.PositiveIntegerField(_("growth value"), default=0)
+    benefit = models.ForeignKey(
+        Benefit,
+        verbose_name=_("coupon granted"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind__in": Benefit.ISSUED},
+    )
+
+    # Caps and budget (points of the campaign, not the base rule's)
+    member_max_times = models.PositiveIntegerField(_("times per member"), null=True, blank=True)
+    member_max_points = models.PositiveIntegerField(_("points per member"), null=True, blank=True)
+    member_daily_points = models.PositiveIntegerField(_("points per member per day"), null=True, blank=True)
+    budget_points = models.PositiveBigIntegerField(_("budget (points)"), null=True, blank=True)
+    budget_cny = models.DecimalField(
+        _("budget (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    spent_points = models.BigIntegerField(_("points given"), default=0, editable=False)
+    spent_cny = models.DecimalField(
+        _("CNY given"), max_digits=14, decimal_places=4, default=0, editable=False
+    )
+
+    # Stacking and measurement
+    exclusive = models.BooleanField(
+        _("exclusive"),
+        default=False,
+        help_text=_("Does not combine with other campaigns: the highest priority that applies wins alone."),
+    )
+    priority = models.SmallIntegerField(_("priority"), default=0, help_text=_("Higher goes first."))
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("control group (%)"),
+        default=0,
+        help_text=_(
+            "This share of targeted members gets nothing, always the same members, to measure uplift."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    history = HistoricalRecords(
+        verbose_name=_("historical campaign"),
+        m2m_fields=[stores, tiers, tags],
+        excluded_fields=["spent_points", "spent_cny"],
+    )
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-starts_at", "-id"]
+        permissions = [("approve_campaign", _("Can approve campaigns"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="campaign_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="campaign_holdout_at_most_half"
+            ),
+            models.CheckConstraint(
+                condition=Q(multiplier__isnull=True) | Q(multiplier__gte=1), name="campaign_multiplier"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "starts_at"], name="campaign_live")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def editable(self) -> bool:
+        return self.status == self.Status.DRAFT

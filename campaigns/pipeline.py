@@ -1,0 +1,381 @@
+"""The earning pipeline: facts in, points, growth, tier and coupons out, each fact exactly once.
+
+One fact is one transaction. It takes the member's row lock first (so caps, first purchase
+and tier are decided one fact at a time per member), then the budgeted campaigns it matched in
+primary-key order (so a budget is given out exactly, also when purchases race for the end of
+it), then the points accounts (through the ledger services). The ``Award`` key makes a
+second processing of the same fact return the first one's award.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from benefits.coupons import coupon_issue, entitlements_issue
+from benefits.models import Benefit, Coupon
+from campaigns import engine, selectors
+from campaigns.models import Award, AwardLine, Campaign, Participation
+from members.models import Member, MemberEvent, Purchase, Refund
+from points import policy
+from points.models import Source
+from points.services import points_earn, points_reverse
+from tiers.models import MemberTier
+from tiers.services import tier_refresh
+
+SOURCES = {
+    Award.Kind.PURCHASE: Source.PURCHASE,
+    Award.Kind.EVENT: Source.EVENT,
+    Award.Kind.LIFECYCLE: Source.CAMPAIGN,
+}
+
+
+def purchase_process(
+    purchase: Purchase, *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None
+) -> Award:
+    """Award what a purchase earns: base rule, tier multiplier, every live campaign. Once."""
+    key = f"purchase:{purchase.pk}"
+    if done := Award.objects.filter(key=key).first():
+        return done
+    book = book or selectors.rule_book()
+    fact = selectors.purchase_fact(purchase)
+    base = book.base_for(purchase.channel, purchase.store_id)
+    first = selectors.is_first_purchase(purchase)
+    return _process(
+        key=key,
+        kind=Award.Kind.PURCHASE,
+        member_id=purchase.member_id,
+        fact=fact,
+        book=book,
+        at=at,
+        evaluate=lambda state, usage, _member: engine.evaluate(
+            fact, state, base=base, offers=book.offers, usage=usage
+        ),
+        first_purchase=first,
+        links={"purchase": purchase},
+        reason=str(purchase),
+        available_after=purchase.occurred_at,
+    )
+
+
+def event_process(
+    event: MemberEvent, *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None
+) -> Award:
+    """Award a behaviour event: its behaviour rules within their caps, and event campaigns."""
+    key = f"event:{event.pk}"
+    if done := Award.objects.filter(key=key).first():
+        return done
+    book = book or selectors.rule_book()
+    triggers = {Campaign.Trigger.EVENT}
+    if event.event_type.code == "registration":
+        triggers.add(Campaign.Trigger.REGISTRATION)
+    fact = engine.Fact(
+        triggers=frozenset(triggers),
+        at=event.occurred_at,
+        local=timezone.localtime(event.occurred_at),
+        channel=event.channel,
+        event_type_id=event.event_type_id,
+    )
+    return _process(
+        key=key,
+        kind=Award.Kind.EVENT,
+        member_id=event.member_id,
+        fact=fact,
+        book=book,
+        at=at,
+        evaluate=lambda state, usage, _member: engine.evaluate(
+            fact, state, behaviour=selectors.behaviour_rates(book, event), offers=book.offers, usage=usage
+        ),
+        links={"event": event},
+        reason=str(event.event_type),
+    )
+
+
+def lifecycle_process(
+    member: Member,
+    trigger: str,
+    key: str,
+    *,
+    at: datetime.datetime | None = None,
+    upgrade_rank: int | None = None,
+    book: selectors.RuleBook | None = None,
+) -> Award | None:
+    """A birthday or tier upgrade: the campaigns for it. None when no campaign has that trigger."""
+    book = book or selectors.rule_book()
+    if not any(offer.trigger == trigger for offer in book.offers):
+        return None
+    key = f"{trigger}:{key}"
+    if done := Award.objects.filter(key=key).first():
+        return done
+    at = at or timezone.now()
+    fact = engine.Fact(
+        triggers=frozenset({trigger}), at=at, local=timezone.localtime(at), upgrade_rank=upgrade_rank
+    )
+    return _process(
+        key=key,
+        kind=Award.Kind.LIFECYCLE,
+        member_id=member.pk,
+        fact=fact,
+        book=book,
+        at=at,
+        evaluate=lambda state, usage, _member: engine.evaluate(fact, state, offers=book.offers, usage=usage),
+        links={},
+        reason=str(Campaign.Trigger(trigger).label),
+    )
+
+
+def _process(
+    *,
+    key: str,
+    kind: str,
+    member_id: int,
+    fact: engine.Fact,
+    book: selectors.RuleBook,
+    at: datetime.datetime | None,
+    evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None, Member], engine.Outcome],
+    links: dict[str, Any],
+    reason: str,
+    first_purchase: bool = False,
+    available_after: datetime.datetime | None = None,
+) -> Award:
+    at = at or timezone.now()
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member_id)  # this member's facts take turns
+        if done := Award.objects.filter(key=key).first():
+            return done
+        state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
+        matched = evaluate(state, None, member).matched
+        campaigns = _lock_budgets(book, matched)
+        capped = [pk for pk in matched if _has_limits(campaigns[pk])]
+        outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at), member)
+        award = Award.objects.create(
+            key=key,
+            kind=kind,
+            member=member,
+            reason=reason[:100],
+            occurred_at=fact.at,
+            created_at=at,
+            **links,
+        )
+        lines = [_line(award, line, book) for line in outcome.lines]
+        for campaign_id, benefit_id in outcome.coupons:
+            coupon = coupon_issue(
+                member, benefit=Benefit.objects.get(pk=benefit_id), origin=Coupon.Origin.CAMPAIGN, at=at
+            )
+            lines.append(AwardLine(award=award, member=member, kind=AwardLine.Kind.CAMPAIGN,
+                                   campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at))  # fmt: skip
+        AwardLine.objects.bulk_create(lines)
+        Participation.objects.bulk_create(
+            [Participation(campaign_id=pk, member=member, control=control, first_at=fact.at)
+             for pk, control in outcome.targeted.items()],
+            ignore_conflicts=True,
+        )  # fmt: skip
+        _count_spent(outcome.lines, campaigns)
+        _post(award, member, outcome.lines, book, at, available_after)
+        growth = outcome.total(engine.GROWTH)
+        if kind == Award.Kind.PURCHASE or growth > 0:
+            _after_growth(member, state, book, at)
+    return award
+
+
+def _has_limits(campaign: Campaign) -> bool:
+    return any(
+        limit is not None
+        for limit in (
+            campaign.member_max_times, campaign.member_max_points, campaign.member_daily_points,
+            campaign.budget_points, campaign.budget_cny,
+        )
+    )  # fmt: skip
+
+
+def _lock_budgets(book: selectors.RuleBook, matched: list[int]) -> dict[int, Campaign]:
+    """The matched campaigns, with the budgeted ones locked and re-read (the book may be older)."""
+    campaigns = {pk: book.campaigns[pk] for pk in matched}
+    budgeted = sorted({pk for pk in matched if book.offer(pk).budgeted})
+    if budgeted:
+        fresh = Campaign.objects.select_for_update().filter(pk__in=budgeted).order_by("pk")
+        for row in fresh.only("pk", "budget_points", "budget_cny", "spent_points", "spent_cny"):
+            campaigns[row.pk] = row
+    return campaigns
+
+
+def _count_spent(lines: list[engine.Line], campaigns: dict[int, Campaign]) -> None:
+    """Budgeted campaigns keep a running total (their rows are locked); results sum the lines."""
+    spent: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
+    for line in lines:
+        if line.campaign_id in campaigns and line.point_type == engine.POINTS and line.amount:
+            spent[line.campaign_id][0] += line.amount
+            spent[line.campaign_id][1] += line.cny
+    for pk, (points, cny) in spent.items():
+        campaign = campaigns[pk]
+        if campaign.budget_points is not None or campaign.budget_cny is not None:
+            Campaign.objects.filter(pk=pk).update(
+                spent_points=F("spent_points") + points, spent_cny=F("spent_cny") + cny
+            )
+
+
+def _line(award: Award, line: engine.Line, book: selectors.RuleBook) -> AwardLine:
+    point_type = book.point_types[line.point_type] if line.point_type else None
+    return AwardLine(
+        award=award,
+        member_id=award.member_id,
+        kind=line.kind,
+        point_type=point_type,
+        amount=line.amount,
+        campaign_id=line.campaign_id,
+        cny=line.cny,
+        occurred_at=award.occurred_at,
+        params=dict(line.params),
+    )
+
+
+def _post(award, member, lines, book, at, available_after) -> None:
+    """One ledger entry per point type: the sum of the award's lines of that type."""
+    totals: dict[str, int] = defaultdict(int)
+    for line in lines:
+        if line.point_type:
+            totals[line.point_type] += line.amount
+    for code, amount in sorted(totals.items()):
+        if amount <= 0:
+            continue
+        point_type = book.point_types[code]
+        available_at = policy.available_at(point_type, available_after) if available_after else at
+        points_earn(
+            member=member, point_type=point_type, amount=amount, source=SOURCES[award.kind],
+            source_ref=award.key, idempotency_key=f"{award.key}:{code}", reason=award.reason, at=at,
+            available_at=available_at,
+        )  # fmt: skip
+
+
+def _after_growth(member: Member, state: engine.MemberState, book: selectors.RuleBook, at) -> None:
+    """Re-evaluate the tier (upgrades only); on an upgrade, its coupons and tier-upgrade campaigns."""
+    status: MemberTier = tier_refresh(member, at=at)
+    tier = book.tiers.get(status.tier_id) or status.tier
+    if tier.rank <= state.tier_rank:
+        return
+    entitlements_issue(at, member=member)
+    lifecycle_process(
+        member, Campaign.Trigger.TIER_UPGRADE, f"{member.pk}:{tier.code}:{status.since:%Y%m%d%H%M%S}",
+        at=at, upgrade_rank=tier.rank, book=book,
+    )  # fmt: skip
+
+
+def refund_process(
+    refund: Refund, *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None
+) -> Award:
+    """Reverse what the refunded purchase earned, in proportion to the CNY refunded so far.
+
+    Each line (base, tier, each campaign; points and growth) is reversed to
+    ``round(earned x refunded / paid)`` in total, so a full refund takes back exactly what was
+    earned and partial refunds never add up to more. Campaign budgets get the points back.
+    """
+    key = f"return:{refund.pk}"  # "refund:" keys belong to the ledger (refunds of spends)
+    if done := Award.objects.filter(key=key).first():
+        return done
+    purchase = refund.purchase
+    book = book or selectors.rule_book()
+    earned_award = purchase_process(purchase, at=at, book=book)
+    at = at or timezone.now()
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=purchase.member_id)
+        if done := Award.objects.filter(key=key).first():
+            return done
+        before = Award.objects.filter(purchase=purchase, kind=Award.Kind.REFUND)
+        refunded = (before.aggregate(total=Sum("refund__amount"))["total"] or Decimal(0)) + refund.amount
+        share = min(refunded / purchase.paid_amount, Decimal(1)) if purchase.paid_amount else Decimal(1)
+        earned = _sums(AwardLine.objects.filter(award=earned_award, coupon=None))
+        undone = _sums(AwardLine.objects.filter(award__in=before))
+        award = Award.objects.create(
+            key=key, kind=Award.Kind.REFUND, member=member, purchase=purchase, refund=refund,
+            reason=_("Refund %(number)s") % {"number": refund.refund_number}, occurred_at=refund.occurred_at,
+            created_at=at,
+        )  # fmt: skip
+        ids = sorted({campaign_id for _kind, _type, campaign_id in earned if campaign_id})
+        campaigns = {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        lines = []
+        for (kind, type_id, campaign_id), (amount, cny, params) in sorted(earned.items(), key=str):
+            target = amount if share == 1 else engine.to_points(amount * share, "half_up")
+            already = -undone.get((kind, type_id, campaign_id), (0, 0, None))[0]
+            take = max(0, min(target, amount) - already)
+            if take:
+                ratio = cny / amount if amount else Decimal(0)
+                lines.append(AwardLine(
+                    award=award, member=member, kind=kind, point_type_id=type_id, campaign_id=campaign_id,
+                    amount=-take, cny=-(ratio * take), occurred_at=refund.occurred_at,
+                    params={**params, "refund_share": str(share)},
+                ))  # fmt: skip
+        AwardLine.objects.bulk_create(lines)
+        by_code = {pt.pk: code for code, pt in book.point_types.items()}
+        given_back = [
+            engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
+            for ln in lines if ln.campaign_id
+        ]  # fmt: skip
+        _count_spent(given_back, campaigns)
+        totals: dict[int, int] = defaultdict(int)
+        for line in lines:
+            totals[line.point_type_id] += -line.amount
+        for type_id, amount in sorted(totals.items()):
+            if amount > 0:
+                points_reverse(
+                    member=member, point_type=book.point_types[by_code[type_id]], source=Source.PURCHASE,
+                    source_ref=earned_award.key, amount=amount, idempotency_key=f"{key}:{by_code[type_id]}",
+                    reason=award.reason, at=at,
+                )  # fmt: skip
+    return award
+
+
+def _sums(lines) -> dict[tuple[str, int, int | None], tuple[int, Decimal, dict]]:
+    """Per line identity (kind, point type, campaign): amount, CNY, and the first line's details."""
+    sums: dict[tuple[str, int, int | None], tuple[int, Decimal, dict]] = {}
+    for line in lines.exclude(point_type=None):
+        ident = (line.kind, line.point_type_id, line.campaign_id)
+        amount, cny, params = sums.get(ident, (0, Decimal(0), line.params))
+        sums[ident] = (amount + line.amount, cny + line.cny, params)
+    return sums
+
+
+def birthdays_process(at: datetime.datetime | None = None) -> int:
+    """Daily job: birthday campaigns for members whose birthday is today. Returns awards made.
+
+    A 29 February birthday is celebrated on 28 February in other years. Safe to run twice.
+    """
+    at = at or timezone.now()
+    book = selectors.rule_book()
+    if not any(offer.trigger == Campaign.Trigger.BIRTHDAY for offer in book.offers):
+        return 0
+    day = timezone.localtime(at).date()
+    today = Q(birthday__month=day.month, birthday__day=day.day)
+    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
+        today |= Q(birthday__month=2, birthday__day=29)
+    made = 0
+    members = Member.objects.filter(today).order_by("pk")
+    for chunk in _chunks(members.iterator(chunk_size=1000), 1000):
+        keys = {f"{Campaign.Trigger.BIRTHDAY}:{day.year}:{m.pk}": m for m in chunk}
+        done = set(Award.objects.filter(key__in=keys).values_list("key", flat=True))
+        for key, member in keys.items():
+            if key not in done:
+                lifecycle_process(
+                    member, Campaign.Trigger.BIRTHDAY, f"{day.year}:{member.pk}", at=at, book=book
+                )
+                made += 1
+    return made
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,261 @@
+"""Reads for the pipeline, preview and simulation: the rule book and a member's state and usage."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from campaigns import engine
+from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule
+from members.models import Member, MemberEvent, Purchase
+from points.models import PointType
+from tiers import selectors as tier_selectors
+from tiers.models import MemberTier, Tier
+
+#: Campaigns that give to facts inside their window: running ones, and ended ones for facts
+#: that arrive late (a receipt imported the day after the campaign ended still counts).
+GIVING = [Campaign.Status.ACTIVE, Campaign.Status.ENDED]
+
+
+@dataclass
+class RuleBook:
+    """Everything the engine needs that is the same for every member: loaded once per batch."""
+
+    point_types: dict[str, PointType]
+    earn_rules: list[EarnRule]
+    behaviour_rules: dict[int, list[BehaviourRule]]  # event type id -> rules
+    offers: list[engine.Offer]
+    tiers: dict[int, Tier]
+    entry_tier: Tier
+    campaigns: dict[int, Campaign] = field(default_factory=dict)
+
+    def offer(self, pk: int) -> engine.Offer:
+        return next(offer for offer in self.offers if offer.id == pk)
+
+    def base_for(self, channel: str, store_id: int | None) -> list[engine.BaseRule]:
+        """Per point type, the most specific active rule: the store's, else the channel's, else default."""
+        best: dict[int, tuple[int, EarnRule]] = {}
+        for rule in self.earn_rules:
+            if rule.store_id is not None and rule.store_id != store_id:
+                continue
+            if rule.channel and rule.channel != channel:
+                continue
+            rank = 2 if rule.store_id is not None else 1 if rule.channel else 0
+            if rule.point_type_id not in best or best[rule.point_type_id][0] < rank:
+                best[rule.point_type_id] = (rank, rule)
+        return [
+            engine.BaseRule(
+                point_type=rule.point_type.code,
+                rate=rule.rate,
+                rounding=rule.rounding,
+                excluded_categories=frozenset(rule.excluded_categories),
+                excluded_skus=frozenset(rule.excluded_skus),
+                multiplied=rule.point_type.redeemable,
+            )
+            for _rank, rule in sorted(best.values(), key=lambda item: item[1].point_type_id)
+        ]
+
+
+def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
+    """The engine's view of a campaign (its many-to-many ids must be prefetched)."""
+    return engine.Offer(
+        id=campaign.pk,
+        name=campaign.name,
+        trigger=campaign.trigger,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        event_type_id=campaign.event_type_id,
+        upgrade_rank=campaign.upgrade_tier.rank if campaign.upgrade_tier_id else None,
+        channels=frozenset(campaign.channels),
+        store_ids=frozenset(s.pk for s in campaign.stores.all()),
+        tier_ids=frozenset(t.pk for t in campaign.tiers.all()),
+        tag_ids=frozenset(t.pk for t in campaign.tags.all()),
+        new_member_days=campaign.new_member_days,
+        first_purchase=campaign.first_purchase,
+        min_paid=campaign.min_paid,
+        categories=frozenset(campaign.categories),
+        skus=frozenset(campaign.skus),
+        weekdays=frozenset(int(day) for day in campaign.weekdays),
+        hour_from=campaign.hour_from,
+        hour_to=campaign.hour_to,
+        birthday=campaign.birthday,
+        multiplier=campaign.multiplier,
+        bonus_points=campaign.bonus_points,
+        points_per_cny=campaign.points_per_cny,
+        growth=campaign.growth,
+        benefit_id=campaign.benefit_id,
+        member_max_times=campaign.member_max_times,
+        member_max_points=campaign.member_max_points,
+        member_daily_points=campaign.member_daily_points,
+        budgeted=campaign.budget_points is not None or campaign.budget_cny is not None,
+        exclusive=campaign.exclusive,
+        priority=campaign.priority,
+        holdout_percent=campaign.holdout_percent,
+        cny_value=points.cny_value if points else Decimal(0),
+    )
+
+
+def campaigns_with_details():
+    return Campaign.objects.select_related("upgrade_tier").prefetch_related("stores", "tiers", "tags")
+
+
+def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
+    """Load the rules. ``live=False`` leaves the live campaigns out (a simulation of one draft)."""
+    point_types = {pt.code: pt for pt in PointType.objects.all()}
+    tiers = tier_selectors.ladder()
+    behaviour: dict[int, list[BehaviourRule]] = {}
+    for rule in BehaviourRule.objects.filter(active=True).select_related("point_type", "event_type"):
+        behaviour.setdefault(rule.event_type_id, []).append(rule)
+    campaigns = list(campaigns_with_details().filter(status__in=GIVING)) if live else []
+    campaigns += list(extra)
+    return RuleBook(
+        point_types=point_types,
+        earn_rules=list(EarnRule.objects.filter(active=True).select_related("point_type")),
+        behaviour_rules=behaviour,
+        offers=[offer_of(c, point_types.get(engine.POINTS)) for c in campaigns],
+        tiers={tier.pk: tier for tier in tiers},
+        entry_tier=tiers[0],
+        campaigns={c.pk: c for c in campaigns},
+    )
+
+
+def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first_purchase: bool = False):
+    """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday."""
+    status = MemberTier.objects.filter(member=member).first()
+    tier = tier_selectors.effective(status, at, book.tiers)[0] if status else book.entry_tier
+    return engine.MemberState(
+        id=member.pk,
+        registered_at=member.created_at,
+        tier_id=tier.pk,
+        tier_name=tier.name,
+        tier_rank=tier.rank,
+        multiplier=tier.earn_multiplier,
+        tag_ids=frozenset(member.tags.values_list("pk", flat=True)),
+        birthday=member.birthday,
+        first_purchase=first_purchase,
+    )
+
+
+def is_first_purchase(purchase: Purchase) -> bool:
+    earlier = Purchase.objects.filter(member_id=purchase.member_id).filter(
+        Q(occurred_at__lt=purchase.occurred_at) | Q(occurred_at=purchase.occurred_at, pk__lt=purchase.pk)
+    )
+    return not earlier.exists()
+
+
+def purchase_fact(purchase: Purchase) -> engine.Fact:
+    lines = tuple(
+        engine.BasketLine(sku=line.sku, amount=line.amount, category=line.category)
+        for line in purchase.lines.all()
+    )
+    return engine.Fact(
+        triggers=frozenset({Campaign.Trigger.PURCHASE}),
+        at=purchase.occurred_at,
+        local=timezone.localtime(purchase.occurred_at),
+        channel=purchase.channel,
+        store_id=purchase.store_id,
+        paid=purchase.paid_amount,
+        eligible=purchase.eligible_amount,
+        lines=lines,
+    )
+
+
+def day_bounds(at: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    start = timezone.localtime(at).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + datetime.timedelta(days=1)
+
+
+def usage(
+    member_id: int, campaigns: dict[int, Campaign], ids: Iterable[int], at: datetime.datetime
+) -> dict[int, engine.Usage]:
+    """What each campaign already gave this member (all time and on ``at``'s day) and has left."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    start, end = day_bounds(at)
+    given = {
+        row["campaign_id"]: row
+        for row in AwardLine.objects.filter(
+            campaign_id__in=ids, member_id=member_id, point_type__code=engine.POINTS
+        )
+        .values("campaign_id")
+        .annotate(
+            points=Sum("amount"),
+            today=Sum("amount", filter=Q(occurred_at__gte=start, occurred_at__lt=end)),
+            times=Count("award", distinct=True, filter=Q(amount__gt=0)),
+        )
+        .order_by()
+    }
+    result = {}
+    for pk in ids:
+        campaign, row = campaigns[pk], given.get(pk, {})
+        result[pk] = engine.Usage(
+            times=row.get("times") or 0,
+            points=row.get("points") or 0,
+            points_today=row.get("today") or 0,
+            budget_points_left=None
+            if campaign.budget_points is None
+            else campaign.budget_points - campaign.spent_points,
+            budget_cny_left=None if campaign.budget_cny is None else campaign.budget_cny - campaign.spent_cny,
+        )
+    return result
+
+
+def behaviour_rates(book: RuleBook, event: MemberEvent) -> list[engine.BehaviourRate]:
+    """The event type's rules with how often each was already given in its current period."""
+    rates = []
+    for rule in book.behaviour_rules.get(event.event_type_id, []):
+        used = 0
+        if rule.cap is not None:
+            given = AwardLine.objects.filter(
+                member_id=event.member_id,
+                kind=AwardLine.Kind.BEHAVIOUR,
+                point_type=rule.point_type,
+                amount__gt=0,
+                award__event__event_type_id=event.event_type_id,
+            )
+            since = period_start(rule.cap_period, event.occurred_at)
+            if since is not None:
+                given = given.filter(
+                    occurred_at__gte=since, occurred_at__lt=period_end(rule.cap_period, since)
+                )
+            used = given.count()
+        rates.append(
+            engine.BehaviourRate(
+                point_type=rule.point_type.code,
+                amount=rule.amount,
+                event_name=rule.event_type.name,
+                cap=rule.cap,
+                period=rule.cap_period,
+                used=used,
+            )
+        )
+    return rates
+
+
+def period_start(period: str, at: datetime.datetime) -> datetime.datetime | None:
+    day = day_bounds(at)[0]
+    if period == BehaviourRule.Period.DAY:
+        return day
+    if period == BehaviourRule.Period.WEEK:
+        return day - datetime.timedelta(days=day.weekday())
+    if period == BehaviourRule.Period.MONTH:
+        return day.replace(day=1)
+    if period == BehaviourRule.Period.YEAR:
+        return day.replace(month=1, day=1)
+    return None  # ever
+
+
+def period_end(period: str, start: datetime.datetime) -> datetime.datetime:
+    if period == BehaviourRule.Period.DAY:
+        return start + datetime.timedelta(days=1)
+    if period == BehaviourRule.Period.WEEK:
+        return start + datetime.timedelta(days=7)
+    if period == BehaviourRule.Period.MONTH:
+        return (start + datetime.timedelta(days=32)).replace(day=1)
+    return start.replace(year=start.year + 1)
