@@ -201,3 +201,47 @@ class Campaign(models.Model):
     @property
     def editable(self) -> bool:
         return self.status == self.Status.DRAFT
+
+    def clean(self) -> None:
+        """Refuse settings that cannot work, all at once, naming the fields."""
+        from django.core.exceptions import ValidationError
+
+        from members.models import Channel
+
+        errors: dict[str, str] = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The end must be after the start.")
+        if self.trigger == self.Trigger.EVENT and not self.event_type_id:
+            errors["event_type"] = _("Pick the behaviour event that triggers the campaign.")
+        if self.trigger != self.Trigger.EVENT and self.event_type_id:
+            errors["event_type"] = _("Only for the behaviour-event trigger.")
+        if self.trigger != self.Trigger.TIER_UPGRADE and self.upgrade_tier_id:
+            errors["upgrade_tier"] = _("Only for the tier-upgrade trigger.")
+        if self.trigger != self.Trigger.PURCHASE:
+            purchase_only = {
+                "min_paid": self.min_paid is not None, "first_purchase": self.first_purchase,
+                "categories": bool(self.categories), "skus": bool(self.skus),
+                "points_per_cny": self.points_per_cny is not None,
+            }  # fmt: skip
+            for name, used in purchase_only.items():
+                if used:
+                    errors[name] = _("Only purchases have this: the trigger is not a purchase.")
+        if self.trigger in (self.Trigger.BIRTHDAY, self.Trigger.TIER_UPGRADE):
+            if self.multiplier is not None:
+                errors["multiplier"] = _("Nothing to multiply: give bonus points instead.")
+            if self.channels:
+                errors["channels"] = _("Birthdays and upgrades have no channel.")
+        if unknown := [c for c in self.channels if c not in Channel.values]:
+            errors["channels"] = _("Unknown channel %(channel)s.") % {"channel": ", ".join(unknown)}
+        if any(not str(day).isdigit() or not 1 <= int(day) <= 7 for day in self.weekdays):
+            errors["weekdays"] = _("Weekdays are 1 (Monday) to 7 (Sunday).")
+        for name in ("hour_from", "hour_to"):
+            value = getattr(self, name)
+            if value is not None and value > 24:
+                errors[name] = _("An hour is 0 to 24.")
+        if not (
+            self.multiplier or self.bonus_points or self.points_per_cny or self.growth or self.benefit_id
+        ):
+            errors["bonus_points"] = _("The campaign gives nothing: set at least one effect.")
+        if errors:
+            raise ValidationError(errors)

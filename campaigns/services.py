@@ -1,0 +1,121 @@
+"""A campaign's lifecycle: draft -> submitted -> approved -> scheduled -> active <-> paused -> ended.
+
+Each step checks who may take it and from which status, and is saved with its author and a
+reason in the campaign's history. An approver may not approve their own campaign. A campaign
+gives points only while active (and, for facts that happened in its window and arrive late,
+after it ended); see ``campaigns.selectors.GIVING``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.models import Campaign
+
+S = Campaign.Status
+
+#: action -> (statuses it starts from, label for the history)
+ACTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "submit": ((S.DRAFT,), gettext_lazy("Submitted for approval")),
+    "approve": ((S.SUBMITTED,), gettext_lazy("Approved")),
+    "reject": ((S.SUBMITTED,), gettext_lazy("Sent back to draft")),
+    "withdraw": ((S.SUBMITTED, S.APPROVED, S.SCHEDULED), gettext_lazy("Withdrawn to draft")),
+    "schedule": ((S.APPROVED,), gettext_lazy("Scheduled")),
+    "pause": ((S.ACTIVE,), gettext_lazy("Paused")),
+    "resume": ((S.PAUSED,), gettext_lazy("Resumed")),
+    "end": ((S.SCHEDULED, S.ACTIVE, S.PAUSED), gettext_lazy("Ended")),
+}
+
+
+def allowed_actions(campaign: Campaign, user: Any) -> list[str]:
+    """The actions ``user`` may take on ``campaign`` now (the admin shows these as buttons)."""
+    return [action for action in ACTIONS if _refusal(campaign, action, user) is None]
+
+
+def _refusal(campaign: Campaign, action: str, user: Any) -> str | None:
+    starts_from, _label = ACTIONS[action]
+    if campaign.status not in starts_from:
+        return _("“%(action)s” is not possible while the campaign is %(status)s.") % {
+            "status": campaign.get_status_display(), "action": ACTIONS[action][1],
+        }  # fmt: skip
+    if action in ("approve", "reject"):
+        if not user.has_perm("campaigns.approve_campaign"):
+            return _("Only approvers may approve or reject campaigns.")
+        if campaign.created_by_id == user.pk:
+            return _("An approver may not approve their own campaign.")
+    elif not user.has_perm("campaigns.change_campaign"):
+        return _("You may not change campaigns.")
+    return None
+
+
+def campaign_transition(
+    campaign: Campaign, action: str, *, actor: Any, note: str = "", at: datetime.datetime | None = None
+) -> Campaign:
+    """Take one lifecycle step; refused with the reason if the status or the person does not allow it."""
+    if action not in ACTIONS:
+        raise ValidationError(_("Unknown action %(action)s.") % {"action": action})
+    at = at or timezone.now()
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if refusal := _refusal(campaign, action, actor):
+            raise PermissionDenied(refusal)
+        if action == "submit":
+            campaign.full_clean()
+        if action in ("reject", "withdraw") or action == "submit":
+            campaign.approved_by, campaign.approved_at = None, None
+        campaign.status = _next_status(campaign, action, at)
+        if action == "approve":
+            campaign.approved_by, campaign.approved_at = actor, at
+        if action == "end" and campaign.ends_at > at:
+            campaign.ends_at = max(at, campaign.starts_at + datetime.timedelta(seconds=1))
+        if action == "schedule" and campaign.ends_at <= at:
+            raise ValidationError(
+                {"ends_at": _("The campaign's end is already past: send it back and change it.")}
+            )
+        campaign._history_user = actor
+        label = str(ACTIONS[action][1])
+        campaign._change_reason = f"{label}: {note}" if note else label
+        campaign.save()
+    return campaign
+
+
+def _next_status(campaign: Campaign, action: str, at: datetime.datetime) -> str:
+    if action in ("schedule", "resume"):
+        if campaign.ends_at <= at:
+            return S.ENDED
+        return S.ACTIVE if campaign.starts_at <= at else S.SCHEDULED
+    return {
+        "submit": S.SUBMITTED, "approve": S.APPROVED, "reject": S.DRAFT, "withdraw": S.DRAFT,
+        "pause": S.PAUSED, "end": S.ENDED,
+    }[action]  # fmt: skip
+
+
+def campaigns_due(now: datetime.datetime | None = None) -> int:
+    """Job: start scheduled campaigns whose start came, end those whose end came. Safe to rerun."""
+    now = now or timezone.now()
+    moved = 0
+    due = Campaign.objects.filter(status=S.SCHEDULED, starts_at__lte=now) | Campaign.objects.filter(
+        status__in=[S.SCHEDULED, S.ACTIVE, S.PAUSED], ends_at__lte=now
+    )
+    for pk in due.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().get(pk=pk)
+            target = S.ENDED if campaign.ends_at <= now else S.ACTIVE
+            if campaign.status in (S.ENDED, target) or (
+                target == S.ACTIVE and campaign.status != S.SCHEDULED
+            ):
+                continue
+            campaign.status = target
+            campaign._change_reason = str(
+                _("Started at its start time") if target == S.ACTIVE else _("Ended at its end time")
+            )
+            campaign.save()
+            moved += 1
+    return moved
