@@ -157,6 +157,15 @@ CELERY_BEAT_SCHEDULE = {
     "tiers-end-due-overrides": {"task": "tiers.tasks.end_due_overrides", "schedule": crontab(minute="*/15")},
     "tiers-review-due": {"task": "tiers.tasks.review_due_tiers", "schedule": crontab(hour=0, minute=15)},
     # After the review: members who reached a tier get this period's coupons the same morning.
+    # Campaigns start and end on their dates; birthday campaigns run in the morning, local time.
+    "campaigns-start-and-end-due": {
+        "task": "campaigns.tasks.start_and_end_due_campaigns",
+        "schedule": crontab(minute="*/5"),
+    },
+    "campaigns-birthdays": {
+        "task": "campaigns.tasks.process_birthdays",
+        "schedule": crontab(hour=8, minute=0),
+    },
     "benefits-issue-entitlements": {
         "task": "benefits.tasks.issue_entitlements",
         "schedule": crontab(hour=1, minute=0),

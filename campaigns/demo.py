@@ -1,0 +1,263 @@
+"""Demo campaigns (``CampaignsConfig.demo_seed``): behaviour rules, campaigns in every status,
+and the last 60 days of purchases, refunds and sign-ins run through the earning pipeline, so
+member pages explain their points and campaign results have something to show.
+
+Campaigns go through the lifecycle services: the demo operator writes and submits them, the
+demo approver approves them. One waits for approval, one is a draft, one has ended.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from decimal import Decimal
+
+from benefits.models import Benefit
+from campaigns.models import BehaviourRule, Campaign
+from campaigns.pipeline import event_process, purchase_process, refund_process
+from campaigns.services import campaign_transition
+from members.demo import DemoRun
+from members.facts import Line, event_record, purchase_record, refund_record
+from members.models import Channel, EventType, Member, Store
+from points.services import lots_activate_due
+
+BEHAVIOUR = [
+    ("daily_sign_in", 5, 1, "day"),
+    ("review", 20, 3, "month"),
+    ("profile_completed", 100, 1, "ever"),
+]
+PRODUCTS = [
+    ("F001", "食品", 38),
+    ("F002", "食品", 66),
+    ("D001", "饮品", 18),
+    ("C001", "服饰", 299),
+    ("W001", "烟酒", 128),
+]
+BUYERS, PURCHASE_DAYS = 300, 60
+
+
+def _campaigns(now: datetime.datetime) -> list[tuple[dict, str]]:
+    """(fields, how far it goes: draft / submitted / live / ended)."""
+    day = datetime.timedelta(days=1)
+    year = (now - 200 * day, now + 165 * day)
+    return [
+        (
+            {
+                "code": "double-11",
+                "name": "双11双倍积分",
+                "multiplier": Decimal(2),
+                "priority": 10,
+                "starts_at": now - 10 * day,
+                "ends_at": now + 3 * day,
+                "holdout_percent": 10,
+                "budget_points": 2_000_000,
+                "member_daily_points": 5000,
+                "description": "双11期间全渠道消费积分翻倍，每人每日最多加赠 5,000 积分",
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "birthday-month",
+                "name": "生日月双倍积分",
+                "multiplier": Decimal(2),
+                "priority": 5,
+                "birthday": Campaign.Birthday.MONTH,
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "first-purchase",
+                "name": "新会员首单礼",
+                "bonus_points": 200,
+                "first_purchase": True,
+                "new_member_days": 30,
+                "benefit": "满100减20",
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "upgrade-gift",
+                "name": "升级礼",
+                "trigger": Campaign.Trigger.TIER_UPGRADE,
+                "bonus_points": 500,
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "birthday-gift",
+                "name": "生日礼",
+                "trigger": Campaign.Trigger.BIRTHDAY,
+                "benefit": "生日礼",
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "national-day",
+                "name": "国庆加倍",
+                "multiplier": Decimal("1.5"),
+                "exclusive": True,
+                "priority": 20,
+                "budget_points": 20_000,
+                "starts_at": now - 52 * day,
+                "ends_at": now - 45 * day,
+            },
+            "ended",
+        ),
+        (
+            {
+                "code": "weekend-store",
+                "name": "周末到店加赠",
+                "points_per_cny": Decimal("0.5"),
+                "channels": [Channel.STORE],
+                "weekdays": [6, 7],
+                "starts_at": now + 5 * day,
+                "ends_at": now + 60 * day,
+            },
+            "submitted",
+        ),
+        (
+            {
+                "code": "spring-festival",
+                "name": "春节集卡",
+                "bonus_points": 88,
+                "min_paid": Decimal(188),
+                "starts_at": now + 60 * day,
+                "ends_at": now + 80 * day,
+            },
+            "draft",
+        ),
+    ]
+
+
+def seed(run: DemoRun) -> str | None:
+    operator, approver = run.users.get("operator"), run.users.get("approver")
+    if operator is None or approver is None:
+        return None
+    for code, amount, cap, period in BEHAVIOUR:
+        BehaviourRule.objects.get_or_create(
+            event_type=EventType.objects.get(code=code),
+            point_type_id=_points_id(),
+            defaults={"amount": amount, "cap": cap, "cap_period": period},
+        )
+    made = [_campaign(fields, stage, operator, approver, run.now) for fields, stage in _campaigns(run.now)]
+    rng = run.rng("campaigns")
+    purchases, refunds, events = _activity(run, rng)
+    lots_activate_due(now=run.now)
+    live = sum(1 for c in made if c and c.status == Campaign.Status.ACTIVE)
+    return (
+        f"{len([c for c in made if c])} campaigns ({live} live); "
+        f"{purchases} purchases, {refunds} refunds, {events} sign-ins through the pipeline"
+    )
+
+
+def _points_id() -> int:
+    from points.models import PointType
+
+    return PointType.objects.get(code="points").pk
+
+
+def _campaign(fields: dict, stage: str, operator, approver, now) -> Campaign | None:
+    if Campaign.objects.filter(code=fields["code"]).exists():
+        return None
+    fields = dict(fields)
+    if benefit := fields.pop("benefit", None):
+        fields["benefit"] = Benefit.objects.filter(name=benefit).first()
+    campaign = Campaign.objects.create(created_by=operator, **fields)
+    steps = {"draft": [], "submitted": ["submit"], "live": ["submit", "approve", "schedule"]}
+    if stage == "ended":  # it ran its course: approved while it was ahead, ended at its end
+        campaign_transition(
+            campaign, "submit", actor=operator, at=campaign.starts_at - datetime.timedelta(days=3)
+        )
+        campaign_transition(
+            campaign, "approve", actor=approver, at=campaign.starts_at - datetime.timedelta(days=2)
+        )
+        campaign_transition(
+            campaign, "schedule", actor=operator, at=campaign.starts_at - datetime.timedelta(days=1)
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ENDED)
+        return Campaign.objects.get(pk=campaign.pk)
+    for action in steps[stage]:
+        campaign = campaign_transition(
+            campaign, action, actor=approver if action == "approve" else operator, at=now
+        )
+    return campaign
+
+
+def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
+    members = list(run.members.filter(status=Member.Status.ACTIVE).order_by("?")[:BUYERS])
+    stores = list(Store.objects.filter(is_active=True).order_by("pk")[:10])
+    if not members or not stores:
+        return 0, 0, 0
+    plan = []
+    for member in members:
+        for _ in range(rng.randint(1, 3)):
+            at = run.now - datetime.timedelta(minutes=rng.randint(60, PURCHASE_DAYS * 24 * 60))
+            plan.append((max(at, member.created_at + datetime.timedelta(hours=1)), member))
+    plan.sort(key=lambda item: item[0])
+    purchases = refunds = 0
+    for n, (at, member) in enumerate(plan):
+        if at >= run.now:
+            continue
+        online = rng.random() < 0.35
+        lines = [
+            Line(sku=sku, name="", category=cat, amount=Decimal(price * qty), quantity=Decimal(qty))
+            for sku, cat, price in rng.sample(PRODUCTS, rng.randint(1, 3))
+            for qty in [rng.randint(1, 3)]
+        ]
+        total = sum(line.amount for line in lines)
+        purchase, _ = purchase_record(
+            member=member,
+            source="demo-pos" if not online else "demo-tmall",
+            order_number=f"D{run.existing + n:08d}",
+            channel=Channel.TMALL if online else Channel.STORE,
+            store=None if online else rng.choice(stores),
+            occurred_at=at,
+            gross_amount=total,
+            paid_amount=total,
+            shipping_amount=Decimal(0),
+            lines=lines,
+            now=run.now,
+        )
+        purchase_process(purchase, at=run.now)
+        purchases += 1
+        if rng.random() < 0.05:
+            back, _ = refund_record(
+                purchase=purchase,
+                source=purchase.source,
+                refund_number=f"{purchase.order_number}-R",
+                amount=lines[0].amount,
+                occurred_at=min(at + datetime.timedelta(days=2), run.now),
+                now=run.now,
+            )
+            refund_process(back, at=run.now)
+            refunds += 1
+    events = 0
+    for member in members[:100]:
+        for days_ago in sorted(rng.sample(range(1, 8), rng.randint(1, 5)), reverse=True):
+            at = run.now - datetime.timedelta(days=days_ago)
+            if at <= member.created_at:
+                continue
+            event, _ = event_record(
+                member=member,
+                event_type="daily_sign_in",
+                key=f"signin:{member.pk}:{at:%Y%m%d}",
+                occurred_at=at,
+                channel=Channel.WECHAT_MINIPROGRAM,
+                now=run.now,
+            )
+            event_process(event, at=run.now)
+            events += 1
+    return purchases, refunds, events
