@@ -294,7 +294,7 @@ def _campaigns(outcome, fact, member, base, behaviour, offers, usage) -> None:
             continue
         used = usage.get(offer.id) or Usage()
         lines = _give(offer, fact, rates, behaviour, used)
-        if not lines and offer.benefit_id is None:
+        if lines is None or (not lines and offer.benefit_id is None):
             continue
         outcome.lines.extend(lines)
         if offer.benefit_id is not None:
@@ -305,13 +305,13 @@ def _campaigns(outcome, fact, member, base, behaviour, offers, usage) -> None:
 
 
 def _give(offer: Offer, fact: Fact, rates: dict[str, BaseRule], behaviour, used: Usage) -> list[Line] | None:
-    """The campaign's lines after caps and budget; [] when it has nothing left to give."""
+    """The campaign's lines after caps and budget; None when it may give nothing more (no coupon either)."""
     if offer.member_max_times is not None and used.times >= offer.member_max_times:
-        return []
+        return None
     if used.budget_points_left is not None and used.budget_points_left <= 0:
-        return []
+        return None
     if used.budget_cny_left is not None and used.budget_cny_left <= 0:
-        return []
+        return None
     parts: dict[str, int] = {}
     amount = offer.matching_amount(fact)
     if offer.multiplier is not None and offer.multiplier > 1:

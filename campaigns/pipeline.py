@@ -16,6 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -152,6 +153,14 @@ def _process(
         member = Member.objects.select_for_update().get(pk=member_id)  # this member's facts take turns
         if done := Award.objects.filter(key=key).first():
             return done
+        if member.status == Member.Status.CLOSED:
+            raise ValidationError(
+                {
+                    "member": _("Member %(number)s is closed and earns nothing.")
+                    % {"number": member.member_number}
+                },
+                code="member_closed",
+            )
         state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
         matched = evaluate(state, None, member).matched
         campaigns = _lock_budgets(book, matched)
@@ -172,7 +181,8 @@ def _process(
                 member, benefit=Benefit.objects.get(pk=benefit_id), origin=Coupon.Origin.CAMPAIGN, at=at
             )
             lines.append(AwardLine(award=award, member=member, kind=AwardLine.Kind.CAMPAIGN,
-                                   campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at))  # fmt: skip
+                                   campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at,
+                                   params={"campaign": book.campaigns[campaign_id].name}))  # fmt: skip
         AwardLine.objects.bulk_create(lines)
         Participation.objects.bulk_create(
             [Participation(campaign_id=pk, member=member, control=control, first_at=fact.at)

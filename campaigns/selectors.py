@@ -180,14 +180,15 @@ def usage(
     start, end = day_bounds(at)
     given = {
         row["campaign_id"]: row
-        for row in AwardLine.objects.filter(
-            campaign_id__in=ids, member_id=member_id, point_type__code=engine.POINTS
-        )
+        for row in AwardLine.objects.filter(campaign_id__in=ids, member_id=member_id)
         .values("campaign_id")
         .annotate(
-            points=Sum("amount"),
-            today=Sum("amount", filter=Q(occurred_at__gte=start, occurred_at__lt=end)),
-            times=Count("award", distinct=True, filter=Q(amount__gt=0)),
+            points=Sum("amount", filter=Q(point_type__code=engine.POINTS)),
+            today=Sum(
+                "amount",
+                filter=Q(point_type__code=engine.POINTS, occurred_at__gte=start, occurred_at__lt=end),
+            ),
+            times=Count("award", distinct=True, filter=Q(amount__gt=0) | Q(coupon__isnull=False)),
         )
         .order_by()
     }

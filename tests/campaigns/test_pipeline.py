@@ -275,3 +275,25 @@ def test_control_group_gets_nothing_and_is_the_same_members_every_time(db):
     for m in members:
         expected = 200 if m.pk in control else 400
         assert held(m) == expected
+
+
+def test_a_coupon_campaign_counts_its_times_and_stops_with_its_budget(member, twenty_off):
+    coupon_once = campaign(name="满100送券", benefit=twenty_off, member_max_times=1)
+    budgeted = campaign(name="限量送券", benefit=twenty_off, bonus_points=10, budget_points=10)
+    first = purchase_process(buy(member, "100"), at=NOW)
+    second = purchase_process(buy(member, "100"), at=NOW)
+    assert first.lines.filter(campaign=coupon_once).exclude(coupon=None).count() == 1
+    assert not second.lines.filter(campaign=coupon_once).exists()
+    assert not second.lines.filter(campaign=budgeted).exists()  # budget spent: no coupon either
+    assert Coupon.objects.filter(member=member).count() == 2
+    assert "满100送券: coupon 满100减20" in texts(first)
+
+
+def test_a_closed_member_earns_nothing_and_is_told_why(member):
+    from django.core.exceptions import ValidationError
+
+    purchase = buy(member, "100")
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
+    with pytest.raises(ValidationError, match="is closed"):
+        purchase_process(purchase, at=NOW)
+    assert not Award.objects.exists() and not Entry.objects.exists()
