@@ -36,7 +36,9 @@ def texts(award: Award) -> list[str]:
 
 
 def gold(member, ladder):
-    tier_override(member=member, tier=ladder["gold"], until=local(2027, 6, 1), reason="status match", at=NOW, actor=None)
+    tier_override(
+        member=member, tier=ladder["gold"], until=local(2027, 6, 1), reason="status match", at=NOW, actor=None
+    )
 
 
 def test_paid_amount_at_one_point_per_cny_rounded_down(member):
@@ -297,3 +299,20 @@ def test_a_closed_member_earns_nothing_and_is_told_why(member):
     with pytest.raises(ValidationError, match="is closed"):
         purchase_process(purchase, at=NOW)
     assert not Award.objects.exists() and not Entry.objects.exists()
+
+
+def test_registration_event_runs_behaviour_rule_and_registration_campaigns_once(member):
+    from campaigns.models import BehaviourRule
+    from members.models import EventType
+
+    registration = EventType.objects.get(code="registration")
+    BehaviourRule.objects.create(
+        event_type=registration, point_type_id=1, amount=50, cap=1, cap_period="ever"
+    )
+    welcome = campaign(name="注册礼", trigger=Campaign.Trigger.REGISTRATION, bonus_points=100, growth=10)
+    event, _ = event_record(member=member, event_type="registration", key=f"reg:{member.pk}", occurred_at=NOW)
+    award = event_process(event, at=NOW)
+    assert event_process(event, at=NOW) == award
+    assert held(member) == 150 and held(member, "growth") == 10
+    assert texts(award) == ["注册 +50 积分", "注册礼 +100 积分", "注册礼 +10 成长值"]
+    assert welcome.participations.get().member == member
