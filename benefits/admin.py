@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from benefits.admin_views import benefit_value, redeem_view
 from benefits.coupons import coupon_void, normalise_code
@@ -29,7 +28,7 @@ from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_update
 from members import masking
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, LargeTablePaginator
 from tiers.admin import (
     PLAN_PAGE_INLINES,
     TIER_LADDER_COLUMNS,
@@ -61,7 +60,7 @@ def mask_address(value: str) -> str:
 
 
 @admin.register(Benefit)
-class BenefitAdmin(SimpleHistoryAdmin):
+class BenefitAdmin(HistoryAdmin):
     list_display = ["name", "kind", "value_display", "min_spend", "valid_days", "conditions", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["name"]
@@ -119,7 +118,7 @@ TIER_LADDER_COLUMNS.append(
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(SimpleHistoryAdmin):
+class EntitlementAdmin(HistoryAdmin):
     list_display = ["benefit", "tier", "plan", "quantity", "period", "active"]
     list_filter = ["tier", "plan", "period", "active"]
     list_select_related = ["benefit", "tier", "plan"]
@@ -148,7 +147,7 @@ class RewardForm(forms.ModelForm):
 
 
 @admin.register(Reward)
-class RewardAdmin(SimpleHistoryAdmin):
+class RewardAdmin(HistoryAdmin):
     form = RewardForm
     list_display = ["name", "kind", "price_display", "stock_display", "redeemed", "per_member_limit",
                     "min_tier", "valid_from", "valid_until", "active"]  # fmt: skip

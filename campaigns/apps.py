@@ -1,9 +1,33 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from members.roles import Role
+
+_READ = [
+    "campaigns.view_earnrule",
+    "campaigns.view_behaviourrule",
+    "campaigns.view_campaign",
+    "campaigns.view_award",
+]
+
 
 class CampaignsConfig(AppConfig):
-    """Campaigns and the earning pipeline: filled in by the campaigns issue."""
+    """Earning rules, campaigns with their approval, and the earning pipeline's awards."""
 
     name = "campaigns"
     verbose_name = _("Campaigns")
+    demo_seed = "campaigns.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
+
+    role_permissions = {
+        Role.OPERATOR: [
+            *_READ,
+            "campaigns.add_earnrule",
+            "campaigns.change_earnrule",
+            "campaigns.add_behaviourrule",
+            "campaigns.change_behaviourrule",
+            "campaigns.add_campaign",
+            "campaigns.change_campaign",  # drafts, and the lifecycle steps other than approval
+        ],
+        Role.APPROVER: [*_READ, "campaigns.approve_campaign"],
+        Role.FINANCE: _READ,
+    }

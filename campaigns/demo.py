@@ -221,7 +221,7 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
         purchase, _ = purchase_record(
             member=member,
             source="demo-pos" if not online else "demo-tmall",
-            order_number=f"D{run.existing + n:08d}",
+            order_number=f"DEMO-{run.existing:07d}-{n:05d}",
             channel=Channel.TMALL if online else Channel.STORE,
             store=None if online else rng.choice(stores),
             occurred_at=at,

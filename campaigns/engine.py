@@ -28,6 +28,11 @@ ROUNDINGS = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceiling": ROUND_CE
 POINTS, GROWTH = "points", "growth"
 
 
+def plain(number: Decimal) -> str:
+    """1.50 -> "1.5", 10 -> "10" (``normalize`` alone writes 1E+1)."""
+    return format(number.normalize(), "f")
+
+
 def to_points(value: Decimal, rounding: str = "floor") -> int:
     return int(value.quantize(Decimal(1), rounding=ROUNDINGS[rounding]))
 
@@ -261,7 +266,7 @@ def evaluate(
         eligible = rule.eligible(fact)
         points = to_points(eligible * rule.rate, rule.rounding)
         base_points[rule.point_type] = base_points.get(rule.point_type, 0) + points
-        params = {"rate": str(rule.rate.normalize()), "rounding": rule.rounding, "eligible": str(eligible)}
+        params = {"rate": plain(rule.rate), "rounding": rule.rounding, "eligible": str(eligible)}
         outcome.lines.append(Line("base", rule.point_type, points, params=params))
     for rate in behaviour:
         capped = rate.cap is not None and rate.used >= rate.cap
@@ -274,7 +279,7 @@ def evaluate(
             if rule.multiplied and base_points.get(rule.point_type):
                 extra = to_points(base_points[rule.point_type] * (member.multiplier - 1))
                 if extra:
-                    params = {"tier": member.tier_name, "multiplier": str(member.multiplier.normalize())}
+                    params = {"tier": member.tier_name, "multiplier": plain(member.multiplier)}
                     outcome.lines.append(Line("tier", rule.point_type, extra, params=params))
     _campaigns(outcome, fact, member, base, behaviour, offers, usage or {})
     return outcome

@@ -302,7 +302,7 @@ def refund_process(
         before = Award.objects.filter(purchase=purchase, kind=Award.Kind.REFUND)
         refunded = (before.aggregate(total=Sum("refund__amount"))["total"] or Decimal(0)) + refund.amount
         share = min(refunded / purchase.paid_amount, Decimal(1)) if purchase.paid_amount else Decimal(1)
-        earned = _sums(AwardLine.objects.filter(award=earned_award, coupon=None))
+        earned = _net_of_negative_lines(_sums(AwardLine.objects.filter(award=earned_award, coupon=None)))
         undone = _sums(AwardLine.objects.filter(award__in=before))
         award = Award.objects.create(
             key=key, kind=Award.Kind.REFUND, member=member, purchase=purchase, refund=refund,
@@ -351,6 +351,22 @@ def _sums(lines) -> dict[tuple[str, int, int | None], tuple[int, Decimal, dict]]
         amount, cny, params = sums.get(ident, (0, Decimal(0), line.params))
         sums[ident] = (amount + line.amount, cny + line.cny, params)
     return sums
+
+
+def _net_of_negative_lines(earned: dict) -> dict:
+    """Fold negative lines (a tier multiplier below 1) into their point type's base line.
+
+    Each line is then reversed in proportion on its own: a target never above what the line
+    earned and growing with every refund, so reversals never add up to more than the purchase
+    earned and never give points back. A negative line reversed on its own could do both.
+    """
+    netted = {ident: values for ident, values in earned.items() if values[0] >= 0}
+    for (_kind, type_id, _campaign), (amount, cny, _params) in earned.items():
+        if amount < 0:
+            base = next(ident for ident in netted if ident[0] == AwardLine.Kind.BASE and ident[1] == type_id)
+            total, base_cny, params = netted[base]
+            netted[base] = (total + amount, base_cny + cny, params)
+    return netted
 
 
 def birthdays_process(at: datetime.datetime | None = None) -> int:

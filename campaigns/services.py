@@ -30,7 +30,9 @@ ACTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
     "schedule": ((S.APPROVED,), gettext_lazy("Scheduled")),
     "pause": ((S.ACTIVE,), gettext_lazy("Paused")),
     "resume": ((S.PAUSED,), gettext_lazy("Resumed")),
-    "end": ((S.SCHEDULED, S.ACTIVE, S.PAUSED), gettext_lazy("Ended")),
+    # A scheduled campaign that should not run is withdrawn, not ended: an ended campaign still
+    # gives to late facts from its window, and one that never ran must give nothing.
+    "end": ((S.ACTIVE, S.PAUSED), gettext_lazy("Ended")),
 }
 
 

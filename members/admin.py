@@ -15,10 +15,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import XLSX
-from simple_history.admin import SimpleHistoryAdmin
 
 from members import masking, services
-from members.admin_helpers import LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, LargeTablePaginator
 from members.importing import DetectedEncodingCSV, MemberResource
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import try_normalize_mobile
@@ -38,7 +37,7 @@ CONSENT_FIELDS = [f"{channel}_consent" for channel in ConsentChannel.values]
 
 
 @admin.register(Store)
-class StoreAdmin(SimpleHistoryAdmin):
+class StoreAdmin(HistoryAdmin):
     list_display = ["code", "name", "city", "kind", "is_active"]
     list_filter = ["kind", "is_active", "city"]
     search_fields = ["code", "name"]
@@ -156,7 +155,7 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ImportMixin, ExportMixin, SimpleHistoryAdmin):
+class MemberAdmin(ImportMixin, ExportMixin, HistoryAdmin):
     form = MemberAdminForm
     resource_classes = [MemberResource]
     to_encoding = "utf-8-sig"  # Excel on Chinese Windows needs the BOM to read UTF-8

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
+from simple_history.admin import SimpleHistoryAdmin
 
 #: Filtered lists count at most this many rows; past it the admin shows "10000+"-like totals.
 COUNT_CAP = 10_000
@@ -41,3 +43,21 @@ class LargeTablePaginator(Paginator):
             cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
             row = cursor.fetchone()
         return max(int(row[0]), 0) if row else 0
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """Version history to read, never to revert.
+
+    simple-history saves a posted past version after checking only that the user may *view*
+    history (the revert button is merely hidden), and a revert would skip the services: the
+    approval of a campaign, a reward's stock, a member's identity checks. So nobody reverts;
+    an operator who wants an old value back types it, and that change is recorded too.
+    """
+
+    def has_change_history_permission(self, request, obj=None) -> bool:
+        return False
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

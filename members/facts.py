@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -160,7 +159,7 @@ def refund_record(
         refund = Refund.objects.create(source=source, refund_number=refund_number, **fields)
         refunded = purchase.refunded_amount + amount
         Purchase.objects.filter(pk=purchase.pk).update(
-            refunded_amount=F("refunded_amount") + amount,
+            refunded_amount=refunded,  # the row is locked; in SQL, SQLite would add as floats
             status=Purchase.Status.REFUNDED
             if refunded == purchase.paid_amount
             else Purchase.Status.PARTLY_REFUNDED,

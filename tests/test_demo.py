@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from benefits.models import Coupon, Redemption
+from campaigns.models import Award, AwardLine, Campaign
 from members.demo import demo_hooks
 from members.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STORE_USER_STORES
 from members.models import Identity, Member, Store
@@ -58,12 +59,17 @@ def test_refuses_to_create_known_passwords_in_production():
 
 
 def test_apps_above_members_declare_their_demo_hooks_in_dependency_order():
-    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits"]
+    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits", "campaigns"]
 
 
 def test_demo_shows_tiers_and_benefits_and_the_books_balance():
     output = seed("--members", "200")
-    assert output.index("points:") < output.index("tiers:") < output.index("benefits:")
+    assert (
+        output.index("points:")
+        < output.index("tiers:")
+        < output.index("benefits:")
+        < output.index("campaigns:")
+    )
 
     assert ledger_problems() == {}
     lots = set(Lot.objects.values_list("status", flat=True))
@@ -81,6 +87,12 @@ def test_demo_shows_tiers_and_benefits_and_the_books_balance():
     assert {c.redeemed_by.username for c in redeemed} == {"store"}
     assert Redemption.objects.filter(status=Redemption.Status.COMPLETED, coupon__isnull=False).exists()
     assert Redemption.objects.filter(status=Redemption.Status.SHIPPED).exclude(tracking_number="").exists()
+
+    statuses = set(Campaign.objects.values_list("status", flat=True))
+    assert statuses == {"active", "ended", "submitted", "draft"}
+    assert Campaign.objects.get(code="double-11").lines.exists()  # purchases ran through the pipeline
+    assert Award.objects.filter(kind=Award.Kind.REFUND).exists()
+    assert not AwardLine.objects.filter(campaign__status__in=["draft", "submitted"]).exists()
 
     entries = Entry.objects.count()
     seed("--if-empty")

@@ -23,11 +23,10 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from members import masking
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, LargeTablePaginator
 from members.models import Member
 from points.errors import PointsError
 from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
@@ -222,7 +221,7 @@ def local_date(moment) -> str:
 
 
 @admin.register(Tier)
-class TierAdmin(SimpleHistoryAdmin):
+class TierAdmin(HistoryAdmin):
     """The ladder: every tier on one page, in rank order, with the policy above it."""
 
     list_display = ["rank", "name", "code", "threshold_display", "multiplier_display"]
@@ -279,7 +278,7 @@ class TierAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(SimpleHistoryAdmin):
+class TierPolicyAdmin(HistoryAdmin):
     """One row: the list is the row's page; saving returns to the ladder."""
 
     fields = ["metric", "window", "downgrade", "grace_days", "updated_at"]
@@ -489,7 +488,7 @@ class MemberTierAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(SimpleHistoryAdmin):
+class PlanAdmin(HistoryAdmin):
     list_display = ["name", "code", "price", "duration_months", "tier", "auto_renew", "active"]
     list_filter = ["active", "tier"]
     list_select_related = ["tier"]

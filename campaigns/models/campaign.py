@@ -25,14 +25,14 @@ class Campaign(models.Model):
         SUBMITTED = "submitted", _("Submitted for approval")
         APPROVED = "approved", _("Approved")
         SCHEDULED = "scheduled", _("Scheduled")
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("campaign status", "Active")
         PAUSED = "paused", _("Paused")
         ENDED = "ended", _("Ended")
 
     class Trigger(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
         EVENT = "event", _("Behaviour event")
-        REGISTRATION = "registration", _("Registration")
+        REGISTRATION = "registration", pgettext_lazy("campaign trigger", "Registration")
         BIRTHDAY = "birthday", _("Birthday")
         TIER_UPGRADE = "tier_upgrade", _("Tier upgrade")
 
@@ -52,6 +52,7 @@ class Campaign(models.Model):
         verbose_name=_("author"),
         on_delete=models.PROTECT,
         null=True,
+        blank=True,
         related_name="+",
     )
     approved_by = models.ForeignKey(

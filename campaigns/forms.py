@@ -1,0 +1,257 @@
+"""Forms of the campaigns admin: what operators tick and type instead of JSON.
+
+Lists of categories and SKUs are typed as text (commas, Chinese commas or new lines between
+them); channels and weekdays are ticked. The model stores them as JSON lists.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from django import forms
+from django.contrib.admin.widgets import AdminDateWidget
+from django.core.exceptions import ValidationError
+from django.db import connections
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from campaigns.models import Campaign, EarnRule
+from campaigns.services import ACTIONS
+from members.models import Channel
+
+WEEKDAYS = [
+    (1, pgettext_lazy("weekday", "Mon")),
+    (2, pgettext_lazy("weekday", "Tue")),
+    (3, pgettext_lazy("weekday", "Wed")),
+    (4, pgettext_lazy("weekday", "Thu")),
+    (5, pgettext_lazy("weekday", "Fri")),
+    (6, pgettext_lazy("weekday", "Sat")),
+    (7, pgettext_lazy("weekday", "Sun")),
+]
+
+#: Choice labels whose msgid the catalogue already gives another meaning: a member's "Active" is
+#: 正常, the member page's "Registration" section is 注册信息. The admin shows these instead until
+#: the model's choices carry a context of their own.
+OWN_LABELS = {
+    ("status", Campaign.Status.ACTIVE): pgettext_lazy("campaign status", "Active"),
+    ("trigger", Campaign.Trigger.REGISTRATION): pgettext_lazy("campaign trigger", "Registration"),
+}
+
+
+def choice_label(field: str, value: str) -> str:
+    """The label of a campaign's ``status`` or ``trigger`` value, in the reader's language."""
+    if (field, value) in OWN_LABELS:
+        return str(OWN_LABELS[field, value])
+    return str(dict(Campaign._meta.get_field(field).flatchoices).get(value, value))
+
+
+def status_label(campaign: Campaign) -> str:
+    return choice_label("status", campaign.status)
+
+
+#: what separates items typed in a list field: commas (also the Chinese ones), 、, ; and new lines
+SEPARATORS = re.compile(r"[,，、;；\n\r]+")
+
+
+def split_list(text: str) -> list[str]:
+    """``"食品, 烟酒\\n酒水"`` -> ``["食品", "烟酒", "酒水"]``: trimmed, no blanks, no repeats."""
+    items: list[str] = []
+    for item in SEPARATORS.split(text or ""):
+        item = item.strip()
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+def join_list(items) -> str:
+    return ", ".join(str(item) for item in items or [])
+
+
+class ListField(forms.CharField):
+    """A JSON list of strings, typed as text separated by commas or new lines."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "cols": 60})
+
+    def __init__(self, *, max_item_length: int = 64, **kwargs: Any) -> None:
+        self.max_item_length = max_item_length
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", _("Separate them with commas or put one per line."))
+        super().__init__(strip=True, **kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return join_list(value)
+        return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list | tuple):
+            return [str(item) for item in value]
+        items = split_list(super().to_python(value))
+        if too_long := [item for item in items if len(item) > self.max_item_length]:
+            raise ValidationError(
+                _("Too long to be one item: %(item)s. Separate items with commas."),
+                params={"item": too_long[0]},
+                code="item_too_long",
+            )
+        return items
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        try:
+            return self.to_python(initial) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+def ticks() -> forms.CheckboxSelectMultiple:
+    """Checkboxes side by side, styled like the admin's horizontal radio buttons."""
+    return forms.CheckboxSelectMultiple(attrs={"class": "radiolist inline"})
+
+
+class EarnRuleForm(forms.ModelForm):
+    excluded_categories = ListField(
+        label=capfirst(_("excluded categories")),
+        help_text=_("Lines in these categories earn nothing. Separate them with commas or put one per line."),
+    )
+    excluded_skus = ListField(
+        label=capfirst(_("excluded SKUs")),
+        help_text=_("Lines of these SKUs earn nothing. Separate them with commas or put one per line."),
+    )
+
+    class Meta:
+        model = EarnRule
+        fields = ["point_type", "channel", "store", "rate", "rounding", "excluded_categories",
+                  "excluded_skus", "active"]  # fmt: skip
+
+
+class CampaignForm(forms.ModelForm):
+    channels = forms.MultipleChoiceField(
+        label=capfirst(_("channels")),
+        choices=Channel.choices,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every channel."),
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=capfirst(_("weekdays")),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every day of the week."),
+    )
+    categories = ListField(
+        label=capfirst(_("categories")),
+        help_text=_(
+            "Baskets with a line in one of these categories. Commas or one per line; empty: any basket."
+        ),
+    )
+    skus = ListField(
+        label=capfirst(_("SKUs")),
+        help_text=_("Baskets with one of these SKUs. Commas or one per line; empty: any basket."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "trigger" in self.fields:
+            self.fields["trigger"].choices = [
+                (value, choice_label("trigger", value)) for value in Campaign.Trigger.values
+            ]
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "code", "name", "description", "starts_at", "ends_at", "trigger", "event_type", "upgrade_tier",
+            "channels", "stores", "tiers", "tags", "new_member_days", "first_purchase", "min_paid",
+            "categories", "skus", "weekdays", "hour_from", "hour_to", "birthday", "multiplier",
+            "bonus_points", "points_per_cny", "growth", "benefit", "member_max_times", "member_max_points",
+            "member_daily_points", "budget_points", "budget_cny", "exclusive", "priority", "holdout_percent",
+        ]  # fmt: skip
+        help_texts = {
+            "stores": _("Empty: every store."),
+            "tiers": _("Empty: every tier."),
+            "tags": _("Members with any of these tags. Empty: every member."),
+            "min_paid": _("Empty: any amount."),
+            "hour_from": _("0 to 23, the shop's local time. Empty: from midnight."),
+            "bonus_points": _("Points given once per qualifying purchase or event."),
+            "points_per_cny": _("On top of the base rule, for each CNY of the eligible amount."),
+            "growth": _("Growth value given once per qualifying purchase or event."),
+            "benefit": _("A coupon issued to each member the campaign gives to."),
+            "member_max_times": _("Empty: no limit."),
+            "member_max_points": _("Campaign points over the whole campaign. Empty: no limit."),
+            "member_daily_points": _("Empty: no limit."),
+            "budget_points": _("The campaign stops giving points once they are given out. Empty: no budget."),
+            "budget_cny": _("At each point type's value in CNY. Empty: no budget."),
+            "birthday": _("For birthday campaigns and purchases: when in the year it applies."),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        # An operator who opened the form while it was a draft saves only if it still is one: the
+        # row stays locked until the admin's transaction commits the save.
+        if self.instance.pk is not None:
+            rows = Campaign.objects.filter(pk=self.instance.pk, status=Campaign.Status.DRAFT)
+            if connections[rows.db].in_atomic_block:
+                rows = rows.select_for_update()
+            if not rows.exists():
+                raise ValidationError(
+                    _("The campaign is no longer a draft: it was submitted while you were editing it."),
+                    code="not_draft",
+                )
+        return data
+
+
+class SimulationForm(forms.Form):
+    start = forms.DateField(label=capfirst(_("first day")), widget=AdminDateWidget)
+    end = forms.DateField(label=capfirst(_("last day")), widget=AdminDateWidget)
+
+    DEFAULT_DAYS = 30
+    MAX_DAYS = 366
+
+    @classmethod
+    def defaults(cls) -> dict[str, datetime.date]:
+        today = timezone.localdate()
+        return {"start": today - datetime.timedelta(days=cls.DEFAULT_DAYS), "end": today}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", _("The end must be on or after the start."))
+            elif (end - start).days >= self.MAX_DAYS:
+                self.add_error("end", _("At most a year at a time."))
+            elif end > timezone.localdate():
+                self.add_error("end", _("Simulate over the past: real purchases only."))
+        return data
+
+    def moments(self) -> tuple[datetime.datetime, datetime.datetime]:
+        """From the start date's midnight to the midnight after the end date, local time."""
+        start = self.cleaned_data["start"]
+        end = self.cleaned_data["end"] + datetime.timedelta(days=1)
+        midnight = datetime.time()
+        return (
+            timezone.make_aware(datetime.datetime.combine(start, midnight)),
+            timezone.make_aware(datetime.datetime.combine(end, midnight)),
+        )
+
+
+class TransitionForm(forms.Form):
+    action = forms.ChoiceField(choices=[])
+    note = forms.CharField(label=capfirst(_("note")), max_length=200, required=False, strip=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # every action, not only the ones shown: a stale page's button gets the service's reason
+        self.fields["action"].choices = [(action, action) for action in ACTIONS]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "reject" and not data.get("note"):
+            self.add_error("note", _("Say why it is sent back, so the author knows what to change."))
+        return data

@@ -1,0 +1,563 @@
+"""Campaigns in the admin: rules and campaigns edited without JSON, the lifecycle buttons, the
+simulation and results pages, the member's earnings explained, and who may see what."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from benefits.models import Benefit
+from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, Participation
+from campaigns.pipeline import purchase_process
+from members.models import EventType
+from members.roles import Role
+from tests.campaigns.conftest import NOW, buy, campaign
+from tests.conftest import login
+from tests.factories import MemberFactory, StoreFactory, TagFactory
+from tiers.services import tier_override
+
+pytestmark = pytest.mark.django_db
+
+CAMPAIGNS = reverse("admin:campaigns_campaign_changelist")
+ADD = reverse("admin:campaigns_campaign_add")
+AWARDS = reverse("admin:campaigns_award_changelist")
+
+
+@pytest.fixture
+def en(client):
+    """Pages in English, so assertions do not depend on the zh-hans catalogue."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def change_url(obj: Campaign) -> str:
+    return reverse("admin:campaigns_campaign_change", args=[obj.pk])
+
+
+def transition(client, obj: Campaign, action: str, note: str = ""):
+    url = reverse("admin:campaigns_campaign_transition", args=[obj.pk])
+    return client.post(url, {"action": action, "note": note}, follow=True)
+
+
+def draft(author, **fields) -> Campaign:
+    fields.setdefault("multiplier", Decimal(2))
+    return campaign(status=Campaign.Status.DRAFT, created_by=author, **fields)
+
+
+def buttons(page: str) -> set[str]:
+    return {action for action in ["submit", "approve", "reject", "withdraw", "schedule", "pause",
+                                  "resume", "end"] if f'name="action" value="{action}"' in page}  # fmt: skip
+
+
+# --- the list and the change page, in zh-hans ---------------------------------------------------
+
+
+def test_campaign_list_in_chinese_with_budget_used_and_flat_query_count(
+    client, operator, author, django_assert_max_num_queries
+):
+    campaign(name="双11双倍积分", multiplier=Decimal(2), budget_points=10_000, spent_points=2_500,
+             priority=10, exclusive=True, created_by=author)  # fmt: skip
+    draft(author, name="周末加赠")
+    login(client, operator)
+    client.get(CAMPAIGNS)
+    # session, user, 2x permissions, count, page (authors joined)
+    with django_assert_max_num_queries(6):
+        response = client.get(CAMPAIGNS)
+    page = response.content.decode()
+    for text in [
+        "营销活动",
+        "双11双倍积分",
+        "进行中",
+        "草稿",
+        "消费",
+        "2,500 / 10,000",
+        "10 · 独占",
+        "author",
+    ]:
+        assert text in page, text
+    for n in range(10):
+        campaign(name=f"活动{n}", bonus_points=10, budget_cny=Decimal(100), created_by=author)
+    with django_assert_max_num_queries(6):
+        response = client.get(CAMPAIGNS, {"status": "active"})
+    assert len(response.context["cl"].result_list) == 11
+    assert "¥0.00 / ¥100.00" in response.content.decode()
+    assert client.get(CAMPAIGNS, {"q": "双11"}).context["cl"].result_count == 1
+
+
+def test_draft_change_page_in_chinese_groups_fields_and_offers_submit(
+    client, author, ladder, django_assert_max_num_queries
+):
+    obj = draft(author, channels=["store", "tmall"], weekdays=[6, 7], categories=["食品"],
+                stores=[StoreFactory()], tiers=[ladder["gold"]], tags=[TagFactory()])  # fmt: skip
+    login(client, author)
+    client.get(change_url(obj))
+    # session, user, campaign (author joined), 2x permissions; its stores, tiers and tags; the
+    # chosen stores and tags again (autocomplete widgets); choices of event types, of tiers to
+    # upgrade to and of tiers (filter_horizontal): the same however many are chosen
+    with django_assert_max_num_queries(13):
+        response = client.get(change_url(obj))
+    page = response.content.decode()
+    sections = ["触发条件", "参与条件", "奖励", "上限与预算", "叠加与对照组"]
+    for text in [*sections, "周一", "周日", "天猫", "提交审批", "模拟", "效果"]:
+        assert text in page, text
+    assert 'name="_save"' in page
+    assert buttons(page) == {"submit"}
+    form = response.context["adminform"].form
+    assert form["categories"].value() == "食品"
+    assert sorted(form["weekdays"].value()) == [6, 7]
+
+
+# --- adding a campaign as an operator would -------------------------------------------------------
+
+
+def campaign_form(**overrides) -> dict:
+    data = {
+        "code": "double11", "name": "双11双倍积分", "description": "",
+        "starts_at_0": "2026-11-11", "starts_at_1": "00:00:00",
+        "ends_at_0": "2026-11-12", "ends_at_1": "00:00:00",
+        "trigger": "purchase", "birthday": "", "multiplier": "2", "bonus_points": "0", "growth": "0",
+        "priority": "0", "holdout_percent": "0",
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_operator_adds_a_campaign_by_ticking_and_typing_never_json(en, operator, ladder):
+    store = StoreFactory(code="S0001", name="上海徐汇店")
+    vip = TagFactory(name="VIP 客户")
+    login(en, operator)
+    assert en.get(ADD).status_code == 200
+    data = campaign_form(
+        channels=["store", "tmall"],
+        weekdays=["6", "7"],
+        categories="食品, 酒水\n烟酒，食品",
+        skus="A1、B2",
+        stores=[store.pk],
+        tiers=[ladder["gold"].pk, ladder["diamond"].pk],
+        tags=[vip.pk],
+        budget_points="10000",
+        hour_from="10",
+        hour_to="14",
+    )
+    response = en.post(ADD, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    obj = Campaign.objects.get(code="double11")
+    assert obj.channels == ["store", "tmall"]
+    assert obj.weekdays == [6, 7]
+    assert obj.categories == ["食品", "酒水", "烟酒"]
+    assert obj.skus == ["A1", "B2"]
+    assert list(obj.stores.all()) == [store] and list(obj.tags.all()) == [vip]
+    assert set(obj.tiers.all()) == {ladder["gold"], ladder["diamond"]}
+    assert obj.status == Campaign.Status.DRAFT and obj.created_by == operator
+    assert {h.history_user for h in obj.history.all()} == {operator}  # the row, then its many-to-many
+
+
+def test_the_form_says_what_is_wrong_on_the_fields(en, operator):
+    login(en, operator)
+    response = en.post(ADD, campaign_form(trigger="birthday", channels=["store"], multiplier="",
+                                          categories="食品", ends_at_0="2026-11-01"))  # fmt: skip
+    errors = response.context["adminform"].form.errors
+    assert response.status_code == 200 and not Campaign.objects.exists()
+    assert "Only purchases have this" in errors["categories"][0]
+    assert errors["channels"] == ["Birthdays and upgrades have no channel."]
+    assert errors["ends_at"] == ["The end must be after the start."]
+    assert errors["bonus_points"] == ["The campaign gives nothing: set at least one effect."]
+
+
+def test_a_draft_saves_changes_with_who_in_the_history(en, author):
+    obj = draft(author, categories=["食品"])
+    login(en, author)
+    response = en.post(
+        change_url(obj), campaign_form(code=obj.code, categories="酒水\n食品", bonus_points="50")
+    )
+    assert response.status_code == 302
+    obj.refresh_from_db()
+    assert obj.categories == ["酒水", "食品"] and obj.bonus_points == 50
+    assert obj.history.latest().history_user == author
+    history = en.get(reverse("admin:campaigns_campaign_history", args=[obj.pk]))
+    assert history.status_code == 200 and "author" in history.content.decode()
+
+
+# --- the lifecycle buttons --------------------------------------------------------------------------
+
+
+def test_author_submits_approver_approves_with_who_and_why_in_the_history(en, author, approver):
+    obj = draft(author)
+    login(en, author)
+    response = transition(en, obj, "submit", "请审批")
+    assert "Status now: Submitted for approval" in response.content.decode()
+    obj.refresh_from_db()
+    assert obj.status == Campaign.Status.SUBMITTED
+    page = response.content.decode()
+    assert buttons(page) == {"withdraw"}  # the author is an operator: no approval button
+    assert 'name="_save"' not in page and "withdraw it to draft" in page
+
+    login(en, approver)
+    page = en.get(change_url(obj)).content.decode()
+    assert buttons(page) == {"approve", "reject"}
+    response = transition(en, obj, "approve")
+    assert "Status now: Approved" in response.content.decode()
+    obj.refresh_from_db()
+    assert obj.status == Campaign.Status.APPROVED and obj.approved_by == approver
+    steps = [(h.history_user, h.history_change_reason) for h in obj.history.order_by("history_id")]
+    assert steps[-2:] == [(author, "Submitted for approval: 请审批"), (approver, "Approved")]
+
+
+def test_an_approver_never_sees_the_approve_button_on_their_own_campaign(en, make_user):
+    both = make_user(Role.OPERATOR, username="both")
+    both.groups.add(Group.objects.get(name=Role.APPROVER.value))
+    obj = draft(both)
+    login(en, both)
+    transition(en, obj, "submit")
+    page = en.get(change_url(obj)).content.decode()
+    assert "approve" not in buttons(page) and "reject" not in buttons(page)
+    response = transition(en, obj, "approve")  # a hand-made post is refused with the reason
+    assert response.status_code == 200
+    assert "An approver may not approve their own campaign." in response.content.decode()
+    obj.refresh_from_db()
+    assert obj.status == Campaign.Status.SUBMITTED and obj.approved_by is None
+
+
+def test_refusals_are_messages_never_errors(en, author, approver):
+    obj = draft(author)
+    login(en, approver)
+    response = transition(en, obj, "approve")
+    assert (
+        response.status_code == 200
+        and "is not possible while the campaign is Draft" in response.content.decode()
+    )
+    login(en, author)
+    response = transition(en, obj, "bogus")
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    obj.ends_at = obj.starts_at  # breaks the model's rules: submit checks them all
+    Campaign.objects.filter(pk=obj.pk).update(multiplier=None)
+    response = transition(en, obj, "submit")
+    assert response.status_code == 200
+    assert "Bonus points: The campaign gives nothing" in response.content.decode()
+    assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.DRAFT
+    assert en.get(reverse("admin:campaigns_campaign_transition", args=[obj.pk])).status_code == 405
+
+
+def test_sending_back_needs_a_note_and_reaches_the_history(en, author, approver):
+    obj = draft(author)
+    login(en, author)
+    transition(en, obj, "submit")
+    login(en, approver)
+    response = transition(en, obj, "reject")
+    assert "Say why it is sent back" in response.content.decode()
+    assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.SUBMITTED
+    transition(en, obj, "reject", "预算太高")
+    obj.refresh_from_db()
+    assert obj.status == Campaign.Status.DRAFT
+    assert obj.history.latest().history_change_reason == "Sent back to draft: 预算太高"
+
+
+def test_a_campaign_past_draft_is_read_only_and_its_lists_read_as_words(en, author):
+    obj = campaign(created_by=author, multiplier=Decimal(2), channels=["tmall"], weekdays=[1, 5],
+                   categories=["食品", "酒水"])  # fmt: skip
+    login(en, author)
+    page = en.get(change_url(obj)).content.decode()
+    assert 'name="_save"' not in page
+    assert "Tmall" in page and "Mon, Fri" in page and "食品, 酒水" in page
+    assert '["' not in page  # no JSON
+    assert buttons(page) == {"pause", "end"}
+    assert "end it and create a new campaign" in page
+    response = en.post(change_url(obj), campaign_form(code=obj.code, name="改名"), follow=True)
+    assert "Only a draft can be changed" in response.content.decode()
+    assert Campaign.objects.get(pk=obj.pk).name == "双11双倍积分"
+    assert en.get(reverse("admin:campaigns_campaign_delete", args=[obj.pk])).status_code == 403
+
+
+def test_history_cannot_revert_a_campaign_to_an_approved_version(en, author, approver):
+    obj = draft(author)
+    login(en, author)
+    transition(en, obj, "submit")
+    login(en, approver)
+    transition(en, obj, "approve")
+    login(en, author)
+    transition(en, obj, "withdraw", "改预算")
+    approved = obj.history.filter(status=Campaign.Status.APPROVED).latest()
+    url = reverse("admin:campaigns_campaign_simple_history", args=[obj.pk, approved.history_id])
+    assert en.get(url).status_code == 200  # a past version can be read
+    assert en.post(url, campaign_form(code=obj.code)).status_code == 403
+    obj.refresh_from_db()
+    assert obj.status == Campaign.Status.DRAFT and obj.approved_by is None
+
+
+# --- simulation ----------------------------------------------------------------------------------------
+
+
+def test_simulation_over_the_last_thirty_days_shows_figures_and_writes_nothing(en, author, member):
+    when = timezone.now() - datetime.timedelta(days=3)
+    other = MemberFactory(name="李娜")
+    for who, paid in [(member, "1000"), (other, "500"), (member, "2000")]:
+        purchase_process(buy(who, paid, at=when), at=when)
+    obj = draft(author, budget_points=2_500)
+    login(en, author)
+    url = reverse("admin:campaigns_campaign_simulate", args=[obj.pk])
+    assert url in en.get(change_url(obj)).content.decode()
+    form = en.get(url).context["form"]
+    assert form.initial["end"] == timezone.localdate()
+    assert form.initial["start"] == timezone.localdate() - datetime.timedelta(days=30)
+    response = en.get(url, {"start": str(form.initial["start"]), "end": str(form.initial["end"])})
+    page = response.content.decode()
+    result = response.context["result"]
+    assert (result.purchases, result.sales, result.reached) == (3, Decimal(3500), 2)
+    assert result.points == 2_500  # the budget caps the third purchase's double points
+    assert result.budget_ran_out_at is not None
+    for text in ["3", "¥3,500.00", "2,500", "nothing was written", "Budget runs out"]:
+        assert text in page, text
+    assert not AwardLine.objects.filter(campaign=obj).exists()
+    assert Campaign.objects.get(pk=obj.pk).spent_points == 0
+
+
+def test_simulation_refusals_show_on_the_form(en, author):
+    obj = draft(author)
+    login(en, author)
+    url = reverse("admin:campaigns_campaign_simulate", args=[obj.pk])
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    response = en.get(url, {"start": "2026-01-01", "end": str(tomorrow)})
+    assert response.status_code == 200 and "real purchases only" in response.content.decode()
+    response = en.get(url, {"start": "garbage", "end": ""})
+    assert response.status_code == 200 and response.context["result"] is None
+    event = draft(author, trigger="event", event_type=EventType.objects.first(), multiplier=None,
+                  bonus_points=5)  # fmt: skip
+    page = en.get(reverse("admin:campaigns_campaign_simulate", args=[event.pk])).content.decode()
+    assert "Only purchase campaigns can be simulated" in page
+    assert (
+        reverse("admin:campaigns_campaign_simulate", args=[event.pk])
+        not in en.get(change_url(event)).content.decode()
+    )
+
+
+def test_simulation_page_in_chinese(client, author, member):
+    obj = draft(author)
+    login(client, author)
+    page = client.get(reverse("admin:campaigns_campaign_simulate", args=[obj.pk])).content.decode()
+    assert "模拟" in page and "不会写入" in page
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+def test_results_show_reach_cost_budget_and_uplift_against_the_control_group(en, finance, member):
+    obj = campaign(bonus_points=100, budget_points=1_000)
+    purchase_process(buy(member, "1000"), at=NOW)
+    control = MemberFactory(name="李娜")
+    Participation.objects.create(campaign=obj, member=control, control=True, first_at=NOW)
+    buy(control, "500")
+    login(en, finance)
+    response = en.get(reverse("admin:campaigns_campaign_results", args=[obj.pk]))
+    rows = {str(label): value for label, value in response.context["rows"]}
+    assert rows["participants"] == "1" and rows["control group"] == "1"
+    assert rows["points given (net of refunds)"] == "100"
+    assert rows["budget left (points)"] == "900" and rows["budget left (CNY)"] == "no budget"
+    assert (
+        rows["sales per participant"] == "¥1,000.00" and rows["sales per control group member"] == "¥500.00"
+    )
+    assert rows["uplift"] == "+100.0%"
+
+
+def test_results_without_a_control_group_say_so(client, operator, member):
+    obj = campaign(bonus_points=100)
+    purchase_process(buy(member, "1000"), at=NOW)
+    login(client, operator)
+    page = client.get(reverse("admin:campaigns_campaign_results", args=[obj.pk])).content.decode()
+    assert "无对照组" in page and "参与会员" in page
+
+
+# --- the member page and the award list --------------------------------------------------------
+
+
+def member_page(client, member):
+    return client.get(reverse("admin:members_member_change", args=[member.pk]))
+
+
+def test_member_page_explains_each_award_line(en, operator, member, ladder):
+    tier_override(member=member, tier=ladder["gold"], until=NOW + datetime.timedelta(days=200),
+                  reason="status match", at=NOW, actor=None)  # fmt: skip
+    campaign(name="双11双倍积分", multiplier=Decimal(2))
+    purchase = buy(member, "1234.56")
+    purchase_process(purchase, at=NOW)
+    page = member_page(login(en, operator), member).content.decode()
+    assert "Earnings (latest 20)" in page
+    assert f"Purchase {purchase.order_number}" in page
+    for text in ["Base +1,234 积分 (1 per CNY of 1234.56 CNY, Round down)", "金卡 ×1.5 +617 积分",
+                 "双11双倍积分 +1,234 积分", "+3,085"]:  # fmt: skip
+        assert text in page, text
+
+
+def test_member_page_shows_the_latest_twenty_awards_in_a_pinned_number_of_queries(
+    client, operator, member, free_shipping, django_assert_num_queries
+):
+    campaign(name="满减", bonus_points=100, benefit=free_shipping)  # a coupon line too
+    for _ in range(2):
+        purchase_process(buy(member, "100"), at=NOW)
+    login(client, operator)
+    member_page(client, member)
+    # what tests/benefits/test_admin.py pins for the member page (24), with the earnings' lines (with
+    # their point types and coupons) as one more query now that there are awards
+    with django_assert_num_queries(25) as captured:
+        member_page(client, member)
+    for _ in range(23):
+        purchase_process(buy(member, "100"), at=NOW)
+    with django_assert_num_queries(len(captured)):
+        response = member_page(client, member)
+    formset = next(f.formset for f in response.context["inline_admin_formsets"] if f.formset.model is Award)
+    newest = list(Award.objects.filter(member=member).order_by("-id").values_list("pk", flat=True)[:20])
+    assert [form.instance.pk for form in formset.forms] == newest
+    page = response.content.decode()
+    assert "积分明细（最近 20 条）" in page and "满减：优惠券 包邮券" in page
+
+
+def test_award_list_is_read_only_found_by_member_number_with_flat_queries(
+    client, finance, member, django_assert_max_num_queries
+):
+    campaign(bonus_points=100)
+    purchase_process(buy(member, "300"), at=NOW)
+    login(client, finance)
+    client.get(AWARDS)
+    # session, user, 2x permissions, the member's id, capped count, page (members and facts
+    # joined), the page's lines
+    with django_assert_max_num_queries(8):
+        response = client.get(AWARDS, {"q": member.member_number})
+    assert len(response.context["cl"].result_list) == 1
+    page = response.content.decode()
+    assert "+400" in page and "张*" in page and "张伟" not in page  # finance sees members masked
+    for _ in range(5):
+        purchase_process(buy(MemberFactory(), "300"), at=NOW)
+    # unfiltered: the same, less the member's id, plus PostgreSQL's row estimate of the table
+    with django_assert_max_num_queries(8):
+        assert len(client.get(AWARDS).context["cl"].result_list) == 6
+    award = Award.objects.filter(member=member).get()
+    detail = client.get(reverse("admin:campaigns_award_change", args=[award.pk])).content.decode()
+    assert "+100" in detail and 'name="_save"' not in detail
+    assert client.get(reverse("admin:campaigns_award_add")).status_code == 403
+
+
+# --- standing rules -----------------------------------------------------------------------------------
+
+
+def test_operator_sets_a_rules_exclusions_as_text(en, operator):
+    rule = EarnRule.objects.get(point_type__code="points", channel="", store=None)
+    login(en, operator)
+    url = reverse("admin:campaigns_earnrule_change", args=[rule.pk])
+    response = en.post(url, {"point_type": rule.point_type_id, "channel": "", "store": "", "rate": "1",
+                             "rounding": "floor", "excluded_categories": "烟酒\n礼品卡", "excluded_skus": "",
+                             "active": "on"})  # fmt: skip
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.excluded_categories == ["烟酒", "礼品卡"] and rule.excluded_skus == []
+    assert rule.history.latest().history_user == operator
+    page = en.get(reverse("admin:campaigns_earnrule_changelist")).content.decode()
+    assert "烟酒, 礼品卡" in page and "default (every channel and store)" in page
+
+
+def test_history_is_read_only_for_everyone(en, operator, finance):
+    """A revert would skip the services; an old value is typed again, and that is recorded."""
+    rule = EarnRule.objects.get(point_type__code="points", channel="", store=None)
+    form = {"point_type": rule.point_type_id, "channel": "", "store": "", "rate": "2", "rounding": "floor",
+            "excluded_categories": "", "excluded_skus": "", "active": "on"}  # fmt: skip
+    login(en, operator)
+    assert en.post(reverse("admin:campaigns_earnrule_change", args=[rule.pk]), form).status_code == 302
+    first = rule.history.earliest()
+    url = reverse("admin:campaigns_earnrule_simple_history", args=[rule.pk, first.history_id])
+    login(en, finance)
+    assert en.get(url).status_code == 200
+    assert en.post(url, {**form, "rate": "5"}).status_code == 403
+    assert EarnRule.objects.get(pk=rule.pk).rate == 2
+    login(en, operator)
+    assert en.get(url).status_code == 200
+    assert en.post(url, {**form, "rate": "1"}).status_code == 403
+    assert EarnRule.objects.get(pk=rule.pk).rate == 2
+
+
+def test_behaviour_rules_list_shows_caps(en, operator):
+    BehaviourRule.objects.create(
+        event_type=EventType.objects.get_or_create(code="signin", defaults={"name": "每日签到"})[0],
+        point_type_id=EarnRule.objects.first().point_type_id, amount=5, cap=1, cap_period="day",
+    )  # fmt: skip
+    page = login(en, operator).get(reverse("admin:campaigns_behaviourrule_changelist")).content.decode()
+    assert "1 times per day" in page
+
+
+# --- who may see what -----------------------------------------------------------------------------------
+
+
+def test_store_staff_get_403_on_every_campaign_page(client, store_staff, author, member):
+    obj = draft(author)
+    purchase_process(buy(member, "100"), at=NOW)
+    award = Award.objects.get()
+    login(client, store_staff)
+    urls = [CAMPAIGNS, ADD, change_url(obj), AWARDS, reverse("admin:campaigns_award_change", args=[award.pk]),
+            reverse("admin:campaigns_campaign_simulate", args=[obj.pk]),
+            reverse("admin:campaigns_campaign_results", args=[obj.pk]),
+            reverse("admin:campaigns_campaign_history", args=[obj.pk]),
+            reverse("admin:campaigns_earnrule_changelist"),
+            reverse("admin:campaigns_behaviourrule_changelist")]  # fmt: skip
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    response = client.post(
+        reverse("admin:campaigns_campaign_transition", args=[obj.pk]), {"action": "submit"}
+    )
+    assert response.status_code == 403
+    assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.DRAFT
+    assert "积分明细" not in member_page(client, member).content.decode()
+
+
+def test_finance_reads_campaigns_but_takes_no_step_and_adds_nothing(en, finance, author):
+    obj = draft(author, channels=["store"])
+    login(en, finance)
+    page = en.get(change_url(obj)).content.decode()
+    assert buttons(page) == set() and 'name="_save"' not in page and "Store (POS)" in page
+    assert en.get(ADD).status_code == 403
+    transition(en, obj, "submit")
+    assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.DRAFT
+
+
+def test_the_admin_index_links_approvers_to_campaigns_waiting_for_them(client, approver, operator):
+    url = f"{CAMPAIGNS}?status=submitted"
+    assert url in login(client, approver).get(reverse("admin:index")).content.decode()
+    assert url not in login(client, operator).get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "granted", "refused"),
+    [
+        ("operator", ["campaigns.add_campaign", "campaigns.change_campaign", "campaigns.change_earnrule",
+                      "campaigns.change_behaviourrule", "campaigns.view_award"],
+         ["campaigns.approve_campaign", "campaigns.delete_campaign", "campaigns.change_award"]),
+        ("approver", ["campaigns.view_campaign", "campaigns.approve_campaign"],
+         ["campaigns.change_campaign", "campaigns.add_campaign"]),
+        ("finance", ["campaigns.view_campaign", "campaigns.view_earnrule", "campaigns.view_award"],
+         ["campaigns.change_campaign", "campaigns.approve_campaign"]),
+        ("store_staff", [], ["campaigns.view_campaign", "campaigns.view_award", "campaigns.view_earnrule"]),
+    ],
+)  # fmt: skip
+def test_role_permissions(request, role, granted, refused):
+    user = request.getfixturevalue(role)
+    assert [perm for perm in granted if not user.has_perm(perm)] == []
+    assert [perm for perm in refused if user.has_perm(perm)] == []
+
+
+def test_stores_tags_and_coupons_are_picked_by_autocomplete(client, operator, free_shipping):
+    StoreFactory(code="S0100", name="上海徐汇店")
+    held = Benefit.objects.create(name="积分加倍", kind=Benefit.Kind.EARN_MULTIPLIER, value=2)
+    login(client, operator)
+
+    def found(field: str, term: str) -> list[str]:
+        params = {"app_label": "campaigns", "model_name": "campaign", "field_name": field, "term": term}
+        response = client.get(reverse("admin:autocomplete"), params)
+        assert response.status_code == 200
+        return [item["text"] for item in response.json()["results"]]
+
+    assert found("stores", "徐汇") == ["S0100 上海徐汇店"]
+    assert found("benefit", "") == ["包邮券"]  # only benefits a campaign can issue as a coupon
+    assert found("benefit", held.name) == []
+    TagFactory(name="VIP 客户")
+    assert found("tags", "VIP") == ["VIP 客户"]
