@@ -48,9 +48,9 @@ def purchase_process(
     if done := Award.objects.filter(key=key).first():
         return done
     book = book or selectors.rule_book()
-    fact = selectors.purchase_fact(purchase)
+    fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     base = book.base_for(purchase.channel, purchase.store_id)
-    first = selectors.is_first_purchase(purchase)
+    first = book.uses_first_purchase and selectors.is_first_purchase(purchase)
     return _process(
         key=key,
         kind=Award.Kind.PURCHASE,
@@ -164,7 +164,7 @@ def _process(
         state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
         matched = evaluate(state, None, member).matched
         campaigns = _lock_budgets(book, matched)
-        capped = [pk for pk in matched if _has_limits(campaigns[pk])]
+        capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at), member)
         award = Award.objects.create(
             key=key,
@@ -268,7 +268,7 @@ def _post(award, member, lines, book, at, available_after) -> None:
 
 def _after_growth(member: Member, state: engine.MemberState, book: selectors.RuleBook, at) -> None:
     """Re-evaluate the tier (upgrades only); on an upgrade, its coupons and tier-upgrade campaigns."""
-    status: MemberTier = tier_refresh(member, at=at)
+    status: MemberTier = tier_refresh(member, at=at, policy=book.policy, tiers=list(book.tiers.values()))
     tier = book.tiers.get(status.tier_id) or status.tier
     if tier.rank <= state.tier_rank:
         return

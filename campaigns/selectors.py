@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -15,7 +16,7 @@ from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule
 from members.models import Member, MemberEvent, Purchase
 from points.models import PointType
 from tiers import selectors as tier_selectors
-from tiers.models import MemberTier, Tier
+from tiers.models import MemberTier, Tier, TierPolicy
 
 #: Campaigns that give to facts inside their window: running ones, and ended ones for facts
 #: that arrive late (a receipt imported the day after the campaign ended still counts).
@@ -33,6 +34,22 @@ class RuleBook:
     tiers: dict[int, Tier]
     entry_tier: Tier
     campaigns: dict[int, Campaign] = field(default_factory=dict)
+    policy: TierPolicy | None = None
+
+    # What the facts must be read with: skipped when no rule or campaign looks at it.
+    @cached_property
+    def uses_tags(self) -> bool:
+        return any(offer.tag_ids for offer in self.offers)
+
+    @cached_property
+    def uses_first_purchase(self) -> bool:
+        return any(offer.first_purchase for offer in self.offers)
+
+    @cached_property
+    def uses_lines(self) -> bool:
+        return any(offer.by_product for offer in self.offers) or any(
+            rule.excluded_categories or rule.excluded_skus for rule in self.earn_rules
+        )
 
     def offer(self, pk: int) -> engine.Offer:
         return next(offer for offer in self.offers if offer.id == pk)
@@ -121,6 +138,7 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
         tiers={tier.pk: tier for tier in tiers},
         entry_tier=tiers[0],
         campaigns={c.pk: c for c in campaigns},
+        policy=TierPolicy.current(),
     )
 
 
@@ -135,7 +153,7 @@ def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first
         tier_name=tier.name,
         tier_rank=tier.rank,
         multiplier=tier.earn_multiplier,
-        tag_ids=frozenset(member.tags.values_list("pk", flat=True)),
+        tag_ids=frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset(),
         birthday=member.birthday,
         first_purchase=first_purchase,
     )
@@ -148,10 +166,11 @@ def is_first_purchase(purchase: Purchase) -> bool:
     return not earlier.exists()
 
 
-def purchase_fact(purchase: Purchase) -> engine.Fact:
-    lines = tuple(
+def purchase_fact(purchase: Purchase, *, lines: bool = True) -> engine.Fact:
+    """The engine's view of a purchase; ``lines=False`` leaves the basket unread (nothing uses it)."""
+    basket = tuple(
         engine.BasketLine(sku=line.sku, amount=line.amount, category=line.category)
-        for line in purchase.lines.all()
+        for line in (purchase.lines.all() if lines else ())
     )
     return engine.Fact(
         triggers=frozenset({Campaign.Trigger.PURCHASE}),
@@ -161,7 +180,7 @@ def purchase_fact(purchase: Purchase) -> engine.Fact:
         store_id=purchase.store_id,
         paid=purchase.paid_amount,
         eligible=purchase.eligible_amount,
-        lines=lines,
+        lines=basket,
     )
 
 

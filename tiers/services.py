@@ -83,7 +83,14 @@ def settle(
     )
 
 
-def tier_refresh(member: Member, *, at: datetime.datetime | None = None, actor: Any = None) -> MemberTier:
+def tier_refresh(
+    member: Member,
+    *,
+    at: datetime.datetime | None = None,
+    actor: Any = None,
+    policy: TierPolicy | None = None,
+    tiers: list[Tier] | None = None,
+) -> MemberTier:
     """Upgrade at once if the member now qualifies for a higher tier. Never downgrades.
 
     The earning pipeline calls this after posting growth. A member whose review is overdue
@@ -91,8 +98,8 @@ def tier_refresh(member: Member, *, at: datetime.datetime | None = None, actor: 
     periods is never added up.
     """
     at = at or timezone.now()
-    policy = TierPolicy.current()
-    tiers = selectors.ladder()
+    policy = policy or TierPolicy.current()  # a batch (the earning pipeline) passes them once
+    tiers = tiers or selectors.ladder()
     by_id = {tier.pk: tier for tier in tiers}
     with transaction.atomic():
         status = lock_status(member, at, policy, tiers[0])
