@@ -73,7 +73,7 @@ def budget_used(campaign: Campaign) -> str:
     if campaign.budget_cny is not None:
         parts.append(f"{cny(campaign.spent_cny)} / {cny(campaign.budget_cny)}")
     if not parts:
-        return str(_("%(given)s (no budget)") % {"given": f"{campaign.spent_points:,}"})
+        return str(_("no budget"))  # only budgeted campaigns keep a running total
     return " · ".join(parts)
 
 
