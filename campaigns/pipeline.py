@@ -383,7 +383,7 @@ def birthdays_process(at: datetime.datetime | None = None) -> int:
     if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
         today |= Q(birthday__month=2, birthday__day=29)
     made = 0
-    members = Member.objects.filter(today).order_by("pk")
+    members = Member.objects.filter(today, status=Member.Status.ACTIVE).order_by("pk")  # not frozen or closed
     for chunk in _chunks(members.iterator(chunk_size=1000), 1000):
         keys = {f"{Campaign.Trigger.BIRTHDAY}:{day.year}:{m.pk}": m for m in chunk}
         done = set(Award.objects.filter(key__in=keys).values_list("key", flat=True))

@@ -151,6 +151,8 @@ def test_birthday_job_gives_the_birthday_campaign_once_a_year(member, free_shipp
 
     Member.objects.filter(pk=member.pk).update(birthday=datetime.date(1990, 11, 11))
     MemberFactory(birthday=datetime.date(1990, 11, 12))
+    closed = MemberFactory(birthday=datetime.date(1990, 11, 11))
+    Member.objects.filter(pk=closed.pk).update(status=Member.Status.CLOSED)  # no gift, and no crash
     gift = campaign(name="生日礼", trigger=Campaign.Trigger.BIRTHDAY, bonus_points=500, benefit=free_shipping)
     assert birthdays_process(NOW) == 1
     assert birthdays_process(NOW + datetime.timedelta(hours=3)) == 0

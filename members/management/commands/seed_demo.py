@@ -30,7 +30,7 @@ STORE_USER_STORES = ["S0000", "S0001"]
 # username, role (= auth group), what the login is for in one phrase
 DEMO_USERS = [
     ("admin", Role.ADMINISTRATOR, "全部功能 · everything, incl. users and stores"),
-    ("operator", Role.OPERATOR, "会员、等级、权益、积分商城 · members, tiers, benefits, rewards"),
+    ("operator", Role.OPERATOR, "会员、等级、权益、活动 · members, tiers, benefits, campaigns"),
     ("store", Role.STORE_STAFF, "查询、登记、核销 · look up, enrol, redeem coupons at S0000, S0001"),
     ("finance", Role.FINANCE, "余额与积分负债 · balances and points liability, PII masked"),
     ("approver", Role.APPROVER, "审批活动与调整 · approves campaigns and large adjustments"),
