@@ -27,9 +27,8 @@ from benefits.models import Benefit, Coupon
 from campaigns import engine, selectors
 from campaigns.models import Award, AwardLine, Campaign, Participation
 from members.models import Member, MemberEvent, Purchase, Refund
-from points import policy
 from points.models import Source
-from points.services import points_earn, points_reverse
+from points.services import points_earn_many, points_reverse
 from tiers.models import MemberTier
 from tiers.services import tier_refresh
 
@@ -254,15 +253,12 @@ def _post(award, member, lines, book, at, available_after) -> None:
     for line in lines:
         if line.point_type:
             totals[line.point_type] += line.amount
-    for code, amount in sorted(totals.items()):
-        if amount <= 0:
-            continue
-        point_type = book.point_types[code]
-        available_at = policy.available_at(point_type, available_after) if available_after else at
-        points_earn(
-            member=member, point_type=point_type, amount=amount, source=SOURCES[award.kind],
-            source_ref=award.key, idempotency_key=f"{award.key}:{code}", reason=award.reason, at=at,
-            available_at=available_at,
+    amounts = {book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0}
+    if amounts:
+        points_earn_many(
+            member=member, amounts=amounts, source=SOURCES[award.kind], source_ref=award.key, key=award.key,
+            reason=award.reason, at=at, pending_from=available_after,
+            available_at=None if available_after else at,  # behaviour and lifecycle: no return window
         )  # fmt: skip
 
 

@@ -2,7 +2,14 @@
 
 from points.services.adjustments import adjustment_approve, adjustment_reject, points_adjust
 from points.services.batch import lots_activate_due, lots_expire_due
-from points.services.ledger import points_earn, points_refund, points_reverse, points_spend, points_transfer
+from points.services.ledger import (
+    points_earn,
+    points_earn_many,
+    points_refund,
+    points_reverse,
+    points_spend,
+    points_transfer,
+)
 
 __all__ = [
     "adjustment_approve",
@@ -11,6 +18,7 @@ __all__ = [
     "lots_expire_due",
     "points_adjust",
     "points_earn",
+    "points_earn_many",
     "points_refund",
     "points_reverse",
     "points_spend",

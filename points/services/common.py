@@ -122,6 +122,34 @@ def lock_accounts(member_ids: Iterable[int], point_type: PointType) -> dict[int,
     return accounts
 
 
+def lock_member_accounts(member_id: int, point_types: Iterable[PointType]) -> dict[int, Account]:
+    """Lock (creating if needed) one member's accounts of several types, in primary-key order.
+
+    Keyed by point type id. The same order as ``lock_accounts`` gives for each type alone, so
+    a writer of one type and a writer of several cannot deadlock each other.
+    """
+    types = {point_type.pk: point_type for point_type in point_types}
+
+    def locked() -> dict[int, Account]:
+        rows = list(
+            Account.objects.select_for_update()
+            .filter(member_id=member_id, point_type_id__in=types)
+            .order_by("pk")
+        )
+        for account in rows:
+            account.point_type = types[account.point_type_id]
+        return {account.point_type_id: account for account in rows}
+
+    accounts = locked()
+    if len(accounts) < len(types):
+        Account.objects.bulk_create(
+            [Account(member_id=member_id, point_type_id=pk) for pk in types if pk not in accounts],
+            ignore_conflicts=True,
+        )
+        accounts = locked()
+    return accounts
+
+
 def post_entry(
     account: Account,
     *,

@@ -23,6 +23,7 @@ from points.services import (
     lots_expire_due,
     points_adjust,
     points_earn,
+    points_earn_many,
     points_refund,
     points_reverse,
     points_spend,
@@ -237,3 +238,47 @@ def test_a_refunded_spend_comes_back_once_with_its_expiry_dates_and_pays_a_debt_
     assert acc.available == 100
     with pytest.raises(ValidationError):
         points_refund(spend=refund)
+
+
+def test_earning_several_types_at_once_is_earning_each(alice, bob, points_type, growth_type):
+    """The pipeline posts 积分 and 成长值 of a purchase in one call: same entries, lots and balances
+    as one points_earn per type, and each recognises the other's retry."""
+    both = {points_type: 120, growth_type: 80}
+    many = points_earn_many(member=alice, amounts=both, source="purchase", source_ref="P9", key="buy-9",
+                            at=T0, pending_from=T0 - days(2))  # fmt: skip
+    for point_type, amount in both.items():
+        points_earn(member=bob, point_type=point_type, amount=amount, source="purchase", source_ref="P9",
+                    idempotency_key=f"buy-9b:{point_type.code}", at=T0,
+                    available_at=T0 - days(2) + days(point_type.pending_days))  # fmt: skip
+
+    def state(member):
+        return sorted(
+            (a.point_type.code, a.available, a.pending, a.earned,
+             list(a.lots.values_list("amount", "remaining", "status", "available_at", "expires_at")))
+            for a in Account.objects.filter(member=member)
+        )  # fmt: skip
+
+    assert state(alice) == state(bob)
+    assert [e.idempotency_key for e in many] == ["buy-9:points", "buy-9:growth"]
+    again = points_earn_many(member=alice, amounts=both, source="purchase", source_ref="P9", key="buy-9",
+                             at=T0 + days(1), pending_from=T0 - days(2))  # fmt: skip
+    assert again == many and Entry.objects.filter(account__member=alice).count() == 2
+    alone = points_earn(member=alice, point_type=points_type, amount=120, source="purchase", source_ref="P9",
+                        idempotency_key="buy-9:points", at=T0, available_at=T0 + days(5))  # fmt: skip
+    assert alone == many[0]
+    with pytest.raises(IdempotencyConflict):
+        points_earn_many(member=alice, amounts={points_type: 121, growth_type: 80}, source="purchase",
+                         source_ref="P9", key="buy-9", at=T0, pending_from=T0 - days(2))  # fmt: skip
+
+
+def test_earning_several_types_at_once_pays_a_debt_first(alice, points_type, growth_type):
+    earn(alice, 100, ref="R1")
+    lots_activate_due(now=T0 + days(7))
+    spend(alice, 100, at=T0 + days(8))
+    points_reverse(member=alice, point_type="points", source="purchase", source_ref="R1",
+                   idempotency_key=key(), at=T0 + days(9))  # fmt: skip
+    points_earn_many(member=alice, amounts={points_type: 150, growth_type: 150}, source="event", key="ev-1",
+                     at=T0 + days(10), available_at=T0 + days(10))  # fmt: skip
+    acc = account(alice)
+    assert (acc.debt, acc.available, acc.pending) == (0, 50, 0)
+    assert LotAllocation.objects.filter(lot__account=acc, amount=100).exists()
