@@ -57,7 +57,7 @@ def purchase_process(
         fact=fact,
         book=book,
         at=at,
-        evaluate=lambda state, usage, _member: engine.evaluate(
+        evaluate=lambda state, usage: engine.evaluate(
             fact, state, base=base, offers=book.offers, usage=usage
         ),
         first_purchase=first,
@@ -92,7 +92,7 @@ def event_process(
         fact=fact,
         book=book,
         at=at,
-        evaluate=lambda state, usage, _member: engine.evaluate(
+        evaluate=lambda state, usage: engine.evaluate(
             fact, state, behaviour=selectors.behaviour_rates(book, event), offers=book.offers, usage=usage
         ),
         links={"event": event},
@@ -127,7 +127,7 @@ def lifecycle_process(
         fact=fact,
         book=book,
         at=at,
-        evaluate=lambda state, usage, _member: engine.evaluate(fact, state, offers=book.offers, usage=usage),
+        evaluate=lambda state, usage: engine.evaluate(fact, state, offers=book.offers, usage=usage),
         links={},
         reason=str(Campaign.Trigger(trigger).label),
     )
@@ -141,7 +141,7 @@ def _process(
     fact: engine.Fact,
     book: selectors.RuleBook,
     at: datetime.datetime | None,
-    evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None, Member], engine.Outcome],
+    evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None], engine.Outcome],
     links: dict[str, Any],
     reason: str,
     first_purchase: bool = False,
@@ -161,10 +161,10 @@ def _process(
                 code="member_closed",
             )
         state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
-        matched = evaluate(state, None, member).matched
+        matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = _lock_budgets(book, matched)
         capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live
-        outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at), member)
+        outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at))
         award = Award.objects.create(
             key=key,
             kind=kind,
