@@ -33,19 +33,13 @@ WEEKDAYS = [
     (7, pgettext_lazy("weekday", "Sun")),
 ]
 
-#: Choice labels whose msgid the catalogue already gives another meaning: a member's "Active" is
-#: 正常, the member page's "Registration" section is 注册信息. The admin shows these instead until
-#: the model's choices carry a context of their own.
-OWN_LABELS = {
-    ("status", Campaign.Status.ACTIVE): pgettext_lazy("campaign status", "Active"),
-    ("trigger", Campaign.Trigger.REGISTRATION): pgettext_lazy("campaign trigger", "Registration"),
-}
-
 
 def choice_label(field: str, value: str) -> str:
-    """The label of a campaign's ``status`` or ``trigger`` value, in the reader's language."""
-    if (field, value) in OWN_LABELS:
-        return str(OWN_LABELS[field, value])
+    """The label of a campaign's ``status`` or ``trigger`` value, in the reader's language.
+
+    "Active" and "Registration" carry a context in the model (a member's "Active" is 正常, the
+    member page's "Registration" is 注册信息), so the plain choices read right.
+    """
     return str(dict(Campaign._meta.get_field(field).flatchoices).get(value, value))
 
 
