@@ -19,7 +19,6 @@ import re
 from typing import Any
 
 import tablib
-from charset_normalizer import from_bytes
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,6 +26,7 @@ from import_export import fields, resources
 from import_export.formats.base_formats import CSV
 
 from members.models import Channel, Gender, Identity, Member, Store
+from members.parsing import decode_text
 from members.phones import national_digits, normalize_mobile
 from members.selectors import Outcome, member_resolve
 from members.services import IdentityKey, member_enrol
@@ -69,25 +69,6 @@ _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
 OLDEST_BIRTH_YEAR = 1900
 MAX_TEXT = {"name": 50, "email": 254, "province": 30, "city": 30, "card": 64, "unionid": 128}
-
-
-def decode_text(data: bytes) -> str:
-    """Decode an uploaded text file: UTF-8 (BOM or not) first, then what charset-normalizer finds.
-
-    Chinese exports are UTF-8 or GBK/GB18030; GB18030 is a superset of GBK, so a GBK
-    guess is decoded as GB18030 to also take the rarer characters some POS emit.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(data, cp_isolation=["gb18030", "gbk", "big5", "utf_16"]).best()
-    if best is None:
-        raise ValueError(_("The file is neither UTF-8 nor GBK text."))
-    encoding = "gb18030" if best.encoding in {"gbk", "gb2312", "gb18030"} else best.encoding
-    return data.decode(encoding)
 
 
 class DetectedEncodingCSV(CSV):

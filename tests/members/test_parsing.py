@@ -1,0 +1,425 @@
+"""The parsing layer and the shipped import profiles: pure, no database.
+
+Each shared sample goes through its profile with every row's outcome pinned; then each value
+parser, encoding, table format and row rule on its own; then a generated large POS export is
+read as a stream.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import subprocess
+import sys
+import tracemalloc
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from django.core.exceptions import ValidationError
+
+from members.parsing import (
+    decode_text,
+    header_map,
+    is_blank,
+    is_totals,
+    parse_amount,
+    parse_datetime,
+    parse_text,
+    read_table,
+)
+from members.profiles import ECOMMERCE_ORDERS, MEMBERS, POS_RECEIPTS, SHIPPED, ParsedRow, parse_rows
+
+SAMPLES = Path("/work/shared/samples")
+GENERATOR = Path("/work/shared/bench/gen_pos_export.py")
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=TZ)
+
+if not SAMPLES.is_dir():  # the samples live beside the project, shared by every checkout
+    pytest.skip(f"shared samples not found at {SAMPLES}", allow_module_level=True)
+
+
+def parse(profile, data: bytes) -> list[ParsedRow]:
+    return list(parse_rows(profile, data, now=NOW, tz=TZ))
+
+
+def sample(code: str) -> list[ParsedRow]:
+    return parse(SHIPPED[code], (SAMPLES / f"{code}.csv").read_bytes())
+
+
+def outcomes(rows: list[ParsedRow]) -> Counter:
+    return Counter("skip" if r.kind == "skip" else r.kind if r.ok else "rejected" for r in rows)
+
+
+def by_number(rows: list[ParsedRow]) -> dict[int, ParsedRow]:
+    return {r.number: r for r in rows}
+
+
+# --- the shared samples through their profiles -----------------------------------------------
+
+
+def test_pos_sample():
+    rows = sample("pos_receipts_gbk")
+    assert len(rows) == 201 and rows[0].number == 2 and rows[-1].number == 202
+    assert outcomes(rows) == {"sale": 186, "return": 9, "rejected": 5, "skip": 1}
+    # Phone-only rows whose phone libphonenumber refuses (14x/160 prefixes): no member left.
+    rejected = {r.number: (r.values["order_number"], r.errors) for r in rows if r.errors}
+    invalid = "“{}” is not a valid phone number (wrong length or unknown prefix)."
+    assert rejected == {
+        39: ("S0000-000000037", {"mobile": [invalid.format("14300000057")]}),
+        40: ("S0001-000000038", {"mobile": [invalid.format("14100000029")]}),
+        115: ("S0001-000000113", {"mobile": [invalid.format("14400000036")]}),
+        119: ("S0002-000000117", {"mobile": [invalid.format("16000000010")]}),
+        139: ("S0002-000000137", {"mobile": [invalid.format("14100000029")]}),
+    }
+    # The same kind of phone next to a card: the card names the member, the phone is dropped.
+    warned = [r for r in rows if r.warnings]
+    assert len(warned) == 28 and all(r.ok and r.values["card"] and r.values["mobile"] is None for r in warned)
+    row = by_number(rows)
+    assert (row[202].kind, row[202].reason) == ("skip", "totals row")
+
+    first = row[2].values  # "2,814.56" in quotes: thousands separator
+    assert first["store_code"] == "S0001" and first["order_number"] == "S0001-000000000"
+    assert (first["gross"], first["paid"], first["refunded"]) == (Decimal("2814.56"), Decimal("2623.60"), 0)
+    assert first["card"] == "VIP00000025" and first["mobile"] is None
+    assert first["occurred_at"] == datetime.datetime(2026, 2, 28, 23, 0, 58, tzinfo=TZ)
+    assert (first["source"], first["channel"], first["status"]) == ("pos", "store", "sale")
+
+    ret = row[29]
+    assert ret.kind == "return" and ret.ok
+    assert ret.values["order_number"] == "R000000027"
+    assert ret.values["original_order_number"] == "S0001-000000014"
+    assert ret.values["gross"] == ret.values["paid"] == ret.values["refunded"] == Decimal("20.62")
+    assert ret.values["mobile"] == "+8616700000003" and ret.values["card"] == ""
+    assert row[75].values["gross"] == Decimal("2298.39")  # "-2,298.39": negative with separator
+    assert sorted(r.number for r in rows if r.kind == "return") == [29, 51, 75, 80, 120, 172, 173, 176, 189]
+
+
+def test_ecommerce_sample():
+    rows = sample("ecommerce_orders")
+    summary = [(r.number, r.kind, r.reason, r.values.get("status")) for r in rows]
+    assert summary == [
+        (2, "order", "", "completed"),
+        (3, "skip", "closed: earns nothing", "closed"),
+        (4, "order", "", "completed"),
+        (5, "order", "", "refunded"),
+        (6, "order", "", "partly_refunded"),
+        (7, "order", "", "completed"),  # the duplicate of row 2: the importer counts it once
+        (8, "order", "", "completed"),
+    ]
+    row = by_number(rows)
+    assert row[8].errors == {"gross": ["“abc” is not an amount."], "paid": ["“abc” is not an amount."]}
+    assert [r.number for r in rows if not r.ok] == [3, 8]
+    assert row[2].values == row[7].values and row[2].values["order_number"] == "E202611010001"
+    assert row[4].values["gross"] == Decimal("1280.00") and row[4].values["paid"] == Decimal("1180.00")
+    assert (row[5].values["paid"], row[5].values["refunded"]) == (Decimal("459.00"), Decimal("459.00"))
+    assert (row[6].values["paid"], row[6].values["refunded"]) == (Decimal("600.00"), Decimal("200.00"))
+    # An order earns when paid: occurred_at is 付款时间, 下单时间 kept as ordered_at.
+    assert row[2].values["occurred_at"] == datetime.datetime(2026, 11, 1, 10, 2, 40, tzinfo=TZ)
+    assert row[2].values["ordered_at"] == datetime.datetime(2026, 11, 1, 10, 2, 11, tzinfo=TZ)
+    assert row[2].values["mobile"] == "+8613812345678" and row[2].values["shop"] == "旗舰店"
+    assert (row[2].values["source"], row[2].values["channel"]) == ("tmall-shop", "tmall")
+
+
+def test_members_sample():
+    rows = sample("members")
+    assert outcomes(rows) == {"member": 5, "rejected": 1, "skip": 1}
+    row = by_number(rows)
+    assert row[5].errors == {
+        "mobile": ["“1380000000” is not a valid phone number (wrong length or unknown prefix)."],
+        "birthday": ["“1979-02-30” is not a real date."],
+    }
+    assert (row[7].kind, row[7].reason) == ("skip", "blank row")
+    wang = row[3].values  # "+86 139 1234 5678", "1992/11/02", 微信小程序
+    assert wang["mobile"] == "+8613912345678" and wang["birthday"] == datetime.date(1992, 11, 2)
+    assert wang["registration_channel"] == "wechat_mp" and wang["unionid"] == "oUnion_wangfang_02"
+    assert row[2].values["card"] == "VIP00000001" and row[2].values["registration_store"] == "S0000"
+    # 陈静 shares 张伟's phone: the file is fine, deciding who owns it is the importer's job.
+    assert row[6].ok and row[6].values["mobile"] == row[2].values["mobile"]
+
+
+# --- value parsers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("299", "299.00"), ("1,280.00", "1280.00"), ("¥1,234.50", "1234.50"), ("￥ 12.5", "12.50"),
+        (" 1 234.50 ", "1234.50"), ("-1,234.50", "-1234.50"), ("(1,234.50)", "-1234.50"),
+        ("-¥20.62", "-20.62"), ("¥-20.62", "-20.62"), ("+3", "3.00"), ("0.10", "0.10"),
+        ("12.500", "12.50"), ("1,234,567.00", "1234567.00"), ("100元", "100.00"),
+    ],
+)  # fmt: skip
+def test_parse_amount_accepts(raw, expected):
+    assert parse_amount(raw) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("abc", "“abc” is not an amount."), ("1,2,3", "“1,2,3” is not an amount."),
+        ("12.34.5", "“12.34.5” is not an amount."), ("(-5)", "“(-5)” is not an amount."),
+        ("1.005", "“1.005” has more than two decimals."), ("", "The amount is empty."),
+        ("--5", "“--5” is not an amount."),
+    ],
+)  # fmt: skip
+def test_parse_amount_refuses(raw, message):
+    with pytest.raises(ValidationError) as exc:
+        parse_amount(raw)
+    assert exc.value.messages == [message]
+
+
+def test_parse_amount_empty_when_allowed():
+    assert parse_amount("  ", allow_empty=True) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-11-01 10:02:11", (2026, 11, 1, 10, 2, 11)), ("2026/11/1 9:05", (2026, 11, 1, 9, 5)),
+        ("2026年11月01日 10:02", (2026, 11, 1, 10, 2)),
+        ("2026年11月1日10时02分05秒", (2026, 11, 1, 10, 2, 5)),
+        ("2026-11-01", (2026, 11, 1)), ("2026/11/01", (2026, 11, 1)), ("2026年11月1日", (2026, 11, 1)),
+        ("2026.11.01 23:59", (2026, 11, 1, 23, 59)), ("2026-11-01T10:02:11", (2026, 11, 1, 10, 2, 11)),
+        ("2026-11-01 10:02:11.500", (2026, 11, 1, 10, 2, 11)), ("20261101", (2026, 11, 1)),
+    ],
+)  # fmt: skip
+def test_parse_datetime_accepts(raw, expected):
+    assert parse_datetime(raw, TZ) == datetime.datetime(*expected, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("2026-02-30 10:00", "“2026-02-30 10:00” is not a real date."),
+        ("2026-11-01 25:00", "“2026-11-01 25:00” is not a real date."),
+        ("01/11/2026", "“01/11/2026” is not a date and time (use 2026-11-01 10:02)."),
+        ("2026-11-0110:02", "“2026-11-0110:02” is not a date and time (use 2026-11-01 10:02)."),
+        ("yesterday", "“yesterday” is not a date and time (use 2026-11-01 10:02)."),
+        ("", "The date is empty."),
+    ],
+)  # fmt: skip
+def test_parse_datetime_refuses(raw, message):
+    with pytest.raises(ValidationError) as exc:
+        parse_datetime(raw, TZ)
+    assert exc.value.messages == [message]
+
+
+def test_parse_datetime_profile_formats_come_first():
+    assert parse_datetime("01/11/2026 09:05", TZ, formats=["%d/%m/%Y %H:%M"]) == datetime.datetime(
+        2026, 11, 1, 9, 5, tzinfo=TZ
+    )
+
+
+def test_parse_text():
+    assert parse_text("  S0001 ", 5, "store_code") == "S0001"
+    with pytest.raises(ValidationError) as exc:
+        parse_text("S00001", 5, "store_code")
+    assert exc.value.messages == ["store_code is longer than 5 characters: “S00001…”."]
+
+
+def test_blank_and_totals_rows():
+    assert is_blank(["", " ", "\u3000"]) and is_blank([]) and not is_blank(["", "x"])
+    assert is_totals(["合计", "", "200笔"]) and is_totals(["", "总计：", "9"]) and is_totals(["Total", "1"])
+    assert is_totals(["S0001", "合计", "", "99.00"], order_index=2)  # no receipt number, says 合计
+    assert not is_totals(["S0001", "合计", "R1", "99.00"], order_index=2)  # a store named 合计…
+    assert not is_totals(["S0001", "北京", "R1"], order_index=2) and not is_totals([""])
+
+
+def test_header_map():
+    aliases = {"order_number": ("订单号", "order number"), "paid": ("实付金额", "paid")}
+    headers = ["\ufeff订单号", " Paid ", "备注"]
+    assert header_map(headers, aliases, ["order_number", "paid"]) == {"order_number": 0, "paid": 1}
+    assert header_map(["ORDER  NUMBER"], aliases) == {"order_number": 0}
+    with pytest.raises(ValidationError) as exc:
+        header_map(["备注", "金额"], aliases, ["order_number", "paid"])
+    assert exc.value.messages == [
+        "Missing columns: order_number (订单号 / order number); paid (实付金额 / paid). "
+        "The file's columns are: 备注, 金额."
+    ]
+    with pytest.raises(ValidationError, match="both stand for paid"):
+        header_map(["paid", "实付金额"], aliases)
+
+
+# --- encodings and table formats -----------------------------------------------------------
+
+TEXT = '订单号,金额\nE1,"1,280.00"\n'
+
+
+def test_decode_text_encodings():
+    assert decode_text(TEXT.encode("gbk")) == TEXT
+    assert decode_text(b"\xef\xbb\xbf" + TEXT.encode()) == TEXT
+    assert decode_text(TEXT.encode()) == TEXT
+    assert decode_text("䶮 GB18030".encode("gb18030"), "gbk") == "䶮 GB18030"  # GBK read as GB18030
+    assert decode_text(TEXT.encode("gbk"), "gb18030") == TEXT
+    assert decode_text("é".encode("latin-1"), "latin-1") == "é"  # an explicit encoding wins
+    assert decode_text("订单".encode(), "gbk") != "订单"  # even when it is wrong
+    with pytest.raises(ValueError, match="Unknown encoding"):
+        decode_text(b"x", "klingon")
+    with pytest.raises(ValueError, match="not utf-8-sig text"):
+        decode_text(b"\xff\xfe\xfa", "utf-8")
+
+
+def xlsx(rows: list[list[object]]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_csv_tsv_semicolon_and_xlsx_give_the_same_rows():
+    expected = [(1, ["订单号", "金额", "备注"]), (2, ["E1", "1,280.00", "two\nlines"]), (3, ["", "", ""]),
+                (4, ["E2", "5", ""])]  # fmt: skip
+    csv_text = '订单号,金额,备注\nE1,"1,280.00","two\nlines"\n,,\nE2,5,\n'
+    assert list(read_table(csv_text.encode("gbk"))) == expected
+    tsv = csv_text.replace(",", "\t").replace("1\t280", "1,280")
+    assert list(read_table(tsv.encode())) == expected  # sniffed
+    assert list(read_table(tsv.encode(), file_format="tsv")) == expected
+    semi = csv_text.replace(",", ";").replace("1;280", "1,280")
+    assert list(read_table(semi.encode("utf-8-sig"))) == expected
+    book = xlsx([["订单号", "金额", "备注"], ["E1", "1,280.00", "two\nlines"], [], ["E2", 5, None]])
+    assert list(read_table(book)) == [(n, cells + [""] * (3 - len(cells))) for n, cells in expected]
+
+
+def test_xlsx_cells_read_as_export_text():
+    book = xlsx([["a", "b", "c", "d"], [13812345678, 1280.5, datetime.datetime(2026, 11, 1, 10, 2), None]])
+    assert list(read_table(book, file_format="xlsx"))[1] == (
+        2,
+        ["13812345678", "1280.5", "2026-11-01 10:02:00", ""],
+    )
+    with pytest.raises(ValueError, match="not a readable XLSX"):
+        list(read_table(b"PK\x03\x04garbage"))
+
+
+def test_pos_sample_as_tsv_and_xlsx_parses_like_the_csv():
+    data = (SAMPLES / "pos_receipts_gbk.csv").read_bytes()
+    table = [cells for _n, cells in read_table(data)]
+    expected = [(r.number, r.kind, r.values, r.errors) for r in parse(POS_RECEIPTS, data)]
+    tsv = "\n".join("\t".join(cells) for cells in table).encode("utf-8-sig")
+    book = xlsx(table)
+    for other in (tsv, book):
+        assert [(r.number, r.kind, r.values, r.errors) for r in parse(POS_RECEIPTS, other)] == expected
+
+
+# --- row rules -------------------------------------------------------------------------------
+
+POS_HEADER = "门店编码,门店名称,小票号,会员卡号,手机号,交易类型,应收金额,实收金额,交易时间,原小票号,收银员"
+
+
+def pos(*lines: str) -> dict[int, ParsedRow]:
+    return by_number(parse(POS_RECEIPTS, "\n".join([POS_HEADER, *lines]).encode("gbk")))
+
+
+def test_pos_row_rules():
+    row = pos(
+        "S1,店,R1,VIP1,,销售,100.00,100.00,2026-11-30 09:00,,C1",  # fine
+        "S1,店,R2,VIP1,,销售,-5.00,-5.00,2026-11-30 09:00,,C1",  # negative sale
+        "S1,店,R3,VIP1,,退货,5.00,5.00,2026-11-30 09:00,R1,C1",  # positive return
+        "S1,店,R4,VIP1,,退货,-5.00,-5.00,2026-11-30 09:00,,C1",  # return of what?
+        "S1,店,R5,VIP1,,销售,10,10,2026-12-01 13:30,,C1",  # 1.5 h ahead of NOW
+        "S1,店,R6,VIP1,,销售,10,10,2026-12-01 12:59,,C1",  # within the hour of tolerance
+        'S1,店,R7,VIP1,,销售,"2,000,000.00",10,2026-11-30 09:00,,C1',  # absurd
+        f"S1,店,{'R' * 65},VIP1,,销售,10,10,2026-11-30 09:00,,C1",  # overlong
+        "S1,店,,VIP1,,销售,10,10,2026-11-30 09:00,,C1",  # no receipt number
+        "S1,店,R10,,,销售,10,10,2026-11-30 09:00,,C1",  # nobody
+        "S1,店,R11,VIP1,,销售,10,10,2026-13-01,,C1",  # bad date
+        "S1,店,R12,VIP1,,换货,10,10,2026-11-30 09:00,,C1",  # unknown type
+        "S1,店,R13,VIP1,,销售,10,12,2026-11-30 09:00,,C1",  # paid more than due
+        "S1,店,R14,,1380000000,销售,10,10,2026-11-30 09:00,,C1",  # a bad phone and nothing else
+    )
+    assert row[2].ok and row[2].values["gross"] == Decimal("100.00")
+    assert row[3].errors == {
+        "gross": ["A sale cannot have a negative amount."], "paid": ["A sale cannot have a negative amount."]
+    }  # fmt: skip
+    assert row[4].errors == {
+        "gross": ["A return must have a negative amount."], "paid": ["A return must have a negative amount."]
+    }  # fmt: skip
+    assert row[5].errors == {"original_order_number": ["A return needs the original receipt number."]}
+    assert row[6].errors == {"occurred_at": ["2026-12-01 13:30 is in the future."]}
+    assert row[7].ok
+    assert row[8].errors == {"gross": ["2000000.00 CNY is not a plausible amount."]}
+    assert row[9].errors == {"order_number": [f"order_number is longer than 64 characters: “{'R' * 20}…”."]}
+    assert row[10].errors == {"order_number": ["The order number is required."]}
+    assert row[11].errors == {"member": ["The row names no member (no card number, phone or UnionID)."]}
+    assert row[12].errors == {"occurred_at": ["“2026-13-01” is not a real date."]}
+    assert row[13].errors == {"status": ["Unknown status “换货”."]}
+    assert row[14].errors == {"paid": ["The paid amount cannot exceed the gross amount."]}
+    assert list(row[15].errors) == ["mobile"]
+
+
+ORDER_HEADER = "订单号,下单时间,付款时间,买家手机号,订单状态,商品总价,运费,实付金额,退款金额,店铺"
+
+
+def test_order_row_rules():
+    text = "\n".join([
+        ORDER_HEADER,
+        "E1,2026-11-01 10:00,2026-11-01 10:01,13812345678,交易成功,89.90,8.00,97.90,0,店",  # +shipping
+        "E2,2026-11-01 10:00,,13812345678,交易成功,10,0,10,0,店",  # no payment time
+        "E3,2026-11-01 10:00,,13812345678,等待买家付款,10,0,10,0,店",
+        "E4,2026-11-01 10:00,2026-11-01 10:01,13812345678,部分退款,10,0,10,20,店",
+        "E5,2026-11-01 10:00,2026-11-01 10:01,13812345678,退款成功,10,0,10,0,店",
+        "E6,2026-11-01 10:00,2026-11-01 10:01,13812345678,交易成功,10,0,10,,店",  # empty refund: 0
+        "E7,2026-11-01 10:00,2026-11-01 10:01,13812345678,交易成功,10,-1,10,0,店",
+    ])  # fmt: skip
+    row = by_number(parse(ECOMMERCE_ORDERS, text.encode()))
+    assert row[2].ok and (row[2].values["gross"], row[2].values["paid"]) == (
+        Decimal("97.90"),
+        Decimal("97.90"),
+    )
+    assert (row[3].kind, row[3].reason) == (row[4].kind, row[4].reason) == ("skip", "not paid")
+    assert row[5].errors == {"refunded": ["The refunded amount cannot exceed the paid amount."]}
+    assert row[6].errors == {"refunded": ["A refunded order needs its refund amount."]}
+    assert row[7].ok and row[7].values["refunded"] == Decimal("0.00")
+    assert row[8].errors == {"shipping": ["An amount cannot be negative."]}
+
+
+def test_file_level_errors():
+    with pytest.raises(ValidationError, match="Missing columns: paid_at"):
+        parse(ECOMMERCE_ORDERS, ORDER_HEADER.replace("付款时间", "备注").encode())
+    with pytest.raises(ValidationError, match="The file is empty"):
+        parse(POS_RECEIPTS, b"\n\n")
+    with pytest.raises(ValidationError, match="No column names the member"):
+        parse(MEMBERS, "姓名,城市\n张伟,上海\n".encode())
+
+
+def test_profiles_are_plain_data():
+    assert set(SHIPPED) == {"pos_receipts_gbk", "ecommerce_orders", "members"}
+    for code, profile in SHIPPED.items():
+        assert profile.code == code and str(profile.name)
+        assert set(profile.required) <= set(profile.columns)
+        assert set(profile.member_match) <= set(profile.columns)
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+def test_a_large_pos_export_streams(tmp_path):
+    path = tmp_path / "pos.csv"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--rows", "20000", "--members", "200", "--stores", "30", str(path)],
+        check=True,
+    )
+    data = path.read_bytes()
+    # Libraries load their tables on first use; 200 members keep the phone cache small, so
+    # what is measured is the rows themselves.
+    parse(POS_RECEIPTS, (SAMPLES / "pos_receipts_gbk.csv").read_bytes())
+    tracemalloc.start()
+    try:
+        rows = parse_rows(POS_RECEIPTS, data, now=NOW, tz=TZ)
+        first = next(rows)
+        _, first_peak = tracemalloc.get_traced_memory()
+        counts = Counter(r.kind for r in rows) + Counter([first.kind])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert first.number == 2 and first.kind == "sale"
+    assert counts["sale"] + counts["return"] == 20000 and counts["skip"] == 1
+    # The first row comes before the file is read whole, and the rows are never all held:
+    # peak memory stays a small fraction of the decoded file (≈ 2x its bytes as one string).
+    assert first_peak < len(data) / 3, (first_peak, len(data))
+    assert peak < len(data) / 3, (peak, len(data))
