@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from benefits.coupons import coupon_issue, entitlements_issue
-from benefits.models import Benefit, Coupon
+from benefits.models import Coupon
 from campaigns import engine, selectors
 from campaigns.models import Award, AwardLine, Campaign, Participation
 from members.models import Member, MemberEvent, Purchase, Refund
@@ -175,9 +175,9 @@ def _process(
             **links,
         )
         lines = [_line(award, line, book) for line in outcome.lines]
-        for campaign_id, benefit_id in outcome.coupons:
+        for campaign_id, _benefit in outcome.coupons:
             coupon = coupon_issue(
-                member, benefit=Benefit.objects.get(pk=benefit_id), origin=Coupon.Origin.CAMPAIGN, at=at
+                member, benefit=book.campaigns[campaign_id].benefit, origin=Coupon.Origin.CAMPAIGN, at=at
             )
             lines.append(AwardLine(award=award, member=member, kind=AwardLine.Kind.CAMPAIGN,
                                    campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at,
@@ -378,9 +378,10 @@ def birthdays_process(at: datetime.datetime | None = None) -> int:
     today = Q(birthday__month=day.month, birthday__day=day.day)
     if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
         today |= Q(birthday__month=2, birthday__day=29)
-    made = 0
+    made, last = 0, 0
     members = Member.objects.filter(today, status=Member.Status.ACTIVE).order_by("pk")  # not frozen or closed
-    for chunk in _chunks(members.iterator(chunk_size=1000), 1000):
+    while chunk := list(members.filter(pk__gt=last)[:1000]):
+        last = chunk[-1].pk
         keys = {f"{Campaign.Trigger.BIRTHDAY}:{day.year}:{m.pk}": m for m in chunk}
         done = set(Award.objects.filter(key__in=keys).values_list("key", flat=True))
         for key, member in keys.items():
@@ -390,14 +391,3 @@ def birthdays_process(at: datetime.datetime | None = None) -> int:
                 )
                 made += 1
     return made
-
-
-def _chunks(items, size: int):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

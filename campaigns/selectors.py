@@ -118,7 +118,9 @@ def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
 
 
 def campaigns_with_details():
-    return Campaign.objects.select_related("upgrade_tier").prefetch_related("stores", "tiers", "tags")
+    return Campaign.objects.select_related("upgrade_tier", "benefit").prefetch_related(
+        "stores", "tiers", "tags"
+    )
 
 
 def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:

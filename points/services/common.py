@@ -150,7 +150,7 @@ def lock_member_accounts(member_id: int, point_types: Iterable[PointType]) -> di
     return accounts
 
 
-def post_entry(
+def new_entry(
     account: Account,
     *,
     kind: str,
@@ -163,8 +163,8 @@ def post_entry(
     reason: str,
     at: datetime.datetime,
 ) -> Entry:
-    """Write the entry; the caller has already applied ``amount`` to the account's cache."""
-    return Entry.objects.create(
+    """The entry, unsaved; the caller has already applied ``amount`` to the account's cache."""
+    return Entry(
         account=account,
         kind=kind,
         amount=amount,
@@ -177,6 +177,13 @@ def post_entry(
         fingerprint=digest,
         created_at=at,
     )
+
+
+def post_entry(account: Account, **fields: Any) -> Entry:
+    """Write the entry (``new_entry``'s arguments)."""
+    entry = new_entry(account, **fields)
+    entry.save(force_insert=True)
+    return entry
 
 
 def save_account(account: Account, at: datetime.datetime) -> None:
@@ -196,7 +203,7 @@ def save_account(account: Account, at: datetime.datetime) -> None:
     )
 
 
-def add_lot(
+def new_lot(
     account: Account,
     entry: Entry,
     amount: int,
@@ -206,14 +213,14 @@ def add_lot(
     available_from: datetime.datetime | None = None,
     expires: datetime.datetime | bool | None = True,
 ) -> Lot:
-    """Create a lot for incoming points, ``repay`` of which went to the account's debt.
+    """The lot for incoming points, unsaved; ``repay`` of them went to the account's debt.
 
     ``expires=True`` applies the point type's policy from ``at``; a datetime or None is used
     as given (a transfer keeps the sender's expiry dates).
     """
     point_type = account.point_type
     available_from = available_from or policy.available_at(point_type, at)
-    lot = Lot.objects.create(
+    return Lot(
         account=account,
         entry=entry,
         source=entry.source,
@@ -224,6 +231,12 @@ def add_lot(
         available_at=available_from,
         expires_at=policy.expires_at(point_type, at) if expires is True else expires,
     )
+
+
+def add_lot(account: Account, entry: Entry, amount: int, *, repay: int, **when: Any) -> Lot:
+    """Write the lot (``new_lot``'s arguments) and what of it paid the debt."""
+    lot = new_lot(account, entry, amount, repay=repay, **when)
+    lot.save(force_insert=True)
     if repay:
         LotAllocation.objects.create(entry=entry, lot=lot, amount=repay)  # the points that paid the debt
     return lot

@@ -30,6 +30,8 @@ from points.services.common import (
     key_conflict,
     lock_accounts,
     lock_member_accounts,
+    new_entry,
+    new_lot,
     point_type_of,
     post_entry,
     record_taking,
@@ -130,21 +132,12 @@ def points_earn_many(
             available_from = available[point_type.pk]
             repay = apply_incoming(account, amount, pending=available_from > at)
             account.earned += amount
-            entry = Entry(
-                account=account, kind=Entry.Kind.EARN, amount=amount, balance_after=account.balance,
-                source=source, source_ref=source_ref, actor=actor if getattr(actor, "pk", None) else None,
-                reason=reason, idempotency_key=keys[point_type.pk], fingerprint=digests[point_type.pk],
-                created_at=at,
+            entry = new_entry(
+                account, kind=Entry.Kind.EARN, amount=amount, source=source, source_ref=source_ref,
+                key=keys[point_type.pk], digest=digests[point_type.pk], actor=actor, reason=reason, at=at,
             )  # fmt: skip
             entries.append(entry)
-            lots.append(
-                Lot(
-                    account=account, entry=entry, source=source, source_ref=source_ref, amount=amount,
-                    remaining=amount - repay,
-                    status=Lot.Status.PENDING if available_from > at else Lot.Status.AVAILABLE,
-                    available_at=available_from, expires_at=policy.expires_at(point_type, at),
-                )
-            )  # fmt: skip
+            lots.append(new_lot(account, entry, amount, repay=repay, at=at, available_from=available_from))
             repaid.append(repay)
         Entry.objects.bulk_create(entries)
         for lot in lots:
