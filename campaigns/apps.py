@@ -31,3 +31,10 @@ class CampaignsConfig(AppConfig):
         Role.APPROVER: [*_READ, "campaigns.approve_campaign"],
         Role.FINANCE: _READ,
     }
+
+    def ready(self) -> None:
+        from campaigns.imports import import_facts_process
+        from members.imports.runner import PROCESSORS
+
+        if import_facts_process not in PROCESSORS:
+            PROCESSORS.append(import_facts_process)

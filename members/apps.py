@@ -55,3 +55,6 @@ class MembersConfig(AppConfig):
 
         # Runs after every app's migrate: permissions of later apps exist only by then.
         post_migrate.connect(sync_role_permissions, dispatch_uid="members.sync_role_permissions")
+        from members.imports.services import shipped_profiles_ensure
+
+        post_migrate.connect(shipped_profiles_ensure, sender=self, dispatch_uid="members.shipped_profiles")

@@ -416,3 +416,7 @@ class MemberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.key}"
+
+
+# Imports (profiles, runs, staged rows) live in their own module; imported here so Django finds them.
+from members.imports.models import ImportProfile, ImportRow, ImportRun  # noqa: E402, F401

@@ -1,0 +1,28 @@
+"""Imported facts through the earning pipeline: members' import job calls this for each chunk,
+inside the chunk's transaction, so a chunk's rows and their points commit together."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db.models import Sum
+
+from campaigns import pipeline, selectors
+from campaigns.models import AwardLine
+from members.imports.runner import NewFacts
+
+
+def import_facts_process(facts: NewFacts) -> Counter:
+    """Award new purchases, then refunds, then registrations; points per point type code."""
+    if not (facts.purchases or facts.refunds or facts.events):
+        return Counter()
+    book = selectors.rule_book()
+    awards = [pipeline.purchase_process(purchase, book=book) for purchase in facts.purchases]
+    awards += [pipeline.refund_process(refund, book=book) for refund in facts.refunds]
+    awards += [pipeline.event_process(event, book=book) for event in facts.events]
+    totals = (
+        AwardLine.objects.filter(award__in=[award.pk for award in awards])
+        .values_list("point_type__code")
+        .annotate(total=Sum("amount"))
+    )
+    return Counter({code: int(total) for code, total in totals})

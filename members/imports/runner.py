@@ -1,0 +1,461 @@
+"""The import job: staged rows in, members, purchases, refunds and points out.
+
+Rows are taken in chunks, sales before returns. Each chunk is one transaction that locks the
+run, takes the rows still pending, records what they say, has the earning pipeline process the
+new facts, and marks the rows done together with the run's counters. So:
+- a job killed at any moment loses nothing and doubles nothing: the next run of it starts at
+  the first row not done, and the counters are exactly those of the rows done;
+- two workers on one run take turns chunk by chunk and never take the same rows.
+A chunk that fails as a whole (a concurrent import of the same receipts, a bug) is rolled back
+and done again row by row, each row alone: the row at fault is rejected with the reason, the
+others go in.
+
+The pipeline lives in a higher app (campaigns), so it registers itself in ``PROCESSORS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
+
+from members.facts import refund_record
+from members.imports.matching import Owners, identity_value
+from members.imports.models import ImportRow, ImportRun
+from members.imports.services import profile_of
+from members.models import EventType, Gender, Identity, Member, MemberEvent, Purchase, Refund, Store
+from members.parsing import error_messages
+from members.profiles import Profile
+from members.services import IdentityKey, member_enrol, new_member_number
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 500
+State = ImportRow.State
+
+
+@dataclass
+class NewFacts:
+    """What one chunk recorded, for the earning pipeline to process in the same transaction."""
+
+    purchases: list[Purchase] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    events: list[MemberEvent] = field(default_factory=list)
+
+
+#: Called with a chunk's new facts inside its transaction; returns points per point type code.
+PROCESSORS: list[Callable[[NewFacts], Counter]] = []
+
+
+# --- starting and running ------------------------------------------------------------------
+
+
+def import_confirm(*, run: ImportRun, user: Any = None, start: bool = True) -> ImportRun:
+    """Queue a previewed import; the job starts once this transaction commits."""
+    with transaction.atomic():
+        run = ImportRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != ImportRun.Status.PREVIEWED:
+            raise ValidationError(_("This import was already confirmed."), code="confirmed")
+        run.status = ImportRun.Status.QUEUED
+        run.confirmed_by = user if getattr(user, "pk", None) else None
+        run.save(update_fields=["status", "confirmed_by"])
+        if start:
+            transaction.on_commit(lambda: job_start(run.pk))
+    return run
+
+
+def job_start(run_id: int) -> None:
+    """A Celery task when a broker is configured; else a thread of this process (``make run``
+    has no worker, and the progress bar must move while the page polls)."""
+    if settings.CELERY_BROKER_URL:
+        from members.tasks import run_import
+
+        run_import.delay(run_id)
+    else:
+        threading.Thread(target=_thread_main, args=(run_id,), daemon=True).start()
+
+
+def _thread_main(run_id: int) -> None:
+    try:
+        import_run_execute(run_id)
+    finally:
+        close_old_connections()
+
+
+def import_run_execute(
+    run_id: int, *, chunk_size: int = CHUNK, on_chunk: Callable | None = None
+) -> ImportRun:
+    """Import every pending row of a run; safe to call again on a run that was interrupted."""
+    run = ImportRun.objects.get(pk=run_id)
+    if run.status in (ImportRun.Status.DONE, ImportRun.Status.CANCELLED, ImportRun.Status.PREVIEWED):
+        return run
+    ImportRun.objects.filter(pk=run_id).update(
+        status=ImportRun.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
+    )
+    spec = profile_of(run.profile)
+    try:
+        while _chunk(run_id, spec, chunk_size):
+            if on_chunk:
+                on_chunk(ImportRun.objects.get(pk=run_id))
+    except Exception as exc:  # a bug or the database gone: the run says so; rows done stay done
+        logger.exception("import run %s failed", run_id)
+        ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.FAILED, error=str(exc)[:2000])
+        raise
+    ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.DONE, finished_at=timezone.now())
+    return ImportRun.objects.get(pk=run_id)
+
+
+def _chunk(run_id: int, spec: Profile, size: int) -> bool:
+    """Do one chunk; False when nothing was pending."""
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            run = ImportRun.objects.select_for_update().get(pk=run_id)
+            rows = _pending(run, size)
+            if not rows:
+                return False
+            totals = _apply(run, spec, rows)
+            _save(run, rows, totals, time.monotonic() - started)
+        return True
+    except Exception:
+        logger.warning("import run %s: a chunk failed, doing it row by row", run_id, exc_info=True)
+    with transaction.atomic():
+        run = ImportRun.objects.select_for_update().get(pk=run_id)
+        rows = _pending(run, size)
+        totals = _Totals()
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    totals += _apply(run, spec, [row])
+            except ValidationError as exc:
+                _reject(row, exc)
+            except Exception as exc:
+                logger.exception("import run %s row %s", run_id, row.number)
+                row.state, row.errors = (
+                    State.REJECTED,
+                    {"": [_("Could not be imported: %(error)s") % {"error": exc}]},
+                )
+                row.member_id = row.purchase_id = row.refund_id = None
+        _save(run, rows, totals, time.monotonic() - started)
+    return True
+
+
+def _pending(run: ImportRun, size: int) -> list[ImportRow]:
+    return list(run.rows.filter(state=State.PENDING).order_by("phase", "number")[:size])
+
+
+@dataclass
+class _Totals:
+    purchases: int = 0
+    refunds: int = 0
+    members: int = 0
+    points: Counter = field(default_factory=Counter)
+
+    def __iadd__(self, other: _Totals) -> _Totals:
+        self.purchases += other.purchases
+        self.refunds += other.refunds
+        self.members += other.members
+        self.points.update(other.points)
+        return self
+
+
+def _save(run: ImportRun, rows: list[ImportRow], totals: _Totals, seconds: float) -> None:
+    for row in rows:
+        if row.state == State.PENDING:
+            row.state = State.DONE
+    ImportRow.objects.bulk_update(rows, ["state", "errors", "member_id", "purchase_id", "refund_id"])
+    states = Counter(row.state for row in rows)
+    points = Counter(run.points_awarded)
+    points.update(totals.points)
+    run.rows_done += len(rows)
+    run.rows_duplicate += states[State.DUPLICATE]
+    run.rows_rejected += states[State.REJECTED]
+    run.purchases_created += totals.purchases
+    run.refunds_created += totals.refunds
+    run.members_created += totals.members
+    run.points_awarded = {code: int(amount) for code, amount in points.items()}
+    run.busy_seconds += seconds
+    run.save(
+        update_fields=[
+            "rows_done", "rows_duplicate", "rows_rejected", "purchases_created", "refunds_created",
+            "members_created", "points_awarded", "busy_seconds",
+        ]
+    )  # fmt: skip
+
+
+def _reject(row: ImportRow, exc: ValidationError) -> None:
+    row.state = State.REJECTED
+    row.errors = exc.message_dict if hasattr(exc, "error_dict") else {"": error_messages(exc)}
+    row.member_id = row.purchase_id = row.refund_id = None
+
+
+# --- applying rows -------------------------------------------------------------------------
+
+AMOUNTS = ("gross", "paid", "shipping", "refunded")
+TIMES = ("occurred_at", "ordered_at")
+
+
+def typed(values: dict[str, Any]) -> dict[str, Any]:
+    """A staged row's values as the parser produced them (JSON has no Decimal or datetime)."""
+    out = dict(values)
+    for name in AMOUNTS:
+        if out.get(name) is not None:
+            out[name] = Decimal(str(out[name]))
+    for name in TIMES:
+        if out.get(name):
+            out[name] = parse_datetime(out[name])
+    if out.get("birthday"):
+        out["birthday"] = parse_date(out["birthday"])
+    return out
+
+
+def _apply(run: ImportRun, spec: Profile, rows: list[ImportRow]) -> _Totals:
+    if spec.kind == "members":
+        return _apply_members(run, rows)
+    totals = _Totals()
+    facts = NewFacts()
+    sales = [row for row in rows if row.kind != "return"]
+    if sales:
+        _apply_sales(run, spec, sales, facts, totals)
+    for row in rows:
+        if row.kind == "return":
+            _apply_return(spec, row, facts, totals)
+    for processor in PROCESSORS:
+        totals.points.update(processor(facts))
+    return totals
+
+
+def _apply_sales(
+    run: ImportRun, spec: Profile, rows: list[ImportRow], facts: NewFacts, totals: _Totals
+) -> None:
+    values = {row.number: typed(row.values) for row in rows}
+    owners = Owners(values.values(), spec.member_match)
+    existing = {
+        p.order_number: p
+        for p in Purchase.objects.filter(
+            source=spec.source, order_number__in=[v["order_number"] for v in values.values()]
+        )
+    }
+    enrol: list[ImportRow] = []
+    for row in rows:
+        v = values[row.number]
+        if done := existing.get(v["order_number"]):
+            _again(row, v, done)
+            continue
+        member_id, problem = owners.match(v, spec.member_match)
+        if problem:
+            _reject(row, ValidationError({"member": [problem]}))
+        elif member_id is None and spec.unknown_member == "reject":
+            _reject(row, ValidationError({"member": [_("No member has these identities.")]}))
+        else:
+            row.member_id = member_id
+            if member_id is None:
+                enrol.append(row)
+    if enrol:
+        totals.members += _enrol(run, spec, enrol, values, owners, facts)
+    new = [row for row in rows if row.state == State.PENDING and row.purchase_id is None and row.member_id]
+    purchases = [_purchase(spec, row, values[row.number]) for row in new]
+    Purchase.objects.bulk_create(purchases)
+    for row, purchase in zip(new, purchases, strict=True):
+        row.purchase_id = purchase.pk
+    facts.purchases.extend(purchases)
+    totals.purchases += len(purchases)
+    # Orders carrying a refund (退款成功, 部分退款), new or seen before with less refunded.
+    by_pk = {p.pk: p for p in [*purchases, *existing.values()]}
+    for row in rows:
+        v = values[row.number]
+        if row.state == State.PENDING and v.get("refunded") and row.purchase_id:
+            purchase = by_pk[row.purchase_id]
+            target = v["refunded"]
+            if target > purchase.refunded_amount:
+                refund, created = refund_record(
+                    purchase=purchase,
+                    source=spec.source,
+                    refund_number=f"{v['order_number']}/refunded/{target}",
+                    amount=target - purchase.refunded_amount,
+                    occurred_at=v["occurred_at"],
+                )
+                if created:
+                    row.refund_id = refund.pk
+                    facts.refunds.append(refund)
+                    totals.refunds += 1
+
+
+def _again(row: ImportRow, v: dict[str, Any], done: Purchase) -> None:
+    """A receipt already imported (by another run since the preview, or an order with news)."""
+    if done.paid_amount != v["paid"] or done.occurred_at != v["occurred_at"]:
+        _reject(
+            row,
+            ValidationError(
+                {
+                    "order_number": [
+                        _("%(number)s was already imported with other amounts.")
+                        % {"number": done.order_number}
+                    ]
+                }
+            ),
+        )
+    elif (v.get("refunded") or 0) > done.refunded_amount:
+        row.purchase_id, row.member_id = done.pk, done.member_id  # the refund is recorded next
+    else:
+        row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
+
+
+def _purchase(spec: Profile, row: ImportRow, v: dict[str, Any]) -> Purchase:
+    return Purchase(
+        source=spec.source,
+        order_number=v["order_number"],
+        channel=spec.channel,
+        store_id=v.get("store_id"),
+        member_id=row.member_id,
+        occurred_at=v["occurred_at"],
+        gross_amount=v["gross"],
+        paid_amount=v["paid"],
+        shipping_amount=v.get("shipping") or 0,
+    )
+
+
+def _enrol(
+    run: ImportRun, spec: Profile, rows: list[ImportRow], values: dict, owners: Owners, facts: NewFacts
+) -> int:
+    """Enrol the unknown members of a chunk in bulk; rows naming one new card or phone share
+    one new member. Nothing of an existing member is changed by a purchase import."""
+    new_for: dict[int, Member] = {}
+    index: dict[tuple[str, str], Member] = {}
+    created: list[tuple[Member, dict[str, Any]]] = []
+    for row in rows:
+        v = values[row.number]
+        keys = [(name, identity_value(name, v[name])) for name in spec.member_match if v.get(name)]
+        member = next((index[key] for key in keys if key in index), None)
+        if member is None:
+            member = Member(
+                member_number=new_member_number(),
+                mobile=v.get("mobile"),
+                gender=Gender.UNKNOWN,
+                registration_channel=spec.channel,
+                registration_store_id=v.get("store_id"),
+            )
+            created.append((member, v))
+        for key in keys:
+            index.setdefault(key, member)
+        new_for[row.number] = member
+    bulk_create_with_history(
+        [member for member, _v in created],
+        Member,
+        default_user=run.confirmed_by,
+        default_change_reason=f"import #{run.pk}",
+    )
+    registration = EventType.objects.filter(code="registration", active=True).first()
+    identities, events = [], []
+    for member, v in created:
+        if v.get("mobile"):
+            identities.append(
+                Identity(member=member, kind=Identity.Kind.PHONE, value=v["mobile"], is_primary_phone=True)
+            )
+        if v.get("card"):
+            identities.append(Identity(member=member, kind=Identity.Kind.CARD, value=v["card"].upper()))
+        if v.get("unionid"):
+            identities.append(Identity(member=member, kind=Identity.Kind.WECHAT_UNIONID, value=v["unionid"]))
+        if registration:  # joining at the till is a registration: registration campaigns apply
+            events.append(
+                MemberEvent(
+                    member=member,
+                    event_type=registration,
+                    key=member.member_number,
+                    channel=spec.channel,
+                    occurred_at=v["occurred_at"],
+                )
+            )
+    Identity.objects.bulk_create(identities)
+    MemberEvent.objects.bulk_create(events)
+    facts.events.extend(events)
+    for row in rows:
+        row.member_id = new_for[row.number].pk
+    return len(created)
+
+
+def _apply_return(spec: Profile, row: ImportRow, facts: NewFacts, totals: _Totals) -> None:
+    v = typed(row.values)
+    purchase = Purchase.objects.filter(source=spec.source, order_number=v["original_order_number"]).first()
+    if purchase is None:
+        _reject(
+            row,
+            ValidationError(
+                {
+                    "original_order_number": [
+                        _("The original receipt %(number)s is not imported: import the sale first.")
+                        % {"number": v["original_order_number"]}
+                    ]
+                }
+            ),
+        )
+        return
+    try:
+        refund, created = refund_record(
+            purchase=purchase,
+            source=spec.source,
+            refund_number=v["order_number"],
+            amount=v["paid"],
+            occurred_at=v["occurred_at"],
+        )
+    except ValidationError as exc:
+        _reject(row, exc)
+        return
+    row.member_id, row.purchase_id = purchase.member_id, purchase.pk
+    if created:
+        row.refund_id = refund.pk
+        facts.refunds.append(refund)
+        totals.refunds += 1
+    else:
+        row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
+
+
+def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
+    """Member lists: each row through ``member_enrol``, the one set of enrolment rules."""
+    totals = _Totals()
+    for row in rows:
+        v = typed(row.values)
+        keys = []
+        if v.get("card"):
+            keys.append(IdentityKey(Identity.Kind.CARD, v["card"]))
+        if v.get("unionid"):
+            keys.append(IdentityKey(Identity.Kind.WECHAT_UNIONID, v["unionid"]))
+        try:
+            with transaction.atomic():
+                member = member_enrol(
+                    name=v.get("name", ""),
+                    mobile=v.get("mobile"),
+                    email=v.get("email", ""),
+                    gender=v.get("gender") or Gender.UNKNOWN,
+                    birthday=v.get("birthday"),
+                    province=v.get("province", ""),
+                    city=v.get("city", ""),
+                    registration_channel=v.get("registration_channel") or "import",
+                    registration_store=_store(v.get("registration_store_id")),
+                    identities=keys,
+                    actor=run.confirmed_by,
+                    source=f"import #{run.pk}",
+                )
+        except ValidationError as exc:
+            _reject(row, exc)
+            continue
+        row.member_id = member.pk
+        totals.members += 1
+    return totals
+
+
+def _store(store_id: int | None) -> Store | None:
+    return Store.objects.get(pk=store_id) if store_id else None

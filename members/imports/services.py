@@ -1,0 +1,374 @@
+"""Import profiles as data, and the preview: one pass over a file that stages every row with
+its verdict, so the confirmation never parses or judges the file again.
+
+Rules the preview applies (the job applies them again under its locks):
+- A receipt or order counts once per profile source and number: a row already imported is a
+  duplicate; the same number again in one file is a duplicate of its first row. A number
+  imported before with a different paid amount or time is rejected: one of the two is wrong.
+- An order imported before that comes again with a larger refunded amount (交易成功 first,
+  部分退款 in a later export) is not a duplicate: the job records the refund of the difference.
+- A return (退货) needs its sale: imported before, or anywhere in the same file (the job imports
+  sales first). Otherwise the return is rejected with that reason; once the sale is imported,
+  uploading the rejected-rows file again brings the return in. Nothing is kept waiting unseen.
+- A row of a store the uploader does not work at is rejected, as is a row of another store
+  than the one the import is for.
+- A row whose identities name two members, or a closed member, is rejected; an unknown member
+  is enrolled or rejected as the profile says.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.imports.matching import LABELS, Owners
+from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.models import Purchase, Refund, Store
+from members.profiles import SHIPPED, ParsedRow, Profile, parse_rows
+from members.selectors import stores_of
+
+CHUNK = 2000
+State = ImportRow.State
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+#: What a purchases layout needs at least, when an operator maps one (amounts, a number, a time).
+CUSTOM_REQUIRED = ("order_number", "paid")
+
+
+def profile_of(model: ImportProfile) -> Profile:
+    """The parsing profile an ``ImportProfile`` row stands for."""
+    shipped = SHIPPED.get(model.code) if model.builtin else None
+    columns = {name: tuple(headers) for name, headers in model.columns.items() if headers}
+    if shipped is not None:
+        required = shipped.required
+    elif model.kind == ImportProfile.Kind.MEMBERS:
+        required = ()
+    else:
+        required = CUSTOM_REQUIRED + (("paid_at",) if "paid_at" in columns else ("occurred_at",))
+    return Profile(
+        code=model.code,
+        name=model.name,
+        kind=model.kind,
+        columns=columns,
+        required=required,
+        source=model.source or model.code,
+        channel=model.channel,
+        file_format=model.file_format,
+        encoding=model.encoding,
+        delimiter=model.delimiter or None,
+        date_formats=tuple(model.date_formats),
+        statuses=dict(model.statuses),
+        member_match=tuple(model.member_match),
+        unknown_member=model.unknown_member,
+        store_codes=dict(model.store_codes),
+        gross_includes_shipping=model.gross_includes_shipping,
+        reject_invalid_mobile=model.reject_invalid_mobile,
+    )
+
+
+def shipped_profile_fields(profile: Profile) -> dict[str, Any]:
+    return {
+        "name": str(profile.name),
+        "kind": profile.kind,
+        "source": profile.source,
+        "channel": profile.channel,
+        "file_format": profile.file_format,
+        "encoding": profile.encoding,
+        "delimiter": profile.delimiter or "",
+        "columns": {name: list(headers) for name, headers in profile.columns.items()},
+        "statuses": dict(profile.statuses),
+        "store_codes": dict(profile.store_codes),
+        "date_formats": list(profile.date_formats),
+        "member_match": list(profile.member_match),
+        "unknown_member": profile.unknown_member,
+        "gross_includes_shipping": profile.gross_includes_shipping,
+        "reject_invalid_mobile": profile.reject_invalid_mobile,
+    }
+
+
+def shipped_profiles_ensure(*, using: str = "default", **_kwargs: Any) -> None:
+    """Create the shipped profiles that are missing (post_migrate). Never overwrites: an
+    operator may have added store codes or statuses to one."""
+    for code, profile in SHIPPED.items():
+        if not ImportProfile.objects.using(using).filter(code=code).exists():
+            ImportProfile.objects.using(using).create(
+                code=code, builtin=True, **shipped_profile_fields(profile)
+            )
+
+
+# --- preview -------------------------------------------------------------------------------
+
+
+def import_preview(
+    *,
+    profile: ImportProfile,
+    data: bytes,
+    file_name: str,
+    user: Any = None,
+    store: Store | None = None,
+    now: datetime.datetime | None = None,
+) -> ImportRun:
+    """Read and judge the whole file, stage its rows; nothing is imported yet.
+
+    Raises ValidationError when the file as a whole cannot be read (not text, not a workbook,
+    columns missing, a store the user does not work at); then nothing is saved.
+    """
+    now = now or timezone.now()
+    spec = profile_of(profile)
+    allowed = None
+    if user is not None and not _sees_all_stores(user):
+        allowed = set(stores_of(user).values_list("pk", flat=True))
+        if store is None and len(allowed) == 1:
+            store = Store.objects.get(pk=next(iter(allowed)))
+        if store is None or store.pk not in allowed:
+            raise ValidationError(_("Choose one of your stores for this import."), code="store")
+    rows = parse_rows(spec, data, now=now)
+    try:
+        first = next(rows, None)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="unreadable") from None
+    with transaction.atomic():
+        run = ImportRun.objects.create(
+            profile=profile,
+            file=ContentFile(data, name=file_name),
+            file_name=file_name[:255],
+            file_sha256=hashlib.sha256(data).hexdigest(),
+            store=store,
+            allowed_stores=sorted(allowed) if allowed is not None else None,
+            created_by=user if getattr(user, "pk", None) else None,
+        )
+        judge = _Judge(run, spec)
+        try:
+            for chunk in _batched(itertools.chain([first] if first else [], rows), CHUNK):
+                ImportRow.objects.bulk_create(judge.chunk(chunk))
+        except ValueError as exc:  # undecodable bytes further down the file
+            raise ValidationError(str(exc), code="unreadable") from None
+        ImportRow.objects.bulk_create(judge.finish())
+        counts = Counter(
+            dict(run.rows.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        )
+        run.rows_total = sum(counts.values())
+        run.rows_ok = counts[State.PENDING]
+        run.rows_duplicate = counts[State.DUPLICATE]
+        run.rows_rejected = counts[State.REJECTED]
+        run.rows_skipped = counts[State.SKIPPED]
+        run.save()
+    return run
+
+
+def _sees_all_stores(user: Any) -> bool:
+    return user.is_superuser or user.has_perm("members.browse_member")
+
+
+def _batched(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class _Judge:
+    """The preview's verdicts, a chunk of parsed rows at a time, remembering the file so far."""
+
+    def __init__(self, run: ImportRun, spec: Profile) -> None:
+        self.run, self.spec = run, spec
+        self.stores = dict(Store.objects.values_list("code", "pk"))
+        self.stores_upper = {code.upper(): pk for code, pk in self.stores.items()}
+        self.store_codes = {pk: code for code, pk in self.stores.items()}
+        self.seen: dict[tuple[str, str], int] = {}  # (kind group, number) -> first row
+        self.sales_in_file: set[str] = set()
+        self.waiting: list[ImportRow] = []  # returns whose sale has not shown up yet
+        self.identities_seen: dict[tuple[str, str], int] = {}  # member lists: id -> first row
+
+    # Each check returns a verdict for one row, or None to go on.
+
+    def chunk(self, parsed: list[ParsedRow]) -> list[ImportRow]:
+        staged = [self._first_verdict(row) for row in parsed]
+        live = [(row, item) for row, item in zip(parsed, staged, strict=True) if item.state == State.PENDING]
+        if self.spec.kind == "members":
+            self._members(live)
+        else:
+            self._purchases(live)
+        waiting = {id(item) for item in self.waiting}
+        return [item for item in staged if id(item) not in waiting]
+
+    def finish(self) -> list[ImportRow]:
+        for item in self.waiting:
+            original = item.values["original_order_number"]
+            if original not in self.sales_in_file:
+                _reject(
+                    item,
+                    "original_order_number",
+                    _("The original receipt %(number)s is not imported: import the sale first.")
+                    % {"number": original},
+                )
+        return self.waiting
+
+    def _first_verdict(self, row: ParsedRow) -> ImportRow:
+        item = ImportRow(
+            run=self.run,
+            number=row.number,
+            kind=row.kind,
+            phase=1 if row.kind == "return" else 0,
+            values=row.values,
+            state=State.PENDING,
+        )
+        if row.kind == "skip":
+            item.state, item.errors, item.values = State.SKIPPED, {"": [row.reason]}, {}
+        elif row.errors:
+            item.state, item.errors, item.values = State.REJECTED, row.errors, {}
+        elif row.warnings:
+            item.errors = row.warnings  # kept for the record; the row goes in
+        return item
+
+    # --- purchases ---
+
+    def _purchases(self, live: list[tuple[ParsedRow, ImportRow]]) -> None:
+        source = self.spec.source
+        for _row, item in live:
+            self._store(item)
+        live = [(row, item) for row, item in live if item.state == State.PENDING]
+        numbers = [item.values["order_number"] for _row, item in live]
+        originals = [item.values.get("original_order_number") for _row, item in live if item.kind == "return"]
+        bought = {
+            p["order_number"]: p
+            for p in Purchase.objects.filter(source=source, order_number__in=numbers + originals).values(
+                "order_number", "paid_amount", "refunded_amount", "occurred_at"
+            )
+        }
+        refunded = set(
+            Refund.objects.filter(source=source, refund_number__in=numbers).values_list(
+                "refund_number", flat=True
+            )
+        )
+        owners = Owners((item.values for _row, item in live if item.kind != "return"), self.spec.member_match)
+        for _row, item in live:
+            values, number = item.values, item.values["order_number"]
+            group = "return" if item.kind == "return" else "sale"
+            if (group, number) in self.seen:
+                _duplicate(item, _("Same number as row %(row)d.") % {"row": self.seen[(group, number)]})
+                continue
+            self.seen[(group, number)] = item.number
+            if item.kind == "return":
+                if number in refunded:
+                    _duplicate(item, _("Already imported."))
+                elif values["original_order_number"] not in bought:
+                    self.waiting.append(item)
+                continue
+            if done := bought.get(number):
+                if done["paid_amount"] != values["paid"] or done["occurred_at"] != values["occurred_at"]:
+                    _reject(
+                        item,
+                        "order_number",
+                        _("%(number)s was already imported with %(paid)s CNY at %(when)s.")
+                        % {
+                            "number": number,
+                            "paid": done["paid_amount"],
+                            "when": f"{timezone.localtime(done['occurred_at']):%Y-%m-%d %H:%M}",
+                        },
+                    )
+                    continue
+                if values.get("refunded", 0) <= done["refunded_amount"]:
+                    _duplicate(item, _("Already imported."))
+                    continue
+            member_id, problem = owners.match(values, self.spec.member_match)
+            if problem:
+                _reject(item, "member", problem)
+            elif member_id is None and self.spec.unknown_member == "reject":
+                _reject(item, "member", _unknown_member(values, self.spec.member_match))
+            else:
+                self.sales_in_file.add(number)
+
+    def _store(self, item: ImportRow) -> None:
+        run, values = self.run, item.values
+        code = values.get("store_code") or ""
+        if code:
+            store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
+            if store_id is None:
+                _reject(item, "store_code", _("Unknown store code %(code)s.") % {"code": code})
+                return
+        else:
+            store_id = run.store_id
+        if run.store_id and store_id != run.store_id:
+            _reject(
+                item,
+                "store_code",
+                _("The row is for store %(code)s; this import is for store %(ours)s.")
+                % {"code": code, "ours": self.store_codes.get(run.store_id)},
+            )
+        elif run.allowed_stores is not None and store_id not in run.allowed_stores:
+            _reject(item, "store_code", _("Store %(code)s is not one of your stores.") % {"code": code})
+        else:
+            values["store_id"] = store_id
+
+    # --- members ---
+
+    def _members(self, live: list[tuple[ParsedRow, ImportRow]]) -> None:
+        match = ("mobile", "card", "unionid")
+        owners = Owners((item.values for _row, item in live), match)
+        for _row, item in live:
+            values = item.values
+            code = values.get("registration_store") or ""
+            if code:
+                store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
+                if store_id is None:
+                    _reject(
+                        item, "registration_store", _("Unknown store code “%(value)s”.") % {"value": code}
+                    )
+                    continue
+                values["registration_store_id"] = store_id
+            clash = [
+                (name, self.identities_seen[(name, str(values[name]))])
+                for name in match
+                if values.get(name) and (name, str(values[name])) in self.identities_seen
+            ]
+            if clash:
+                name, first = clash[0]
+                _reject(
+                    item,
+                    name,
+                    _("%(what)s %(value)s is also in row %(row)d: two people cannot share it.")
+                    % {"what": LABELS[name], "value": values[name], "row": first},
+                )
+                continue
+            for name in match:
+                if values.get(name):
+                    self.identities_seen[(name, str(values[name]))] = item.number
+            member_id, problem = owners.match(values, match)
+            if problem:
+                _reject(item, "member", problem)
+            elif member_id is not None and owners.all_known(values, match):
+                _duplicate(item, _("Already a member."))
+            elif member_id is not None:
+                _reject(
+                    item,
+                    "member",
+                    _("Part of this row already belongs to another member; fix the row or merge first."),
+                )
+
+
+def _reject(item: ImportRow, field: str, message: str) -> None:
+    item.state = State.REJECTED
+    item.errors = {field: [message]}
+
+
+def _duplicate(item: ImportRow, message: str) -> None:
+    item.state = State.DUPLICATE
+    item.errors = {"": [message]}
+
+
+def _unknown_member(values: dict[str, Any], match: Iterable[str]) -> str:
+    named = ", ".join(f"{LABELS[name]} {values[name]}" for name in match if values.get(name))
+    return _("No member has %(named)s.") % {"named": named}
