@@ -28,6 +28,11 @@ def identity_value(name: str, value: Any) -> str:
     return text.upper() if name == "card" else text
 
 
+def identity_keys(values: Mapping[str, Any], match: Iterable[str]) -> list[str]:
+    """A row's identities as ``name:value`` strings, the form enrolment groups are kept in."""
+    return [f"{name}:{identity_value(name, values.get(name))}" for name in match if values.get(name)]
+
+
 class Owners:
     """Identity -> (member id, member number, closed) for the identities of some rows."""
 

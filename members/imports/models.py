@@ -154,6 +154,8 @@ class ImportRun(models.Model):
     rows_duplicate = models.PositiveIntegerField(_("already imported"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
     rows_skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    #: Identities the file shows to be one new person (``name:value`` strings), see services.
+    enrol_groups = models.JSONField(default=list, blank=True, editable=False)
     # What the job did; updated in the transaction of each chunk, so always exact.
     rows_done = models.PositiveIntegerField(_("rows processed"), default=0)
     purchases_created = models.PositiveIntegerField(_("purchases created"), default=0)

@@ -26,14 +26,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from members.facts import refund_record
-from members.imports.matching import Owners, identity_value
+from members.imports.matching import IDENTITY_OF, Owners, identity_keys
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
 from members.models import EventType, Gender, Identity, Member, MemberEvent, Purchase, Refund, Store
@@ -105,9 +105,9 @@ def import_run_execute(
     ImportRun.objects.filter(pk=run_id).update(
         status=ImportRun.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
     )
-    spec = profile_of(run.profile)
+    job = _Job(profile_of(run.profile), {key: group for group in run.enrol_groups for key in group})
     try:
-        while _chunk(run_id, spec, chunk_size):
+        while _chunk(run_id, job, chunk_size):
             if on_chunk:
                 on_chunk(ImportRun.objects.get(pk=run_id))
     except Exception as exc:  # a bug or the database gone: the run says so; rows done stay done
@@ -118,7 +118,7 @@ def import_run_execute(
     return ImportRun.objects.get(pk=run_id)
 
 
-def _chunk(run_id: int, spec: Profile, size: int) -> bool:
+def _chunk(run_id: int, job: _Job, size: int) -> bool:
     """Do one chunk; False when nothing was pending."""
     started = time.monotonic()
     try:
@@ -127,10 +127,11 @@ def _chunk(run_id: int, spec: Profile, size: int) -> bool:
             rows = _pending(run, size)
             if not rows:
                 return False
-            totals = _apply(run, spec, rows)
+            totals = _apply(run, job, rows)
             _save(run, rows, totals, time.monotonic() - started)
         return True
-    except Exception:
+    except (ValidationError, IntegrityError):
+        # Anything else is a bug or an outage: the run fails with its rows left pending, to resume.
         logger.warning("import run %s: a chunk failed, doing it row by row", run_id, exc_info=True)
     with transaction.atomic():
         run = ImportRun.objects.select_for_update().get(pk=run_id)
@@ -139,14 +140,14 @@ def _chunk(run_id: int, spec: Profile, size: int) -> bool:
         for row in rows:
             try:
                 with transaction.atomic():
-                    totals += _apply(run, spec, [row])
+                    totals += _apply(run, job, [row])
             except ValidationError as exc:
                 _reject(row, exc)
-            except Exception as exc:
-                logger.exception("import run %s row %s", run_id, row.number)
+            except IntegrityError as exc:  # a concurrent import wrote the same receipt or person
+                logger.warning("import run %s row %s: %s", run_id, row.number, exc)
                 row.state, row.errors = (
                     State.REJECTED,
-                    {"": [_("Could not be imported: %(error)s") % {"error": exc}]},
+                    {"": [_("Conflicts with data written meanwhile; import the file again.")]},
                 )
                 row.member_id = row.purchase_id = row.refund_id = None
         _save(run, rows, totals, time.monotonic() - started)
@@ -222,14 +223,21 @@ def typed(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _apply(run: ImportRun, spec: Profile, rows: list[ImportRow]) -> _Totals:
+@dataclass(frozen=True)
+class _Job:
+    spec: Profile
+    groups: dict[str, list[str]]  # identity -> every identity of the new person it belongs to
+
+
+def _apply(run: ImportRun, job: _Job, rows: list[ImportRow]) -> _Totals:
+    spec = job.spec
     if spec.kind == "members":
         return _apply_members(run, rows)
     totals = _Totals()
     facts = NewFacts()
     sales = [row for row in rows if row.kind != "return"]
     if sales:
-        _apply_sales(run, spec, sales, facts, totals)
+        _apply_sales(run, spec, sales, job.groups, facts, totals)
     for row in rows:
         if row.kind == "return":
             _apply_return(spec, row, facts, totals)
@@ -239,7 +247,7 @@ def _apply(run: ImportRun, spec: Profile, rows: list[ImportRow]) -> _Totals:
 
 
 def _apply_sales(
-    run: ImportRun, spec: Profile, rows: list[ImportRow], facts: NewFacts, totals: _Totals
+    run: ImportRun, spec: Profile, rows: list[ImportRow], groups: dict, facts: NewFacts, totals: _Totals
 ) -> None:
     values = {row.number: typed(row.values) for row in rows}
     owners = Owners(values.values(), spec.member_match)
@@ -265,7 +273,7 @@ def _apply_sales(
             if member_id is None:
                 enrol.append(row)
     if enrol:
-        totals.members += _enrol(run, spec, enrol, values, owners, facts)
+        totals.members += _enrol(run, spec, enrol, values, groups, facts)
     new = [row for row in rows if row.state == State.PENDING and row.purchase_id is None and row.member_id]
     purchases = [_purchase(spec, row, values[row.number]) for row in new]
     Purchase.objects.bulk_create(purchases)
@@ -329,46 +337,56 @@ def _purchase(spec: Profile, row: ImportRow, v: dict[str, Any]) -> Purchase:
 
 
 def _enrol(
-    run: ImportRun, spec: Profile, rows: list[ImportRow], values: dict, owners: Owners, facts: NewFacts
+    run: ImportRun,
+    spec: Profile,
+    rows: list[ImportRow],
+    values: dict,
+    groups: dict[str, list[str]],
+    facts: NewFacts,
 ) -> int:
-    """Enrol the unknown members of a chunk in bulk; rows naming one new card or phone share
-    one new member. Nothing of an existing member is changed by a purchase import."""
+    """Enrol the unknown members of a chunk in bulk, each with every identity the file links to
+    them (see the preview's groups), so rows in later chunks find them by any of those.
+    Nothing of an existing member is changed by a purchase import."""
     new_for: dict[int, Member] = {}
-    index: dict[tuple[str, str], Member] = {}
-    created: list[tuple[Member, dict[str, Any]]] = []
+    index: dict[str, Member] = {}
+    created: list[tuple[Member, list[str], dict[str, Any]]] = []
     for row in rows:
         v = values[row.number]
-        keys = [(name, identity_value(name, v[name])) for name in spec.member_match if v.get(name)]
+        keys = identity_keys(v, spec.member_match)
         member = next((index[key] for key in keys if key in index), None)
         if member is None:
+            person = sorted({linked for key in keys for linked in groups.get(key, [key])})
+            phones = [key.split(":", 1)[1] for key in person if key.startswith("mobile:")]
             member = Member(
                 member_number=new_member_number(),
-                mobile=v.get("mobile"),
+                mobile=phones[0] if phones else None,
                 gender=Gender.UNKNOWN,
                 registration_channel=spec.channel,
                 registration_store_id=v.get("store_id"),
             )
-            created.append((member, v))
-        for key in keys:
-            index.setdefault(key, member)
+            created.append((member, person, v))
+            for key in person:
+                index[key] = member
         new_for[row.number] = member
     bulk_create_with_history(
-        [member for member, _v in created],
+        [member for member, _person, _v in created],
         Member,
         default_user=run.confirmed_by,
         default_change_reason=f"import #{run.pk}",
     )
     registration = EventType.objects.filter(code="registration", active=True).first()
     identities, events = [], []
-    for member, v in created:
-        if v.get("mobile"):
+    for member, person, v in created:
+        for key in person:
+            name, value = key.split(":", 1)
             identities.append(
-                Identity(member=member, kind=Identity.Kind.PHONE, value=v["mobile"], is_primary_phone=True)
+                Identity(
+                    member=member,
+                    kind=IDENTITY_OF[name],
+                    value=value,
+                    is_primary_phone=name == "mobile" and value == str(member.mobile),
+                )
             )
-        if v.get("card"):
-            identities.append(Identity(member=member, kind=Identity.Kind.CARD, value=v["card"].upper()))
-        if v.get("unionid"):
-            identities.append(Identity(member=member, kind=Identity.Kind.WECHAT_UNIONID, value=v["unionid"]))
         if registration:  # joining at the till is a registration: registration campaigns apply
             events.append(
                 MemberEvent(

@@ -32,7 +32,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.imports.matching import LABELS, Owners
+from members.imports.matching import LABELS, Owners, identity_keys
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.models import Purchase, Refund, Store
 from members.profiles import SHIPPED, ParsedRow, Profile, parse_rows
@@ -191,6 +191,7 @@ class _Judge:
         self.sales_in_file: set[str] = set()
         self.waiting: list[ImportRow] = []  # returns whose sale has not shown up yet
         self.identities_seen: dict[tuple[str, str], int] = {}  # member lists: id -> first row
+        self.new_people = _Groups()  # identities of members the file will enrol
 
     # Each check returns a verdict for one row, or None to go on.
 
@@ -205,6 +206,7 @@ class _Judge:
         return [item for item in staged if id(item) not in waiting]
 
     def finish(self) -> list[ImportRow]:
+        self.run.enrol_groups = self.new_people.linked()
         for item in self.waiting:
             original = item.values["original_order_number"]
             if original not in self.sales_in_file:
@@ -290,6 +292,8 @@ class _Judge:
                 _reject(item, "member", _unknown_member(values, self.spec.member_match))
             else:
                 self.sales_in_file.add(number)
+                if member_id is None:
+                    self.new_people.join(identity_keys(values, self.spec.member_match))
 
     def _store(self, item: ImportRow) -> None:
         run, values = self.run, item.values
@@ -357,6 +361,34 @@ class _Judge:
                     "member",
                     _("Part of this row already belongs to another member; fix the row or merge first."),
                 )
+
+
+class _Groups:
+    """Union-find over the identities of people to enrol: rows naming card A, then phone P,
+    then both, are one person, whatever the order and however the job cuts the file."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def _root(self, key: str) -> str:
+        parent = self.parent.setdefault(key, key)
+        while parent != key:
+            self.parent[key] = self.parent.setdefault(parent, parent)
+            key, parent = parent, self.parent[parent]
+        return key
+
+    def join(self, keys: list[str]) -> None:
+        roots = [self._root(key) for key in keys]
+        for root in roots[1:]:
+            self.parent[root] = roots[0]
+            roots[0] = self._root(roots[0])
+
+    def linked(self) -> list[list[str]]:
+        """Groups of more than one identity (a lone identity needs no record)."""
+        groups: dict[str, list[str]] = {}
+        for key in self.parent:
+            groups.setdefault(self._root(key), []).append(key)
+        return [sorted(keys) for keys in groups.values() if len(keys) > 1]
 
 
 def _reject(item: ImportRow, field: str, message: str) -> None:

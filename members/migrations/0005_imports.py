@@ -98,6 +98,7 @@ class Migration(migrations.Migration):
                 ('rows_duplicate', models.PositiveIntegerField(default=0, verbose_name='already imported')),
                 ('rows_rejected', models.PositiveIntegerField(default=0, verbose_name='rejected')),
                 ('rows_skipped', models.PositiveIntegerField(default=0, verbose_name='skipped')),
+                ('enrol_groups', models.JSONField(blank=True, default=list, editable=False)),
                 ('rows_done', models.PositiveIntegerField(default=0, verbose_name='rows processed')),
                 ('purchases_created', models.PositiveIntegerField(default=0, verbose_name='purchases created')),
                 ('refunds_created', models.PositiveIntegerField(default=0, verbose_name='refunds created')),

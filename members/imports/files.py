@@ -1,0 +1,81 @@
+"""Files given back to the operator: the rejected rows of an import, to fix and upload again.
+
+The rows are taken from the uploaded file as it was (same columns, same order), with one more
+column saying why each was rejected. The file keeps its columns' names, so it goes back in
+through the same profile; rows already imported in between are then simply duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from django.utils.translation import gettext as _
+
+from members.imports.models import ImportRow, ImportRun
+from members.imports.services import profile_of
+from members.parsing import header_map, is_blank, read_table
+
+#: Spreadsheet programs run a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """A cell a spreadsheet would run as a formula, written as text; numbers stay numbers."""
+    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def _table(run: ImportRun) -> Iterable[tuple[int, list[str]]]:
+    spec = profile_of(run.profile)
+    with run.file.open("rb") as handle:
+        data = handle.read()
+    return read_table(data, file_format=spec.file_format, encoding=spec.encoding, delimiter=spec.delimiter)
+
+
+def column_labels(run: ImportRun) -> dict[str, str]:
+    """Canonical field -> the file's own header for it, so messages name the file's columns."""
+    spec = profile_of(run.profile)
+    for _number, cells in _table(run):
+        if not is_blank(cells):
+            return {field: cells[index] for field, index in header_map(cells, spec.columns).items()}
+    return {}
+
+
+def row_message(row: ImportRow, labels: dict[str, str]) -> str:
+    return "; ".join(
+        f"{labels.get(field, field)}: {message}" if field else message
+        for field, messages in row.errors.items()
+        for message in messages
+    )
+
+
+def rejected_rows_csv(run: ImportRun) -> bytes:
+    """The rejected rows as CSV (UTF-8 with BOM, which Excel reads) with an error column."""
+    errors = dict(run.rows.filter(state=ImportRow.State.REJECTED).values_list("number", "errors"))
+    labels = column_labels(run)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    header_seen = False
+    for number, cells in _table(run):
+        if not header_seen:
+            if is_blank(cells):
+                continue
+            writer.writerow([*map(neutralise, cells), _("error")])
+            header_seen = True
+        elif number in errors:
+            message = row_message(ImportRow(errors=errors[number]), labels)
+            writer.writerow(
+                [*map(neutralise, cells), neutralise(_("row %(row)d: ") % {"row": number} + message)]
+            )
+    return out.getvalue().encode("utf-8-sig")
