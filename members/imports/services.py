@@ -324,15 +324,6 @@ class _Judge:
         owners = Owners((item.values for _row, item in live), match)
         for _row, item in live:
             values = item.values
-            code = values.get("registration_store") or ""
-            if code:
-                store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
-                if store_id is None:
-                    _reject(
-                        item, "registration_store", _("Unknown store code “%(value)s”.") % {"value": code}
-                    )
-                    continue
-                values["registration_store_id"] = store_id
             clash = [
                 (name, self.identities_seen[(name, str(values[name]))])
                 for name in match
@@ -350,6 +341,15 @@ class _Judge:
             for name in match:
                 if values.get(name):
                     self.identities_seen[(name, str(values[name]))] = item.number
+            code = values.get("registration_store") or ""
+            if code:
+                store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
+                if store_id is None:
+                    _reject(
+                        item, "registration_store", _("Unknown store code “%(value)s”.") % {"value": code}
+                    )
+                    continue
+                values["registration_store_id"] = store_id
             member_id, problem = owners.match(values, match)
             if problem:
                 _reject(item, "member", problem)
