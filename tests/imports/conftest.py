@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
+from collections import defaultdict
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -43,3 +47,25 @@ def run_file(code: str, data: bytes | None = None, **kwargs) -> ImportRun:
     run = preview(code, data, **kwargs)
     import_confirm(run=run, user=kwargs.get("user"), start=False)
     return import_run_execute(run.pk)
+
+
+def expected_points(data: bytes, rejected: set[int]) -> tuple[int, int, int]:
+    """(points, sales, returns) of a POS export, by hand: 1 point per CNY paid rounded down; a
+    return takes back its share of the sale's points, rounded half up, as refunds add up."""
+    rows = list(csv.DictReader(io.StringIO(data.decode("gbk"))))
+    earned, paid, refunded, reversed_ = {}, {}, defaultdict(Decimal), defaultdict(int)
+    sales = returns = 0
+    for number, row in enumerate(rows, start=2):
+        if number in rejected or row["门店编码"] == "合计":
+            continue
+        if row["交易类型"] == "销售":
+            sales += 1
+            paid[row["小票号"]] = Decimal(row["实收金额"].replace(",", ""))
+            earned[row["小票号"]] = int(paid[row["小票号"]].to_integral_value(ROUND_FLOOR))
+        else:
+            returns += 1
+            original = row["原小票号"]
+            refunded[original] -= Decimal(row["实收金额"].replace(",", ""))
+            share = Decimal(earned[original]) * refunded[original] / paid[original]
+            reversed_[original] = int(share.to_integral_value(ROUND_HALF_UP))
+    return sum(earned.values()) - sum(reversed_.values()), sales, returns

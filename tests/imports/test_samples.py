@@ -7,10 +7,7 @@ back from the code under test.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections import defaultdict
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
@@ -20,35 +17,14 @@ from members.models import Identity, Member, Purchase, Refund
 from members.profiles import SHIPPED, parse_rows
 from points.models import Account, Entry
 from points.selectors import ledger_problems
-from tests.imports.conftest import NOW, TZ, preview, run_file, sample_bytes
+from tests.imports.conftest import NOW, TZ, expected_points, preview, run_file, sample_bytes
 
 pytestmark = pytest.mark.django_db
 POS_REJECTED = {39, 40, 115, 119, 139}
 
 
-def amount(text: str) -> Decimal:
-    return Decimal(text.replace(",", ""))
-
-
 def pos_expected() -> tuple[int, int, int]:
-    """(points, sales, returns) from the raw CSV, by hand."""
-    rows = list(csv.DictReader(io.StringIO(sample_bytes("pos_receipts_gbk").decode("gbk"))))
-    earned, paid, refunded, reversed_ = {}, {}, defaultdict(Decimal), defaultdict(int)
-    sales = returns = 0
-    for number, row in enumerate(rows, start=2):
-        if number in POS_REJECTED or row["门店编码"] == "合计":
-            continue
-        if row["交易类型"] == "销售":
-            sales += 1
-            paid[row["小票号"]] = amount(row["实收金额"])
-            earned[row["小票号"]] = int(paid[row["小票号"]].to_integral_value(ROUND_FLOOR))
-        else:
-            returns += 1
-            original = row["原小票号"]
-            refunded[original] += -amount(row["实收金额"])
-            share = Decimal(earned[original]) * refunded[original] / paid[original]
-            reversed_[original] = int(share.to_integral_value(ROUND_HALF_UP))
-    return sum(earned.values()) - sum(reversed_.values()), sales, returns
+    return expected_points(sample_bytes("pos_receipts_gbk"), POS_REJECTED)
 
 
 def people_in(code: str) -> int:
