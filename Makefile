@@ -39,10 +39,12 @@ run: venv
 
 # One throwaway PostgreSQL cluster (tests/pgcluster.py) serves all three steps. PYTEST_ARGS
 # reaches pytest as "$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".
+# The browser tests need Debian's chromium: installed when missing as root, else they skip.
 PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest "$$@"
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@sh tests/browser/ensure_chromium.sh
 	DEBUG=1 $(PY) tests/pgcluster.py -- bash -c '$(PG_STEPS)' pg-steps $(PYTEST_ARGS)
 
 # Extract new strings into the zh_Hans catalogue and compile it (needs GNU gettext).
