@@ -76,6 +76,16 @@ class Owners:
             return None, _("Member %(number)s is closed.") % {"number": number}
         return member_id, ""
 
+    def describe(self, values: Mapping[str, Any], match: Iterable[str]) -> str:
+        """Which of the row's identities belong to whom, for a message."""
+        return ", ".join(
+            _("%(what)s %(value)s is member %(number)s")
+            % {"what": LABELS[name], "value": text, "number": hit[1]}
+            for name in match
+            if (text := identity_value(name, values.get(name)))
+            and (hit := self.found.get((IDENTITY_OF[name], text)))
+        )
+
     def all_known(self, values: Mapping[str, Any], match: Iterable[str]) -> bool:
         return all(
             (IDENTITY_OF[name], identity_value(name, values.get(name))) in self.found

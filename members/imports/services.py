@@ -359,7 +359,8 @@ class _Judge:
                 _reject(
                     item,
                     "member",
-                    _("Part of this row already belongs to another member; fix the row or merge first."),
+                    _("Already belongs to another member: %(taken)s. Fix the row or merge the members first.")
+                    % {"taken": owners.describe(values, match)},
                 )
 
 
@@ -404,3 +405,21 @@ def _duplicate(item: ImportRow, message: str) -> None:
 def _unknown_member(values: dict[str, Any], match: Iterable[str]) -> str:
     named = ", ".join(f"{LABELS[name]} {values[name]}" for name in match if values.get(name))
     return _("No member has %(named)s.") % {"named": named}
+
+
+# --- cancelling ------------------------------------------------------------------------------
+
+
+def import_cancel(*, run: ImportRun, user: Any = None) -> ImportRun:
+    """Drop a previewed import: nothing was imported, and now nothing will be. Its staged rows
+    stay as the record of what the file held."""
+    with transaction.atomic():
+        run = ImportRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != ImportRun.Status.PREVIEWED:
+            raise ValidationError(
+                _("Only an import not confirmed yet can be cancelled."), code="not_previewed"
+            )
+        run.status = ImportRun.Status.CANCELLED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    return run

@@ -1,0 +1,84 @@
+"""Member lists through the import framework (profile ``members``): the rules of the foundation's
+member import, now with the preview, the job and the rejected-rows file of every import."""
+
+from __future__ import annotations
+
+import pytest
+
+from members.imports.files import rejected_rows_csv
+from members.imports.models import ImportRow
+from members.models import Identity, Member
+from tests.factories import MemberFactory
+from tests.imports.conftest import preview, run_file, sample_bytes
+
+pytestmark = pytest.mark.django_db
+HEADER = "姓名,手机号,性别,生日,注册渠道,注册门店\n"
+
+
+def reasons(run) -> dict[int, str]:
+    rows = run.rows.filter(state=ImportRow.State.REJECTED)
+    return {row.number: " ".join(m for ms in row.errors.values() for m in ms) for row in rows}
+
+
+def test_the_sample_imports_its_good_rows_and_names_the_others(sample_stores, operator):
+    run = run_file("members", user=operator)
+    assert set(reasons(run)) == {5, 6}
+    assert "1380000000" in reasons(run)[5] and "1979-02-30" in reasons(run)[5]
+    assert "row 2" in reasons(run)[6]  # 陈静 gives 张伟's phone: rejected, never merged
+    assert run.members_created == 4 == Member.objects.count()
+    wang = Member.objects.get(name="王芳")
+    assert (wang.birthday.isoformat(), wang.registration_channel) == ("1992-11-02", "wechat_mp")
+    assert Member.objects.get(name="张伟").registration_store.code == "S0000"
+    assert wang.history.first().history_user == operator  # who confirmed the import
+
+    again = run_file("members", user=operator)
+    assert (again.rows_duplicate, again.members_created) == (4, 0)
+    assert Member.objects.count() == 4
+
+
+def test_the_rejected_rows_file_goes_back_in_once_fixed(sample_stores):
+    run = run_file("members")
+    text = rejected_rows_csv(run).decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0].endswith(",error") and len(lines) == 3
+    assert lines[1].startswith("刘洋,1380000000") and "1979-02-30" in lines[1]
+    fixed = text.replace("1380000000", "13800000004").replace("1979-02-30", "1979-02-28")
+    again = run_file("members", fixed.encode("utf-8-sig"), name="fixed.csv")
+    assert again.members_created == 1  # 刘洋; 陈静 still shares 张伟's phone
+    assert Member.objects.get(name="刘洋").birthday.isoformat() == "1979-02-28"
+
+
+def test_gbk_file_with_english_headers(db):
+    text = "name,mobile,gender,birthday,card\n欧阳娜娜,13900001111,女,1990年5月6日,vip9\n"
+    run_file("members", text.encode("gbk"), name="en.csv")
+    member = Member.objects.get()
+    assert member.name == "欧阳娜娜" and member.birthday.isoformat() == "1990-05-06"
+    assert member.identities.filter(kind=Identity.Kind.CARD, value="VIP9").exists()
+
+
+def test_a_row_matching_an_existing_member_partly_is_rejected_with_that_member(db):
+    existing = MemberFactory(mobile="13900001111")
+    run = preview("members", "姓名,手机号,会员卡号\n某人,13900001111,VIP777\n".encode())
+    assert existing.member_number in reasons(run)[2]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("张三,13900002222,外星,,,", "gender"),
+        ("张三,13900002222,男,not-a-date,,", "not a date"),
+        ("张三,13900002222,男,1850-01-01,,", "too far in the past"),
+        ("张三,13900002222,男,,火星商城,", "Unknown channel"),
+        ("张三,13900002222,男,,门店,S9999", "Unknown store"),
+        ("张三,,男,,门店,", "needs a phone"),
+        ("张" * 60 + ",13900002222,男,,门店,", "Longer than 50"),
+    ],
+)
+def test_garbage_is_rejected_per_row_with_a_reason(db, row, reason):
+    run = run_file("members", (HEADER + row + "\n").encode())
+    assert reason in reasons(run)[2]
+    assert Member.objects.count() == 0
+
+
+def test_the_sample_file_is_the_shared_one():
+    assert sample_bytes("members").startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as the README says
