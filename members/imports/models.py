@@ -58,10 +58,7 @@ class ImportProfile(models.Model):
         _("source"),
         max_length=40,
         blank=True,
-        help_text=_(
-            "The system the file comes from. With the receipt number it makes a receipt unique: "
-            "two profiles of one POS must share it, or the same receipt would count twice."
-        ),
+        help_text=_("The system the file comes from: with the receipt number, what makes a receipt unique."),
     )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.STORE)
     file_format = models.CharField(
