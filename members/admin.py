@@ -13,14 +13,16 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ExportMixin, ImportMixin
+from import_export.admin import ImportMixin
 from import_export.formats.base_formats import XLSX
 
 from members import masking, services
 from members.admin_helpers import HistoryAdmin, LargeTablePaginator
+from members.exports import SpreadsheetExportMixin
 from members.importing import DetectedEncodingCSV, MemberResource
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import try_normalize_mobile
+from members.resources import MemberExportResource
 from members.selectors import member_lookup
 
 #: Inlines other apps add to the member page (the 360° view): apps above members register here,
@@ -155,10 +157,11 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ImportMixin, ExportMixin, HistoryAdmin):
+class MemberAdmin(ImportMixin, SpreadsheetExportMixin, HistoryAdmin):
     form = MemberAdminForm
     resource_classes = [MemberResource]
-    to_encoding = "utf-8-sig"  # Excel on Chinese Windows needs the BOM to read UTF-8
+    export_resource_classes = [MemberExportResource]  # masked for roles without personal data
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
     list_display = [
         "member_number", "name", "mobile", "registration_channel", "registration_store", "status",
         "created_at",
@@ -191,11 +194,8 @@ class MemberAdmin(ImportMixin, ExportMixin, HistoryAdmin):
         *fieldsets[3:],
     ]
 
-    # --- formats: CSV in any encoding (GBK exports included) and XLSX -------------------
+    # --- formats: CSV in any encoding (GBK exports included) and XLSX; exports in members.exports
     def get_import_formats(self):
-        return [DetectedEncodingCSV, XLSX]
-
-    def get_export_formats(self):
         return [DetectedEncodingCSV, XLSX]
 
     # --- who sees what ----------------------------------------------------------------
@@ -340,3 +340,7 @@ class MemberAdmin(ImportMixin, ExportMixin, HistoryAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Members are closed (status), not deleted: their ledger must stay whole.
         return False
+
+
+from members import admin_facts  # noqa: E402, F401  (registers the purchases admin)
+from members.imports import admin as _imports_admin  # noqa: E402,F401

@@ -4,6 +4,14 @@ from django.utils.translation import gettext_lazy as _
 
 from members.roles import Role
 
+#: Purchases are read and exported, never edited in the admin (facts come from their sources).
+_PURCHASES = [
+    "members.view_purchase",
+    "members.view_purchaseline",
+    "members.view_refund",
+    "members.export_purchase",
+]
+
 
 class MembersConfig(AppConfig):
     name = "members"
@@ -28,6 +36,12 @@ class MembersConfig(AppConfig):
             "members.delete_tag",
             "members.view_store",
             "members.view_consentrecord",
+            *_PURCHASES,
+            "members.import_file",
+            "members.view_importrun",
+            "members.view_importprofile",
+            "members.add_importprofile",
+            "members.change_importprofile",
         ],
         Role.STORE_STAFF: [
             "members.view_member",
@@ -35,12 +49,16 @@ class MembersConfig(AppConfig):
             "members.view_identity",
             "members.view_store",
             "members.view_tag",
+            "members.import_file",
+            "members.view_importrun",
+            "members.view_importprofile",
         ],
         Role.FINANCE: [
             "members.view_member",
             "members.browse_member",
             "members.view_store",
             "members.view_tag",
+            *_PURCHASES,
         ],
         Role.APPROVER: [
             "members.view_member",

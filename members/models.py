@@ -325,6 +325,7 @@ class Purchase(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["member", "occurred_at"], name="purchase_member_time")]
+        permissions = [("export_purchase", _("Can export purchases"))]
 
     def __str__(self) -> str:
         return f"{self.source} {self.order_number}"

@@ -345,6 +345,8 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
             row.add_error(name, _("%(amount)s CNY is not a plausible amount.") % {"amount": amount})
     shipping = found.get("shipping") or ZERO
     gross, paid, refunded = found.get("gross"), found.get("paid"), found.get("refunded") or ZERO
+    if "gross" not in raw:  # a layout with one amount column: what was paid is the gross
+        gross = paid
     if gross is not None and not profile.gross_includes_shipping:
         gross += shipping
     if row.kind == "return":

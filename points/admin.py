@@ -23,10 +23,12 @@ from django.utils.translation import gettext_lazy as _
 
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import LargeTablePaginator
+from members.exports import SpreadsheetExportMixin
 from points.errors import PointsError
 from points.models import Account, AdjustmentRequest, Entry, PointType
 from points.policy import last_valid_day
 from points.reports import export_response, liability_tables
+from points.resources import EntryResource
 from points.selectors import account_history, points_liability
 from points.services import adjustment_approve, adjustment_reject, points_adjust
 
@@ -235,7 +237,8 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
+class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
+    resource_classes = [EntryResource]
     list_display = ["id", "created_at", "member_number", "point_type", "kind", "amount", "balance_after",
                     "source", "source_ref", "actor", "reason"]  # fmt: skip
     list_filter = ["kind", "source", "account__point_type"]

@@ -16,11 +16,17 @@ class PointsConfig(AppConfig):
     role_permissions = {
         Role.OPERATOR: [
             *_READ,
+            "points.export_entry",
             "points.adjust_account",
             "points.view_adjustmentrequest",
             "points.change_pointtype",
         ],
         Role.STORE_STAFF: ["points.view_account"],
-        Role.FINANCE: [*_READ, "points.view_liability", "points.view_adjustmentrequest"],
+        Role.FINANCE: [
+            *_READ,
+            "points.export_entry",
+            "points.view_liability",
+            "points.view_adjustmentrequest",
+        ],
         Role.APPROVER: [*_READ, "points.approve_adjustment", "points.view_adjustmentrequest"],
     }

@@ -186,6 +186,7 @@ class Entry(models.Model):
             # ledgers got plans reading a whole year of entries per member
             models.Index(fields=["account", "created_at"], name="entry_account_time"),
         ]
+        permissions = [("export_entry", _("Can export points entries"))]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+d}"

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.exports import neutralise_dataset
 from points.selectors import Liability
 
 
@@ -49,6 +50,8 @@ def liability_tables(liability: Liability) -> LiabilityTables:
 
 def export_response(report: LiabilityTables, fmt: str) -> HttpResponse:
     stamp = timezone.localdate().isoformat()
+    for table in report:
+        neutralise_dataset(table)  # point type names are typed by operators
     if fmt == "xlsx":
         book = tablib.Databook([report.summary, report.by_month])
         response = HttpResponse(

@@ -100,12 +100,12 @@ class ImportProfile(models.Model):
 
 class ImportRun(models.Model):
     class Status(models.TextChoices):
-        PREVIEWED = "previewed", _("Previewed")
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-        CANCELLED = "cancelled", _("Cancelled")
+        PREVIEWED = "previewed", pgettext_lazy("import status", "Previewed")
+        QUEUED = "queued", pgettext_lazy("import status", "Queued")
+        RUNNING = "running", pgettext_lazy("import status", "Running")
+        DONE = "done", pgettext_lazy("import status", "Done")
+        FAILED = "failed", pgettext_lazy("import status", "Failed")
+        CANCELLED = "cancelled", pgettext_lazy("import status", "Cancelled")
 
     profile = models.ForeignKey(
         ImportProfile, verbose_name=_("import profile"), on_delete=models.PROTECT, related_name="runs"
@@ -208,11 +208,11 @@ class ImportRow(models.Model):
     """One row of a file as the preview judged it, and what the job did with it."""
 
     class State(models.TextChoices):
-        PENDING = "pending", _("To import")
-        DONE = "done", _("Imported")
-        DUPLICATE = "duplicate", _("Already imported")
-        REJECTED = "rejected", _("Rejected")
-        SKIPPED = "skipped", _("Skipped")
+        PENDING = "pending", pgettext_lazy("import row", "To import")
+        DONE = "done", pgettext_lazy("import row", "Imported")
+        DUPLICATE = "duplicate", pgettext_lazy("import row", "Already imported")
+        REJECTED = "rejected", pgettext_lazy("import row", "Rejected")
+        SKIPPED = "skipped", pgettext_lazy("import row", "Skipped")
 
     run = models.ForeignKey(
         ImportRun, verbose_name=_("import"), on_delete=models.CASCADE, related_name="rows"

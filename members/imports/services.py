@@ -130,10 +130,14 @@ def import_preview(
     spec = profile_of(profile)
     allowed = None
     if user is not None and not _sees_all_stores(user):
+        # Staff import for their own stores: a file with a store column may hold several of
+        # them (other stores' rows are rejected); a file without one is for the store chosen.
         allowed = set(stores_of(user).values_list("pk", flat=True))
-        if store is None and len(allowed) == 1:
+        if store is None and "store_code" not in spec.columns and len(allowed) == 1:
             store = Store.objects.get(pk=next(iter(allowed)))
-        if store is None or store.pk not in allowed:
+        if store is not None and store.pk not in allowed:
+            raise ValidationError(_("Store %(code)s is not one of your stores.") % {"code": store.code})
+        if store is None and "store_code" not in spec.columns:
             raise ValidationError(_("Choose one of your stores for this import."), code="store")
     rows = parse_rows(spec, data, now=now)
     try:

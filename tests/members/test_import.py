@@ -131,7 +131,7 @@ def test_export_neutralises_formulas(client, operator, stores):
         {
             "format": "0",
             "resource": "0",
-            **{f"memberresource_{f}": "on" for f in ["member_number", "name", "mobile"]},
+            **{f"memberexportresource_{f}": "on" for f in ["member_number", "name", "mobile"]},
         },
     )
     assert response.status_code == 200

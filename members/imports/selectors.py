@@ -1,0 +1,32 @@
+"""Reads about imports: whose runs a user sees, and the rows an import page shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from members.imports.models import ImportRow, ImportRun
+
+#: A run in one of these states can be started again; the job takes the rows not done yet, and
+#: two workers on one run take turns, so starting a run that is in fact still going is harmless.
+RESUMABLE = (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING, ImportRun.Status.FAILED)
+
+
+def sees_every_run(user: Any) -> bool:
+    """Operators see (and may resume) every import; store staff only the ones they uploaded."""
+    return user.is_superuser or user.has_perm("members.browse_member")
+
+
+def import_runs_of(user: Any, runs: QuerySet[ImportRun] | None = None) -> QuerySet[ImportRun]:
+    """The runs ``user`` may see (of ``runs``, default all)."""
+    runs = ImportRun.objects.all() if runs is None else runs
+    return runs if sees_every_run(user) else runs.filter(created_by=user)
+
+
+def first_rows(run: ImportRun, limit: int = 20) -> list[ImportRow]:
+    return list(run.rows.order_by("number")[:limit])
+
+
+def rejected_rows(run: ImportRun) -> QuerySet[ImportRow]:
+    return run.rows.filter(state=ImportRow.State.REJECTED).order_by("number")

@@ -1,0 +1,459 @@
+"""The imports' own admin pages: upload, preview, progress and result, and the column mapper.
+
+Each is an interface only: the upload calls ``import_preview``, the confirm button
+``import_confirm``, cancel ``import_cancel``, resume ``job_start``; the pages read what the
+preview staged and the job counted. Whatever a service refuses comes back on the form or as a
+message, never as an error page. Store staff reach only the runs they uploaded (404 otherwise),
+because every run is looked up through the admin's scoped queryset.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from django.contrib import messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+
+from members.imports import runner
+from members.imports.files import column_labels, rejected_rows_csv, row_message
+from members.imports.forms import (
+    ColumnsForm,
+    NewProfileForm,
+    SampleForm,
+    UploadForm,
+    sample_from_token,
+    sample_token,
+)
+from members.imports.mapping import STATUSES, columns_from_mapping, member_match_for
+from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.selectors import RESUMABLE, first_rows, rejected_rows, sees_every_run
+from members.imports.services import import_cancel, import_preview
+from members.profiles import SHIPPED
+
+PREVIEW_ROWS = 20
+REJECTED_ON_PAGE = 50
+REJECTED_PER_PAGE = 100
+#: The page offers "resume" once the job has shown no progress for this long.
+STALL_SECONDS = 60
+
+RUN_URL = "admin:members_importrun_change"
+
+
+def _url(name: str, run: ImportRun) -> str:
+    return reverse(f"admin:members_importrun_{name}", args=[run.pk])
+
+
+def _context(request: HttpRequest, model_admin, title: str, **extra: Any) -> dict[str, Any]:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        **extra,
+    }
+
+
+def _post_only(request: HttpRequest) -> HttpResponse | None:
+    return None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
+
+
+def _run_for(request: HttpRequest, model_admin, object_id: str) -> ImportRun:
+    """The run, if the user may see it: staff only their own (404 for anybody else's)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    run = model_admin.get_object(request, object_id)
+    if run is None:
+        raise Http404
+    return run
+
+
+def _may_import(request: HttpRequest) -> None:
+    if not request.user.has_perm("members.import_file"):
+        raise PermissionDenied
+
+
+def _refusal(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+# --- upload --------------------------------------------------------------------------------
+
+
+def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
+    _may_import(request)
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None, user=request.user)
+    if posted and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            run = import_preview(
+                profile=form.cleaned_data["profile"],
+                data=upload.read(),
+                file_name=PurePath(upload.name).name,
+                user=request.user,
+                store=form.cleaned_data["store"],
+            )
+        except ValidationError as exc:
+            form.add_error("store" if exc.code == "store" else "file", exc)
+        else:
+            model_admin.log_addition(request, run, [{"added": {}}])
+            return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+    context = _context(
+        request,
+        model_admin,
+        _("Import a file"),
+        form=form,
+        media=model_admin.media + form.media,
+        profiles_url=(
+            reverse("admin:members_importprofile_changelist")
+            if request.user.has_perm("members.view_importprofile")
+            else None
+        ),
+    )
+    return TemplateResponse(request, "admin/imports/upload.html", context)
+
+
+# --- one run: preview, progress, result ----------------------------------------------------
+
+
+def _local(text: str) -> str:
+    moment = parse_datetime(text) if isinstance(text, str) else None
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else text
+
+
+def cell(field: str, values: dict[str, Any]) -> str:
+    """A staged value as the operator reads it: times local, statuses in words."""
+    if field == "paid_at":  # the parser keeps the time a row earns at as occurred_at
+        field = "occurred_at"
+    value = values.get(field)
+    if value is None:
+        return ""
+    if field in ("occurred_at", "ordered_at"):
+        return _local(value)
+    if field == "status" and value in STATUSES:
+        return str(STATUSES[value])
+    return str(value)
+
+
+def _labels(run: ImportRun) -> dict[str, str]:
+    """The file's own column names; an empty dict when the file is gone from storage."""
+    try:
+        return column_labels(run)
+    except (OSError, ValueError):
+        return {}
+
+
+def rows_table(run: ImportRun, labels: dict[str, str], rows: list[ImportRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": row.number,
+            "state": row.state,
+            "state_label": row.get_state_display(),
+            "cells": [cell(field, row.values) for field in labels] if row.values else None,
+            "message": row_message(row, labels),
+        }
+        for row in rows
+    ]
+
+
+def rejected_context(run: ImportRun, labels: dict[str, str]) -> dict[str, Any]:
+    shown = list(rejected_rows(run)[: REJECTED_ON_PAGE + 1])
+    return {
+        "rejected": [(row.number, row_message(row, labels)) for row in shown[:REJECTED_ON_PAGE]],
+        "rejected_more": len(shown) > REJECTED_ON_PAGE,
+        "rejected_url": _url("rejected", run),
+        "rejected_csv_url": _url("rejected_csv", run),
+    }
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def rows_text(progress: dict[str, Any]) -> str:
+    return _("%(done)s of %(total)s rows") % {
+        "done": number(progress["rows_done"]),
+        "total": number(progress["rows_total"]),
+    }
+
+
+def rate_text(progress: dict[str, Any]) -> str:
+    rate = progress["rows_per_second"]
+    return _("%(rate)s rows per second") % {"rate": number(rate, 1)} if rate else ""
+
+
+def left_text(progress: dict[str, Any]) -> str:
+    left = progress["seconds_left"]
+    if left is None:
+        return ""
+    minutes, seconds = divmod(int(left), 60)
+    if minutes:
+        return _("about %(minutes)s min %(seconds)s s left") % {"minutes": minutes, "seconds": seconds}
+    return _("about %(seconds)s s left") % {"seconds": seconds}
+
+
+def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    """The run's one page: its preview until confirmed, then the progress bar, then the result."""
+    run = _run_for(request, model_admin, object_id)
+    run = ImportRun.objects.select_related("profile", "store", "created_by", "confirmed_by").get(pk=run.pk)
+    labels = _labels(run)
+    user = request.user
+    context = _context(
+        request,
+        model_admin,
+        str(run),
+        original=run,
+        run=run,
+        labels=list(labels.values()),
+        can_import=user.has_perm("members.import_file"),
+        **rejected_context(run, labels),
+    )
+    if run.status == ImportRun.Status.PREVIEWED:
+        context.update(
+            rows=rows_table(run, labels, first_rows(run, PREVIEW_ROWS)),
+            preview_rows=PREVIEW_ROWS,
+            confirm_url=_url("confirm", run),
+            cancel_url=_url("cancel", run),
+        )
+        return TemplateResponse(request, "admin/imports/preview.html", context)
+    progress = run.progress()
+    context.update(
+        progress=progress,
+        rows_text=rows_text(progress),
+        rate_text=rate_text(progress),
+        left_text=left_text(progress),
+        progress_url=_url("progress", run),
+        stall_seconds=STALL_SECONDS,
+        points=sorted(run.points_awarded.items()),
+        resume_url=_url("resume", run),
+        can_resume=run.status in RESUMABLE and sees_every_run(user) and user.has_perm("members.import_file"),
+    )
+    return TemplateResponse(request, "admin/imports/run.html", context)
+
+
+def progress_view(request: HttpRequest, model_admin, object_id: str) -> JsonResponse:
+    """What the progress bar polls: ``ImportRun.progress()`` and its texts."""
+    run = _run_for(request, model_admin, object_id)
+    progress = run.progress()
+    texts = {
+        "rows_text": rows_text(progress),
+        "rate_text": rate_text(progress),
+        "left_text": left_text(progress),
+    }
+    return JsonResponse({**progress, **texts})
+
+
+def confirm_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    if refused := _post_only(request):
+        return refused
+    _may_import(request)
+    run = _run_for(request, model_admin, object_id)
+    if run.status == ImportRun.Status.CANCELLED:
+        messages.error(request, _("This import was cancelled; upload the file again to import it."))
+        return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+    if not run.rows_ok:
+        messages.error(request, _("Nothing in this file can be imported."))
+        return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+    try:
+        run = runner.import_confirm(run=run, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        model_admin.log_change(request, run, _("Confirmed the import."))
+        messages.success(request, _("The import has started; this page shows how far it is."))
+    return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+
+
+def cancel_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    if refused := _post_only(request):
+        return refused
+    _may_import(request)
+    run = _run_for(request, model_admin, object_id)
+    try:
+        run = import_cancel(run=run, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        model_admin.log_change(request, run, _("Cancelled the import."))
+        messages.success(request, _("The import was cancelled: nothing of the file was imported."))
+    return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+
+
+def resume_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    """Start the job of a run again (its worker died, or it failed and the cause is fixed)."""
+    if refused := _post_only(request):
+        return refused
+    _may_import(request)
+    if not sees_every_run(request.user):
+        raise PermissionDenied
+    run = _run_for(request, model_admin, object_id)
+    if run.status not in RESUMABLE:
+        messages.error(request, _("Only a queued, running or failed import can be resumed."))
+    else:
+        runner.job_start(run.pk)
+        model_admin.log_change(request, run, _("Resumed the import."))
+        messages.success(request, _("The import goes on from the first row not imported yet."))
+    return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
+
+
+def rejected_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    """Every rejected row of a run, a hundred a page."""
+    run = _run_for(request, model_admin, object_id)
+    labels = _labels(run)
+    page = Paginator(rejected_rows(run), REJECTED_PER_PAGE).get_page(request.GET.get("page"))
+    context = _context(
+        request,
+        model_admin,
+        _("Rejected rows of %(run)s") % {"run": run},
+        original=run,
+        run=run,
+        page=page,
+        rows=[(row.number, row_message(row, labels)) for row in page.object_list],
+        original_url=reverse(RUN_URL, args=[run.pk]),
+        rejected_csv_url=_url("rejected_csv", run),
+    )
+    return TemplateResponse(request, "admin/imports/rejected.html", context)
+
+
+def rejected_name(file_name: str) -> str:
+    return f"{PurePath(file_name).stem or 'import'}-rejected.csv"
+
+
+def rejected_csv_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    """The rejected rows as the file had them, with the reason in an extra column."""
+    run = _run_for(request, model_admin, object_id)
+    try:
+        data = rejected_rows_csv(run)
+    except (OSError, ValueError):
+        messages.error(
+            request, _("The uploaded file is no longer stored; its rejected rows are listed here.")
+        )
+        return HttpResponseRedirect(_url("rejected", run))
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, rejected_name(run.file_name))
+    return response
+
+
+# --- the column mapper ---------------------------------------------------------------------
+
+
+def mapper_view(request: HttpRequest, model_admin, object_id: str | None = None) -> HttpResponse:
+    """New profile (or a profile's columns again) from a sample file, in two steps on one page:
+    the sample's headers and first rows, a select per header, then the profile saved."""
+    profile = None
+    if object_id is not None:
+        profile = model_admin.get_object(request, object_id)
+        if profile is None:
+            raise Http404
+        if not model_admin.has_change_permission(request, profile):
+            raise PermissionDenied
+    elif not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    known = profile.columns if profile else None
+    shipped = SHIPPED.get(profile.code) if profile is not None and profile.builtin else None
+    required = shipped.required if shipped else None
+    sample_form = columns_form = details_form = None
+    step = request.POST.get("step")
+    if request.method == "POST" and step == "2":
+        try:
+            sample = sample_from_token(request.POST.get("sample", ""))
+            if profile is not None and sample["kind"] != profile.kind:
+                raise signing.BadSignature("a sample of another page")
+        except signing.BadSignature:
+            sample_form = SampleForm(profile=profile)
+            messages.error(request, _("The sample was lost; please upload it again."))
+        else:
+            columns_form = ColumnsForm(
+                request.POST, sample=sample, token=request.POST["sample"], known=known, required=required
+            )
+            details_form = NewProfileForm(request.POST) if profile is None else None
+            if columns_form.is_valid() and (details_form is None or details_form.is_valid()):
+                saved = _save_mapping(
+                    request, model_admin, profile, details_form, sample, columns_form.mapping
+                )
+                return HttpResponseRedirect(reverse("admin:members_importprofile_change", args=[saved.pk]))
+    elif request.method == "POST":
+        sample_form = SampleForm(request.POST, request.FILES, profile=profile)
+        if sample_form.is_valid():
+            sample = sample_form.cleaned_data["sample"]
+            columns_form = ColumnsForm(
+                sample=sample, token=sample_token(sample), known=known, required=required
+            )
+            if profile is None:
+                details_form = NewProfileForm(
+                    initial={"channel": "store" if sample["kind"] == "purchases" else "import"}
+                )
+            sample_form = None
+    else:
+        sample_form = SampleForm(profile=profile)
+    if profile is None:
+        title = _("New import profile (map the columns of a file)")
+    else:
+        title = _("Map the columns of “%(profile)s” from a file") % {"profile": profile}
+    context = _context(
+        request,
+        model_admin,
+        title,
+        original=profile,
+        sample_form=sample_form,
+        columns_form=columns_form,
+        details_form=details_form,
+        kind_label=(ImportProfile.Kind(columns_form.kind).label if columns_form is not None else None),
+        media=model_admin.media,
+    )
+    return TemplateResponse(request, "admin/imports/mapper.html", context)
+
+
+def _save_mapping(request, model_admin, profile, details_form, sample, chosen) -> ImportProfile:
+    if profile is None:
+        profile = details_form.save(commit=False)
+        profile.kind = sample["kind"]
+        profile.file_format = sample["file_format"]
+        profile.encoding = sample["encoding"]
+        profile.delimiter = sample["delimiter"]
+        profile.columns = columns_from_mapping(chosen)
+        profile.member_match = member_match_for(profile.columns)
+        profile.save()
+        model_admin.log_addition(request, profile, [{"added": {}}])
+        messages.success(
+            request,
+            _("The profile “%(profile)s” is saved and can be chosen for an import now.")
+            % {"profile": profile},
+        )
+    else:
+        profile.columns = columns_from_mapping(chosen, profile.columns)
+        profile.member_match = member_match_for(profile.columns, profile.member_match)
+        profile.save()
+        model_admin.log_change(
+            request,
+            profile,
+            _("Columns mapped from the file %(file)s.") % {"file": sample.get("file_name", "")},
+        )
+        messages.success(request, _("The columns of “%(profile)s” are saved.") % {"profile": profile})
+    if "status" in profile.columns and not profile.statuses:
+        messages.warning(
+            request,
+            " ".join(
+                [
+                    _("Say below which words of the file's status column mean a sale, a return and so on."),
+                    _("Until then its rows are rejected as of unknown status."),
+                ]
+            ),
+        )
+    return profile

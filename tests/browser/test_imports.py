@@ -1,0 +1,72 @@
+"""The import's progress bar in a real browser: the script polls the run's progress, moves the
+bar, and shows the result once the run is done; after a stall it offers to resume."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from members.imports.models import ImportRun
+from members.roles import Role
+from tests.factories import StoreFactory
+from tests.imports.conftest import preview
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "pw-for-tests-2026"  # what tests/conftest.py's make_user gives every role user
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def sample_stores(transactional_db):
+    return [StoreFactory(code=f"S000{i}", name=f"门店{i}") for i in range(3)]
+
+
+def sign_in(page, user) -> None:
+    page.goto("/admin/login/")
+    page.locator("#id_username").fill(user.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+
+
+def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_stores):
+    from playwright.sync_api import expect
+
+    operator = make_user(Role.OPERATOR)
+    run = preview("pos_receipts_gbk", user=operator)
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, rows_done=39, busy_seconds=3)
+    sign_in(page, operator)
+    page.goto(reverse("admin:members_importrun_change", args=[run.pk]))
+    expect(page.locator("#import-progress .progress-percent")).to_have_text("20%")
+
+    ImportRun.objects.filter(pk=run.pk).update(rows_done=117, busy_seconds=6)
+    expect(page.locator("#import-progress .progress-percent")).to_have_text("60%")
+    expect(page.locator("#import-progress progress")).to_have_attribute("value", "60")
+    expect(page.locator("#import-progress .progress-rows")).to_contain_text("117")
+
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportRun.Status.DONE, rows_done=195, purchases_created=180, refunds_created=15
+    )
+    expect(page.locator("#import-result .result-purchases")).to_have_text("180")
+    expect(page.locator("#import-progress")).to_have_count(0)
+
+
+def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypatch):
+    from playwright.sync_api import expect
+
+    from members.imports import views
+
+    monkeypatch.setattr(views, "STALL_SECONDS", 2)
+    operator = make_user(Role.OPERATOR)
+    run = preview("pos_receipts_gbk", user=operator)
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, rows_done=39, busy_seconds=3)
+    sign_in(page, operator)
+    page.goto(reverse("admin:members_importrun_change", args=[run.pk]))
+    resume = page.locator("#import-resume")
+    expect(resume).to_be_hidden()
+    expect(resume).to_be_visible(timeout=6_000)
