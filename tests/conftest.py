@@ -67,3 +67,18 @@ def member(db):
 def login(client, user: User):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def migration_rows(transactional_db) -> None:
+    """Rows the data migrations write (point types, the entry tier, default earning rules): the
+    flush of transactional tests removes them, so tests that need them put them back."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
+        apps, None
+    )
+    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
+    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)

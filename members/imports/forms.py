@@ -69,9 +69,8 @@ class UploadForm(forms.Form):
             if len(own) == 1:
                 self.initial.setdefault("store", own[0].pk)
                 store.help_text = _("Your store.")
-            else:
-                store.required = True
-                store.help_text = _("The store the file is from; rows of other stores are rejected.")
+            else:  # a file without a store column needs one (the preview says so)
+                store.help_text = _("Your store the file is from, when its rows do not say.")
 
 
 # --- the profile form ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from members.imports.models import ImportRun
+from members.imports.models import ImportProfile, ImportRun
 from members.roles import Role
 from tests.factories import StoreFactory
 from tests.imports.conftest import preview
@@ -70,3 +70,49 @@ def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypa
     resume = page.locator("#import-resume")
     expect(resume).to_be_hidden()
     expect(resume).to_be_visible(timeout=6_000)
+
+
+def test_store_staff_import_the_pos_sample_and_see_a_members_points(
+    page, make_user, sample_stores, migration_rows
+):
+    """The issue's walk-through: upload the GBK POS sample, preview, confirm, watch the progress
+    finish (the job runs in the server's background thread), open a member, see the points."""
+    from playwright.sync_api import expect
+
+    from members.models import Identity
+    from points.models import Account
+    from tests.imports.conftest import sample_bytes
+
+    staff = make_user(Role.STORE_STAFF)
+    for store in sample_stores:
+        store.staff.add(staff)
+    sample = sample_bytes("pos_receipts_gbk")
+    sign_in(page, staff)
+    page.goto(reverse("admin:members_importrun_changelist"))
+    page.get_by_role("link", name="导入文件").click()
+    profile = ImportProfile.objects.get(code="pos_receipts_gbk")
+    page.locator("#id_profile").select_option(value=str(profile.pk))
+    page.locator("#id_file").set_input_files(
+        files=[{"name": "pos_receipts_gbk.csv", "mimeType": "text/csv", "buffer": sample}]
+    )
+    page.locator("#import-upload-form input[type=submit]").click()
+
+    expect(page.locator(".count-ok")).to_have_text("195")  # the preview, before anything is written
+    expect(page.locator(".count-rejected")).to_have_text("5")
+    expect(page.locator(".count-skipped")).to_have_text("1")
+    page.locator("#import-decision input[name=confirm]").click()
+
+    expect(page.locator("#import-result .result-purchases")).to_have_text("186", timeout=60_000)
+    expect(page.locator("#import-result .result-refunds")).to_have_text("9")
+    run = ImportRun.objects.get()
+    assert run.status == ImportRun.Status.DONE and run.created_by == staff
+
+    member = Identity.objects.get(kind=Identity.Kind.CARD, value="VIP00000025").member
+    points = Account.objects.get(member=member, point_type__code="points")
+    assert points.available + points.pending > 0
+    page.goto(reverse("admin:members_member_changelist") + "?q=VIP00000025")  # staff look up exactly
+    page.get_by_role("link", name=member.member_number).click()
+    balances = page.locator("#content-main")
+    expect(balances).to_contain_text("积分")
+    row = balances.get_by_role("row").filter(has=page.get_by_role("cell", name="积分", exact=True))
+    expect(row.get_by_role("cell", name=str(points.available), exact=True).first).to_be_visible()

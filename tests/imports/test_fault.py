@@ -3,7 +3,6 @@ again: it resumes where the last committed chunk ended and the totals come out e
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
@@ -28,18 +26,9 @@ GENERATOR = Path("/work/shared/bench/gen_pos_export.py")
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("migration_rows"),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs a real server"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def migrated_rows(transactional_db) -> None:
-    """Rows the data migrations wrote, gone with the flush of transactional tests."""
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
-    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
-    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
 
 
 def database_url() -> str:
