@@ -201,18 +201,26 @@ def test_staff_of_one_store_import_its_rows_only_and_nobody_else_sees_the_run(
     assert "pos_receipts_gbk.csv" not in page
 
 
-def test_staff_with_several_stores_choose_one_of_theirs(en, make_user, sample_stores):
+def test_staff_with_several_stores_import_theirs_only(en, make_user, sample_stores):
     s0, s1, s2 = sample_stores
     staff = staff_of(make_user, "staff_two", s0, s1)
     login(en, staff)
-    response = upload(en, sample_bytes(POS))
-    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    orders = sample_bytes("ecommerce_orders")  # no store column: the store must be chosen
+    response = upload(en, orders, code="ecommerce_orders", name="orders.csv")
+    assert response.status_code == 200 and "Choose one of your stores" in response.content.decode()
     response = upload(en, sample_bytes(POS), store=s2)  # not theirs: not even offered
     assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     assert not ImportRun.objects.exists()
     response = upload(en, sample_bytes(POS), store=s1)
     run = ImportRun.objects.get()
     assert run.store == s1 and run.rows_ok > 0
+    upload(en, sample_bytes(POS), name="all-stores.csv")  # the file says each row's store
+    run = ImportRun.objects.get(file_name="all-stores.csv")
+    other = run.rows.filter(state=ImportRow.State.REJECTED, errors__store_code__isnull=False)
+    assert other.count() == 70  # the sample's 72 S0002 rows, 2 of them rejected for their phone first
+    assert all(row.errors["store_code"] == ["Store S0002 is not one of your stores."] for row in other)
+    pending = set(run.rows.filter(state=ImportRow.State.PENDING).values_list("values__store_code", flat=True))
+    assert pending == {"S0000", "S0001"}
 
 
 def test_staff_see_only_the_runs_they_uploaded_operators_all(en, make_user, operator, sample_stores):
