@@ -12,14 +12,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportMixin
-from import_export.formats.base_formats import XLSX
 
 from members import masking, services
 from members.admin_helpers import HistoryAdmin, LargeTablePaginator
 from members.exports import SpreadsheetExportMixin
-from members.importing import DetectedEncodingCSV, MemberResource
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import try_normalize_mobile
 from members.resources import MemberExportResource
@@ -157,11 +155,12 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ImportMixin, SpreadsheetExportMixin, HistoryAdmin):
+class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     form = MemberAdminForm
-    resource_classes = [MemberResource]
     export_resource_classes = [MemberExportResource]  # masked for roles without personal data
-    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
+    # Member lists are imported like every other file (imports, profile "members"); this
+    # template adds the link next to the export button.
+    change_list_template = "admin/members/member/change_list.html"
     list_display = [
         "member_number", "name", "mobile", "registration_channel", "registration_store", "status",
         "created_at",
@@ -193,10 +192,6 @@ class MemberAdmin(ImportMixin, SpreadsheetExportMixin, HistoryAdmin):
         (_("Registration"), {"fields": ["registration_channel", "registration_store"]}),
         *fieldsets[3:],
     ]
-
-    # --- formats: CSV in any encoding (GBK exports included) and XLSX; exports in members.exports
-    def get_import_formats(self):
-        return [DetectedEncodingCSV, XLSX]
 
     # --- who sees what ----------------------------------------------------------------
     def can_browse(self, request) -> bool:
@@ -252,7 +247,10 @@ class MemberAdmin(ImportMixin, SpreadsheetExportMixin, HistoryAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.can_browse(request) and not request.GET.get("q"):
             messages.info(request, _("Type the member's full phone, card or member number to look them up."))
-        return super().changelist_view(request, extra_context)
+        # Member lists are imported by operators, through the import framework (profile "members").
+        can_import = request.user.has_perm("members.import_file") and self.can_browse(request)
+        upload = reverse("admin:members_importrun_upload") + "?profile=members" if can_import else None
+        return super().changelist_view(request, {"member_import_url": upload, **(extra_context or {})})
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["can_view_pii"] = masking.can_view_pii(request.user)

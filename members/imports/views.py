@@ -99,6 +99,8 @@ def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
     _may_import(request)
     posted = request.method == "POST"
     form = UploadForm(request.POST if posted else None, request.FILES if posted else None, user=request.user)
+    if not posted and (code := request.GET.get("profile")):  # e.g. the member list's import link
+        form.initial["profile"] = ImportProfile.objects.filter(code=code, active=True).first()
     if posted and form.is_valid():
         upload = form.cleaned_data["file"]
         try:

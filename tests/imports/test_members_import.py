@@ -82,3 +82,19 @@ def test_garbage_is_rejected_per_row_with_a_reason(db, row, reason):
 
 def test_the_sample_file_is_the_shared_one():
     assert sample_bytes("members").startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as the README says
+
+
+def test_the_member_list_links_to_the_import_with_the_members_layout(client, operator, store_staff):
+    from django.urls import NoReverseMatch, reverse
+
+    from tests.conftest import login
+
+    page = login(client, operator).get(reverse("admin:members_member_changelist")).content.decode()
+    link = reverse("admin:members_importrun_upload") + "?profile=members"
+    assert f'href="{link}"' in page and "导入会员" in page
+    upload = client.get(link).content.decode()
+    assert 'selected>Member list' in upload or "selected>会员" in upload
+    with pytest.raises(NoReverseMatch):  # the foundation's separate member import is gone
+        reverse("admin:members_member_import")
+    page = login(client, store_staff).get(reverse("admin:members_member_changelist")).content.decode()
+    assert link not in page  # counter staff import receipts, not member lists
