@@ -93,7 +93,7 @@ def test_the_member_list_links_to_the_import_with_the_members_layout(client, ope
     link = reverse("admin:members_importrun_upload") + "?profile=members"
     assert f'href="{link}"' in page and "导入会员" in page
     upload = client.get(link).content.decode()
-    assert 'selected>Member list' in upload or "selected>会员" in upload
+    assert "selected>Member list" in upload or "selected>会员" in upload
     with pytest.raises(NoReverseMatch):  # the foundation's separate member import is gone
         reverse("admin:members_member_import")
     page = login(client, store_staff).get(reverse("admin:members_member_changelist")).content.decode()
