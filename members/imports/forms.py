@@ -65,6 +65,8 @@ class UploadForm(forms.Form):
         store = self.fields["store"]
         store.queryset = stores_of(user).order_by("code")
         if not sees_every_run(user):
+            profiles = self.fields["profile"]
+            profiles.queryset = profiles.queryset.exclude(kind=ImportProfile.Kind.MEMBERS)
             own = list(store.queryset[:2])
             if len(own) == 1:
                 self.initial.setdefault("store", own[0].pk)

@@ -129,6 +129,9 @@ def import_preview(
     now = now or timezone.now()
     spec = profile_of(profile)
     allowed = None
+    if user is not None and not _sees_all_stores(user) and profile.kind == ImportProfile.Kind.MEMBERS:
+        # A member list is personal data in bulk: for roles that browse members, not the counter.
+        raise ValidationError(_("Member lists are imported by operators."), code="profile")
     if user is not None and not _sees_all_stores(user):
         # Staff import for their own stores: a file with a store column may hold several of
         # them (other stores' rows are rejected); a file without one is for the store chosen.

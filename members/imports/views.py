@@ -112,7 +112,7 @@ def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
                 store=form.cleaned_data["store"],
             )
         except ValidationError as exc:
-            form.add_error("store" if exc.code == "store" else "file", exc)
+            form.add_error({"store": "store", "profile": "profile"}.get(exc.code, "file"), exc)
         else:
             model_admin.log_addition(request, run, [{"added": {}}])
             return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))

@@ -98,3 +98,11 @@ def test_the_member_list_links_to_the_import_with_the_members_layout(client, ope
         reverse("admin:members_member_import")
     page = login(client, store_staff).get(reverse("admin:members_member_changelist")).content.decode()
     assert link not in page  # counter staff import receipts, not member lists
+
+
+def test_store_staff_cannot_import_member_lists(sample_stores, store_staff):
+    from django.core.exceptions import ValidationError
+
+    sample_stores[0].staff.add(store_staff)
+    with pytest.raises(ValidationError, match="Member lists are imported by operators"):
+        preview("members", user=store_staff)
