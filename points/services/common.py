@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from points import policy
@@ -122,28 +123,29 @@ def lock_accounts(member_ids: Iterable[int], point_type: PointType) -> dict[int,
     return accounts
 
 
-def lock_member_accounts(member_id: int, point_types: Iterable[PointType]) -> dict[int, Account]:
-    """Lock (creating if needed) one member's accounts of several types, in primary-key order.
+def lock_accounts_many(wanted: Iterable[tuple[int, PointType]]) -> dict[tuple[int, int], Account]:
+    """Lock (creating if needed) the accounts of (member id, point type) pairs, in primary-key
+    order as ``lock_accounts`` does for one type. Keyed by (member id, type id)."""
+    wanted = list(wanted)
+    pairs = {(member_id, point_type.pk) for member_id, point_type in wanted}
+    types = {point_type.pk: point_type for _member_id, point_type in wanted}
+    ids = sorted({member_id for member_id, _pk in pairs})
 
-    Keyed by point type id. The same order as ``lock_accounts`` gives for each type alone, so
-    a writer of one type and a writer of several cannot deadlock each other.
-    """
-    types = {point_type.pk: point_type for point_type in point_types}
-
-    def locked() -> dict[int, Account]:
+    def locked() -> dict[tuple[int, int], Account]:
         rows = list(
             Account.objects.select_for_update()
-            .filter(member_id=member_id, point_type_id__in=types)
+            .filter(member_id__in=ids, point_type_id__in=types)
             .order_by("pk")
         )
         for account in rows:
             account.point_type = types[account.point_type_id]
-        return {account.point_type_id: account for account in rows}
+        return {(account.member_id, account.point_type_id): account for account in rows}
 
     accounts = locked()
-    if len(accounts) < len(types):
+    missing = pairs - accounts.keys()
+    if missing:
         Account.objects.bulk_create(
-            [Account(member_id=member_id, point_type_id=pk) for pk in types if pk not in accounts],
+            [Account(member_id=member_id, point_type_id=pk) for member_id, pk in sorted(missing)],
             ignore_conflicts=True,
         )
         accounts = locked()
@@ -200,6 +202,20 @@ def save_account(account: Account, at: datetime.datetime) -> None:
             "flagged_at",
             "updated_at",
         ]
+    )
+
+
+def save_accounts(accounts: Iterable[Account], at: datetime.datetime) -> None:
+    """``save_account`` for many accounts in one statement."""
+    accounts = list(accounts)
+    now = timezone.now()
+    for account in accounts:
+        if account.available < 0 and account.flagged_at is None:
+            account.flagged_at = at
+        account.updated_at = now  # bulk_update skips auto_now
+    Account.objects.bulk_update(
+        accounts,
+        ["available", "pending", "debt", "earned", "spent", "expired", "flagged_at", "updated_at"],
     )
 
 

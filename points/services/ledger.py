@@ -8,7 +8,8 @@ allocations, update the cached balances.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,7 +30,7 @@ from points.services.common import (
     first_request_wins,
     key_conflict,
     lock_accounts,
-    lock_member_accounts,
+    lock_accounts_many,
     new_entry,
     new_lot,
     point_type_of,
@@ -39,6 +40,7 @@ from points.services.common import (
     require_key,
     require_positive,
     save_account,
+    save_accounts,
     take,
     take_spendable,
 )
@@ -103,42 +105,84 @@ def points_earn_many(
     ``pending_from``: when each type's return window starts (a purchase's time); default ``at``.
     ``available_at``: one moment for every type instead (``at``: no return window).
     """
-    amounts = {point_type: amount for point_type, amount in amounts.items() if amount}
-    for amount in amounts.values():
-        require_positive(amount)
+    request = EarnRequest(
+        member_id=member.pk, amounts=amounts, source=source, source_ref=source_ref, key=key,
+        reason=reason, pending_from=pending_from, available_at=available_at,
+    )  # fmt: skip
+    return points_earn_bulk([request], actor=actor, at=at)[0]
+
+
+@dataclass(frozen=True)
+class EarnRequest:
+    """One source's points for one member, as ``points_earn_many`` takes them."""
+
+    member_id: int
+    amounts: Mapping[PointType, int]
+    source: str
+    key: str
+    source_ref: str = ""
+    reason: str = ""
+    pending_from: datetime.datetime | None = None
+    available_at: datetime.datetime | None = None
+
+
+@dataclass
+class _Prepared:
+    request: EarnRequest
+    amounts: dict[PointType, int]
+    keys: dict[int, str]
+    available: dict[int, datetime.datetime]
+    digests: dict[int, str]
+
+
+def points_earn_bulk(
+    requests: Sequence[EarnRequest], *, actor: Any = None, at: datetime.datetime | None = None
+) -> list[list[Entry]]:
+    """``points_earn_many`` for many members in one transaction (a chunk of imported purchases).
+
+    Requests are applied in order, so two of one member add up on its accounts as two calls
+    would. The same entries, lots and fingerprints as one call per request; every account is
+    locked in primary-key order and every key looked up in one query. A request whose keys
+    were used before gets the entries then written (its retry), or the conflict.
+    """
     at = at or timezone.now()
-    keys = {pt.pk: f"{key}:{pt.code}" for pt in amounts}
-    for each in keys.values():
-        require_key(each)
-    available = {pt.pk: available_at or policy.available_at(pt, pending_from or at) for pt in amounts}
-    digests = {
-        pt.pk: fingerprint(
-            op="earn", member=member.pk, type=pt.code, amount=amount, source=source, ref=source_ref,
-            available_at=available[pt.pk] if pending_from or available_at else None,
+    prepared = [_prepare(request, at) for request in requests]
+    every_key = [key for each in prepared for key in each.keys.values()]
+    with first_request_wins(*every_key), transaction.atomic():
+        accounts = lock_accounts_many(
+            (each.request.member_id, pt) for each in prepared for pt in each.amounts
         )
-        for pt, amount in amounts.items()
-    }  # fmt: skip
-    with first_request_wins(*keys.values()), transaction.atomic():
-        accounts = lock_member_accounts(member.pk, amounts)
-        done = {e.idempotency_key: e for e in Entry.objects.filter(idempotency_key__in=keys.values())}
-        if done:
-            for pk, each in keys.items():
-                if each not in done or done[each].fingerprint != digests[pk]:
-                    raise key_conflict(each)
-            return [done[keys[pt.pk]] for pt in amounts]
+        done = {e.idempotency_key: e for e in Entry.objects.filter(idempotency_key__in=every_key)}
+        results: list[list[Entry]] = []
         entries, lots, repaid = [], [], []
-        for point_type, amount in sorted(amounts.items(), key=lambda item: accounts[item[0].pk].pk):
-            account = accounts[point_type.pk]
-            available_from = available[point_type.pk]
-            repay = apply_incoming(account, amount, pending=available_from > at)
-            account.earned += amount
-            entry = new_entry(
-                account, kind=Entry.Kind.EARN, amount=amount, source=source, source_ref=source_ref,
-                key=keys[point_type.pk], digest=digests[point_type.pk], actor=actor, reason=reason, at=at,
-            )  # fmt: skip
-            entries.append(entry)
-            lots.append(new_lot(account, entry, amount, repay=repay, at=at, available_from=available_from))
-            repaid.append(repay)
+        for each in prepared:
+            if any(key in done for key in each.keys.values()):
+                for pk, key in each.keys.items():
+                    if key not in done or done[key].fingerprint != each.digests[pk]:
+                        raise key_conflict(key)
+                results.append([done[each.keys[pt.pk]] for pt in each.amounts])
+                continue
+            mine = []
+            member_id = each.request.member_id
+            for point_type, amount in sorted(
+                each.amounts.items(), key=lambda item: accounts[(member_id, item[0].pk)].pk
+            ):
+                account = accounts[(member_id, point_type.pk)]
+                available_from = each.available[point_type.pk]
+                repay = apply_incoming(account, amount, pending=available_from > at)
+                account.earned += amount
+                entry = new_entry(
+                    account, kind=Entry.Kind.EARN, amount=amount, source=each.request.source,
+                    source_ref=each.request.source_ref, key=each.keys[point_type.pk],
+                    digest=each.digests[point_type.pk], actor=actor, reason=each.request.reason, at=at,
+                )  # fmt: skip
+                mine.append(entry)
+                lots.append(
+                    new_lot(account, entry, amount, repay=repay, at=at, available_from=available_from)
+                )
+                repaid.append(repay)
+            entries.extend(mine)
+            results.append(mine)
         Entry.objects.bulk_create(entries)
         for lot in lots:
             lot.entry_id = lot.entry.pk
@@ -148,9 +192,28 @@ def points_earn_many(
             for lot, repay in zip(lots, repaid, strict=True)
             if repay
         )  # the points that paid a debt, as add_lot records them
-        for entry in entries:
-            save_account(entry.account, at)
-    return entries
+        save_accounts({entry.account.pk: entry.account for entry in entries}.values(), at)
+    return results
+
+
+def _prepare(request: EarnRequest, at: datetime.datetime) -> _Prepared:
+    amounts = {point_type: amount for point_type, amount in request.amounts.items() if amount}
+    for amount in amounts.values():
+        require_positive(amount)
+    keys = {pt.pk: f"{request.key}:{pt.code}" for pt in amounts}
+    for each in keys.values():
+        require_key(each)
+    start = request.pending_from or at
+    available = {pt.pk: request.available_at or policy.available_at(pt, start) for pt in amounts}
+    timed = request.pending_from or request.available_at
+    digests = {
+        pt.pk: fingerprint(
+            op="earn", member=request.member_id, type=pt.code, amount=amount, source=request.source,
+            ref=request.source_ref, available_at=available[pt.pk] if timed else None,
+        )
+        for pt, amount in amounts.items()
+    }  # fmt: skip
+    return _Prepared(request, amounts, keys, available, digests)
 
 
 def points_spend(
