@@ -8,6 +8,7 @@ from collections import Counter
 from django.db.models import Sum
 
 from campaigns import pipeline, selectors
+from campaigns.batch import purchases_process_many
 from campaigns.models import AwardLine
 from members.imports.runner import NewFacts
 
@@ -17,7 +18,7 @@ def import_facts_process(facts: NewFacts) -> Counter:
     if not (facts.purchases or facts.refunds or facts.events):
         return Counter()
     book = selectors.rule_book()
-    awards = [pipeline.purchase_process(purchase, book=book) for purchase in facts.purchases]
+    awards = purchases_process_many(facts.purchases, book=book)
     awards += [pipeline.refund_process(refund, book=book) for refund in facts.refunds]
     awards += [pipeline.event_process(event, book=book) for event in facts.events]
     totals = (

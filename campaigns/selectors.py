@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -147,6 +148,30 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
 def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first_purchase: bool = False):
     """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday."""
     status = MemberTier.objects.filter(member=member).first()
+    tags = frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset()
+    return _state(member, status, tags, book, at, first_purchase)
+
+
+def member_states(members: list[Member], book: RuleBook) -> dict[int, Callable[..., engine.MemberState]]:
+    """``member_state`` for many members with one query per table: member id -> a function of
+    (at, first_purchase) giving the state, since each fact has its own time."""
+    ids = [member.pk for member in members]
+    statuses = {status.member_id: status for status in MemberTier.objects.filter(member_id__in=ids)}
+    tags: dict[int, set[int]] = {}
+    if book.uses_tags:
+        for member_id, tag_id in Member.tags.through.objects.filter(member_id__in=ids).values_list(
+            "member_id", "tag_id"
+        ):
+            tags.setdefault(member_id, set()).add(tag_id)
+    return {
+        member.pk: functools.partial(
+            _state, member, statuses.get(member.pk), frozenset(tags.get(member.pk, ())), book
+        )
+        for member in members
+    }
+
+
+def _state(member, status, tag_ids, book: RuleBook, at: datetime.datetime, first_purchase: bool = False):
     tier = tier_selectors.effective(status, at, book.tiers)[0] if status else book.entry_tier
     return engine.MemberState(
         id=member.pk,
@@ -155,7 +180,7 @@ def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first
         tier_name=tier.name,
         tier_rank=tier.rank,
         multiplier=tier.earn_multiplier,
-        tag_ids=frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset(),
+        tag_ids=tag_ids,
         birthday=member.birthday,
         first_purchase=first_purchase,
     )

@@ -259,3 +259,37 @@ def tier_progress(member: Member, at: datetime.datetime | None = None) -> Progre
         plan_until=status.plan_until,
         metric=policy.metric,
     )
+
+
+def refresh_needed(
+    statuses: dict[int, MemberTier], at: datetime.datetime, policy: TierPolicy, tiers: list[Tier]
+) -> set[int]:
+    """Of these members (id -> their status, missing when they have none yet), the ones for whom
+    ``tier_refresh`` at ``at`` would write something: no status yet, a review overdue, or enough
+    qualifying value for a higher tier than they earned. For everyone else it changes nothing,
+    so a batch may skip it. One query for all of them (growth metric; others: all of them)."""
+    due = {member_id for member_id, status in statuses.items() if status is None}
+    live = {
+        member_id: status
+        for member_id, status in statuses.items()
+        if status is not None and status.valid_until + periods.grace(policy) > at
+    }
+    due |= statuses.keys() - due - live.keys()
+    if policy.metric != TierPolicy.Metric.GROWTH:
+        return due | live.keys()
+    by_id = {tier.pk: tier for tier in tiers}
+    top = max(tier.rank for tier in tiers)
+    climbing = {m: s for m, s in live.items() if by_id[s.earned_tier_id].rank < top}
+    if not climbing:
+        return due
+    starts = {m: periods.upgrade_window_start(policy, s.period_start, at) for m, s in climbing.items()}
+    value = dict.fromkeys(climbing, 0)
+    rows = growth_entries().filter(
+        account__member_id__in=climbing, created_at__gte=min(starts.values()), created_at__lte=at
+    )
+    for member_id, created_at, amount in rows.values_list("account__member_id", "created_at", "amount"):
+        if created_at >= starts[member_id]:
+            value[member_id] += amount
+    return due | {
+        m for m, s in climbing.items() if qualified_for(tiers, value[m]).rank > by_id[s.earned_tier_id].rank
+    }
