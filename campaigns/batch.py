@@ -32,8 +32,8 @@ from campaigns.models import Award, AwardLine, Participation
 from campaigns.pipeline import SOURCES, _after_growth, _line, purchase_process
 from members.models import Member, Purchase
 from points.services.ledger import EarnRequest, points_earn_bulk
-from tiers.models import MemberTier
 from tiers.selectors import refresh_needed
+from tiers.services import lock_statuses
 
 
 def batchable(book: selectors.RuleBook) -> bool:
@@ -119,12 +119,10 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
         points_earn_bulk(
             [_request(purchase, award, outcome, book) for purchase, award, outcome in made], at=at
         )
-        statuses = {
-            s.member_id: s for s in MemberTier.objects.select_for_update().filter(member_id__in=members)
-        }
+        statuses = lock_statuses(members.values(), at, book.policy, book.entry_tier)
         before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
         tiers = list(book.tiers.values())
-        needed = refresh_needed({m: statuses.get(m) for m in before}, at, book.policy, tiers)
+        needed = refresh_needed({m: statuses[m] for m in before}, at, book.policy, tiers)
         # The single path also acts when the tier already stored is above the one the purchase
         # was earned in (a purchase from before an upgrade): its coupons and campaigns, once.
         needed |= {

@@ -8,6 +8,7 @@ Paid plans (tiers/subscriptions.py) lock the same row.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -43,6 +44,32 @@ def lock_status(member: Member, at: datetime.datetime, policy: TierPolicy, entry
         ignore_conflicts=True,  # a concurrent first change created it: use theirs
     )
     return MemberTier.objects.select_for_update().get(member=member)
+
+
+def lock_statuses(
+    members: Iterable[Member], at: datetime.datetime, policy: TierPolicy, entry_tier: Tier
+) -> dict[int, MemberTier]:
+    """``lock_status`` for many members: their statuses locked in primary-key order, the missing
+    ones created in the entry tier exactly as ``lock_status`` creates them. Member id -> status."""
+    members = list(members)
+
+    def locked() -> dict[int, MemberTier]:
+        rows = MemberTier.objects.select_for_update().filter(member__in=members).order_by("pk")
+        return {status.member_id: status for status in rows}
+
+    statuses = locked()
+    missing = [member for member in members if member.pk not in statuses]
+    if missing:
+        rows = []
+        for member in missing:
+            start, end = periods.current_period(policy, member, at)
+            rows.append(
+                MemberTier(member=member, tier=entry_tier, earned_tier=entry_tier, since=member.created_at,
+                           period_start=start, valid_until=end)
+            )  # fmt: skip
+        MemberTier.objects.bulk_create(rows, ignore_conflicts=True)
+        statuses = locked()
+    return statuses
 
 
 def settle(
