@@ -13,40 +13,32 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
+from members.exports import neutralise_formula
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
 from members.parsing import header_map, is_blank, read_table
 
-#: Spreadsheet programs run a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_HEAD = 1 << 16
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
-def neutralise(text: str) -> str:
-    """A cell a spreadsheet would run as a formula, written as text; numbers stay numbers."""
-    if text.startswith(FORMULA_STARTS) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", ""))
-    except ValueError:
-        return False
-    return True
-
-
-def _table(run: ImportRun) -> Iterable[tuple[int, list[str]]]:
+def _table(run: ImportRun, *, head: bool = False) -> Iterable[tuple[int, list[str]]]:
+    """The stored file's rows; ``head``: only its first 64 KiB when it is text (the header row
+    of a large export is all a page needs: no need to read 100 MB on every view)."""
     spec = profile_of(run.profile)
     with run.file.open("rb") as handle:
-        data = handle.read()
+        data = handle.read(_HEAD) if head else handle.read()
+        if head and data.startswith(_ZIP_MAGIC):  # a workbook is only readable whole
+            data += handle.read()
+        elif head and len(data) == _HEAD:
+            data = data[: data.rfind(b"\n") + 1] or data  # whole lines only: no split character
     return read_table(data, file_format=spec.file_format, encoding=spec.encoding, delimiter=spec.delimiter)
 
 
 def column_labels(run: ImportRun) -> dict[str, str]:
     """Canonical field -> the file's own header for it, so messages name the file's columns."""
     spec = profile_of(run.profile)
-    for _number, cells in _table(run):
+    for _number, cells in _table(run, head=True):
         if not is_blank(cells):
             return {field: cells[index] for field, index in header_map(cells, spec.columns).items()}
     return {}
@@ -71,11 +63,14 @@ def rejected_rows_csv(run: ImportRun) -> bytes:
         if not header_seen:
             if is_blank(cells):
                 continue
-            writer.writerow([*map(neutralise, cells), _("error")])
+            writer.writerow([*map(neutralise_formula, cells), _("error")])
             header_seen = True
         elif number in errors:
             message = row_message(ImportRow(errors=errors[number]), labels)
             writer.writerow(
-                [*map(neutralise, cells), neutralise(_("row %(row)d: ") % {"row": number} + message)]
+                [
+                    *map(neutralise_formula, cells),
+                    neutralise_formula(_("row %(row)d: ") % {"row": number} + message),
+                ]
             )
     return out.getvalue().encode("utf-8-sig")
