@@ -119,8 +119,8 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
         points_earn_bulk(
             [_request(purchase, award, outcome, book) for purchase, award, outcome in made], at=at
         )
-        statuses = lock_statuses(members.values(), at, book.policy, book.entry_tier)
         before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
+        statuses = lock_statuses([members[m] for m in before], at, book.policy, book.entry_tier)
         tiers = list(book.tiers.values())
         needed = refresh_needed({m: statuses[m] for m in before}, at, book.policy, tiers)
         # The single path also acts when the tier already stored is above the one the purchase
