@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, reset_queries, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -108,6 +108,7 @@ def import_run_execute(
     job = _Job(profile_of(run.profile), {key: group for group in run.enrol_groups for key in group})
     try:
         while _chunk(run_id, job, chunk_size):
+            reset_queries()  # with DEBUG on, Django keeps every statement of this long job
             if on_chunk:
                 on_chunk(ImportRun.objects.get(pk=run_id))
     except Exception as exc:  # a bug or the database gone: the run says so; rows done stay done

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -161,6 +161,7 @@ def import_preview(
         try:
             for chunk in _batched(itertools.chain([first] if first else [], rows), CHUNK):
                 ImportRow.objects.bulk_create(judge.chunk(chunk))
+                reset_queries()  # with DEBUG on, Django keeps every statement: a large file's inserts
         except ValueError as exc:  # undecodable bytes further down the file
             raise ValidationError(str(exc), code="unreadable") from None
         ImportRow.objects.bulk_create(judge.finish())
