@@ -28,7 +28,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import reset_queries, transaction
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -164,7 +165,7 @@ def import_preview(
                 reset_queries()  # with DEBUG on, Django keeps every statement: a large file's inserts
         except ValueError as exc:  # undecodable bytes further down the file
             raise ValidationError(str(exc), code="unreadable") from None
-        ImportRow.objects.bulk_create(judge.finish())
+        judge.settle()
         counts = Counter(
             dict(run.rows.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
         )
@@ -195,11 +196,10 @@ class _Judge:
         self.stores = dict(Store.objects.values_list("code", "pk"))
         self.stores_upper = {code.upper(): pk for code, pk in self.stores.items()}
         self.store_codes = {pk: code for code, pk in self.stores.items()}
-        self.seen: dict[tuple[str, str], int] = {}  # (kind group, number) -> first row
-        self.sales_in_file: set[str] = set()
-        self.waiting: list[ImportRow] = []  # returns whose sale has not shown up yet
+        # What needs the whole file (the same number twice, a return's sale further down, the
+        # people to enrol) is settled in the database once every row is staged (``settle``):
+        # nothing per row is kept in memory, so a million-row file previews in bounded memory.
         self.identities_seen: dict[tuple[str, str], int] = {}  # member lists: id -> first row
-        self.new_people = _Groups()  # identities of members the file will enrol
 
     # Each check returns a verdict for one row, or None to go on.
 
@@ -210,21 +210,48 @@ class _Judge:
             self._members(live)
         else:
             self._purchases(live)
-        waiting = {id(item) for item in self.waiting}
-        return [item for item in staged if id(item) not in waiting]
+        return staged
 
-    def finish(self) -> list[ImportRow]:
-        self.run.enrol_groups = self.new_people.linked()
-        for item in self.waiting:
-            original = item.values["original_order_number"]
-            if original not in self.sales_in_file:
-                _reject(
-                    item,
-                    "original_order_number",
-                    _("The original receipt %(number)s is not imported: import the sale first.")
-                    % {"number": original},
+    def settle(self) -> None:
+        """The verdicts that need the whole file, from the staged rows (one pass of SQL)."""
+        if self.spec.kind == "members":
+            return
+        pending = ImportRow.objects.filter(run=self.run, state=State.PENDING)
+        sales, returns = pending.exclude(kind="return"), pending.filter(kind="return")
+        for rows in (sales, returns):  # the same number again: a duplicate of its first row
+            repeated = (
+                rows.annotate(num=KT("values__order_number"))
+                .values("num")
+                .annotate(first=Min("number"), times=Count("pk"))
+                .filter(times__gt=1)
+                .order_by()
+            )
+            for group in repeated:
+                rows.filter(values__order_number=group["num"], number__gt=group["first"]).update(
+                    state=State.DUPLICATE,
+                    errors={"": [_("Same number as row %(row)d.") % {"row": group["first"]}]},
                 )
-        return self.waiting
+        sale_numbers = sales.annotate(num=KT("values__order_number")).values("num")
+        orphans = list(
+            returns.filter(values__await_sale=True)
+            .annotate(original=KT("values__original_order_number"))
+            .exclude(original__in=sale_numbers)
+            .order_by("number")
+        )
+        for row in orphans:
+            _reject(
+                row,
+                "original_order_number",
+                _("The original receipt %(number)s is not imported: import the sale first.")
+                % {"number": row.values["original_order_number"]},
+            )
+        ImportRow.objects.bulk_update(orphans, ["state", "errors"], batch_size=1000)
+        people = _Groups()
+        for values in (
+            sales.filter(values__new=True).values_list("values", flat=True).iterator(chunk_size=2000)
+        ):
+            people.join(identity_keys(values, self.spec.member_match))
+        self.run.enrol_groups = people.linked()
 
     def _first_verdict(self, row: ParsedRow) -> ImportRow:
         item = ImportRow(
@@ -266,16 +293,11 @@ class _Judge:
         owners = Owners((item.values for _row, item in live if item.kind != "return"), self.spec.member_match)
         for _row, item in live:
             values, number = item.values, item.values["order_number"]
-            group = "return" if item.kind == "return" else "sale"
-            if (group, number) in self.seen:
-                _duplicate(item, _("Same number as row %(row)d.") % {"row": self.seen[(group, number)]})
-                continue
-            self.seen[(group, number)] = item.number
             if item.kind == "return":
                 if number in refunded:
                     _duplicate(item, _("Already imported."))
                 elif values["original_order_number"] not in bought:
-                    self.waiting.append(item)
+                    values["await_sale"] = True  # its sale must be further down the file: see settle
                 continue
             if done := bought.get(number):
                 if done["paid_amount"] != values["paid"] or done["occurred_at"] != values["occurred_at"]:
@@ -298,10 +320,8 @@ class _Judge:
                 _reject(item, "member", problem)
             elif member_id is None and self.spec.unknown_member == "reject":
                 _reject(item, "member", _unknown_member(values, self.spec.member_match))
-            else:
-                self.sales_in_file.add(number)
-                if member_id is None:
-                    self.new_people.join(identity_keys(values, self.spec.member_match))
+            elif member_id is None:
+                values["new"] = True  # a person to enrol: see settle
 
     def _store(self, item: ImportRow) -> None:
         run, values = self.run, item.values
