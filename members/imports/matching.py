@@ -63,11 +63,7 @@ class Owners:
                 hits[name] = hit
         members = {hit[0] for hit in hits.values()}
         if len(members) > 1:
-            named = ", ".join(
-                _("%(what)s %(value)s is member %(number)s")
-                % {"what": LABELS[name], "value": identity_value(name, values.get(name)), "number": hit[1]}
-                for name, hit in hits.items()
-            )
+            named = self.describe(values, match)
             return None, _("The row names two different members: %(named)s.") % {"named": named}
         if not hits:
             return None, ""

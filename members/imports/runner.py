@@ -460,6 +460,7 @@ def _apply_return(spec: Profile, row: ImportRow, facts: NewFacts, totals: _Total
 def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
     """Member lists: each row through ``member_enrol``, the one set of enrolment rules."""
     totals = _Totals()
+    stores = Store.objects.in_bulk({row.values.get("registration_store_id") for row in rows} - {None})
     for row in rows:
         v = typed(row.values)
         keys = []
@@ -478,7 +479,7 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
                     province=v.get("province", ""),
                     city=v.get("city", ""),
                     registration_channel=v.get("registration_channel") or "import",
-                    registration_store=_store(v.get("registration_store_id")),
+                    registration_store=stores.get(v.get("registration_store_id")),
                     identities=keys,
                     actor=run.confirmed_by,
                     source=f"import #{run.pk}",
@@ -489,7 +490,3 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
         row.member_id = member.pk
         totals.members += 1
     return totals
-
-
-def _store(store_id: int | None) -> Store | None:
-    return Store.objects.get(pk=store_id) if store_id else None

@@ -323,11 +323,14 @@ class _Judge:
             elif member_id is None:
                 values["new"] = True  # a person to enrol: see settle
 
+    def _store_id(self, code: str) -> int | None:
+        return self.stores.get(code) or self.stores_upper.get(code.upper())
+
     def _store(self, item: ImportRow) -> None:
         run, values = self.run, item.values
         code = values.get("store_code") or ""
         if code:
-            store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
+            store_id = self._store_id(code)
             if store_id is None:
                 _reject(item, "store_code", _("Unknown store code %(code)s.") % {"code": code})
                 return
@@ -371,7 +374,7 @@ class _Judge:
                     self.identities_seen[(name, str(values[name]))] = item.number
             code = values.get("registration_store") or ""
             if code:
-                store_id = self.stores.get(code) or self.stores_upper.get(code.upper())
+                store_id = self._store_id(code)
                 if store_id is None:
                     _reject(
                         item, "registration_store", _("Unknown store code “%(value)s”.") % {"value": code}
