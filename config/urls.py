@@ -11,4 +11,26 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("config.api")),
 ]
+
+
+def handler404(request, exception):
+    """JSON for API clients, the usual page for people."""
+    from django.views.defaults import page_not_found
+
+    from members.api.errors import json_404
+
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    from django.views.defaults import server_error
+
+    from members.api.errors import json_500
+
+    if request.path.startswith("/api/"):
+        return json_500(request)
+    return server_error(request)

@@ -421,3 +421,6 @@ class MemberEvent(models.Model):
 
 # Imports (profiles, runs, staged rows) live in their own module; imported here so Django finds them.
 from members.imports.models import ImportProfile, ImportRow, ImportRun  # noqa: E402, F401
+
+# Partners of the API and their keys (members/partners).
+from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerMember  # noqa: E402, F401

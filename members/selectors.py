@@ -90,7 +90,12 @@ def member_lookup(query: str) -> Resolution:
 
 
 def stores_of(user) -> QuerySet[Store]:
-    """The stores a staff user works at (all stores for users who see everything)."""
+    """The stores a staff user works at (all stores for users who see everything).
+
+    An API partner acts through an inactive service user: its stores are the partner's.
+    """
+    if not user.is_active and hasattr(user, "partner"):
+        return user.partner.stores.filter(is_active=True)
     if user.is_superuser or user.has_perm("members.browse_member"):
         return Store.objects.all()
     return Store.objects.filter(staff=user)

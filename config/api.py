@@ -1,0 +1,18 @@
+"""The partner API's URLs: /api/v1/ endpoints from each app, the schema and the docs page."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from members.api.members import MemberViewSet
+
+router = SimpleRouter(trailing_slash=True)
+router.register("members", MemberViewSet, basename="member")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,285 @@
+"""Members endpoints: enrol-or-find by identity, look up, read, update profile and consents."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from members.api.errors import APIError, not_found
+from members.api.serializers import Strict
+from members.api.views import PartnerViewSet
+from members.masking import mask_birthday, mask_email, mask_phone
+from members.models import Channel, ConsentChannel, Gender, Identity, Member
+from members.partners.models import Grant
+from members.partners.selectors import partner_members, partner_stores
+from members.partners.services import partner_member_upsert
+from members.selectors import Outcome, member_resolve
+from members.services import IdentityKey, member_set_consent, member_update
+
+
+class IdentitySerializer(Strict):
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices)
+    value = serializers.CharField(max_length=128)
+    namespace = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class ConsentsSerializer(Strict):
+    sms = serializers.BooleanField(required=False)
+    email = serializers.BooleanField(required=False)
+    wechat = serializers.BooleanField(required=False)
+
+
+class IdentityOutSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices)
+    namespace = serializers.CharField()
+    value = serializers.CharField(help_text="Masked without the members.contact grant (cards excepted).")
+
+
+class ConsentsOutSerializer(serializers.Serializer):
+    sms = serializers.BooleanField()
+    email = serializers.BooleanField()
+    wechat = serializers.BooleanField()
+
+
+class MemberSerializer(serializers.Serializer):
+    """A member as partners see it. Contact details are masked without ``members.contact``."""
+
+    member_number = serializers.CharField()
+    name = serializers.CharField()
+    mobile = serializers.SerializerMethodField()
+    email = serializers.SerializerMethodField()
+    gender = serializers.ChoiceField(choices=Gender.choices)
+    birthday = serializers.SerializerMethodField()
+    province = serializers.CharField()
+    city = serializers.CharField()
+    status = serializers.ChoiceField(choices=Member.Status.choices)
+    registration_channel = serializers.ChoiceField(choices=Channel.choices)
+    registration_store = serializers.CharField(source="registration_store.code", allow_null=True)
+    consents = serializers.SerializerMethodField()
+    identities = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @property
+    def _contact(self) -> bool:
+        return self.context["partner"].has_grant(Grant.MEMBERS_CONTACT)
+
+    def get_mobile(self, member: Member) -> str | None:
+        if not member.mobile:
+            return None
+        return member.mobile.as_e164 if self._contact else mask_phone(member.mobile)
+
+    def get_email(self, member: Member) -> str:
+        return member.email if self._contact else mask_email(member.email)
+
+    def get_birthday(self, member: Member) -> str | None:
+        """``YYYY-MM-DD``, or ``****-MM-DD`` without the contact grant."""
+        if not member.birthday:
+            return None
+        return member.birthday.isoformat() if self._contact else mask_birthday(member.birthday)
+
+    @extend_schema_field(ConsentsOutSerializer)
+    def get_consents(self, member: Member) -> dict[str, bool]:
+        return {c: getattr(member, f"{c}_consent") for c in ConsentChannel.values}
+
+    @extend_schema_field(IdentityOutSerializer(many=True))
+    def get_identities(self, member: Member) -> list[dict[str, str]]:
+        return [
+            {
+                "kind": i.kind,
+                "namespace": i.namespace,
+                "value": i.value if self._contact else i.masked_value(),
+            }
+            for i in member.identities.all()
+        ]
+
+
+class EnrolSerializer(Strict):
+    identities = IdentitySerializer(many=True, required=False, default=list)
+    mobile = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False, default=Gender.UNKNOWN)
+    birthday = serializers.DateField(required=False, allow_null=True, default=None)
+    province = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    registration_store = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    consents = ConsentsSerializer(required=False, default=dict)
+
+    def validate(self, data):
+        if not data.get("mobile") and not data.get("identities"):
+            raise serializers.ValidationError(
+                {"mobile": [_("Give a mobile number or at least one identity.")]}
+            )
+        return data
+
+
+class UpdateSerializer(Strict):
+    """What a partner may change. Status, tier, balances and numbers are the server's."""
+
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    mobile = serializers.CharField(max_length=32, required=False, allow_blank=True, allow_null=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    province = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    consents = ConsentsSerializer(required=False)
+
+
+class MemberFilter(django_filters.FilterSet):
+    member_number = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    status = django_filters.ChoiceFilter(choices=Member.Status.choices)
+
+    class Meta:
+        model = Member
+        fields = ["member_number", "status"]
+
+
+def _identities_prefetch() -> Prefetch:
+    return Prefetch("identities", queryset=Identity.objects.order_by("kind", "id"))
+
+
+LOOKUP_PARAMETERS = [
+    OpenApiParameter("member_number", str, description="Member number."),
+    OpenApiParameter("phone", str, description="Mobile number, any common spelling."),
+    OpenApiParameter("kind", str, enum=Identity.Kind.values, description="Identity kind (with value)."),
+    OpenApiParameter("value", str, description="Identity value (with kind)."),
+    OpenApiParameter("namespace", str, description="Identity namespace (WeChat app id, platform ...)."),
+]
+
+
+class MemberViewSet(PartnerViewSet):
+    """Members this partner enrolled or found by identity. Others are 404, as if absent."""
+
+    lookup_field = "member_number"
+    lookup_value_regex = r"[0-9A-Za-z]{1,16}"
+    serializer_class = MemberSerializer
+    filterset_class = MemberFilter
+    grants = {"GET": Grant.MEMBERS_READ, "POST": Grant.MEMBERS_WRITE, "PATCH": Grant.MEMBERS_WRITE}
+
+    queryset = Member.objects.none()  # for the schema; requests use scoped_queryset()
+
+    def scoped_queryset(self):
+        return (
+            partner_members(self.partner)
+            .select_related("registration_store")
+            .prefetch_related(_identities_prefetch())
+        )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "partner": self.partner}
+
+    @extend_schema(summary="List this partner's members")
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="One member")
+    def retrieve(self, request, member_number: str):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Enrol a member, or find them by identity",
+        description=(
+            "Resolves the mobile and identities. A known member gets the identities they lacked "
+            "(their profile is not changed: use PATCH) and 200; an unknown one is enrolled, 201. "
+            "Either way this partner may read the member afterwards. Identities of different "
+            "members are a 409."
+        ),
+        request=EnrolSerializer,
+        responses={200: MemberSerializer, 201: MemberSerializer},
+    )
+    def create(self, request):
+        data = EnrolSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        keys = [IdentityKey(i["kind"], i["value"], i["namespace"]) for i in v["identities"]]
+        if v.get("mobile"):
+            keys.insert(0, IdentityKey(Identity.Kind.PHONE, v["mobile"]))
+        store = None
+        if v.get("registration_store"):
+            store = partner_stores(self.partner).filter(code=v["registration_store"]).first()
+            if store is None:
+                raise APIError(
+                    _("Not one of this partner's stores."), code="invalid", status_code=400,
+                    fields={"registration_store": [_("Not one of this partner's stores.")]},
+                )  # fmt: skip
+        channel = Channel.STORE if store else (self.partner.channels or [Channel.PARTNER])[0]
+        profile = {name: v[name] for name in ("name", "email", "gender", "birthday", "province", "city")} | {
+            "registration_store": store,
+            "registration_channel": channel,
+        }
+        consents = dict(v["consents"])
+        member, created = partner_member_upsert(
+            partner=self.partner, keys=keys, profile=profile, consents=consents
+        )
+        member = self.get_queryset().get(pk=member.pk)
+        return Response(
+            self.get_serializer(member).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="Update profile and consents", request=UpdateSerializer, responses=MemberSerializer
+    )
+    def partial_update(self, request, member_number: str):
+        member = self.get_object()
+        data = UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        consents = changes.pop("consents", {})
+        user, source = self.partner.user, self.partner.source
+        if changes:
+            member = member_update(member=member, actor=user, source=source, **changes)
+        for channel, granted in consents.items():
+            member_set_consent(member=member, channel=channel, granted=granted, actor=user, source=source)
+        return Response(self.get_serializer(self.get_queryset().get(pk=member.pk)).data)
+
+    @extend_schema(
+        summary="Find one member by number, phone or identity",
+        description=(
+            "The member if exactly one of this partner's members matches; 404 otherwise. "
+            "A member of the brand this partner has not served yet is 404 too: enrol-or-find "
+            "them with POST /members/ when the customer is at your counter."
+        ),
+        parameters=LOOKUP_PARAMETERS,
+        responses=MemberSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def lookup(self, request):
+        params = request.query_params
+        if params.get("member_number"):
+            found = self.get_queryset().filter(member_number=params["member_number"]).first()
+            if found is None:
+                raise not_found()
+            return Response(self.get_serializer(found).data)
+        keys = []
+        if params.get("phone"):
+            keys.append(IdentityKey(Identity.Kind.PHONE, params["phone"]))
+        if params.get("kind") or params.get("value"):
+            if params.get("kind") not in Identity.Kind.values or not params.get("value"):
+                raise APIError(
+                    _("Give kind and value together."), code="invalid", status_code=400,
+                    fields={"kind": [_("One of: %(kinds)s.") % {"kinds": ", ".join(Identity.Kind.values)}]},
+                )  # fmt: skip
+            keys.append(IdentityKey(params["kind"], params["value"], params.get("namespace", "")))
+        if not keys:
+            raise APIError(
+                _("Give member_number, phone, or kind and value."), code="invalid", status_code=400,
+                fields={"member_number": [_("A lookup needs one of these parameters.")]},
+            )  # fmt: skip
+        resolution = member_resolve(keys)
+        if resolution.outcome is not Outcome.FOUND:
+            raise not_found()
+        found = self.get_queryset().filter(pk=resolution.member.pk).first()
+        if found is None:
+            raise not_found()
+        return Response(self.get_serializer(found).data)

@@ -1,0 +1,83 @@
+"""OpenAPI details drf-spectacular cannot infer: the key scheme, the Idempotency-Key header
+and the error responses every operation can give (so schema checks know them)."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+
+ERROR_STATUSES = {
+    "400": "Invalid input: `fields` names each field and why.",
+    "401": "No key, or the key is not valid (revoked, expired).",
+    "403": "The key's partner is not granted this operation.",
+    "404": "No such object for this partner (other partners' objects look the same).",
+    "409": "Conflict: the number or Idempotency-Key was used for something else.",
+    "422": "A business rule refuses it: not enough points, coupon already used, out of stock ...",
+    "429": "Too many requests for this key: wait and retry.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "description": "Stable, machine-readable: invalid, not_found ..."},
+        "message": {"type": "string", "description": "For people, in the request's language."},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Per field (``lines[0].amount``), what is wrong with it.",
+        },
+    },
+    "required": ["code", "message", "fields"],
+}
+
+
+class PartnerKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "members.api.auth.PartnerKeyAuthentication"
+    name = "PartnerKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Authorization: Api-Key <key>`; keys are created by the brand's operators.",
+        }
+
+
+class PartnerAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method == "POST" and getattr(self.view, "idempotent", False):
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    str,
+                    OpenApiParameter.HEADER,
+                    required=True,
+                    pattern=r"^[\x21-\x7e]{1,255}$",
+                    description=(
+                        "One per operation (a UUID). A retry with the same key gets the first "
+                        "response back with `Idempotent-Replayed: true`; the same key with "
+                        "another body is a 409. Kept for at least 24 hours."
+                    ),
+                )
+            )
+        return parameters
+
+
+def add_errors(result, generator, request, public):
+    """Every operation may answer with the error body; say so, once, as a component."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_STATUSES.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result

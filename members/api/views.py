@@ -1,0 +1,106 @@
+"""Base classes of every partner endpoint: who is asking, what they may see, idempotent POSTs."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from rest_framework import generics, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.views import APIView
+
+from members.api import idempotency
+from members.api.auth import HasGrant, PartnerKeyAuthentication, PartnerKeyThrottle
+from members.models import Member
+from members.partners.models import Partner
+from members.partners.selectors import partner_members
+from members.partners.services import idempotency_store
+
+
+class Pages(CursorPagination):
+    """Newest first, ``?cursor=`` links, no COUNT: the same cost on page 1 and page 10,000."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-id"
+
+
+class _Partnered:
+    """Authentication, grants, throttling and ``Idempotency-Key`` handling for a view.
+
+    ``grant`` (or ``grants`` per method) names what the partner must be granted.
+    ``idempotent`` is False for POSTs that change nothing (preview, validate).
+    """
+
+    authentication_classes = [PartnerKeyAuthentication]
+    permission_classes = [HasGrant]
+    throttle_classes = [PartnerKeyThrottle]
+    grant: str | None = None
+    grants: dict[str, str] = {}
+    idempotent = True
+    _idempotency_key: str | None = None
+
+    @property
+    def partner(self) -> Partner:
+        return self.request.auth.partner
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method != "POST" or not self.idempotent:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if self._idempotency_key is None:  # refused before the key was claimed, or a replay
+                return response
+            response.render()
+            if response.status_code >= 500:
+                transaction.set_rollback(True)  # no answer stored: the retry runs again
+            else:
+                idempotency_store(
+                    partner=self.partner, key=self._idempotency_key, status_code=response.status_code,
+                    content_type=response["Content-Type"], body=response.content,
+                )  # fmt: skip
+            return response
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, grant, throttle
+        if request.method == "POST" and self.idempotent:
+            key = idempotency.key_of(request)
+            done = idempotency.claim(self.partner, request, key)
+            if done is not None:
+                raise _Replay(done)
+            self._idempotency_key = key
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Replay):
+            return idempotency.replay(exc.done)
+        return super().handle_exception(exc)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no partner
+            return self.queryset
+        return self.scoped_queryset()
+
+    def scoped_queryset(self):
+        """What this partner may see of the view's objects: the one place each view scopes."""
+        raise NotImplementedError
+
+    def member(self, member_number: str) -> Member:
+        """One of this partner's members, else 404 (whether or not the number exists)."""
+        return get_object_or_404(partner_members(self.partner), member_number=member_number)
+
+
+class _Replay(Exception):
+    def __init__(self, done) -> None:
+        self.done = done
+
+
+class PartnerAPIView(_Partnered, APIView):
+    pass
+
+
+class PartnerGenericView(_Partnered, generics.GenericAPIView):
+    pagination_class = Pages
+
+
+class PartnerViewSet(_Partnered, viewsets.GenericViewSet):
+    pagination_class = Pages

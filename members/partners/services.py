@@ -1,0 +1,156 @@
+"""Writes about partners: creating them and their keys, linking members, storing responses."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Identity, Member, Store
+from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerMember
+from members.selectors import Outcome, member_resolve
+from members.services import IdentityKey, identity_attach, member_enrol
+from members.validation import FieldErrors
+
+#: A partner's retry gets its first response back for at least this long (the issue: 24 hours).
+IDEMPOTENCY_TTL = datetime.timedelta(hours=48)
+
+
+def partner_create(
+    *,
+    code: str,
+    name: str,
+    grants: Iterable[str] = (),
+    channels: Iterable[str] = (),
+    stores: Iterable[Store] = (),
+    rate_per_minute: int = 600,
+) -> Partner:
+    """A partner with its service user, through which its changes are recorded."""
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(username=f"api-{code}", is_active=False)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        partner = Partner(
+            code=code, name=name, grants=sorted(set(grants)), channels=sorted(set(channels)),
+            rate_per_minute=rate_per_minute, user=user,
+        )  # fmt: skip
+        partner.full_clean(exclude=["user"])
+        partner.save()
+        partner.stores.set(list(stores))
+    return partner
+
+
+def service_user_for(code: str) -> Any:
+    """The (inactive, password-less) user a partner created in the admin acts through."""
+    user, _created = get_user_model().objects.get_or_create(
+        username=f"api-{code}", defaults={"is_active": False}
+    )
+    if user.has_usable_password():
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def key_create(
+    *, partner: Partner, name: str, expires_at: datetime.datetime | None = None
+) -> tuple[PartnerKey, str]:
+    """A new key; the clear text is returned once and never stored."""
+    return PartnerKey.objects.create_key(partner=partner, name=name, expiry_date=expires_at)
+
+
+def key_revoke(*, key: PartnerKey) -> None:
+    PartnerKey.objects.filter(pk=key.pk).update(revoked=True)
+
+
+def member_link(*, partner: Partner, member: Member) -> None:
+    """Let the partner see this member from now on (idempotent)."""
+    PartnerMember.objects.bulk_create([PartnerMember(partner=partner, member=member)], ignore_conflicts=True)
+
+
+def idempotency_claim(*, partner: Partner, key: str, fingerprint: str) -> IdempotentRequest | None:
+    """Claim ``key`` for this request inside the caller's transaction, or return the stored answer.
+
+    The insert is the lock: a concurrent request with the same key waits on the unique index
+    until the first one's transaction ends, then finds its committed answer (or, if it rolled
+    back, claims the key itself). Returns None when this request is the one to run.
+    """
+    try:
+        with transaction.atomic():
+            IdempotentRequest.objects.create(
+                partner=partner, key=key, fingerprint=fingerprint, created_at=timezone.now()
+            )
+            return None
+    except IntegrityError:
+        return IdempotentRequest.objects.get(partner=partner, key=key)
+
+
+def idempotency_store(
+    *, partner: Partner, key: str, status_code: int, content_type: str, body: bytes
+) -> None:
+    IdempotentRequest.objects.filter(partner=partner, key=key).update(
+        status_code=status_code, content_type=content_type, body=body
+    )
+
+
+def idempotency_purge(now: datetime.datetime | None = None) -> int:
+    """Forget stored responses older than the retention (a daily job)."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def partner_member_upsert(
+    *, partner: Partner, keys: list[IdentityKey], profile: dict[str, Any], consents: dict[str, bool]
+) -> tuple[Member, bool]:
+    """Find the member these identities name, or enrol them; either way the partner may see
+    them afterwards. Returns (member, created).
+
+    An existing member gets the identities they did not have yet; their profile is left as it
+    is (profile changes are explicit, through ``member_update``). Identities naming different
+    members are a conflict, never a guess.
+    """
+    user = partner.user
+    resolution = member_resolve(keys)
+    if resolution.outcome == Outcome.AMBIGUOUS:
+        FieldErrors.single(
+            "identities",
+            _("These identities belong to different members: %(numbers)s.")
+            % {"numbers": ", ".join(m.member_number for m in resolution.candidates)},
+            code="conflict",
+        )
+    with transaction.atomic():
+        if resolution.found:
+            member = resolution.member
+            for key in keys:
+                if key.normalized() not in resolution.matches:
+                    identity_attach(
+                        member=member, kind=key.kind, value=key.value, namespace=key.namespace,
+                        actor=user, source=partner.source,
+                    )  # fmt: skip
+            created = False
+        else:
+            phone = next((k.value for k in keys if k.kind == Identity.Kind.PHONE), None)
+            try:
+                member = member_enrol(
+                    **profile,
+                    mobile=phone,
+                    identities=[k for k in keys if k.kind != Identity.Kind.PHONE],
+                    consents=consents,
+                    actor=user,
+                    source=partner.source,
+                )
+                created = True
+            except ValidationError:
+                # Enrolled by a concurrent request between our lookup and our insert: theirs stands.
+                again = member_resolve(keys)
+                if not again.found:
+                    raise
+                member, created = again.member, False
+        member_link(partner=partner, member=member)
+    return member, created

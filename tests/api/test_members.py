@@ -1,0 +1,101 @@
+"""Members through the API: enrol-or-find, lookup, masking, updates, no mass assignment."""
+
+from __future__ import annotations
+
+import pytest
+
+from members.models import Member
+from members.partners.models import Grant, PartnerMember
+from tests.api.conftest import PartnerClient, make_partner
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/members/"
+
+
+def enrol(client, **body):
+    return client.post(URL, {"mobile": "13812345678", "name": "张伟", **body})
+
+
+def test_enrol_then_find_by_identity(partner_a):
+    first = enrol(partner_a, identities=[{"kind": "card", "value": "c-100"}], consents={"sms": True})
+    assert first.status_code == 201, first.json()
+    number = first.json()["member_number"]
+    assert first.json()["mobile"] == "+8613812345678"
+    assert first.json()["consents"] == {"sms": True, "email": False, "wechat": False}
+    again = partner_a.post(URL, {"identities": [{"kind": "card", "value": "C-100"}], "name": "Other"})
+    assert again.status_code == 200
+    assert again.json()["member_number"] == number
+    assert again.json()["name"] == "张伟"  # upsert finds; it does not overwrite the profile
+    assert Member.objects.count() == 1
+
+
+def test_lookup_by_phone_card_and_number(partner_a):
+    number = enrol(partner_a, identities=[{"kind": "card", "value": "c-100"}]).json()["member_number"]
+    for params in ({"phone": "138 1234 5678"}, {"kind": "card", "value": "c-100"}, {"member_number": number}):
+        response = partner_a.get(URL + "lookup/", params)
+        assert response.status_code == 200, params
+        assert response.json()["member_number"] == number
+    missing = partner_a.get(URL + "lookup/", {"phone": "13900000000"})
+    assert missing.status_code == 404
+    assert missing.json() == {"code": "not_found", "message": "Not found.", "fields": {}}
+
+
+def test_other_partner_sees_nothing_until_the_customer_shows_up(partner_a, partner_b):
+    number = enrol(partner_a).json()["member_number"]
+    assert partner_b.get(f"{URL}{number}/").status_code == 404
+    assert partner_b.get(URL + "lookup/", {"phone": "13812345678"}).status_code == 404
+    assert partner_b.get(URL).json()["results"] == []
+    response = partner_b.patch(f"{URL}{number}/", {"name": "hijack"})
+    assert response.status_code == 404
+    assert Member.objects.get().name == "张伟"
+    # the customer gives their phone at B's counter: B enrols-or-finds and may see them from then on
+    assert enrol(partner_b).status_code == 200
+    assert partner_b.get(f"{URL}{number}/").status_code == 200
+    assert PartnerMember.objects.count() == 2
+
+
+def test_contact_details_masked_without_the_grant(db):
+    partner, key = make_partner("mp", "M001", grants=[Grant.MEMBERS_READ, Grant.MEMBERS_WRITE])
+    client = PartnerClient(key, partner)
+    body = enrol(client, email="zhang.wei@example.com", birthday="1990-05-17").json()
+    assert body["mobile"] == "138****5678"
+    assert body["email"] == "z***@example.com"
+    assert body["birthday"] == "****-05-17"
+    assert [i["value"] for i in body["identities"]] == ["138****5678"]
+
+
+def test_update_profile_and_consents_but_not_server_fields(partner_a):
+    number = enrol(partner_a).json()["member_number"]
+    response = partner_a.patch(f"{URL}{number}/", {"city": "杭州", "consents": {"wechat": True}})
+    assert response.status_code == 200, response.json()
+    assert response.json()["city"] == "杭州"
+    assert response.json()["consents"]["wechat"] is True
+    refused = partner_a.patch(f"{URL}{number}/", {"status": "closed", "member_number": "1", "name": "X"})
+    assert refused.status_code == 400
+    assert set(refused.json()["fields"]) == {"status", "member_number"}
+    member = Member.objects.get()
+    assert (member.status, member.name) == ("active", "张伟")
+
+
+def test_invalid_input_names_the_fields(partner_a):
+    response = partner_a.post(URL, {"mobile": "12345", "gender": "x", "identities": [{"kind": "nope"}]})
+    assert response.status_code == 400
+    assert {"gender", "identities[0].kind", "identities[0].value"} <= set(response.json()["fields"])
+    bad_phone = partner_a.post(URL, {"mobile": "12345"})
+    assert bad_phone.status_code == 400
+    assert "mobile" in bad_phone.json()["fields"]
+    assert Member.objects.count() == 0
+
+
+def test_keys_and_grants(partner_a, db):
+    partner_a.credentials(HTTP_AUTHORIZATION="Api-Key nope.nope")
+    assert partner_a.get(URL).status_code == 401
+    partner_a.credentials()
+    assert partner_a.get(URL).json()["code"] == "not_authenticated"
+    partner, key = make_partner("ro", "R001", grants=[Grant.MEMBERS_READ])
+    client = PartnerClient(key, partner)
+    assert client.get(URL).status_code == 200
+    refused = enrol(client)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
