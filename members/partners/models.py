@@ -116,6 +116,9 @@ class PartnerMember(models.Model):
             models.UniqueConstraint(fields=["partner", "member"], name="partner_member_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.partner_id} -> {self.member_id}"
+
 
 class IdempotentRequest(models.Model):
     """The first response to a partner's POST with an ``Idempotency-Key``, for its retries."""
@@ -133,3 +136,6 @@ class IdempotentRequest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.key}"
