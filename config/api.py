@@ -13,6 +13,11 @@ router.register("members", MemberViewSet, basename="member")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    # each app's own endpoints (members/api/ holds the framework they share)
+    path("v1/", include("points.api")),
+    path("v1/", include("tiers.api")),
+    path("v1/", include("benefits.api")),
+    path("v1/", include("campaigns.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,5 @@
+"""Partner API endpoints of the benefits app (wired under /api/v1/ by config/api.py)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
