@@ -137,6 +137,15 @@ if not SECURE_HSTS_PRELOAD:
     SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 # --- Celery ------------------------------------------------------------------------------
+# The API's per-key rate limits are counted in this cache. Production with several web processes
+# sets CACHE_URL (redis://...) so they share one count; without it each process counts alone.
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # Without a broker (the embedded default) tasks run in-process when they are enqueued.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -146,6 +155,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
+    # Partners' stored answers to retries: kept 48 hours (at least the promised 24), then forgotten.
+    "members-purge-idempotency-keys": {
+        "task": "members.tasks.purge_idempotency_keys",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Both jobs are idempotent and safe to overlap, so a missed or doubled run does no harm.
     "points-activate-due-lots": {
         "task": "points.tasks.activate_due_lots",

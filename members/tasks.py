@@ -8,3 +8,10 @@ from members.imports.runner import import_run_execute
 @shared_task
 def run_import(run_id: int) -> int:
     return import_run_execute(run_id).rows_done
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    from members.partners.services import idempotency_purge
+
+    return idempotency_purge()

@@ -99,3 +99,32 @@ def test_keys_and_grants(partner_a, db):
     refused = enrol(client)
     assert refused.status_code == 403
     assert refused.json()["code"] == "permission_denied"
+
+
+def test_each_key_is_throttled_at_its_partners_rate(db):
+    from django.core.cache import cache
+
+    cache.clear()
+    partner, key = make_partner("slow", "S001", grants=[Grant.MEMBERS_READ])
+    partner.rate_per_minute = 3
+    partner.save()
+    client = PartnerClient(key, partner)
+    assert [client.get(URL).status_code for _ in range(4)] == [200, 200, 200, 429]
+    refused = client.get(URL)
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) > 0
+    other, other_key = make_partner("fast", "S002", grants=[Grant.MEMBERS_READ])
+    assert PartnerClient(other_key, other).get(URL).status_code == 200
+
+
+def test_the_demo_key_printed_by_seed_demo_works(db, client):
+    from members.management.commands.seed_demo import DEMO_API_KEY, ensure_demo_partner
+    from tests.factories import MemberFactory, StoreFactory
+
+    StoreFactory(code="S0000")
+    member = MemberFactory()
+    ensure_demo_partner(Member.objects.all())
+    ensure_demo_partner(Member.objects.all())  # twice: no second partner, key or link
+    response = client.get(f"{URL}{member.member_number}/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}")
+    assert response.status_code == 200
+    assert PartnerMember.objects.count() == 1

@@ -27,6 +27,8 @@ from members.roles import Role
 # Demo logins only: a published password, hence the refusal to run with DEBUG off.
 DEMO_PASSWORD = "demo-2026"
 STORE_USER_STORES = ["S0000", "S0001"]
+# A published demo API key, for the same reason and under the same guard as the password.
+DEMO_API_KEY = "demo2026.loyalty-demo-api-key-2026"
 # username, role (= auth group), what the login is for in one phrase
 DEMO_USERS = [
     ("admin", Role.ADMINISTRATOR, "全部功能 · everything, incl. users and stores"),
@@ -53,6 +55,27 @@ def ensure_demo_users() -> dict[str, Any]:
                 store.staff.add(user)
         users[username] = user
     return users
+
+
+def ensure_demo_partner(members) -> None:
+    """The demo POS partner (every grant, stores S0000 and S0001) with the published key; it may
+    see the demo members, so the API docs page can be tried at once."""
+    from members.partners.models import Grant, Partner, PartnerKey, PartnerMember
+    from members.partners.services import partner_create
+
+    partner = Partner.objects.filter(code="demo-pos").first() or partner_create(
+        code="demo-pos", name="演示收银系统 Demo POS", grants=Grant.values, channels=["store", "wechat_mp"],
+        stores=Store.objects.filter(code__in=STORE_USER_STORES),
+    )  # fmt: skip
+    prefix = DEMO_API_KEY.partition(".")[0]
+    if not PartnerKey.objects.filter(prefix=prefix).exists():
+        hashed = PartnerKey.objects.key_generator.hash(DEMO_API_KEY)
+        PartnerKey.objects.create(
+            id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, name="demo", partner=partner
+        )
+    PartnerMember.objects.bulk_create(
+        (PartnerMember(partner=partner, member=m) for m in members.only("pk")), ignore_conflicts=True
+    )
 
 
 def _width(text: str) -> int:
@@ -111,6 +134,7 @@ class Command(BaseCommand):
             users=users,
         )
         self._run_hooks(run)
+        ensure_demo_partner(run.members)
         seconds = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Demo data seeded in {seconds:.1f} s."))
 
@@ -133,3 +157,6 @@ class Command(BaseCommand):
             self.stdout.write("  " + "  ".join(cells).rstrip())
             if i == 0:
                 self.stdout.write("  " + "  ".join("-" * width for width in widths))
+        self.stdout.write(
+            f"\nPartner API (demo POS 演示收银系统): docs at /api/docs/, key: Api-Key {DEMO_API_KEY}"
+        )
