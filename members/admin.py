@@ -342,3 +342,4 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
 
 from members import admin_facts  # noqa: E402, F401  (registers the purchases admin)
 from members.imports import admin as _imports_admin  # noqa: E402,F401
+from members.partners import admin as partners_admin  # noqa: E402, F401

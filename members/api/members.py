@@ -108,9 +108,17 @@ class EnrolSerializer(Strict):
     province = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
     registration_store = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        required=False,
+        help_text="Where they join: one of this partner's channels. Default: store when a "
+        "registration_store is given, else the partner's channel if it has one, else partner.",
+    )
     consents = ConsentsSerializer(required=False, default=dict)
 
     def validate(self, data):
+        if data.get("channel") and data["channel"] not in self.context["partner"].channels:
+            raise serializers.ValidationError({"channel": [_("Not one of this partner's channels.")]})
         if not data.get("mobile") and not data.get("identities"):
             raise serializers.ValidationError(
                 {"mobile": [_("Give a mobile number or at least one identity.")]}
@@ -153,6 +161,12 @@ LOOKUP_PARAMETERS = [
     OpenApiParameter("value", str, description="Identity value (with kind)."),
     OpenApiParameter("namespace", str, description="Identity namespace (WeChat app id, platform ...)."),
 ]
+
+
+def registration_channel(partner, store) -> str:
+    if store is not None:
+        return Channel.STORE
+    return partner.channels[0] if len(partner.channels) == 1 else Channel.PARTNER
 
 
 class MemberViewSet(PartnerViewSet):
@@ -198,7 +212,7 @@ class MemberViewSet(PartnerViewSet):
         responses={200: MemberSerializer, 201: MemberSerializer},
     )
     def create(self, request):
-        data = EnrolSerializer(data=request.data)
+        data = EnrolSerializer(data=request.data, context={"partner": self.partner})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         keys = [IdentityKey(i["kind"], i["value"], i["namespace"]) for i in v["identities"]]
@@ -212,7 +226,7 @@ class MemberViewSet(PartnerViewSet):
                     _("Not one of this partner's stores."), code="invalid", status_code=400,
                     fields={"registration_store": [_("Not one of this partner's stores.")]},
                 )  # fmt: skip
-        channel = Channel.STORE if store else (self.partner.channels or [Channel.PARTNER])[0]
+        channel = v.get("channel") or registration_channel(self.partner, store)
         profile = {name: v[name] for name in ("name", "email", "gender", "birthday", "province", "city")} | {
             "registration_store": store,
             "registration_channel": channel,

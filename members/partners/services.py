@@ -33,9 +33,7 @@ def partner_create(
 ) -> Partner:
     """A partner with its service user, through which its changes are recorded."""
     with transaction.atomic():
-        user = get_user_model().objects.create_user(username=f"api-{code}", is_active=False)
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
+        user = service_user_for(code)
         partner = Partner(
             code=code, name=name, grants=sorted(set(grants)), channels=sorted(set(channels)),
             rate_per_minute=rate_per_minute, user=user,
@@ -47,13 +45,20 @@ def partner_create(
 
 
 def service_user_for(code: str) -> Any:
-    """The (inactive, password-less) user a partner created in the admin acts through."""
-    user, _created = get_user_model().objects.get_or_create(
+    """The (inactive, password-less) user a partner created in the admin acts through.
+
+    A person's login that happens to be called ``api-<code>`` is never taken over.
+    """
+    user, created = get_user_model().objects.get_or_create(
         username=f"api-{code}", defaults={"is_active": False}
     )
-    if user.has_usable_password():
+    if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    elif user.is_active or user.has_usable_password() or hasattr(user, "partner"):
+        FieldErrors.single(
+            "code", _("The user name api-%(code)s is taken: choose another code.") % {"code": code}
+        )
     return user
 
 

@@ -128,3 +128,16 @@ def test_the_demo_key_printed_by_seed_demo_works(db, client):
     response = client.get(f"{URL}{member.member_number}/", HTTP_AUTHORIZATION=f"Api-Key {DEMO_API_KEY}")
     assert response.status_code == 200
     assert PartnerMember.objects.count() == 1
+
+
+def test_registration_channel_and_store_are_the_partners(partner_a):
+    at_store = enrol(partner_a, registration_store="A001").json()
+    assert (at_store["registration_channel"], at_store["registration_store"]) == ("store", "A001")
+    online = partner_a.post(URL, {"mobile": "13900000001", "channel": "wechat_mp"}).json()
+    assert (online["registration_channel"], online["registration_store"]) == ("wechat_mp", None)
+    refused = partner_a.post(URL, {"mobile": "13900000002", "channel": "tmall", "registration_store": "B001"})
+    assert refused.status_code == 400
+    assert set(refused.json()["fields"]) == {"channel"}
+    other_store = partner_a.post(URL, {"mobile": "13900000002", "registration_store": "B001"})
+    assert set(other_store.json()["fields"]) == {"registration_store"}
+    assert Member.objects.count() == 2
