@@ -1,5 +1,415 @@
-"""Partner API endpoints of the campaigns app (wired under /api/v1/ by config/api.py)."""
+"""Partner API endpoints of the campaigns app (wired under /api/v1/ by config/api.py).
+
+Purchases, refunds and behaviour events in, through the earning pipeline, with what they earned
+explained; and the points a basket would earn, with nothing written.
+"""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from decimal import Decimal
+
+import django_filters
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from campaigns.models import AwardLine
+from campaigns.pipeline import event_process, purchase_process, refund_process
+from campaigns.previews import preview_summary, purchase_preview
+from campaigns.selectors import award_summary, member_tier, purchase_history, rule_book
+from members.api.filters import DateTimeFilter
+from members.api.serializers import EnumField, Moment, Strict
+from members.api.views import PartnerAPIView, PartnerViewSet
+from members.facts import Line, event_record, purchase_record, refund_record
+from members.models import Channel, Member, Purchase
+from members.partners.models import Grant, Partner
+from members.partners.selectors import partner_purchases, partner_stores
+from points.selectors import member_balances
+
+#: An order number names a URL (``/purchases/<order_number>/``): no slash, no control characters.
+ORDER_NUMBER = r"[^/\x00-\x1f\x7f]{1,64}"
+MAX_LINES = 500
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+def amount(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0), **kwargs)
+
+
+def optional_amount(**kwargs) -> serializers.DecimalField:
+    return amount(required=False, default=Decimal(0), **kwargs)
+
+
+class PartnerScoped(Strict):
+    """Channel and store must be ones the partner (``context["partner"]``) may post for."""
+
+    @property
+    def partner(self) -> Partner:
+        return self.context["partner"]
+
+    def validate_channel(self, value: str) -> str:
+        if value not in self.partner.channels:
+            raise serializers.ValidationError(_("Not one of this partner's channels."))
+        return value
+
+    def validate_store(self, value: str | None):
+        if not value:
+            return None
+        store = partner_stores(self.partner).filter(code=value).first()
+        if store is None:
+            raise serializers.ValidationError(_("Not one of this partner's stores."))
+        return store
+
+
+class PurchaseLineInSerializer(Strict):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = serializers.DecimalField(
+        max_digits=10, decimal_places=3, min_value=Decimal("0.001"), required=False, default=Decimal(1)
+    )
+    amount = amount(help_text="What the line cost, in CNY.")
+
+
+class PurchaseInSerializer(PartnerScoped):
+    member_number = serializers.CharField(max_length=16)
+    order_number = serializers.RegexField(
+        rf"^{ORDER_NUMBER}$",
+        max_length=64,
+        help_text="Unique per partner; no slashes (it names the purchase's URL).",
+        error_messages={"invalid": _("Up to 64 characters, without slashes or control characters.")},
+    )
+    channel = EnumField(
+        "SalesChannelEnum", choices=Channel.choices, help_text="One of the partner's channels."
+    )
+    store = serializers.CharField(
+        max_length=32, required=False, allow_null=True, help_text="Code of one of the partner's stores."
+    )
+    occurred_at = Moment()
+    gross_amount = amount(help_text="Before discounts, CNY.")
+    paid_amount = amount(help_text="What the customer paid, CNY (shipping, gift cards, points included).")
+    shipping_amount = optional_amount(help_text="Part of the paid amount that was shipping; earns nothing.")
+    gift_card_amount = optional_amount(help_text="Part paid with gift cards; earns nothing.")
+    points_amount = optional_amount(help_text="Part paid with points; earns nothing.")
+    lines = PurchaseLineInSerializer(many=True, required=False, default=list, max_length=MAX_LINES)
+
+
+class RefundInSerializer(Strict):
+    refund_number = serializers.CharField(max_length=64, help_text="Unique per partner.")
+    amount = amount(help_text="CNY given back; at most what is left of the paid amount.")
+    occurred_at = Moment()
+
+
+class EventInSerializer(PartnerScoped):
+    member_number = serializers.CharField(max_length=16)
+    event_type = serializers.SlugField(max_length=32, help_text="Code of an active event type.")
+    key = serializers.CharField(
+        max_length=100, help_text="Makes the event count once per event type, e.g. `signin:<member>:<day>`."
+    )
+    occurred_at = Moment()
+    channel = EnumField(
+        "SalesChannelEnum",
+        choices=Channel.choices,
+        required=False,
+        help_text="One of the partner's channels (default: its first).",
+    )
+
+
+class PreviewLineInSerializer(Strict):
+    sku = serializers.CharField(max_length=64)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    amount = amount()
+
+
+class PreviewInSerializer(PartnerScoped):
+    """Named as a purchase's fields; ``source`` gives ``purchase_preview``'s argument names."""
+
+    member_number = serializers.CharField(max_length=16)
+    channel = EnumField(
+        "SalesChannelEnum", choices=Channel.choices, help_text="One of the partner's channels."
+    )
+    store = serializers.CharField(max_length=32, required=False, allow_null=True)
+    paid_amount = amount(source="paid")
+    gross_amount = amount(source="gross", required=False, allow_null=True, default=None)
+    shipping_amount = optional_amount(source="shipping")
+    gift_card_amount = optional_amount(source="gift_card")
+    points_amount = optional_amount()
+    lines = PreviewLineInSerializer(many=True, required=False, default=list, max_length=MAX_LINES)
+
+    def validate(self, data):
+        if data["gross"] is not None and data["paid"] > data["gross"]:
+            raise serializers.ValidationError(
+                {"paid_amount": [_("The paid amount cannot exceed the gross amount.")]}
+            )
+        return data
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class AwardLineSerializer(serializers.Serializer):
+    kind = EnumField("AwardLineKindEnum", choices=AwardLine.Kind.choices)
+    point_type = serializers.CharField(allow_null=True, help_text="Point type code; null for a coupon.")
+    amount = serializers.IntegerField(help_text="Negative when a refund takes points back.")
+    campaign = serializers.CharField(allow_null=True, help_text="The campaign's name, if one gave it.")
+    explanation = serializers.CharField(help_text="In the request's language.")
+
+
+class TotalsSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    growth = serializers.IntegerField()
+
+
+class AwardSerializer(serializers.Serializer):
+    """What one fact earned (or a refund took back), line by line."""
+
+    lines = AwardLineSerializer(many=True)
+    totals = TotalsSerializer()
+
+
+class PreviewSerializer(AwardSerializer):
+    """What the basket would earn now, line by line; nothing is recorded."""
+
+
+class BalanceBriefSerializer(serializers.Serializer):
+    point_type = serializers.CharField(source="point_type.code")
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Earned, spendable after the return window.")
+
+
+class TierBriefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+def money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=12, decimal_places=2, **kwargs)
+
+
+class PurchaseSerializer(serializers.Serializer):
+    order_number = serializers.CharField()
+    channel = EnumField("SalesChannelEnum", choices=Channel.choices)
+    store = serializers.CharField(source="store.code", allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    gross_amount = money()
+    paid_amount = money()
+    refunded_amount = money()
+    status = EnumField("PurchaseStatusEnum", choices=Purchase.Status.choices)
+    member_number = serializers.CharField(source="member.member_number")
+
+
+class PurchaseResultSerializer(serializers.Serializer):
+    purchase = PurchaseSerializer()
+    award = AwardSerializer()
+    balances = BalanceBriefSerializer(many=True)
+    tier = TierBriefSerializer(allow_null=True)
+
+
+class RefundSerializer(serializers.Serializer):
+    refund_number = serializers.CharField()
+    order_number = serializers.CharField(source="purchase.order_number")
+    amount = money()
+    occurred_at = serializers.DateTimeField()
+
+
+class RefundResultSerializer(serializers.Serializer):
+    refund = RefundSerializer()
+    purchase = PurchaseSerializer(help_text="The purchase after the refund.")
+    award = AwardSerializer(help_text="What the refund took back (negative amounts).")
+    balances = BalanceBriefSerializer(many=True)
+    tier = TierBriefSerializer(allow_null=True)
+
+
+class RefundHistorySerializer(serializers.Serializer):
+    refund_number = serializers.CharField(source="refund.refund_number")
+    amount = money(source="refund.amount")
+    occurred_at = serializers.DateTimeField(source="refund.occurred_at")
+    award = AwardSerializer(allow_null=True)
+
+
+class PurchaseDetailSerializer(serializers.Serializer):
+    purchase = PurchaseSerializer()
+    award = AwardSerializer(allow_null=True, help_text="What it earned; null if not processed yet.")
+    refunds = RefundHistorySerializer(many=True)
+
+
+class EventSerializer(serializers.Serializer):
+    event_type = serializers.CharField(source="event_type.code")
+    key = serializers.CharField()
+    channel = EnumField("SalesChannelEnum", choices=Channel.choices)
+    occurred_at = serializers.DateTimeField()
+    member_number = serializers.CharField(source="member.member_number")
+
+
+class EventResultSerializer(serializers.Serializer):
+    event = EventSerializer()
+    award = AwardSerializer()
+    balances = BalanceBriefSerializer(many=True)
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def standing(member: Member) -> dict:
+    """The member's balances and tier after a fact, for the response."""
+    return {"balances": member_balances(member), "tier": member_tier(member)}
+
+
+def created_or_ok(created: bool) -> int:
+    return status.HTTP_201_CREATED if created else status.HTTP_200_OK
+
+
+class PurchaseFilter(django_filters.FilterSet):
+    member_number = django_filters.CharFilter(field_name="member__member_number")
+    store = django_filters.CharFilter(field_name="store__code", help_text="Store code.")
+    status = django_filters.ChoiceFilter(choices=Purchase.Status.choices)
+    occurred_after = DateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = DateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Purchase
+        fields = ["status"]
+
+
+class PurchaseViewSet(PartnerViewSet):
+    """Purchases this partner posted, and their refunds. Other partners' orders are 404."""
+
+    lookup_field = "order_number"
+    lookup_value_regex = ORDER_NUMBER
+    serializer_class = PurchaseSerializer
+    filterset_class = PurchaseFilter
+    grants = {"GET": Grant.PURCHASES_READ, "POST": Grant.PURCHASES_WRITE}
+
+    queryset = Purchase.objects.none()  # for the schema; requests use scoped_queryset()
+
+    def scoped_queryset(self):
+        return partner_purchases(self.partner).select_related("store", "member")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "partner": self.partner}
+
+    @extend_schema(summary="List this partner's purchases")
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="One purchase, what it earned and its refunds", responses=PurchaseDetailSerializer)
+    def retrieve(self, request, order_number: str):
+        return Response(PurchaseDetailSerializer(purchase_history(self.get_object())).data)
+
+    @extend_schema(
+        summary="Post a purchase and award it",
+        description=(
+            "Records the purchase once per order number and runs it through the earning rules "
+            "(base rate, tier multiplier, live campaigns). 201 when recorded now; 200 when the same "
+            "order was already recorded with the same content (nothing is awarded twice); 409 when "
+            "the order number was recorded with different content."
+        ),
+        request=PurchaseInSerializer,
+        responses={201: PurchaseResultSerializer, 200: PurchaseResultSerializer},
+    )
+    def create(self, request):
+        data = PurchaseInSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        member = self.member(values.pop("member_number"))
+        lines = [Line(**line) for line in values.pop("lines")]
+        purchase, created = purchase_record(
+            member=member, source=self.partner.source, lines=lines, **values
+        )
+        award = purchase_process(purchase)
+        result = {"purchase": self.get_queryset().get(pk=purchase.pk), "award": award_summary(award)}
+        return Response(
+            PurchaseResultSerializer({**result, **standing(member)}).data, status=created_or_ok(created)
+        )
+
+    @extend_schema(
+        summary="Post a refund of a purchase and take back what it earned",
+        description=(
+            "Takes back points and growth in proportion to the CNY refunded so far. 201 when "
+            "recorded now, 200 for the same refund again, 409 for its number with different "
+            "content, 422 `too_much` for more than is left to refund."
+        ),
+        request=RefundInSerializer,
+        responses={201: RefundResultSerializer, 200: RefundResultSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def refunds(self, request, order_number: str):
+        purchase = self.get_object()
+        data = RefundInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund, created = refund_record(
+            purchase=purchase, source=self.partner.source, **data.validated_data
+        )
+        award = refund_process(refund)
+        purchase = self.get_queryset().get(pk=purchase.pk)
+        result = {"refund": refund, "purchase": purchase, "award": award_summary(award)}
+        return Response(
+            RefundResultSerializer({**result, **standing(purchase.member)}).data,
+            status=created_or_ok(created),
+        )
+
+
+class EventView(PartnerAPIView):
+    """A behaviour event (sign-in, review, share ...) of one of this partner's members."""
+
+    grant = Grant.EVENTS_WRITE
+
+    @extend_schema(
+        summary="Post a behaviour event and award it",
+        description=(
+            "Recorded once per (event type, key): 201 when recorded now, 200 for the same event "
+            "again, 409 when the key was recorded for another member."
+        ),
+        request=EventInSerializer,
+        responses={201: EventResultSerializer, 200: EventResultSerializer},
+    )
+    def post(self, request):
+        data = EventInSerializer(data=request.data, context={"partner": self.partner})
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        member = self.member(values.pop("member_number"))
+        values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
+        event, created = event_record(member=member, **values)
+        award = event_process(event)
+        result = {"event": event, "award": award_summary(award), "balances": member_balances(member)}
+        return Response(EventResultSerializer(result).data, status=created_or_ok(created))
+
+
+class PreviewView(PartnerAPIView):
+    """What a basket would earn at checkout. Changes nothing, so no Idempotency-Key."""
+
+    grant = Grant.PREVIEW
+    idempotent = False
+
+    @extend_schema(
+        summary="Preview the points of a basket",
+        description="The same rules and campaigns as a posted purchase, evaluated now; nothing is written.",
+        request=PreviewInSerializer,
+        responses=PreviewSerializer,
+    )
+    def post(self, request):
+        data = PreviewInSerializer(data=request.data, context={"partner": self.partner})
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        member = self.member(values.pop("member_number"))
+        lines = [(line["sku"], line["category"], line["amount"]) for line in values.pop("lines")]
+        book = rule_book()
+        preview = purchase_preview(member, **values, lines=lines, book=book)
+        return Response(PreviewSerializer(preview_summary(preview, book)).data)
+
+
+router = SimpleRouter(trailing_slash=True)
+router.register("purchases", PurchaseViewSet, basename="purchase")
+
+urlpatterns = [
+    *router.urls,
+    path("events/", EventView.as_view(), name="event-create"),
+    path("preview/", PreviewView.as_view(), name="purchase-preview"),
+]

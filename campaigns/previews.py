@@ -76,6 +76,27 @@ def outcome_texts(outcome: engine.Outcome, book: selectors.RuleBook) -> list[str
     return texts
 
 
+def preview_summary(preview: Preview, book: selectors.RuleBook) -> selectors.AwardSummary:
+    """The preview's lines as the API shows an award's: the same order the pipeline stores them."""
+    points = [
+        selectors.ExplainedLine(
+            kind=line.kind, point_type=line.point_type, amount=line.amount,
+            campaign=selectors.campaign_name(line.campaign_id, line.params), explanation=text,
+        )
+        for line, text in zip(preview.outcome.lines, preview.texts, strict=False)
+    ]  # fmt: skip
+    coupons = [
+        selectors.ExplainedLine(
+            kind="campaign", point_type=None, amount=0, campaign=book.campaigns[campaign_id].name,
+            explanation=text,
+        )
+        for (campaign_id, _benefit), text in zip(
+            preview.outcome.coupons, preview.texts[len(preview.outcome.lines) :], strict=True
+        )
+    ]  # fmt: skip
+    return selectors.summary_of(points + coupons)
+
+
 def _totals(outcome: engine.Outcome) -> dict[str, int]:
     totals: dict[str, int] = {}
     for line in outcome.lines:

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
-from campaigns import engine
-from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule
-from members.models import Member, MemberEvent, Purchase
+from campaigns import engine, explain
+from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
+from members.models import Member, MemberEvent, Purchase, Refund
 from points.models import PointType
 from tiers import selectors as tier_selectors
 from tiers.models import MemberTier, Tier, TierPolicy
@@ -306,3 +306,106 @@ def period_end(period: str, start: datetime.datetime) -> datetime.datetime:
     if period == BehaviourRule.Period.MONTH:
         return (start + datetime.timedelta(days=32)).replace(day=1)
     return start.replace(year=start.year + 1)
+
+
+# --- the partner API: what an award gave, explained ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplainedLine:
+    """One line of an award or a preview: the numbers and the words (``explain``)."""
+
+    kind: str  # AwardLine.Kind
+    point_type: str | None  # the point type's code; None for a coupon
+    amount: int
+    campaign: str | None  # the campaign's name when a campaign gave the line
+    explanation: str
+
+
+@dataclass(frozen=True)
+class AwardSummary:
+    lines: list[ExplainedLine]
+    totals: dict[str, int]  # per point type code; "points" and "growth" always present
+
+
+def summary_of(lines: list[ExplainedLine]) -> AwardSummary:
+    totals = {engine.POINTS: 0, engine.GROWTH: 0}
+    for line in lines:
+        if line.point_type:
+            totals[line.point_type] = totals.get(line.point_type, 0) + line.amount
+    return AwardSummary(lines=lines, totals=totals)
+
+
+def campaign_name(campaign_id: int | None, params) -> str | None:
+    """The name the campaign had when it gave the line (lines keep it in their details)."""
+    if campaign_id is None:
+        return None
+    return str(params.get("campaign", "")) or None
+
+
+def _lines_prefetch() -> Prefetch:
+    return Prefetch(
+        "lines", queryset=AwardLine.objects.select_related("point_type", "coupon__benefit").order_by("id")
+    )
+
+
+def award_summary(award: Award) -> AwardSummary:
+    """The award's lines in numbers and words, with totals per point type (lines prefetched or read)."""
+    if "lines" in getattr(award, "_prefetched_objects_cache", {}):
+        lines = list(award.lines.all())
+    else:
+        lines = list(
+            AwardLine.objects.filter(award=award)
+            .select_related("point_type", "coupon__benefit")
+            .order_by("id")
+        )
+    return summary_of(
+        [
+            ExplainedLine(
+                kind=line.kind,
+                point_type=line.point_type.code if line.point_type_id else None,
+                amount=line.amount,
+                campaign=campaign_name(line.campaign_id, line.params),
+                explanation=explain.line_text(line),
+            )
+            for line in lines
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class RefundHistory:
+    refund: Refund
+    award: AwardSummary | None  # None until the refund is processed
+
+
+@dataclass(frozen=True)
+class PurchaseHistory:
+    purchase: Purchase
+    award: AwardSummary | None  # None until the purchase is processed
+    refunds: list[RefundHistory]
+
+
+def purchase_history(purchase: Purchase) -> PurchaseHistory:
+    """A purchase with what it earned and each refund with what it took back (four queries)."""
+    awards = list(Award.objects.filter(purchase=purchase).prefetch_related(_lines_prefetch()))
+    earned = next((award for award in awards if award.kind == Award.Kind.PURCHASE), None)
+    by_refund = {award.refund_id: award for award in awards if award.kind == Award.Kind.REFUND}
+    refunds = [
+        RefundHistory(refund, award_summary(by_refund[refund.pk]) if refund.pk in by_refund else None)
+        for refund in purchase.refunds.order_by("occurred_at", "id")
+    ]
+    return PurchaseHistory(purchase, award_summary(earned) if earned else None, refunds)
+
+
+def member_tier(member: Member, at: datetime.datetime | None = None) -> Tier | None:
+    """The tier the member has at ``at`` (override, paid plan or earned); None before any evaluation."""
+    status = (
+        MemberTier.objects.select_related("tier", "earned_tier", "override_tier", "plan_tier")
+        .filter(member=member)
+        .first()
+    )
+    if status is None:
+        return None
+    tiers = {t.pk: t for t in (status.tier, status.earned_tier, status.override_tier, status.plan_tier) if t}
+    return tier_selectors.effective(status, at or timezone.now(), tiers)[0]

@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "members.api.schema.add_errors",
     ],
+    # one name per choice set that several fields share
+    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "members.models.Channel"},
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }

@@ -1,5 +1,105 @@
-"""Partner API endpoints of the points app (wired under /api/v1/ by config/api.py)."""
+"""Partner API endpoints of the points app (wired under /api/v1/ by config/api.py): a member's
+balances and their ledger history."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+import django_filters
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from members.api.filters import DateTimeFilter
+from members.api.serializers import EnumField
+from members.api.views import PartnerAPIView, PartnerGenericView
+from members.partners.models import Grant
+from points.models import Entry, PointType, Source
+from points.selectors import member_balance_sheet, member_entries
+
+
+class NextExpirySerializer(serializers.Serializer):
+    amount = serializers.IntegerField(source="points", help_text="Points that expire on `date`.")
+    date = serializers.DateField(source="last_day", help_text="The last day they can be spent (local).")
+    expires_at = serializers.DateTimeField(help_text="The first instant the earliest of them is gone.")
+
+
+class BalanceSerializer(serializers.Serializer):
+    """One point type's balance of one member (zeros before their first entry of that type)."""
+
+    point_type = serializers.CharField(source="point_type.code")
+    name = serializers.CharField(source="point_type.name")
+    redeemable = serializers.BooleanField(source="point_type.redeemable")
+    available = serializers.IntegerField(help_text="Spendable now; negative while the member owes points.")
+    pending = serializers.IntegerField(help_text="Earned, spendable once the return window ends.")
+    earned = serializers.IntegerField(help_text="Lifetime.")
+    spent = serializers.IntegerField(help_text="Lifetime.")
+    expired = serializers.IntegerField(help_text="Lifetime.")
+    next_expiry = NextExpirySerializer(allow_null=True, help_text="Null when nothing is due to expire.")
+
+
+class BalancesSerializer(serializers.Serializer):
+    member_number = serializers.CharField()
+    balances = BalanceSerializer(many=True)
+
+
+def balances_of(member) -> list[dict]:
+    """The member's balances as the API shows them (also returned after a redemption)."""
+    return BalanceSerializer(member_balance_sheet(member), many=True).data
+
+
+class EntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    point_type = serializers.CharField(source="account.point_type.code")
+    kind = EnumField("EntryKindEnum", choices=Entry.Kind.choices)
+    amount = serializers.IntegerField(help_text="Positive in, negative out.")
+    balance_after = serializers.IntegerField(help_text="Available plus pending after this entry.")
+    source = EnumField("EntrySourceEnum", choices=Source.choices)
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class EntryFilter(django_filters.FilterSet):
+    point_type = django_filters.ModelChoiceFilter(
+        field_name="account__point_type", to_field_name="code", queryset=PointType.objects.all()
+    )
+    kind = django_filters.ChoiceFilter(choices=Entry.Kind.choices)
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Entry
+        fields = ["point_type", "kind"]
+
+
+class BalancesView(PartnerAPIView):
+    grant = Grant.POINTS_READ
+
+    @extend_schema(summary="A member's balances", responses=BalancesSerializer)
+    def get(self, request, member_number: str):
+        member = self.member(member_number)
+        return Response({"member_number": member.member_number, "balances": balances_of(member)})
+
+
+class LedgerView(PartnerGenericView):
+    """A member's points entries, newest first."""
+
+    grant = Grant.POINTS_READ
+    serializer_class = EntrySerializer
+    filterset_class = EntryFilter
+    queryset = Entry.objects.none()  # for the schema; requests use scoped_queryset()
+
+    def scoped_queryset(self):
+        return member_entries(self.member(self.kwargs["member_number"]))
+
+    @extend_schema(summary="A member's points history", responses=EntrySerializer(many=True))
+    def get(self, request, member_number: str):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+MEMBER = "members/<str:member_number>/"
+
+urlpatterns = [
+    path(f"{MEMBER}balances/", BalancesView.as_view(), name="api-member-balances"),
+    path(f"{MEMBER}ledger/", LedgerView.as_view(), name="api-member-ledger"),
+]

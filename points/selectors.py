@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Min, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from members.models import Member
 from points.models import Account, Entry, Lot, PointType
+from points.policy import last_valid_day
 
 
 def member_balances(member: Member) -> QuerySet[Account]:
@@ -46,6 +47,88 @@ def points_expiring(
         .annotate(points=Sum("remaining"), first_expiry=Min("expires_at"))
         .order_by("-points")
     )
+
+
+@dataclass(frozen=True)
+class NextExpiry:
+    """The member's points that expire first: all of those whose last valid day is the soonest."""
+
+    points: int
+    expires_at: datetime.datetime  # the first instant the earliest of them is no longer valid
+
+    @property
+    def last_day(self) -> datetime.date:
+        return last_valid_day(self.expires_at)
+
+
+@dataclass(frozen=True)
+class Balance:
+    point_type: PointType
+    available: int
+    pending: int
+    earned: int
+    spent: int
+    expired: int
+    next_expiry: NextExpiry | None
+
+
+def next_expiries(account_ids: list[int], *, now: datetime.datetime | None = None) -> dict[int, NextExpiry]:
+    """Per account, the open points that expire on the soonest last valid day. Two queries."""
+    now = now or timezone.now()
+    open_lots = Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__gt=now)
+    firsts = dict(
+        open_lots.values("account_id")
+        .annotate(first=Min("expires_at"))
+        .order_by()
+        .values_list("account_id", "first")
+    )
+    if not firsts:
+        return {}
+    # expired from the next day's 00:00 (local) or sooner = valid through that same last day
+    day_ends = {
+        account_id: timezone.make_aware(
+            datetime.datetime.combine(last_valid_day(first) + datetime.timedelta(days=1), datetime.time.min)
+        )
+        for account_id, first in firsts.items()
+    }
+    same_day = Q()
+    for account_id, end in day_ends.items():
+        same_day |= Q(account_id=account_id, expires_at__lte=end)
+    points = dict(
+        open_lots.filter(same_day)
+        .values("account_id")
+        .annotate(points=Sum("remaining"))
+        .order_by()
+        .values_list("account_id", "points")
+    )
+    return {account_id: NextExpiry(points[account_id], first) for account_id, first in firsts.items()}
+
+
+def member_balance_sheet(member: Member, *, now: datetime.datetime | None = None) -> list[Balance]:
+    """Every point type with the member's figures (zeros before their first entry of that type)
+    and the next expiry. Four queries, whatever the number of types or lots."""
+    accounts = {account.point_type_id: account for account in member_balances(member)}
+    expiries = next_expiries([account.pk for account in accounts.values()], now=now)
+    sheet = []
+    for point_type in PointType.objects.order_by("id"):
+        account = accounts.get(point_type.pk) or Account(point_type=point_type)
+        sheet.append(
+            Balance(
+                point_type=point_type,
+                available=account.available,
+                pending=account.pending,
+                earned=account.earned,
+                spent=account.spent,
+                expired=account.expired,
+                next_expiry=expiries.get(account.pk),
+            )
+        )
+    return sheet
+
+
+def member_entries(member: Member) -> QuerySet[Entry]:
+    """All of one member's ledger entries (every point type), with their point type."""
+    return Entry.objects.filter(account__member=member).select_related("account__point_type")
 
 
 @dataclass(frozen=True)

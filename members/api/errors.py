@@ -24,7 +24,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from points.errors import IdempotencyConflict, PointsError
 
 #: Service validation codes that are business rules on well-formed input (422, not 400).
-RULE_CODES = {"too_much"}
+RULE_CODES = {"too_much", "member_closed"}
 
 
 class APIError(exceptions.APIException):

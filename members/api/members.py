@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from members.api.errors import APIError, not_found
+from members.api.filters import DateTimeFilter
 from members.api.serializers import Strict
 from members.api.views import PartnerViewSet
 from members.masking import mask_birthday, mask_email, mask_phone
@@ -141,8 +142,8 @@ class UpdateSerializer(Strict):
 
 class MemberFilter(django_filters.FilterSet):
     member_number = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
     status = django_filters.ChoiceFilter(choices=Member.Status.choices)
 
     class Meta:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, viewsets
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from members.api import idempotency
@@ -39,26 +40,35 @@ class _Partnered:
     grants: dict[str, str] = {}
     idempotent = True
     _idempotency_key: str | None = None
+    _savepoint: str | None = None
 
     @property
     def partner(self) -> Partner:
         return self.request.auth.partner
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method != "POST" or not self.idempotent:
+        if request.method in SAFE_METHODS:
             return super().dispatch(request, *args, **kwargs)
+        # One transaction per change: a refused request (4xx) or a crash (5xx) leaves no trace.
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
-            if self._idempotency_key is None:  # refused before the key was claimed, or a replay
+            if self._idempotency_key is None:  # not idempotent, refused before the claim, or a replay
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
                 return response
             response.render()
             if response.status_code >= 500:
                 transaction.set_rollback(True)  # no answer stored: the retry runs again
-            else:
-                idempotency_store(
-                    partner=self.partner, key=self._idempotency_key, status_code=response.status_code,
-                    content_type=response["Content-Type"], body=response.content,
-                )  # fmt: skip
+                return response
+            if response.status_code >= 400:
+                # Undo what the view wrote before it was refused, keeping the key's claim, so
+                # the stored refusal matches the data.
+                transaction.savepoint_rollback(self._savepoint)
+                transaction.set_rollback(False)
+            idempotency_store(
+                partner=self.partner, key=self._idempotency_key, status_code=response.status_code,
+                content_type=response["Content-Type"], body=response.content,
+            )  # fmt: skip
             return response
 
     def initial(self, request, *args, **kwargs) -> None:
@@ -69,6 +79,7 @@ class _Partnered:
             if done is not None:
                 raise _Replay(done)
             self._idempotency_key = key
+            self._savepoint = transaction.savepoint()
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):

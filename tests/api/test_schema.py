@@ -26,6 +26,20 @@ def api_key(db) -> str:
     return key
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Schemathesis calls the WSGI app directly: without this, Django's end-of-request signal
+    closes the test transaction's connection, as Django's own test client prevents."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 def _schema():
     from config.wsgi import application
 
