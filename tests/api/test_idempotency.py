@@ -99,3 +99,41 @@ def test_twenty_concurrent_identical_posts_have_one_effect(migration_rows):
     assert sorted(str(replayed) for _, _, replayed in results) == ["None"] + ["true"] * 19
     assert Member.objects.count() == 1
     assert json.loads(results[0][1])["mobile"] == "+8613812345678"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
+def test_twenty_concurrent_identical_purchases_earn_once(migration_rows):
+    import datetime
+
+    from django.utils import timezone
+
+    from campaigns.models import Award
+    from members.models import Purchase
+    from members.partners.services import member_link
+    from points.models import Account, Entry
+    from points.selectors import ledger_problems
+    from tests.factories import MemberFactory
+
+    partner, key = make_partner("race", "R001")
+    member = MemberFactory()
+    member_link(partner=partner, member=member)
+    idem = str(uuid.uuid4())
+    body = {
+        "member_number": member.member_number, "order_number": "R-1", "channel": "store", "store": "R001",
+        "occurred_at": (timezone.now() - datetime.timedelta(minutes=5)).isoformat(),
+        "gross_amount": "188.00", "paid_amount": "188.00",
+    }  # fmt: skip
+
+    def post(_i: int):
+        response = PartnerClient(key, partner).post("/api/v1/purchases/", body, idempotency_key=idem)
+        return response.status_code, response.content
+
+    results = race(20, post)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert set(results) == {(201, results[0][1])}  # 20 identical responses
+    assert json.loads(results[0][1])["award"]["totals"]["points"] == 188
+    assert Purchase.objects.count() == Award.objects.count() == 1
+    assert Account.objects.get(member=member, point_type__code="points").pending == 188
+    assert Entry.objects.filter(account__member=member, account__point_type__code="points").count() == 1
+    assert ledger_problems() == {}
