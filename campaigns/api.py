@@ -320,9 +320,7 @@ class PurchaseViewSet(PartnerViewSet):
         values = dict(data.validated_data)
         member = self.member(values.pop("member_number"))
         lines = [Line(**line) for line in values.pop("lines")]
-        purchase, created = purchase_record(
-            member=member, source=self.partner.source, lines=lines, **values
-        )
+        purchase, created = purchase_record(member=member, source=self.partner.source, lines=lines, **values)
         award = purchase_process(purchase)
         result = {"purchase": self.get_queryset().get(pk=purchase.pk), "award": award_summary(award)}
         return Response(
@@ -344,9 +342,7 @@ class PurchaseViewSet(PartnerViewSet):
         purchase = self.get_object()
         data = RefundInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refund, created = refund_record(
-            purchase=purchase, source=self.partner.source, **data.validated_data
-        )
+        refund, created = refund_record(purchase=purchase, source=self.partner.source, **data.validated_data)
         award = refund_process(refund)
         purchase = self.get_queryset().get(pk=purchase.pk)
         result = {"refund": refund, "purchase": purchase, "award": award_summary(award)}
