@@ -28,7 +28,8 @@ from members.facts import Line, event_record, purchase_record, refund_record
 from members.models import Channel, Member, Purchase
 from members.partners.models import Grant, Partner
 from members.partners.selectors import partner_purchases, partner_stores
-from points.selectors import member_balances
+from points.api import BalanceSerializer
+from points.selectors import member_balance_sheet
 
 #: An order number names a URL (``/purchases/<order_number>/``): no slash, no control characters.
 ORDER_NUMBER = r"[^/\x00-\x1f\x7f]{1,64}"
@@ -110,7 +111,9 @@ class EventInSerializer(PartnerScoped):
     member_number = serializers.CharField(max_length=16)
     event_type = serializers.SlugField(max_length=32, help_text="Code of an active event type.")
     key = serializers.CharField(
-        max_length=100, help_text="Makes the event count once per event type, e.g. `signin:<member>:<day>`."
+        max_length=64,
+        help_text="Makes the event count once per event type for this partner, e.g. "
+        "`signin:<member>:<day>`. A registration counts once per member (its key is ignored).",
     )
     occurred_at = Moment()
     channel = EnumField(
@@ -177,12 +180,6 @@ class PreviewSerializer(AwardSerializer):
     """What the basket would earn now, line by line; nothing is recorded."""
 
 
-class BalanceBriefSerializer(serializers.Serializer):
-    point_type = serializers.CharField(source="point_type.code")
-    available = serializers.IntegerField()
-    pending = serializers.IntegerField(help_text="Earned, spendable after the return window.")
-
-
 class TierBriefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -207,7 +204,7 @@ class PurchaseSerializer(serializers.Serializer):
 class PurchaseResultSerializer(serializers.Serializer):
     purchase = PurchaseSerializer()
     award = AwardSerializer()
-    balances = BalanceBriefSerializer(many=True)
+    balances = BalanceSerializer(many=True)
     tier = TierBriefSerializer(allow_null=True)
 
 
@@ -222,7 +219,7 @@ class RefundResultSerializer(serializers.Serializer):
     refund = RefundSerializer()
     purchase = PurchaseSerializer(help_text="The purchase after the refund.")
     award = AwardSerializer(help_text="What the refund took back (negative amounts).")
-    balances = BalanceBriefSerializer(many=True)
+    balances = BalanceSerializer(many=True)
     tier = TierBriefSerializer(allow_null=True)
 
 
@@ -241,16 +238,19 @@ class PurchaseDetailSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     event_type = serializers.CharField(source="event_type.code")
-    key = serializers.CharField()
+    key = serializers.SerializerMethodField()
     channel = EnumField("SalesChannelEnum", choices=Channel.choices)
     occurred_at = serializers.DateTimeField()
     member_number = serializers.CharField(source="member.member_number")
+
+    def get_key(self, event) -> str:
+        return event.key.removeprefix(f"{self.context['partner'].source}:")
 
 
 class EventResultSerializer(serializers.Serializer):
     event = EventSerializer()
     award = AwardSerializer()
-    balances = BalanceBriefSerializer(many=True)
+    balances = BalanceSerializer(many=True)
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class EventResultSerializer(serializers.Serializer):
 
 def standing(member: Member) -> dict:
     """The member's balances and tier after a fact, for the response."""
-    return {"balances": member_balances(member), "tier": member_tier(member)}
+    return {"balances": member_balance_sheet(member), "tier": member_tier(member)}
 
 
 def created_or_ok(created: bool) -> int:
@@ -352,6 +352,14 @@ class PurchaseViewSet(PartnerViewSet):
         )
 
 
+def event_key(partner: Partner, member: Member, event_type: str, key: str) -> str:
+    """Keys are the partner's own (another partner's same key is another event); a registration
+    counts once per member whoever reports it, as the importer records it."""
+    if event_type == "registration":
+        return member.member_number
+    return f"{partner.source}:{key}"
+
+
 class EventView(PartnerAPIView):
     """A behaviour event (sign-in, review, share ...) of one of this partner's members."""
 
@@ -372,10 +380,14 @@ class EventView(PartnerAPIView):
         values = dict(data.validated_data)
         member = self.member(values.pop("member_number"))
         values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
+        values["key"] = event_key(self.partner, member, values["event_type"], values["key"])
         event, created = event_record(member=member, **values)
         award = event_process(event)
-        result = {"event": event, "award": award_summary(award), "balances": member_balances(member)}
-        return Response(EventResultSerializer(result).data, status=created_or_ok(created))
+        result = {"event": event, "award": award_summary(award), "balances": member_balance_sheet(member)}
+        return Response(
+            EventResultSerializer(result, context={"partner": self.partner}).data,
+            status=created_or_ok(created),
+        )
 
 
 class PreviewView(PartnerAPIView):

@@ -13,7 +13,7 @@ from members.facts import purchase_record
 from members.models import EventType, Member, MemberEvent, Purchase, Refund
 from members.partners.models import Grant, IdempotentRequest
 from members.partners.services import member_link
-from points.models import Account, Entry
+from points.models import Account, Entry, PointType
 from tests.api.conftest import PartnerClient, make_partner
 from tests.campaigns.conftest import campaign
 from tests.factories import MemberFactory
@@ -58,10 +58,18 @@ def body(member: Member, **fields) -> dict:
 
 
 def db_balances(member: Member) -> list[dict]:
-    accounts = Account.objects.filter(member=member).select_related("point_type").order_by("point_type_id")
+    """Every point type's figures from the accounts (zeros without one), as ``brief`` shows them."""
+    accounts = {a.point_type_id: a for a in Account.objects.filter(member=member)}
     return [
-        {"point_type": a.point_type.code, "available": a.available, "pending": a.pending} for a in accounts
-    ]
+        {"point_type": t.code, "available": getattr(accounts.get(t.pk), "available", 0),
+         "pending": getattr(accounts.get(t.pk), "pending", 0)}
+        for t in PointType.objects.order_by("id")
+    ]  # fmt: skip
+
+
+def brief(balances: list[dict]) -> list[dict]:
+    """The response's balances (the same shape as GET .../balances/), reduced to what we check."""
+    return [{k: b[k] for k in ("point_type", "available", "pending")} for b in balances]
 
 
 def counts() -> dict[str, int]:
@@ -103,8 +111,8 @@ def test_purchase_earns_what_the_default_rules_give(partner_a, member_a):
         ],
         "totals": {"points": 90, "growth": 90},
     }  # fmt: skip
-    assert result["balances"] == db_balances(member_a)
-    assert result["balances"] == [
+    assert brief(result["balances"]) == db_balances(member_a)
+    assert brief(result["balances"]) == [
         {"point_type": "points", "available": 0, "pending": 90},  # the 7-day return window
         {"point_type": "growth", "available": 0, "pending": 90},
     ]
@@ -126,7 +134,7 @@ def test_a_live_campaign_adds_its_line_under_its_name(partner_a, member_a):
     ]
     assert lines[2]["explanation"] == "双11双倍积分 +100 积分"
     assert result["award"]["totals"] == {"points": 200, "growth": 100}
-    assert result["balances"] == db_balances(member_a)
+    assert brief(result["balances"]) == db_balances(member_a)
     assert result["balances"][0]["pending"] == 200
 
 
@@ -296,8 +304,8 @@ def test_refunds_take_back_in_proportion_and_never_more_than_was_paid(partner_a,
     assert summary(result["award"]["lines"]) == [("base", "points", -40, None), ("base", "growth", -40, None)]
     assert result["award"]["lines"][0]["explanation"].endswith("refund of 40% of the purchase")
     assert result["award"]["totals"] == {"points": -40, "growth": -40}
-    assert result["balances"] == db_balances(member_a)
-    assert result["balances"][0] == {"point_type": "points", "available": 0, "pending": 60}
+    assert brief(result["balances"]) == db_balances(member_a)
+    assert brief(result["balances"])[0] == {"point_type": "points", "available": 0, "pending": 60}
     assert result["tier"] == {"code": "member", "name": "普通会员"}
 
     again = partner_a.post(refunds, {"refund_number": "R-1", "amount": "40.00", "occurred_at": WHEN})
@@ -316,7 +324,7 @@ def test_refunds_take_back_in_proportion_and_never_more_than_was_paid(partner_a,
     assert rest["award"]["totals"] == {"points": -60, "growth": -60}
     assert rest["purchase"]["status"] == "refunded"
     assert (
-        rest["balances"]
+        brief(rest["balances"])
         == db_balances(member_a)
         == [
             {"point_type": "points", "available": 0, "pending": 0},
@@ -372,9 +380,12 @@ def test_an_event_earns_its_behaviour_rule_once(partner_a, partner_b, member_a):
     assert result["award"]["lines"][0]["explanation"] == "每日签到 +5 积分"
     assert result["award"]["totals"] == {"points": 5, "growth": 0}
     assert (
-        result["balances"]
+        brief(result["balances"])
         == db_balances(member_a)
-        == [{"point_type": "points", "available": 5, "pending": 0}]
+        == [
+            {"point_type": "points", "available": 5, "pending": 0},
+            {"point_type": "growth", "available": 0, "pending": 0},
+        ]
     )
 
     again = partner_a.post(EVENTS, event)
@@ -444,3 +455,27 @@ def test_preview_checks_its_input(partner_a, partner_b, member_a):
     more = partner_a.post(PREVIEW, {**basket, "gross_amount": "5"})
     assert set(more.json()["fields"]) == {"paid_amount"}
     assert partner_b.post(PREVIEW, basket).status_code == 404
+
+
+def test_event_keys_are_each_partners_own_and_registration_counts_once(partner_a, partner_b, member_a):
+    member_link(partner=partner_b.partner, member=member_a)  # the customer uses both
+    share = {
+        "member_number": member_a.member_number,
+        "event_type": "share",
+        "key": "k-1",
+        "occurred_at": WHEN,
+    }
+    assert partner_a.post(EVENTS, share).status_code == 201
+    # B's "k-1" is B's own event, not a conflict with A's (nor a way to learn A's keys)
+    b_event = partner_b.post(EVENTS, share)
+    assert b_event.status_code == 201
+    assert b_event.json()["event"]["key"] == "k-1"
+    assert MemberEvent.objects.filter(event_type__code="share").count() == 2
+    joined = {**share, "event_type": "registration"}
+    first = partner_a.post(EVENTS, {**joined, "key": "r-1"})
+    assert first.status_code == 201
+    # a second registration of the same member, by anyone and with any key, is the same event
+    again = partner_b.post(EVENTS, {**joined, "key": "r-2"})
+    assert again.status_code == 200
+    assert again.json()["award"] == first.json()["award"]  # the same award, not a second one
+    assert MemberEvent.objects.filter(event_type__code="registration").count() == 1
