@@ -20,7 +20,7 @@ from rest_framework.routers import SimpleRouter
 from campaigns.models import AwardLine
 from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.previews import preview_summary, purchase_preview
-from campaigns.selectors import award_summary, member_tier, purchase_history, rule_book
+from campaigns.selectors import award_summary, member_tier, purchase_history, recent_rule_book
 from members.api.filters import DateTimeFilter
 from members.api.serializers import EnumField, Moment, Strict
 from members.api.views import PartnerAPIView, PartnerViewSet
@@ -321,7 +321,7 @@ class PurchaseViewSet(PartnerViewSet):
         member = self.member(values.pop("member_number"))
         lines = [Line(**line) for line in values.pop("lines")]
         purchase, created = purchase_record(member=member, source=self.partner.source, lines=lines, **values)
-        award = purchase_process(purchase)
+        award = purchase_process(purchase, book=recent_rule_book())
         result = {"purchase": self.get_queryset().get(pk=purchase.pk), "award": award_summary(award)}
         return Response(
             PurchaseResultSerializer({**result, **standing(member)}).data, status=created_or_ok(created)
@@ -343,7 +343,7 @@ class PurchaseViewSet(PartnerViewSet):
         data = RefundInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         refund, created = refund_record(purchase=purchase, source=self.partner.source, **data.validated_data)
-        award = refund_process(refund)
+        award = refund_process(refund, book=recent_rule_book())
         purchase = self.get_queryset().get(pk=purchase.pk)
         result = {"refund": refund, "purchase": purchase, "award": award_summary(award)}
         return Response(
@@ -382,7 +382,7 @@ class EventView(PartnerAPIView):
         values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
         values["key"] = event_key(self.partner, member, values["event_type"], values["key"])
         event, created = event_record(member=member, **values)
-        award = event_process(event)
+        award = event_process(event, book=recent_rule_book())
         result = {"event": event, "award": award_summary(award), "balances": member_balance_sheet(member)}
         return Response(
             EventResultSerializer(result, context={"partner": self.partner}).data,
@@ -408,7 +408,7 @@ class PreviewView(PartnerAPIView):
         values = dict(data.validated_data)
         member = self.member(values.pop("member_number"))
         lines = [(line["sku"], line["category"], line["amount"]) for line in values.pop("lines")]
-        book = rule_book()
+        book = recent_rule_book()
         preview = purchase_preview(member, **values, lines=lines, book=book)
         return Response(PreviewSerializer(preview_summary(preview, book)).data)
 

@@ -224,6 +224,10 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "iso-8601",
 }
 
+# The API reloads the earning rules and live campaigns at most this often per web process (0: on
+# every request). Budgets and caps are always counted from the database.
+RULE_BOOK_CACHE_SECONDS = env_int("RULE_BOOK_CACHE_SECONDS", 5)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty partner API",
     "DESCRIPTION": (

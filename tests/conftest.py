@@ -17,6 +17,12 @@ def english_messages():
         yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_rule_book(settings):
+    """Tests change rules and campaigns between requests: the API reloads them every time."""
+    settings.RULE_BOOK_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: Role | None = None, username: str | None = None, **extra) -> User:
