@@ -141,3 +141,23 @@ def test_registration_channel_and_store_are_the_partners(partner_a):
     other_store = partner_a.post(URL, {"mobile": "13900000002", "registration_store": "B001"})
     assert set(other_store.json()["fields"]) == {"registration_store"}
     assert Member.objects.count() == 2
+
+
+def test_a_deactivated_partner_or_expired_key_is_refused(db):
+    import datetime
+
+    from django.utils import timezone
+
+    from members.partners.models import PartnerKey
+
+    partner, key = make_partner("gone", "G001", grants=[Grant.MEMBERS_READ])
+    client = PartnerClient(key, partner)
+    assert client.get(URL).status_code == 200
+    partner.is_active = False
+    partner.save()
+    assert client.get(URL).status_code == 401
+    partner.is_active = True
+    partner.save()
+    PartnerKey.objects.update(expiry_date=timezone.now() - datetime.timedelta(minutes=1))
+    refused = client.get(URL)
+    assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
