@@ -201,16 +201,15 @@ class RewardViewSet(PartnerViewSet):
         responses={201: RedemptionResultSerializer},
     )
     def redeem(self, request, pk: int):
-        data = RedeemSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        member = self.member(data.validated_data["member_number"])
+        data = self.validated(RedeemSerializer)
+        member = self.member(data["member_number"])
         reward = get_object_or_404(Reward, pk=pk)
         redemption = reward_redeem(
             member=member,
             reward=reward,
             idempotency_key=service_key(self.partner, request.headers[HEADER]),
             actor=self.partner.user,
-            ship_to=data.validated_data["ship_to"],
+            ship_to=data["ship_to"],
         )
         redemption = redemptions_by(self.partner.user).get(pk=redemption.pk)
         return Response(redemption_result(redemption), status=status.HTTP_201_CREATED)
@@ -247,9 +246,8 @@ class RedemptionViewSet(PartnerViewSet):
     )
     def cancel(self, request, pk: int):
         redemption = get_object_or_404(self.get_queryset(), pk=pk)
-        data = CancelSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        redemption_cancel(redemption, actor=self.partner.user, reason=data.validated_data["reason"])
+        data = self.validated(CancelSerializer)
+        redemption_cancel(redemption, actor=self.partner.user, reason=data["reason"])
         return Response(redemption_result(self.get_queryset().get(pk=redemption.pk)))
 
 
@@ -273,15 +271,14 @@ class MemberCouponsView(PartnerGenericView):
 class _CouponAtStore(PartnerAPIView):
     def coupon_and_store(self, request) -> tuple[Coupon, Store]:
         """The coupon (404 unless it is one of this partner's members') and the partner's store (400)."""
-        data = CouponCodeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        store = partner_stores(self.partner).filter(code=data.validated_data["store"]).first()
+        data = self.validated(CouponCodeSerializer)
+        store = partner_stores(self.partner).filter(code=data["store"]).first()
         if store is None:
             raise APIError(
                 _("Not one of this partner's stores."), code="invalid", status_code=400,
                 fields={"store": [_("Not one of this partner's stores.")]},
             )  # fmt: skip
-        coupon = partner_coupon(self.partner, data.validated_data["code"])
+        coupon = partner_coupon(self.partner, data["code"])
         if coupon is None:
             raise not_found()
         return coupon, store

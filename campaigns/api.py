@@ -315,9 +315,7 @@ class PurchaseViewSet(PartnerViewSet):
         responses={201: PurchaseResultSerializer, 200: PurchaseResultSerializer},
     )
     def create(self, request):
-        data = PurchaseInSerializer(data=request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = self.validated(PurchaseInSerializer)
         member = self.member(values.pop("member_number"))
         lines = [Line(**line) for line in values.pop("lines")]
         purchase, created = purchase_record(member=member, source=self.partner.source, lines=lines, **values)
@@ -340,9 +338,8 @@ class PurchaseViewSet(PartnerViewSet):
     @action(detail=True, methods=["post"])
     def refunds(self, request, order_number: str):
         purchase = self.get_object()
-        data = RefundInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        refund, created = refund_record(purchase=purchase, source=self.partner.source, **data.validated_data)
+        data = self.validated(RefundInSerializer)
+        refund, created = refund_record(purchase=purchase, source=self.partner.source, **data)
         award = refund_process(refund, book=recent_rule_book())
         purchase = self.get_queryset().get(pk=purchase.pk)
         result = {"refund": refund, "purchase": purchase, "award": award_summary(award)}
@@ -375,9 +372,7 @@ class EventView(PartnerAPIView):
         responses={201: EventResultSerializer, 200: EventResultSerializer},
     )
     def post(self, request):
-        data = EventInSerializer(data=request.data, context={"partner": self.partner})
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = self.validated(EventInSerializer)
         member = self.member(values.pop("member_number"))
         values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
         values["key"] = event_key(self.partner, member, values["event_type"], values["key"])
@@ -403,9 +398,7 @@ class PreviewView(PartnerAPIView):
         responses=PreviewSerializer,
     )
     def post(self, request):
-        data = PreviewInSerializer(data=request.data, context={"partner": self.partner})
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = self.validated(PreviewInSerializer)
         member = self.member(values.pop("member_number"))
         lines = [(line["sku"], line["category"], line["amount"]) for line in values.pop("lines")]
         book = recent_rule_book()

@@ -213,9 +213,7 @@ class MemberViewSet(PartnerViewSet):
         responses={200: MemberSerializer, 201: MemberSerializer},
     )
     def create(self, request):
-        data = EnrolSerializer(data=request.data, context={"partner": self.partner})
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = self.validated(EnrolSerializer)
         keys = [IdentityKey(i["kind"], i["value"], i["namespace"]) for i in v["identities"]]
         if v.get("mobile"):
             keys.insert(0, IdentityKey(Identity.Kind.PHONE, v["mobile"]))
@@ -247,9 +245,7 @@ class MemberViewSet(PartnerViewSet):
     )
     def partial_update(self, request, member_number: str):
         member = self.get_object()
-        data = UpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
+        changes = self.validated(UpdateSerializer)
         consents = changes.pop("consents", {})
         user, source = self.partner.user, self.partner.source
         if changes:

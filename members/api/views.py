@@ -95,6 +95,12 @@ class _Partnered:
         """What this partner may see of the view's objects: the one place each view scopes."""
         raise NotImplementedError
 
+    def validated(self, serializer_class) -> dict:
+        """The request body through an input serializer: its values, or 400 naming the fields."""
+        data = serializer_class(data=self.request.data, context={"partner": self.partner})
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
+
     def member(self, member_number: str) -> Member:
         """One of this partner's members, else 404 (whether or not the number exists)."""
         return get_object_or_404(partner_members(self.partner), member_number=member_number)
