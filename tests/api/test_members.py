@@ -161,3 +161,11 @@ def test_a_deactivated_partner_or_expired_key_is_refused(db):
     PartnerKey.objects.update(expiry_date=timezone.now() - datetime.timedelta(minutes=1))
     refused = client.get(URL)
     assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
+
+
+def test_unknown_api_urls_answer_in_the_error_shape(client, settings):
+    settings.DEBUG = False  # Django's debug page otherwise
+    response = client.get("/api/v1/nothing/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert client.get("/admin/nothing/").get("Content-Type", "").startswith("text/html")

@@ -74,7 +74,8 @@ def ensure_demo_partner(members) -> None:
             id=f"{prefix}.{hashed}", prefix=prefix, hashed_key=hashed, name="demo", partner=partner
         )
     PartnerMember.objects.bulk_create(
-        (PartnerMember(partner=partner, member=m) for m in members.only("pk")), ignore_conflicts=True
+        [PartnerMember(partner=partner, member_id=pk) for pk in members.values_list("pk", flat=True)],
+        ignore_conflicts=True,
     )
 
 
@@ -107,6 +108,8 @@ class Command(BaseCommand):
             raise CommandError("--members must be 0 or more and --batch-size 1 or more.")
         if options["if_empty"] and Member.objects.exists():
             self.stdout.write("There are members already: demo data not seeded (--if-empty).")
+            # a demo database from before the API: its demo partner may see the first members
+            ensure_demo_partner(Member.objects.order_by("pk")[:3000])
         else:
             self._seed(options["members"], options["seed"], options["batch_size"])
         self._print_logins()
