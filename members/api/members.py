@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from members.api.errors import APIError, not_found
 from members.api.filters import DateTimeFilter
 from members.api.serializers import Strict
-from members.api.views import PartnerViewSet
+from members.api.views import MEMBER_NUMBER, PartnerViewSet
 from members.masking import mask_birthday, mask_email, mask_phone
 from members.models import Channel, ConsentChannel, Gender, Identity, Member
 from members.partners.models import Grant
@@ -155,6 +155,16 @@ def _identities_prefetch() -> Prefetch:
     return Prefetch("identities", queryset=Identity.objects.order_by("kind", "id"))
 
 
+class LookupQuery(serializers.Serializer):
+    """The lookup's query parameters (unknown ones are ignored, as query strings carry extras)."""
+
+    member_number = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=Identity.Kind.choices, required=False, allow_blank=True)
+    value = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    namespace = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
 LOOKUP_PARAMETERS = [
     OpenApiParameter("member_number", str, description="Member number."),
     OpenApiParameter("phone", str, description="Mobile number, any common spelling."),
@@ -174,7 +184,7 @@ class MemberViewSet(PartnerViewSet):
     """Members this partner enrolled or found by identity. Others are 404, as if absent."""
 
     lookup_field = "member_number"
-    lookup_value_regex = r"[0-9A-Za-z]{1,16}"
+    lookup_value_regex = MEMBER_NUMBER.pattern
     serializer_class = MemberSerializer
     filterset_class = MemberFilter
     grants = {"GET": Grant.MEMBERS_READ, "POST": Grant.MEMBERS_WRITE, "PATCH": Grant.MEMBERS_WRITE}
@@ -266,7 +276,9 @@ class MemberViewSet(PartnerViewSet):
     )
     @action(detail=False, methods=["get"])
     def lookup(self, request):
-        params = request.query_params
+        query = LookupQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)  # lengths, no NUL characters (PostgreSQL refuses them)
+        params = query.validated_data
         if params.get("member_number"):
             found = self.get_queryset().filter(member_number=params["member_number"]).first()
             if found is None:
@@ -276,7 +288,7 @@ class MemberViewSet(PartnerViewSet):
         if params.get("phone"):
             keys.append(IdentityKey(Identity.Kind.PHONE, params["phone"]))
         if params.get("kind") or params.get("value"):
-            if params.get("kind") not in Identity.Kind.values or not params.get("value"):
+            if not params.get("kind") or not params.get("value"):
                 raise APIError(
                     _("Give kind and value together."), code="invalid", status_code=400,
                     fields={"kind": [_("One of: %(kinds)s.") % {"kinds": ", ".join(Identity.Kind.values)}]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from rest_framework import generics, viewsets
@@ -11,10 +13,13 @@ from rest_framework.views import APIView
 
 from members.api import idempotency
 from members.api.auth import HasGrant, PartnerKeyAuthentication, PartnerKeyThrottle
+from members.api.errors import not_found
 from members.models import Member
 from members.partners.models import Partner
 from members.partners.selectors import partner_members
 from members.partners.services import idempotency_store
+
+MEMBER_NUMBER = re.compile(r"[0-9A-Za-z]{1,16}")
 
 
 class Pages(CursorPagination):
@@ -103,6 +108,8 @@ class _Partnered:
 
     def member(self, member_number: str) -> Member:
         """One of this partner's members, else 404 (whether or not the number exists)."""
+        if not MEMBER_NUMBER.fullmatch(member_number):  # e.g. a NUL byte, which PostgreSQL refuses
+            raise not_found()
         return get_object_or_404(partner_members(self.partner), member_number=member_number)
 
 

@@ -226,3 +226,8 @@ def test_each_endpoint_needs_its_grant(db, ladder):
         refused = client.get(url(member, what))
         assert refused.status_code == 403, what
         assert refused.json()["code"] == "permission_denied"
+
+
+def test_a_member_number_the_database_could_not_hold_is_404(partner_a):
+    for what in ("balances", "ledger", "tier", "coupons"):
+        assert partner_a.get(f"/api/v1/members/8%001/{what}/").status_code == 404

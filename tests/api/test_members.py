@@ -169,3 +169,11 @@ def test_unknown_api_urls_answer_in_the_error_shape(client, settings):
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     assert client.get("/admin/nothing/").get("Content-Type", "").startswith("text/html")
+
+
+def test_lookup_refuses_what_the_database_cannot_hold(partner_a):
+    for params in ({"member_number": "8\x001"}, {"kind": "openid", "value": "x\x00"}, {"phone": "1" * 40}):
+        response = partner_a.get(URL + "lookup/", params)
+        assert response.status_code == 400, params
+        assert response.json()["code"] == "invalid"
+    assert partner_a.get(URL + "lookup/", {"kind": "nope", "value": "x"}).json()["fields"].keys() == {"kind"}
