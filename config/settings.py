@@ -75,9 +75,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 
-# Messages live in the server-side session, not in a cookie: a new API key is shown once in one.
-MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
-
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
