@@ -10,7 +10,6 @@ import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -19,13 +18,12 @@ from benefits.coupons import coupon_redeem, why_not_redeemable
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import redemption_cancel, reward_redeem
 from benefits.selectors import member_coupons, partner_coupon, redemptions_by, rewards_on_offer
-from members.api.errors import APIError, not_found
+from members.api.errors import not_found
 from members.api.idempotency import HEADER
-from members.api.serializers import EnumField, Strict
+from members.api.serializers import EnumField, PartnerStoreField, Strict
 from members.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.models import Store
 from members.partners.models import Grant, Partner
-from members.partners.selectors import partner_stores
 from points.api import BalanceSerializer, balances_of
 from tiers.api import TierRefSerializer
 
@@ -120,7 +118,7 @@ class CancelSerializer(Strict):
 
 class CouponCodeSerializer(Strict):
     code = serializers.CharField(max_length=40, help_text="As typed: spaces, dashes and case are ignored.")
-    store = serializers.CharField(max_length=32, help_text="Code of one of this partner's stores.")
+    store = PartnerStoreField()
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -271,17 +269,11 @@ class MemberCouponsView(PartnerGenericView):
 class _CouponAtStore(PartnerAPIView):
     def coupon_and_store(self, request) -> tuple[Coupon, Store]:
         """The coupon (404 unless it is one of this partner's members') and the partner's store (400)."""
-        data = self.validated(CouponCodeSerializer)
-        store = partner_stores(self.partner).filter(code=data["store"]).first()
-        if store is None:
-            raise APIError(
-                _("Not one of this partner's stores."), code="invalid", status_code=400,
-                fields={"store": [_("Not one of this partner's stores.")]},
-            )  # fmt: skip
+        data = self.validated(CouponCodeSerializer)  # the store is checked first: 400
         coupon = partner_coupon(self.partner, data["code"])
         if coupon is None:
             raise not_found()
-        return coupon, store
+        return coupon, data["store"]
 
 
 class CouponValidateView(_CouponAtStore):

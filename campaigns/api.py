@@ -22,12 +22,13 @@ from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.previews import preview_summary, purchase_preview
 from campaigns.selectors import award_summary, member_tier, purchase_history, recent_rule_book
 from members.api.filters import DateTimeFilter
-from members.api.serializers import EnumField, Moment, Strict
+from members.api.serializers import EnumField, Moment, PartnerStoreField, Strict
 from members.api.views import PartnerAPIView, PartnerViewSet
 from members.facts import Line, event_record, purchase_record, refund_record
 from members.models import Channel, Member, Purchase
 from members.partners.models import Grant, Partner
-from members.partners.selectors import partner_purchases, partner_stores
+from members.partners.selectors import partner_purchases
+from members.partners.services import partner_event_key
 from points.api import BalanceSerializer
 from points.selectors import member_balance_sheet
 
@@ -48,7 +49,7 @@ def optional_amount(**kwargs) -> serializers.DecimalField:
 
 
 class PartnerScoped(Strict):
-    """Channel and store must be ones the partner (``context["partner"]``) may post for."""
+    """The channel must be one the partner (``context["partner"]``) may post for."""
 
     @property
     def partner(self) -> Partner:
@@ -58,14 +59,6 @@ class PartnerScoped(Strict):
         if value not in self.partner.channels:
             raise serializers.ValidationError(_("Not one of this partner's channels."))
         return value
-
-    def validate_store(self, value: str | None):
-        if not value:
-            return None
-        store = partner_stores(self.partner).filter(code=value).first()
-        if store is None:
-            raise serializers.ValidationError(_("Not one of this partner's stores."))
-        return store
 
 
 class PurchaseLineInSerializer(Strict):
@@ -89,9 +82,7 @@ class PurchaseInSerializer(PartnerScoped):
     channel = EnumField(
         "SalesChannelEnum", choices=Channel.choices, help_text="One of the partner's channels."
     )
-    store = serializers.CharField(
-        max_length=32, required=False, allow_null=True, help_text="Code of one of the partner's stores."
-    )
+    store = PartnerStoreField(required=False, allow_null=True)
     occurred_at = Moment()
     gross_amount = amount(help_text="Before discounts, CNY.")
     paid_amount = amount(help_text="What the customer paid, CNY (shipping, gift cards, points included).")
@@ -137,7 +128,7 @@ class PreviewInSerializer(PartnerScoped):
     channel = EnumField(
         "SalesChannelEnum", choices=Channel.choices, help_text="One of the partner's channels."
     )
-    store = serializers.CharField(max_length=32, required=False, allow_null=True)
+    store = PartnerStoreField(required=False, allow_null=True)
     paid_amount = amount(source="paid")
     gross_amount = amount(source="gross", required=False, allow_null=True, default=None)
     shipping_amount = optional_amount(source="shipping")
@@ -349,14 +340,6 @@ class PurchaseViewSet(PartnerViewSet):
         )
 
 
-def event_key(partner: Partner, member: Member, event_type: str, key: str) -> str:
-    """Keys are the partner's own (another partner's same key is another event); a registration
-    counts once per member whoever reports it, as the importer records it."""
-    if event_type == "registration":
-        return member.member_number
-    return f"{partner.source}:{key}"
-
-
 class EventView(PartnerAPIView):
     """A behaviour event (sign-in, review, share ...) of one of this partner's members."""
 
@@ -375,7 +358,7 @@ class EventView(PartnerAPIView):
         values = self.validated(EventInSerializer)
         member = self.member(values.pop("member_number"))
         values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
-        values["key"] = event_key(self.partner, member, values["event_type"], values["key"])
+        values["key"] = partner_event_key(self.partner, member, values["event_type"], values["key"])
         event, created = event_record(member=member, **values)
         award = event_process(event, book=recent_rule_book())
         result = {"event": event, "award": award_summary(award), "balances": member_balance_sheet(member)}

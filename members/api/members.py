@@ -18,7 +18,7 @@ from members.masking import mask_birthday, mask_email, mask_phone
 from members.models import Channel, ConsentChannel, Gender, Identity, Member
 from members.partners.models import Grant
 from members.partners.selectors import partner_members, partner_stores
-from members.partners.services import partner_member_upsert
+from members.partners.services import partner_member_upsert, registration_channel
 from members.selectors import Outcome, member_resolve
 from members.services import IdentityKey, member_set_consent, member_update
 
@@ -172,12 +172,6 @@ LOOKUP_PARAMETERS = [
     OpenApiParameter("value", str, description="Identity value (with kind)."),
     OpenApiParameter("namespace", str, description="Identity namespace (WeChat app id, platform ...)."),
 ]
-
-
-def registration_channel(partner, store) -> str:
-    if store is not None:
-        return Channel.STORE
-    return partner.channels[0] if len(partner.channels) == 1 else Channel.PARTNER
 
 
 class MemberViewSet(PartnerViewSet):

@@ -9,6 +9,8 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_choice_field
 from rest_framework import serializers
 
+from members.partners.selectors import partner_stores
+
 #: Facts older than this are typing errors (and dates near year 1 overflow on conversion).
 EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
@@ -66,3 +68,21 @@ class Moment(serializers.DateTimeField):
         if moment < EARLIEST:
             raise serializers.ValidationError(_("Dates before 2000 are not accepted."))
         return moment
+
+
+class PartnerStoreField(serializers.CharField):
+    """A store code naming one of the partner's (``context["partner"]``) active stores: the Store."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("help_text", "Code of one of the partner's stores.")
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        code = super().run_validation(data)  # the code's own checks (length, blank, null) first
+        if code is None:
+            return None
+        store = partner_stores(self.context["partner"]).filter(code=code).first()
+        if store is None:
+            raise serializers.ValidationError(_("Not one of this partner's stores."))
+        return store

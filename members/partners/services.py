@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Identity, Member, Store
+from members.models import Channel, Identity, Member, Store
 from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerMember
 from members.selectors import Outcome, member_resolve
 from members.services import IdentityKey, identity_attach, member_enrol
@@ -76,6 +76,21 @@ def key_revoke(*, key: PartnerKey) -> None:
 def member_link(*, partner: Partner, member: Member) -> None:
     """Let the partner see this member from now on (idempotent)."""
     PartnerMember.objects.bulk_create([PartnerMember(partner=partner, member=member)], ignore_conflicts=True)
+
+
+def registration_channel(partner: Partner, store: Store | None) -> str:
+    """Where a member enrolled by the partner joined, when the partner does not say."""
+    if store is not None:
+        return Channel.STORE
+    return partner.channels[0] if len(partner.channels) == 1 else Channel.PARTNER
+
+
+def partner_event_key(partner: Partner, member: Member, event_type: str, key: str) -> str:
+    """The stored key of a partner's event: its own (another partner's same key is another
+    event); a registration counts once per member whoever reports it, keyed as the importer does."""
+    if event_type == "registration":
+        return member.member_number
+    return f"{partner.source}:{key}"
 
 
 def idempotency_claim(*, partner: Partner, key: str, fingerprint: str) -> IdempotentRequest | None:
