@@ -28,8 +28,9 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from campaigns import engine, selectors
-from campaigns.models import Award, AwardLine, Participation
+from campaigns.models import Award, Participation
 from campaigns.pipeline import SOURCES, _after_growth, _line, purchase_process
+from members.bulk import bulk_insert
 from members.models import Member, Purchase
 from points.services.ledger import EarnRequest, points_earn_bulk
 from tiers.selectors import refresh_needed
@@ -102,10 +103,8 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
                 reason=str(purchase)[:100], occurred_at=fact.at, created_at=at, purchase=purchase,
             )  # fmt: skip
             made.append((purchase, award, outcome))
-        Award.objects.bulk_create([award for _p, award, _o in made])
-        AwardLine.objects.bulk_create(
-            [_line(award, line, book) for _p, award, outcome in made for line in outcome.lines]
-        )
+        bulk_insert([award for _p, award, _o in made])
+        bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
         Participation.objects.bulk_create(
             [
                 Participation(

@@ -26,12 +26,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connection, reset_queries, transaction
+from django.db import IntegrityError, close_old_connections, reset_queries, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
+from members.bulk import bulk_insert, bulk_set
 from members.facts import refund_record
 from members.imports.matching import IDENTITY_OF, Owners, identity_keys
 from members.imports.models import ImportRow, ImportRun
@@ -199,18 +200,11 @@ def _save(run: ImportRun, rows: list[ImportRow], totals: _Totals, seconds: float
 
 
 def _save_rows(rows: list[ImportRow]) -> None:
-    """The rows' outcome. Most rows only become done with their ids: plain UPDATEs sent together
-    (bulk_update's CASE expressions cost more than importing the rows); rows with messages, few,
-    through bulk_update, which also writes their JSON."""
-    plain = [row for row in rows if not row.errors]
-    table = connection.ops.quote_name(ImportRow._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET state = %s, member_id = %s, purchase_id = %s, refund_id = %s WHERE id = %s",
-            [(row.state, row.member_id, row.purchase_id, row.refund_id, row.pk) for row in plain],
-        )
-    noted = [row for row in rows if row.errors]
-    ImportRow.objects.bulk_update(noted, ["state", "errors", "member_id", "purchase_id", "refund_id"])
+    """The rows' outcome: state and ids for every row (``bulk_set``); the messages of rows the
+    job rejected or found duplicate, few, through bulk_update (a done row keeps the preview's
+    warnings as they are)."""
+    bulk_set(rows, ["state", "member_id", "purchase_id", "refund_id"])
+    ImportRow.objects.bulk_update([row for row in rows if row.state != State.DONE], ["errors"])
 
 
 def _reject(row: ImportRow, exc: ValidationError) -> None:
@@ -292,7 +286,7 @@ def _apply_sales(
         totals.members += _enrol(run, spec, enrol, values, groups, facts)
     new = [row for row in rows if row.state == State.PENDING and row.purchase_id is None and row.member_id]
     purchases = [_purchase(spec, row, values[row.number]) for row in new]
-    Purchase.objects.bulk_create(purchases)
+    bulk_insert(purchases)
     for row, purchase in zip(new, purchases, strict=True):
         row.purchase_id = purchase.pk
     facts.purchases.extend(purchases)

@@ -33,6 +33,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.bulk import bulk_insert
 from members.imports.matching import LABELS, Owners, identity_keys
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.models import Purchase, Refund, Store
@@ -161,7 +162,7 @@ def import_preview(
         judge = _Judge(run, spec)
         try:
             for chunk in _batched(itertools.chain([first] if first else [], rows), CHUNK):
-                ImportRow.objects.bulk_create(judge.chunk(chunk))
+                bulk_insert(judge.chunk(chunk))
                 reset_queries()  # with DEBUG on, Django keeps every statement: a large file's inserts
         except ValueError as exc:  # undecodable bytes further down the file
             raise ValidationError(str(exc), code="unreadable") from None

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.bulk import bulk_set
 from points import policy
 from points.errors import IdempotencyConflict, InsufficientPoints
 from points.models import Account, Entry, Lot, LotAllocation, PointType
@@ -206,28 +207,18 @@ def save_account(account: Account, at: datetime.datetime) -> None:
 
 
 def save_accounts(accounts: Iterable[Account], at: datetime.datetime) -> None:
-    """``save_account`` for many accounts: one UPDATE per account, sent together.
-
-    Raw SQL on purpose: Django's bulk_update builds one CASE expression per field and row, and
-    on a chunk of a large import that costs more than everything else the ledger does.
-    """
+    """``save_account`` for many accounts, in one statement (``bulk_set``): Django's bulk_update
+    builds a CASE expression per field and row, which on a chunk of a large import costs more
+    than everything else the ledger does."""
     now = timezone.now()
-    rows = []
+    accounts = list(accounts)
     for account in accounts:
         if account.available < 0 and account.flagged_at is None:
             account.flagged_at = at
         account.updated_at = now
-        rows.append(
-            (account.available, account.pending, account.debt, account.earned, account.spent, account.expired,
-             account.flagged_at, now, account.pk)
-        )  # fmt: skip
-    table = connection.ops.quote_name(Account._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET available = %s, pending = %s, debt = %s, earned = %s, spent = %s, "
-            "expired = %s, flagged_at = %s, updated_at = %s WHERE id = %s",
-            rows,
-        )
+    bulk_set(
+        accounts, ["available", "pending", "debt", "earned", "spent", "expired", "flagged_at", "updated_at"]
+    )
 
 
 def new_lot(
