@@ -9,6 +9,7 @@ from django.db.models import Sum
 
 from campaigns import pipeline, selectors
 from campaigns.batch import purchases_process_many
+from campaigns.batch_refunds import refunds_process_many
 from campaigns.models import AwardLine
 from members.imports.runner import NewFacts
 
@@ -19,7 +20,7 @@ def import_facts_process(facts: NewFacts) -> Counter:
         return Counter()
     book = selectors.rule_book()
     awards = purchases_process_many(facts.purchases, book=book)
-    awards += [pipeline.refund_process(refund, book=book) for refund in facts.refunds]
+    awards += refunds_process_many(facts.refunds, book=book)
     awards += [pipeline.event_process(event, book=book) for event in facts.events]
     totals = (
         AwardLine.objects.filter(award__in=[award.pk for award in awards])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from campaigns import engine, selectors
 from campaigns.models import Award, AwardLine, Campaign, Participation
 from members.models import Member, MemberEvent, Purchase, Refund
 from points.models import Source
-from points.services import points_earn_many, points_reverse
+from points.services import ReverseRequest, points_earn_many, points_reverse
 from tiers.models import MemberTier
 from tiers.services import tier_refresh
 
@@ -283,6 +283,7 @@ def refund_process(
     Each line (base, tier, each campaign; points and growth) is reversed to
     ``round(earned x refunded / paid)`` in total, so a full refund takes back exactly what was
     earned and partial refunds never add up to more. Campaign budgets get the points back.
+    ``campaigns.batch_refunds`` does the same for many refunds with the helpers below.
     """
     key = f"return:{refund.pk}"  # "refund:" keys belong to the ledger (refunds of spends)
     if done := Award.objects.filter(key=key).first():
@@ -296,53 +297,107 @@ def refund_process(
         if done := Award.objects.filter(key=key).first():
             return done
         before = Award.objects.filter(purchase=purchase, kind=Award.Kind.REFUND)
-        refunded = (before.aggregate(total=Sum("refund__amount"))["total"] or Decimal(0)) + refund.amount
-        share = min(refunded / purchase.paid_amount, Decimal(1)) if purchase.paid_amount else Decimal(1)
+        refunded_before = before.aggregate(total=Sum("refund__amount"))["total"] or Decimal(0)
         earned = _net_of_negative_lines(_sums(AwardLine.objects.filter(award=earned_award, coupon=None)))
         undone = _sums(AwardLine.objects.filter(award__in=before))
-        award = Award.objects.create(
-            key=key, kind=Award.Kind.REFUND, member=member, purchase=purchase, refund=refund,
-            reason=_("Refund %(number)s") % {"number": refund.refund_number}, occurred_at=refund.occurred_at,
-            created_at=at,
-        )  # fmt: skip
+        award = refund_award(refund, purchase, at)
+        award.save(force_insert=True)
         ids = sorted({campaign_id for _kind, _type, campaign_id in earned if campaign_id})
         campaigns = {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-        lines = []
-        for (kind, type_id, campaign_id), (amount, cny, params) in sorted(earned.items(), key=str):
-            target = amount if share == 1 else engine.to_points(amount * share, "half_up")
-            already = -undone.get((kind, type_id, campaign_id), (0, 0, None))[0]
-            take = max(0, min(target, amount) - already)
-            if take:
-                ratio = cny / amount if amount else Decimal(0)
-                lines.append(AwardLine(
-                    award=award, member=member, kind=kind, point_type_id=type_id, campaign_id=campaign_id,
-                    amount=-take, cny=-(ratio * take), occurred_at=refund.occurred_at,
-                    params={**params, "refund_share": str(share)},
-                ))  # fmt: skip
+        lines = refund_lines(award, refund, purchase, refunded_before, earned, undone)
         AwardLine.objects.bulk_create(lines)
-        by_code = {pt.pk: code for code, pt in book.point_types.items()}
-        given_back = [
-            engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
-            for ln in lines if ln.campaign_id
-        ]  # fmt: skip
-        _count_spent(given_back, campaigns)
-        totals: dict[int, int] = defaultdict(int)
-        for line in lines:
-            totals[line.point_type_id] += -line.amount
-        for type_id, amount in sorted(totals.items()):
-            if amount > 0:
-                points_reverse(
-                    member=member, point_type=book.point_types[by_code[type_id]], source=Source.PURCHASE,
-                    source_ref=earned_award.key, amount=amount, idempotency_key=f"{key}:{by_code[type_id]}",
-                    reason=award.reason, at=at,
-                )  # fmt: skip
+        _count_spent(refund_given_back(lines, book), campaigns)
+        for request in refund_reversals(award, earned_award, lines, book):
+            points_reverse(
+                member=member, point_type=request.point_type, source=request.source,
+                source_ref=request.source_ref, amount=request.amount, idempotency_key=request.key,
+                reason=request.reason, at=at,
+            )  # fmt: skip
     return award
 
 
-def _sums(lines) -> dict[tuple[str, int, int | None], tuple[int, Decimal, dict]]:
-    """Per line identity (kind, point type, campaign): amount, CNY, and the first line's details."""
-    sums: dict[tuple[str, int, int | None], tuple[int, Decimal, dict]] = {}
-    for line in lines.exclude(point_type=None):
+#: A line's identity across a purchase's awards (kind, point type id, campaign id) and its sums
+#: (amount, CNY, the first line's details).
+LineIdent = tuple[str, int, int | None]
+LineSums = tuple[int, Decimal, dict]
+
+
+def refund_award(refund: Refund, purchase: Purchase, at: datetime.datetime) -> Award:
+    """The refund's award, unsaved: its key makes a refund count once, whichever path takes it."""
+    return Award(
+        key=f"return:{refund.pk}", kind=Award.Kind.REFUND, member_id=purchase.member_id, purchase=purchase,
+        refund=refund, reason=_("Refund %(number)s") % {"number": refund.refund_number},
+        occurred_at=refund.occurred_at, created_at=at,
+    )  # fmt: skip
+
+
+def refund_lines(
+    award: Award,
+    refund: Refund,
+    purchase: Purchase,
+    refunded_before: Decimal,
+    earned: dict[LineIdent, LineSums],
+    undone: dict[LineIdent, LineSums],
+) -> list[AwardLine]:
+    """The refund's lines, unsaved: each earned line (``_sums`` of the purchase's award, netted)
+    taken back to its share of what is refunded now, less what earlier refunds (``undone``,
+    the sums of their lines; ``refunded_before``, their CNY) took back already."""
+    refunded = refunded_before + refund.amount
+    share = min(refunded / purchase.paid_amount, Decimal(1)) if purchase.paid_amount else Decimal(1)
+    lines = []
+    for (kind, type_id, campaign_id), (amount, cny, params) in sorted(earned.items(), key=str):
+        target = amount if share == 1 else engine.to_points(amount * share, "half_up")
+        already = -undone.get((kind, type_id, campaign_id), (0, 0, None))[0]
+        take = max(0, min(target, amount) - already)
+        if take:
+            ratio = cny / amount if amount else Decimal(0)
+            lines.append(AwardLine(
+                award=award, member_id=award.member_id, kind=kind, point_type_id=type_id,
+                campaign_id=campaign_id, amount=-take, cny=-(ratio * take), occurred_at=refund.occurred_at,
+                params={**params, "refund_share": str(share)},
+            ))  # fmt: skip
+    return lines
+
+
+def refund_given_back(lines: list[AwardLine], book: selectors.RuleBook) -> list[engine.Line]:
+    """The refund's campaign lines as ``_count_spent`` counts them: budgets get the points back."""
+    by_code = {pt.pk: code for code, pt in book.point_types.items()}
+    return [
+        engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
+        for ln in lines if ln.campaign_id
+    ]  # fmt: skip
+
+
+def refund_reversals(
+    award: Award, earned_award: Award, lines: list[AwardLine], book: selectors.RuleBook
+) -> list[ReverseRequest]:
+    """What the ledger reverses for the refund: per point type (in id order), its lines' total,
+    from the points the purchase's award earned; keyed by the refund's award and the type."""
+    by_code = {pt.pk: code for code, pt in book.point_types.items()}
+    totals: dict[int, int] = defaultdict(int)
+    for line in lines:
+        totals[line.point_type_id] += -line.amount
+    requests = []
+    for type_id, amount in sorted(totals.items()):
+        if amount > 0:
+            requests.append(ReverseRequest(
+                member_id=award.member_id, point_type=book.point_types[by_code[type_id]],
+                source=Source.PURCHASE, source_ref=earned_award.key, key=f"{award.key}:{by_code[type_id]}",
+                amount=amount, reason=award.reason,
+            ))  # fmt: skip
+    return requests
+
+
+def _sums(lines: Iterable[AwardLine]) -> dict[LineIdent, LineSums]:
+    """Per line identity (kind, point type, campaign): amount, CNY, and the first line's details.
+
+    Lines without a point type (coupons) are left out. Takes any lines in id order: a query
+    (one refund) or lines read for many purchases at once (``campaigns.batch_refunds``).
+    """
+    sums: dict[LineIdent, LineSums] = {}
+    for line in lines:
+        if line.point_type_id is None:
+            continue
         ident = (line.kind, line.point_type_id, line.campaign_id)
         amount, cny, params = sums.get(ident, (0, Decimal(0), line.params))
         sums[ident] = (amount + line.amount, cny + line.cny, params)

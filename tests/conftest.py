@@ -23,6 +23,14 @@ def fresh_rule_book(settings):
     settings.RULE_BOOK_CACHE_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def copy_every_batch(monkeypatch):
+    """``members.bulk`` sends batches of 8 rows or more by COPY on PostgreSQL; tests' batches
+    are small, so they take that path from 2 rows on (a single row is what a plain INSERT
+    does best). Every ledger and pipeline test then checks the COPY path's rows on PostgreSQL."""
+    monkeypatch.setattr("members.bulk.SMALL", 2)
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: Role | None = None, username: str | None = None, **extra) -> User:

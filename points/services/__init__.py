@@ -10,8 +10,10 @@ from points.services.ledger import (
     points_spend,
     points_transfer,
 )
+from points.services.reverse import ReverseRequest, points_reverse_bulk
 
 __all__ = [
+    "ReverseRequest",
     "adjustment_approve",
     "adjustment_reject",
     "lots_activate_due",
@@ -21,6 +23,7 @@ __all__ = [
     "points_earn_many",
     "points_refund",
     "points_reverse",
+    "points_reverse_bulk",
     "points_spend",
     "points_transfer",
 ]

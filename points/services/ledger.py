@@ -8,20 +8,21 @@ allocations, update the cached balances.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.bulk import bulk_insert
 from members.models import Member
 from points import policy
 from points.errors import NothingToReverse, NotRedeemable
-from points.models import Entry, Lot, LotAllocation, PointType, Source
+from points.models import Account, Entry, Lot, LotAllocation, PointType, Source
 from points.services.common import (
     Taking,
     add_lot,
@@ -183,14 +184,14 @@ def points_earn_bulk(
                 repaid.append(repay)
             entries.extend(mine)
             results.append(mine)
-        Entry.objects.bulk_create(entries)
-        for lot in lots:
-            lot.entry_id = lot.entry.pk
-        Lot.objects.bulk_create(lots)
-        LotAllocation.objects.bulk_create(
-            LotAllocation(entry=lot.entry, lot=lot, amount=repay)
-            for lot, repay in zip(lots, repaid, strict=True)
-            if repay
+        bulk_insert(entries)
+        bulk_insert(lots)
+        bulk_insert(
+            [
+                LotAllocation(entry=lot.entry, lot=lot, amount=repay)
+                for lot, repay in zip(lots, repaid, strict=True)
+                if repay
+            ]
         )  # the points that paid a debt, as add_lot records them
         save_accounts({entry.account.pk: entry.account for entry in entries}.values(), at)
     return results
@@ -273,16 +274,15 @@ def points_reverse(
     available lots soonest-expiring first, then other pending lots). What the balance cannot
     cover becomes a debt: ``available`` goes negative, the account is flagged for review, and
     the member's next points pay the debt before anything else. Never more than the source
-    earned minus what was already reversed.
+    earned minus what was already reversed. (``reverse_from_lots`` holds the policy, shared
+    with ``points_reverse_bulk``.)
     """
     if amount is not None:
         require_positive(amount)
     require_key(idempotency_key)
     point_type = point_type_of(point_type)
     at = at or timezone.now()
-    digest = fingerprint(
-        op="reverse", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref
-    )
+    digest = reverse_fingerprint(member.pk, point_type, amount, source, source_ref)
     with first_request_wins(idempotency_key), transaction.atomic():
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
@@ -292,48 +292,93 @@ def points_reverse(
                 account=account, source=source, source_ref=source_ref, entry__kind=Entry.Kind.EARN
             ).order_by("id")
         )
-        earned = sum(lot.amount for lot in own)
         reversed_before = -(
             Entry.objects.filter(
                 account=account, kind=Entry.Kind.REVERSE, source=source, source_ref=source_ref
             ).aggregate(total=Sum("amount"))["total"]
             or 0
         )
-        reversible = earned - reversed_before
-        if reversible <= 0:
-            raise NothingToReverse(
-                _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}
-            )
-        wanted = reversible if amount is None else amount
-        if wanted > reversible:
-            raise ValidationError(
-                {
-                    "amount": _("Only %(left)d points of this source are left to reverse.")
-                    % {"left": reversible}
-                }
-            )
-        pending_own = [lot for lot in own if lot.status == Lot.Status.PENDING]
-        available_own = [lot for lot in own if lot.status == Lot.Status.AVAILABLE]
-        taking = take(pending_own, wanted)
-        take(available_own, wanted - taking.total, taking)
-        if taking.total < wanted:
-            others = Lot.objects.filter(account=account, remaining__gt=0).exclude(
-                pk__in=[lot.pk for lot in own]
-            )
-            for status in (Lot.Status.AVAILABLE, Lot.Status.PENDING):  # available ones first
-                lots = others.filter(status=status).order_by("expires_at", "id").iterator(chunk_size=100)
-                take(lots, wanted - taking.total, taking)
-        deficit = wanted - taking.total
-        account.pending -= taking.from_pending
-        account.available -= taking.from_available + deficit
-        account.debt += deficit
-        entry = post_entry(
-            account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
-            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
+        entry, taking = reverse_from_lots(
+            account, own, reversed_before,
+            lambda status: other_lots(account, own, status).iterator(chunk_size=100),
+            amount=amount, source=source, source_ref=source_ref, key=idempotency_key, digest=digest,
+            actor=actor, reason=reason, at=at,
         )  # fmt: skip
+        entry.save(force_insert=True)
         record_taking(entry, taking)
         save_account(account, at)
     return entry
+
+
+def reverse_fingerprint(
+    member_id: int, point_type: PointType, amount: int | None, source: str, source_ref: str
+) -> str:
+    """What a reversal asked, the same for ``points_reverse`` and ``points_reverse_bulk``: each
+    recognises the other's retry."""
+    return fingerprint(
+        op="reverse", member=member_id, type=point_type.code, amount=amount, source=source, ref=source_ref
+    )
+
+
+def other_lots(account: Account, own: Sequence[Lot], status: str) -> QuerySet[Lot]:
+    """The account's lots of ``status`` with points left, apart from the source's own, in the
+    order a reversal takes them when the source's own points were already spent."""
+    return (
+        Lot.objects.filter(account=account, remaining__gt=0)
+        .exclude(pk__in=[lot.pk for lot in own])
+        .filter(status=status)
+        .order_by("expires_at", "id")
+    )
+
+
+def reverse_from_lots(
+    account: Account,
+    own: Sequence[Lot],
+    reversed_before: int,
+    others: Callable[[str], Iterable[Lot]],
+    *,
+    amount: int | None,
+    source: str,
+    source_ref: str,
+    key: str,
+    digest: str,
+    actor: Any,
+    reason: str,
+    at: datetime.datetime,
+) -> tuple[Entry, Taking]:
+    """The reversal policy of ``points_reverse`` applied to lots already read, so one request
+    and a batch of them (``points_reverse_bulk``) cannot drift apart.
+
+    ``own``: the source's earned lots on the (locked) account by id, as they stand now;
+    ``reversed_before``: how much of the source was reversed already; ``others(status)``: the
+    account's other lots with points left (``other_lots``), read only when the source's own
+    points were spent. Takes from the lots and updates the account in memory; returns the
+    entry, unsaved, and the taking for the caller to write (``record_taking``).
+    """
+    reversible = sum(lot.amount for lot in own) - reversed_before
+    if reversible <= 0:
+        raise NothingToReverse(
+            _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}
+        )
+    wanted = reversible if amount is None else amount
+    if wanted > reversible:
+        raise ValidationError(
+            {"amount": _("Only %(left)d points of this source are left to reverse.") % {"left": reversible}}
+        )
+    taking = take([lot for lot in own if lot.status == Lot.Status.PENDING], wanted)
+    take([lot for lot in own if lot.status == Lot.Status.AVAILABLE], wanted - taking.total, taking)
+    if taking.total < wanted:
+        for status in (Lot.Status.AVAILABLE, Lot.Status.PENDING):  # available ones first
+            take(others(status), wanted - taking.total, taking)
+    deficit = wanted - taking.total
+    account.pending -= taking.from_pending
+    account.available -= taking.from_available + deficit
+    account.debt += deficit
+    entry = new_entry(
+        account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
+        key=key, digest=digest, actor=actor, reason=reason, at=at,
+    )  # fmt: skip
+    return entry, taking
 
 
 def points_refund(
