@@ -10,6 +10,7 @@ no ``save()``. Other databases (SQLite for ``make run``) get ``bulk_create``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -78,6 +79,8 @@ def _plan(model: type[models.Model], alias: str) -> tuple[str, str, list[Callabl
     for field in model._meta.concrete_fields:
         if type(field) in RAW or (isinstance(field, RAW) and not _prepares(field)):
             getters.append(attrgetter(field.attname))
+        elif type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add):
+            getters.append(functools.partial(_moment, field, connection))
         else:
             getters.append(functools.partial(_prepared, field, connection))
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
@@ -95,6 +98,15 @@ def _prepares(field: models.Field) -> bool:
 
 def _prepared(field: models.Field, connection: Any, obj: models.Model) -> Any:
     return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+
+def _moment(field: models.DateTimeField, connection: Any, obj: models.Model) -> Any:
+    """An aware datetime as it is (what Django's preparation returns for it, at a tenth of the
+    cost); anything else (naive, a date, None, a string) through Django's preparation."""
+    value = getattr(obj, field.attname)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def bulk_set(objs: Sequence[M], names: Sequence[str]) -> None:

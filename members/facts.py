@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.bulk import bulk_insert, bulk_set
 from members.models import Channel, EventType, Member, MemberEvent, Purchase, PurchaseLine, Refund, Store
 from members.validation import FieldErrors
 
@@ -133,38 +135,109 @@ def refund_record(
     now: datetime.datetime | None = None,
 ) -> tuple[Refund, bool]:
     """Store a refund once; never more than was paid in total. Returns (refund, created)."""
-    now = now or timezone.now()
-    errors = FieldErrors()
-    source, refund_number = source.strip(), refund_number.strip()
-    if not source or not refund_number:
-        errors.add("refund_number", _("The source and refund number are required."))
-    if amount <= 0:
-        errors.add("amount", _("A refund amount must be above zero."))
-    _check_time(errors, "occurred_at", occurred_at, now)
-    if occurred_at < purchase.occurred_at:
-        errors.add("occurred_at", _("A refund cannot come before its purchase."))
-    errors.raise_if_any()
-    fields = {"purchase": purchase, "amount": amount, "occurred_at": occurred_at}
+    fact = RefundFact(purchase, source.strip(), refund_number.strip(), amount, occurred_at)
+    _refund_check(fact, now or timezone.now())
     with transaction.atomic():
         purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)  # refunds of it take turns
-        if done := Refund.objects.filter(source=source, refund_number=refund_number).first():
-            return _same_or_refuse(done, {**fields, "purchase": purchase}, "refund_number"), False
-        left = purchase.paid_amount - purchase.refunded_amount
-        if amount > left:
-            FieldErrors.single(
-                "amount",
-                _("Only %(left)s CNY of this purchase is left to refund.") % {"left": left},
-                code="too_much",
+        done = Refund.objects.filter(source=fact.source, refund_number=fact.refund_number).first()
+        refund, created = _refund_apply(fact, purchase, done)
+        if created:
+            refund.save(force_insert=True)
+            Purchase.objects.filter(pk=purchase.pk).update(
+                refunded_amount=purchase.refunded_amount, status=purchase.status
             )
-        refund = Refund.objects.create(source=source, refund_number=refund_number, **fields)
-        refunded = purchase.refunded_amount + amount
-        Purchase.objects.filter(pk=purchase.pk).update(
-            refunded_amount=refunded,  # the row is locked; in SQL, SQLite would add as floats
-            status=Purchase.Status.REFUNDED
-            if refunded == purchase.paid_amount
-            else Purchase.Status.PARTLY_REFUNDED,
+    return refund, created
+
+
+@dataclass(frozen=True)
+class RefundFact:
+    """What ``refund_record`` is given, for ``refunds_record``."""
+
+    purchase: Purchase
+    source: str
+    refund_number: str
+    amount: Decimal
+    occurred_at: datetime.datetime
+
+
+def refunds_record(
+    facts: list[RefundFact], *, now: datetime.datetime | None = None
+) -> list[tuple[Refund, bool] | ValidationError]:
+    """``refund_record`` for each fact in order, in one transaction and a few statements (an
+    import's returns): per fact (refund, created), or the ValidationError ``refund_record``
+    would raise, in which case that fact wrote nothing. The purchases are locked in primary-key
+    order; two refunds of one purchase see each other, as two calls would."""
+    now = now or timezone.now()
+    outcomes: list[tuple[Refund, bool] | ValidationError] = []
+    with transaction.atomic():
+        purchases = {
+            p.pk: p
+            for p in Purchase.objects.select_for_update()
+            .filter(pk__in={fact.purchase.pk for fact in facts})
+            .order_by("pk")
+        }
+        seen = {
+            (r.source, r.refund_number): r
+            for r in Refund.objects.filter(
+                source__in={f.source.strip() for f in facts},
+                refund_number__in={f.refund_number.strip() for f in facts},
+            )
+        }
+        new, changed = [], {}
+        for fact in facts:
+            fact = RefundFact(fact.purchase, fact.source.strip(), fact.refund_number.strip(), fact.amount,
+                              fact.occurred_at)  # fmt: skip
+            purchase = purchases[fact.purchase.pk]
+            try:
+                _refund_check(fact, now)
+                refund, created = _refund_apply(fact, purchase, seen.get((fact.source, fact.refund_number)))
+            except ValidationError as exc:
+                outcomes.append(exc)
+                continue
+            if created:
+                seen[(fact.source, fact.refund_number)] = refund
+                new.append(refund)
+                changed[purchase.pk] = purchase
+            outcomes.append((refund, created))
+        bulk_insert(new)
+        bulk_set(list(changed.values()), ["refunded_amount", "status"])
+    return outcomes
+
+
+def _refund_check(fact: RefundFact, now: datetime.datetime) -> None:
+    """What a refund is checked for on its own, before anything is locked."""
+    errors = FieldErrors()
+    if not fact.source or not fact.refund_number:
+        errors.add("refund_number", _("The source and refund number are required."))
+    if fact.amount <= 0:
+        errors.add("amount", _("A refund amount must be above zero."))
+    _check_time(errors, "occurred_at", fact.occurred_at, now)
+    if fact.occurred_at < fact.purchase.occurred_at:
+        errors.add("occurred_at", _("A refund cannot come before its purchase."))
+    errors.raise_if_any()
+
+
+def _refund_apply(fact: RefundFact, purchase: Purchase, done: Refund | None) -> tuple[Refund, bool]:
+    """The refund against its locked purchase: the one recorded before under its number (the
+    same, or refused), or a new one, unsaved, with the purchase's refunded amount and status
+    updated in memory (the caller writes both). Never more than is left to refund."""
+    fields = {"purchase": purchase, "amount": fact.amount, "occurred_at": fact.occurred_at}
+    if done is not None:
+        return _same_or_refuse(done, fields, "refund_number"), False
+    left = purchase.paid_amount - purchase.refunded_amount
+    if fact.amount > left:
+        FieldErrors.single(
+            "amount",
+            _("Only %(left)s CNY of this purchase is left to refund.") % {"left": left},
+            code="too_much",
         )
-    return refund, True
+    purchase.refunded_amount += fact.amount  # in Python: in SQL, SQLite would add as floats
+    purchase.status = (
+        Purchase.Status.REFUNDED
+        if purchase.refunded_amount == purchase.paid_amount
+        else Purchase.Status.PARTLY_REFUNDED
+    )
+    return Refund(source=fact.source, refund_number=fact.refund_number, **fields), True
 
 
 def event_record(

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from members.bulk import bulk_insert, bulk_set
-from members.facts import refund_record
+from members.facts import RefundFact, refund_record, refunds_record
 from members.imports.matching import IDENTITY_OF, Owners, identity_keys
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
@@ -248,9 +248,9 @@ def _apply(run: ImportRun, job: _Job, rows: list[ImportRow]) -> _Totals:
     sales = [row for row in rows if row.kind != "return"]
     if sales:
         _apply_sales(run, spec, sales, job.groups, facts, totals)
-    for row in rows:
-        if row.kind == "return":
-            _apply_return(spec, row, facts, totals)
+    returns = [row for row in rows if row.kind == "return"]
+    if returns:
+        _apply_returns(spec, returns, facts, totals)
     for processor in PROCESSORS:
         totals.points.update(processor(facts))
     return totals
@@ -415,40 +415,39 @@ def _enrol(
     return len(created)
 
 
-def _apply_return(spec: Profile, row: ImportRow, facts: NewFacts, totals: _Totals) -> None:
-    v = typed(row.values)
-    purchase = Purchase.objects.filter(source=spec.source, order_number=v["original_order_number"]).first()
-    if purchase is None:
-        _reject(
-            row,
-            ValidationError(
-                {
-                    "original_order_number": [
-                        _("The original receipt %(number)s is not imported: import the sale first.")
-                        % {"number": v["original_order_number"]}
-                    ]
-                }
-            ),
+def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals: _Totals) -> None:
+    """Returns (退货) of sales imported before or earlier in this job: recorded together
+    (``refunds_record``: each as ``refund_record`` would, a refused one rejects its row only)."""
+    values = {row.number: typed(row.values) for row in rows}
+    sales = {
+        p.order_number: p
+        for p in Purchase.objects.filter(
+            source=spec.source, order_number__in={v["original_order_number"] for v in values.values()}
         )
-        return
-    try:
-        refund, created = refund_record(
-            purchase=purchase,
-            source=spec.source,
-            refund_number=v["order_number"],
-            amount=v["paid"],
-            occurred_at=v["occurred_at"],
-        )
-    except ValidationError as exc:
-        _reject(row, exc)
-        return
-    row.member_id, row.purchase_id = purchase.member_id, purchase.pk
-    if created:
-        row.refund_id = refund.pk
-        facts.refunds.append(refund)
-        totals.refunds += 1
-    else:
-        row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
+    }
+    recorded = []
+    for row in rows:
+        v = values[row.number]
+        number = v["original_order_number"]
+        if (sale := sales.get(number)) is None:
+            message = _("The original receipt %(number)s is not imported: import the sale first.")
+            _reject(row, ValidationError({"original_order_number": [message % {"number": number}]}))
+            continue
+        fact = RefundFact(sale, spec.source, v["order_number"], v["paid"], v["occurred_at"])
+        recorded.append((row, fact))
+    outcomes = refunds_record([fact for _row, fact in recorded])
+    for (row, fact), outcome in zip(recorded, outcomes, strict=True):
+        if isinstance(outcome, ValidationError):
+            _reject(row, outcome)
+            continue
+        refund, created = outcome
+        row.member_id, row.purchase_id = fact.purchase.member_id, fact.purchase.pk
+        if created:
+            row.refund_id = refund.pk
+            facts.refunds.append(refund)
+            totals.refunds += 1
+        else:
+            row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
 
 
 def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:

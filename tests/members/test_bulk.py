@@ -108,3 +108,21 @@ def test_bulk_set_never_touches_a_real_table_of_its_scratch_name():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM public.bulk_set_points_account")
         assert cursor.fetchone() == (1,)
+
+
+def test_a_naive_time_is_read_in_the_project_zone_as_bulk_create_reads_it():
+    member, store = MemberFactory(), Store.objects.create(code="S1", name="一号店")
+    naive = {}
+    for prefix, insert in (("N-", bulk_insert), ("M-", Purchase.objects.bulk_create)):
+        rows = purchases(member, store, prefix)
+        for row in rows:
+            row.occurred_at = timezone.make_naive(row.occurred_at)
+        with pytest.warns(RuntimeWarning, match="naive datetime"):
+            insert(rows)
+        naive[prefix] = [row[4] for row in stored(prefix)]
+    assert naive["N-"] == naive["M-"] == [row[4] for row in stored_aware(member, store)]
+
+
+def stored_aware(member, store) -> list[tuple]:
+    bulk_insert(purchases(member, store, "W-"))
+    return stored("W-")

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
-from members.facts import Line, event_record, purchase_record, refund_record
+from members.facts import Line, RefundFact, event_record, purchase_record, refund_record, refunds_record
 from members.models import MemberEvent, Purchase, PurchaseLine, Refund
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,75 @@ def test_an_event_counts_once_per_key(member):
         event_record(member=member, event_type="teleport", key="", occurred_at=AT)
     assert set(caught.value.message_dict) == {"event_type", "key"}
     assert MemberEvent.objects.count() == 1
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_refunds_recorded_together_are_what_one_by_one_records(member, store):
+    """The import's returns: the same refunds, purchase totals and refusals (each refusal
+    writing nothing) as ``refund_record`` called once per return, in order."""
+    first, _ = buy(member, store, "R1")
+    second, _ = buy(member, store, "R2", paid_amount=Decimal("100.00"), gross_amount=Decimal("100.00"))
+    refund_record(purchase=second, source="pos:S0000", refund_number="T0", amount=Decimal("10"),
+                  occurred_at=AT, now=NOW)  # fmt: skip
+    later = AT + datetime.timedelta(hours=1)
+    facts = [
+        RefundFact(first, "pos:S0000", "T1", Decimal("200.00"), later),
+        RefundFact(first, "pos:S0000", "T2", Decimal("1034.56"), later),  # the rest: REFUNDED
+        RefundFact(first, "pos:S0000", "T3", Decimal("0.01"), later),  # nothing left: too_much
+        RefundFact(second, "pos:S0000", "T0", Decimal("10"), AT),  # recorded before: the same
+        RefundFact(second, "pos:S0000", "T0", Decimal("11"), AT),  # recorded before, other amount
+        RefundFact(second, "pos:S0000", "T4", Decimal("5"), AT - datetime.timedelta(days=1)),  # before it
+        RefundFact(second, " pos:S0000 ", " T5 ", Decimal("0"), later),  # zero
+        RefundFact(second, "pos:S0000", "T6", Decimal("90.00"), later),  # the rest
+        RefundFact(second, "pos:S0000", "T6", Decimal("90.00"), later),  # again in the same batch
+    ]
+
+    def state() -> tuple:
+        return (
+            sorted(
+                Refund.objects.values_list("refund_number", "purchase__order_number", "amount", "occurred_at")
+            ),
+            sorted(Purchase.objects.values_list("order_number", "refunded_amount", "status")),
+        )
+
+    def shown(outcome) -> tuple:
+        if isinstance(outcome, ValidationError):
+            return (
+                "refused",
+                outcome.message_dict,
+                [e.code for es in outcome.error_dict.values() for e in es],
+            )
+        refund, created = outcome
+        return (refund.refund_number, refund.amount, created)
+
+    one_by_one = []
+    try:
+        with transaction.atomic():
+            for fact in facts:
+                try:
+                    one_by_one.append(
+                        refund_record(
+                            purchase=Purchase.objects.get(pk=fact.purchase.pk),
+                            source=fact.source,
+                            refund_number=fact.refund_number,
+                            amount=fact.amount,
+                            occurred_at=fact.occurred_at,
+                            now=NOW,
+                        )
+                    )
+                except ValidationError as exc:
+                    one_by_one.append(exc)
+            expected = state()
+            raise Rollback
+    except Rollback:
+        pass
+
+    together = refunds_record(facts, now=NOW)
+
+    assert [shown(o) for o in together] == [shown(o) for o in one_by_one]
+    assert state() == expected
+    assert [shown(o)[0] for o in together][:4] == ["T1", "T2", "refused", "T0"]
+    assert expected[1] == [("R1", Decimal("1234.56"), "refunded"), ("R2", Decimal("100.00"), "refunded")]
