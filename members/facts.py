@@ -167,6 +167,8 @@ def refunds_record(
     import's returns): per fact (refund, created), or the ValidationError ``refund_record``
     would raise, in which case that fact wrote nothing. The purchases are locked in primary-key
     order; two refunds of one purchase see each other, as two calls would."""
+    if not facts:
+        return []
     now = now or timezone.now()
     outcomes: list[tuple[Refund, bool] | ValidationError] = []
     with transaction.atomic():

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from members.bulk import bulk_insert, bulk_set
-from members.facts import RefundFact, refund_record, refunds_record
+from members.facts import RefundFact, refunds_record
 from members.imports.matching import IDENTITY_OF, Owners, identity_keys
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
@@ -293,23 +293,26 @@ def _apply_sales(
     totals.purchases += len(purchases)
     # Orders carrying a refund (退款成功, 部分退款), new or seen before with less refunded.
     by_pk = {p.pk: p for p in [*purchases, *existing.values()]}
+    refunded = []
     for row in rows:
         v = values[row.number]
         if row.state == State.PENDING and v.get("refunded") and row.purchase_id:
             purchase = by_pk[row.purchase_id]
-            target = v["refunded"]
-            if target > purchase.refunded_amount:
-                refund, created = refund_record(
-                    purchase=purchase,
-                    source=spec.source,
-                    refund_number=f"{v['order_number']}/refunded/{target}",
-                    amount=target - purchase.refunded_amount,
-                    occurred_at=v["occurred_at"],
-                )
-                if created:
-                    row.refund_id = refund.pk
-                    facts.refunds.append(refund)
-                    totals.refunds += 1
+            if (target := v["refunded"]) > purchase.refunded_amount:
+                number = f"{v['order_number']}/refunded/{target}"
+                amount = target - purchase.refunded_amount
+                refunded.append((row, RefundFact(purchase, spec.source, number, amount, v["occurred_at"])))
+    outcomes = refunds_record([fact for _row, fact in refunded])
+    for (row, _fact), outcome in zip(refunded, outcomes, strict=True):
+        if isinstance(outcome, ValidationError):
+            # Its purchase is written already: the chunk is redone row by row, and this row,
+            # purchase and refund together, is rejected (all in or all out).
+            raise outcome
+        refund, created = outcome
+        if created:
+            row.refund_id = refund.pk
+            facts.refunds.append(refund)
+            totals.refunds += 1
 
 
 def _again(row: ImportRow, v: dict[str, Any], done: Purchase) -> None:
