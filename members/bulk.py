@@ -25,8 +25,8 @@ SMALL = 8
 
 # Values of these fields go to COPY as the attribute holds them: their preparation for the
 # database is the identity for the values our code puts there (ints, str, Decimal, bool).
-# Date and time fields keep Django's preparation (a naive datetime is made aware in the
-# project's zone, as save() would), and so does anything else (JSON, files, custom fields).
+# An aware datetime goes as it is too (``_moment``); a naive one, and anything else (JSON,
+# files, custom fields), through Django's preparation, as save() would prepare it.
 RAW = (
     models.AutoField, models.BigAutoField, models.IntegerField, models.BigIntegerField,
     models.PositiveIntegerField, models.SmallIntegerField, models.CharField, models.TextField,
@@ -52,7 +52,8 @@ def bulk_insert(objs: Sequence[M]) -> Sequence[M]:
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [table, model._meta.pk.column, len(missing)],
             )
-            for obj, (pk,) in zip(missing, cursor.fetchall(), strict=True):
+            # ascending, in the objects' order, as bulk_create's INSERT numbers them
+            for obj, pk in zip(missing, sorted(pk for (pk,) in cursor.fetchall()), strict=True):
                 obj.pk = pk
         for obj in objs:
             for field in relations:  # a parent assigned before it had its id (lot.entry = entry)
