@@ -35,7 +35,10 @@ def purchases(member, store, prefix: str, n: int = SMALL + 2) -> list[Purchase]:
 def stored(prefix: str) -> list[tuple]:
     fields = ["order_number", "channel", "store_id", "member_id", "occurred_at", "gross_amount",
               "paid_amount", "shipping_amount", "status"]  # fmt: skip
-    return [row[1:] for row in Purchase.objects.filter(order_number__startswith=prefix).values_list(*fields)]
+    rows = (
+        Purchase.objects.filter(order_number__startswith=prefix).order_by("occurred_at").values_list(*fields)
+    )
+    return [row[1:] for row in rows]
 
 
 def test_bulk_insert_writes_what_bulk_create_writes_and_sets_the_ids():
@@ -119,8 +122,8 @@ def test_a_naive_time_is_read_in_the_project_zone_as_bulk_create_reads_it():
             row.occurred_at = timezone.make_naive(row.occurred_at)
         with pytest.warns(RuntimeWarning, match="naive datetime"):
             insert(rows)
-        naive[prefix] = [row[4] for row in stored(prefix)]
-    assert naive["N-"] == naive["M-"] == [row[4] for row in stored_aware(member, store)]
+        naive[prefix] = [row[3] for row in stored(prefix)]  # occurred_at
+    assert naive["N-"] == naive["M-"] == [row[3] for row in stored_aware(member, store)]
 
 
 def stored_aware(member, store) -> list[tuple]:
