@@ -8,7 +8,7 @@ naming the field, and nothing is written. The earning pipeline (campaigns) reads
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -170,6 +170,7 @@ def refunds_record(
     if not facts:
         return []
     now = now or timezone.now()
+    facts = [replace(f, source=f.source.strip(), refund_number=f.refund_number.strip()) for f in facts]
     outcomes: list[tuple[Refund, bool] | ValidationError] = []
     with transaction.atomic():
         purchases = {
@@ -181,14 +182,11 @@ def refunds_record(
         seen = {
             (r.source, r.refund_number): r
             for r in Refund.objects.filter(
-                source__in={f.source.strip() for f in facts},
-                refund_number__in={f.refund_number.strip() for f in facts},
+                source__in={f.source for f in facts}, refund_number__in={f.refund_number for f in facts}
             )
         }
         new, changed = [], {}
         for fact in facts:
-            fact = RefundFact(fact.purchase, fact.source.strip(), fact.refund_number.strip(), fact.amount,
-                              fact.occurred_at)  # fmt: skip
             purchase = purchases[fact.purchase.pk]
             try:
                 _refund_check(fact, now)

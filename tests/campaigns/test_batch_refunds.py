@@ -21,11 +21,12 @@ from campaigns.pipeline import _count_spent, purchase_process, refund_process
 from campaigns.selectors import rule_book
 from members.bulk import SMALL
 from points.errors import NothingToReverse
-from points.models import Account, Entry, Lot, LotAllocation
+from points.models import Account, Entry
 from points.selectors import ledger_problems
 from points.services import lots_activate_due, points_reverse, points_spend
 from tests.campaigns.conftest import NOW, buy, campaign, refund
 from tests.factories import MemberFactory
+from tests.points.conftest import ledger_snapshot
 
 AT = NOW + datetime.timedelta(days=2)
 pytestmark = pytest.mark.django_db
@@ -64,52 +65,7 @@ def snapshot() -> dict:
             key=str,
         ),
         "campaigns": sorted(Campaign.objects.values_list("code", "spent_points", "spent_cny")),
-        "accounts": sorted(
-            Account.objects.values_list(
-                "member__member_number",
-                "point_type__code",
-                "available",
-                "pending",
-                "debt",
-                "earned",
-                "spent",
-                "expired",
-                "flagged_at",
-            )
-        ),
-        "entries": sorted(
-            Entry.objects.values_list(
-                "idempotency_key",
-                "kind",
-                "amount",
-                "balance_after",
-                "fingerprint",
-                "created_at",
-                "source",
-                "source_ref",
-                "reason",
-                "actor",
-            )
-        ),
-        "lots": sorted(
-            Lot.objects.values_list(
-                "entry__idempotency_key",
-                "source",
-                "source_ref",
-                "amount",
-                "remaining",
-                "status",
-                "available_at",
-                "expires_at",
-            ),
-            key=str,
-        ),
-        "allocations": sorted(
-            LotAllocation.objects.values_list(
-                "entry__idempotency_key", "lot__entry__idempotency_key", "lot__expires_at", "amount"
-            ),
-            key=str,
-        ),
+        **ledger_snapshot(),
     }
 
 

@@ -6,12 +6,45 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from points.models import PointType
+from points.models import Account, Entry, Lot, LotAllocation, PointType
 from points.selectors import ledger_problems
 from tests.factories import MemberFactory
 
 T0 = timezone.make_aware(datetime.datetime(2026, 3, 1, 10, 0))
 _keys = itertools.count()
+
+
+def ledger_snapshot() -> dict:
+    """Every account, entry, lot and allocation by natural keys: two ways of posting the same
+    facts (one by one, in bulk) must leave equal snapshots."""
+    return {
+        "accounts": sorted(
+            Account.objects.values_list(
+                "member__member_number", "point_type__code", "available", "pending", "debt", "earned",
+                "spent", "expired", "flagged_at",
+            )
+        ),
+        "entries": sorted(
+            Entry.objects.values_list(
+                "idempotency_key", "account__member__member_number", "account__point_type__code", "kind",
+                "amount", "balance_after", "fingerprint", "source", "source_ref", "reason", "actor",
+                "created_at",
+            )
+        ),
+        "lots": sorted(
+            Lot.objects.values_list(
+                "entry__idempotency_key", "source", "source_ref", "amount", "remaining", "status",
+                "available_at", "expires_at",
+            ),
+            key=str,
+        ),
+        "allocations": sorted(
+            LotAllocation.objects.values_list(
+                "entry__idempotency_key", "lot__entry__idempotency_key", "lot__expires_at", "amount"
+            ),
+            key=str,
+        ),
+    }  # fmt: skip
 
 
 def key(prefix: str = "k") -> str:

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from members.bulk import SMALL
 from members.models import Member
 from points.errors import IdempotencyConflict, NothingToReverse
-from points.models import Account, Entry, Lot, LotAllocation
+from points.models import Account, Entry
 from points.selectors import ledger_problems
 from points.services import (
     ReverseRequest,
@@ -24,7 +24,7 @@ from points.services import (
     points_spend,
 )
 from tests.factories import MemberFactory
-from tests.points.conftest import T0, days
+from tests.points.conftest import T0, days, ledger_snapshot
 
 AT = T0 + days(9)
 pytestmark = pytest.mark.django_db
@@ -32,58 +32,6 @@ pytestmark = pytest.mark.django_db
 
 class Rollback(Exception):
     pass
-
-
-def snapshot() -> dict:
-    return {
-        "accounts": sorted(
-            Account.objects.values_list(
-                "member__member_number",
-                "point_type__code",
-                "available",
-                "pending",
-                "debt",
-                "earned",
-                "spent",
-                "expired",
-                "flagged_at",
-            )
-        ),
-        "entries": sorted(
-            Entry.objects.values_list(
-                "idempotency_key",
-                "account__member__member_number",
-                "account__point_type__code",
-                "kind",
-                "amount",
-                "balance_after",
-                "fingerprint",
-                "source",
-                "source_ref",
-                "reason",
-                "actor",
-                "created_at",
-            )
-        ),
-        "lots": sorted(
-            Lot.objects.values_list(
-                "entry__idempotency_key",
-                "source",
-                "source_ref",
-                "amount",
-                "remaining",
-                "status",
-                "available_at",
-                "expires_at",
-            ),
-            key=str,
-        ),
-        "allocations": sorted(
-            LotAllocation.objects.values_list(
-                "entry__idempotency_key", "lot__entry__idempotency_key", "amount"
-            )
-        ),
-    }
 
 
 def single(request: ReverseRequest) -> Entry:
@@ -98,7 +46,7 @@ def one_by_one(requests) -> tuple[dict, list[str]]:
     try:
         with transaction.atomic():
             keys = [single(request).idempotency_key for request in requests]
-            written = snapshot()
+            written = ledger_snapshot()
             raise Rollback
     except Rollback:
         pass
@@ -106,13 +54,13 @@ def one_by_one(requests) -> tuple[dict, list[str]]:
 
 
 def both_ways(requests) -> tuple[dict, dict]:
-    before = snapshot()
+    before = ledger_snapshot()
     written, keys = one_by_one(requests)
-    assert snapshot() == before
+    assert ledger_snapshot() == before
     entries = points_reverse_bulk(requests, at=AT)
     assert [entry.idempotency_key for entry in entries] == keys
     assert ledger_problems() == {}
-    return written, snapshot()
+    return written, ledger_snapshot()
 
 
 def earn(member, amount, ref, *, code="points", at=T0):
@@ -184,20 +132,20 @@ def test_errors_are_those_of_the_single_path_and_nothing_is_written(ledger, last
     with pytest.raises(error, match=message) as one, transaction.atomic():
         for each in requests:
             single(each)
-    before = snapshot()
+    before = ledger_snapshot()
     with pytest.raises(error) as bulk:
         points_reverse_bulk(requests, at=AT)
-    assert str(bulk.value) == str(one.value) and snapshot() == before
+    assert str(bulk.value) == str(one.value) and ledger_snapshot() == before
 
 
 def test_a_key_used_for_another_request_conflicts(ledger):
     points_reverse_bulk([request(ledger, "bob", "P1", 10, key="k")], at=AT)
-    before = snapshot()
+    before = ledger_snapshot()
     with pytest.raises(IdempotencyConflict):
         points_reverse_bulk(
             [request(ledger, "carol", "C1", 1), request(ledger, "bob", "P1", 11, key="k")], at=AT
         )
-    assert snapshot() == before
+    assert ledger_snapshot() == before
 
 
 def test_the_queries_do_not_grow_with_the_requests(points_type):
