@@ -30,3 +30,8 @@ def first_rows(run: ImportRun, limit: int = 20) -> list[ImportRow]:
 
 def rejected_rows(run: ImportRun) -> QuerySet[ImportRow]:
     return run.rows.filter(state=ImportRow.State.REJECTED).order_by("number")
+
+
+def review_rows(run: ImportRun) -> QuerySet[ImportRow]:
+    """Rows to import whose points the preview expects to wait for an approver."""
+    return run.rows.filter(state=ImportRow.State.PENDING, review__isnull=False).order_by("number")
