@@ -430,13 +430,14 @@ def award_review(award: Award) -> ReviewSummary | None:
     review = AwardReview.objects.filter(award=award).first()
     if review is None:
         return None
-    names = {
-        code: str(pt) for code, pt in PointType.objects.in_bulk(review.limits, field_name="code").items()
-    }
     over = "; ".join(
         _("%(amount)s %(type)s is above the review limit of %(limit)s")
-        % {"amount": f"{review.points.get(code, 0):,}", "type": names.get(code, code), "limit": f"{limit:,}"}
-        for code, limit in sorted(review.limits.items())
+        % {
+            "amount": f"{review.points.get(pt.code, 0):,}",
+            "type": pt.name,
+            "limit": f"{review.limits[pt.code]:,}",
+        }
+        for pt in PointType.objects.filter(code__in=review.limits).order_by("pk")
     )
     if review.status == AwardReview.Status.HELD:
         message = _("Held for review: %(why)s. Nothing is posted until an approver releases it.") % {

@@ -33,5 +33,6 @@ def rejected_rows(run: ImportRun) -> QuerySet[ImportRow]:
 
 
 def review_rows(run: ImportRun) -> QuerySet[ImportRow]:
-    """Rows to import whose points the preview expects to wait for an approver."""
-    return run.rows.filter(state=ImportRow.State.PENDING, review__isnull=False).order_by("number")
+    """Rows to import (or imported) whose points the preview expects to wait for an approver."""
+    states = [ImportRow.State.PENDING, ImportRow.State.DONE]
+    return run.rows.filter(state__in=states, review__isnull=False).order_by("number")
