@@ -75,9 +75,17 @@ class AwardReviewAdmin(MemberColumnMixin, admin.ModelAdmin):
     search_help_text = _("Exact member number or order number.")
     actions = ["release", "reject"]
     fields = [
-        "status", "member_link", "fact", "points_display", "limits_display", "explanation_display",
-        "created_at", "decided_by", "decided_at", "note",
-    ]  # fmt: skip
+        "status",
+        "member_link",
+        "fact",
+        "points_display",
+        "limits_display",
+        "explanation_display",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "note",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request):

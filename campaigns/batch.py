@@ -150,8 +150,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
         needed |= {
             m for m, s in statuses.items() if m in before and book.tiers[s.tier_id].rank > before[m].tier_rank
         }
+        caused_by = {award.member_id: award for _p, award, _o in made}  # one purchase per member a wave
         for member_id in sorted(needed):
-            _after_growth(members[member_id], before[member_id].tier_rank, book, at)
+            _after_growth(
+                members[member_id], before[member_id].tier_rank, book, at, cause=caused_by[member_id]
+            )
     return {**done, **{purchase.pk: award for purchase, award, _o in made}}
 
 

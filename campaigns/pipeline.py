@@ -110,10 +110,13 @@ def lifecycle_process(
     at: datetime.datetime | None = None,
     upgrade_rank: int | None = None,
     book: selectors.RuleBook | None = None,
+    cause: Award | None = None,
+    always: bool = False,
 ) -> Award | None:
-    """A birthday or tier upgrade: the campaigns for it. None when no campaign has that trigger."""
+    """A birthday or tier upgrade: the campaigns for it. None when no campaign has that trigger,
+    unless ``always`` (an upgrade's award holds its coupons' lines, whatever the campaigns)."""
     book = book or selectors.rule_book()
-    if not any(offer.trigger == trigger for offer in book.offers):
+    if not always and not any(offer.trigger == trigger for offer in book.offers):
         return None
     key = f"{trigger}:{key}"
     if done := Award.objects.filter(key=key).first():
@@ -132,6 +135,7 @@ def lifecycle_process(
         evaluate=lambda state, usage: engine.evaluate(fact, state, offers=book.offers, usage=usage),
         links={},
         reason=str(Campaign.Trigger(trigger).label),
+        cause=cause,
     )
 
 
@@ -149,6 +153,7 @@ def _process(
     first_purchase: bool = False,
     available_after: datetime.datetime | None = None,
     review_scope: tuple[str, int | None] | None = None,
+    cause: Award | None = None,
 ) -> Award:
     """Evaluate, record and post one fact's award. ``review_scope`` (channel, store id) names
     the review limits that apply: facts from outside (purchases, events) are held for review
@@ -179,6 +184,7 @@ def _process(
             reason=reason[:100],
             occurred_at=fact.at,
             created_at=at,
+            cause=cause,
             **links,
         )
         lines = [_line(award, line, book) for line in outcome.lines]
@@ -202,7 +208,7 @@ def _process(
         _post(award, member, outcome.totals(), book, at, available_after)
         growth = outcome.total(engine.GROWTH)
         if kind == Award.Kind.PURCHASE or growth > 0:
-            _after_growth(member, state.tier_rank, book, at)
+            _after_growth(member, state.tier_rank, book, at, cause=award)
     return award
 
 
@@ -287,18 +293,43 @@ def _post(
         )  # fmt: skip
 
 
-def _after_growth(member: Member, tier_rank: int, book: selectors.RuleBook, at) -> None:
-    """Re-evaluate the tier (upgrades only); on an upgrade above ``tier_rank`` (the member's rank
-    before the fact), its coupons and tier-upgrade campaigns."""
+def _after_growth(
+    member: Member, tier_rank: int, book: selectors.RuleBook, at: datetime.datetime, *, cause: Award | None
+) -> Award | None:
+    """Re-evaluate the tier (upgrades only). On an upgrade above ``tier_rank`` (the member's rank
+    before the fact ``cause``): the tier's coupons and its upgrade campaigns, in an award caused
+    by that fact, so its answer explains them. Returns the upgrade's award."""
     status: MemberTier = tier_refresh(member, at=at, policy=book.policy, tiers=list(book.tiers.values()))
     tier = book.tiers.get(status.tier_id) or status.tier
     if tier.rank <= tier_rank:
-        return
+        return None
     entitlements_issue(at, member=member)
-    lifecycle_process(
-        member, Campaign.Trigger.TIER_UPGRADE, f"{member.pk}:{tier.code}:{status.since:%Y%m%d%H%M%S}",
-        at=at, upgrade_rank=tier.rank, book=book,
-    )  # fmt: skip
+    upgrade = lifecycle_process(
+        member,
+        Campaign.Trigger.TIER_UPGRADE,
+        f"{member.pk}:{tier.code}:{status.since:%Y%m%d%H%M%S}",
+        at=at,
+        upgrade_rank=tier.rank,
+        book=book,
+        cause=cause,
+        always=True,
+    )
+    assert upgrade is not None  # always=True
+    issued = Coupon.objects.filter(member=member, origin=Coupon.Origin.ENTITLEMENT, issued_at=at).exclude(
+        pk__in=AwardLine.objects.filter(member=member, coupon__isnull=False).values("coupon_id")
+    )
+    AwardLine.objects.bulk_create(
+        AwardLine(
+            award=upgrade,
+            member=member,
+            kind=AwardLine.Kind.BENEFIT,
+            coupon=coupon,
+            occurred_at=upgrade.occurred_at,
+            params={"tier": tier.name},
+        )
+        for coupon in issued.order_by("pk")
+    )
+    return upgrade
 
 
 def refund_process(

@@ -5,9 +5,9 @@ waited, as the ledger entries the pipeline would have posted (same keys, the ret
 counted from the purchase), then issues the held campaign coupons and re-evaluates the tier.
 Rejecting posts nothing and gives the campaigns' budgets back. Either is final.
 
-Lock order is the pipeline's: the member row, then the budgeted campaigns, then the points
-accounts (through the ledger), then the tier status. The member lock also orders a decision
-against a refund of the same purchase arriving at that moment.
+Lock order is the pipeline's: the member row, then the points accounts (through the ledger),
+then the tier status. The member lock also orders a decision against a refund of the same
+purchase arriving at that moment.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def award_release(
             )
         AwardLine.objects.bulk_create(coupons)
         if by_type.get(engine.GROWTH, 0) > 0 or award.kind == Award.Kind.PURCHASE:
-            _after_growth(member, tier_rank, book, at)
+            _after_growth(member, tier_rank, book, at, cause=award)
         return _decide(review, AwardReview.Status.RELEASED, actor, note, at)
 
 
@@ -87,7 +87,8 @@ def award_reject(
         review = _decidable(review)
         net = _net(review.award)
         ids = sorted({campaign_id for (_code, campaign_id) in net if campaign_id})
-        campaigns = {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        # giving back is one F() update per campaign: nothing is read and decided, so no lock
+        campaigns = {c.pk: c for c in Campaign.objects.filter(pk__in=ids)}
         back = [
             engine.Line(AwardLine.Kind.CAMPAIGN, code, -amount, campaign_id, -cny)
             for (code, campaign_id), (amount, cny) in sorted(net.items(), key=str)

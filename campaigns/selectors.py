@@ -394,14 +394,19 @@ def _lines_prefetch() -> Prefetch:
 
 
 def award_summary(award: Award) -> AwardSummary:
-    """The award's lines in numbers and words, with totals per point type (lines prefetched or read)."""
-    if "lines" in getattr(award, "_prefetched_objects_cache", {}):
-        lines = list(award.lines.all())
+    """The award's lines in numbers and words, with totals per point type, and the lines of the
+    awards it caused (a tier upgrade's bonus and coupons): every point the fact moved. Lines
+    prefetched (``lines`` and ``consequences``, see ``purchase_history``) or read in one query."""
+    cache = getattr(award, "_prefetched_objects_cache", {})
+    if "lines" in cache and "consequences" in cache:
+        lines = list(award.lines.all()) + [
+            line for caused in award.consequences.all() for line in caused.lines.all()
+        ]
     else:
         lines = list(
-            AwardLine.objects.filter(award=award)
+            AwardLine.objects.filter(Q(award=award) | Q(award__cause=award))
             .select_related("point_type", "coupon__benefit")
-            .order_by("id")
+            .order_by("award_id", "id")
         )
     return summary_of(
         [
@@ -471,7 +476,14 @@ class PurchaseHistory:
 
 def purchase_history(purchase: Purchase) -> PurchaseHistory:
     """A purchase with what it earned and each refund with what it took back (four queries)."""
-    awards = list(Award.objects.filter(purchase=purchase).prefetch_related(_lines_prefetch()))
+    awards = list(
+        Award.objects.filter(purchase=purchase).prefetch_related(
+            _lines_prefetch(),
+            Prefetch(
+                "consequences", queryset=Award.objects.order_by("id").prefetch_related(_lines_prefetch())
+            ),
+        )
+    )
     earned = next((award for award in awards if award.kind == Award.Kind.PURCHASE), None)
     by_refund = {award.refund_id: award for award in awards if award.kind == Award.Kind.REFUND}
     refunds = [
