@@ -203,8 +203,9 @@ def _process(
         )  # fmt: skip
         _count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
         if over:
-            _hold(award, outcome, over, at)
+            _hold(award, outcome, over, at)  # AwardReview(award=award) caches itself as award.review
             return award
+        Award.review.related.set_cached_value(award, None)  # known: not held (answers ask)
         _post(award, member, outcome.totals(), book, at, available_after)
         growth = outcome.total(engine.GROWTH)
         if kind == Award.Kind.PURCHASE or growth > 0:

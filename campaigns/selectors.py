@@ -403,8 +403,10 @@ def award_summary(award: Award) -> AwardSummary:
             line for caused in award.consequences.all() for line in caused.lines.all()
         ]
     else:
+        # awards first (two index scans: the award and those it caused), then their lines
+        awards = Award.objects.filter(Q(pk=award.pk) | Q(cause=award)).values("pk")
         lines = list(
-            AwardLine.objects.filter(Q(award=award) | Q(award__cause=award))
+            AwardLine.objects.filter(award__in=awards)
             .select_related("point_type", "coupon__benefit")
             .order_by("award_id", "id")
         )
@@ -432,8 +434,9 @@ class ReviewSummary:
 
 def award_review(award: Award) -> ReviewSummary | None:
     """The award's review hold, if it has one, in numbers and words."""
-    review = AwardReview.objects.filter(award=award).first()
-    if review is None:
+    try:
+        review = award.review  # set by the pipeline on an award it just made: no query
+    except AwardReview.DoesNotExist:
         return None
     over = "; ".join(
         _("%(amount)s %(type)s is above the review limit of %(limit)s")
