@@ -187,6 +187,19 @@ class Outcome:
     def total(self, point_type: str) -> int:
         return sum(line.amount for line in self.lines if line.point_type == point_type)
 
+    def totals(self) -> dict[str, int]:
+        """{point type code: points}, of the types the lines give."""
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            if line.point_type:
+                totals[line.point_type] = totals.get(line.point_type, 0) + line.amount
+        return totals
+
+    def over(self, limits: Mapping[str, int]) -> dict[str, int]:
+        """{point type code: limit} of the limits this outcome goes above (a review hold)."""
+        totals = self.totals()
+        return {code: limit for code, limit in limits.items() if totals.get(code, 0) > limit}
+
     def campaign_points(self, campaign_id: int, point_type: str = POINTS) -> int:
         return sum(
             ln.amount for ln in self.lines if ln.campaign_id == campaign_id and ln.point_type == point_type

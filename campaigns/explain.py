@@ -27,6 +27,11 @@ def signed(amount: int) -> str:
 
 def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], coupon: str = "") -> str:
     """One line: what gave it, how much, and the rule's numbers."""
+    if coupon and kind == AwardLine.Kind.BENEFIT:
+        return _("Upgrade to %(tier)s: coupon %(coupon)s") % {
+            "tier": params.get("tier", ""),
+            "coupon": coupon,
+        }
     if coupon:
         return _("%(campaign)s: coupon %(coupon)s") % {
             "campaign": params.get("campaign", ""),

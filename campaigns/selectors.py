@@ -9,13 +9,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from typing import TypeVar
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import engine, explain
-from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
+from campaigns.models import Award, AwardLine, AwardReview, BehaviourRule, Campaign, EarnRule, ReviewLimit
 from members.models import Member, MemberEvent, Purchase, Refund
 from points.models import PointType
 from tiers import selectors as tier_selectors
@@ -38,6 +40,7 @@ class RuleBook:
     entry_tier: Tier
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     policy: TierPolicy | None = None
+    review_limits: list[ReviewLimit] = field(default_factory=list)
 
     # What the facts must be read with: skipped when no rule or campaign looks at it.
     @cached_property
@@ -59,15 +62,7 @@ class RuleBook:
 
     def base_for(self, channel: str, store_id: int | None) -> list[engine.BaseRule]:
         """Per point type, the most specific active rule: the store's, else the channel's, else default."""
-        best: dict[int, tuple[int, EarnRule]] = {}
-        for rule in self.earn_rules:
-            if rule.store_id is not None and rule.store_id != store_id:
-                continue
-            if rule.channel and rule.channel != channel:
-                continue
-            rank = 2 if rule.store_id is not None else 1 if rule.channel else 0
-            if rule.point_type_id not in best or best[rule.point_type_id][0] < rank:
-                best[rule.point_type_id] = (rank, rule)
+        best = most_specific(self.earn_rules, channel, store_id)
         return [
             engine.BaseRule(
                 point_type=rule.point_type.code,
@@ -77,8 +72,34 @@ class RuleBook:
                 excluded_skus=frozenset(rule.excluded_skus),
                 multiplied=rule.point_type.redeemable,
             )
-            for _rank, rule in sorted(best.values(), key=lambda item: item[1].point_type_id)
+            for rule in best
         ]
+
+    def review_limits_for(self, channel: str, store_id: int | None) -> dict[str, int]:
+        """{point type code: the limit above which an award waits for review}, for a fact of
+        this channel and store (the most specific active limit, as for earning rules)."""
+        return {
+            limit.point_type.code: limit.above
+            for limit in most_specific(self.review_limits, channel, store_id)
+        }
+
+
+Scoped = TypeVar("Scoped", EarnRule, ReviewLimit)
+
+
+def most_specific(rules: Iterable[Scoped], channel: str, store_id: int | None) -> list[Scoped]:
+    """Per point type, in point type order, the rule that applies to a fact of this channel and
+    store: a store's rule beats its channel's, which beats the default (no channel, no store)."""
+    best: dict[int, tuple[int, Scoped]] = {}
+    for rule in rules:
+        if rule.store_id is not None and rule.store_id != store_id:
+            continue
+        if rule.channel and rule.channel != channel:
+            continue
+        rank = 2 if rule.store_id is not None else 1 if rule.channel else 0
+        if rule.point_type_id not in best or best[rule.point_type_id][0] < rank:
+            best[rule.point_type_id] = (rank, rule)
+    return [rule for _rank, rule in sorted(best.values(), key=lambda item: item[1].point_type_id)]
 
 
 def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
@@ -144,6 +165,7 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
         entry_tier=tiers[0],
         campaigns={c.pk: c for c in campaigns},
         policy=TierPolicy.current(),
+        review_limits=list(ReviewLimit.objects.filter(active=True).select_related("point_type")),
     )
 
 
@@ -372,14 +394,21 @@ def _lines_prefetch() -> Prefetch:
 
 
 def award_summary(award: Award) -> AwardSummary:
-    """The award's lines in numbers and words, with totals per point type (lines prefetched or read)."""
-    if "lines" in getattr(award, "_prefetched_objects_cache", {}):
-        lines = list(award.lines.all())
+    """The award's lines in numbers and words, with totals per point type, and the lines of the
+    awards it caused (a tier upgrade's bonus and coupons): every point the fact moved. Lines
+    prefetched (``lines`` and ``consequences``, see ``purchase_history``) or read in one query."""
+    cache = getattr(award, "_prefetched_objects_cache", {})
+    if "lines" in cache and "consequences" in cache:
+        lines = list(award.lines.all()) + [
+            line for caused in award.consequences.all() for line in caused.lines.all()
+        ]
     else:
+        # awards first (two index scans: the award and those it caused), then their lines
+        awards = Award.objects.filter(Q(pk=award.pk) | Q(cause=award)).values("pk")
         lines = list(
-            AwardLine.objects.filter(award=award)
+            AwardLine.objects.filter(award__in=awards)
             .select_related("point_type", "coupon__benefit")
-            .order_by("id")
+            .order_by("award_id", "id")
         )
     return summary_of(
         [
@@ -392,6 +421,46 @@ def award_summary(award: Award) -> AwardSummary:
             )
             for line in lines
         ]
+    )
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    status: str  # AwardReview.Status
+    points: dict[str, int]  # "points" and "growth" always present
+    limits: dict[str, int]
+    message: str
+
+
+def award_review(award: Award) -> ReviewSummary | None:
+    """The award's review hold, if it has one, in numbers and words."""
+    try:
+        review = award.review  # set by the pipeline on an award it just made: no query
+    except AwardReview.DoesNotExist:
+        return None
+    over = "; ".join(
+        _("%(amount)s %(type)s is above the review limit of %(limit)s")
+        % {
+            "amount": f"{review.points.get(pt.code, 0):,}",
+            "type": pt.name,
+            "limit": f"{review.limits[pt.code]:,}",
+        }
+        for pt in PointType.objects.filter(code__in=review.limits).order_by("pk")
+    )
+    if review.status == AwardReview.Status.HELD:
+        message = _("Held for review: %(why)s. Nothing is posted until an approver releases it.") % {
+            "why": over
+        }
+    else:
+        message = _("%(status)s after review: %(why)s.") % {
+            "status": review.get_status_display(),
+            "why": over,
+        }
+    return ReviewSummary(
+        status=review.status,
+        points={engine.POINTS: 0, engine.GROWTH: 0, **review.points},
+        limits=dict(review.limits),
+        message=message,
     )
 
 
@@ -410,7 +479,14 @@ class PurchaseHistory:
 
 def purchase_history(purchase: Purchase) -> PurchaseHistory:
     """A purchase with what it earned and each refund with what it took back (four queries)."""
-    awards = list(Award.objects.filter(purchase=purchase).prefetch_related(_lines_prefetch()))
+    awards = list(
+        Award.objects.filter(purchase=purchase).prefetch_related(
+            _lines_prefetch(),
+            Prefetch(
+                "consequences", queryset=Award.objects.order_by("id").prefetch_related(_lines_prefetch())
+            ),
+        )
+    )
     earned = next((award for award in awards if award.kind == Award.Kind.PURCHASE), None)
     by_refund = {award.refund_id: award for award in awards if award.kind == Award.Kind.REFUND}
     refunds = [

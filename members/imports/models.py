@@ -151,6 +151,9 @@ class ImportRun(models.Model):
     rows_duplicate = models.PositiveIntegerField(_("already imported"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
     rows_skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rows_review = models.PositiveIntegerField(
+        _("rows needing review"), default=0, help_text=_("Their points wait for an approver.")
+    )
     #: Identities the file shows to be one new person (``name:value`` strings), see services.
     enrol_groups = models.JSONField(default=list, blank=True, editable=False)
     # What the job did; updated in the transaction of each chunk, so always exact.
@@ -225,6 +228,9 @@ class ImportRow(models.Model):
     values = models.JSONField(_("values"), default=dict, encoder=DjangoJSONEncoder)
     #: {field: [message, ...]} for rejected rows; {"": [reason]} for skipped ones
     errors = models.JSONField(_("errors"), default=dict, blank=True)
+    #: {"lines": [{"type": point type name, "points": n, "limit": n}]} when the preview expects
+    #: the row's award to be held for review (see ``PREVIEW_MARKS``)
+    review = models.JSONField(_("needs review"), null=True, blank=True, encoder=DjangoJSONEncoder)
     member_id = models.BigIntegerField(null=True, blank=True)
     purchase_id = models.BigIntegerField(null=True, blank=True)
     refund_id = models.BigIntegerField(null=True, blank=True)
@@ -237,6 +243,19 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.number}"
+
+    @property
+    def review_message(self) -> str:
+        """Why the preview expects the row's points to wait for an approver, in the reader's language."""
+        if not self.review:
+            return ""
+        return _("Needs review: %(over)s; its points wait for an approver.") % {
+            "over": "; ".join(
+                _("%(points)s %(type)s is above the review limit of %(limit)s")
+                % {"points": f"{line['points']:,}", "type": line["type"], "limit": f"{line['limit']:,}"}
+                for line in self.review["lines"]
+            )
+        }
 
     @property
     def message(self) -> str:

@@ -30,3 +30,9 @@ def first_rows(run: ImportRun, limit: int = 20) -> list[ImportRow]:
 
 def rejected_rows(run: ImportRun) -> QuerySet[ImportRow]:
     return run.rows.filter(state=ImportRow.State.REJECTED).order_by("number")
+
+
+def review_rows(run: ImportRun) -> QuerySet[ImportRow]:
+    """Rows to import (or imported) whose points the preview expects to wait for an approver."""
+    states = [ImportRow.State.PENDING, ImportRow.State.DONE]
+    return run.rows.filter(state__in=states, review__isnull=False).order_by("number")

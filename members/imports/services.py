@@ -22,7 +22,7 @@ import datetime
 import hashlib
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -42,6 +42,11 @@ from members.selectors import stores_of
 
 CHUNK = 2000
 State = ImportRow.State
+
+#: Marks the preview puts on sale rows whose points will likely wait for review. The earning
+#: rules live in a higher app (campaigns), which registers its function here: called per chunk
+#: with the profile's channel and the chunk's pending sales, it sets ``ImportRow.review``.
+PREVIEW_MARKS: list[Callable[[str, list[ImportRow]], None]] = []
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -175,6 +180,7 @@ def import_preview(
         run.rows_duplicate = counts[State.DUPLICATE]
         run.rows_rejected = counts[State.REJECTED]
         run.rows_skipped = counts[State.SKIPPED]
+        run.rows_review = run.rows.filter(state=State.PENDING, review__isnull=False).count()
         run.save()
     return run
 
@@ -323,6 +329,9 @@ class _Judge:
                 _reject(item, "member", _unknown_member(values, self.spec.member_match))
             elif member_id is None:
                 values["new"] = True  # a person to enrol: see settle
+        sales = [item for _row, item in live if item.state == State.PENDING and item.kind != "return"]
+        for mark in PREVIEW_MARKS:
+            mark(self.spec.channel, sales)
 
     def _store_id(self, code: str) -> int | None:
         return self.stores.get(code) or self.stores_upper.get(code.upper())
