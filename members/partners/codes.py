@@ -12,7 +12,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 from members.partners.models import MemberCode, Partner, PartnerMember
+from members.validation import FieldErrors
 
 #: 18 digits (as WeChat's dynamic card codes), the first never 0 so the code survives being read
 #: as an integer: 9 x 10^17 codes. With a partner key's throttle (600 requests a minute by
@@ -89,9 +90,8 @@ def member_code_issue(
     if not partner.is_first_party:
         raise PermissionDenied(_("Only the brand's own systems issue member codes."))
     if member.status != Member.Status.ACTIVE:
-        raise ValidationError(
-            {"member_number": [_("This member is not active: no member code is issued.")]},
-            code="member_closed",
+        FieldErrors.single(
+            "member_number", _("This member is not active: no member code is issued."), code="member_closed"
         )
     now = now or timezone.now()
     issue_key = hashlib.sha256(request_key.encode()).hexdigest()
