@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from members.models import Member
@@ -134,7 +134,6 @@ def member_code_redeem(*, partner: Partner, code: str, now: datetime.datetime | 
     if not redeemed:
         return None
     row = MemberCode.objects.select_related("member").get(code_hash=code_hash)
-    assert constant_time_compare(_code_of(row.nonce), code)  # the hash found the code it was made for
     visit_until = now + datetime.timedelta(minutes=settings.MEMBER_VISIT_MINUTES)
     PartnerMember.objects.bulk_create(
         [PartnerMember(partner=partner, member=row.member, visit_until=visit_until)],
