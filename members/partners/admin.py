@@ -69,12 +69,7 @@ class PartnerForm(forms.ModelForm):
         widget=forms.RadioSelect,
         required=False,  # a form without it keeps the safe default, third-party
         initial=PartnerKind.THIRD_PARTY,
-        help_text=_(
-            "First-party only for the brand's own systems (its POS, its mini-program): they see every "
-            "member and may change a member's mobile and identities. A third-party partner (a mall's "
-            "POS, a franchise, a marketplace) reaches an existing member only with the member code "
-            "the customer's app shows."
-        ),
+        help_text=Partner._meta.get_field("kind").help_text,
     )
     grants = forms.MultipleChoiceField(
         label=capfirst(_("granted operations")),

@@ -52,10 +52,7 @@ def member_code_required() -> TrustRefused:
     about the member."""
     return TrustRefused(
         "member_code_required",
-        _(
-            "This needs the customer's member code: ask them to show it in the brand's app and "
-            "redeem it with POST /api/v1/members/link/."
-        ),
+        _("This needs the customer's member code: redeem it with POST /api/v1/members/link/ first."),
     )
 
 

@@ -60,8 +60,7 @@ class Partner(models.Model):
         choices=PartnerKind.choices,
         default=PartnerKind.THIRD_PARTY,
         help_text=_(
-            "First-party only for the brand's own systems: they see every member and may change "
-            "a member's mobile and identities."
+            "For the brand's own systems only: they see every member and change mobiles and identities."
         ),
     )
     stores = models.ManyToManyField(
