@@ -116,7 +116,8 @@ def member_code_issue(
 
 def member_code_redeem(*, partner: Partner, code: str, now: datetime.datetime | None = None) -> Member | None:
     """The member whose code this is, now linked to the partner with a visit open; None for a
-    code that is unknown, expired or already used (the caller cannot tell which).
+    code that is unknown, expired or already used, or whose issuer is no longer a first-party
+    partner (the caller cannot tell which).
 
     The conditional UPDATE is the lock: of two requests presenting one code at once, the second
     waits on the row and then no longer matches ``redeemed_at IS NULL``.
@@ -130,7 +131,9 @@ def member_code_redeem(*, partner: Partner, code: str, now: datetime.datetime | 
     ).update(redeemed_at=now, redeemed_by=partner)
     if not redeemed:
         return None
-    row = MemberCode.objects.select_related("member").get(code_hash=code_hash)
+    row = MemberCode.objects.select_related("member", "issued_by").get(code_hash=code_hash)
+    if not (row.issued_by.is_first_party and row.issued_by.is_active):
+        return None  # its issuer is no longer the brand's own system: its codes are worth nothing
     visit_until = now + datetime.timedelta(minutes=settings.MEMBER_VISIT_MINUTES)
     PartnerMember.objects.bulk_create(
         [PartnerMember(partner=partner, member=row.member, visit_until=visit_until)],

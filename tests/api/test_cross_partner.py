@@ -19,7 +19,7 @@ from drf_spectacular.generators import SchemaGenerator
 from benefits.models import Coupon, Redemption
 from campaigns.models import Award, AwardLine
 from members.models import ConsentRecord, Identity, Member, MemberEvent, Purchase, Refund
-from members.partners.models import MemberCode, PartnerMember
+from members.partners.models import MemberCode, PartnerKind, PartnerMember
 from points.models import Account, Entry
 from tests.benefits import conftest as benefits_fixtures
 from tests.benefits.conftest import give_points
@@ -317,11 +317,20 @@ def test_expired_reused_and_unknown_codes_are_refused_alike(partner_a, partner_b
     assert partner_b.get(f"/api/v1/members/{n}/").status_code == 404
 
 
-def test_a_third_party_partner_cannot_issue_codes(partner_b):
+def test_a_code_issued_by_a_third_party_partner_is_refused(partner_a, partner_b, a_world):
+    """B cannot issue codes; and codes A issued while it was first-party are worth nothing once
+    the operator makes A third-party."""
     mine = partner_b.post("/api/v1/members/", {"mobile": "13900000001"}).json()["member_number"]
     refused = partner_b.post(f"/api/v1/members/{mine}/codes/", {})
     assert (refused.status_code, refused.json()["code"]) == (403, "first_party_only")
     assert not MemberCode.objects.exists()
+    code = issue_code(partner_a, a_world["number"])
+    partner_a.partner.kind = PartnerKind.THIRD_PARTY
+    partner_a.partner.save()
+    demoted = link(partner_b, code)
+    assert (demoted.status_code, demoted.json()["code"]) == (422, "member_code_invalid")
+    assert demoted.content == link(partner_b, GUESSED_CODE).content
+    assert partner_b.get(f"/api/v1/members/{a_world['number']}/").status_code == 404
 
 
 def test_a_first_party_partner_sees_every_member(partner_a, partner_b, voucher):
