@@ -49,7 +49,11 @@ def purchase_process(
     book = book or selectors.rule_book()
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     base = book.base_for(purchase.channel, purchase.store_id)
-    first = book.uses_first_purchase and selectors.is_first_purchase(purchase)
+    first = None
+    if book.uses_first_purchase:  # asked under the member's lock: "given once" reads the awards
+        first = lambda: selectors.is_first_purchase(  # noqa: E731
+            purchase.member_id, purchase.occurred_at, purchase_id=purchase.pk
+        )
     return _process(
         key=key,
         kind=Award.Kind.PURCHASE,
@@ -144,7 +148,7 @@ def _process(
     evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None], engine.Outcome],
     links: dict[str, Any],
     reason: str,
-    first_purchase: bool = False,
+    first_purchase: Callable[[], bool] | None = None,
     available_after: datetime.datetime | None = None,
 ) -> Award:
     at = at or timezone.now()
@@ -160,7 +164,8 @@ def _process(
                 },
                 code="member_closed",
             )
-        state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
+        first = first_purchase is not None and first_purchase()
+        state = selectors.member_state(member, book, fact.at, first_purchase=first)
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = _lock_budgets(book, matched)
         capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live

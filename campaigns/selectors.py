@@ -208,11 +208,27 @@ def _state(member, status, tag_ids, book: RuleBook, at: datetime.datetime, first
     )
 
 
-def is_first_purchase(purchase: Purchase) -> bool:
-    earlier = Purchase.objects.filter(member_id=purchase.member_id).filter(
-        Q(occurred_at__lt=purchase.occurred_at) | Q(occurred_at=purchase.occurred_at, pk__lt=purchase.pk)
-    )
-    return not earlier.exists()
+def is_first_purchase(member_id: int, at: datetime.datetime, *, purchase_id: int | None = None) -> bool:
+    """Whether a purchase of the member at ``at`` is their first purchase, for first-purchase campaigns.
+
+    The first purchase is the earliest by when it happened, whenever it arrived, and whether it
+    is dated before the member enrolled or not (a POS import enrols the buyer after the sale;
+    an old CRM's history is real purchases). It is given once: a back-dated purchase that
+    arrives after a later-dated one already earned a first-purchase campaign (points or a
+    coupon) is not first, so the gift is never given twice. ``purchase_id`` is the purchase's
+    own id (ties in time go to the lower id); None for a basket not yet recorded (a preview:
+    only purchases strictly before ``at`` come before it). The pipeline asks under the
+    member's lock, so two purchases processed at once cannot both be first.
+    """
+    earlier = Purchase.objects.filter(member_id=member_id, occurred_at__lt=at)
+    if purchase_id is not None:
+        earlier |= Purchase.objects.filter(member_id=member_id, occurred_at=at, pk__lt=purchase_id)
+    if earlier.exists():
+        return False
+    given = AwardLine.objects.filter(
+        member_id=member_id, kind=AwardLine.Kind.CAMPAIGN, campaign__first_purchase=True
+    ).filter(Q(amount__gt=0) | Q(coupon__isnull=False))  # refunds' lines are negative: still given
+    return not given.exists()
 
 
 def purchase_fact(purchase: Purchase, *, lines: bool = True) -> engine.Fact:
