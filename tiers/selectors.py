@@ -40,6 +40,35 @@ def ladder() -> list[Tier]:
     return tiers
 
 
+def ladder_errors(tier: Tier, tiers: list[Tier]) -> dict[str, str]:
+    """What is wrong with ``tier`` (unsaved values) in the ladder of ``tiers`` (the others as
+    stored): a higher rank must need a strictly higher threshold, or the lower tier could never
+    be reached (``qualified_for`` gives the highest tier reached). {} when it fits."""
+    others = [other for other in tiers if other.pk != tier.pk or tier.pk is None]
+    below = [o for o in others if o.rank < tier.rank and o.threshold >= tier.threshold]
+    above = [o for o in others if o.rank > tier.rank and o.threshold <= tier.threshold]
+    values = {"tier": tier.name, "threshold": f"{tier.threshold:,}"}
+    if below:
+        other = max(below, key=lambda o: o.rank)
+        message = _(
+            "%(tier)s (rank %(rank)s) needs a higher threshold than %(other)s below it (rank "
+            "%(other_rank)s, %(other_threshold)s): %(threshold)s is not above it. A tier higher on the "
+            "ladder must be harder to reach."
+        )
+    elif above:
+        other = min(above, key=lambda o: o.rank)
+        message = _(
+            "%(tier)s (rank %(rank)s) needs a lower threshold than %(other)s above it (rank "
+            "%(other_rank)s, %(other_threshold)s): %(threshold)s is not below it. A tier higher on the "
+            "ladder must be harder to reach."
+        )
+    else:
+        return {}
+    values |= {"rank": tier.rank, "other": other.name, "other_rank": other.rank}
+    values["other_threshold"] = f"{other.threshold:,}"
+    return {"threshold": message % values}
+
+
 def qualified_for(tiers: list[Tier], value: int) -> Tier:
     """The highest tier whose threshold ``value`` reaches (the entry tier at least)."""
     best = tiers[0]
