@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -84,6 +85,17 @@ class ImportProfile(models.Model):
         _("reject rows with an invalid phone"),
         default=True,
         help_text=_("Off: a row whose member is named by a card keeps going without the phone."),
+    )
+    return_match_days = models.PositiveSmallIntegerField(
+        _("match returns without a receipt number within (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text=_(
+            "For files whose returns do not name their original receipt. Empty: such a return is "
+            "rejected. A number of days: it is matched to the same member's most recent sale at the "
+            "same store within that many days before it with at least the returned amount not yet refunded."
+        ),
     )
     builtin = models.BooleanField(_("shipped with the product"), default=False, editable=False)
     active = models.BooleanField(_("active"), default=True)
