@@ -190,3 +190,17 @@ def test_the_file_is_gbk_and_tab_separated(stores, vendor):
     text = FILE.decode("gbk")
     assert "\t" in text and "门店编码" in text and "RETURN" in text
     assert datetime.datetime(2026, 11, 20, 16, tzinfo=TZ) < NOW
+
+
+def test_the_preview_page_shows_the_matched_receipt(client, operator, stores, vendor):
+    import io
+
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, operator)
+    file = io.BytesIO(FILE)
+    file.name = "pos_sale_return_gbk.tsv"
+    response = client.post(reverse("admin:members_importrun_upload"), {"profile": vendor.pk, "file": file})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "Return matched to sale T1003 of 2026-11-16 12:00" in page
+    assert "No sale of this member at this store in the 7 days before the return" in page
