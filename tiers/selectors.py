@@ -47,26 +47,28 @@ def ladder_errors(tier: Tier, tiers: list[Tier]) -> dict[str, str]:
     others = [other for other in tiers if other.pk != tier.pk or tier.pk is None]
     below = [o for o in others if o.rank < tier.rank and o.threshold >= tier.threshold]
     above = [o for o in others if o.rank > tier.rank and o.threshold <= tier.threshold]
-    values = {"tier": tier.name, "threshold": f"{tier.threshold:,}"}
     if below:
-        other = max(below, key=lambda o: o.rank)
-        message = _(
-            "%(tier)s (rank %(rank)s) needs a higher threshold than %(other)s below it (rank "
-            "%(other_rank)s, %(other_threshold)s): %(threshold)s is not above it. A tier higher on the "
-            "ladder must be harder to reach."
-        )
+        other, message = max(below, key=lambda o: o.rank), _not_above_lower()
     elif above:
-        other = min(above, key=lambda o: o.rank)
-        message = _(
-            "%(tier)s (rank %(rank)s) needs a lower threshold than %(other)s above it (rank "
-            "%(other_rank)s, %(other_threshold)s): %(threshold)s is not below it. A tier higher on the "
-            "ladder must be harder to reach."
-        )
+        other, message = min(above, key=lambda o: o.rank), _not_below_higher()
     else:
         return {}
-    values |= {"rank": tier.rank, "other": other.name, "other_rank": other.rank}
-    values["other_threshold"] = f"{other.threshold:,}"
-    return {"threshold": message % values}
+    values = {
+        "tier": tier.name,
+        "threshold": f"{tier.threshold:,}",
+        "other": other.name,
+        "other_threshold": f"{other.threshold:,}",
+    }
+    why = _("A higher tier needs a higher threshold.")
+    return {"threshold": f"{message % values} {why}"}
+
+
+def _not_above_lower() -> str:
+    return _("%(tier)s at %(threshold)s is not above %(other)s at %(other_threshold)s, the tier below it.")
+
+
+def _not_below_higher() -> str:
+    return _("%(tier)s at %(threshold)s is not below %(other)s at %(other_threshold)s, the tier above it.")
 
 
 def qualified_for(tiers: list[Tier], value: int) -> Tier:

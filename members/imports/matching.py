@@ -160,7 +160,8 @@ def recorded_sales(
 
 def matched_note(sale: SaleCandidate) -> str:
     """What the preview and the result say about a return matched to its sale."""
-    return _("Return matched to sale %(number)s of %(when)s (%(left)s CNY not yet refunded).") % {
+    t = _("Return matched to sale %(number)s of %(when)s (%(left)s CNY not yet refunded).")
+    return t % {
         "number": sale.number,
         "when": f"{timezone.localtime(sale.occurred_at):%Y-%m-%d %H:%M}",
         "left": sale.left,
@@ -168,7 +169,6 @@ def matched_note(sale: SaleCandidate) -> str:
 
 
 def unmatched_reason(amount: Decimal, days: int) -> str:
-    return _(
-        "No sale of this member at this store in the %(days)d days before the return has %(amount)s CNY "
-        "left to refund: give the original receipt number."
-    ) % {"days": days, "amount": amount}
+    t = _("No sale of this member at this store in %(days)d days before has %(amount)s CNY to refund.")
+    fix = _("Give the original receipt number.")
+    return f"{t % {'days': days, 'amount': amount}} {fix}"

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
@@ -91,10 +92,11 @@ class ImportProfile(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(366)],
-        help_text=_(
-            "For files whose returns do not name their original receipt. Empty: such a return is "
-            "rejected. A number of days: it is matched to the same member's most recent sale at the "
-            "same store within that many days before it with at least the returned amount not yet refunded."
+        help_text=format_lazy(
+            "{} {} {}",
+            _("Empty: a return without its original receipt number is rejected."),
+            _("N: it is matched to the member's latest sale at that store in the N days before it."),
+            _("Only a sale with at least the returned amount not yet refunded is matched."),
         ),
     )
     builtin = models.BooleanField(_("shipped with the product"), default=False, editable=False)
