@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -49,11 +50,14 @@ def purchase_process(
     book = book or selectors.rule_book()
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     base = book.base_for(purchase.channel, purchase.store_id)
-    first = None
-    if book.uses_first_purchase:  # asked under the member's lock: "given once" reads the awards
-        first = lambda: selectors.is_first_purchase(  # noqa: E731
-            purchase.member_id, purchase.occurred_at, purchase_id=purchase.pk
+    # Asked under the member's lock (``_process``): "given once" reads the member's awards.
+    first = (
+        functools.partial(
+            selectors.is_first_purchase, purchase.member_id, purchase.occurred_at, purchase_id=purchase.pk
         )
+        if book.uses_first_purchase
+        else None
+    )
     return _process(
         key=key,
         kind=Award.Kind.PURCHASE,
