@@ -243,7 +243,7 @@ PlanPeriod = tuple[int, datetime.datetime, datetime.datetime]
 
 
 def _subscriptions(member_ids: list[int], book: RuleBook) -> dict[int, list[PlanPeriod]]:
-    """Running-or-later subscription periods of these members, read only when a plan holds an
+    """The running or paid-ahead subscription periods of these members, read only when a plan holds an
     earn multiplier; which one runs is decided per fact's time (``tiers.subscriptions.running``)."""
     if not book.uses_plans:
         return {}
