@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -49,7 +50,14 @@ def purchase_process(
     book = book or selectors.rule_book()
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     base = book.base_for(purchase.channel, purchase.store_id)
-    first = book.uses_first_purchase and selectors.is_first_purchase(purchase)
+    # Asked under the member's lock (``_process``): "given once" reads the member's awards.
+    first = (
+        functools.partial(
+            selectors.is_first_purchase, purchase.member_id, purchase.occurred_at, purchase_id=purchase.pk
+        )
+        if book.uses_first_purchase
+        else None
+    )
     return _process(
         key=key,
         kind=Award.Kind.PURCHASE,
@@ -150,7 +158,7 @@ def _process(
     evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None], engine.Outcome],
     links: dict[str, Any],
     reason: str,
-    first_purchase: bool = False,
+    first_purchase: Callable[[], bool] | None = None,
     available_after: datetime.datetime | None = None,
     review_scope: tuple[str, int | None] | None = None,
     cause: Award | None = None,
@@ -171,7 +179,8 @@ def _process(
                 },
                 code="member_closed",
             )
-        state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
+        first = first_purchase is not None and first_purchase()
+        state = selectors.member_state(member, book, fact.at, first_purchase=first)
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = _lock_budgets(book, matched)
         capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live

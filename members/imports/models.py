@@ -12,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
@@ -84,6 +86,18 @@ class ImportProfile(models.Model):
         _("reject rows with an invalid phone"),
         default=True,
         help_text=_("Off: a row whose member is named by a card keeps going without the phone."),
+    )
+    return_match_days = models.PositiveSmallIntegerField(
+        _("match returns without a receipt number within (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text=format_lazy(
+            "{} {} {}",
+            _("Empty: a return without its original receipt number is rejected."),
+            _("N: it is matched to the member's latest sale at that store in the N days before it."),
+            _("Only a sale with at least the returned amount not yet refunded is matched."),
+        ),
     )
     builtin = models.BooleanField(_("shipped with the product"), default=False, editable=False)
     active = models.BooleanField(_("active"), default=True)
