@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from django.urls import include, path
+from django.urls import Resolver404, include, path, re_path, resolve
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from members.api.errors import json_error
 from members.api.members import MemberViewSet
 
 
@@ -24,6 +27,22 @@ class SchemaView(SpectacularAPIView):
             return super().get(request, *args, **kwargs)
 
 
+@csrf_exempt
+def no_such_url(request, rest: str = ""):
+    """Any method on any URL under /api/ that names no endpoint: 404 in the error body, also with
+    DEBUG on (Django's technical 404 page is HTML) and instead of CommonMiddleware's redirect to
+    the URL with a slash (which would drop a POST's body)."""
+    message = _("Not found.")
+    if not request.path.endswith("/"):
+        try:
+            resolve(request.path + "/")
+        except Resolver404:
+            pass
+        else:
+            message = _("Not found. The API's URLs end with a slash: %(path)s/") % {"path": request.path}
+    return json_error(404, "not_found", message)
+
+
 router = SimpleRouter(trailing_slash=True)
 router.register("members", MemberViewSet, basename="member")
 
@@ -36,4 +55,5 @@ urlpatterns = [
     path("v1/", include("campaigns.api")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^(?P<rest>.*)$", no_such_url),  # last: whatever matched nothing above
 ]

@@ -49,7 +49,10 @@ class CurrentTierSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    """``tiers.selectors.Progress``: the numbers, and the same in words for people."""
+    """Progress towards the next tier and towards keeping this one: the numbers, and the same in
+    words for people."""
+
+    # reads tiers.selectors.Progress
 
     metric = EnumField("TierMetricEnum", choices=TierPolicy.Metric.choices)
     unit = serializers.CharField(help_text="What the values count, in the request's language.")

@@ -8,18 +8,23 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
-from members.api.serializers import EARLIEST
+from members.api.serializers import EARLIEST, MOMENT, MOMENT_HELP, moment_error
 
 
 class _UtcIsoDateTimeField(IsoDateTimeField):
-    """ISO 8601 with any offset Python accepts, handed to the database in UTC.
+    """RFC 3339 with its offset (as ``Moment`` in bodies), handed to the database in UTC.
 
-    PostgreSQL refuses offsets beyond ±15:59 (``2026-01-01T00:00+16:32`` is valid ISO): without
-    the conversion such a filter value was a 500.
+    PostgreSQL refuses offsets beyond ±15:59 (``2026-01-01T00:00:00+16:32`` is valid ISO):
+    without the conversion such a filter value was a 500.
     """
 
     def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not MOMENT.fullmatch(value):
+            raise forms.ValidationError(moment_error(), code="invalid")
         moment = super().to_python(value)
         if moment is None:
             return None
@@ -32,5 +37,8 @@ class _UtcIsoDateTimeField(IsoDateTimeField):
         return moment
 
 
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "pattern": MOMENT.pattern, "description": MOMENT_HELP}
+)
 class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _UtcIsoDateTimeField

@@ -78,7 +78,7 @@ class MemberSerializer(serializers.Serializer):
         return member.email if self._contact else mask_email(member.email)
 
     def get_birthday(self, member: Member) -> str | None:
-        """``YYYY-MM-DD``, or ``****-MM-DD`` without the contact grant."""
+        """`YYYY-MM-DD`, or `****-MM-DD` without the contact grant."""
         if not member.birthday:
             return None
         return member.birthday.isoformat() if self._contact else mask_birthday(member.birthday)
@@ -100,6 +100,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class EnrolSerializer(Strict):
+    required_any = (("mobile", "identities"),)  # the schema's anyOf; validate() refuses the same
     identities = IdentitySerializer(many=True, required=False, default=list)
     mobile = serializers.CharField(max_length=32, required=False, allow_blank=True)
     name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
