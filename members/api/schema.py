@@ -81,7 +81,11 @@ def add_errors(result, generator, request, public):
     """Every operation may answer with the error body; say so, once, as a component."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path in result.get("paths", {}).values():
-        for operation in path.values():
+        for method, operation in path.items():
+            if method == "post" and "requestBody" in operation:
+                # A POST without a body is read as `{}`, which no POST here accepts (a PATCH
+                # without one changes nothing, and is a 200).
+                operation["requestBody"]["required"] = True
             responses = operation.setdefault("responses", {})
             statuses = ERROR_STATUSES | (BODY_ERROR_STATUSES if "requestBody" in operation else {})
             for code, description in sorted(statuses.items()):

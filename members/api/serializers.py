@@ -61,10 +61,9 @@ class StrictSchema(OpenApiSerializerExtension):
                 and prop.get("type") == "string"
                 and "pattern" not in prop
                 and isinstance(field, serializers.CharField)
-                and not field.allow_blank
-                and field.trim_whitespace
             ):
-                prop["pattern"] = NOT_BLANK  # spaces only are trimmed to nothing, and refused
+                # DRF refuses NUL characters, and trims white space before refusing a blank
+                prop["pattern"] = NO_NUL if field.allow_blank or not field.trim_whitespace else NOT_BLANK
         for group in getattr(self.target, "required_any", ()):
             schema.setdefault("anyOf", []).extend(
                 {"required": [name], "properties": {name: _non_empty(schema["properties"][name])}}
@@ -73,8 +72,11 @@ class StrictSchema(OpenApiSerializerExtension):
         return schema
 
 
-#: A string with something besides white space (DRF trims it before checking it is not blank).
-NOT_BLANK = r"\S"
+#: No NUL character (DRF refuses them), and for a field that may not be blank, something besides
+#: the white space Python's ``str.strip`` removes (written out: a pattern's ``\s`` is JavaScript's,
+#: which lacks \x1c-\x1f and \x85).
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
 
 
 def _non_empty(field_schema: dict) -> dict:

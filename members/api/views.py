@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from members.api import idempotency
 from members.api.auth import HasGrant, PartnerKeyAuthentication, PartnerKeyThrottle
 from members.api.errors import not_found, too_large
+from members.api.filters import StrictFilterBackend
 from members.models import Member
 from members.partners.models import Partner
 from members.partners.selectors import partner_members
@@ -57,19 +58,25 @@ class Pages(CursorPagination):
         return int(text)
 
     def decode_cursor(self, request):
-        try:
-            cursor = super().decode_cursor(request)
-        except exceptions.NotFound:
-            cursor = None
-            valid = False
+        if request.query_params.get(self.cursor_query_param) == "":
+            cursor, valid = None, False  # DRF reads it as the first page; no link has it
         else:
-            position = cursor.position if cursor else None
-            valid = position is None or (re.fullmatch(r"[0-9]{1,19}", position) and int(position) <= _MAX_ID)
+            cursor, valid = self._decode(request)
         if not valid:
             raise serializers.ValidationError(
                 {self.cursor_query_param: [_("Not a cursor from this list's next or previous link.")]}
             )
         return cursor
+
+    def _decode(self, request) -> tuple[object, bool]:
+        """DRF's cursor and whether its position is a row id (ordering is by id)."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:  # not base64, or not DRF's query string
+            return None, False
+        position = cursor.position if cursor else None
+        valid = position is None or (re.fullmatch(r"[0-9]{1,19}", position) and int(position) <= _MAX_ID)
+        return cursor, bool(valid)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
@@ -108,6 +115,7 @@ class _Partnered:
     permission_classes = [HasGrant]
     throttle_classes = [PartnerKeyThrottle]
     parser_classes = [StrictJSONParser]
+    filter_backends = [StrictFilterBackend]
     # No OPTIONS: nothing here is called from a browser (no CORS preflight), and its metadata
     # answer is not part of the documented contract. HEAD follows GET (Django's View).
     http_method_names = ["get", "post", "patch", "head"]
