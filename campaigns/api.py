@@ -144,9 +144,12 @@ class PurchaseInSerializer(PartnerScoped):
 
     def validate(self, data):
         check_amounts(
-            data, paid="paid_amount", shipping="shipping_amount", gift_card="gift_card_amount",
+            data,
+            paid="paid_amount",
+            shipping="shipping_amount",
+            gift_card="gift_card_amount",
             points="points_amount",
-        )  # fmt: skip
+        )
         return data
 
 

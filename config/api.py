@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from members.api.catalogue import EventTypesView, MeView
 from members.api.errors import json_error
 from members.api.members import MemberViewSet
 
@@ -48,6 +49,8 @@ router.register("members", MemberViewSet, basename="member")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/me/", MeView.as_view(), name="api-me"),
+    path("v1/event-types/", EventTypesView.as_view(), name="api-event-types"),
     # each app's own endpoints (members/api/ holds the framework they share)
     path("v1/", include("points.api")),
     path("v1/", include("tiers.api")),

@@ -48,7 +48,7 @@ class ConsentsOutSerializer(serializers.Serializer):
 
 
 class MemberSerializer(serializers.Serializer):
-    """A member as partners see it. Contact details are masked without ``members.contact``."""
+    """A member as partners see it. Contact details are masked without `members.contact`."""
 
     member_number = serializers.CharField()
     name = serializers.CharField()

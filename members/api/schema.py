@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter
 
 from members.partners.services import IDEMPOTENCY_TTL
@@ -57,6 +58,13 @@ class PartnerKeyScheme(OpenApiAuthenticationExtension):
 
 
 class PartnerAutoSchema(AutoSchema):
+    def get_description(self) -> str:
+        """The handler's docstring, else the view's own: not one inherited from the framework's
+        base classes, which is written for developers (drf-spectacular falls back on those)."""
+        handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return (get_doc(handler) if handler else "") or (get_doc(type(self.view)) if own else "")
+
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
         if self.method == "POST" and getattr(self.view, "idempotent", False):

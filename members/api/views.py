@@ -115,7 +115,6 @@ class _Partnered:
     permission_classes = [HasGrant]
     throttle_classes = [PartnerKeyThrottle]
     parser_classes = [StrictJSONParser]
-    filter_backends = [StrictFilterBackend]
     # No OPTIONS: nothing here is called from a browser (no CORS preflight), and its metadata
     # answer is not part of the documented contract. HEAD follows GET (Django's View).
     http_method_names = ["get", "post", "patch", "head"]
@@ -212,7 +211,9 @@ class PartnerAPIView(_Partnered, APIView):
 
 class PartnerGenericView(_Partnered, generics.GenericAPIView):
     pagination_class = Pages
+    filter_backends = [StrictFilterBackend]
 
 
 class PartnerViewSet(_Partnered, viewsets.GenericViewSet):
     pagination_class = Pages
+    filter_backends = [StrictFilterBackend]

@@ -27,6 +27,10 @@ voucher = benefits_fixtures.voucher
 
 #: Not partner-owned: the brand's catalogue is the same for every partner with rewards.read.
 SHARED = {("get", "/api/v1/rewards/"), ("get", "/api/v1/rewards/{id}/")}
+#: The programme's catalogues are the same for every partner too; `/me/` is the caller itself
+#: (test_discovery: B's shows B's stores and grants, none of A's).
+SHARED |= {("get", "/api/v1/event-types/"), ("get", "/api/v1/tiers/"), ("get", "/api/v1/point-types/")}
+SHARED |= {("get", "/api/v1/me/")}
 #: Enrol-or-find: the customer gives their phone or card at B's counter (tested in test_members).
 CUSTOMER_PRESENT = {("post", "/api/v1/members/")}
 

@@ -36,6 +36,8 @@ LISTS += ["/api/v1/members/{member_number}/ledger/", "/api/v1/members/{member_nu
 #: - the lookup takes ``kind`` with ``value``, and at least one way to look up;
 #: - a mobile number must be a real one (phonenumbers' rules), not only look like one.
 #: Anything else refused (another field, another status) is a failure.
+RECEIPT = {"store", "occurred_at", "paid_amount", "shipping_amount", "gift_card_amount", "points_amount"}
+RECEIPT |= {"lines"}
 NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
     **{("GET", path): {"cursor"} for path in LISTS},
     ("GET", "/api/v1/members/lookup/"): {"kind", "value", "member_number"},
@@ -45,14 +47,8 @@ NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/coupons/redeem/"): {"store"},
     ("POST", "/api/v1/events/"): {"event_type", "occurred_at"},
     ("POST", "/api/v1/purchases/{order_number}/refunds/"): {"occurred_at"},
-    **{
-        ("POST", path): {
-            "store", "occurred_at", "paid_amount", "shipping_amount", "gift_card_amount",
-            "points_amount", "lines",
-        }
-        for path in ("/api/v1/purchases/", "/api/v1/preview/")
-    },
-}  # fmt: skip
+    **{("POST", path): RECEIPT for path in ("/api/v1/purchases/", "/api/v1/preview/")},
+}
 
 
 def valid_data_accepted(ctx, response, case):
