@@ -86,10 +86,15 @@ class PartnerAutoSchema(AutoSchema):
 
 
 def add_errors(result, generator, request, public):
-    """Every operation may answer with the error body; say so, once, as a component."""
+    """Every operation may answer with the error body; say so, once, as a component. And text
+    query parameters refuse NUL characters, as Django's forms and DRF do."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path in result.get("paths", {}).values():
         for method, operation in path.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and not {"enum", "pattern", "format"} & schema.keys():
+                    schema["pattern"] = r"^[^\x00]*$"
             if method == "post" and "requestBody" in operation:
                 # A POST without a body is read as `{}`, which no POST here accepts (a PATCH
                 # without one changes nothing, and is a 200).

@@ -171,16 +171,20 @@ class DecimalText(serializers.DecimalField):
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
-            raise serializers.ValidationError(
-                _('A number in a string, e.g. "%(example)s", with at most %(places)d decimals%(range)s.')
-                % {"example": self.example, "places": self.decimal_places, "range": self.range_text()}
-            )
+            values = {"example": self.example, "places": self.decimal_places}
+            if self.max_value is None:
+                message = _(
+                    'A number in a string such as "%(example)s", above zero, with at most %(places)d '
+                    "decimals."
+                )
+            else:
+                values |= {"min": self.min_value, "max": self.max_value}
+                message = _(
+                    'A number in a string such as "%(example)s", from %(min)s to %(max)s, with at most '
+                    "%(places)d decimals."
+                )
+            raise serializers.ValidationError(message % values)
         return super().to_internal_value(data)
-
-    def range_text(self) -> str:
-        low = _(", above zero") if self.min_value and self.min_value > 0 else _(", zero or more")
-        high = _(", at most %(max)s") % {"max": self.max_value} if self.max_value is not None else ""
-        return f"{low}{high}"
 
 
 class DecimalTextSchema(OpenApiSerializerFieldExtension):

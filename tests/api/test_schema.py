@@ -27,10 +27,12 @@ LISTS = ["/api/v1/members/", "/api/v1/purchases/", "/api/v1/redemptions/", "/api
 LISTS += ["/api/v1/members/{member_number}/ledger/", "/api/v1/members/{member_number}/coupons/"]
 
 #: Where a request the schema finds valid may still be a 400, and which fields that 400 may name,
-#: per operation. Each is a rule OpenAPI cannot state; the field's description states it instead:
+#: per operation. Each is a rule OpenAPI cannot state (docs/api.md, "What the schema promises"):
 #: - a cursor is valid only as the server wrote it (it encodes a position in the list);
-#: - store codes are the partner's own (``GET /me/`` lists them), event types the operator's;
-#: - ``occurred_at`` may not be in the future (the server's clock) nor before its purchase;
+#: - store codes (``store``, ``registration_store``) are the partner's own (``GET /me/`` lists
+#:   them), event types the operator's;
+#: - ``occurred_at`` and a birthday may not be in the future (the server's clock), a refund not
+#:   before its purchase;
 #: - a receipt's parts are bounded by its paid amount (shipping; gift cards + points; lines) and
 #:   the paid amount by the gross: comparisons between fields;
 #: - the lookup takes ``kind`` with ``value``, and at least one way to look up;
@@ -41,8 +43,8 @@ RECEIPT |= {"lines"}
 NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
     **{("GET", path): {"cursor"} for path in LISTS},
     ("GET", "/api/v1/members/lookup/"): {"kind", "value", "member_number"},
-    ("POST", "/api/v1/members/"): {"mobile"},
-    ("PATCH", "/api/v1/members/{member_number}/"): {"mobile"},
+    ("POST", "/api/v1/members/"): {"mobile", "birthday", "registration_store"},
+    ("PATCH", "/api/v1/members/{member_number}/"): {"mobile", "birthday"},
     ("POST", "/api/v1/coupons/validate/"): {"store"},
     ("POST", "/api/v1/coupons/redeem/"): {"store"},
     ("POST", "/api/v1/events/"): {"event_type", "occurred_at"},
@@ -108,6 +110,42 @@ def test_every_operation_conforms(case, api_key):
         # no ``checks``: every check schemathesis has, as ``--checks all``
         excluded_checks=[positive_data_acceptance],
         additional_checks=[valid_data_accepted],
+    )
+
+
+# The stateful phase: sequences of calls where one response feeds the next request (a member
+# enrolled, then read, patched, its ledger listed; a purchase posted, then refunded ...), with the
+# links schemathesis infers from the schema. Bounded like the above.
+STEPS = int(os.environ.get("API_FUZZ_STEPS", 6))
+
+
+@pytest.mark.django_db
+def test_sequences_of_operations_conform(api_key):
+    headers = {"Authorization": f"Api-Key {api_key}", "Accept-Language": "en"}
+
+    class Sequences(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(
+                response,
+                excluded_checks=[positive_data_acceptance],
+                additional_checks=[valid_data_accepted],
+                headers=headers,
+                transport_kwargs=kwargs or None,
+                recorder=self.recorder,
+            )
+
+    Sequences.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=not RANDOM,
+        )
     )
 
 
