@@ -173,15 +173,11 @@ class DecimalText(serializers.DecimalField):
         if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
             values = {"example": self.example, "places": self.decimal_places}
             if self.max_value is None:
-                message = _(
-                    'A number in a string such as "%(example)s", above zero, with at most %(places)d '
-                    "decimals."
-                )
+                message = _('A number as a string ("%(example)s"), above zero, at most %(places)d decimals.')
             else:
                 values |= {"min": self.min_value, "max": self.max_value}
                 message = _(
-                    'A number in a string such as "%(example)s", from %(min)s to %(max)s, with at most '
-                    "%(places)d decimals."
+                    'A number as a string ("%(example)s"), %(min)s to %(max)s, at most %(places)d decimals.'
                 )
             raise serializers.ValidationError(message % values)
         return super().to_internal_value(data)
