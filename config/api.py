@@ -9,6 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from members.api.catalogue import EventTypesView, MeView
@@ -16,7 +18,19 @@ from members.api.errors import json_error
 from members.api.members import MemberViewSet
 
 
-class SchemaView(SpectacularAPIView):
+class JsonErrors:
+    """Refusals in the error body as JSON, whatever the view renders when it succeeds (the
+    schema as YAML, the docs page as HTML)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class SchemaView(JsonErrors, SpectacularAPIView):
     """One generation at a time per process: drf-spectacular's first one loads its extensions'
     classes, which is not thread-safe (two at once crashed one in a test)."""
 
@@ -44,6 +58,10 @@ def no_such_url(request, rest: str = ""):
     return json_error(404, "not_found", message)
 
 
+class DocsView(JsonErrors, SpectacularSwaggerView):
+    pass
+
+
 router = SimpleRouter(trailing_slash=True)
 router.register("members", MemberViewSet, basename="member")
 
@@ -57,6 +75,6 @@ urlpatterns = [
     path("v1/", include("benefits.api")),
     path("v1/", include("campaigns.api")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^(?P<rest>.*)$", no_such_url),  # last: whatever matched nothing above
 ]

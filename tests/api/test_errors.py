@@ -144,6 +144,13 @@ def test_a_missing_method_is_405_with_allow_before_the_key_is_checked(partner_a,
     assert partner_a.get("/api/v1/events/")["Allow"] == "POST"
 
 
+def test_the_schema_and_docs_pages_refuse_in_json_too(client):
+    for method, url in (("POST", "/api/docs/"), ("DELETE", "/api/schema/"), ("GET", "/api/schema/?format=x")):
+        response = client.generic(method, url, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code in (404, 405), url
+        assert is_error_body(response), url
+
+
 def test_a_body_over_the_limit_is_413(partner_a, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     for url in ("/api/v1/events/", "/api/v1/preview/"):  # with and without Idempotency-Key
