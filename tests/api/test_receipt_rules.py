@@ -95,3 +95,20 @@ def test_the_same_event_key_with_another_time_or_channel_is_a_409(partner_a, mem
         assert set(conflict.json()["fields"]) == {"key"}
         assert next(iter(changed)) in conflict.json()["fields"]["key"][0]  # says what differs
     assert MemberEvent.objects.filter(event_type__code="daily_sign_in").count() == 1
+
+
+def test_a_registration_reported_again_is_the_first_report(partner_a, member):
+    """A registration is keyed by its member, not by the caller's key: the first report's time
+    stands, and a later one with another time is that same registration (200), not a 409."""
+    joined = {
+        "member_number": member.member_number,
+        "event_type": "registration",
+        "key": "r-1",
+        "occurred_at": WHEN,
+    }
+    first = partner_a.post(EVENTS, joined)
+    assert first.status_code == 201
+    later = partner_a.post(EVENTS, {**joined, "key": "r-2", "occurred_at": ago(hours=1).isoformat()})
+    assert later.status_code == 200
+    assert later.json()["event"]["occurred_at"] == first.json()["event"]["occurred_at"]
+    assert MemberEvent.objects.filter(event_type__code="registration").count() == 1
