@@ -26,6 +26,7 @@ from tiers.models import Tier, TierChange
 from tiers.services import tiers_review_due
 
 pytestmark = [
+    pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]

@@ -29,6 +29,7 @@ from tests.concurrency import race
 from tests.factories import MemberFactory
 
 pytestmark = [
+    pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]

@@ -39,6 +39,7 @@ from tests.factories import MemberFactory
 from tests.points.conftest import T0, days
 
 pytestmark = [
+    pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
