@@ -120,8 +120,9 @@ def race(
 ) -> list[Any]:
     """Run ``work(i)`` in ``count`` threads released together; results or exceptions, in order.
 
-    ``meet``: a regular expression of SQL (or a test of sql and params); each thread stops before its first statement matching
-    it until each other thread is there too, finished, or waiting for a lock. Choose the first
+    ``meet``: a regular expression of SQL (or a test of sql and params); each thread stops
+    before its first statement matching it until each other thread is there too, finished, or
+    waiting for a lock. Choose the first
     write after the lock: with the lock, one thread waits for the other's commit; without it,
     all of them have read the same state before any writes, the race a lock is there to stop.
 
