@@ -46,11 +46,21 @@ LOCKED_AND_CONTROL = [pytest.param(True, id="locked"), pytest.param(False, id="c
 # --- races ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Last:
+    """A meeting point where the thread lets every other thread finish (or wait for a lock)
+    first: it has read, the others write and commit, then it goes on with what it read."""
+
+    point: str | Callable[[str, Any], bool]
+
+
 #: Where a thread stops: a regular expression of SQL, or a test of (sql, params).
-Point = str | Callable[[str, Any], bool]
+Point = str | Callable[[str, Any], bool] | Last
 
 
 def _matcher(point: Point | None) -> Callable[[str, Any], bool] | None:
+    if isinstance(point, Last):
+        point = point.point
     if point is None or callable(point):
         return point
     pattern = re.compile(point, re.IGNORECASE | re.DOTALL)
@@ -64,6 +74,8 @@ class _Meeting:
 
     def __init__(self, count: int, points: list[Point | None], timeout: float) -> None:
         self.points = [_matcher(point) for point in points]
+        self.last = [isinstance(point, Last) for point in points]
+        self.finished = [False] * count
         self.timeout = timeout
         self.pids: list[int | None] = [None] * count
         self.running = [True] * count  # neither arrived nor finished
@@ -86,7 +98,10 @@ class _Meeting:
         self.met[i] = True
         deadline = time.monotonic() + self.timeout
         while True:
-            others = [j for j, running in enumerate(self.running) if running]
+            if self.last[i]:
+                others = [j for j, finished in enumerate(self.finished) if not finished and j != i]
+            else:
+                others = [j for j, running in enumerate(self.running) if running]
             if not others or set(others) <= self.blocked(others):
                 return
             if time.monotonic() > deadline:
@@ -106,6 +121,7 @@ class _Meeting:
 
     def done(self, i: int) -> None:
         self.running[i] = False
+        self.finished[i] = True
 
     def close(self) -> None:
         self.monitor.close()
@@ -127,13 +143,15 @@ def race(
     all of them have read the same state before any writes, the race a lock is there to stop.
 
     A list gives each thread its own point; a thread with None never stops, and the others wait
-    for it to finish or to wait for a lock: it goes first.
+    for it to finish or to wait for a lock: it goes first. At a ``Last(point)`` a thread waits
+    for every other thread to finish or to wait for a lock.
 
     Fails if any thread is still running after ``timeout`` seconds (a deadlock or a hang).
     """
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count
-    points = [meet] * count if isinstance(meet, str) or callable(meet) else list(meet or [])
+    single = isinstance(meet, (str, Last)) or callable(meet)
+    points = [meet] * count if single else list(meet or [])
     meeting = _Meeting(count, points, timeout) if meet else None
 
     def run(i: int) -> None:
