@@ -17,8 +17,11 @@ lock's own app. Prints lock -> failing test(s) and exits 1 if any lock has none.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,20 +74,50 @@ def pytest(
         return failed, reached, tail
 
 
-def ordered(tests: list[str], site: LockSite, remembered: list[str]) -> list[str]:
+def sources(tests: list[str]) -> dict[str, str]:
+    """Each test function's source text, by node id without parameters."""
+    found = {}
+    for path in {test.split("::")[0] for test in tests}:
+        text = (ROOT / path).read_text(encoding="utf-8")
+        module = ast.parse(text).body
+        constants = {  # NAME = "path::function": a test naming NAME names the lock
+            target.id: node.value.value
+            for node in module
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name) and isinstance(node.value.value, str)
+        }
+        for node in module:
+            if isinstance(node, ast.FunctionDef):
+                segment = ast.get_source_segment(text, node) or ""
+                named = [value for name, value in constants.items() if re.search(rf"\b{name}\b", segment)]
+                found[f"{path}::{node.name}"] = "\n".join([segment, *named])
+    return found
+
+
+def ordered(tests: list[str], site: LockSite, remembered: list[str], source: dict[str, str]) -> list[str]:
+    """Most likely to fail first: what failed last time, the tests naming the lock (their control
+    turns it off), the tests of the lock's app, the rest."""
     app = site.path.split("/")[0]
     sub = site.path.split("/")[1] if site.path.count("/") > 1 else ""
 
     def rank(test: str) -> tuple[int, int]:
         if test in remembered:
             return (0, remembered.index(test))
+        if site.id in source.get(test.split("[")[0], ""):
+            return (1, 0)
         near = test.startswith(f"tests/{app}/") or (sub and test.startswith(f"tests/{sub}/"))
-        return (1 if near else 2, 0)
+        return (2 if near else 3, 0)
 
     return sorted(tests, key=rank)  # stable: collection order within a rank
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # subprocess.run then kills the pytest it is running
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -95,6 +128,7 @@ def main() -> int:
 
     sites = [s for s in lock_sites() if args.lock in s.id or args.lock in str(s)]
     tests = collect()
+    source = sources(tests)
     print(f"locks: {len(sites)} locks, {len(tests)} concurrency tests", file=sys.stderr, flush=True)
     create_db = True
     if not args.no_baseline:
@@ -107,7 +141,7 @@ def main() -> int:
     rows: list[tuple[LockSite, list[str], int]] = []
     for n, site in enumerate(sites, 1):
         started = time.monotonic()
-        run = ordered(tests, site, remembered.get(site.id, []))
+        run = ordered(tests, site, remembered.get(site.id, []), source)
         failed, reached, tail = pytest(run, disabled=site.id, stop=not args.all, create_db=create_db)
         create_db = False
         rows.append((site, failed, reached))
