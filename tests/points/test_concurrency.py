@@ -440,8 +440,8 @@ def test_a_purchase_earning_two_point_types_while_the_member_spends_keeps_both(f
 @pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
 def test_a_clear_out_while_the_member_spends_keeps_the_books(locked: bool):
     """The calendar clear-out expires last year's points while the member spends 30: what is left
-    is 300 less the spend and the clear-out, and the books balance. Without the job's account lock it writes the balance
-    it read before the spend."""
+    is 300 less the spend and the clear-out, and the books balance. Without the job's account
+    lock it writes the balance it read before the spend."""
     member = MemberFactory()
     earn(member, 100, ref="old", at=T_OLD)
     earn(member, 200, ref="new", at=T0)
