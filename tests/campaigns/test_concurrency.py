@@ -421,3 +421,59 @@ def test_an_import_wave_sees_an_override_given_meanwhile(locked: bool, boss):
     assert not [r for r in results if isinstance(r, Exception)], results
     coupons = Coupon.objects.filter(member=bob, benefit=benefit).count()
     assert coupons == (1 if locked else 0)
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_purchases_of_one_member_deciding_a_once_per_member_bonus_at_once_give_it_once(locked: bool):
+    """Both tills have read the member's bonus history before either writes: the bonus limited to
+    once per member still goes to one purchase. Without the member lock both see it unused."""
+    once = campaign(name="首单礼", bonus_points=300, member_max_times=1)
+    member = MemberFactory()
+    purchases = [buy(member, "50.00"), buy(member, "80.00")]
+
+    with unless(locked, "campaigns/pipeline.py::_process"):
+        results = no_errors(
+            race(2, lambda i: purchase_process(purchases[i], at=NOW), meet=r'^INSERT INTO "campaigns_award"')
+        )
+
+    bonuses = [sum(award.lines.filter(campaign=once).values_list("amount", flat=True)) for award in results]
+    assert sorted(bonuses) == ([0, 300] if locked else [300, 300])
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_members_deciding_the_last_of_a_budget_at_once_never_overspend_it(locked: bool):
+    """100 points of budget left, two members' purchases read it at once: one gets the 100, the
+    other nothing. Without the campaign's lock both read 100 left and both get it."""
+    limited = campaign(name="限量加赠", bonus_points=100, budget_points=100)
+    purchases = [buy(MemberFactory(), "20.00"), buy(MemberFactory(), "30.00")]
+
+    with unless(locked, "campaigns/pipeline.py::_lock_budgets"):
+        no_errors(
+            race(2, lambda i: purchase_process(purchases[i], at=NOW), meet=r'^INSERT INTO "campaigns_award"')
+        )
+
+    given = sorted(AwardLine.objects.filter(campaign=limited).values_list("amount", flat=True))
+    assert given == ([100] if locked else [100, 100])
+    limited.refresh_from_db()
+    assert limited.spent_points == (100 if locked else 200)
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_one_refund_processed_by_two_workers_at_once_takes_back_once(locked: bool):
+    """A refund picked up by two workers together: one refund award, the points taken back once.
+    Without the member lock both compute it, and one breaks on the award's unique key."""
+    member = MemberFactory()
+    purchase = buy(member, "100.00")
+    purchase_process(purchase, at=NOW)
+    returned = refund(purchase, "40.00")
+
+    with unless(locked, "campaigns/pipeline.py::refund_process#1"):
+        results = race(
+            2, lambda i: refund_process(returned, at=LATER), meet=r'^INSERT INTO "campaigns_award"'
+        )
+
+    if locked:
+        assert len({award.pk for award in no_errors(results)}) == 1
+        assert (held(member), held(member, "growth")) == (60, 60)
+    else:
+        assert sum(isinstance(r, IntegrityError) for r in results) == 1, results

@@ -463,3 +463,27 @@ def test_a_clear_out_while_the_member_spends_keeps_the_books(locked: bool):
         assert_books_balance()
     else:
         assert ledger_problems() != {}
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_spends_deciding_on_one_balance_at_once_never_overdraw(funded, locked: bool):
+    """Two tills have both read Alice's 100 points before either writes, each spending 60: one
+    goes through, the other is refused. Without the account lock both see 100 and both spend."""
+    alice, _bob, _operator = funded
+
+    with unless(locked, "points/services/common.py::lock_accounts.locked"):
+        results = race(
+            2,
+            lambda i: points_spend(
+                member=alice, point_type="points", amount=60, idempotency_key=f"till-{i}", at=T0
+            ),
+            meet=FIRST_WRITE,
+        )
+
+    spent = [r for r in results if isinstance(r, Entry)]
+    if locked:
+        assert len(spent) == 1 and sum(isinstance(r, InsufficientPoints) for r in results) == 1, results
+        assert account(alice).available == 40
+        assert_books_balance()
+    else:
+        assert len(spent) == 2, results
