@@ -104,7 +104,7 @@ def ordered(tests: list[str], site: LockSite, remembered: list[str], source: dic
     def rank(test: str) -> tuple[int, int]:
         if test in remembered:
             return (0, remembered.index(test))
-        if site.id in source.get(test.split("[")[0], ""):
+        if re.search(rf"{re.escape(site.id)}(?![\w.#])", source.get(test.split("[")[0], "")):
             return (1, 0)
         near = test.startswith(f"tests/{app}/") or (sub and test.startswith(f"tests/{sub}/"))
         return (2 if near else 3, 0)
