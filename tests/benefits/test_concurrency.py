@@ -279,3 +279,23 @@ def test_a_stock_edit_while_a_unit_is_redeemed_keeps_that_unit_redeemed(locked: 
     assert not [r for r in results if isinstance(r, Exception)], results
     reward.refresh_from_db()
     assert reward.stock == (9 if locked else 10)
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_members_deciding_on_the_last_unit_at_once_one_gets_it(locked: bool):
+    """Both apps have read "1 left" before either writes: one member gets the cup, the other is
+    told it is out of stock and keeps the points. Without the reward's lock both spend, and the
+    second breaks on the stock going below zero (a database error, a 500 at the API)."""
+    reward = Reward.objects.create(name="限量保温杯", kind=Reward.Kind.PHYSICAL, points_price=8000, stock=1)
+    members = [MemberFactory(), MemberFactory()]
+    for member in members:
+        give_points(member, 10_000)
+
+    with unless(locked, "benefits/rewards.py::reward_redeem"):
+        results = race(2, lambda i: reward_redeem_for(members[i], reward, key=f"app-{i}"), meet=FIRST_WRITE)
+
+    assert sum(isinstance(r, Redemption) for r in results) == 1, results
+    if locked:
+        assert sum(isinstance(r, OutOfStock) for r in results) == 1, results
+    else:
+        assert sum(isinstance(r, IntegrityError) for r in results) == 1, results
