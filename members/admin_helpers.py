@@ -1,12 +1,16 @@
-"""Admin building blocks shared by every app's admin (large tables, read-only logs)."""
+"""Admin building blocks shared by every app's admin (large tables, read-only logs, the
+counter's lookups)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 #: Filtered lists count at most this many rows; past it the admin shows "10000+"-like totals.
@@ -60,4 +64,47 @@ class HistoryAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":
             raise PermissionDenied
+        self._may_read_history(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._may_read_history(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def _may_read_history(self, request, object_id: str) -> None:
+        """Only the history of an object the user may open now: simple-history falls back to
+        the history table for an object outside ``get_queryset`` (another store's, for staff).
+        A deleted object's history stays readable for roles that see every store."""
+        from members.selectors import sees_every_store
+
+        try:
+            pk = self.model._meta.pk.to_python(unquote(object_id))
+            if self.get_queryset(request).filter(pk=pk).exists():
+                return
+            if sees_every_store(request.user) and not self.model._default_manager.filter(pk=pk).exists():
+                return
+        except (ValidationError, ValueError):
+            pass
+        raise Http404
+
+
+# --- the counter's lookups -------------------------------------------------------------------
+
+#: Session key of the members store staff found by an exact lookup during this login.
+LOOKED_UP = "members_looked_up"
+#: A counter serves one customer at a time; the last few found are enough to move between pages.
+LOOKED_UP_KEEP = 50
+
+
+def remember_looked_up(request, member_ids: Iterable[int]) -> None:
+    """Store staff may open the pages of a member of another store found by an exact lookup
+    (the customer is at the counter): the session remembers whom, for as long as it lasts."""
+    ids = [int(pk) for pk in member_ids]
+    if not ids:
+        return
+    kept = [pk for pk in request.session.get(LOOKED_UP, []) if pk not in ids]
+    request.session[LOOKED_UP] = (kept + ids)[-LOOKED_UP_KEEP:]
+
+
+def looked_up(request) -> list[int]:
+    return list(request.session.get(LOOKED_UP, []))

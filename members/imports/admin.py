@@ -20,7 +20,7 @@ from members.imports.forms import STATUS_FIELDS, ProfileForm
 from members.imports.mapping import STATUSES, field_label, fields_of
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.selectors import import_runs_of
-from members.selectors import stores_of
+from members.selectors import sees_every_store, stores_of
 
 
 class StoreFilter(admin.SimpleListFilter):
@@ -178,9 +178,9 @@ class ImportProfileAdmin(HistoryAdmin):
         members = ["member_match", *(["unknown_member", "reject_invalid_mobile"] if purchases else [])]
         fieldsets.append((_("Members"), {"fields": members}))
         if purchases:
-            fieldsets.append(
-                (_("Amounts and stores"), {"fields": ["gross_includes_shipping", "store_codes"]})
-            )
+            # The store code mapping names every store: not for staff, who see only their own.
+            stores = ["store_codes"] if sees_every_store(request.user) else []
+            fieldsets.append((_("Amounts and stores"), {"fields": ["gross_includes_shipping", *stores]}))
         if obj is not None and not self.has_change_permission(request, obj):
             fieldsets = [(name, {**opts, "fields": readable(opts["fields"])}) for name, opts in fieldsets]
         return fieldsets
