@@ -256,7 +256,7 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
         if self.can_browse(request):
             return queryset.filter(found), False
         # The code or number was presented at the counter: an exact lookup, of any store.
-        coupons = self.model._default_manager.filter(found)
+        coupons = super().get_queryset(request).filter(found)  # unscoped: the lookup is exact
         remember_looked_up(request, coupons.values_list("member_id", flat=True).distinct()[:20])
         return coupons, False
 

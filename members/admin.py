@@ -259,7 +259,7 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
             # their pages stay open to this user for the session.
             ids = [m.pk for m in member_lookup(term).candidates]
             remember_looked_up(request, ids)
-            return self.model._default_manager.filter(pk__in=ids), False
+            return super().get_queryset(request).filter(pk__in=ids), False
         if not term:
             return queryset, False
         # Resolve identities first (a handful of ids) so the member query stays an
