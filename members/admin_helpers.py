@@ -3,6 +3,7 @@ counter's lookups)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -11,7 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 #: Filtered lists count at most this many rows; past it the admin shows "10000+"-like totals.
 COUNT_CAP = 10_000
@@ -61,10 +66,15 @@ class HistoryAdmin(SimpleHistoryAdmin):
     def has_change_history_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableHistoryHelper(self.model, historical_record)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":
             raise PermissionDenied
         self._may_read_history(request, object_id)
+        # the model's own options (simple-history passes its "Historical …" model's)
+        extra_context = {"opts": self.model._meta, **(extra_context or {})}
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
@@ -108,3 +118,23 @@ def remember_looked_up(request, member_ids: Iterable[int]) -> None:
 
 def looked_up(request) -> list[int]:
     return list(request.session.get(LOOKED_UP, []))
+
+
+class ReadableHistoryHelper(HistoricalRecordContextHelper):
+    """A history row's changes as people read them: choices by their label ("已批准 → 进行中",
+    not "approved → active"), times local, yes/no, empty as "-", never "Deleted 用户 (pk=None)"
+    for a field that was simply empty."""
+
+    def prepare_delta_change_value(self, change, value):
+        field = self.model._meta.get_field(change.field)
+        if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
+            return "-"
+        if isinstance(value, DeletedObject):
+            return _("deleted %(what)s #%(pk)s") % {"what": value.model._meta.verbose_name, "pk": value.pk}
+        if getattr(field, "flatchoices", None):
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, datetime.datetime):
+            return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+        return super().prepare_delta_change_value(change, value)

@@ -214,7 +214,7 @@ def response_text(response) -> str:
 
 class _VisibleText(HTMLParser):
     """Text a reader sees: text nodes outside script/style/template, button and placeholder
-    texts, titles of images."""
+    texts, tooltips. (Not ``alt``: Django's yes/no icons carry an untranslatable "True".)"""
 
     HIDDEN = {"script", "style", "template", "noscript"}
 
@@ -230,7 +230,7 @@ class _VisibleText(HTMLParser):
         attributes = dict(attrs)
         if tag == "input" and attributes.get("type") in {"submit", "button"} and attributes.get("value"):
             self.parts.append(attributes["value"] or "")
-        for name in ("placeholder", "title", "alt", "aria-label"):
+        for name in ("placeholder", "title", "aria-label"):
             if attributes.get(name):
                 self.parts.append(attributes[name] or "")
 

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.db.models import Model
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from benefits.coupons import coupon_issue
 from benefits.models import Benefit, Coupon, Redemption, Reward
@@ -53,6 +53,13 @@ def _pos_file(rows: list[str]) -> bytes:
 
 
 def build(make_user) -> WalkData:
+    """Made in zh-hans, as ``make run`` and the admin make it: texts stored with the data
+    (reasons, rejection messages) are in the default language."""
+    with translation.override("zh-hans"):
+        return _build(make_user)
+
+
+def _build(make_user) -> WalkData:
     with override_settings(DEBUG=True):
         call_command("seed_demo", "--members", "30", stdout=io.StringIO())
     now = timezone.now()

@@ -149,11 +149,12 @@ def readable(fields: list[str]) -> list[str]:
 @admin.register(ImportProfile)
 class ImportProfileAdmin(HistoryAdmin):
     form = ProfileForm
-    list_display = ["name", "code", "kind", "channel", "source", "builtin", "active"]
+    list_display = ["display_name", "code", "kind", "channel", "source", "builtin", "active"]
     list_filter = ["kind", "channel", "active", "builtin"]
     search_fields = ["name", "code"]
     change_form_template = "admin/imports/profile_change_form.html"
-    readonly_fields = ["kind", "builtin", "columns_display", "statuses_display", *READABLE.values()]
+    readonly_fields = ["kind", "builtin", "display_name", "columns_display", "statuses_display"]
+    readonly_fields += READABLE.values()
 
     def get_fieldsets(self, request, obj=None):
         purchases = obj is None or obj.kind == ImportProfile.Kind.PURCHASES
@@ -183,6 +184,10 @@ class ImportProfileAdmin(HistoryAdmin):
             fieldsets.append((_("Amounts and stores"), {"fields": ["gross_includes_shipping", *stores]}))
         if obj is not None and not self.has_change_permission(request, obj):
             fieldsets = [(name, {**opts, "fields": readable(opts["fields"])}) for name, opts in fieldsets]
+        if obj is not None and obj.builtin and str(obj) != obj.name:
+            # a shipped profile not renamed: its name in the reader's language
+            first = fieldsets[0][1]
+            first["fields"] = ["display_name" if f == "name" else f for f in first["fields"]]
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -219,6 +224,10 @@ class ImportProfileAdmin(HistoryAdmin):
         if obj is not None and self.has_change_permission(request, obj):
             context["remap_url"] = reverse("admin:members_importprofile_remap", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, profile: ImportProfile) -> str:
+        return str(profile)
 
     # --- the JSON settings as words ------------------------------------------------------
     @admin.display(description=_("columns"))

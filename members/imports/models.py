@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
@@ -95,6 +96,18 @@ class ImportProfile(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
+        # A shipped profile was named in the language active when it was created; unless an
+        # operator renamed it, it reads in the reader's language.
+        from members.profiles import SHIPPED
+
+        shipped = SHIPPED.get(self.code) if self.builtin else None
+        if shipped is not None:
+            named = set()
+            for language, _name in settings.LANGUAGES:
+                with translation.override(language):
+                    named.add(str(shipped.name))
+            if self.name in named:
+                return str(shipped.name)
         return self.name
 
 

@@ -1,0 +1,109 @@
+"""Every admin page reads in Chinese in zh-hans (the default language): no English word in the
+visible text of any page an operator or an administrator opens, besides proper names, units
+and codes (``ALLOWED``) and the data itself (usernames, codes typed by people).
+
+The pages are every URL registered in the admin site (tests/admin_walk.py): changelists, add
+and change forms, history and past versions, exports, custom views.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polib
+import pytest
+from django.contrib.auth.models import Group, User
+
+from members.imports.models import ImportProfile
+from members.models import Purchase
+from members.partners.models import Partner
+from points.models import PointType
+from tests.admin_walk import admin_pages, visible_text
+from tests.conftest import login
+from tests.walk_data import WalkData, build
+
+pytestmark = pytest.mark.django_db
+
+#: English that stays English in Chinese pages: names, units and codes people use as they are.
+ALLOWED = {
+    # units, currencies, file formats, encodings
+    "CNY", "CSV", "XLSX", "TSV", "UTF", "BOM", "GBK", "GB",
+    # ids and channels known by these names in China too
+    "SKU", "OpenID", "UnionID", "WeChat", "API", "ID", "VIP", "POS", "QR", "SMS", "OTP", "URL",
+    "JSON", "PIPL", "Excel", "WPS", "Django", "AppID",
+    # keys named on the keyboard (Django's "hold down Control, or Command on a Mac")
+    "Control", "Command", "Mac",
+}  # fmt: skip
+
+#: A word of letters only, not part of a code (``walk-a.csv``, ``pos_receipts_gbk``, ``a@b.c``,
+#: a masked ``oU****01``). All capitals are codes and acronyms (coupon codes, ``SKU``): not words.
+WORD = re.compile(r"(?<![\w@./:#*-])(?![A-Z]+\b)[A-Za-z]{2,}(?![\w@./:#*-])")
+
+
+@pytest.fixture
+def walk(make_user) -> WalkData:
+    return build(make_user)
+
+
+def data_words() -> set[str]:
+    """Words of the data itself: what people named or coded in English (bilingual role names,
+    usernames, codes, partner names)."""
+    texts = list(User.objects.values_list("username", flat=True))
+    texts += list(Group.objects.values_list("name", flat=True))
+    texts += list(PointType.objects.values_list("code", flat=True))
+    texts += list(ImportProfile.objects.values_list("code", flat=True))
+    texts += [f"{code} {name}" for code, name in Partner.objects.values_list("code", "name")]
+    texts += list(Purchase.objects.values_list("source", flat=True).distinct())
+    for columns, statuses in ImportProfile.objects.values_list("columns", "statuses"):
+        # the header names and status words of the files a profile reads, English files too
+        texts += [alias for aliases in columns.values() for alias in aliases] + list(statuses)
+    return {word for text in texts for word in WORD.findall(text)}
+
+
+def english_words(text: str, allowed: set[str]) -> list[str]:
+    return sorted({word for word in WORD.findall(text) if word not in allowed})
+
+
+def walk_in_chinese(client, user, named) -> list[str]:
+    allowed = ALLOWED | data_words()
+    login(client, user)
+    found: list[str] = []
+    for page in admin_pages(named):
+        response = client.get(page.url, follow=True)
+        assert response.status_code < 500, page.url
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        words = english_words(visible_text(response), allowed)
+        if words:
+            found.append(f"{page.url}: {' '.join(words[:12])}")
+    return found
+
+
+def test_every_admin_page_an_operator_opens_is_chinese(client, walk):
+    found = walk_in_chinese(client, walk.operator, walk.named)
+    assert found == [], "\n".join(found)
+
+
+def test_every_admin_page_an_administrator_opens_is_chinese(client, walk):
+    found = walk_in_chinese(client, walk.administrator, walk.named)
+    assert found == [], "\n".join(found)
+
+
+def test_the_admin_widgets_speak_chinese(client, operator):
+    """Texts the admin's JavaScript writes (the two-list picker of tags, calendars): every
+    message of Django's admin scripts has a Chinese translation in the zh-hans catalogue."""
+    import django
+
+    english = Path(django.__file__).parent / "contrib/admin/locale/en/LC_MESSAGES/djangojs.po"
+    wanted = {entry.msgid for entry in polib.pofile(str(english)) if entry.msgid}
+    script = login(client, operator).get("/admin/jsi18n/").content.decode()
+    catalog = json.loads(re.search(r"const newcatalog = (\{.*?\});\n", script, re.S).group(1))
+    missing = sorted(msgid for msgid in wanted if not catalog.get(msgid))
+    assert missing == []
+
+
+def test_the_language_menu_names_each_language_in_itself(client, operator):
+    page = login(client, operator).get("/admin/").content.decode()
+    assert ">English</option>" in page and ">简体中文</option>" in page and "英语" not in page
