@@ -14,7 +14,6 @@ THIRD_PARTY_TEXTS = [
     gettext_noop("Add link"),
     gettext_noop("Change or view list link"),
     gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
-    gettext_noop("If disabled, the current password for this user will be lost."),
     gettext_noop("Error:"),
     gettext_noop("Forgotten your login credentials?"),
     gettext_noop("In case you’ve forgotten, you are:"),
@@ -22,6 +21,11 @@ THIRD_PARTY_TEXTS = [
     gettext_noop("Select all"),
     gettext_noop("Resource"),
     gettext_noop('Select at least 1 field for "%(resource_name)s" to export'),
+    # djangorestframework-api-key names its app and model with plain strings
+    gettext_noop("API Key Permissions"),
+    gettext_noop("API key"),
+    # a model of ours named by Django from its class (IdempotentRequest), on the role pages
+    gettext_noop("idempotent request"),
     # django-simple-history 3.x (the history table)
     gettext_noop("Changes"),
 ]

@@ -372,6 +372,7 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         return False
 
 
+from members import admin_auth as _auth_admin  # noqa: E402, F401  (users and roles, translated permissions)
 from members import admin_facts  # noqa: E402, F401  (registers the purchases admin)
 from members.imports import admin as _imports_admin  # noqa: E402,F401
 from members.partners import admin as partners_admin  # noqa: E402, F401

@@ -48,8 +48,8 @@ import tablib
 from django.db.models import Model, QuerySet
 from import_export import fields, resources
 from import_export.admin import ExportMixin
-from import_export.forms import SelectableFieldsExportForm
 from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import SelectableFieldsExportForm
 
 #: First characters that make Excel, WPS or LibreOffice evaluate a cell (OWASP "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

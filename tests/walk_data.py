@@ -157,7 +157,7 @@ def _build(make_user) -> WalkData:
             [
                 f"WA01,走查甲店,WALK-A-IMP-1,WALKA0001,13700000001,销售,100.00,100.00,{when},,C01",
                 f"WA01,走查甲店,WALK-A-IMP-2,,18400000026,销售,50.00,50.00,{when},,C01",
-                f"WA01,走查甲店,WALK-A-IMP-3,,13700000009,销售,abc,50.00,{when},,C01",
+                f"WA01,走查甲店,WALK-A-IMP-3,,13700000009,销售,12..50,50.00,{when},,C01",
             ]
         ),
         file_name="walk-a.csv",
@@ -169,7 +169,7 @@ def _build(make_user) -> WalkData:
         data=_pos_file(
             [
                 f"WB01,走查乙店,WALK-B-IMP-1,WALKB0001,13600000002,销售,100.00,100.00,{when},,C02",
-                f"WB01,走查乙店,WALK-B-IMP-2,,13600000077,销售,abc,50.00,{when},,C02",
+                f"WB01,走查乙店,WALK-B-IMP-2,,13600000077,销售,12..50,50.00,{when},,C02",
             ]
         ),
         file_name="walk-b.csv",
