@@ -66,6 +66,11 @@ class HistoryAdmin(SimpleHistoryAdmin):
     def has_change_history_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_view_history_or_change_history_permission(self, request, obj=None) -> bool:
+        # Both history pages ask this; without SIMPLE_HISTORY_ENFORCE_HISTORY_MODEL_PERMISSIONS
+        # simple-history would skip ``has_view_history_permission``, which admins narrow.
+        return self.has_view_history_permission(request, obj)
+
     def get_historical_record_context_helper(self, request, historical_record):
         return ReadableHistoryHelper(self.model, historical_record)
 

@@ -143,3 +143,17 @@ def test_store_staff_lose_the_points_accounts_list_on_migrate(db):
     sync_role_permissions()
     assert not group.permissions.filter(codename="view_account").exists()
     assert group.permissions.filter(codename="redeem_coupon").exists()
+
+
+def test_store_staff_open_no_version_of_a_member_or_an_import_profile(client, walk):
+    """Past versions hold previous full values (members) and every store's codes (profiles)."""
+    from members.imports.models import ImportProfile
+
+    login(client, walk.staff_a)
+    member = walk.members_a[0]
+    profile = next(p for p in ImportProfile.objects.order_by("pk") if p.history.exists())
+    for obj in (member, profile):
+        version = obj.history.first().history_id
+        meta = obj._meta
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_simple_history", args=[obj.pk, version])
+        assert client.get(url).status_code == 403, url

@@ -196,6 +196,10 @@ class ImportProfileAdmin(HistoryAdmin):
             fields.append("code")  # the shipped layout is found by its code
         return fields
 
+    def has_view_history_permission(self, request, obj=None) -> bool:
+        # past versions hold the store code mapping, which names every store: not for staff
+        return sees_every_store(request.user) and super().has_view_history_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.builtin:
             return False
