@@ -221,7 +221,7 @@ def _process(
         _post(award, member, outcome.totals(), book, at, available_after)
         growth = outcome.total(engine.GROWTH)
         if kind == Award.Kind.PURCHASE or growth > 0:
-            _after_growth(member, state.tier_rank, book, at, cause=award)
+            _after_growth(member, state.tier_rank, book, at, cause=cause or award)  # the root fact
     return award
 
 

@@ -48,8 +48,9 @@ class Award(models.Model):
         related_name="+",
     )
     reason = models.CharField(_("reason"), max_length=100, blank=True)
-    #: The award that set this one off: a purchase whose growth reached a tier causes the
-    #: upgrade's award, so the purchase's answer explains every point it moved.
+    #: The fact's award that set this one off: a purchase whose growth reached a tier causes the
+    #: upgrade's award (and the next upgrade's, if that one's growth reaches the next tier: the
+    #: cause is always the fact, one level), so the fact's answer explains every point it moved.
     cause = models.ForeignKey(
         "self",
         verbose_name=_("caused by"),

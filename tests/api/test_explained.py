@@ -128,6 +128,20 @@ def check(partner_a, programme: dict, amounts: list[int]) -> None:
 
 @given(programme=programmes, amounts=purchases)
 @RANDOM
+@example(  # the upgrade's growth reaches the next tier: that upgrade's 200 growth is the purchase's too
+    programme={
+        "silver": 1,
+        "gold_above_silver": 1,
+        "silver_multiplier": "1",
+        "gold_multiplier": "1.5",
+        "upgrade_bonus": 0,
+        "upgrade_growth": 200,
+        "tier_coupons": 0,
+        "double_points": False,
+        "bonus": 0,
+    },
+    amounts=[100],
+)
 @example(
     programme={
         "silver": 1000,
