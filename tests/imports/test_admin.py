@@ -16,6 +16,7 @@ from members.imports import runner
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.runner import import_run_execute
 from members.models import Purchase
+from members.reasons import errors_texts
 from members.roles import Role
 from tests.conftest import login
 from tests.imports.conftest import preview, sample_bytes
@@ -218,7 +219,9 @@ def test_staff_with_several_stores_import_theirs_only(en, make_user, sample_stor
     run = ImportRun.objects.get(file_name="all-stores.csv")
     other = run.rows.filter(state=ImportRow.State.REJECTED, errors__store_code__isnull=False)
     assert other.count() == 70  # the sample's 72 S0002 rows, 2 of them rejected for their phone first
-    assert all(row.errors["store_code"] == ["Store S0002 is not one of your stores."] for row in other)
+    assert all(
+        errors_texts(row.errors)["store_code"] == ["Store S0002 is not one of your stores."] for row in other
+    )
     pending = set(run.rows.filter(state=ImportRow.State.PENDING).values_list("values__store_code", flat=True))
     assert pending == {"S0000", "S0001"}
 
