@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.admin_views import plain
 from campaigns import admin_views
-from campaigns.explain import line_text
+from campaigns.explain import lifecycle_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
 from members.admin import MEMBER_PAGE_INLINES
@@ -336,7 +336,7 @@ def award_fact(award: Award) -> str:
         return str(_("Event: %(event)s") % {"event": award.event.event_type.name})
     trigger = award.key.split(":", 1)[0]
     if trigger in Campaign.Trigger.values:
-        return str(Campaign.Trigger(trigger).label)
+        return lifecycle_text(award.key) or str(Campaign.Trigger(trigger).label)
     return award.reason or str(award.get_kind_display())
 
 

@@ -38,3 +38,7 @@ class CampaignsConfig(AppConfig):
 
         if import_facts_process not in PROCESSORS:
             PROCESSORS.append(import_facts_process)
+
+        from campaigns.explain import sources_register
+
+        sources_register()

@@ -23,7 +23,7 @@ def import_facts_process(facts: NewFacts) -> Counter:
     awards += refunds_process_many(facts.refunds, book=book)
     awards += [pipeline.event_process(event, book=book) for event in facts.events]
     totals = (
-        AwardLine.objects.filter(award__in=[award.pk for award in awards])
+        AwardLine.objects.filter(award__in=[award.pk for award in awards], point_type__isnull=False)
         .values_list("point_type__code")
         .annotate(total=Sum("amount"))
     )

@@ -43,6 +43,11 @@ class StoreAdmin(HistoryAdmin):
     search_fields = ["code", "name"]
     filter_horizontal = ["staff"]
 
+    def get_exclude(self, request, obj=None):
+        # Operators add the stores a file names; who works at a store (and so which members and
+        # imports staff reach) stays with those who manage users.
+        return None if request.user.has_perm("auth.change_user") else ["staff"]
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):

@@ -18,6 +18,7 @@ from members.imports.runner import import_run_execute
 from members.models import Purchase
 from members.reasons import errors_texts
 from members.roles import Role
+from points.models import PointType
 from tests.conftest import login
 from tests.imports.conftest import preview, sample_bytes
 
@@ -130,9 +131,13 @@ def test_operator_imports_the_pos_sample_from_upload_to_result(
     assert run.purchases_created == Purchase.objects.count() > 0
     assert f'<td class="result-refunds">{run.refunds_created}</td>' in page
     assert f'<td class="result-members">{run.members_created}</td>' in page and run.members_created > 0
+    # each point type by its name, the points with thousands separators; no codes, no "null"
+    names = dict(PointType.objects.values_list("code", "name"))
+    assert set(run.points_awarded) == {"points", "growth"}
     for code, points in run.points_awarded.items():
-        assert f"Points awarded ({code})" in page and f'<td class="result-points">{points}</td>' in page
-    assert run.points_awarded.get("points", 0) > 0
+        assert f"{names[code]} awarded" in page and f'<td class="result-points">{points:,}</td>' in page
+    assert "(points)" not in page and "(growth)" not in page and "null" not in page
+    assert run.points_awarded["points"] > 1000
     assert '<td class="result-rejected">5</td>' in page and "<td>139</td>" in page
 
     response = en.get(run_url(run, "rejected_csv"))
