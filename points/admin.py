@@ -270,7 +270,7 @@ class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
             entry.source_words = source_words(entry.source_ref, words)
         return changelist
 
-    @admin.display(description=_("from"))
+    @admin.display(description=_("source reference"))
     def source_display(self, entry: Entry) -> str:
         return getattr(entry, "source_words", None) or entry.source_ref or "-"
 
