@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.models import AwardLine, BehaviourRule, Rounding
+from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, Rounding
 
 CAPS = {
     "member": gettext_lazy("capped: per-member limit"),
@@ -109,3 +109,24 @@ def lifecycle_text(key: str) -> str:
     prefix = key.split(":", 1)[0]
     describe = {"tier_upgrade": _tier_upgrades, "birthday": _birthdays}.get(prefix)
     return describe([key]).get(key, "") if describe else ""
+
+
+def award_text(award: Award) -> str:
+    """The fact the award answers, in the reader's words: order number, event, lifecycle moment."""
+    Kind = Award.Kind
+    if award.kind == Kind.PURCHASE and award.purchase_id:
+        return str(_("Purchase %(order)s") % {"order": award.purchase.order_number})
+    if award.kind == Kind.REFUND and award.refund_id:
+        return str(
+            _("Refund %(refund)s of purchase %(order)s")
+            % {
+                "refund": award.refund.refund_number,
+                "order": award.purchase.order_number if award.purchase_id else "-",
+            }
+        )
+    if award.kind == Kind.EVENT and award.event_id:
+        return str(_("Event: %(event)s") % {"event": award.event.event_type.name})
+    trigger = award.key.split(":", 1)[0]
+    if trigger in Campaign.Trigger.values:
+        return lifecycle_text(award.key) or str(Campaign.Trigger(trigger).label)
+    return award.reason or str(award.get_kind_display())

@@ -85,12 +85,13 @@ DESCRIBERS.update(
 
 
 def sources_text(refs: Iterable[str]) -> dict[str, str]:
-    """{source_ref: words} for the given keys; keys nobody can name are left out."""
+    """{source_ref: words} for the given keys; keys nobody can name map to ""."""
+    refs = set(refs)
     by_prefix: dict[str, list[str]] = defaultdict(list)
-    for ref in set(refs):
+    for ref in refs:
         if ":" in ref:
             by_prefix[ref.split(":", 1)[0]].append(ref)
-    words: dict[str, str] = {}
+    words: dict[str, str] = dict.fromkeys(refs, "")  # asked once, also when there is nothing to say
     for prefix, keys in by_prefix.items():
         if describe := DESCRIBERS.get(prefix):
             words.update(describe(sorted(keys)))
