@@ -26,7 +26,7 @@ from charset_normalizer import from_bytes
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from members.reasons import error
+from members.reasons import column_name, error
 
 FileFormat = Literal["auto", "csv", "tsv", "xlsx"]
 
@@ -209,13 +209,15 @@ def header_map(
         if field in found:
             raise ValidationError(
                 _("The columns “%(first)s” and “%(second)s” both stand for %(field)s; remove one.")
-                % {"first": headers[found[field]], "second": header, "field": field},
+                % {"first": headers[found[field]], "second": header, "field": column_name(field, {})},
                 code="ambiguous_column",
             )
         found[field] = index
     missing = [field for field in required if field not in found]
     if missing:
-        wanted = "; ".join(f"{field} ({' / '.join(aliases.get(field, ())[:3])})" for field in missing)
+        wanted = "; ".join(
+            f"{column_name(field, {})} ({' / '.join(aliases.get(field, ())[:3])})" for field in missing
+        )
         raise ValidationError(
             _("Missing columns: %(missing)s. The file's columns are: %(headers)s.")
             % {"missing": wanted, "headers": ", ".join(h for h in headers if h) or "-"},

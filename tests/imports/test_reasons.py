@@ -8,6 +8,7 @@ import html
 import io
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
@@ -127,3 +128,17 @@ def test_store_staff_get_the_words_without_links_to_pages_they_cannot_open(clien
     shown = page(login(client, store_staff), run, "en")
     assert ENGLISH[3] in shown
     assert reverse("admin:members_store_add") not in shown and "#id_store_codes" not in shown
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", ENGLISH), ("zh-hans", CHINESE)])
+def test_import_file_prints_the_reasons_in_the_language_asked(sample_stores, tmp_path, language, expected):
+    path = tmp_path / "退货.csv"
+    path.write_bytes(FILE)
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command(
+            "import_file", str(path), "--profile", "pos_receipts_gbk", "--language", language, stdout=out
+        )
+    assert exited.value.code == 1  # rows were rejected
+    for number, reason in expected.items():
+        assert f"  row {number}: {reason}\n" in out.getvalue()

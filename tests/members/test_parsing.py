@@ -246,10 +246,10 @@ def test_header_map():
     with pytest.raises(ValidationError) as exc:
         header_map(["备注", "金额"], aliases, ["order_number", "paid"])
     assert exc.value.messages == [
-        "Missing columns: order_number (订单号 / order number); paid (实付金额 / paid). "
+        "Missing columns: Order or receipt number (订单号 / order number); Paid amount (实付金额 / paid). "
         "The file's columns are: 备注, 金额."
     ]
-    with pytest.raises(ValidationError, match="both stand for paid"):
+    with pytest.raises(ValidationError, match="both stand for Paid amount"):
         header_map(["paid", "实付金额"], aliases)
 
 
@@ -392,7 +392,7 @@ def test_order_row_rules():
 
 
 def test_file_level_errors():
-    with pytest.raises(ValidationError, match="Missing columns: paid_at"):
+    with pytest.raises(ValidationError, match="Missing columns: Payment time"):
         parse(ECOMMERCE_ORDERS, ORDER_HEADER.replace("付款时间", "备注").encode())
     with pytest.raises(ValidationError, match="The file is empty"):
         parse(POS_RECEIPTS, b"\n\n")
