@@ -16,6 +16,7 @@ from django.utils import translation
 from members.imports.files import column_labels, row_message
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.runner import CHUNK, import_confirm, import_run_execute
+from members.imports.selectors import points_awarded
 from members.imports.services import import_preview
 from members.models import Store
 from members.parsing import error_messages
@@ -104,7 +105,7 @@ class Command(BaseCommand):
         )
 
     def _result(self, run: ImportRun, show: int) -> None:
-        points = ", ".join(f"{code} {amount:+,}" for code, amount in sorted(run.points_awarded.items()))
+        points = ", ".join(f"{name} {amount:+,}" for name, amount in points_awarded(run))
         self.stdout.write(
             f"{run.get_status_display()}: {run.purchases_created} purchases and "
             f"{run.refunds_created} refunds created, {run.members_created} members enrolled, "
