@@ -20,6 +20,7 @@ from benefits.rewards import redemption_cancel, reward_redeem
 from benefits.selectors import member_coupons, partner_coupon, redemptions_by, rewards_on_offer
 from members.api.errors import not_found
 from members.api.idempotency import HEADER
+from members.api.members import require_visit
 from members.api.serializers import EnumField, PartnerStoreField, Strict
 from members.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.models import Store
@@ -193,7 +194,9 @@ class RewardViewSet(PartnerViewSet):
         description=(
             "Spends the price, takes one unit of stock and issues the coupon (a physical gift "
             "waits for fulfilment). 422 with code insufficient_points, out_of_stock, limit_reached, "
-            "tier_required or reward_unavailable when a rule refuses it."
+            "tier_required or reward_unavailable when a rule refuses it. A third-party partner "
+            "spends only during the visit a member code opened (POST /members/link/): otherwise "
+            "403 member_code_required."
         ),
         request=RedeemSerializer,
         responses={201: RedemptionResultSerializer},
@@ -201,6 +204,7 @@ class RewardViewSet(PartnerViewSet):
     def redeem(self, request, pk: int):
         data = self.validated(RedeemSerializer)
         member = self.member(data["member_number"])
+        require_visit(self.partner, member.pk)
         reward = get_object_or_404(Reward, pk=pk)
         redemption = reward_redeem(
             member=member,
@@ -297,12 +301,17 @@ class CouponRedeemView(_CouponAtStore):
 
     @extend_schema(
         summary="Redeem (核销) a coupon at one of this partner's stores",
-        description="Once only: a coupon already used, expired or voided is 422 coupon_not_redeemable.",
+        description=(
+            "Once only: a coupon already used, expired or voided is 422 coupon_not_redeemable. "
+            "A third-party partner redeems only during the visit a member code opened "
+            "(POST /members/link/): otherwise 403 member_code_required."
+        ),
         request=CouponCodeSerializer,
         responses=CouponResultSerializer,
     )
     def post(self, request):
         coupon, store = self.coupon_and_store(request)
+        require_visit(self.partner, coupon.member_id)
         coupon = coupon_redeem(code=coupon.code, store=store, user=self.partner.user)
         return Response({"coupon": CouponSerializer(coupon).data})
 

@@ -331,9 +331,9 @@ def award_lines(award: Award) -> list[AwardLine]:
     return list(AwardLine.objects.filter(award=award).select_related("point_type", "coupon__benefit"))
 
 
-def lines_prefetch() -> Prefetch:
+def lines_prefetch(lookup: str = "lines") -> Prefetch:
     return Prefetch(
-        "lines", queryset=AwardLine.objects.select_related("point_type", "coupon__benefit").order_by("id")
+        lookup, queryset=AwardLine.objects.select_related("point_type", "coupon__benefit").order_by("id")
     )
 
 
@@ -445,3 +445,5 @@ class AwardInline(ReadOnlyInline):
 
 
 MEMBER_PAGE_INLINES.append(AwardInline)
+
+from campaigns import admin_review  # noqa: E402, F401  (registers the review holds' admin)

@@ -17,10 +17,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from campaigns.models import AwardLine
+from campaigns.models import AwardLine, AwardReview
 from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.previews import preview_summary, purchase_preview
-from campaigns.selectors import award_summary, member_tier, purchase_history, recent_rule_book
+from campaigns.selectors import award_review, award_summary, member_tier, purchase_history, recent_rule_book
 from members.api.filters import DateTimeFilter
 from members.api.serializers import EnumField, Moment, PartnerStoreField, Strict
 from members.api.views import PartnerAPIView, PartnerViewSet
@@ -192,9 +192,24 @@ class PurchaseSerializer(serializers.Serializer):
     member_number = serializers.CharField(source="member.member_number")
 
 
+class ReviewSerializer(serializers.Serializer):
+    """An award above the brand's review limit: recorded and explained, its points not posted
+    until an approver releases it (then exactly these, less refunds since) or rejects it."""
+
+    status = EnumField("AwardReviewStatusEnum", choices=AwardReview.Status.choices)
+    points = TotalsSerializer(help_text="What is held, per point type.")
+    limits = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The limits it went over, per point type code."
+    )
+    message = serializers.CharField(help_text="In the request's language.")
+
+
 class PurchaseResultSerializer(serializers.Serializer):
     purchase = PurchaseSerializer()
     award = AwardSerializer()
+    review = ReviewSerializer(
+        allow_null=True, help_text="Null unless the award is held for review: then balances did not move."
+    )
     balances = BalanceSerializer(many=True)
     tier = TierBriefSerializer(allow_null=True)
 
@@ -241,6 +256,9 @@ class EventSerializer(serializers.Serializer):
 class EventResultSerializer(serializers.Serializer):
     event = EventSerializer()
     award = AwardSerializer()
+    review = ReviewSerializer(
+        allow_null=True, help_text="Null unless the award is held for review: then balances did not move."
+    )
     balances = BalanceSerializer(many=True)
 
 
@@ -311,7 +329,11 @@ class PurchaseViewSet(PartnerViewSet):
         lines = [Line(**line) for line in values.pop("lines")]
         purchase, created = purchase_record(member=member, source=self.partner.source, lines=lines, **values)
         award = purchase_process(purchase, book=recent_rule_book())
-        result = {"purchase": self.get_queryset().get(pk=purchase.pk), "award": award_summary(award)}
+        result = {
+            "purchase": self.get_queryset().get(pk=purchase.pk),
+            "award": award_summary(award),
+            "review": award_review(award),
+        }
         return Response(
             PurchaseResultSerializer({**result, **standing(member)}).data, status=created_or_ok(created)
         )
@@ -361,7 +383,12 @@ class EventView(PartnerAPIView):
         values["key"] = partner_event_key(self.partner, member, values["event_type"], values["key"])
         event, created = event_record(member=member, **values)
         award = event_process(event, book=recent_rule_book())
-        result = {"event": event, "award": award_summary(award), "balances": member_balance_sheet(member)}
+        result = {
+            "event": event,
+            "award": award_summary(award),
+            "review": award_review(award),
+            "balances": member_balance_sheet(member),
+        }
         return Response(
             EventResultSerializer(result, context={"partner": self.partner}).data,
             status=created_or_ok(created),

@@ -8,6 +8,8 @@ _READ = [
     "campaigns.view_behaviourrule",
     "campaigns.view_campaign",
     "campaigns.view_award",
+    "campaigns.view_reviewlimit",
+    "campaigns.view_awardreview",
 ]
 
 
@@ -27,17 +29,22 @@ class CampaignsConfig(AppConfig):
             "campaigns.change_behaviourrule",
             "campaigns.add_campaign",
             "campaigns.change_campaign",  # drafts, and the lifecycle steps other than approval
+            "campaigns.add_reviewlimit",
+            "campaigns.change_reviewlimit",
         ],
-        Role.APPROVER: [*_READ, "campaigns.approve_campaign"],
+        Role.APPROVER: [*_READ, "campaigns.approve_campaign", "campaigns.decide_awardreview"],
         Role.FINANCE: _READ,
     }
 
     def ready(self) -> None:
-        from campaigns.imports import import_facts_process
+        from campaigns.imports import import_facts_process, import_review_marks
         from members.imports.runner import PROCESSORS
+        from members.imports.services import PREVIEW_MARKS
 
         if import_facts_process not in PROCESSORS:
             PROCESSORS.append(import_facts_process)
+        if import_review_marks not in PREVIEW_MARKS:
+            PREVIEW_MARKS.append(import_review_marks)
 
         from campaigns.explain import sources_register
 

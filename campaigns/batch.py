@@ -28,7 +28,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from campaigns import engine, selectors
-from campaigns.models import Award, Participation
+from campaigns.models import Award, AwardReview, Participation
 from campaigns.pipeline import SOURCES, _after_growth, _line, purchase_process
 from members.bulk import bulk_insert
 from members.models import Member, Purchase
@@ -104,6 +104,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             )  # fmt: skip
             made.append((purchase, award, outcome))
         bulk_insert([award for _p, award, _o in made])
+        held = {
+            purchase.pk: over
+            for purchase, _a, outcome in made
+            if (over := outcome.over(book.review_limits_for(purchase.channel, purchase.store_id)))
+        }
         bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
         Participation.objects.bulk_create(
             [
@@ -115,8 +120,26 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             ],
             ignore_conflicts=True,
         )
+        AwardReview.objects.bulk_create(
+            [
+                AwardReview(
+                    award=award,
+                    member_id=award.member_id,
+                    limits=held[purchase.pk],
+                    created_at=at,
+                    points={code: n for code, n in sorted(outcome.totals().items()) if n},
+                )
+                for purchase, award, outcome in made
+                if purchase.pk in held
+            ]
+        )  # what the single path's ``_hold`` writes (no coupons here: such books take that path)
         points_earn_bulk(
-            [_request(purchase, award, outcome, book) for purchase, award, outcome in made], at=at
+            [
+                _request(purchase, award, outcome, book)
+                for purchase, award, outcome in made
+                if purchase.pk not in held
+            ],
+            at=at,
         )
         before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
         statuses = lock_statuses([members[m] for m in before], at, book.policy, book.entry_tier)
@@ -127,8 +150,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
         needed |= {
             m for m, s in statuses.items() if m in before and book.tiers[s.tier_id].rank > before[m].tier_rank
         }
+        caused_by = {award.member_id: award for _p, award, _o in made}  # one purchase per member a wave
         for member_id in sorted(needed):
-            _after_growth(members[member_id], before[member_id], book, at)
+            _after_growth(
+                members[member_id], before[member_id].tier_rank, book, at, cause=caused_by[member_id]
+            )
     return {**done, **{purchase.pk: award for purchase, award, _o in made}}
 
 
@@ -136,13 +162,11 @@ def _request(
     purchase: Purchase, award: Award, outcome: engine.Outcome, book: selectors.RuleBook
 ) -> EarnRequest:
     """What the single path's ``_post`` gives the ledger for this award."""
-    totals: dict[str, int] = defaultdict(int)
-    for line in outcome.lines:
-        if line.point_type:
-            totals[line.point_type] += line.amount
     return EarnRequest(
         member_id=purchase.member_id,
-        amounts={book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0},
+        amounts={
+            book.point_types[code]: amount for code, amount in sorted(outcome.totals().items()) if amount > 0
+        },
         source=SOURCES[award.kind],
         source_ref=award.key,
         key=award.key,

@@ -12,7 +12,8 @@ next to it in ``campaigns.pipeline``); only the reads and writes around it are s
 
 A refund of a purchase that has no award yet goes through ``refund_process``, which awards
 the purchase first, in its place in the order: the purchase's points may depend on budgets
-and first purchases that the refunds before it change.
+and first purchases that the refunds before it change. So does a refund of a purchase whose
+award is held for review or was rejected (nothing was posted to reverse).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from campaigns import engine, selectors
-from campaigns.models import Award, AwardLine, Campaign
+from campaigns.models import Award, AwardLine, AwardReview, Campaign
 from campaigns.pipeline import (
     _count_spent,
     _net_of_negative_lines,
@@ -54,11 +55,15 @@ def refunds_process_many(
         return []
     at = at or timezone.now()
     purchases = _purchases(refunds)
-    awarded = set(
-        Award.objects.filter(key__in=[f"purchase:{pk}" for pk in purchases]).values_list(
-            "purchase_id", flat=True
-        )
-    )
+    # Awarded purchases go in waves, unless their award is held for review or was rejected:
+    # it posted nothing to reverse, and the single path knows what to do.
+    awarded = {
+        purchase_id
+        for purchase_id, review in Award.objects.filter(
+            key__in=[f"purchase:{pk}" for pk in purchases]
+        ).values_list("purchase_id", "review__status")
+        if review in (None, AwardReview.Status.RELEASED)
+    }
     awards: dict[int, Award] = {}
     run: list[Refund] = []
     for refund in refunds:
@@ -68,7 +73,8 @@ def refunds_process_many(
         awards.update(_run(run, purchases, book, at))
         run = []
         awards[refund.pk] = refund_process(refund, at=at, book=book)
-        awarded.add(refund.purchase_id)
+        if not AwardReview.objects.filter(award__key=f"purchase:{refund.purchase_id}").exists():
+            awarded.add(refund.purchase_id)  # awarded just now, and not held: its next refunds in waves
     awards.update(_run(run, purchases, book, at))
     return [awards[refund.pk] for refund in refunds]
 

@@ -8,7 +8,9 @@ Order of work for one fact:
 
 1. Base lines: per point type, eligible CNY x rate, rounded per rule (purchases); or the
    behaviour rule's amount within its cap (events).
-2. Tier line: the member's tier multiplier on the base points of redeemable point types.
+2. Tier line: the member's multiplier on the base points of redeemable point types: the
+   highest of the tier's own and the earn-multiplier benefits their tier or running paid plans
+   hold (they do not multiply each other); the line names the benefit and its holder.
 3. Campaign lines, highest priority first. A campaign that matches but holds the member out
    (control group) gives nothing and is skipped as if it did not exist. An exclusive campaign
    applies only if nothing applied before it, and then nothing after it applies. Caps and
@@ -67,7 +69,9 @@ class MemberState:
     tier_id: int | None = None
     tier_name: str = ""
     tier_rank: int = 0
-    multiplier: Decimal = Decimal(1)
+    multiplier: Decimal = Decimal(1)  # the highest the member holds: tier's own, or a benefit's
+    multiplier_benefit: str = ""  # the earn-multiplier benefit that gives it ("" = the tier's own)
+    multiplier_holder: str = ""  # the tier or paid plan that holds that benefit
     tag_ids: frozenset[int] = frozenset()
     birthday: datetime.date | None = None
     first_purchase: bool = False
@@ -187,6 +191,19 @@ class Outcome:
     def total(self, point_type: str) -> int:
         return sum(line.amount for line in self.lines if line.point_type == point_type)
 
+    def totals(self) -> dict[str, int]:
+        """{point type code: points}, of the types the lines give."""
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            if line.point_type:
+                totals[line.point_type] = totals.get(line.point_type, 0) + line.amount
+        return totals
+
+    def over(self, limits: Mapping[str, int]) -> dict[str, int]:
+        """{point type code: limit} of the limits this outcome goes above (a review hold)."""
+        totals = self.totals()
+        return {code: limit for code, limit in limits.items() if totals.get(code, 0) > limit}
+
     def campaign_points(self, campaign_id: int, point_type: str = POINTS) -> int:
         return sum(
             ln.amount for ln in self.lines if ln.campaign_id == campaign_id and ln.point_type == point_type
@@ -280,6 +297,8 @@ def evaluate(
                 extra = to_points(base_points[rule.point_type] * (member.multiplier - 1))
                 if extra:
                     params = {"tier": member.tier_name, "multiplier": plain(member.multiplier)}
+                    if member.multiplier_benefit:  # the member page says which benefit of what
+                        params |= {"tier": member.multiplier_holder, "benefit": member.multiplier_benefit}
                     outcome.lines.append(Line("tier", rule.point_type, extra, params=params))
     _campaigns(outcome, fact, member, base, behaviour, offers, usage or {})
     return outcome

@@ -27,6 +27,11 @@ def signed(amount: int) -> str:
 
 def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], coupon: str = "") -> str:
     """One line: what gave it, how much, and the rule's numbers."""
+    if coupon and kind == AwardLine.Kind.BENEFIT:
+        return _("Upgrade to %(tier)s: coupon %(coupon)s") % {
+            "tier": params.get("tier", ""),
+            "coupon": coupon,
+        }
     if coupon:
         return _("%(campaign)s: coupon %(coupon)s") % {
             "campaign": params.get("campaign", ""),
@@ -36,6 +41,8 @@ def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], co
     if kind == AwardLine.Kind.BASE:
         values["rounding"] = Rounding(params.get("rounding", "floor")).label
         text = _("Base %(amount)s %(unit)s (%(rate)s per CNY of %(eligible)s CNY, %(rounding)s)") % values
+    elif kind == AwardLine.Kind.TIER and params.get("benefit"):
+        text = _("%(tier)s %(benefit)s ×%(multiplier)s %(amount)s %(unit)s") % values
     elif kind == AwardLine.Kind.TIER:
         text = _("%(tier)s ×%(multiplier)s %(amount)s %(unit)s") % values
     elif kind == AwardLine.Kind.BEHAVIOUR:

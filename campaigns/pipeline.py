@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 from benefits.coupons import coupon_issue, entitlements_issue
 from benefits.models import Coupon
 from campaigns import engine, selectors
-from campaigns.models import Award, AwardLine, Campaign, Participation
+from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
 from members.models import Member, MemberEvent, Purchase, Refund
 from points.models import Source
 from points.services import ReverseRequest, points_earn_many, points_reverse
@@ -49,7 +50,14 @@ def purchase_process(
     book = book or selectors.rule_book()
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     base = book.base_for(purchase.channel, purchase.store_id)
-    first = book.uses_first_purchase and selectors.is_first_purchase(purchase)
+    # Asked under the member's lock (``_process``): "given once" reads the member's awards.
+    first = (
+        functools.partial(
+            selectors.is_first_purchase, purchase.member_id, purchase.occurred_at, purchase_id=purchase.pk
+        )
+        if book.uses_first_purchase
+        else None
+    )
     return _process(
         key=key,
         kind=Award.Kind.PURCHASE,
@@ -64,6 +72,7 @@ def purchase_process(
         links={"purchase": purchase},
         reason=str(purchase),
         available_after=purchase.occurred_at,
+        review_scope=(purchase.channel, purchase.store_id),
     )
 
 
@@ -97,6 +106,7 @@ def event_process(
         ),
         links={"event": event},
         reason=str(event.event_type),
+        review_scope=(event.channel, None),
     )
 
 
@@ -108,10 +118,13 @@ def lifecycle_process(
     at: datetime.datetime | None = None,
     upgrade_rank: int | None = None,
     book: selectors.RuleBook | None = None,
+    cause: Award | None = None,
+    always: bool = False,
 ) -> Award | None:
-    """A birthday or tier upgrade: the campaigns for it. None when no campaign has that trigger."""
+    """A birthday or tier upgrade: the campaigns for it. None when no campaign has that trigger,
+    unless ``always`` (an upgrade's award holds its coupons' lines, whatever the campaigns)."""
     book = book or selectors.rule_book()
-    if not any(offer.trigger == trigger for offer in book.offers):
+    if not always and not any(offer.trigger == trigger for offer in book.offers):
         return None
     key = f"{trigger}:{key}"
     if done := Award.objects.filter(key=key).first():
@@ -130,6 +143,7 @@ def lifecycle_process(
         evaluate=lambda state, usage: engine.evaluate(fact, state, offers=book.offers, usage=usage),
         links={},
         reason=str(Campaign.Trigger(trigger).label),
+        cause=cause,
     )
 
 
@@ -144,9 +158,14 @@ def _process(
     evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None], engine.Outcome],
     links: dict[str, Any],
     reason: str,
-    first_purchase: bool = False,
+    first_purchase: Callable[[], bool] | None = None,
     available_after: datetime.datetime | None = None,
+    review_scope: tuple[str, int | None] | None = None,
+    cause: Award | None = None,
 ) -> Award:
+    """Evaluate, record and post one fact's award. ``review_scope`` (channel, store id) names
+    the review limits that apply: facts from outside (purchases, events) are held for review
+    above them; lifecycle awards follow from approved campaigns and are never held."""
     at = at or timezone.now()
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member_id)  # this member's facts take turns
@@ -160,11 +179,13 @@ def _process(
                 },
                 code="member_closed",
             )
-        state = selectors.member_state(member, book, fact.at, first_purchase=first_purchase)
+        first = first_purchase is not None and first_purchase()
+        state = selectors.member_state(member, book, fact.at, first_purchase=first)
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = _lock_budgets(book, matched)
         capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at))
+        over = outcome.over(book.review_limits_for(*review_scope)) if review_scope else {}
         award = Award.objects.create(
             key=key,
             kind=kind,
@@ -172,10 +193,11 @@ def _process(
             reason=reason[:100],
             occurred_at=fact.at,
             created_at=at,
+            cause=cause,
             **links,
         )
         lines = [_line(award, line, book) for line in outcome.lines]
-        for campaign_id, _benefit in outcome.coupons:
+        for campaign_id, _benefit in [] if over else outcome.coupons:  # held: issued on release
             coupon = coupon_issue(
                 member, benefit=book.campaigns[campaign_id].benefit, origin=Coupon.Origin.CAMPAIGN, at=at
             )
@@ -188,12 +210,28 @@ def _process(
              for pk, control in outcome.targeted.items()],
             ignore_conflicts=True,
         )  # fmt: skip
-        _count_spent(outcome.lines, campaigns)
-        _post(award, member, outcome.lines, book, at, available_after)
+        _count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
+        if over:
+            _hold(award, outcome, over, at)  # AwardReview(award=award) caches itself as award.review
+            return award
+        Award.review.related.set_cached_value(award, None)  # known: not held (answers ask)
+        _post(award, member, outcome.totals(), book, at, available_after)
         growth = outcome.total(engine.GROWTH)
         if kind == Award.Kind.PURCHASE or growth > 0:
-            _after_growth(member, state, book, at)
+            _after_growth(member, state.tier_rank, book, at, cause=award)
     return award
+
+
+def _hold(award: Award, outcome: engine.Outcome, over: dict[str, int], at: datetime.datetime) -> AwardReview:
+    """Keep the award's points (and its campaigns' coupons) back until an approver decides."""
+    return AwardReview.objects.create(
+        award=award,
+        member_id=award.member_id,
+        points={code: amount for code, amount in sorted(outcome.totals().items()) if amount},
+        limits=over,
+        coupon_campaigns=[campaign_id for campaign_id, _benefit in outcome.coupons],
+        created_at=at,
+    )
 
 
 def _has_limits(campaign: Campaign) -> bool:
@@ -247,12 +285,15 @@ def _line(award: Award, line: engine.Line, book: selectors.RuleBook) -> AwardLin
     )
 
 
-def _post(award, member, lines, book, at, available_after) -> None:
+def _post(
+    award: Award,
+    member: Member,
+    totals: dict[str, int],
+    book: selectors.RuleBook,
+    at: datetime.datetime,
+    available_after: datetime.datetime | None,
+) -> None:
     """One ledger entry per point type: the sum of the award's lines of that type."""
-    totals: dict[str, int] = defaultdict(int)
-    for line in lines:
-        if line.point_type:
-            totals[line.point_type] += line.amount
     amounts = {book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0}
     if amounts:
         points_earn_many(
@@ -262,17 +303,43 @@ def _post(award, member, lines, book, at, available_after) -> None:
         )  # fmt: skip
 
 
-def _after_growth(member: Member, state: engine.MemberState, book: selectors.RuleBook, at) -> None:
-    """Re-evaluate the tier (upgrades only); on an upgrade, its coupons and tier-upgrade campaigns."""
+def _after_growth(
+    member: Member, tier_rank: int, book: selectors.RuleBook, at: datetime.datetime, *, cause: Award | None
+) -> Award | None:
+    """Re-evaluate the tier (upgrades only). On an upgrade above ``tier_rank`` (the member's rank
+    before the fact ``cause``): the tier's coupons and its upgrade campaigns, in an award caused
+    by that fact, so its answer explains them. Returns the upgrade's award."""
     status: MemberTier = tier_refresh(member, at=at, policy=book.policy, tiers=list(book.tiers.values()))
     tier = book.tiers.get(status.tier_id) or status.tier
-    if tier.rank <= state.tier_rank:
-        return
+    if tier.rank <= tier_rank:
+        return None
     entitlements_issue(at, member=member)
-    lifecycle_process(
-        member, Campaign.Trigger.TIER_UPGRADE, f"{member.pk}:{tier.code}:{status.since:%Y%m%d%H%M%S}",
-        at=at, upgrade_rank=tier.rank, book=book,
-    )  # fmt: skip
+    upgrade = lifecycle_process(
+        member,
+        Campaign.Trigger.TIER_UPGRADE,
+        f"{member.pk}:{tier.code}:{status.since:%Y%m%d%H%M%S}",
+        at=at,
+        upgrade_rank=tier.rank,
+        book=book,
+        cause=cause,
+        always=True,
+    )
+    assert upgrade is not None  # always=True
+    issued = Coupon.objects.filter(member=member, origin=Coupon.Origin.ENTITLEMENT, issued_at=at).exclude(
+        pk__in=AwardLine.objects.filter(member=member, coupon__isnull=False).values("coupon_id")
+    )
+    AwardLine.objects.bulk_create(
+        AwardLine(
+            award=upgrade,
+            member=member,
+            kind=AwardLine.Kind.BENEFIT,
+            coupon=coupon,
+            occurred_at=upgrade.occurred_at,
+            params={"tier": tier.name},
+        )
+        for coupon in issued.order_by("pk")
+    )
+    return upgrade
 
 
 def refund_process(
@@ -306,8 +373,13 @@ def refund_process(
         campaigns = {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
         lines = refund_lines(award, refund, purchase, refunded_before, earned, undone)
         AwardLine.objects.bulk_create(lines)
-        _count_spent(refund_given_back(lines, book), campaigns)
-        for request in refund_reversals(award, earned_award, lines, book):
+        # A held award has posted nothing yet (its release posts what is left after refunds);
+        # a rejected one gave its budgets back and posted nothing at all.
+        review = AwardReview.objects.filter(award=earned_award).values_list("status", flat=True).first()
+        if review != AwardReview.Status.REJECTED:
+            _count_spent(refund_given_back(lines, book), campaigns)
+        posted = review in (None, AwardReview.Status.RELEASED)
+        for request in refund_reversals(award, earned_award, lines, book) if posted else []:
             points_reverse(
                 member=member, point_type=request.point_type, source=request.source,
                 source_ref=request.source_ref, amount=request.amount, idempotency_key=request.key,

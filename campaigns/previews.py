@@ -55,7 +55,7 @@ def purchase_preview(
             engine.BasketLine(sku=sku, category=category, amount=amount) for sku, category, amount in lines
         ),
     )
-    first = not Purchase.objects.filter(member=member, occurred_at__lt=at).exists()
+    first = book.uses_first_purchase and selectors.is_first_purchase(member.pk, at)
     state = selectors.member_state(member, book, at, first_purchase=first)
     base = book.base_for(channel, fact.store_id)
     matched = engine.evaluate(fact, state, base=base, offers=book.offers).matched

@@ -9,21 +9,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from typing import TypeVar
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from benefits.models import Benefit, Entitlement
 from campaigns import engine, explain
-from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
+from campaigns.models import Award, AwardLine, AwardReview, BehaviourRule, Campaign, EarnRule, ReviewLimit
 from members.models import Member, MemberEvent, Purchase, Refund
 from points.models import PointType
 from tiers import selectors as tier_selectors
-from tiers.models import MemberTier, Tier, TierPolicy
+from tiers.models import MemberTier, Subscription, Tier, TierPolicy
 
 #: Campaigns that give to facts inside their window: running ones, and ended ones for facts
 #: that arrive late (a receipt imported the day after the campaign ended still counts).
 GIVING = [Campaign.Status.ACTIVE, Campaign.Status.ENDED]
+
+
+@dataclass(frozen=True)
+class HeldMultiplier:
+    """An earn-multiplier benefit a tier or paid plan holds (an active entitlement to it)."""
+
+    value: Decimal
+    benefit: str
+    holder: str  # the tier's or plan's name
+    birthday_month: bool = False  # the entitlement's period: only in the member's birthday month
 
 
 @dataclass
@@ -38,6 +51,14 @@ class RuleBook:
     entry_tier: Tier
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     policy: TierPolicy | None = None
+    review_limits: list[ReviewLimit] = field(default_factory=list)
+    #: Held earn-multiplier benefits: ("tier" | "plan", its id) -> what each gives.
+    multipliers: dict[tuple[str, int], list[HeldMultiplier]] = field(default_factory=dict)
+
+    @cached_property
+    def uses_plans(self) -> bool:
+        """Whether a paid plan holds an earn multiplier (else members' subscriptions are not read)."""
+        return any(kind == "plan" for kind, _pk in self.multipliers)
 
     # What the facts must be read with: skipped when no rule or campaign looks at it.
     @cached_property
@@ -59,15 +80,7 @@ class RuleBook:
 
     def base_for(self, channel: str, store_id: int | None) -> list[engine.BaseRule]:
         """Per point type, the most specific active rule: the store's, else the channel's, else default."""
-        best: dict[int, tuple[int, EarnRule]] = {}
-        for rule in self.earn_rules:
-            if rule.store_id is not None and rule.store_id != store_id:
-                continue
-            if rule.channel and rule.channel != channel:
-                continue
-            rank = 2 if rule.store_id is not None else 1 if rule.channel else 0
-            if rule.point_type_id not in best or best[rule.point_type_id][0] < rank:
-                best[rule.point_type_id] = (rank, rule)
+        best = most_specific(self.earn_rules, channel, store_id)
         return [
             engine.BaseRule(
                 point_type=rule.point_type.code,
@@ -77,8 +90,34 @@ class RuleBook:
                 excluded_skus=frozenset(rule.excluded_skus),
                 multiplied=rule.point_type.redeemable,
             )
-            for _rank, rule in sorted(best.values(), key=lambda item: item[1].point_type_id)
+            for rule in best
         ]
+
+    def review_limits_for(self, channel: str, store_id: int | None) -> dict[str, int]:
+        """{point type code: the limit above which an award waits for review}, for a fact of
+        this channel and store (the most specific active limit, as for earning rules)."""
+        return {
+            limit.point_type.code: limit.above
+            for limit in most_specific(self.review_limits, channel, store_id)
+        }
+
+
+Scoped = TypeVar("Scoped", EarnRule, ReviewLimit)
+
+
+def most_specific(rules: Iterable[Scoped], channel: str, store_id: int | None) -> list[Scoped]:
+    """Per point type, in point type order, the rule that applies to a fact of this channel and
+    store: a store's rule beats its channel's, which beats the default (no channel, no store)."""
+    best: dict[int, tuple[int, Scoped]] = {}
+    for rule in rules:
+        if rule.store_id is not None and rule.store_id != store_id:
+            continue
+        if rule.channel and rule.channel != channel:
+            continue
+        rank = 2 if rule.store_id is not None else 1 if rule.channel else 0
+        if rule.point_type_id not in best or best[rule.point_type_id][0] < rank:
+            best[rule.point_type_id] = (rank, rule)
+    return [rule for _rank, rule in sorted(best.values(), key=lambda item: item[1].point_type_id)]
 
 
 def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
@@ -136,6 +175,7 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
     campaigns = list(campaigns_with_details().filter(status__in=GIVING)) if live else []
     campaigns += list(extra)
     return RuleBook(
+        multipliers=held_multipliers(),
         point_types=point_types,
         earn_rules=list(EarnRule.objects.filter(active=True).select_related("point_type")),
         behaviour_rules=behaviour,
@@ -144,7 +184,27 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
         entry_tier=tiers[0],
         campaigns={c.pk: c for c in campaigns},
         policy=TierPolicy.current(),
+        review_limits=list(ReviewLimit.objects.filter(active=True).select_related("point_type")),
     )
+
+
+def held_multipliers() -> dict[tuple[str, int], list[HeldMultiplier]]:
+    """Active entitlements of tiers and plans to active earn-multiplier benefits (one query)."""
+    held: dict[tuple[str, int], list[HeldMultiplier]] = {}
+    entitlements = Entitlement.objects.filter(
+        active=True, benefit__active=True, benefit__kind=Benefit.Kind.EARN_MULTIPLIER
+    ).select_related("benefit", "tier", "plan")
+    for entitlement in entitlements.order_by("pk"):
+        holder = ("tier", entitlement.tier_id) if entitlement.tier_id else ("plan", entitlement.plan_id)
+        held.setdefault(holder, []).append(
+            HeldMultiplier(
+                value=entitlement.benefit.value,
+                benefit=entitlement.benefit.name,
+                holder=(entitlement.tier or entitlement.plan).name,
+                birthday_month=entitlement.period == Entitlement.Period.BIRTHDAY,
+            )
+        )
+    return held
 
 
 _cached: tuple[float, RuleBook] | None = None
@@ -171,7 +231,8 @@ def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first
     """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday."""
     status = MemberTier.objects.filter(member=member).first()
     tags = frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset()
-    return _state(member, status, tags, book, at, first_purchase)
+    plans = tuple(_subscriptions([member.pk], book).get(member.pk, ()))
+    return _state(member, status, tags, plans, book, at, first_purchase)
 
 
 def member_states(members: list[Member], book: RuleBook) -> dict[int, Callable[..., engine.MemberState]]:
@@ -185,34 +246,108 @@ def member_states(members: list[Member], book: RuleBook) -> dict[int, Callable[.
             "member_id", "tag_id"
         ):
             tags.setdefault(member_id, set()).add(tag_id)
+    plans = _subscriptions(ids, book)
     return {
         member.pk: functools.partial(
-            _state, member, statuses.get(member.pk), frozenset(tags.get(member.pk, ())), book
+            _state,
+            member,
+            statuses.get(member.pk),
+            frozenset(tags.get(member.pk, ())),
+            tuple(plans.get(member.pk, ())),
+            book,
         )
         for member in members
     }
 
 
-def _state(member, status, tag_ids, book: RuleBook, at: datetime.datetime, first_purchase: bool = False):
+#: A member's subscription as the multiplier needs it: (plan id, starts at, ends at).
+PlanPeriod = tuple[int, datetime.datetime, datetime.datetime]
+
+
+def _subscriptions(member_ids: list[int], book: RuleBook) -> dict[int, list[PlanPeriod]]:
+    """The running or paid-ahead subscription periods of these members, read only when a plan holds an
+    earn multiplier; which one runs is decided per fact's time (``tiers.subscriptions.running``)."""
+    if not book.uses_plans:
+        return {}
+    periods: dict[int, list[PlanPeriod]] = {}
+    rows = Subscription.objects.filter(member_id__in=member_ids, status=Subscription.Status.ACTIVE)
+    for member_id, plan_id, starts_at, ends_at in rows.values_list(
+        "member_id", "plan_id", "starts_at", "ends_at"
+    ):
+        periods.setdefault(member_id, []).append((plan_id, starts_at, ends_at))
+    return periods
+
+
+def _state(
+    member,
+    status,
+    tag_ids,
+    plans: tuple[PlanPeriod, ...],
+    book: RuleBook,
+    at: datetime.datetime,
+    first_purchase: bool = False,
+):
     tier = tier_selectors.effective(status, at, book.tiers)[0] if status else book.entry_tier
+    multiplier, benefit, holder = _multiplier(member, tier, plans, book, at)
     return engine.MemberState(
         id=member.pk,
         registered_at=member.created_at,
         tier_id=tier.pk,
         tier_name=tier.name,
         tier_rank=tier.rank,
-        multiplier=tier.earn_multiplier,
+        multiplier=multiplier,
+        multiplier_benefit=benefit,
+        multiplier_holder=holder,
         tag_ids=tag_ids,
         birthday=member.birthday,
         first_purchase=first_purchase,
     )
 
 
-def is_first_purchase(purchase: Purchase) -> bool:
-    earlier = Purchase.objects.filter(member_id=purchase.member_id).filter(
-        Q(occurred_at__lt=purchase.occurred_at) | Q(occurred_at=purchase.occurred_at, pk__lt=purchase.pk)
-    )
-    return not earlier.exists()
+def _multiplier(
+    member: Member, tier: Tier, plans: tuple[PlanPeriod, ...], book: RuleBook, at: datetime.datetime
+) -> tuple[Decimal, str, str]:
+    """The member's earn multiplier at ``at`` and where it comes from (benefit, holder; "" for
+    the tier's own): the highest of the tier's ``earn_multiplier``, the earn-multiplier benefits
+    of the effective tier and of every paid plan running at ``at``. The highest applies (they do
+    not multiply each other): a 金卡 ×1.5 member on a ×2 plan earns ×2, and a tier given the same
+    multiplier twice (field and benefit) is not counted twice. A benefit entitled per birthday
+    month applies in the member's birthday month only."""
+    best = (tier.earn_multiplier, "", "")
+    held = list(book.multipliers.get(("tier", tier.pk), ()))
+    for plan_id, starts_at, ends_at in plans:
+        if starts_at <= at < ends_at:
+            held += book.multipliers.get(("plan", plan_id), ())
+    month = timezone.localtime(at).month
+    for item in held:
+        if item.birthday_month and (member.birthday is None or member.birthday.month != month):
+            continue
+        if item.value > best[0]:
+            best = (item.value, item.benefit, item.holder)
+    return best
+
+
+def is_first_purchase(member_id: int, at: datetime.datetime, *, purchase_id: int | None = None) -> bool:
+    """Whether a purchase of the member at ``at`` is their first purchase, for first-purchase campaigns.
+
+    The first purchase is the earliest by when it happened, whenever it arrived, and whether it
+    is dated before the member enrolled or not (a POS import enrols the buyer after the sale;
+    an old CRM's history is real purchases). It is given once: a back-dated purchase that
+    arrives after a later-dated one already earned a first-purchase campaign (points or a
+    coupon) is not first, so the gift is never given twice. ``purchase_id`` is the purchase's
+    own id (ties in time go to the lower id); None for a basket not yet recorded (a preview:
+    only purchases strictly before ``at`` come before it). The pipeline asks under the
+    member's lock, so two purchases processed at once cannot both be first.
+    """
+    earlier = Purchase.objects.filter(member_id=member_id, occurred_at__lt=at)
+    if purchase_id is not None:
+        earlier |= Purchase.objects.filter(member_id=member_id, occurred_at=at, pk__lt=purchase_id)
+    if earlier.exists():
+        return False
+    given = AwardLine.objects.filter(
+        member_id=member_id, kind=AwardLine.Kind.CAMPAIGN, campaign__first_purchase=True
+    ).filter(Q(amount__gt=0) | Q(coupon__isnull=False))  # refunds' lines are negative: still given
+    return not given.exists()
 
 
 def purchase_fact(purchase: Purchase, *, lines: bool = True) -> engine.Fact:
@@ -372,14 +507,21 @@ def _lines_prefetch() -> Prefetch:
 
 
 def award_summary(award: Award) -> AwardSummary:
-    """The award's lines in numbers and words, with totals per point type (lines prefetched or read)."""
-    if "lines" in getattr(award, "_prefetched_objects_cache", {}):
-        lines = list(award.lines.all())
+    """The award's lines in numbers and words, with totals per point type, and the lines of the
+    awards it caused (a tier upgrade's bonus and coupons): every point the fact moved. Lines
+    prefetched (``lines`` and ``consequences``, see ``purchase_history``) or read in one query."""
+    cache = getattr(award, "_prefetched_objects_cache", {})
+    if "lines" in cache and "consequences" in cache:
+        lines = list(award.lines.all()) + [
+            line for caused in award.consequences.all() for line in caused.lines.all()
+        ]
     else:
+        # awards first (two index scans: the award and those it caused), then their lines
+        awards = Award.objects.filter(Q(pk=award.pk) | Q(cause=award)).values("pk")
         lines = list(
-            AwardLine.objects.filter(award=award)
+            AwardLine.objects.filter(award__in=awards)
             .select_related("point_type", "coupon__benefit")
-            .order_by("id")
+            .order_by("award_id", "id")
         )
     return summary_of(
         [
@@ -392,6 +534,46 @@ def award_summary(award: Award) -> AwardSummary:
             )
             for line in lines
         ]
+    )
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    status: str  # AwardReview.Status
+    points: dict[str, int]  # "points" and "growth" always present
+    limits: dict[str, int]
+    message: str
+
+
+def award_review(award: Award) -> ReviewSummary | None:
+    """The award's review hold, if it has one, in numbers and words."""
+    try:
+        review = award.review  # set by the pipeline on an award it just made: no query
+    except AwardReview.DoesNotExist:
+        return None
+    over = "; ".join(
+        _("%(amount)s %(type)s is above the review limit of %(limit)s")
+        % {
+            "amount": f"{review.points.get(pt.code, 0):,}",
+            "type": pt.name,
+            "limit": f"{review.limits[pt.code]:,}",
+        }
+        for pt in PointType.objects.filter(code__in=review.limits).order_by("pk")
+    )
+    if review.status == AwardReview.Status.HELD:
+        message = _("Held for review: %(why)s. Nothing is posted until an approver releases it.") % {
+            "why": over
+        }
+    else:
+        message = _("%(status)s after review: %(why)s.") % {
+            "status": review.get_status_display(),
+            "why": over,
+        }
+    return ReviewSummary(
+        status=review.status,
+        points={engine.POINTS: 0, engine.GROWTH: 0, **review.points},
+        limits=dict(review.limits),
+        message=message,
     )
 
 
@@ -410,7 +592,14 @@ class PurchaseHistory:
 
 def purchase_history(purchase: Purchase) -> PurchaseHistory:
     """A purchase with what it earned and each refund with what it took back (four queries)."""
-    awards = list(Award.objects.filter(purchase=purchase).prefetch_related(_lines_prefetch()))
+    awards = list(
+        Award.objects.filter(purchase=purchase).prefetch_related(
+            _lines_prefetch(),
+            Prefetch(
+                "consequences", queryset=Award.objects.order_by("id").prefetch_related(_lines_prefetch())
+            ),
+        )
+    )
     earned = next((award for award in awards if award.kind == Award.Kind.PURCHASE), None)
     by_refund = {award.refund_id: award for award in awards if award.kind == Award.Kind.REFUND}
     refunds = [

@@ -228,6 +228,11 @@ REST_FRAMEWORK = {
 # every request). Budgets and caps are always counted from the database.
 RULE_BOOK_CACHE_SECONDS = env_int("RULE_BOOK_CACHE_SECONDS", 5)
 
+# Member codes (docs/api.md, "Trust"): how long a code the brand's app shows is valid, and how
+# long a third-party partner may spend the member's points after redeeming one (the visit).
+MEMBER_CODE_SECONDS = env_int("MEMBER_CODE_SECONDS", 120)
+MEMBER_VISIT_MINUTES = env_int("MEMBER_VISIT_MINUTES", 15)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty partner API",
     "DESCRIPTION": (

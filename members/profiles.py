@@ -10,7 +10,8 @@ sale exists, whether a store code is known and the user's own) is the importer's
 
 Rules decided here:
 - A POS return (退货) carries negative amounts; it is yielded as kind "return" with positive
-  amounts (money given back) and needs its original receipt number.
+  amounts (money given back) and needs its original receipt number, unless the profile matches
+  returns to sales (``return_match_days``): then the importer finds the sale.
 - An e-commerce order earns on payment: ``occurred_at`` is the payment time (付款时间). An order
   without one is skipped as "not paid", whatever its status; a closed one (已关闭) is skipped
   as "closed: earns nothing". Skips are reported, not errors: nothing in the file is wrong.
@@ -94,6 +95,9 @@ class Profile:
     store_codes: Mapping[str, str] = field(default_factory=dict)  # file's store -> our code
     gross_includes_shipping: bool = False
     reject_invalid_mobile: bool = True
+    #: None: a return needs its original receipt number. N: a return without one is matched to
+    #: its sale by ``members.imports.matching.sale_for_return`` (same member and store, N days).
+    return_match_days: int | None = None
 
 
 @dataclass
@@ -334,7 +338,10 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
                 found[name] = -found[name]
         if found.get("paid") == 0 and "paid" not in row.errors:
             row.add_error("paid", "refund_zero")
-        if not row.values.get("original_order_number") and "original_order_number" not in row.errors:
+        unnamed = not row.values.get("original_order_number") and "original_order_number" not in row.errors
+        if unnamed and profile.return_match_days:
+            row.values["match_sale"] = True  # the importer finds the sale (it needs the database)
+        elif unnamed:
             row.add_error("original_order_number", "original_required")
     for name, amount in found.items():
         if amount is None:

@@ -84,6 +84,13 @@ MESSAGES: dict[str, Any] = {
         "%(column)s %(value)s is also in row %(row)d: two people cannot share it."
     ),
     "conflict": gettext_lazy("Conflicts with data written meanwhile; import the file again."),
+    "return_matched": gettext_lazy(
+        "Return matched to sale %(number)s of %(when)s (%(left)s CNY not yet refunded)."
+    ),
+    "no_sale_to_match": gettext_lazy(
+        "No sale of this member at this store in %(days)d days before has %(amount)s CNY to refund. "
+        "Give the original receipt number."
+    ),
     # skipped rows
     "blank_row": gettext_lazy("blank row"),
     "totals_row": gettext_lazy("totals row"),

@@ -12,6 +12,8 @@ def run_import(run_id: int) -> int:
 
 @shared_task
 def purge_idempotency_keys() -> int:
+    from members.partners.codes import member_codes_purge
     from members.partners.services import idempotency_purge
 
-    return idempotency_purge()
+    # member codes expire in minutes; their rows go with the day's stored answers
+    return idempotency_purge() + member_codes_purge()

@@ -31,7 +31,7 @@ from members.models import Member
 from points.errors import PointsError
 from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
 from tiers.selectors import tier_progress
-from tiers.services import tier_override, tier_override_end
+from tiers.services import tier_check, tier_override, tier_override_end, tier_save
 from tiers.subscriptions import subscription_cancel
 
 #: Inlines apps above tiers add to the tier page and the paid plan page (entitlements).
@@ -220,10 +220,22 @@ def local_date(moment) -> str:
 # --- the ladder and its policy --------------------------------------------------------------
 
 
+class TierForm(forms.ModelForm):
+    """Refuses a tier out of ladder order (on the threshold field, naming both tiers). The check
+    only reads, under the ladder lock that the admin's transaction holds until ``save_model``."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if not self.has_error("rank") and not self.has_error("threshold"):
+            for field, message in tier_check(self.instance).items():
+                self.add_error(field if field in self.fields else None, message)
+
+
 @admin.register(Tier)
 class TierAdmin(HistoryAdmin):
     """The ladder: every tier on one page, in rank order, with the policy above it."""
 
+    form = TierForm
     list_display = ["rank", "name", "code", "threshold_display", "multiplier_display"]
     list_display_links = ["rank", "name"]
     ordering = ["rank"]
@@ -267,6 +279,10 @@ class TierAdmin(HistoryAdmin):
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
+
+    def save_model(self, request, obj: Tier, form, change: bool) -> None:
+        obj._history_user = request.user  # what simple-history's save_model sets
+        tier_save(tier=obj)
 
     @admin.display(description=_("qualifying threshold"), ordering="threshold")
     def threshold_display(self, tier: Tier) -> str:

@@ -40,6 +40,37 @@ def ladder() -> list[Tier]:
     return tiers
 
 
+def ladder_errors(tier: Tier, tiers: list[Tier]) -> dict[str, str]:
+    """What is wrong with ``tier`` (unsaved values) in the ladder of ``tiers`` (the others as
+    stored): a higher rank must need a strictly higher threshold, or the lower tier could never
+    be reached (``qualified_for`` gives the highest tier reached). {} when it fits."""
+    others = [other for other in tiers if other.pk != tier.pk or tier.pk is None]
+    below = [o for o in others if o.rank < tier.rank and o.threshold >= tier.threshold]
+    above = [o for o in others if o.rank > tier.rank and o.threshold <= tier.threshold]
+    if below:
+        other, message = max(below, key=lambda o: o.rank), _not_above_lower()
+    elif above:
+        other, message = min(above, key=lambda o: o.rank), _not_below_higher()
+    else:
+        return {}
+    values = {
+        "tier": tier.name,
+        "threshold": f"{tier.threshold:,}",
+        "other": other.name,
+        "other_threshold": f"{other.threshold:,}",
+    }
+    why = _("A higher tier needs a higher threshold.")
+    return {"threshold": f"{message % values} {why}"}
+
+
+def _not_above_lower() -> str:
+    return _("%(tier)s at %(threshold)s is not above %(other)s at %(other_threshold)s, the tier below it.")
+
+
+def _not_below_higher() -> str:
+    return _("%(tier)s at %(threshold)s is not below %(other)s at %(other_threshold)s, the tier above it.")
+
+
 def qualified_for(tiers: list[Tier], value: int) -> Tier:
     """The highest tier whose threshold ``value`` reaches (the entry tier at least)."""
     best = tiers[0]

@@ -163,6 +163,35 @@ def tier_refresh(
     return status
 
 
+def ladder_lock() -> list[Tier]:
+    """Lock the ladder for a change (every tier row, in primary-key order) and read it again.
+
+    Two operators saving two tiers at once take turns, so each checks the ladder as the other
+    left it and the pair cannot put it out of order. The second read is a new statement: it
+    also sees a tier another transaction added while this one waited.
+    """
+    list(Tier.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+    return list(Tier.objects.order_by("rank"))
+
+
+def tier_check(tier: Tier) -> dict[str, str]:
+    """The ladder's objections to ``tier`` as edited (``selectors.ladder_errors``), read under the
+    ladder lock. Writes nothing; inside a caller's transaction the lock lasts until it ends
+    (the admin checks the form and saves in one transaction)."""
+    with transaction.atomic():
+        return selectors.ladder_errors(tier, ladder_lock())
+
+
+def tier_save(*, tier: Tier) -> Tier:
+    """Save a tier (new or changed) if the ladder stays in order; else ValidationError naming
+    the tier and the reason, and nothing is written."""
+    with transaction.atomic():
+        if errors := selectors.ladder_errors(tier, ladder_lock()):
+            raise ValidationError(errors, code="ladder_order")
+        tier.save()
+    return tier
+
+
 def tier_override(
     member: Member,
     *,

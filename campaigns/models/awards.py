@@ -48,6 +48,16 @@ class Award(models.Model):
         related_name="+",
     )
     reason = models.CharField(_("reason"), max_length=100, blank=True)
+    #: The award that set this one off: a purchase whose growth reached a tier causes the
+    #: upgrade's award, so the purchase's answer explains every point it moved.
+    cause = models.ForeignKey(
+        "self",
+        verbose_name=_("caused by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consequences",
+    )
     occurred_at = models.DateTimeField(_("occurred at"))
     created_at = models.DateTimeField(_("processed at"))
 
@@ -72,6 +82,7 @@ class AwardLine(models.Model):
         TIER = "tier", _("Tier multiplier")
         CAMPAIGN = "campaign", _("Campaign")
         BEHAVIOUR = "behaviour", _("Behaviour rule")
+        BENEFIT = "benefit", _("Tier benefit")
 
     award = models.ForeignKey(Award, verbose_name=_("award"), on_delete=models.PROTECT, related_name="lines")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")

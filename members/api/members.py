@@ -1,26 +1,52 @@
-"""Members endpoints: enrol-or-find by identity, look up, read, update profile and consents."""
+"""Members endpoints: enrol-or-find by identity, look up, read, update profile and consents;
+member codes (issued by the brand's own systems, redeemed by third-party partners at the till)."""
 
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from members.api import idempotency
 from members.api.errors import APIError, not_found
 from members.api.filters import DateTimeFilter
 from members.api.serializers import Strict
 from members.api.views import MEMBER_NUMBER, PartnerViewSet
 from members.masking import mask_birthday, mask_email, mask_phone
 from members.models import Channel, ConsentChannel, Gender, Identity, Member
-from members.partners.models import Grant
-from members.partners.selectors import partner_members, partner_stores
-from members.partners.services import partner_member_upsert, registration_channel
+from members.partners.codes import (
+    CODE_DIGITS,
+    IssueKeyReused,
+    TrustRefused,
+    member_code_issue,
+    member_code_redeem,
+    member_code_required,
+    partner_visit_until,
+)
+from members.partners.models import Grant, Partner
+from members.partners.selectors import partner_may_spend, partner_members, partner_stores
+from members.partners.services import partner_member_update, partner_member_upsert, registration_channel
 from members.selectors import Outcome, member_resolve
-from members.services import IdentityKey, member_set_consent, member_update
+from members.services import IdentityKey
+
+
+def refusal(exc: TrustRefused) -> APIError:
+    """A trust rule's refusal as the API answers it: 403, naming the field when there is one."""
+    return APIError(
+        exc.message, code=exc.code, status_code=403, fields={exc.field: [exc.message]} if exc.field else None
+    )
+
+
+def require_visit(partner: Partner, member_id: int) -> None:
+    """Spending a member's points: a third-party partner needs the visit a member code opened
+    (403 ``member_code_required``); a link from an earlier visit is not enough."""
+    if not partner_may_spend(partner, member_id):
+        raise refusal(member_code_required())
 
 
 class IdentitySerializer(Strict):
@@ -140,6 +166,30 @@ class UpdateSerializer(Strict):
     consents = ConsentsSerializer(required=False)
 
 
+class LinkSerializer(Strict):
+    member_code = serializers.RegexField(
+        rf"^[0-9]{{{CODE_DIGITS}}}$",
+        help_text=f"The {CODE_DIGITS}-digit code the member's app shows (scanned as a barcode or QR code).",
+        error_messages={"invalid": gettext_lazy("A member code is 18 digits.")},
+    )
+
+
+class MemberCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text=f"{CODE_DIGITS} digits, for the app to show as a barcode or QR code. Single use."
+    )
+    expires_at = serializers.DateTimeField(help_text="After it the code is refused (about 2 minutes).")
+
+
+class LinkResultSerializer(serializers.Serializer):
+    member = MemberSerializer()
+    visit_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Until then this partner may spend the member's points (third-party partners; "
+        "first-party partners always may).",
+    )
+
+
 class MemberFilter(django_filters.FilterSet):
     member_number = django_filters.CharFilter()
     created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -185,6 +235,11 @@ class MemberViewSet(PartnerViewSet):
 
     queryset = Member.objects.none()  # for the schema; requests use scoped_queryset()
 
+    @property
+    def idempotent(self) -> bool:  # type: ignore[override]
+        # Issuing a code checks its Idempotency-Key itself: a stored response would hold the code.
+        return getattr(self, "action", None) != "codes"
+
     def scoped_queryset(self):
         return (
             partner_members(self.partner)
@@ -208,10 +263,14 @@ class MemberViewSet(PartnerViewSet):
     @extend_schema(
         summary="Enrol a member, or find them by identity",
         description=(
-            "Resolves the mobile and identities. A known member gets the identities they lacked "
-            "(their profile is not changed: use PATCH) and 200; an unknown one is enrolled, 201. "
-            "Either way this partner may read the member afterwards. Identities of different "
-            "members are a 409."
+            "Resolves the mobile and identities. An unknown person is enrolled, 201, and this "
+            "partner may read the member afterwards. A first-party partner finding a known member "
+            "gets 200, and the member gets the identities they lacked (their profile is not "
+            "changed: use PATCH). A third-party partner gets 200 only for a member it already "
+            "sees, and adds no identities (403 first_party_only); details of any other member are "
+            "refused with 403 member_code_required, which says nothing about the member: "
+            "redeem the member code the customer shows with POST /members/link/. Identities of "
+            "different members are a 409."
         ),
         request=EnrolSerializer,
         responses={200: MemberSerializer, 201: MemberSerializer},
@@ -235,9 +294,12 @@ class MemberViewSet(PartnerViewSet):
             "registration_channel": channel,
         }
         consents = dict(v["consents"])
-        member, created = partner_member_upsert(
-            partner=self.partner, keys=keys, profile=profile, consents=consents
-        )
+        try:
+            member, created = partner_member_upsert(
+                partner=self.partner, keys=keys, profile=profile, consents=consents
+            )
+        except TrustRefused as exc:
+            raise refusal(exc) from None
         member = self.get_queryset().get(pk=member.pk)
         return Response(
             self.get_serializer(member).data,
@@ -245,25 +307,105 @@ class MemberViewSet(PartnerViewSet):
         )
 
     @extend_schema(
-        summary="Update profile and consents", request=UpdateSerializer, responses=MemberSerializer
+        summary="Update profile and consents",
+        description=(
+            "Only a first-party partner changes the mobile number (it says who the member is): "
+            "a third-party partner sending another one gets 403 first_party_only naming `mobile`."
+        ),
+        request=UpdateSerializer,
+        responses=MemberSerializer,
     )
     def partial_update(self, request, member_number: str):
         member = self.get_object()
         changes = self.validated(UpdateSerializer)
         consents = changes.pop("consents", {})
-        user, source = self.partner.user, self.partner.source
-        if changes:
-            member = member_update(member=member, actor=user, source=source, **changes)
-        for channel, granted in consents.items():
-            member_set_consent(member=member, channel=channel, granted=granted, actor=user, source=source)
+        try:
+            member = partner_member_update(
+                partner=self.partner, member=member, changes=changes, consents=consents
+            )
+        except TrustRefused as exc:
+            raise refusal(exc) from None
         return Response(self.get_serializer(self.get_queryset().get(pk=member.pk)).data)
+
+    @extend_schema(
+        summary="Issue a member code (first-party partners: the brand's app)",
+        description=(
+            f"A new {CODE_DIGITS}-digit code for the member's app to show at a till, valid about 2 "
+            "minutes and once. A third-party partner redeems it with POST /members/link/. A retry "
+            "with the same Idempotency-Key gets the same code back (the code itself is never "
+            "stored). Third-party partners get 403 first_party_only."
+        ),
+        parameters=[
+            OpenApiParameter(
+                idempotency.HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                pattern=r"^[\x21-\x7e]{1,255}$",
+                description="One per code: a retry with the same key gets the same code back.",
+            )
+        ],
+        request=None,
+        responses={201: MemberCodeSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def codes(self, request, member_number: str):
+        if not self.partner.is_first_party:  # before the member: the answer says nothing about them
+            raise APIError(
+                _("Only the brand's own systems issue member codes."),
+                code="first_party_only",
+                status_code=403,
+            )
+        key = idempotency.key_of(request)
+        member = self.member(member_number)
+        try:
+            code, expires_at, first = member_code_issue(partner=self.partner, member=member, request_key=key)
+        except IssueKeyReused:
+            raise APIError(
+                _("This Idempotency-Key was already used with a different request."),
+                code="idempotency_conflict",
+                status_code=409,
+            ) from None
+        response = Response(
+            MemberCodeSerializer({"code": code, "expires_at": expires_at}).data,
+            status=status.HTTP_201_CREATED,
+        )
+        response["Cache-Control"] = "no-store"  # a credential: no proxy or browser cache keeps it
+        if not first:
+            response[idempotency.REPLAYED] = "true"
+        return response
+
+    @extend_schema(
+        summary="Redeem a member code: reach the customer at the till",
+        description=(
+            "The customer shows the member code of the brand's app; the till scans it. The "
+            "member is linked to this partner (it may read them and post their purchases from now "
+            "on) and a visit opens until `visit_until` (about 15 minutes), during which it may "
+            "spend their points (rewards, coupons). A code that is unknown, expired or already "
+            "used is 422 member_code_invalid, the same answer for each."
+        ),
+        request=LinkSerializer,
+        responses={200: LinkResultSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def link(self, request):
+        data = self.validated(LinkSerializer)
+        member = member_code_redeem(partner=self.partner, code=data["member_code"])
+        if member is None:
+            message = _("This member code is not valid: ask the customer to show a new one.")
+            raise APIError(
+                message, code="member_code_invalid", status_code=422, fields={"member_code": [message]}
+            )
+        visit_until = None if self.partner.is_first_party else partner_visit_until(self.partner, member)
+        member = self.get_queryset().get(pk=member.pk)
+        return Response({"member": self.get_serializer(member).data, "visit_until": visit_until})
 
     @extend_schema(
         summary="Find one member by number, phone or identity",
         description=(
             "The member if exactly one of this partner's members matches; 404 otherwise. "
-            "A member of the brand this partner has not served yet is 404 too: enrol-or-find "
-            "them with POST /members/ when the customer is at your counter."
+            "A member of the brand this partner has not served yet is 404 too: when the customer "
+            "is at your counter, redeem the member code their app shows with POST /members/link/."
         ),
         parameters=LOOKUP_PARAMETERS,
         responses=MemberSerializer,

@@ -181,6 +181,7 @@ class ImportProfileAdmin(HistoryAdmin):
             fieldsets.append(
                 (_("Amounts and stores"), {"fields": ["gross_includes_shipping", "store_codes"]})
             )
+            fieldsets.append((_("Returns"), {"fields": ["return_match_days"]}))
         if obj is not None and not self.has_change_permission(request, obj):
             fieldsets = [(name, {**opts, "fields": readable(opts["fields"])}) for name, opts in fieldsets]
         return fieldsets

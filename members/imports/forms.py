@@ -153,7 +153,9 @@ def status_field_name(status: str) -> str:
 
 STATUS_FIELDS = [status_field_name(status) for status in STATUSES]
 #: Fields that mean nothing for a member list.
-PURCHASES_ONLY = ["store_codes", "gross_includes_shipping", "reject_invalid_mobile", "unknown_member"]
+PURCHASES_ONLY = [
+    "store_codes", "gross_includes_shipping", "reject_invalid_mobile", "unknown_member", "return_match_days",
+]  # fmt: skip
 
 
 class _ProfileFormBase(forms.ModelForm):
@@ -181,7 +183,7 @@ class _ProfileFormBase(forms.ModelForm):
         fields = [
             "name", "code", "source", "channel", "file_format", "encoding", "delimiter", "unknown_member",
             "gross_includes_shipping", "reject_invalid_mobile", "active", "member_match", "store_codes",
-            "date_formats",
+            "date_formats", "return_match_days",
         ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,15 +1,22 @@
-"""Which member a row names, for a chunk of rows at once (one query per identity kind).
+"""Which member a row names, for a chunk of rows at once (one query per identity kind), and
+which sale a return without its receipt number belongs to (profiles that match returns).
 
-The preview and the job use the same function: the preview to give its verdict, the job again
+The preview and the job use the same functions: the preview to give its verdict, the job again
 under its transaction, because members may have been enrolled or closed in between.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from members.models import Identity, Member
+from django.db.models import F, Q
+from django.utils import timezone
+
+from members.models import Identity, Member, Purchase
 from members.reasons import Reason, reason
 
 #: Row value -> identity kind it is looked up as.
@@ -84,3 +91,79 @@ class Owners:
             for name in match
             if identity_value(name, values.get(name))
         )
+
+
+# --- returns without their original receipt number -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SaleCandidate:
+    """A sale a return may belong to: recorded (``recorded_sales``) or a sale row of the file."""
+
+    number: str
+    store_id: int | None
+    occurred_at: datetime.datetime
+    left: Decimal  # paid less refunded, as recorded
+    purchase_id: int | None = None  # None for a sale of the file not imported yet
+
+
+def sale_for_return(
+    candidates: Iterable[SaleCandidate],
+    *,
+    store_id: int | None,
+    at: datetime.datetime,
+    amount: Decimal,
+    days: int,
+    taken: Mapping[str, Decimal],
+) -> SaleCandidate | None:
+    """The sale a return (at ``at``, of ``amount`` at ``store_id``) without its receipt number
+    belongs to: of the member's sales (the caller gives only theirs), the most recent one at the
+    same store in the ``days`` days up to the return whose amount not yet refunded (less what
+    other returns ``taken`` from it in the same file) covers the return. None: no such sale.
+    The preview and the job both decide with this function."""
+    if store_id is None:
+        return None
+    since = at - datetime.timedelta(days=days)
+    fitting = [
+        sale
+        for sale in candidates
+        if sale.store_id == store_id
+        and since <= sale.occurred_at <= at
+        and sale.left - taken.get(sale.number, Decimal(0)) >= amount
+    ]
+    return max(fitting, key=lambda sale: (sale.occurred_at, sale.number), default=None)
+
+
+def recorded_sales(
+    source: str, member_ids: Iterable[int], since: datetime.datetime, until: datetime.datetime
+) -> dict[int, list[SaleCandidate]]:
+    """Member id -> their recorded sales of ``source`` in [since, until] not fully refunded."""
+    rows = Purchase.objects.filter(
+        Q(refunded_amount__lt=F("paid_amount")),
+        source=source,
+        member_id__in=set(member_ids),
+        occurred_at__gte=since,
+        occurred_at__lte=until,
+    ).values_list(
+        "member_id", "order_number", "store_id", "occurred_at", "paid_amount", "refunded_amount", "pk"
+    )
+    sales: dict[int, list[SaleCandidate]] = {}
+    for member_id, number, store_id, occurred_at, paid, refunded, pk in rows:
+        sales.setdefault(member_id, []).append(
+            SaleCandidate(number, store_id, occurred_at, paid - refunded, pk)
+        )
+    return sales
+
+
+def matched_note(sale: SaleCandidate) -> Reason:
+    """What the preview and the result say about a return matched to its sale."""
+    return reason(
+        "return_matched",
+        number=sale.number,
+        when=f"{timezone.localtime(sale.occurred_at):%Y-%m-%d %H:%M}",
+        left=str(sale.left),
+    )
+
+
+def unmatched_reason(amount: Decimal, days: int) -> Reason:
+    return reason("no_sale_to_match", days=days, amount=str(amount))

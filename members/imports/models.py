@@ -12,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
@@ -85,6 +87,18 @@ class ImportProfile(models.Model):
         default=True,
         help_text=_("Off: a row whose member is named by a card keeps going without the phone."),
     )
+    return_match_days = models.PositiveSmallIntegerField(
+        _("match returns without a receipt number within (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text=format_lazy(
+            "{} {} {}",
+            _("Empty: a return without its original receipt number is rejected."),
+            _("N: it is matched to the member's latest sale at that store in the N days before it."),
+            _("Only a sale with at least the returned amount not yet refunded is matched."),
+        ),
+    )
     builtin = models.BooleanField(_("shipped with the product"), default=False, editable=False)
     active = models.BooleanField(_("active"), default=True)
     history = HistoricalRecords(verbose_name=_("historical import profile"))
@@ -151,6 +165,9 @@ class ImportRun(models.Model):
     rows_duplicate = models.PositiveIntegerField(_("already imported"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
     rows_skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rows_review = models.PositiveIntegerField(
+        _("rows needing review"), default=0, help_text=_("Their points wait for an approver.")
+    )
     #: Identities the file shows to be one new person (``name:value`` strings), see services.
     enrol_groups = models.JSONField(default=list, blank=True, editable=False)
     # What the job did; updated in the transaction of each chunk, so always exact.
@@ -227,6 +244,9 @@ class ImportRow(models.Model):
     #: {"": [reason]} for skipped and duplicate ones. A reason is a code and its values, worded
     #: when read (``members.reasons``); runs from before codes hold the words themselves.
     errors = models.JSONField(_("errors"), default=dict, blank=True)
+    #: {"lines": [{"type": point type name, "points": n, "limit": n}]} when the preview expects
+    #: the row's award to be held for review (see ``PREVIEW_MARKS``)
+    review = models.JSONField(_("needs review"), null=True, blank=True, encoder=DjangoJSONEncoder)
     member_id = models.BigIntegerField(null=True, blank=True)
     purchase_id = models.BigIntegerField(null=True, blank=True)
     refund_id = models.BigIntegerField(null=True, blank=True)
@@ -239,6 +259,19 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.number}"
+
+    @property
+    def review_message(self) -> str:
+        """Why the preview expects the row's points to wait for an approver, in the reader's language."""
+        if not self.review:
+            return ""
+        return _("Needs review: %(over)s; its points wait for an approver.") % {
+            "over": "; ".join(
+                _("%(points)s %(type)s is above the review limit of %(limit)s")
+                % {"points": f"{line['points']:,}", "type": line["type"], "limit": f"{line['limit']:,}"}
+                for line in self.review["lines"]
+            )
+        }
 
     @property
     def message(self) -> str:

@@ -15,10 +15,11 @@ The pipeline lives in a higher app (campaigns), so it registers itself in ``PROC
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,7 +35,15 @@ from simple_history.utils import bulk_create_with_history
 
 from members.bulk import bulk_insert, bulk_set
 from members.facts import RefundFact, refunds_record
-from members.imports.matching import IDENTITY_OF, Owners, identity_keys
+from members.imports.matching import (
+    IDENTITY_OF,
+    Owners,
+    identity_keys,
+    matched_note,
+    recorded_sales,
+    sale_for_return,
+    unmatched_reason,
+)
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
 from members.models import EventType, Gender, Identity, Member, MemberEvent, Purchase, Refund, Store
@@ -428,6 +437,8 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
     """Returns (退货) of sales imported before or earlier in this job: recorded together
     (``refunds_record``: each as ``refund_record`` would, a refused one rejects its row only)."""
     values = {row.number: typed(row.values) for row in rows}
+    if spec.return_match_days:
+        _match_sales(spec, rows, values)
     sales = {
         p.order_number: p
         for p in Purchase.objects.filter(
@@ -436,6 +447,8 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
     }
     recorded = []
     for row in rows:
+        if row.state != State.PENDING:
+            continue  # no sale fits (``_match_sales``)
         v = values[row.number]
         number = v["original_order_number"]
         if (sale := sales.get(number)) is None:
@@ -456,6 +469,49 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
             totals.refunds += 1
         else:
             row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
+
+
+def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[str, Any]]) -> None:
+    """The sales of returns without their receipt number, decided again as the preview did
+    (``sale_for_return``) on what is recorded now (the file's sales are imported by now: sales
+    go first), in row order, each return taking its amount from the sale it matched. Sets each
+    one's ``original_order_number``, or rejects the row."""
+    days = spec.return_match_days or 0
+    unnamed = [row for row in rows if values[row.number].get("match_sale")]
+    if not unnamed:
+        return
+    owners = Owners((values[row.number] for row in unnamed), spec.member_match)
+    members = {row.number: owners.match(values[row.number], spec.member_match) for row in unnamed}
+    ats = [values[row.number]["occurred_at"] for row in unnamed]
+    found = recorded_sales(
+        spec.source,
+        {member_id for member_id, _problem in members.values() if member_id},
+        min(ats) - datetime.timedelta(days=days),
+        max(ats),
+    )
+    taken: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        v = values[row.number]
+        if not v.get("match_sale"):
+            taken[v["original_order_number"]] += v["paid"]
+            continue
+        member_id, problem = members[row.number]
+        if problem:
+            _reject_with(row, "member", problem)
+            continue
+        sale = sale_for_return(
+            found.get(member_id, []) if member_id else [],
+            store_id=v.get("store_id"), at=v["occurred_at"], amount=v["paid"], days=days, taken=taken,
+        )  # fmt: skip
+        if sale is None:
+            _reject_with(row, "", unmatched_reason(v["paid"], days))
+            continue
+        taken[sale.number] += v["paid"]
+        if sale.number != row.values.get("original_order_number"):  # not what the preview said
+            row.values = {**row.values, "original_order_number": sale.number}
+            row.errors = {**row.errors, "": [matched_note(sale)]}
+            ImportRow.objects.filter(pk=row.pk).update(values=row.values, errors=row.errors)
+        v["original_order_number"] = sale.number
 
 
 def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:

@@ -33,6 +33,12 @@ def rejected_rows(run: ImportRun) -> QuerySet[ImportRow]:
     return run.rows.filter(state=ImportRow.State.REJECTED).order_by("number")
 
 
+def review_rows(run: ImportRun) -> QuerySet[ImportRow]:
+    """Rows to import (or imported) whose points the preview expects to wait for an approver."""
+    states = [ImportRow.State.PENDING, ImportRow.State.DONE]
+    return run.rows.filter(state__in=states, review__isnull=False).order_by("number")
+
+
 #: Point type names by code, in the programme's order: the points app registers the lookup
 #: (members sits below it and knows point types only by their codes).
 POINT_TYPE_NAMES: list[Callable[[Iterable[str]], dict[str, str]]] = []

@@ -44,7 +44,14 @@ from members.imports.forms import (
 )
 from members.imports.mapping import STATUSES, columns_from_mapping, member_match_for
 from members.imports.models import ImportProfile, ImportRow, ImportRun
-from members.imports.selectors import RESUMABLE, first_rows, points_awarded, rejected_rows, sees_every_run
+from members.imports.selectors import (
+    RESUMABLE,
+    first_rows,
+    points_awarded,
+    rejected_rows,
+    review_rows,
+    sees_every_run,
+)
 from members.imports.services import import_cancel, import_preview
 from members.profiles import SHIPPED
 
@@ -169,7 +176,7 @@ def rows_table(run: ImportRun, labels: dict[str, str], rows: list[ImportRow]) ->
             "state": row.state,
             "state_label": row.get_state_display(),
             "cells": [cell(field, row.values) for field in labels] if row.values else None,
-            "message": row_message(row, labels),
+            "message": "; ".join(filter(None, [row_message(row, labels), row.review_message])),
         }
         for row in rows
     ]
@@ -182,6 +189,7 @@ def rejected_context(run: ImportRun, labels: dict[str, str]) -> dict[str, Any]:
         "rejected_more": len(shown) > REJECTED_ON_PAGE,
         "rejected_url": _url("rejected", run),
         "rejected_csv_url": _url("rejected_csv", run),
+        "review": [(row.number, row.review_message) for row in review_rows(run)[:REJECTED_ON_PAGE]],
     }
 
 

@@ -33,7 +33,7 @@ from rest_framework_api_key.models import APIKey
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 from members.partners import services
-from members.partners.models import Grant, Partner, PartnerKey
+from members.partners.models import Grant, Partner, PartnerKey, PartnerKind
 
 # The library's own key model is not used: partners have PartnerKey.
 if admin.site.is_registered(APIKey):
@@ -63,6 +63,14 @@ def key_url(key: PartnerKey) -> str:
 
 
 class PartnerForm(forms.ModelForm):
+    kind = forms.ChoiceField(
+        label=capfirst(_("kind")),
+        choices=PartnerKind.choices,
+        widget=forms.RadioSelect,
+        required=False,  # a form without it keeps the safe default, third-party
+        initial=PartnerKind.THIRD_PARTY,
+        help_text=Partner._meta.get_field("kind").help_text,
+    )
     grants = forms.MultipleChoiceField(
         label=capfirst(_("granted operations")),
         choices=GRANT_CHOICES,
@@ -80,7 +88,12 @@ class PartnerForm(forms.ModelForm):
 
     class Meta:
         model = Partner
-        fields = ["code", "name", "is_active", "rate_per_minute", "grants", "channels", "stores"]
+        fields = ["code", "name", "is_active", "kind", "rate_per_minute", "grants", "channels", "stores"]
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data["kind"] or (
+            self.instance.kind if self.instance.pk else PartnerKind.THIRD_PARTY
+        )
 
     def clean_grants(self) -> list[str]:
         return sorted(set(self.cleaned_data["grants"]))
@@ -92,13 +105,13 @@ class PartnerForm(forms.ModelForm):
 @admin.register(Partner)
 class PartnerAdmin(HistoryAdmin):
     form = PartnerForm
-    list_display = ["code", "name", "is_active", "active_keys", "grants_summary", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["code", "name", "kind", "is_active", "active_keys", "grants_summary", "created_at"]
+    list_filter = ["is_active", "kind"]
     search_fields = ["code", "name"]
     filter_horizontal = ["stores"]
     fieldsets = [
         (None, {"fields": ["code", "name", "is_active", "rate_per_minute"]}),
-        (_("Access"), {"fields": ["grants", "channels", "stores"]}),
+        (_("Access"), {"fields": ["kind", "grants", "channels", "stores"]}),
         (_("API keys"), {"fields": ["keys_overview"]}),
         (_("Record"), {"fields": ["service_user", "created_at"]}),
     ]

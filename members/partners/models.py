@@ -30,11 +30,23 @@ class Grant(models.TextChoices):
     TIERS_READ = "tiers.read", _("Read tier status and progress")
 
 
+class PartnerKind(models.TextChoices):
+    """Whose system it is: it decides which members a partner reaches and what it may change."""
+
+    FIRST_PARTY = "first_party", _("First-party: the brand's own system (sees every member)")
+    THIRD_PARTY = "third_party", _("Third-party: reaches a member only with the member's code")
+
+
 class Partner(models.Model):
     """A system that integrates through the API, limited to its stores, channels and grants.
 
     Each partner acts through its own service user (never able to log in), so every change it
     makes is recorded with who did it, the same way an operator's change is.
+
+    A first-party partner (the brand's POS, its mini-program) sees every member and may change
+    who they are (mobile, identities). A third-party partner (a mall's POS, a franchise, a
+    marketplace) sees the members it enrolled or was shown a member code for, and spends their
+    points only during a visit opened by a code (see ``MemberCode``).
     """
 
     code = models.SlugField(
@@ -42,6 +54,15 @@ class Partner(models.Model):
     )
     name = models.CharField(pgettext_lazy("partner", "name"), max_length=100)
     is_active = models.BooleanField(_("active"), default=True)
+    kind = models.CharField(
+        _("kind"),
+        max_length=16,
+        choices=PartnerKind.choices,
+        default=PartnerKind.THIRD_PARTY,
+        help_text=_(
+            "For the brand's own systems only: they see every member and change mobiles and identities."
+        ),
+    )
     stores = models.ManyToManyField(
         Store,
         verbose_name=_("stores"),
@@ -81,6 +102,10 @@ class Partner(models.Model):
     def has_grant(self, grant: str) -> bool:
         return grant in self.grants
 
+    @property
+    def is_first_party(self) -> bool:
+        return self.kind == PartnerKind.FIRST_PARTY
+
 
 class PartnerKey(AbstractAPIKey):
     """An API key of a partner: shown once when created, stored as a SHA-512 hash."""
@@ -95,10 +120,12 @@ class PartnerKey(AbstractAPIKey):
 
 
 class PartnerMember(models.Model):
-    """A member a partner may see: it enrolled them, or found them by an identity it was given.
+    """A member a (third-party) partner may see: it enrolled them, or was shown their member code.
 
     Members are the brand's, not the partner's; this link is what keeps partner B from
     reading the members partner A serves unless the customer showed up at B too.
+    ``visit_until`` is the end of the visit the last member code opened: until then the
+    partner may spend the member's points (a link alone is no licence to spend).
     """
 
     partner = models.ForeignKey(
@@ -108,6 +135,7 @@ class PartnerMember(models.Model):
         Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="partner_links"
     )
     linked_at = models.DateTimeField(_("linked at"), auto_now_add=True)
+    visit_until = models.DateTimeField(_("visit open until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("partner's member")
@@ -118,6 +146,48 @@ class PartnerMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} -> {self.member_id}"
+
+
+class MemberCode(models.Model):
+    """A member code: what the brand's app shows at a till so a third-party partner may reach the
+    member. Short-lived, single-use, issued by a first-party partner.
+
+    The code itself is never stored: ``code_hash`` (an HMAC keyed with the server's secret) finds
+    it when presented, and ``nonce`` re-derives it for a retry of the issuing request. A leaked
+    row therefore gives neither the code nor a way to guess it.
+    """
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="member_codes"
+    )
+    issued_by = models.ForeignKey(
+        Partner, verbose_name=_("issued by"), on_delete=models.CASCADE, related_name="issued_codes"
+    )
+    #: SHA-256 of the issuing request's Idempotency-Key: its retry gets the same code back
+    issue_key = models.CharField(max_length=64)
+    nonce = models.CharField(max_length=32)
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    redeemed_by = models.ForeignKey(
+        Partner,
+        verbose_name=_("redeemed by"),
+        on_delete=models.CASCADE,
+        related_name="redeemed_codes",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("member code")
+        verbose_name_plural = _("member codes")
+        constraints = [
+            models.UniqueConstraint(fields=["issued_by", "issue_key"], name="member_code_issued_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}@{self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class IdempotentRequest(models.Model):

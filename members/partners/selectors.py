@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from members.models import Member, Purchase, Store
-from members.partners.models import Partner
+from members.partners.models import Partner, PartnerMember
 
 
 def partner_members(partner: Partner) -> QuerySet[Member]:
-    """Members it enrolled or found by an identity (see ``PartnerMember``)."""
+    """Every member for a first-party partner (the brand's own systems); for a third-party one,
+    the members it enrolled or was shown a member code for (see ``PartnerMember``)."""
+    if partner.is_first_party:
+        return Member.objects.all()
     return Member.objects.filter(partner_links__partner=partner)
+
+
+def partner_may_spend(partner: Partner, member_id: int, now: datetime.datetime | None = None) -> bool:
+    """Whether the partner may spend the member's points now: always for a first-party partner;
+    for a third-party one only during the visit the customer's member code opened."""
+    if partner.is_first_party:
+        return True
+    return PartnerMember.objects.filter(
+        partner=partner, member_id=member_id, visit_until__gt=now or timezone.now()
+    ).exists()
 
 
 def partner_purchases(partner: Partner) -> QuerySet[Purchase]:

@@ -13,9 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Channel, Identity, Member, Store
-from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerMember
-from members.selectors import Outcome, member_resolve
-from members.services import IdentityKey, identity_attach, member_enrol
+from members.partners.codes import first_party_only, member_code_required
+from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerKind, PartnerMember
+from members.partners.selectors import partner_members
+from members.phones import try_normalize_mobile
+from members.selectors import Outcome, Resolution, member_resolve
+from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
 from members.validation import FieldErrors
 
 #: A partner's retry gets its first response back for at least this long (the issue: 24 hours).
@@ -30,13 +33,14 @@ def partner_create(
     channels: Iterable[str] = (),
     stores: Iterable[Store] = (),
     rate_per_minute: int = 600,
+    kind: str = PartnerKind.THIRD_PARTY,
 ) -> Partner:
     """A partner with its service user, through which its changes are recorded."""
     with transaction.atomic():
         user = service_user_for(code)
         partner = Partner(
             code=code, name=name, grants=sorted(set(grants)), channels=sorted(set(channels)),
-            rate_per_minute=rate_per_minute, user=user,
+            rate_per_minute=rate_per_minute, user=user, kind=kind,
         )  # fmt: skip
         partner.full_clean(exclude=["user"])
         partner.save()
@@ -125,6 +129,24 @@ def idempotency_purge(now: datetime.datetime | None = None) -> int:
     return deleted
 
 
+def _third_party_may_find(partner: Partner, keys: list[IdentityKey], resolution: Resolution) -> None:
+    """A third-party partner's enrol-or-find of identities that are already someone's: allowed only
+    for a member it may see already, and without adding identities to them."""
+    visible = set(
+        partner_members(partner)
+        .filter(pk__in=[m.pk for m in resolution.candidates])
+        .values_list("pk", flat=True)
+    )
+    if visible != {m.pk for m in resolution.candidates}:
+        raise member_code_required()  # the same answer whoever the member is: nothing leaks
+    if resolution.found:
+        new = [key for key in keys if key.normalized() not in resolution.matches]
+        if new:
+            raise first_party_only(
+                "identities" if any(k.kind != Identity.Kind.PHONE for k in new) else "mobile"
+            )
+
+
 def partner_member_upsert(
     *, partner: Partner, keys: list[IdentityKey], profile: dict[str, Any], consents: dict[str, bool]
 ) -> tuple[Member, bool]:
@@ -134,9 +156,15 @@ def partner_member_upsert(
     An existing member gets the identities they did not have yet; their profile is left as it
     is (profile changes are explicit, through ``member_update``). Identities naming different
     members are a conflict, never a guess.
+
+    A third-party partner finds only members it may see already and adds no identities to them;
+    details that belong to another member are refused with ``member_code_required`` (the
+    customer shows their member code instead: ``member_code_redeem``).
     """
     user = partner.user
     resolution = member_resolve(keys)
+    if not partner.is_first_party and resolution.outcome != Outcome.UNKNOWN:
+        _third_party_may_find(partner, keys, resolution)
     if resolution.outcome == Outcome.AMBIGUOUS:
         FieldErrors.single(
             "identities",
@@ -171,6 +199,27 @@ def partner_member_upsert(
                 again = member_resolve(keys)
                 if not again.found:
                     raise
+                if not partner.is_first_party:
+                    _third_party_may_find(partner, keys, again)
                 member, created = again.member, False
         member_link(partner=partner, member=member)
     return member, created
+
+
+def partner_member_update(
+    *, partner: Partner, member: Member, changes: dict[str, Any], consents: dict[str, bool]
+) -> Member:
+    """A partner's change of a member's profile and consents. The mobile number says who the
+    member is: only a first-party partner changes it (sending the current one is no change)."""
+    user, source = partner.user, partner.source
+    if "mobile" in changes and not partner.is_first_party:
+        current = member.mobile.as_e164 if member.mobile else None
+        if (try_normalize_mobile(changes["mobile"]) if changes["mobile"] else None) != current:
+            raise first_party_only("mobile")
+        del changes["mobile"]
+    with transaction.atomic():
+        if changes:
+            member = member_update(member=member, actor=user, source=source, **changes)
+        for channel, granted in consents.items():
+            member_set_consent(member=member, channel=channel, granted=granted, actor=user, source=source)
+    return member

@@ -1,4 +1,5 @@
-"""Two partners with every grant, each with its own store and key, and clients for them."""
+"""Two partners with every grant, each with its own store and key, and clients for them: A is the
+brand's own POS (first-party), B a mall's POS (third-party, the default for a new partner)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from members.models import Channel
-from members.partners.models import Grant
+from members.partners.models import Grant, PartnerKind
 from members.partners.services import key_create, partner_create
 from tests.factories import StoreFactory
 
@@ -37,12 +38,16 @@ class PartnerClient(APIClient):
 
 
 def make_partner(
-    code: str, store_code: str, grants=None, channels=(Channel.STORE, Channel.WECHAT_MINIPROGRAM)
+    code: str,
+    store_code: str,
+    grants=None,
+    channels=(Channel.STORE, Channel.WECHAT_MINIPROGRAM),
+    kind=PartnerKind.THIRD_PARTY,
 ):
     store = StoreFactory(code=store_code, name=f"{code} store")
     partner = partner_create(
         code=code, name=f"Partner {code}", grants=grants if grants is not None else Grant.values,
-        channels=channels, stores=[store], rate_per_minute=10_000,
+        channels=channels, stores=[store], rate_per_minute=10_000, kind=kind,
     )  # fmt: skip
     _key, text = key_create(partner=partner, name="test")
     return partner, text
@@ -50,7 +55,7 @@ def make_partner(
 
 @pytest.fixture
 def partner_a(db):
-    partner, key = make_partner("pos-a", "A001")
+    partner, key = make_partner("pos-a", "A001", kind=PartnerKind.FIRST_PARTY)
     return PartnerClient(key, partner)
 
 

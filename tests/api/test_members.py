@@ -1,4 +1,6 @@
-"""Members through the API: enrol-or-find, lookup, masking, updates, no mass assignment."""
+"""Members through the API: enrol-or-find, lookup, masking, updates, no mass assignment.
+
+partner_a is first-party (the brand's POS: enrol-or-find as ever), partner_b third-party."""
 
 from __future__ import annotations
 
@@ -7,8 +9,12 @@ import pytest
 from members.models import Member
 from members.partners.models import Grant, PartnerMember
 from tests.api.conftest import PartnerClient, make_partner
+from tests.benefits import conftest as benefits_fixtures
 
 pytestmark = pytest.mark.django_db
+
+voucher = benefits_fixtures.voucher
+twenty_off = benefits_fixtures.twenty_off
 
 URL = "/api/v1/members/"
 
@@ -49,10 +55,42 @@ def test_other_partner_sees_nothing_until_the_customer_shows_up(partner_a, partn
     response = partner_b.patch(f"{URL}{number}/", {"name": "hijack"})
     assert response.status_code == 404
     assert Member.objects.get().name == "张伟"
-    # the customer gives their phone at B's counter: B enrols-or-finds and may see them from then on
-    assert enrol(partner_b).status_code == 200
+    # the customer gives their phone at B's counter: that proves nothing, B may not enrol-or-find them
+    refused = enrol(partner_b)
+    assert (refused.status_code, refused.json()["code"]) == (403, "member_code_required")
+    assert partner_b.get(f"{URL}{number}/").status_code == 404
+    # the customer shows the code of the brand's app: B links them and may see them from then on
+    code = partner_a.post(f"{URL}{number}/codes/", {}).json()["code"]
+    assert partner_b.post(URL + "link/", {"member_code": code}).status_code == 200
     assert partner_b.get(f"{URL}{number}/").status_code == 200
+    assert enrol(partner_b).status_code == 200  # enrol-or-find of a member B sees
     assert PartnerMember.objects.count() == 2
+
+
+def test_enrolling_someone_elses_details_reveals_nothing(partner_a, partner_b, voucher):
+    """A third-party partner enrolling an existing member's phone gets exactly the answer of a
+    spend without the customer's code: 403 member_code_required, no number, name or masked phone.
+    Whether the phone is A's member, or a member B itself serves but may not spend for now, the
+    body is the same."""
+    from tests.benefits.conftest import give_points
+
+    number = enrol(partner_a).json()["member_number"]
+    taken = enrol(partner_b)
+    assert taken.status_code == 403
+    mine = partner_b.post(URL, {"mobile": "13900000001"}).json()["member_number"]
+    give_points(Member.objects.get(member_number=mine), 3000)
+    no_visit = partner_b.post(f"/api/v1/rewards/{voucher.pk}/redeem/", {"member_number": mine})
+    assert (no_visit.status_code, no_visit.content) == (taken.status_code, taken.content)
+    assert taken.json()["fields"] == {}
+    for secret in (number, "张伟", "5678", "138"):
+        assert secret not in taken.content.decode()
+    # the same with the card, with identities of two members, and in Chinese
+    partner_a.post(URL, {"mobile": "13700000000", "identities": [{"kind": "card", "value": "c-9"}]})
+    two = partner_b.post(URL, {"mobile": "13812345678", "identities": [{"kind": "card", "value": "c-9"}]})
+    assert (two.status_code, two.content) == (taken.status_code, taken.content)
+    zh = partner_b.post(URL, {"mobile": "13812345678"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert zh.json()["code"] == "member_code_required"
+    assert Member.objects.count() == 3
 
 
 def test_contact_details_masked_without_the_grant(db):

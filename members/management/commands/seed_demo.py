@@ -59,13 +59,14 @@ def ensure_demo_users() -> dict[str, Any]:
 
 def ensure_demo_partner(members) -> None:
     """The demo POS partner (every grant, stores S0000 and S0001) with the published key; it may
-    see the demo members, so the API docs page can be tried at once."""
-    from members.partners.models import Grant, Partner, PartnerKey, PartnerMember
+    see the demo members, so the API docs page can be tried at once. It is the brand's own POS,
+    so first-party: it sees every member and issues member codes (docs/api.md, "Trust")."""
+    from members.partners.models import Grant, Partner, PartnerKey, PartnerKind, PartnerMember
     from members.partners.services import partner_create
 
     partner = Partner.objects.filter(code="demo-pos").first() or partner_create(
         code="demo-pos", name="演示收银系统 Demo POS", grants=Grant.values, channels=["store", "wechat_mp"],
-        stores=Store.objects.filter(code__in=STORE_USER_STORES),
+        stores=Store.objects.filter(code__in=STORE_USER_STORES), kind=PartnerKind.FIRST_PARTY,
     )  # fmt: skip
     prefix = DEMO_API_KEY.partition(".")[0]
     if not PartnerKey.objects.filter(prefix=prefix).exists():

@@ -1,0 +1,105 @@
+"""An approver's decision and a refund of the same held purchase at the same moment, on
+PostgreSQL: whichever goes first, the member ends with what the purchase earned less the
+refund's share, and campaign budgets get back exactly what was reserved. The member's lock,
+taken first by decisions and facts alike, orders them (without it a release could post the
+whole award while the refund, still seeing it held, reverses nothing).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import pytest
+from django.apps import apps
+from django.db import connection
+
+from campaigns import pipeline
+from campaigns.models import AwardReview, ReviewLimit
+from campaigns.pipeline import purchase_process, refund_process
+from campaigns.reviews import award_reject, award_release
+from points.models import Account, PointType
+from points.selectors import ledger_problems
+from tests.campaigns.conftest import NOW, buy, campaign, refund
+from tests.concurrency import race
+from tests.factories import MemberFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
+]
+
+#: How long the paused refund waits for the decision before going on (with the lock, the
+#: decision waits for the refund's commit, so the refund always waits this long).
+PAUSE = 3.0
+
+
+@pytest.fixture
+def refund_paused(monkeypatch):
+    """The refund stops right after it saw the award's review status, until the decision in the
+    other thread is done (or ``PAUSE`` passed): the interleaving that loses without the lock."""
+    seen, decided = threading.Event(), threading.Event()
+    given_back = pipeline.refund_given_back
+
+    def pause(*args, **kwargs):
+        seen.set()
+        decided.wait(PAUSE)
+        return given_back(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "refund_given_back", pause)
+    return seen, decided
+
+
+def race_decision(decide, returned, events):
+    seen, decided = events
+
+    def work(i: int):
+        if i == 1:
+            return refund_process(returned)
+        seen.wait(PAUSE)
+        try:
+            return decide()
+        finally:
+            decided.set()
+
+    results = race(2, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+
+
+@pytest.fixture(autouse=True)
+def migrated_rows(transactional_db) -> None:
+    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
+        apps, None
+    )
+    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
+    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
+    for point_type in PointType.objects.all():
+        ReviewLimit.objects.update_or_create(
+            point_type=point_type, channel="", store=None, defaults={"above": 20_000}
+        )
+
+
+def balance(member, code="points") -> int:
+    account = Account.objects.filter(member=member, point_type__code=code).first()
+    return account.available + account.pending if account else 0
+
+
+def test_a_release_and_a_refund_at_once_leave_the_purchase_less_the_refund(approver, refund_paused):
+    member = MemberFactory()
+    purchase = buy(member, "30000")
+    review = purchase_process(purchase, at=NOW).review
+    race_decision(lambda: award_release(review, actor=approver), refund(purchase, "10000"), refund_paused)
+    assert balance(member) == balance(member, "growth") == 20_000
+    assert ledger_problems() == {}
+
+
+def test_a_rejection_and_a_refund_at_once_give_the_budget_back_once(approver, refund_paused):
+    bonus = campaign(name="满额送", bonus_points=100, budget_points=100_000)
+    member = MemberFactory()
+    purchase = buy(member, "30000")
+    review = purchase_process(purchase, at=NOW).review
+    race_decision(lambda: award_reject(review, actor=approver), refund(purchase, "30000"), refund_paused)
+    assert AwardReview.objects.get(pk=review.pk).status == AwardReview.Status.REJECTED
+    bonus.refresh_from_db()
+    assert bonus.spent_points == 0
+    assert balance(member) == 0
