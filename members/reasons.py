@@ -193,7 +193,12 @@ def reason_text(item: Reason | str, labels: Mapping[str, str] | None = None) -> 
         if name in params:
             params[name] = render(params[name], labels)
     template = str(MESSAGES[code])
-    return template % params if params else template
+    if not params:
+        return template
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):  # stored by another version of the catalogue
+        return f"{template} {params}"
 
 
 def errors_text(errors: Errors, labels: Mapping[str, str] | None = None) -> str:

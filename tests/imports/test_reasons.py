@@ -142,3 +142,9 @@ def test_import_file_prints_the_reasons_in_the_language_asked(sample_stores, tmp
     assert exited.value.code == 1  # rows were rejected
     for number, reason in expected.items():
         assert f"  row {number}: {reason}\n" in out.getvalue()
+
+
+def test_a_reason_whose_values_no_longer_fit_its_words_still_shows():
+    assert errors_text({"": [{"code": "same_number", "params": {"number": "R1"}}]}).startswith(
+        "Same number as row"
+    )
