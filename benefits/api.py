@@ -19,6 +19,7 @@ from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import redemption_cancel, reward_redeem
 from benefits.selectors import member_coupons, partner_coupon, redemptions_by, rewards_on_offer
 from members.api.errors import not_found
+from members.api.filters import IntegerFilter
 from members.api.idempotency import HEADER
 from members.api.members import require_visit
 from members.api.serializers import EnumField, PartnerStoreField, Strict
@@ -127,7 +128,7 @@ class CouponCodeSerializer(Strict):
 
 class RewardFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Reward.Kind.choices)
-    max_points = django_filters.NumberFilter(field_name="points_price", lookup_expr="lte")
+    max_points = IntegerFilter(field_name="points_price", lookup_expr="lte")
 
     class Meta:
         model = Reward

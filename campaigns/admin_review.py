@@ -9,13 +9,15 @@ from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.admin import award_fact, explanation, lines_prefetch
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.reviews import DECIDE_PERMISSION, award_reject, award_release
+from campaigns.selectors import recent_rule_book
 from members.admin_helpers import HistoryAdmin
-from points.models import PointType
 from tiers.admin import MemberColumnMixin, member_ids, run_each
 
 
@@ -52,8 +54,10 @@ class ReviewLimitAdmin(HistoryAdmin):
 
 
 def _amounts(values: dict[str, int]) -> str:
-    names = {pt.code: pt.name for pt in PointType.objects.all()}
-    return "; ".join(f"{names.get(code, code)} {amount:,}" for code, amount in sorted(values.items())) or "-"
+    """One line per point type, in the point types' order: ``积分 1,000,000``."""
+    types = sorted(recent_rule_book().point_types.values(), key=lambda pt: pt.pk)  # no query per row
+    rows = [(pt.name, f"{values[pt.code]:,}") for pt in types if pt.code in values]
+    return format_html_join(mark_safe("<br>"), "{} {}", rows) if rows else "-"
 
 
 @admin.register(AwardReview)

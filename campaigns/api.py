@@ -22,7 +22,15 @@ from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.previews import preview_summary, purchase_preview
 from campaigns.selectors import award_review, award_summary, member_tier, purchase_history, recent_rule_book
 from members.api.filters import DateTimeFilter
-from members.api.serializers import EnumField, Moment, PartnerStoreField, Strict
+from members.api.serializers import (
+    MOMENT_HELP,
+    EnumField,
+    Moment,
+    PartnerStoreField,
+    Strict,
+    cny,
+    quantity,
+)
 from members.api.views import PartnerAPIView, PartnerViewSet
 from members.facts import Line, event_record, purchase_record, refund_record
 from members.models import Channel, Member, Purchase
@@ -34,6 +42,8 @@ from points.selectors import member_balance_sheet
 
 #: An order number names a URL (``/purchases/<order_number>/``): no slash, no control characters.
 ORDER_NUMBER = r"[^/\x00-\x1f\x7f]{1,64}"
+#: ... and, as posted, not only spaces (they are trimmed, and nothing would be left).
+ORDER_NUMBER_IN = r"^[^/\x00-\x1f\x7f]*[^/\s\x00-\x1f\x7f][^/\x00-\x1f\x7f]*$"
 MAX_LINES = 500
 
 
@@ -41,11 +51,40 @@ MAX_LINES = 500
 
 
 def amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0), **kwargs)
+    return cny(**kwargs)
 
 
 def optional_amount(**kwargs) -> serializers.DecimalField:
-    return amount(required=False, default=Decimal(0), **kwargs)
+    return cny(required=False, default=Decimal(0), **kwargs)
+
+
+def check_amounts(data: dict, *, paid: str, shipping: str, gift_card: str, points: str) -> None:
+    """What a receipt's parts may add up to, naming the field that is off (the names are the
+    serializer's ``source`` names, which differ between a purchase and a preview).
+
+    Shipping is part of what was paid for; gift cards and points are part of how it was paid:
+    each is at most the paid amount, shipping and tenders independently. The lines may list
+    less than was paid (a POS often sends only some lines; the rest earns as the basket's
+    unlisted part) but never more."""
+    errors: dict[str, list[str]] = {}
+    paid_amount = data[paid]
+    if data[shipping] > paid_amount:
+        errors["shipping_amount"] = [_("Shipping cannot exceed the paid amount.")]
+    tendered = data[gift_card] + data[points]
+    if tendered > paid_amount:
+        message = _("Gift cards and points together (%(tendered)s) cannot exceed the paid amount.") % {
+            "tendered": tendered
+        }
+        for source, name in ((gift_card, "gift_card_amount"), (points, "points_amount")):
+            if data[source]:
+                errors[name] = [message]
+    listed = sum((line["amount"] for line in data["lines"]), Decimal(0))
+    if listed > paid_amount:
+        errors["lines"] = [
+            _("The lines add up to %(listed)s, more than the paid amount.") % {"listed": listed}
+        ]
+    if errors:
+        raise serializers.ValidationError(errors)
 
 
 class PartnerScoped(Strict):
@@ -65,16 +104,14 @@ class PurchaseLineInSerializer(Strict):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    quantity = serializers.DecimalField(
-        max_digits=10, decimal_places=3, min_value=Decimal("0.001"), required=False, default=Decimal(1)
-    )
-    amount = amount(help_text="What the line cost, in CNY.")
+    quantity = quantity(required=False, default=Decimal(1))
+    amount = amount(help_text="What the customer paid for the line, in CNY.")
 
 
 class PurchaseInSerializer(PartnerScoped):
     member_number = serializers.CharField(max_length=16)
     order_number = serializers.RegexField(
-        rf"^{ORDER_NUMBER}$",
+        ORDER_NUMBER_IN,
         max_length=64,
         help_text="Unique per partner; no slashes (it names the purchase's URL).",
         error_messages={"invalid": _("Up to 64 characters, without slashes or control characters.")},
@@ -83,19 +120,43 @@ class PurchaseInSerializer(PartnerScoped):
         "SalesChannelEnum", choices=Channel.choices, help_text="One of the partner's channels."
     )
     store = PartnerStoreField(required=False, allow_null=True)
-    occurred_at = Moment()
+    occurred_at = Moment(help_text=MOMENT_HELP)
     gross_amount = amount(help_text="Before discounts, CNY.")
-    paid_amount = amount(help_text="What the customer paid, CNY (shipping, gift cards, points included).")
-    shipping_amount = optional_amount(help_text="Part of the paid amount that was shipping; earns nothing.")
-    gift_card_amount = optional_amount(help_text="Part paid with gift cards; earns nothing.")
-    points_amount = optional_amount(help_text="Part paid with points; earns nothing.")
-    lines = PurchaseLineInSerializer(many=True, required=False, default=list, max_length=MAX_LINES)
+    paid_amount = amount(
+        help_text="What the customer paid, CNY (shipping, gift cards, points included); at most the gross."
+    )
+    shipping_amount = optional_amount(
+        help_text="Part of the paid amount that was shipping (at most the paid amount); earns nothing."
+    )
+    gift_card_amount = optional_amount(
+        help_text="Part paid with gift cards; with points_amount at most the paid amount. Earns nothing."
+    )
+    points_amount = optional_amount(
+        help_text="Part paid with points; with gift_card_amount at most the paid amount. Earns nothing."
+    )
+    lines = PurchaseLineInSerializer(
+        many=True,
+        required=False,
+        default=list,
+        max_length=MAX_LINES,
+        help_text="May list less than was paid (the rest earns as the basket's unlisted part), never more.",
+    )
+
+    def validate(self, data):
+        check_amounts(
+            data,
+            paid="paid_amount",
+            shipping="shipping_amount",
+            gift_card="gift_card_amount",
+            points="points_amount",
+        )
+        return data
 
 
 class RefundInSerializer(Strict):
     refund_number = serializers.CharField(max_length=64, help_text="Unique per partner.")
-    amount = amount(help_text="CNY given back; at most what is left of the paid amount.")
-    occurred_at = Moment()
+    amount = cny(positive=True, help_text="CNY given back; at most what is left of the paid amount.")
+    occurred_at = Moment(help_text=f"{MOMENT_HELP} Not before the purchase.")
 
 
 class EventInSerializer(PartnerScoped):
@@ -104,9 +165,10 @@ class EventInSerializer(PartnerScoped):
     key = serializers.CharField(
         max_length=64,
         help_text="Makes the event count once per event type for this partner, e.g. "
-        "`signin:<member>:<day>`. A registration counts once per member (its key is ignored).",
+        "`signin:<member>:<day>`. A registration counts once per member (its key is ignored). "
+        "The same key again with another member, time or channel is a 409.",
     )
-    occurred_at = Moment()
+    occurred_at = Moment(help_text=MOMENT_HELP)
     channel = EnumField(
         "SalesChannelEnum",
         choices=Channel.choices,
@@ -122,7 +184,9 @@ class PreviewLineInSerializer(Strict):
 
 
 class PreviewInSerializer(PartnerScoped):
-    """Named as a purchase's fields; ``source`` gives ``purchase_preview``'s argument names."""
+    """A basket at checkout, with a purchase's field names and rules."""
+
+    # ``source`` gives purchase_preview's argument names
 
     member_number = serializers.CharField(max_length=16)
     channel = EnumField(
@@ -141,6 +205,7 @@ class PreviewInSerializer(PartnerScoped):
             raise serializers.ValidationError(
                 {"paid_amount": [_("The paid amount cannot exceed the gross amount.")]}
             )
+        check_amounts(data, paid="paid", shipping="shipping", gift_card="gift_card", points="points_amount")
         return data
 
 
@@ -371,7 +436,8 @@ class EventView(PartnerAPIView):
         summary="Post a behaviour event and award it",
         description=(
             "Recorded once per (event type, key): 201 when recorded now, 200 for the same event "
-            "again, 409 when the key was recorded for another member."
+            "again (same member, occurred_at and channel), 409 `conflict` naming `key` when the key "
+            "was recorded with another member, time or channel."
         ),
         request=EventInSerializer,
         responses={201: EventResultSerializer, 200: EventResultSerializer},

@@ -210,6 +210,10 @@ IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
+# A request body (not a file upload) above this is refused: 413 ``too_large`` under /api/ (a
+# 500-line purchase is about 80 KB). Django's default, stated because docs/api.md quotes it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 REST_FRAMEWORK = {
     # Partner endpoints set their own (members/api/views.py); anything else is closed by default.
     "DEFAULT_AUTHENTICATION_CLASSES": ["members.api.auth.PartnerKeyAuthentication"],

@@ -26,6 +26,18 @@ def handler404(request, exception):
     return page_not_found(request, exception)
 
 
+def handler400(request, exception):
+    """Django refused the request before a view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE read by
+    a middleware ...): the API's error body under /api/."""
+    from django.views.defaults import bad_request
+
+    from members.api.errors import json_400
+
+    if request.path.startswith("/api/"):
+        return json_400(request, exception)
+    return bad_request(request, exception)
+
+
 def handler500(request):
     from django.views.defaults import server_error
 

@@ -260,11 +260,15 @@ def event_record(
     _check_time(errors, "occurred_at", occurred_at, now)
     errors.raise_if_any()
     fields = {"member": member, "channel": channel, "occurred_at": occurred_at}
+    # The same key is the same event only with the same content (a 409 otherwise, as for orders).
+    # A registration is keyed by its member whoever reports it (partner_event_key, the importer):
+    # the first report's time and channel stand, and a later one is that same registration.
+    same = {"member": member} if kind.code == "registration" else fields
     if done := MemberEvent.objects.filter(event_type=kind, key=key.strip()).first():
-        return _same_or_refuse(done, {"member": member}, "key"), False
+        return _same_or_refuse(done, same, "key"), False
     try:
         with transaction.atomic():
             return MemberEvent.objects.create(event_type=kind, key=key.strip(), **fields), True
     except IntegrityError:
         done = MemberEvent.objects.get(event_type=kind, key=key.strip())
-        return _same_or_refuse(done, {"member": member}, "key"), False
+        return _same_or_refuse(done, same, "key"), False

@@ -97,9 +97,27 @@ class LedgerView(PartnerGenericView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
+class PointTypeSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="As `point_type` in balances, ledger entries and awards.")
+    name = serializers.CharField()
+    redeemable = serializers.BooleanField(help_text="Can be spent on rewards (growth value cannot).")
+    pending_days = serializers.IntegerField(help_text="Days earned points wait (the return window).")
+
+
+class PointTypesView(PartnerAPIView):
+    """The point types of the programme (points, growth value ...)."""
+
+    grant = Grant.POINTS_READ
+
+    @extend_schema(summary="The point types of the programme", responses=PointTypeSerializer(many=True))
+    def get(self, request):
+        return Response(PointTypeSerializer(PointType.objects.order_by("id"), many=True).data)
+
+
 MEMBER = "members/<str:member_number>/"
 
 urlpatterns = [
+    path("point-types/", PointTypesView.as_view(), name="api-point-types"),
     path(f"{MEMBER}balances/", BalancesView.as_view(), name="api-member-balances"),
     path(f"{MEMBER}ledger/", LedgerView.as_view(), name="api-member-ledger"),
 ]

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from members.api.serializers import EnumField
 from members.api.views import PartnerAPIView
 from members.partners.models import Grant
-from tiers.models import Source, TierPolicy
+from tiers.models import Source, Tier, TierPolicy
 from tiers.selectors import Progress, tier_progress
 
 
@@ -49,7 +49,10 @@ class CurrentTierSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    """``tiers.selectors.Progress``: the numbers, and the same in words for people."""
+    """Progress towards the next tier and towards keeping this one: the numbers, and the same in
+    words for people."""
+
+    # reads tiers.selectors.Progress
 
     metric = EnumField("TierMetricEnum", choices=TierPolicy.Metric.choices)
     unit = serializers.CharField(help_text="What the values count, in the request's language.")
@@ -94,6 +97,30 @@ class MemberTierView(PartnerAPIView):
         )
 
 
+class TierSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    rank = serializers.IntegerField(help_text="0 is the entry tier; higher is better.")
+    threshold = serializers.IntegerField(
+        help_text="The qualifying value it needs (see a member's `progress.unit`)."
+    )
+    earn_multiplier = serializers.DecimalField(
+        max_digits=4, decimal_places=2, help_text="Base points are multiplied by this at this tier."
+    )
+    description = serializers.CharField()
+
+
+class TiersView(PartnerAPIView):
+    """The tier ladder, entry tier first."""
+
+    grant = Grant.TIERS_READ
+
+    @extend_schema(summary="The tiers of the programme", responses=TierSerializer(many=True))
+    def get(self, request):
+        return Response(TierSerializer(Tier.objects.order_by("rank"), many=True).data)
+
+
 urlpatterns = [
+    path("tiers/", TiersView.as_view(), name="api-tiers"),
     path("members/<str:member_number>/tier/", MemberTierView.as_view(), name="api-member-tier"),
 ]

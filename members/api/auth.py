@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -42,7 +43,8 @@ def partner_of(request) -> Partner:
 class HasGrant(BasePermission):
     """The endpoint's ``grant`` (per method in ``grants``) must be in the partner's grants."""
 
-    message = _("This key's partner is not granted this operation.")
+    # lazy: a class attribute translated at import time was always in the default language
+    message = gettext_lazy("This key's partner is not granted this operation.")
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, PartnerKey):

@@ -1,18 +1,24 @@
-"""One error body everywhere: ``{"code", "message", "fields"}``, and the status for each failure.
+"""One error body everywhere under /api/: ``{"code", "message", "fields"}``, and the status for
+each failure (the table of codes is docs/api.md's; tests/api/test_errors.py checks it is whole).
 
 - 400 ``invalid``: the input is malformed; ``fields`` names each field and why;
+  ``parse_error``: the body is not JSON;
 - 401/403: no valid key / the key's partner lacks the grant;
-- 404 ``not_found``: no such object *for this partner* (other partners' objects look the same);
+- 404 ``not_found``: no such object *for this partner* (other partners' objects look the same),
+  or no such URL;
+- 405 ``method_not_allowed`` (with ``Allow``), 406 ``not_acceptable``, 413 ``too_large``,
+  415 ``unsupported_media_type``: the HTTP request itself is not one the API takes;
 - 409 ``conflict``: the same number or idempotency key was used for something else;
 - 422 ``<rule>``: the input is fine but a business rule refuses it (not enough points ...);
-- 429 ``throttled``.
+- 429 ``throttled``; 500 ``server_error``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
@@ -39,6 +45,15 @@ class APIError(exceptions.APIException):
 
 def not_found(what: str = "") -> APIError:
     return APIError(what or _("Not found."), code="not_found", status_code=404)
+
+
+def too_large() -> APIError:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return APIError(
+        _("The request body is larger than %(kb)d KB.") % {"kb": limit // 1024},
+        code="too_large",
+        status_code=413,
+    )
 
 
 def body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -90,6 +105,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, with every error in our shape and services' errors given their status."""
     if isinstance(exc, DjangoValidationError):
         return _django_validation(exc)
+    if isinstance(exc, RequestDataTooBig):
+        exc = too_large()
     if isinstance(exc, IdempotencyConflict):
         return Response(body("conflict", exc.message), status=409)
     if isinstance(exc, PointsError):
@@ -112,11 +129,26 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    """The error body outside DRF's views, written as DRF's renderer writes it."""
+    return JsonResponse(
+        body(code, message),
+        status=status_code,
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+    )
+
+
+def json_400(request, exception=None) -> JsonResponse:
+    """Django refused the request before any view (e.g. a body over the limit, read by a
+    middleware): the same answers as inside the API's views."""
+    if isinstance(exception, RequestDataTooBig):
+        return json_error(413, "too_large", too_large().detail)
+    return json_error(status.HTTP_400_BAD_REQUEST, "invalid", _("The request is malformed."))
+
+
 def json_404(request, exception=None) -> JsonResponse:
-    return JsonResponse(body("not_found", _("Not found.")), status=status.HTTP_404_NOT_FOUND)
+    return json_error(status.HTTP_404_NOT_FOUND, "not_found", _("Not found."))
 
 
 def json_500(request) -> JsonResponse:
-    return JsonResponse(
-        body("server_error", _("Something went wrong on our side; it has been logged.")), status=500
-    )
+    return json_error(500, "server_error", _("Something went wrong on our side; it has been logged."))

@@ -74,7 +74,7 @@ class ConsentsOutSerializer(serializers.Serializer):
 
 
 class MemberSerializer(serializers.Serializer):
-    """A member as partners see it. Contact details are masked without ``members.contact``."""
+    """A member as partners see it. Contact details are masked without `members.contact`."""
 
     member_number = serializers.CharField()
     name = serializers.CharField()
@@ -104,7 +104,7 @@ class MemberSerializer(serializers.Serializer):
         return member.email if self._contact else mask_email(member.email)
 
     def get_birthday(self, member: Member) -> str | None:
-        """``YYYY-MM-DD``, or ``****-MM-DD`` without the contact grant."""
+        """`YYYY-MM-DD`, or `****-MM-DD` without the contact grant."""
         if not member.birthday:
             return None
         return member.birthday.isoformat() if self._contact else mask_birthday(member.birthday)
@@ -126,6 +126,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class EnrolSerializer(Strict):
+    required_any = (("mobile", "identities"),)  # the schema's anyOf; validate() refuses the same
     identities = IdentitySerializer(many=True, required=False, default=list)
     mobile = serializers.CharField(max_length=32, required=False, allow_blank=True)
     name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")

@@ -31,6 +31,10 @@ voucher = benefits_fixtures.voucher
 
 #: Not partner-owned: the brand's catalogue is the same for every partner with rewards.read.
 SHARED = {("get", "/api/v1/rewards/"), ("get", "/api/v1/rewards/{id}/")}
+#: The programme's catalogues are the same for every partner too; `/me/` is the caller itself
+#: (test_discovery: B's shows B's stores and grants, none of A's).
+SHARED |= {("get", "/api/v1/event-types/"), ("get", "/api/v1/tiers/"), ("get", "/api/v1/point-types/")}
+SHARED |= {("get", "/api/v1/me/")}
 
 NOT_FOUND = (404, "not_found")
 #: The one refusal for "the customer must show their code": it says nothing about the member.
