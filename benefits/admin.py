@@ -28,7 +28,8 @@ from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_update
 from members import masking
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, LargeTablePaginator, looked_up, remember_looked_up
+from members.selectors import members_visible_to
 from tiers.admin import (
     PLAN_PAGE_INLINES,
     TIER_LADDER_COLUMNS,
@@ -238,12 +239,26 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     def get_list_filter(self, request):
         return self.list_filter if self.can_browse(request) else []
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.can_browse(request):
+            return queryset
+        # store staff: coupons of their stores' members and of members they looked up
+        visible = members_visible_to(request.user, looked_up=looked_up(request))
+        return queryset.filter(member__in=visible.values("pk"))
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
             # store staff see a coupon only by its code or its member's number, never the list
             return (queryset if self.can_browse(request) else queryset.none()), False
-        return queryset.filter(Q(code=normalise_code(term)) | Q(member_id__in=member_ids(term))), False
+        found = Q(code=normalise_code(term)) | Q(member_id__in=member_ids(term))
+        if self.can_browse(request):
+            return queryset.filter(found), False
+        # The code or number was presented at the counter: an exact lookup, of any store.
+        coupons = super().get_queryset(request).filter(found)  # unscoped: the lookup is exact
+        remember_looked_up(request, coupons.values_list("member_id", flat=True).distinct()[:20])
+        return coupons, False
 
     def changelist_view(self, request, extra_context=None):
         if not self.can_browse(request) and not request.GET.get("q"):

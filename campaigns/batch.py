@@ -76,7 +76,7 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
     with transaction.atomic():
         members = {
             m.pk: m
-            for m in Member.objects.select_for_update()
+            for m in Member.objects.select_for_update(no_key=True)
             .filter(pk__in=[p.member_id for p in purchases])
             .order_by("pk")
         }

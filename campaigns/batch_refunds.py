@@ -111,7 +111,12 @@ def _wave(
     earned_keys = {refund.purchase_id: f"purchase:{refund.purchase_id}" for refund in refunds}
     with transaction.atomic():
         members = {purchases[refund.purchase_id].member_id for refund in refunds}
-        list(Member.objects.select_for_update().filter(pk__in=members).order_by("pk").values_list("pk"))
+        list(
+            Member.objects.select_for_update(no_key=True)
+            .filter(pk__in=members)
+            .order_by("pk")
+            .values_list("pk")
+        )
         found = {
             award.key: award
             for award in Award.objects.filter(key__in=[*keys.values(), *earned_keys.values()])

@@ -245,6 +245,23 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
             )
             refund_process(back, at=run.now)
             refunds += 1
+    # One receipt far above the usual basket, so the approvers' queue (待审核奖励) has a case:
+    # over the review limit, its points wait for a decision.
+    outsized, _ = purchase_record(
+        member=members[0],
+        source="demo-pos",
+        order_number=f"DEMO-{run.existing:07d}-REVIEW",
+        channel=Channel.STORE,
+        store=stores[0],
+        occurred_at=run.now - datetime.timedelta(hours=2),
+        gross_amount=Decimal("36800.00"),
+        paid_amount=Decimal("36800.00"),
+        shipping_amount=Decimal(0),
+        lines=[],
+        now=run.now,
+    )
+    purchase_process(outsized, at=run.now)
+    purchases += 1
     events = 0
     for member in members[: len(members) // 3]:
         for days_ago in sorted(rng.sample(range(1, 8), rng.randint(1, 5)), reverse=True):

@@ -168,7 +168,10 @@ def _process(
     above them; lifecycle awards follow from approved campaigns and are never held."""
     at = at or timezone.now()
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=member_id)  # this member's facts take turns
+        # This member's facts take turns. NO KEY: a writer holding a row that refers to the member
+        # (a tier override holds the tier status, then records a tier change) may still insert
+        # such rows; a full FOR UPDATE would block that insert while we wait for the status.
+        member = Member.objects.select_for_update(no_key=True).get(pk=member_id)
         if done := Award.objects.filter(key=key).first():
             return done
         if member.status == Member.Status.CLOSED:
@@ -360,7 +363,7 @@ def refund_process(
     earned_award = purchase_process(purchase, at=at, book=book)
     at = at or timezone.now()
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=purchase.member_id)
+        member = Member.objects.select_for_update(no_key=True).get(pk=purchase.member_id)
         if done := Award.objects.filter(key=key).first():
             return done
         before = Award.objects.filter(purchase=purchase, kind=Award.Kind.REFUND)

@@ -47,7 +47,7 @@ def award_release(
     at = at or timezone.now()
     book = selectors.rule_book()
     with transaction.atomic():
-        member = Member.objects.select_for_update().get(pk=review.member_id)
+        member = Member.objects.select_for_update(no_key=True).get(pk=review.member_id)
         review = _decidable(review)
         award = review.award
         tier_rank = selectors.member_state(member, book, at).tier_rank
@@ -83,7 +83,7 @@ def award_reject(
     _check_permission(actor)
     at = at or timezone.now()
     with transaction.atomic():
-        Member.objects.select_for_update().filter(pk=review.member_id).exists()
+        Member.objects.select_for_update(no_key=True).filter(pk=review.member_id).exists()
         review = _decidable(review)
         net = _net(review.award)
         ids = sorted({campaign_id for (_code, campaign_id) in net if campaign_id})

@@ -1,7 +1,9 @@
 """Members admin: an interface only. Saving calls ``members.services``; reading masks PII.
 
 Roles without ``browse_member`` (store staff) get a counter lookup instead of a list: the
-list stays empty until they type a full phone, card or member number.
+list stays empty until they type a full phone, card or member number. They open the pages of
+their stores' members and of members they looked up in this session, nobody else's, and see
+only their own stores (``members.selectors.members_visible_to``, ``stores_of``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from members import masking, services
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, LargeTablePaginator, looked_up, remember_looked_up
 from members.exports import SpreadsheetExportMixin
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import try_normalize_mobile
 from members.resources import MemberExportResource
-from members.selectors import member_lookup
+from members.selectors import member_lookup, members_visible_to, sees_every_store, stores_of
 
 #: Inlines other apps add to the member page (the 360° view): apps above members register here,
 #: so members never imports them (apps depend downward only).
@@ -42,6 +44,11 @@ class StoreAdmin(HistoryAdmin):
     list_filter = ["kind", "is_active", "city"]
     search_fields = ["code", "name"]
     filter_horizontal = ["staff"]
+
+    def get_queryset(self, request):
+        # Store staff see their own stores only (also in the member form's store search).
+        queryset = super().get_queryset(request)
+        return queryset if sees_every_store(request.user) else queryset.filter(pk__in=stores_of(request.user))
 
     def get_exclude(self, request, obj=None):
         # Operators add the stores a file names; who works at a store (and so which members and
@@ -202,6 +209,23 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     def can_browse(self, request) -> bool:
         return request.user.has_perm("members.browse_member")
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.can_browse(request):
+            return queryset
+        visible = members_visible_to(request.user, looked_up=looked_up(request))
+        return queryset.filter(pk__in=visible.values("pk"))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "registration_store" and not self.can_browse(request):
+            # staff enrol at their own counter; the store makes the new member one of theirs
+            stores = stores_of(request.user).filter(is_active=True)
+            kwargs.update(queryset=stores, required=True)
+            only = list(stores[:2])
+            if len(only) == 1:
+                kwargs["initial"] = only[0].pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_inlines(self, request, obj):
         return [*self.inlines, *MEMBER_PAGE_INLINES] if obj is not None else self.inlines
 
@@ -236,8 +260,11 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         if not self.can_browse(request):
             if not term:
                 return queryset.none(), False
-            found = member_lookup(term)
-            return queryset.filter(pk__in=[m.pk for m in found.candidates]), False
+            # An exact lookup finds members of any store (the customer is at the counter);
+            # their pages stay open to this user for the session.
+            ids = [m.pk for m in member_lookup(term).candidates]
+            remember_looked_up(request, ids)
+            return super().get_queryset(request).filter(pk__in=ids), False
         if not term:
             return queryset, False
         # Resolve identities first (a handful of ids) so the member query stays an
@@ -266,6 +293,10 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         if not masking.can_view_pii(request.user):
             raise PermissionDenied
         return super().history_view(request, object_id, extra_context)
+
+    def has_view_history_permission(self, request, obj=None) -> bool:
+        # the same for one past version (simple-history's history_form_view asks this)
+        return masking.can_view_pii(request.user) and super().has_view_history_permission(request, obj)
 
     # --- masked read-only displays ---------------------------------------------------
     @admin.display(description=_("name"))
@@ -312,6 +343,7 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
             )
             obj.pk, obj.member_number = member.pk, member.member_number
             obj._state.adding = False
+            remember_looked_up(request, [member.pk])  # the page they are sent to next
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         member = form.instance
@@ -345,6 +377,7 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         return False
 
 
+from members import admin_auth as _auth_admin  # noqa: E402, F401  (users and roles, translated permissions)
 from members import admin_facts  # noqa: E402, F401  (registers the purchases admin)
 from members.imports import admin as _imports_admin  # noqa: E402,F401
 from members.partners import admin as partners_admin  # noqa: E402, F401

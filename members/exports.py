@@ -49,6 +49,7 @@ from django.db.models import Model, QuerySet
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import SelectableFieldsExportForm
 
 #: First characters that make Excel, WPS or LibreOffice evaluate a cell (OWASP "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -130,6 +131,15 @@ def column(model: type[Model], field_name: str, attribute: str) -> fields.Field:
     )
 
 
+class ColumnsExportForm(SelectableFieldsExportForm):
+    """The export page's column checkboxes say the column as the file heads it ("会员编号"),
+    not the resource's field name with it ("Member Number (会员编号)")."""
+
+    def _get_field_label(self, resource: Any, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return str(field.column_name) if field is not None and field.column_name else field_name
+
+
 class SpreadsheetExportMixin(ExportMixin):
     """ExportMixin for our admins: CSV (UTF-8 with BOM) and XLSX of an ``ExportResource``.
 
@@ -137,6 +147,7 @@ class SpreadsheetExportMixin(ExportMixin):
     """
 
     to_encoding = "utf-8-sig"  # Excel on Chinese Windows needs the BOM to read UTF-8
+    export_form_class = ColumnsExportForm
     export_resource_classes: list[type[ExportResource]] = []
 
     def get_export_formats(self) -> list[type]:

@@ -138,15 +138,34 @@ def refund_record(
     fact = RefundFact(purchase, source.strip(), refund_number.strip(), amount, occurred_at)
     _refund_check(fact, now or timezone.now())
     with transaction.atomic():
-        purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)  # refunds of it take turns
+        # Refunds of one purchase take turns: the same refund sent twice at once finds the first
+        # (the unique key would refuse the second with a database error), and ``refunds_record``,
+        # which writes amounts computed in Python, never runs between this read and this write.
+        purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
         done = Refund.objects.filter(source=fact.source, refund_number=fact.refund_number).first()
+        read = purchase.refunded_amount
         refund, created = _refund_apply(fact, purchase, done)
         if created:
             refund.save(force_insert=True)
-            Purchase.objects.filter(pk=purchase.pk).update(
-                refunded_amount=purchase.refunded_amount, status=purchase.status
-            )
+            _refunded_write(fact, purchase, read)
     return refund, created
+
+
+def _refunded_write(fact: RefundFact, purchase: Purchase, read: Decimal) -> None:
+    """Write the purchase's refunded amount and status, computed from ``read``, only over ``read``.
+
+    The UPDATE's condition is checked against the committed row, so a refund written since the
+    read makes it match nothing instead of being overwritten: this refund is then applied again
+    on top of it, checked again against what is left. The arithmetic stays in Python (SQLite would
+    add decimals as floats), yet no concurrent refund's amount can be lost, lock or no lock.
+    """
+    while not Purchase.objects.filter(pk=purchase.pk, refunded_amount=read).update(
+        refunded_amount=purchase.refunded_amount, status=purchase.status
+    ):
+        fresh = Purchase.objects.get(pk=purchase.pk)
+        read = fresh.refunded_amount
+        _refund_apply(fact, fresh, None)  # raises if the other refund left too little
+        purchase.refunded_amount, purchase.status = fresh.refunded_amount, fresh.status
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ that shows a member's personal data to a user asks ``can_view_pii`` first.
 from __future__ import annotations
 
 import datetime
+import re
 
 from members.phones import national_digits
 
@@ -51,3 +52,15 @@ def mask_identifier(value: str) -> str:
 def mask_birthday(value: datetime.date | None) -> str:
     """The year goes; month and day stay so staff can still offer the birthday gift."""
     return f"****-{value:%m-%d}" if value else ""
+
+
+#: Mainland mobiles as people write them (+86 138 1234 5678, 8613812345678, 138-1234-5678) and
+#: e-mail addresses, inside free text such as an import row's rejection reason.
+_PHONE_IN_TEXT = re.compile(r"(?<![\d*])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_text(text: str) -> str:
+    """Phones and e-mail addresses inside a text, masked like the fields that hold them."""
+    text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group())[-11:]), text)
+    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from members.models import Identity, Member, Store
+from members.models import Identity, Member, Purchase, Store
 from members.phones import try_normalize_mobile
 from members.services import IdentityKey
 
@@ -89,6 +89,11 @@ def member_lookup(query: str) -> Resolution:
     return _resolution(ids, {})
 
 
+def sees_every_store(user) -> bool:
+    """Roles that browse members (operators, finance, approvers) read every store's data."""
+    return user.is_superuser or user.has_perm("members.browse_member")
+
+
 def stores_of(user) -> QuerySet[Store]:
     """The stores a staff user works at (all stores for users who see everything).
 
@@ -96,6 +101,25 @@ def stores_of(user) -> QuerySet[Store]:
     """
     if not user.is_active and hasattr(user, "partner"):
         return user.partner.stores.filter(is_active=True)
-    if user.is_superuser or user.has_perm("members.browse_member"):
+    if sees_every_store(user):
         return Store.objects.all()
     return Store.objects.filter(staff=user)
+
+
+def members_of_stores(stores: QuerySet[Store]) -> Q:
+    """Members a store serves: registered there, or bought there at least once.
+
+    A condition on ``Member`` (for a queryset of members, or ``member__in=`` of others); the
+    purchase test is an EXISTS on the (member, ...) index, so it stays cheap per member.
+    """
+    bought = Purchase.objects.filter(member=OuterRef("pk"), store__in=stores)
+    return Q(registration_store__in=stores) | Q(Exists(bought))
+
+
+def members_visible_to(user, *, looked_up: Iterable[int] = ()) -> QuerySet[Member]:
+    """The members whose pages ``user`` may open: everyone for roles that browse members; for
+    store staff, the members of their stores plus those found by an exact lookup at the
+    counter (``looked_up``: the customer gave their phone, card or number)."""
+    if sees_every_store(user):
+        return Member.objects.all()
+    return Member.objects.filter(members_of_stores(stores_of(user)) | Q(pk__in=list(looked_up)))

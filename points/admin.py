@@ -86,7 +86,14 @@ class AccountInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
+        self._user = request.user  # the actions column links only to pages the user may open
         return super().get_queryset(request).select_related("point_type")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # The member's own balances, for whoever may open the member's page: store staff read
+        # them at the counter without the accounts list (``points.view_account``), which shows
+        # every store's members.
+        return request.user.has_perm("members.view_member") or super().has_view_permission(request, obj)
 
     @admin.display(description=_("open lots"))
     def open_lots(self, account: Account) -> str:
@@ -134,11 +141,15 @@ class AccountInline(admin.TabularInline):
 
     @admin.display(description=_("actions"))
     def actions(self, account: Account) -> str:
-        entries = reverse("admin:points_entry_changelist") + f"?account__id__exact={account.pk}"
-        adjust = reverse("admin:points_account_adjust", args=[account.pk])
-        return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>', entries, _("all entries"), adjust, _("adjust")
-        )
+        user = getattr(self, "_user", None)
+        links = []
+        if user is not None and user.has_perm("points.view_entry"):
+            entries = reverse("admin:points_entry_changelist") + f"?account__id__exact={account.pk}"
+            links.append(format_html('<a href="{}">{}</a>', entries, _("all entries")))
+        if user is not None and user.has_perm("points.adjust_account"):
+            adjust = reverse("admin:points_account_adjust", args=[account.pk])
+            links.append(format_html('<a href="{}">{}</a>', adjust, _("adjust")))
+        return mark_safe(" · ".join(links)) if links else "-"
 
 
 MEMBER_PAGE_INLINES.append(AccountInline)

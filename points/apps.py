@@ -23,7 +23,6 @@ class PointsConfig(AppConfig):
             "points.view_adjustmentrequest",
             "points.change_pointtype",
         ],
-        Role.STORE_STAFF: ["points.view_account"],
         Role.FINANCE: [
             *_READ,
             "points.export_entry",
@@ -32,6 +31,9 @@ class PointsConfig(AppConfig):
         ],
         Role.APPROVER: [*_READ, "points.approve_adjustment", "points.view_adjustmentrequest"],
     }
+    # The accounts list shows every store's members and balances; store staff read a member's
+    # balances on the member page (the inline asks for the member, not for this permission).
+    role_revoked_permissions = {Role.STORE_STAFF: ["points.view_account"]}
 
     def ready(self) -> None:
         from members.imports.selectors import POINT_TYPE_NAMES

@@ -4,13 +4,14 @@ above members add points, tiers and benefits through their ``demo_seed`` hooks."
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from benefits.models import Coupon, Redemption
-from campaigns.models import Award, AwardLine, Campaign
+from campaigns.models import Award, AwardLine, AwardReview, Campaign
 from members.demo import demo_hooks
 from members.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STORE_USER_STORES
 from members.models import Identity, Member, Store
@@ -93,6 +94,8 @@ def test_demo_shows_tiers_and_benefits_and_the_books_balance():
     assert Campaign.objects.get(code="double-11").lines.exists()  # purchases ran through the pipeline
     assert Award.objects.filter(kind=Award.Kind.REFUND).exists()
     assert not AwardLine.objects.filter(campaign__status__in=["draft", "submitted"]).exists()
+    held = AwardReview.objects.get(status=AwardReview.Status.HELD)  # the approvers' queue has a case
+    assert held.award.purchase.paid_amount == Decimal("36800.00")
 
     entries = Entry.objects.count()
     seed("--if-empty")

@@ -26,24 +26,23 @@ REVIEW_BATCH = 2000
 
 def lock_status(member: Member, at: datetime.datetime, policy: TierPolicy, entry_tier: Tier) -> MemberTier:
     """The member's tier status, locked; created in the entry tier on first need."""
-    status = MemberTier.objects.select_for_update().filter(member=member).first()
-    if status is not None:
-        return status
-    start, end = periods.current_period(policy, member, at)
-    MemberTier.objects.bulk_create(
-        [
-            MemberTier(
-                member=member,
-                tier=entry_tier,
-                earned_tier=entry_tier,
-                since=member.created_at,
-                period_start=start,
-                valid_until=end,
-            )
-        ],
-        ignore_conflicts=True,  # a concurrent first change created it: use theirs
-    )
-    return MemberTier.objects.select_for_update().get(member=member)
+    # One lock for both paths (found, or created then found), so one race test proves it.
+    while (status := MemberTier.objects.select_for_update().filter(member=member).first()) is None:
+        start, end = periods.current_period(policy, member, at)
+        MemberTier.objects.bulk_create(
+            [
+                MemberTier(
+                    member=member,
+                    tier=entry_tier,
+                    earned_tier=entry_tier,
+                    since=member.created_at,
+                    period_start=start,
+                    valid_until=end,
+                )
+            ],
+            ignore_conflicts=True,  # a concurrent first change created it: use theirs
+        )
+    return status
 
 
 def lock_statuses(

@@ -103,7 +103,9 @@ def subscription_cancel(
         raise ValidationError({"cancel_reason": _("Say why the subscription is cancelled.")})
     with transaction.atomic():
         status = _lock(subscription.member, at)
-        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        # Not locked itself: every write of a subscription (start, cancel, the expiry job) holds
+        # its member's tier status first, so this read, after that lock, is already the latest.
+        subscription = Subscription.objects.get(pk=subscription.pk)
         if subscription.status != Subscription.Status.ACTIVE or subscription.ends_at <= at:
             raise ValidationError(_("Only a running or future subscription can be cancelled."))
         if subscription.cancelled_at is not None and not immediately:

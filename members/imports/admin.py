@@ -20,7 +20,7 @@ from members.imports.forms import STATUS_FIELDS, ProfileForm
 from members.imports.mapping import STATUSES, field_label, fields_of
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.selectors import import_runs_of
-from members.selectors import stores_of
+from members.selectors import sees_every_store, stores_of
 
 
 class StoreFilter(admin.SimpleListFilter):
@@ -149,11 +149,12 @@ def readable(fields: list[str]) -> list[str]:
 @admin.register(ImportProfile)
 class ImportProfileAdmin(HistoryAdmin):
     form = ProfileForm
-    list_display = ["name", "code", "kind", "channel", "source", "builtin", "active"]
+    list_display = ["display_name", "code", "kind", "channel", "source", "builtin", "active"]
     list_filter = ["kind", "channel", "active", "builtin"]
     search_fields = ["name", "code"]
     change_form_template = "admin/imports/profile_change_form.html"
-    readonly_fields = ["kind", "builtin", "columns_display", "statuses_display", *READABLE.values()]
+    readonly_fields = ["kind", "builtin", "display_name", "columns_display", "statuses_display"]
+    readonly_fields += READABLE.values()
 
     def get_fieldsets(self, request, obj=None):
         purchases = obj is None or obj.kind == ImportProfile.Kind.PURCHASES
@@ -178,12 +179,16 @@ class ImportProfileAdmin(HistoryAdmin):
         members = ["member_match", *(["unknown_member", "reject_invalid_mobile"] if purchases else [])]
         fieldsets.append((_("Members"), {"fields": members}))
         if purchases:
-            fieldsets.append(
-                (_("Amounts and stores"), {"fields": ["gross_includes_shipping", "store_codes"]})
-            )
+            # The store code mapping names every store: not for staff, who see only their own.
+            stores = ["store_codes"] if sees_every_store(request.user) else []
+            fieldsets.append((_("Amounts and stores"), {"fields": ["gross_includes_shipping", *stores]}))
             fieldsets.append((_("Returns"), {"fields": ["return_match_days"]}))
         if obj is not None and not self.has_change_permission(request, obj):
             fieldsets = [(name, {**opts, "fields": readable(opts["fields"])}) for name, opts in fieldsets]
+        if obj is not None and obj.builtin and str(obj) != obj.name:
+            # a shipped profile not renamed: its name in the reader's language
+            first = fieldsets[0][1]
+            first["fields"] = ["display_name" if f == "name" else f for f in first["fields"]]
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -191,6 +196,10 @@ class ImportProfileAdmin(HistoryAdmin):
         if obj is not None and obj.builtin:
             fields.append("code")  # the shipped layout is found by its code
         return fields
+
+    def has_view_history_permission(self, request, obj=None) -> bool:
+        # past versions hold the store code mapping, which names every store: not for staff
+        return sees_every_store(request.user) and super().has_view_history_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.builtin:
@@ -220,6 +229,10 @@ class ImportProfileAdmin(HistoryAdmin):
         if obj is not None and self.has_change_permission(request, obj):
             context["remap_url"] = reverse("admin:members_importprofile_remap", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, profile: ImportProfile) -> str:
+        return str(profile)
 
     # --- the JSON settings as words ------------------------------------------------------
     @admin.display(description=_("columns"))

@@ -241,7 +241,7 @@ ProfileForm = type(_ProfileFormBase)(
         "__doc__": "An import profile; each canonical status gets a field of the file's words for it.",
         **{
             status_field_name(status): forms.CharField(
-                label=format_lazy("{} ({})", label, status),
+                label=label,
                 required=False,
                 help_text=_("The file's words for it, separated by commas."),
                 widget=forms.TextInput(attrs={"size": 60}),

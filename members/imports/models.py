@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -109,6 +110,18 @@ class ImportProfile(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
+        # A shipped profile was named in the language active when it was created; unless an
+        # operator renamed it, it reads in the reader's language.
+        from members.profiles import SHIPPED
+
+        shipped = SHIPPED.get(self.code) if self.builtin else None
+        if shipped is not None:
+            named = set()
+            for language, _name in settings.LANGUAGES:
+                with translation.override(language):
+                    named.add(str(shipped.name))
+            if self.name in named:
+                return str(shipped.name)
         return self.name
 
 

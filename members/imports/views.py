@@ -32,6 +32,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
+from members import masking
 from members.imports import runner
 from members.imports.files import column_labels, rejected_rows_csv, row_message
 from members.imports.forms import (
@@ -169,23 +170,45 @@ def _labels(run: ImportRun) -> dict[str, str]:
         return {}
 
 
-def rows_table(run: ImportRun, labels: dict[str, str], rows: list[ImportRow]) -> list[dict[str, Any]]:
+#: How a staged value of a personal field is shown to users without ``view_member_pii``.
+MASKED_CELLS = {
+    "mobile": masking.mask_phone,
+    "name": masking.mask_name,
+    "email": masking.mask_email,
+    "unionid": masking.mask_identifier,
+    "birthday": lambda text: f"****{text[4:]}" if len(text) > 4 else "*" * len(text),
+}
+
+
+def shown_as(user) -> Any:
+    """``(field, text) -> text`` as ``user`` may read it: in full, or personal data masked
+    (the fields that hold it, and phones or e-mails anywhere else, e.g. in a reason)."""
+    if masking.can_view_pii(user):
+        return lambda field, text: text
+    return lambda field, text: masking.mask_text(MASKED_CELLS.get(field, str)(text)) if text else text
+
+
+def rows_table(
+    run: ImportRun, labels: dict[str, str], rows: list[ImportRow], user: Any = None
+) -> list[dict[str, Any]]:
+    show = shown_as(user)
     return [
         {
             "number": row.number,
             "state": row.state,
             "state_label": row.get_state_display(),
-            "cells": [cell(field, row.values) for field in labels] if row.values else None,
-            "message": "; ".join(filter(None, [row_message(row, labels), row.review_message])),
+            "cells": [show(field, cell(field, row.values)) for field in labels] if row.values else None,
+            "message": show("", "; ".join(filter(None, [row_message(row, labels), row.review_message]))),
         }
         for row in rows
     ]
 
 
-def rejected_context(run: ImportRun, labels: dict[str, str]) -> dict[str, Any]:
+def rejected_context(run: ImportRun, labels: dict[str, str], user: Any = None) -> dict[str, Any]:
+    show = shown_as(user)
     shown = list(rejected_rows(run)[: REJECTED_ON_PAGE + 1])
     return {
-        "rejected": [(row.number, row_message(row, labels)) for row in shown[:REJECTED_ON_PAGE]],
+        "rejected": [(row.number, show("", row_message(row, labels))) for row in shown[:REJECTED_ON_PAGE]],
         "rejected_more": len(shown) > REJECTED_ON_PAGE,
         "rejected_url": _url("rejected", run),
         "rejected_csv_url": _url("rejected_csv", run),
@@ -255,12 +278,12 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         run=run,
         labels=list(labels.values()),
         can_import=user.has_perm("members.import_file"),
-        **rejected_context(run, labels),
+        **rejected_context(run, labels, user),
         **store_fix_context(request, run),
     )
     if run.status == ImportRun.Status.PREVIEWED:
         context.update(
-            rows=rows_table(run, labels, first_rows(run, PREVIEW_ROWS)),
+            rows=rows_table(run, labels, first_rows(run, PREVIEW_ROWS), user),
             preview_rows=PREVIEW_ROWS,
             confirm_url=_url("confirm", run),
             cancel_url=_url("cancel", run),
@@ -358,7 +381,7 @@ def rejected_view(request: HttpRequest, model_admin, object_id: str) -> HttpResp
         original=run,
         run=run,
         page=page,
-        rows=[(row.number, row_message(row, labels)) for row in page.object_list],
+        rows=[(row.number, shown_as(request.user)("", row_message(row, labels))) for row in page.object_list],
         original_url=reverse(RUN_URL, args=[run.pk]),
         rejected_csv_url=_url("rejected_csv", run),
         **store_fix_context(request, run),

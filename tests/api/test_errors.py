@@ -213,9 +213,10 @@ def codes_the_server_sends() -> set[str]:
         return {cls} | {s for sub in cls.__subclasses__() for s in subclasses(sub)}
 
     rules = {cls.code for cls in subclasses(PointsError)}
-    # Abstract bases, never raised themselves; approval_error comes only from the admin's
-    # maker-checker flow (points/services/adjustments.py), which no API path calls.
-    rules -= {"points_error", "benefit_error", "approval_error"}
+    # Abstract bases, never raised themselves; approval_error and review_decided come only from
+    # the admin's maker-checker flows (points/services/adjustments.py, campaigns/reviews.py),
+    # which no API path calls.
+    rules -= {"points_error", "benefit_error", "approval_error", "review_decided"}
     written = set(errors.RULE_CODES) | {"conflict"}  # from the services' ValidationError codes
     sources = [ROOT / "config" / "api.py", *(ROOT / "members" / "api").glob("*.py")]
     sources += [ROOT / app / "api.py" for app in ("points", "tiers", "benefits", "campaigns")]
@@ -224,6 +225,9 @@ def codes_the_server_sends() -> set[str]:
         written |= set(re.findall(r'code="([a-z_]+)"', text))
         written |= set(re.findall(r'json_error\(\s*[^,]+,\s*"([a-z_]+)"', text))
         written |= set(re.findall(r'body\("([a-z_]+)"', text))
+    # the trust rules' refusals (members.partners.codes), which the member endpoints answer
+    trust = (ROOT / "members" / "partners" / "codes.py").read_text()
+    written |= set(re.findall(r'TrustRefused\(\s*"([a-z_]+)"', trust))
     return drf | rules | written
 
 

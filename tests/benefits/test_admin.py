@@ -204,7 +204,12 @@ def test_store_staff_find_coupons_only_by_exact_code_or_member_number(
 
 
 def test_coupon_detail_masks_the_member_for_store_staff(client, counter, coupon):
-    page = login(client, counter).get(reverse("admin:benefits_coupon_change", args=[coupon.pk])).content
+    detail = reverse("admin:benefits_coupon_change", args=[coupon.pk])
+    login(client, counter)
+    # the member is not of the counter's stores: the coupon opens once its code was typed
+    assert coupon.code not in client.get(detail, follow=True).content.decode()
+    client.get(COUPONS, {"q": coupon.code})
+    page = client.get(detail).content
     assert "张*" in page.decode() and "张伟" not in page.decode()
 
 

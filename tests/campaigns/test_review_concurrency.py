@@ -21,10 +21,11 @@ from campaigns.reviews import award_reject, award_release
 from points.models import Account, PointType
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund
-from tests.concurrency import race
+from tests.concurrency import LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
 
 pytestmark = [
+    pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
@@ -84,22 +85,29 @@ def balance(member, code="points") -> int:
     return account.available + account.pending if account else 0
 
 
-def test_a_release_and_a_refund_at_once_leave_the_purchase_less_the_refund(approver, refund_paused):
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_release_and_a_refund_at_once_leave_the_purchase_less_the_refund(locked, approver, refund_paused):
     member = MemberFactory()
     purchase = buy(member, "30000")
     review = purchase_process(purchase, at=NOW).review
-    race_decision(lambda: award_release(review, actor=approver), refund(purchase, "10000"), refund_paused)
-    assert balance(member) == balance(member, "growth") == 20_000
+    with unless(locked, "campaigns/reviews.py::award_release"):
+        race_decision(lambda: award_release(review, actor=approver), refund(purchase, "10000"), refund_paused)
+    # without the lock the release posts all 30,000 while the refund, having seen it held,
+    # reverses nothing: 10,000 points nobody paid for
+    assert balance(member) == balance(member, "growth") == (20_000 if locked else 30_000)
     assert ledger_problems() == {}
 
 
-def test_a_rejection_and_a_refund_at_once_give_the_budget_back_once(approver, refund_paused):
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_rejection_and_a_refund_at_once_give_the_budget_back_once(locked, approver, refund_paused):
     bonus = campaign(name="满额送", bonus_points=100, budget_points=100_000)
     member = MemberFactory()
     purchase = buy(member, "30000")
     review = purchase_process(purchase, at=NOW).review
-    race_decision(lambda: award_reject(review, actor=approver), refund(purchase, "30000"), refund_paused)
+    with unless(locked, "campaigns/reviews.py::award_reject"):
+        race_decision(lambda: award_reject(review, actor=approver), refund(purchase, "30000"), refund_paused)
     assert AwardReview.objects.get(pk=review.pk).status == AwardReview.Status.REJECTED
     bonus.refresh_from_db()
-    assert bonus.spent_points == 0
+    # without the lock both give the 100 back: the budget would grant 100 points too many
+    assert bonus.spent_points == (0 if locked else -100)
     assert balance(member) == 0

@@ -68,7 +68,11 @@ def test_store_staff_has_no_export_import_or_edit(client, store_staff, member):
 
 
 def test_store_staff_enrols_a_member_at_the_counter(client, store_staff, store):
+    store.staff.add(store_staff)
     login(client, store_staff)
+    other = StoreFactory(code="S0099", name="别人的店")
+    refused = client.post(ADD, add_form(name="新会员", mobile="139 0000 1111", store=other))
+    assert "registration_store" in refused.context["adminform"].form.errors  # not one of theirs
     response = client.post(ADD, add_form(name="新会员", mobile="139 0000 1111", store=store))
     assert response.status_code == 302, response.context["adminform"].form.errors
     member = Member.objects.get(mobile="+8613900001111")

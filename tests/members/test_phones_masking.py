@@ -57,3 +57,11 @@ def test_masks():
     assert masking.mask_email("zhang.wei@example.com") == "z***@example.com"
     assert masking.mask_birthday(datetime.date(1988, 3, 14)) == "****-03-14"
     assert masking.mask_identifier("oUnion_zhangwei_01") == "oU********01"
+
+
+def test_phones_and_emails_inside_a_text_are_masked():
+    reason = "手机号 +8618400000026 是会员 812345678901；138-1234-5678、+86 139 1234 5678、ab.c@example.com"
+    assert masking.mask_text(reason) == (
+        "手机号 184****0026 是会员 812345678901；138****5678、139****5678、a***@example.com"
+    )
+    assert masking.mask_text("订单 2026013812345678") == "订单 2026013812345678"  # part of a longer number

@@ -3,6 +3,7 @@ is posted twice, nothing deadlocks, and the books still balance.
 
 Runs on PostgreSQL only: SQLite serialises writers, so it cannot show the races. Each test commits
 for real (``transaction=True``), and the database is emptied after each, point types included.
+Each lock test with a ``[control...]`` beside it runs the same race with the lock off.
 """
 
 from __future__ import annotations
@@ -16,29 +17,33 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F, Sum
 
 from members.models import Member
-from points.errors import IdempotencyConflict, InsufficientPoints, NothingToReverse
-from points.models import Account, Entry, Lot, Source
+from points.errors import ApprovalError, IdempotencyConflict, InsufficientPoints, NothingToReverse
+from points.models import Account, AdjustmentRequest, Entry, Lot, PointType, Source
 from points.selectors import ledger_problems
 from points.services import (
+    adjustment_approve,
+    adjustment_reject,
     lots_activate_due,
     lots_expire_due,
     points_adjust,
     points_earn,
+    points_earn_many,
     points_reverse,
     points_spend,
     points_transfer,
 )
-from tests.concurrency import race
+from tests.concurrency import FIRST_WRITE, LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
 from tests.points.conftest import T0, days
 
 pytestmark = [
+    pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
@@ -359,3 +364,126 @@ def test_two_expiry_jobs_at_once_expire_each_lot_exactly_once():
     assert Account.objects.aggregate(total=Sum("expired"))["total"] == due_points
     assert not due.exists()
     assert_books_balance()
+
+
+def approver(name: str) -> User:
+    user = User.objects.create_user(name, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="approve_adjustment"))
+    return User.objects.get(pk=user.pk)  # permissions are cached per instance
+
+
+@pytest.mark.parametrize(
+    "off",
+    [
+        None,
+        "points/services/adjustments.py::adjustment_approve",
+        "points/services/adjustments.py::adjustment_reject",
+    ],
+    ids=["locked", "control-approve", "control-reject"],
+)
+def test_an_adjustment_approved_and_rejected_at_once_is_one_or_the_other(funded, off: str | None):
+    """Two approvers decide one request for 5,000 points at the same moment, one yes and one no:
+    one decision stands, the other is told it was already decided. Without either lock both
+    stand: the points are posted and the request says rejected."""
+    alice, _bob, operator = funded
+    request = points_adjust(
+        member=alice, point_type="points", amount=5000, reason="补录", actor=operator, idempotency_key="big",
+        at=T0,
+    )  # fmt: skip
+    assert isinstance(request, AdjustmentRequest)
+    yes, no = approver("approver-1"), approver("approver-2")
+    decisions = [
+        lambda: adjustment_approve(request=request, approver=yes, at=T0),
+        lambda: adjustment_reject(request=request, approver=no, note="金额不对"),
+    ]
+
+    with unless(off is None, *([off] if off else [])):
+        results = race(2, lambda i: decisions[i](), meet=FIRST_WRITE)
+
+    refused = [r for r in results if isinstance(r, ApprovalError)]
+    assert all(isinstance(r, (Entry, AdjustmentRequest, ApprovalError)) for r in results), results
+    assert len(refused) == (1 if off is None else 0)
+    if off is None:
+        request.refresh_from_db()
+        posted = Entry.objects.filter(kind=Entry.Kind.ADJUST).exists()
+        assert posted == (request.status == AdjustmentRequest.Status.POSTED)
+        assert_books_balance()
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_purchase_earning_two_point_types_while_the_member_spends_keeps_both(funded, locked: bool):
+    """A purchase posts 积分 and 成长值 (one call for both types) while the member spends 30 at a
+    till: 100 + 50 - 30 = 120 left. Without the earn's account lock it writes the balance it read
+    before the spend, and the ledger no longer adds up."""
+    alice, _bob, _operator = funded
+    types = {t.code: t for t in PointType.objects.filter(code__in=["points", "growth"])}
+
+    def work(i: int) -> Any:
+        if i == 0:
+            return points_earn_many(
+                member=alice, amounts={types["points"]: 50, types["growth"]: 50}, source=Source.PURCHASE,
+                source_ref="P2", key="purchase:P2", at=T0, available_at=T0,
+            )  # fmt: skip
+        return points_spend(member=alice, point_type="points", amount=30, idempotency_key="till", at=T0)
+
+    with unless(locked, "points/services/common.py::lock_accounts_many.locked"):
+        results = race(2, work, meet=FIRST_WRITE)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    if locked:
+        assert account(alice).available == 120
+        assert_books_balance()
+    else:
+        assert ledger_problems() != {}
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_clear_out_while_the_member_spends_keeps_the_books(locked: bool):
+    """The calendar clear-out expires last year's points while the member spends 30: what is left
+    is 300 less the spend and the clear-out, and the books balance. Without the job's account
+    lock it writes the balance it read before the spend."""
+    member = MemberFactory()
+    earn(member, 100, ref="old", at=T_OLD)
+    earn(member, 200, ref="new", at=T0)
+
+    def work(i: int) -> Any:
+        if i == 0:
+            return lots_expire_due(now=T_CLEAR_OUT)
+        return points_spend(
+            member=member, point_type="points", amount=30, idempotency_key="till", at=T_CLEAR_OUT
+        )
+
+    with unless(locked, "points/services/batch.py::_locked_accounts"):
+        results = race(2, work, meet=FIRST_WRITE)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    if locked:
+        expired = -Entry.objects.filter(kind=Entry.Kind.EXPIRE).aggregate(total=Sum("amount"))["total"]
+        assert account(member).available == 300 - 30 - expired
+        assert_books_balance()
+    else:
+        assert ledger_problems() != {}
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_spends_deciding_on_one_balance_at_once_never_overdraw(funded, locked: bool):
+    """Two tills have both read Alice's 100 points before either writes, each spending 60: one
+    goes through, the other is refused. Without the account lock both see 100 and both spend."""
+    alice, _bob, _operator = funded
+
+    with unless(locked, "points/services/common.py::lock_accounts.locked"):
+        results = race(
+            2,
+            lambda i: points_spend(
+                member=alice, point_type="points", amount=60, idempotency_key=f"till-{i}", at=T0
+            ),
+            meet=FIRST_WRITE,
+        )
+
+    spent = [r for r in results if isinstance(r, Entry)]
+    if locked:
+        assert len(spent) == 1 and sum(isinstance(r, InsufficientPoints) for r in results) == 1, results
+        assert account(alice).available == 40
+        assert_books_balance()
+    else:
+        assert len(spent) == 2, results

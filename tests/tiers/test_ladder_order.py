@@ -12,9 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from tests.concurrency import race
+from tests.concurrency import LOCKED_AND_CONTROL, race, unless
 from tests.conftest import login
-from tiers import selectors, services
+from tiers import selectors
 from tiers.models import Tier
 from tiers.services import tier_save
 
@@ -136,19 +136,19 @@ def two_operators_at_once() -> list:
     return race(2, save)
 
 
+@pytest.mark.concurrency
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL")
-def test_two_operators_saving_at_once_cannot_put_the_ladder_out_of_order(migration_rows, ladder, slow_check):
-    results = two_operators_at_once()
-    assert sum(isinstance(r, ValidationError) for r in results) == 1, results
-    ranked = list(Tier.objects.order_by("rank").values_list("threshold", flat=True))
-    assert ranked == sorted(set(ranked))
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL")
-def test_control_without_the_ladder_lock_the_race_happens(migration_rows, ladder, slow_check, monkeypatch):
-    monkeypatch.setattr(services, "ladder_lock", lambda: list(Tier.objects.order_by("rank")))
-    results = two_operators_at_once()
-    assert not any(isinstance(r, Exception) for r in results), results
-    assert thresholds()["silver"] > thresholds()["gold"]  # both saved: the ladder is out of order
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_operators_saving_at_once_cannot_put_the_ladder_out_of_order(
+    locked, migration_rows, ladder, slow_check
+):
+    with unless(locked, "tiers/services.py::ladder_lock"):
+        results = two_operators_at_once()
+    if locked:
+        assert sum(isinstance(r, ValidationError) for r in results) == 1, results
+        ranked = list(Tier.objects.order_by("rank").values_list("threshold", flat=True))
+        assert ranked == sorted(set(ranked))
+    else:  # both saved: the ladder is out of order
+        assert not any(isinstance(r, Exception) for r in results), results
+        assert thresholds()["silver"] > thresholds()["gold"]

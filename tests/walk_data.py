@@ -1,0 +1,208 @@
+"""Data for the admin walks: the demo programme (every kind of object, in a dozen stores) plus
+two stores of our own, A and B, each with members, purchases, points, coupons, imports and a
+staff user, with values that are easy to recognise on a page."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin
+from django.core.management import call_command
+from django.db.models import Model
+from django.test import override_settings
+from django.utils import timezone, translation
+
+from benefits.coupons import coupon_issue
+from benefits.models import Benefit, Coupon, Redemption, Reward
+from benefits.rewards import reward_redeem
+from campaigns.models import Award
+from campaigns.pipeline import purchase_process
+from members.facts import purchase_record
+from members.imports.models import ImportProfile, ImportRun
+from members.imports.services import import_preview
+from members.models import Identity, Member, Purchase, Store
+from members.roles import Role
+from members.services import IdentityKey, member_enrol
+from points.models import Account, AdjustmentRequest, Entry, PointType, Source
+from points.services import points_adjust, points_earn
+from tests.factories import StoreFactory
+
+POS_HEADER = "门店编码,门店名称,小票号,会员卡号,手机号,交易类型,应收金额,实收金额,交易时间,原小票号,收银员"
+
+
+@dataclass
+class WalkData:
+    store_a: Store
+    store_b: Store
+    staff_a: Any
+    operator: Any
+    administrator: Any
+    #: members store A serves (registered there, or bought there)
+    members_a: list[Member]
+    member_b: Member
+    #: objects each walk opens, by model, besides a sample of every table
+    named: dict[type[Model], list[Model]] = field(default_factory=dict)
+
+
+def _pos_file(rows: list[str]) -> bytes:
+    return ("\n".join([POS_HEADER, *rows]) + "\n").encode("gbk")
+
+
+def build(make_user) -> WalkData:
+    """Made in zh-hans, as ``make run`` and the admin make it: texts stored with the data
+    (reasons, rejection messages) are in the default language."""
+    with translation.override("zh-hans"):
+        return _build(make_user)
+
+
+def _build(make_user) -> WalkData:
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", "--members", "30", stdout=io.StringIO())
+    now = timezone.now()
+    store_a = StoreFactory(code="WA01", name="走查甲店", city="杭州")
+    store_b = StoreFactory(code="WB01", name="走查乙店", city="苏州")
+    staff_a = make_user(Role.STORE_STAFF, "walk_staff_a")
+    staff_b = make_user(Role.STORE_STAFF, "walk_staff_b")
+    store_a.staff.add(staff_a)
+    store_b.staff.add(staff_b)
+    operator = make_user(Role.OPERATOR, "walk_operator")
+    administrator = make_user(Role.ADMINISTRATOR, "walk_admin", is_superuser=True)
+
+    def enrol(name, mobile, email, store, card, unionid) -> Member:
+        return member_enrol(
+            name=name,
+            mobile=mobile,
+            email=email,
+            registration_store=store,
+            birthday=datetime.date(1990, 5, 17),
+            identities=[
+                IdentityKey(Identity.Kind.CARD, card),
+                IdentityKey(Identity.Kind.WECHAT_UNIONID, unionid),
+            ],
+            actor=operator,
+        )
+
+    member_a = enrol(
+        "欧阳甲", "13700000001", "ouyang.jia@example.com", store_a, "WALKA0001", "oUnionWalkA0001"
+    )
+    # registered online, served by store A because they bought there
+    member_a2 = enrol(
+        "上官丙", "13700000003", "shangguan.bing@example.com", None, "WALKA0002", "oUnionWalkA0002"
+    )
+    member_b = enrol("司马乙", "13600000002", "sima.yi@example.com", store_b, "WALKB0001", "oUnionWalkB0001")
+
+    purchases, awards = [], []
+    for member, store, number in [
+        (member_a, store_a, "WALK-A-0001"),
+        (member_a2, store_a, "WALK-A-0002"),
+        (member_b, store_b, "WALK-B-0001"),
+    ]:
+        purchase, _created = purchase_record(
+            member=member,
+            source="pos",
+            order_number=number,
+            channel="store",
+            occurred_at=now - datetime.timedelta(days=2),
+            gross_amount=Decimal("388.00"),
+            paid_amount=Decimal("388.00"),
+            store=store,
+        )
+        purchases.append(purchase)
+        awards.append(purchase_process(purchase))
+
+    benefit = Benefit.objects.create(
+        name="走查满减券", kind=Benefit.Kind.AMOUNT_OFF, value=Decimal(10), valid_days=30
+    )
+    coupons = [coupon_issue(m, benefit=benefit, origin=Coupon.Origin.MANUAL) for m in (member_a, member_b)]
+    gift = Reward.objects.create(name="走查帆布袋", kind=Reward.Kind.PHYSICAL, points_price=100, stock=5)
+    redemptions = []
+    for member in (member_a, member_b):
+        points_earn(
+            member=member,
+            point_type="points",
+            amount=500,
+            source=Source.PURCHASE,
+            source_ref=f"walk-gift-{member.pk}",
+            idempotency_key=f"walk-gift-{member.pk}",
+            at=now,
+            available_at=now,
+        )
+        redemptions.append(
+            reward_redeem(
+                member=member,
+                reward=gift,
+                idempotency_key=f"walk-redeem-{member.pk}",
+                ship_to="杭州市西湖区某路1号",
+            )
+        )
+    adjustment = points_adjust(
+        member=member_b,
+        point_type=PointType.objects.get(code="points"),
+        amount=5000,
+        reason="走查调整",
+        actor=operator,
+        idempotency_key="walk-adjust-b",
+    )
+    assert isinstance(adjustment, AdjustmentRequest)
+
+    when = f"{timezone.localtime(now - datetime.timedelta(days=1)):%Y-%m-%d %H:%M:%S}"
+    pos = ImportProfile.objects.get(code="pos_receipts_gbk")
+    run_a = import_preview(
+        profile=pos,
+        data=_pos_file(
+            [
+                f"WA01,走查甲店,WALK-A-IMP-1,WALKA0001,13700000001,销售,100.00,100.00,{when},,C01",
+                f"WA01,走查甲店,WALK-A-IMP-2,,18400000026,销售,50.00,50.00,{when},,C01",
+                f"WA01,走查甲店,WALK-A-IMP-3,,13700000009,销售,12..50,50.00,{when},,C01",
+            ]
+        ),
+        file_name="walk-a.csv",
+        user=staff_a,
+        store=store_a,
+    )
+    run_b = import_preview(
+        profile=pos,
+        data=_pos_file(
+            [
+                f"WB01,走查乙店,WALK-B-IMP-1,WALKB0001,13600000002,销售,100.00,100.00,{when},,C02",
+                f"WB01,走查乙店,WALK-B-IMP-2,,13600000077,销售,12..50,50.00,{when},,C02",
+            ]
+        ),
+        file_name="walk-b.csv",
+        user=staff_b,
+        store=store_b,
+    )
+
+    # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
+    for model in admin.site._registry:
+        history = getattr(model, "history", None)
+        if history is not None and not history.exists() and (obj := model._default_manager.first()):
+            obj.save()
+
+    members = [member_a, member_a2, member_b]
+    named: dict[type[Model], list[Model]] = {
+        Store: [store_a, store_b],
+        Member: members,
+        Purchase: purchases,
+        Award: awards,
+        Account: list(Account.objects.filter(member__in=members).order_by("pk")),
+        Entry: list(Entry.objects.filter(account__member__in=members).order_by("pk")[:6]),
+        Coupon: coupons,
+        Redemption: redemptions,
+        AdjustmentRequest: [adjustment],
+        ImportRun: [run_a, run_b],
+    }
+    return WalkData(
+        store_a=store_a,
+        store_b=store_b,
+        staff_a=staff_a,
+        operator=operator,
+        administrator=administrator,
+        members_a=[member_a, member_a2],
+        member_b=member_b,
+        named=named,
+    )
