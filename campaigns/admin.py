@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.admin_views import plain
 from campaigns import admin_views
-from campaigns.explain import line_text
+from campaigns.explain import award_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
 from members.admin import MEMBER_PAGE_INLINES
@@ -320,24 +320,8 @@ class CampaignAdmin(ReadableListsMixin, HistoryAdmin):
 
 
 def award_fact(award: Award) -> str:
-    """The fact the award answers, in the reader's words: order number, event, lifecycle moment."""
-    Kind = Award.Kind
-    if award.kind == Kind.PURCHASE and award.purchase_id:
-        return str(_("Purchase %(order)s") % {"order": award.purchase.order_number})
-    if award.kind == Kind.REFUND and award.refund_id:
-        return str(
-            _("Refund %(refund)s of purchase %(order)s")
-            % {
-                "refund": award.refund.refund_number,
-                "order": award.purchase.order_number if award.purchase_id else "-",
-            }
-        )
-    if award.kind == Kind.EVENT and award.event_id:
-        return str(_("Event: %(event)s") % {"event": award.event.event_type.name})
-    trigger = award.key.split(":", 1)[0]
-    if trigger in Campaign.Trigger.values:
-        return str(Campaign.Trigger(trigger).label)
-    return award.reason or str(award.get_kind_display())
+    """The fact the award answers, in the reader's words (``campaigns.explain.award_text``)."""
+    return award_text(award)
 
 
 def award_lines(award: Award) -> list[AwardLine]:

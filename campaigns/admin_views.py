@@ -24,6 +24,7 @@ from campaigns.models import Campaign
 from campaigns.results import campaign_results
 from campaigns.services import ACTIONS, allowed_actions, campaign_transition
 from campaigns.simulation import campaign_simulate
+from members.formats import cny, percent, whole
 from tiers.admin import add_service_error
 
 #: the lifecycle buttons, in the order of ``ACTIONS``; the history keeps the services' labels
@@ -40,21 +41,6 @@ BUTTONS = {
 
 
 # --- figures in the words and units operators read ---------------------------------------------
-
-
-def whole(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def cny(value: Decimal | None) -> str:
-    return "-" if value is None else f"¥{value:,.2f}"
-
-
-def percent(share: Decimal | None, *, signed: bool = False) -> str:
-    """``Decimal("0.0123")`` -> ``1.2%`` (``+1.2%`` when ``signed``)."""
-    if share is None:
-        return "-"
-    return f"{share * 100:{'+' if signed else ''}.1f}%"
 
 
 def moment(value) -> str:

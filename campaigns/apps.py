@@ -45,3 +45,7 @@ class CampaignsConfig(AppConfig):
             PROCESSORS.append(import_facts_process)
         if import_review_marks not in PREVIEW_MARKS:
             PREVIEW_MARKS.append(import_review_marks)
+
+        from campaigns.explain import sources_register
+
+        sources_register()

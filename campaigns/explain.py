@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns.models import AwardLine, BehaviourRule, Rounding
+from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, Rounding
 
 CAPS = {
     "member": gettext_lazy("capped: per-member limit"),
@@ -69,3 +69,71 @@ def line_text(line: AwardLine) -> str:
     coupon = str(line.coupon.benefit) if line.coupon_id else ""
     unit = line.point_type.name if line.point_type_id else ""
     return describe(line.kind, line.amount, unit, line.params, coupon)
+
+
+# --- what a ledger entry came from (see points.sources) --------------------------------------
+
+
+def _tier_upgrades(refs: list[str]) -> dict[str, str]:
+    """``tier_upgrade:<member>:<tier code>:<since>`` -> "Tier upgrade reward: 银卡"."""
+    from tiers.models import Tier
+
+    codes = {ref: parts[2] for ref in refs if len(parts := ref.split(":")) > 2}
+    names = dict(Tier.objects.filter(code__in=set(codes.values())).values_list("code", "name"))
+    words = _("Tier upgrade reward: %(tier)s")
+    return {ref: words % {"tier": names.get(code, code)} for ref, code in codes.items()}
+
+
+def _birthdays(refs: list[str]) -> dict[str, str]:
+    """``birthday:<year>:<member>`` -> "Birthday reward 2026"."""
+    return {ref: _("Birthday reward %(year)s") % {"year": ref.split(":")[1]} for ref in refs}
+
+
+def _rewards(refs: list[str]) -> dict[str, str]:
+    """``reward:<id>`` -> "Reward: 保温杯"."""
+    from benefits.models import Reward
+
+    ids = {ref: int(ref.split(":")[1]) for ref in refs if ref.split(":")[1].isdigit()}
+    names = dict(Reward.objects.filter(pk__in=ids.values()).values_list("pk", "name"))
+    return {ref: _("Reward: %(reward)s") % {"reward": names[pk]} for ref, pk in ids.items() if pk in names}
+
+
+def sources_register() -> None:
+    """Name this app's ledger keys on the member page and the entry list (points sits below us)."""
+    from points.sources import DESCRIBERS
+
+    DESCRIBERS.update(
+        {
+            "tier_upgrade": _tier_upgrades,
+            "birthday": _birthdays,
+            "reward": _rewards,
+        }
+    )
+
+
+def lifecycle_text(key: str) -> str:
+    """An award of a birthday or tier upgrade, by its key, in words ("Tier upgrade reward: 银卡")."""
+    prefix = key.split(":", 1)[0]
+    describe = {"tier_upgrade": _tier_upgrades, "birthday": _birthdays}.get(prefix)
+    return describe([key]).get(key, "") if describe else ""
+
+
+def award_text(award: Award) -> str:
+    """The fact the award answers, in the reader's words: order number, event, lifecycle moment."""
+    Kind = Award.Kind
+    if award.kind == Kind.PURCHASE and award.purchase_id:
+        return str(_("Purchase %(order)s") % {"order": award.purchase.order_number})
+    if award.kind == Kind.REFUND and award.refund_id:
+        return str(
+            _("Refund %(refund)s of purchase %(order)s")
+            % {
+                "refund": award.refund.refund_number,
+                "order": award.purchase.order_number if award.purchase_id else "-",
+            }
+        )
+    if award.kind == Kind.EVENT and award.event_id:
+        return str(_("Event: %(event)s") % {"event": award.event.event_type.name})
+    trigger = award.key.split(":", 1)[0]
+    if trigger in Campaign.Trigger.values:
+        return lifecycle_text(award.key) or str(Campaign.Trigger(trigger).label)
+    return award.reason or str(award.get_kind_display())

@@ -28,7 +28,7 @@ def import_facts_process(facts: NewFacts) -> Counter:
     # refunds of their purchases.
     unposted = AwardReview.objects.exclude(status=AwardReview.Status.RELEASED)
     totals = (
-        AwardLine.objects.filter(award__in=[award.pk for award in awards])
+        AwardLine.objects.filter(award__in=[award.pk for award in awards], point_type__isnull=False)
         .exclude(award__review__in=unposted)
         .exclude(
             Exists(

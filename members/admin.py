@@ -50,6 +50,11 @@ class StoreAdmin(HistoryAdmin):
         queryset = super().get_queryset(request)
         return queryset if sees_every_store(request.user) else queryset.filter(pk__in=stores_of(request.user))
 
+    def get_exclude(self, request, obj=None):
+        # Operators add the stores a file names; who works at a store (and so which members and
+        # imports staff reach) stays with those who manage users.
+        return None if request.user.has_perm("auth.change_user") else ["staff"]
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):

@@ -35,6 +35,7 @@ class MembersConfig(AppConfig):
             "members.change_tag",
             "members.delete_tag",
             "members.view_store",
+            "members.add_store",  # a file names a new store: operators add it (not its staff)
             "members.view_consentrecord",
             *_PURCHASES,
             "members.import_file",

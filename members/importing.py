@@ -13,12 +13,11 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext as _
 
 from members.models import Channel, Gender, Identity, Store
 from members.phones import normalize_mobile
+from members.reasons import PHONE_CODES, error
 from members.services import IdentityKey
-from members.validation import FieldErrors
 
 # Canonical column -> header spellings seen in CRM and POS exports (compared case-insensitively).
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -63,47 +62,69 @@ def parse_date(raw: str) -> datetime.date:
     text = raw.strip()
     match = _DATE.match(text) or _COMPACT_DATE.match(text)
     if not match:
-        raise ValidationError(_("“%(value)s” is not a date (use 2026-11-01).") % {"value": text})
+        raise error("not_date", value=text)
     year, month, day = (int(part) for part in match.groups())
     try:
         return datetime.date(year, month, day)
     except ValueError:
-        raise ValidationError(_("“%(value)s” is not a real date.") % {"value": text}) from None
+        raise error("unreal_date", value=text) from None
+
+
+class _Problems:
+    """Every problem of a row, as reasons (``members.reasons``) under the column they are about."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[ValidationError]] = {}
+
+    def add(self, field: str, code: str, /, **params: Any) -> None:
+        self.errors.setdefault(field, []).append(error(code, **params))
+
+    def capture(self, field: str, func: Any, *args: Any, codes: dict[str, str] | None = None) -> Any:
+        try:
+            return func(*args)
+        except ValidationError as exc:
+            if codes:  # another module's codes (the phone parser's): ours, same words
+                exc = ValidationError(
+                    [
+                        error(codes[e.code], **(e.params or {})) if e.code in codes else e
+                        for e in exc.error_list
+                    ]
+                )
+            self.errors.setdefault(field, []).extend(exc.error_list)
+            return None
 
 
 def parse_row(row: dict[str, Any], stores: dict[str, Store]) -> dict[str, Any]:
-    """Turn one file row into ``member_enrol`` arguments, or raise every problem at once."""
+    """Turn one file row into ``member_enrol`` arguments, or raise every problem at once (a
+    ValidationError by field whose errors carry the reasons' codes and parameters)."""
     value = {key: str(row.get(key) or "").strip() for key in HEADER_ALIASES}
-    errors = FieldErrors()
+    errors = _Problems()
     for key, limit in MAX_TEXT.items():
         if len(value[key]) > limit:
-            errors.add(key, _("Longer than %(limit)d characters.") % {"limit": limit})
+            errors.add(key, "too_long", limit=limit, value=value[key][:20])
     cleaned: dict[str, Any] = {"name": value["name"], "email": value["email"]}
     cleaned["mobile"] = (
-        errors.capture("mobile", normalize_mobile, value["mobile"]) if value["mobile"] else None
+        errors.capture("mobile", normalize_mobile, value["mobile"], codes=PHONE_CODES)
+        if value["mobile"]
+        else None
     )
     gender = GENDERS.get(value["gender"].lower())
     if gender is None:
-        errors.add(
-            "gender", _("Unknown gender “%(value)s” (use 男, 女 or 未知).") % {"value": value["gender"]}
-        )
+        errors.add("gender", "unknown_gender", value=value["gender"])
     cleaned["gender"] = gender
     cleaned["birthday"] = (
         errors.capture("birthday", parse_date, value["birthday"]) if value["birthday"] else None
     )
     if cleaned["birthday"] and cleaned["birthday"].year < OLDEST_BIRTH_YEAR:
-        errors.add("birthday", _("Birthday %(date)s is too far in the past.") % {"date": cleaned["birthday"]})
+        errors.add("birthday", "birthday_too_old", date=cleaned["birthday"].isoformat())
     channel = CHANNELS.get(value["registration_channel"].lower())
     if channel is None:
-        errors.add(
-            "registration_channel",
-            _("Unknown channel “%(value)s”.") % {"value": value["registration_channel"]},
-        )
+        errors.add("registration_channel", "unknown_channel", value=value["registration_channel"])
     cleaned["registration_channel"] = channel
     store_code = value["registration_store"]
     cleaned["registration_store"] = stores.get(store_code.upper()) if store_code else None
     if store_code and cleaned["registration_store"] is None:
-        errors.add("registration_store", _("Unknown store code “%(value)s”.") % {"value": store_code})
+        errors.add("registration_store", "unknown_store", code=store_code)
     cleaned["province"], cleaned["city"] = value["province"], value["city"]
     identities = []
     if value["card"]:
@@ -112,6 +133,7 @@ def parse_row(row: dict[str, Any], stores: dict[str, Store]) -> dict[str, Any]:
         identities.append(IdentityKey(Identity.Kind.WECHAT_UNIONID, value["unionid"]))
     cleaned["identities"] = identities
     if not (cleaned["mobile"] or identities or errors.errors.get("mobile")):
-        errors.add("mobile", _("A member needs a phone, a card number or a WeChat UnionID."))
-    errors.raise_if_any()
+        errors.add("mobile", "no_identity")
+    if errors.errors:
+        raise ValidationError(errors.errors)
     return cleaned

@@ -26,6 +26,8 @@ from charset_normalizer import from_bytes
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from members.reasons import column_name, error
+
 FileFormat = Literal["auto", "csv", "tsv", "xlsx"]
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -207,13 +209,15 @@ def header_map(
         if field in found:
             raise ValidationError(
                 _("The columns “%(first)s” and “%(second)s” both stand for %(field)s; remove one.")
-                % {"first": headers[found[field]], "second": header, "field": field},
+                % {"first": headers[found[field]], "second": header, "field": column_name(field, {})},
                 code="ambiguous_column",
             )
         found[field] = index
     missing = [field for field in required if field not in found]
     if missing:
-        wanted = "; ".join(f"{field} ({' / '.join(aliases.get(field, ())[:3])})" for field in missing)
+        wanted = "; ".join(
+            f"{column_name(field, {})} ({' / '.join(aliases.get(field, ())[:3])})" for field in missing
+        )
         raise ValidationError(
             _("Missing columns: %(missing)s. The file's columns are: %(headers)s.")
             % {"missing": wanted, "headers": ", ".join(h for h in headers if h) or "-"},
@@ -239,24 +243,20 @@ def parse_amount(raw: str, *, allow_empty: bool = False) -> Decimal | None:
     if not text:
         if allow_empty:
             return None
-        raise ValidationError(_("The amount is empty."), code="empty")
+        raise error("empty_amount")
     number = text
     negative = number.startswith("(") and number.endswith(")")
     if negative:
         number = number[1:-1]
     number = number.replace("¥", "").replace("￥", "").removesuffix("元")
     if not _AMOUNT.match(number) or (negative and number[:1] in "+-"):
-        raise ValidationError(
-            _("“%(value)s” is not an amount."), code="invalid_amount", params={"value": str(raw).strip()}
-        )
+        raise error("not_amount", value=str(raw).strip())
     try:
         value = Decimal(number.replace(",", ""))
     except InvalidOperation:  # pragma: no cover - the pattern already guarantees a number
-        raise ValidationError(_("“%(value)s” is not an amount."), params={"value": raw}) from None
+        raise error("not_amount", value=str(raw).strip()) from None
     if value != value.quantize(_CENT):
-        raise ValidationError(
-            _("“%(value)s” has more than two decimals."), code="invalid_amount", params={"value": raw}
-        )
+        raise error("too_many_decimals", value=str(raw).strip())
     value = value.quantize(_CENT)
     return -value if negative else value
 
@@ -278,7 +278,7 @@ def parse_datetime(raw: str, tz: datetime.tzinfo, *, formats: Iterable[str] = ()
     """
     text = str(raw or "").strip()
     if not text:
-        raise ValidationError(_("The date is empty."), code="empty")
+        raise error("empty_date")
     for pattern in formats:
         try:
             return datetime.datetime.strptime(text, pattern).replace(tzinfo=tz)
@@ -286,29 +286,20 @@ def parse_datetime(raw: str, tz: datetime.tzinfo, *, formats: Iterable[str] = ()
             continue
     match = _DATETIME.match(text) or _COMPACT.match(text)
     if not match:
-        raise ValidationError(
-            _("“%(value)s” is not a date and time (use 2026-11-01 10:02)."),
-            code="invalid_date",
-            params={"value": text},
-        )
+        raise error("not_datetime", value=text)
     parts = [int(part) if part else 0 for part in match.groups()]
     try:
         return datetime.datetime(*parts, tzinfo=tz)
     except ValueError:
-        raise ValidationError(
-            _("“%(value)s” is not a real date."), code="invalid_date", params={"value": text}
-        ) from None
+        raise error("unreal_date", value=text) from None
 
 
-def parse_text(raw: str, max_length: int, field: str) -> str:
-    """Stripped text, refused when longer than the column that will store it."""
+def parse_text(raw: str, max_length: int) -> str:
+    """Stripped text, refused when longer than the column that will store it (the message
+    leaves the column's name to whoever shows it: see ``members.reasons``)."""
     text = str(raw or "").strip()
     if len(text) > max_length:
-        raise ValidationError(
-            _("%(field)s is longer than %(limit)d characters: “%(value)s…”."),
-            code="too_long",
-            params={"field": field, "limit": max_length, "value": text[:20]},
-        )
+        raise error("too_long", limit=max_length, value=text[:20])
     return text
 
 

@@ -27,7 +27,7 @@ def normalize_mobile(raw: object) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
             _("“%(value)s” is not a valid phone number (wrong length or unknown prefix)."),
-            code="invalid_phone",
+            code="phone_length",
             params={"value": text},
         )
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:

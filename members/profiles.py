@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -42,7 +42,6 @@ from members.facts import FUTURE_TOLERANCE, MAX_AMOUNT
 from members.importing import HEADER_ALIASES, parse_row
 from members.models import Channel, Identity
 from members.parsing import (
-    error_messages,
     header_map,
     is_blank,
     is_totals,
@@ -52,6 +51,7 @@ from members.parsing import (
     read_table,
 )
 from members.phones import normalize_mobile
+from members.reasons import PHONE_CODES, Errors, Reason, column_name, field_reasons, reason, reasons_of
 
 Kind = Literal["sale", "return", "order", "member", "skip"]
 
@@ -105,17 +105,18 @@ class ParsedRow:
     number: int  # the row number a spreadsheet shows (the header is row 1)
     kind: Kind
     values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)
-    reason: str = ""  # why a "skip" row is skipped
+    #: {field: [reason, ...]} (``members.reasons``): codes and values, worded when shown
+    errors: Errors = field(default_factory=dict)
+    warnings: Errors = field(default_factory=dict)
+    reason: Reason | None = None  # why a "skip" row is skipped
     cells: list[str] = field(default_factory=list)  # as read, for a file of rejected rows
 
     @property
     def ok(self) -> bool:
         return self.kind != "skip" and not self.errors
 
-    def add_error(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, []).append(message)
+    def add_error(self, name: str, code: str, /, **params: Any) -> None:
+        self.errors.setdefault(name, []).append(reason(code, **params))
 
 
 POS_RECEIPTS = Profile(
@@ -208,16 +209,16 @@ def parse_rows(
     if not any(name in columns for name in profile.member_match):
         raise ValidationError(
             _("No column names the member: the file needs one of %(fields)s.")
-            % {"fields": ", ".join(profile.member_match)},
+            % {"fields": ", ".join(column_name(name, {}) for name in profile.member_match)},
             code="missing_columns",
         )
     order_index = columns.get("order_number")
     statuses = {_status_key(text): status for text, status in profile.statuses.items()}
     for number, cells in table:
         if is_blank(cells):
-            yield ParsedRow(number, "skip", reason=_("blank row"), cells=cells)
+            yield ParsedRow(number, "skip", reason=reason("blank_row"), cells=cells)
         elif is_totals(cells, order_index):
-            yield ParsedRow(number, "skip", reason=_("totals row"), cells=cells)
+            yield ParsedRow(number, "skip", reason=reason("totals_row"), cells=cells)
         else:
             raw = {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
             row = ParsedRow(number, "member" if profile.kind == "members" else "sale", cells=cells)
@@ -244,7 +245,7 @@ def _member_row(row: ParsedRow, raw: dict[str, str]) -> None:
     try:
         cleaned = parse_row(raw, _AnyStoreCode())
     except ValidationError as exc:
-        row.errors = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
+        row.errors = field_reasons(exc)
         return
     identities = {key.kind: key.value for key in cleaned.pop("identities")}
     row.values = {
@@ -274,25 +275,25 @@ def _purchase_row(
     values.update(source=profile.source, channel=profile.channel)
     for name, limit in TEXT_LIMITS.items():
         if name in raw:
-            values[name] = _capture(row, name, parse_text, raw[name], limit, name)
+            values[name] = _capture(row, name, parse_text, raw[name], limit)
     if values.get("store_code"):
         values["store_code"] = profile.store_codes.get(values["store_code"], values["store_code"])
 
     status = statuses.get(_status_key(raw["status"])) if "status" in raw else "sale"
     if status is None:
-        row.add_error("status", _("Unknown status “%(value)s”.") % {"value": raw["status"]})
+        row.add_error("status", "unknown_status", value=raw["status"])
     values["status"] = status
     # Rows that earn nothing are skipped before their values are judged.
     if status == "closed":
-        row.kind, row.reason = "skip", _("closed: earns nothing")
+        row.kind, row.reason = "skip", reason("closed_order")
         return
     if status == "unpaid" or ("paid_at" in raw and not raw["paid_at"]):
-        row.kind, row.reason = "skip", _("not paid")
+        row.kind, row.reason = "skip", reason("not_paid")
         return
     row.kind = STATUS_KINDS.get(status or "", "sale")
 
     if not values.get("order_number") and "order_number" not in row.errors:
-        row.add_error("order_number", _("The order number is required."))
+        row.add_error("order_number", "order_number_required")
     _times(profile, row, raw, now=now, tz=tz)
     _amounts(profile, row, raw)
     _member(profile, row, raw)
@@ -302,7 +303,7 @@ def _capture(row: ParsedRow, name: str, func: Any, *args: Any, **kwargs: Any) ->
     try:
         return func(*args, **kwargs)
     except ValidationError as exc:
-        row.errors.setdefault(name, []).extend(error_messages(exc))
+        row.errors.setdefault(name, []).extend(reasons_of(exc))
         return None
 
 
@@ -314,7 +315,7 @@ def _times(
     formats = profile.date_formats
     at = _capture(row, when, parse_datetime, raw[when], tz, formats=formats)
     if at is not None and at > now + FUTURE_TOLERANCE:
-        row.add_error(when, _("%(when)s is in the future.") % {"when": f"{at.astimezone(tz):%Y-%m-%d %H:%M}"})
+        row.add_error(when, "future", when=f"{at.astimezone(tz):%Y-%m-%d %H:%M}")
     row.values["occurred_at"] = at
     if raw.get("ordered_at"):
         row.values["ordered_at"] = _capture(
@@ -331,25 +332,24 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
     if row.kind == "return":
         for name in ("gross", "paid"):  # POS returns are negative: money going back
             if found.get(name) is not None and found[name] > 0:
-                row.add_error(name, _("A return must have a negative amount."))
+                row.add_error(name, "return_positive")
                 found[name] = None
             elif found.get(name) is not None:
                 found[name] = -found[name]
         if found.get("paid") == 0 and "paid" not in row.errors:
-            row.add_error("paid", _("A refund amount must be above zero."))
+            row.add_error("paid", "refund_zero")
         unnamed = not row.values.get("original_order_number") and "original_order_number" not in row.errors
         if unnamed and profile.return_match_days:
             row.values["match_sale"] = True  # the importer finds the sale (it needs the database)
         elif unnamed:
-            row.add_error("original_order_number", _("A return needs the original receipt number."))
+            row.add_error("original_order_number", "original_required")
     for name, amount in found.items():
         if amount is None:
             continue
         if amount < 0:
-            message = _("A sale cannot have a negative amount.") if row.kind == "sale" else None
-            row.add_error(name, message or _("An amount cannot be negative."))
+            row.add_error(name, "sale_negative" if row.kind == "sale" else "negative")
         elif amount > MAX_AMOUNT:
-            row.add_error(name, _("%(amount)s CNY is not a plausible amount.") % {"amount": amount})
+            row.add_error(name, "implausible", amount=str(amount))
     shipping = found.get("shipping") or ZERO
     gross, paid, refunded = found.get("gross"), found.get("paid"), found.get("refunded") or ZERO
     if "gross" not in raw:  # a layout with one amount column: what was paid is the gross
@@ -362,11 +362,11 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
     if any(name in row.errors for name in AMOUNTS) or gross is None or paid is None:
         return  # amounts compared with each other only once each one is sound
     if paid > gross:
-        row.add_error("paid", _("The paid amount cannot exceed the gross amount."))
+        row.add_error("paid", "paid_above_gross")
     if refunded > paid:
-        row.add_error("refunded", _("The refunded amount cannot exceed the paid amount."))
+        row.add_error("refunded", "refunded_above_paid")
     if row.values.get("status") in REFUND_STATUSES and refunded <= ZERO:
-        row.add_error("refunded", _("A refunded order needs its refund amount."))
+        row.add_error("refunded", "refund_missing")
 
 
 def _member(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
@@ -375,25 +375,25 @@ def _member(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
     values.setdefault("unionid", "")
     values["mobile"] = None
     if raw.get("mobile"):
-        mobile, messages = _normalized_mobile(raw["mobile"], translation.get_language())
+        mobile, problems = _normalized_mobile(raw["mobile"])
         if mobile:
             values["mobile"] = mobile
         else:
             others = any(values.get(name) for name in profile.member_match if name != "mobile")
             target = row.errors if profile.reject_invalid_mobile or not others else row.warnings
-            target.setdefault("mobile", []).extend(messages)
+            target.setdefault("mobile", []).extend(problems)
             if target is row.errors:
                 return
     named = [name for name in profile.member_match if values.get(name)]
     if not named and not any(name in row.errors for name in profile.member_match):
-        row.add_error("member", _("The row names no member (no card number, phone or UnionID)."))
+        row.add_error("member", "no_member_named")
 
 
 @lru_cache(maxsize=1 << 18)
-def _normalized_mobile(raw: str, language: str | None) -> tuple[str | None, tuple[str, ...]]:
+def _normalized_mobile(raw: str) -> tuple[str | None, tuple[Reason, ...]]:
     """Cached: a large export names the same members again and again, and libphonenumber is the
-    slowest step of a row. The language is part of the key because messages are translated."""
+    slowest step of a row. (Reasons are codes, worded when read: no language in the key.)"""
     try:
         return normalize_mobile(raw), ()
     except ValidationError as exc:
-        return None, tuple(error_messages(exc))
+        return None, tuple(reasons_of(exc, codes=PHONE_CODES))

@@ -27,10 +27,11 @@ from members.exports import SpreadsheetExportMixin
 from points.errors import PointsError
 from points.models import Account, AdjustmentRequest, Entry, PointType
 from points.policy import last_valid_day
-from points.reports import export_response, liability_tables
+from points.reports import export_response, liability_tables, page_tables
 from points.resources import EntryResource
 from points.selectors import account_history, points_liability
 from points.services import adjustment_approve, adjustment_reject, points_adjust
+from points.sources import source_words, sources_text
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -116,6 +117,11 @@ class AccountInline(admin.TabularInline):
         entries = account_history(account, limit=5)
         if not entries:
             return "-"
+        # Inline instances are made per request: the words found for one account (its purchase
+        # earned 积分 and 成长值 alike) serve the next one without asking again.
+        known = self.__dict__.setdefault("_source_words", {})
+        known.update(sources_text(e.source_ref for e in entries if e.source_ref not in known))
+        words = known
         return format_html(
             "<table>{}</table>",
             format_html_join(
@@ -126,7 +132,7 @@ class AccountInline(admin.TabularInline):
                         f"{e.created_at:%Y-%m-%d}",
                         e.get_kind_display(),
                         f"{e.amount:+d}",
-                        e.reason or e.source_ref,
+                        e.reason or source_words(e.source_ref, words),
                     )
                     for e in entries
                 ),
@@ -242,7 +248,7 @@ class AccountAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "title": _("Points liability"),
             "opts": self.model._meta,
-            "tables": [(table.title, table.headers, [list(row) for row in table]) for table in report],
+            "tables": page_tables(report),
         }
         return TemplateResponse(request, "admin/points/account/liability.html", context)
 
@@ -251,7 +257,7 @@ class AccountAdmin(ReadOnlyAdmin):
 class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
     resource_classes = [EntryResource]
     list_display = ["id", "created_at", "member_number", "point_type", "kind", "amount", "balance_after",
-                    "source", "source_ref", "actor", "reason"]  # fmt: skip
+                    "source", "source_display", "actor", "reason"]  # fmt: skip
     list_filter = ["kind", "source", "account__point_type"]
     list_select_related = ["account__member", "account__point_type", "actor"]
     search_fields = ["source_ref"]
@@ -270,6 +276,18 @@ class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
         return queryset.filter(
             Q(account_id__in=accounts) | Q(source_ref=term) | Q(idempotency_key=term)
         ), False
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # The page's sources named together: one query per kind of source, not one per entry.
+        words = sources_text(entry.source_ref for entry in changelist.result_list)
+        for entry in changelist.result_list:
+            entry.source_words = source_words(entry.source_ref, words)
+        return changelist
+
+    @admin.display(description=_("source reference"))
+    def source_display(self, entry: Entry) -> str:
+        return getattr(entry, "source_words", None) or entry.source_ref or "-"
 
     @admin.display(description=_("member"))
     def member_number(self, entry: Entry) -> str:

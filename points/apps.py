@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -32,3 +34,16 @@ class PointsConfig(AppConfig):
     # The accounts list shows every store's members and balances; store staff read a member's
     # balances on the member page (the inline asks for the member, not for this permission).
     role_revoked_permissions = {Role.STORE_STAFF: ["points.view_account"]}
+
+    def ready(self) -> None:
+        from members.imports.selectors import POINT_TYPE_NAMES
+
+        if point_type_names not in POINT_TYPE_NAMES:
+            POINT_TYPE_NAMES.append(point_type_names)
+
+
+def point_type_names(codes: Iterable[str]) -> dict[str, str]:
+    """{code: name} in the programme's order (积分 before 成长值), for pages of lower apps."""
+    from points.models import PointType
+
+    return dict(PointType.objects.filter(code__in=list(codes)).order_by("id").values_list("code", "name"))

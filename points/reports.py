@@ -1,8 +1,14 @@
-"""The liability report as tables (for the admin page and its CSV/XLSX download)."""
+"""The liability report as tables (for the admin page and its CSV/XLSX download).
+
+Downloads keep the numbers as numbers (a spreadsheet sums them); the page shows them as finance
+reads them: ``1,234,567`` points, ``12,345.68`` CNY, ``<0.1%`` breakage (``members.formats``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import tablib
 from django.http import HttpResponse
@@ -10,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.exports import neutralise_dataset
+from members.formats import money, percent, whole
 from points.selectors import Liability
 
 
@@ -37,7 +44,7 @@ def liability_tables(liability: Liability) -> LiabilityTables:
     for code, points in liability.outstanding_points.items():
         summary.append([
             names.get(code, code), points, liability.outstanding_value[code],
-            f"{liability.breakage_rate[code]:.2%}", liability.expected_cost[code],
+            percent(liability.breakage_rate[code]), liability.expected_cost[code],
         ])  # fmt: skip
     by_month = tablib.Dataset(
         headers=[_("point type"), _("expires in"), _("points"), _("value (CNY)")], title=_("By expiry month")
@@ -46,6 +53,25 @@ def liability_tables(liability: Liability) -> LiabilityTables:
         month = row.expiry_month.strftime("%Y-%m") if row.expiry_month else _("never")
         by_month.append([row.point_type.name, month, row.points, row.value])
     return LiabilityTables(summary, by_month)
+
+
+#: How the page shows each column of the tables above, in their order.
+_PAGE_FORMATS: dict[int, list[Callable[[Any], str]]] = {
+    0: [str, whole, money, str, money],  # summary
+    1: [str, str, whole, money],  # by expiry month
+}
+
+
+def page_tables(report: LiabilityTables) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) with every number formatted for reading."""
+    return [
+        (
+            table.title,
+            list(table.headers),
+            [[fmt(cell) for fmt, cell in zip(_PAGE_FORMATS[index], row, strict=True)] for row in table],
+        )
+        for index, table in enumerate(report)
+    ]
 
 
 def export_response(report: LiabilityTables, fmt: str) -> HttpResponse:

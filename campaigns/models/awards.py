@@ -72,7 +72,9 @@ class Award(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.key
+        from campaigns.explain import award_text  # words, not the key (explain reads the models)
+
+        return award_text(self)
 
 
 class AwardLine(models.Model):

@@ -17,6 +17,7 @@ from members.exports import neutralise_formula
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
 from members.parsing import header_map, is_blank, read_table
+from members.reasons import errors_text
 
 _HEAD = 1 << 16
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -45,11 +46,8 @@ def column_labels(run: ImportRun) -> dict[str, str]:
 
 
 def row_message(row: ImportRow, labels: dict[str, str]) -> str:
-    return "; ".join(
-        f"{labels.get(field, field)}: {message}" if field else message
-        for field, messages in row.errors.items()
-        for message in messages
-    )
+    """The row's reasons in the current language, naming the file's own columns."""
+    return errors_text(row.errors, labels)
 
 
 def rejected_rows_csv(run: ImportRun) -> bytes:

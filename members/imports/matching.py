@@ -15,10 +15,9 @@ from typing import Any
 
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from members.models import Identity, Member, Purchase
+from members.reasons import Reason, reason
 
 #: Row value -> identity kind it is looked up as.
 IDENTITY_OF = {
@@ -26,7 +25,6 @@ IDENTITY_OF = {
     "mobile": Identity.Kind.PHONE,
     "unionid": Identity.Kind.WECHAT_UNIONID,
 }
-LABELS = {"card": gettext_lazy("card"), "mobile": gettext_lazy("phone"), "unionid": "UnionID"}
 
 
 def identity_value(name: str, value: Any) -> str:
@@ -60,8 +58,8 @@ class Owners:
         """Remember a member enrolled in this chunk, so a later row of it finds them."""
         self.found[(IDENTITY_OF[name], identity_value(name, value))] = (member_id, number, False)
 
-    def match(self, values: Mapping[str, Any], match: Iterable[str]) -> tuple[int | None, str]:
-        """(member id or None when nobody is known, problem or "")."""
+    def match(self, values: Mapping[str, Any], match: Iterable[str]) -> tuple[int | None, Reason | None]:
+        """(member id or None when nobody is known, the problem (``members.reasons``) or None)."""
         hits: dict[str, tuple[int, str, bool]] = {}
         for name in match:
             text = identity_value(name, values.get(name))
@@ -69,24 +67,23 @@ class Owners:
                 hits[name] = hit
         members = {hit[0] for hit in hits.values()}
         if len(members) > 1:
-            named = self.describe(values, match)
-            return None, _("The row names two different members: %(named)s.") % {"named": named}
+            return None, reason("two_members", owners=self.describe(values, match))
         if not hits:
-            return None, ""
+            return None, None
         member_id, number, closed = next(iter(hits.values()))
         if closed:
-            return None, _("Member %(number)s is closed.") % {"number": number}
-        return member_id, ""
+            return None, reason("member_closed", number=number)
+        return member_id, None
 
-    def describe(self, values: Mapping[str, Any], match: Iterable[str]) -> str:
-        """Which of the row's identities belong to whom, for a message."""
-        return ", ".join(
-            _("%(what)s %(value)s is member %(number)s")
-            % {"what": LABELS[name], "value": text, "number": hit[1]}
+    def describe(self, values: Mapping[str, Any], match: Iterable[str]) -> list[list[str]]:
+        """Which of the row's identities belong to whom: [field, value, member number] each,
+        worded by ``members.reasons`` with the file's column names."""
+        return [
+            [name, text, hit[1]]
             for name in match
             if (text := identity_value(name, values.get(name)))
             and (hit := self.found.get((IDENTITY_OF[name], text)))
-        )
+        ]
 
     def all_known(self, values: Mapping[str, Any], match: Iterable[str]) -> bool:
         return all(
@@ -158,17 +155,15 @@ def recorded_sales(
     return sales
 
 
-def matched_note(sale: SaleCandidate) -> str:
+def matched_note(sale: SaleCandidate) -> Reason:
     """What the preview and the result say about a return matched to its sale."""
-    t = _("Return matched to sale %(number)s of %(when)s (%(left)s CNY not yet refunded).")
-    return t % {
-        "number": sale.number,
-        "when": f"{timezone.localtime(sale.occurred_at):%Y-%m-%d %H:%M}",
-        "left": sale.left,
-    }
+    return reason(
+        "return_matched",
+        number=sale.number,
+        when=f"{timezone.localtime(sale.occurred_at):%Y-%m-%d %H:%M}",
+        left=str(sale.left),
+    )
 
 
-def unmatched_reason(amount: Decimal, days: int) -> str:
-    t = _("No sale of this member at this store in %(days)d days before has %(amount)s CNY to refund.")
-    fix = _("Give the original receipt number.")
-    return f"{t % {'days': days, 'amount': amount}} {fix}"
+def unmatched_reason(amount: Decimal, days: int) -> Reason:
+    return reason("no_sale_to_match", days=days, amount=str(amount))

@@ -253,7 +253,9 @@ class ImportRow(models.Model):
     phase = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     values = models.JSONField(_("values"), default=dict, encoder=DjangoJSONEncoder)
-    #: {field: [message, ...]} for rejected rows; {"": [reason]} for skipped ones
+    #: {field: [reason, ...]} for rejected rows (the profile's field; "" or "member": the row),
+    #: {"": [reason]} for skipped and duplicate ones. A reason is a code and its values, worded
+    #: when read (``members.reasons``); runs from before codes hold the words themselves.
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     #: {"lines": [{"type": point type name, "points": n, "limit": n}]} when the preview expects
     #: the row's award to be held for review (see ``PREVIEW_MARKS``)
@@ -286,8 +288,7 @@ class ImportRow(models.Model):
 
     @property
     def message(self) -> str:
-        return "; ".join(
-            f"{field}: {message}" if field else message
-            for field, messages in self.errors.items()
-            for message in messages
-        )
+        """The reasons in the current language (field names in words: no file at hand here)."""
+        from members.reasons import errors_text
+
+        return errors_text(self.errors)

@@ -47,8 +47,8 @@ from members.imports.matching import (
 from members.imports.models import ImportRow, ImportRun
 from members.imports.services import profile_of
 from members.models import EventType, Gender, Identity, Member, MemberEvent, Purchase, Refund, Store
-from members.parsing import error_messages
 from members.profiles import Profile
+from members.reasons import Reason, field_reasons, reason
 from members.services import IdentityKey, member_enrol, new_member_number
 
 logger = logging.getLogger(__name__)
@@ -156,10 +156,7 @@ def _chunk(run_id: int, job: _Job, size: int) -> bool:
                 _reject(row, exc)
             except IntegrityError as exc:  # a concurrent import wrote the same receipt or person
                 logger.warning("import run %s row %s: %s", run_id, row.number, exc)
-                row.state, row.errors = (
-                    State.REJECTED,
-                    {"": [_("Conflicts with data written meanwhile; import the file again.")]},
-                )
+                row.state, row.errors = State.REJECTED, {"": [reason("conflict")]}
                 row.member_id = row.purchase_id = row.refund_id = None
         _save(run, rows, totals, time.monotonic() - started)
     return True
@@ -217,8 +214,26 @@ def _save_rows(rows: list[ImportRow]) -> None:
 
 
 def _reject(row: ImportRow, exc: ValidationError) -> None:
+    """Rejected by a service under the job's locks: our reasons as codes, a service's own words
+    as they were given (they have no code here)."""
     row.state = State.REJECTED
-    row.errors = exc.message_dict if hasattr(exc, "error_dict") else {"": error_messages(exc)}
+    errors = field_reasons(exc)
+    row.errors = {_FACT_FIELDS.get(name, name): reasons for name, reasons in errors.items()}
+    row.member_id = row.purchase_id = row.refund_id = None
+
+
+#: The fact services' field names -> the profile's, so a reason names the file's column.
+_FACT_FIELDS = {
+    "amount": "paid",
+    "paid_amount": "paid",
+    "gross_amount": "gross",
+    "refund_number": "order_number",
+}
+
+
+def _reject_with(row: ImportRow, field: str, problem: Reason) -> None:
+    row.state = State.REJECTED
+    row.errors = {field: [problem]}
     row.member_id = row.purchase_id = row.refund_id = None
 
 
@@ -284,9 +299,10 @@ def _apply_sales(
             continue
         member_id, problem = owners.match(v, spec.member_match)
         if problem:
-            _reject(row, ValidationError({"member": [problem]}))
+            _reject_with(row, "member", problem)
         elif member_id is None and spec.unknown_member == "reject":
-            _reject(row, ValidationError({"member": [_("No member has these identities.")]}))
+            identities = [[name, str(v[name])] for name in spec.member_match if v.get(name)]
+            _reject_with(row, "member", reason("no_such_member", identities=identities))
         else:
             row.member_id = member_id
             if member_id is None:
@@ -327,21 +343,11 @@ def _apply_sales(
 def _again(row: ImportRow, v: dict[str, Any], done: Purchase) -> None:
     """A receipt already imported (by another run since the preview, or an order with news)."""
     if done.paid_amount != v["paid"] or done.occurred_at != v["occurred_at"]:
-        _reject(
-            row,
-            ValidationError(
-                {
-                    "order_number": [
-                        _("%(number)s was already imported with other amounts.")
-                        % {"number": done.order_number}
-                    ]
-                }
-            ),
-        )
+        _reject_with(row, "order_number", reason("imported_other_amounts", number=done.order_number))
     elif (v.get("refunded") or 0) > done.refunded_amount:
         row.purchase_id, row.member_id = done.pk, done.member_id  # the refund is recorded next
     else:
-        row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
+        row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
 
 
 def _purchase(spec: Profile, row: ImportRow, v: dict[str, Any]) -> Purchase:
@@ -446,8 +452,7 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
         v = values[row.number]
         number = v["original_order_number"]
         if (sale := sales.get(number)) is None:
-            message = _("The original receipt %(number)s is not imported: import the sale first.")
-            _reject(row, ValidationError({"original_order_number": [message % {"number": number}]}))
+            _reject_with(row, "original_order_number", reason("sale_missing", number=number))
             continue
         fact = RefundFact(sale, spec.source, v["order_number"], v["paid"], v["occurred_at"])
         recorded.append((row, fact))
@@ -463,7 +468,7 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
             facts.refunds.append(refund)
             totals.refunds += 1
         else:
-            row.state, row.errors = State.DUPLICATE, {"": [_("Already imported.")]}
+            row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
 
 
 def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[str, Any]]) -> None:
@@ -492,14 +497,14 @@ def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[st
             continue
         member_id, problem = members[row.number]
         if problem:
-            _reject(row, ValidationError({"member": [problem]}))
+            _reject_with(row, "member", problem)
             continue
         sale = sale_for_return(
             found.get(member_id, []) if member_id else [],
             store_id=v.get("store_id"), at=v["occurred_at"], amount=v["paid"], days=days, taken=taken,
         )  # fmt: skip
         if sale is None:
-            _reject(row, ValidationError(unmatched_reason(v["paid"], days)))
+            _reject_with(row, "", unmatched_reason(v["paid"], days))
             continue
         taken[sale.number] += v["paid"]
         if sale.number != row.values.get("original_order_number"):  # not what the preview said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -36,3 +37,20 @@ def review_rows(run: ImportRun) -> QuerySet[ImportRow]:
     """Rows to import (or imported) whose points the preview expects to wait for an approver."""
     states = [ImportRow.State.PENDING, ImportRow.State.DONE]
     return run.rows.filter(state__in=states, review__isnull=False).order_by("number")
+
+
+#: Point type names by code, in the programme's order: the points app registers the lookup
+#: (members sits below it and knows point types only by their codes).
+POINT_TYPE_NAMES: list[Callable[[Iterable[str]], dict[str, str]]] = []
+
+
+def points_awarded(run: ImportRun) -> list[tuple[str, int]]:
+    """(point type name, points) of what a run awarded: "积分", not "points". Keys that name
+    no point type (runs before coupon lines were left out of the totals) are not shown."""
+    shown = run.points_awarded.items()
+    awarded = {code: amount for code, amount in shown if code not in ("", "null", "None")}
+    names: dict[str, str] = {}
+    for lookup in POINT_TYPE_NAMES:
+        names.update(lookup(awarded))
+    ordered = [code for code in names if code in awarded] + sorted(set(awarded) - set(names))
+    return [(names.get(code, code), awarded[code]) for code in ordered]

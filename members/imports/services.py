@@ -41,7 +41,6 @@ from django.utils.translation import gettext as _
 
 from members.bulk import bulk_insert
 from members.imports.matching import (
-    LABELS,
     Owners,
     SaleCandidate,
     identity_keys,
@@ -53,6 +52,7 @@ from members.imports.matching import (
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.models import Purchase, Refund, Store
 from members.profiles import SHIPPED, ParsedRow, Profile, parse_rows
+from members.reasons import Reason, reason
 from members.selectors import stores_of
 
 CHUNK = 2000
@@ -253,7 +253,7 @@ class _Judge:
             for group in repeated:
                 rows.filter(values__order_number=group["num"], number__gt=group["first"]).update(
                     state=State.DUPLICATE,
-                    errors={"": [_("Same number as row %(row)d.") % {"row": group["first"]}]},
+                    errors={"": [reason("same_number", row=group["first"])]},
                 )
         self._match_returns(pending)
         sale_numbers = sales.annotate(num=KT("values__order_number")).values("num")
@@ -264,12 +264,7 @@ class _Judge:
             .order_by("number")
         )
         for row in orphans:
-            _reject(
-                row,
-                "original_order_number",
-                _("The original receipt %(number)s is not imported: import the sale first.")
-                % {"number": row.values["original_order_number"]},
-            )
+            _reject(row, "original_order_number", "sale_missing", number=row.values["original_order_number"])
         ImportRow.objects.bulk_update(orphans, ["state", "errors"], batch_size=1000)
         people = _Groups()
         for values in (
@@ -331,7 +326,7 @@ class _Judge:
                 candidates, store_id=row.values.get("store_id"), at=at, amount=amount, days=days, taken=taken
             )
             if sale is None:
-                _reject(row, "", unmatched_reason(amount, days))
+                _reject_with(row, "", unmatched_reason(amount, days))
                 continue
             taken[sale.number] += amount
             row.values["original_order_number"] = sale.number
@@ -348,7 +343,7 @@ class _Judge:
             state=State.PENDING,
         )
         if row.kind == "skip":
-            item.state, item.errors, item.values = State.SKIPPED, {"": [row.reason]}, {}
+            item.state, item.errors, item.values = State.SKIPPED, {"": [row.reason]} if row.reason else {}, {}
         elif row.errors:
             item.state, item.errors, item.values = State.REJECTED, row.errors, {}
         elif row.warnings:
@@ -380,7 +375,7 @@ class _Judge:
             values, number = item.values, item.values["order_number"]
             if item.kind == "return":
                 if number in refunded:
-                    _duplicate(item, _("Already imported."))
+                    _duplicate(item, "already_imported")
                 elif values.get("match_sale"):
                     pass  # no receipt number: its sale is found once the whole file is read (settle)
                 elif values["original_order_number"] not in bought:
@@ -391,22 +386,20 @@ class _Judge:
                     _reject(
                         item,
                         "order_number",
-                        _("%(number)s was already imported with %(paid)s CNY at %(when)s.")
-                        % {
-                            "number": number,
-                            "paid": done["paid_amount"],
-                            "when": f"{timezone.localtime(done['occurred_at']):%Y-%m-%d %H:%M}",
-                        },
+                        "imported_differently",
+                        number=number,
+                        paid=str(done["paid_amount"]),
+                        when=f"{timezone.localtime(done['occurred_at']):%Y-%m-%d %H:%M}",
                     )
                     continue
                 if values.get("refunded", 0) <= done["refunded_amount"]:
-                    _duplicate(item, _("Already imported."))
+                    _duplicate(item, "already_imported")
                     continue
             member_id, problem = owners.match(values, self.spec.member_match)
             if problem:
-                _reject(item, "member", problem)
+                _reject_with(item, "member", problem)
             elif member_id is None and self.spec.unknown_member == "reject":
-                _reject(item, "member", _unknown_member(values, self.spec.member_match))
+                _reject_with(item, "member", _unknown_member(values, self.spec.member_match))
             elif member_id is None:
                 values["new"] = True  # a person to enrol: see settle
         sales = [item for _row, item in live if item.state == State.PENDING and item.kind != "return"]
@@ -422,19 +415,14 @@ class _Judge:
         if code:
             store_id = self._store_id(code)
             if store_id is None:
-                _reject(item, "store_code", _("Unknown store code %(code)s.") % {"code": code})
+                _reject(item, "store_code", "unknown_store", code=code)
                 return
         else:
             store_id = run.store_id
         if run.store_id and store_id != run.store_id:
-            _reject(
-                item,
-                "store_code",
-                _("The row is for store %(code)s; this import is for store %(ours)s.")
-                % {"code": code, "ours": self.store_codes.get(run.store_id)},
-            )
+            _reject(item, "store_code", "other_store", code=code, ours=self.store_codes.get(run.store_id))
         elif run.allowed_stores is not None and store_id not in run.allowed_stores:
-            _reject(item, "store_code", _("Store %(code)s is not one of your stores.") % {"code": code})
+            _reject(item, "store_code", "not_your_store", code=code)
         else:
             values["store_id"] = store_id
 
@@ -452,12 +440,7 @@ class _Judge:
             ]
             if clash:
                 name, first = clash[0]
-                _reject(
-                    item,
-                    name,
-                    _("%(what)s %(value)s is also in row %(row)d: two people cannot share it.")
-                    % {"what": LABELS[name], "value": values[name], "row": first},
-                )
+                _reject(item, name, "shared_identity", column=name, value=str(values[name]), row=first)
                 continue
             for name in match:
                 if values.get(name):
@@ -466,23 +449,16 @@ class _Judge:
             if code:
                 store_id = self._store_id(code)
                 if store_id is None:
-                    _reject(
-                        item, "registration_store", _("Unknown store code “%(value)s”.") % {"value": code}
-                    )
+                    _reject(item, "registration_store", "unknown_store", code=code)
                     continue
                 values["registration_store_id"] = store_id
             member_id, problem = owners.match(values, match)
             if problem:
-                _reject(item, "member", problem)
+                _reject_with(item, "member", problem)
             elif member_id is not None and owners.all_known(values, match):
-                _duplicate(item, _("Already a member."))
+                _duplicate(item, "already_member")
             elif member_id is not None:
-                _reject(
-                    item,
-                    "member",
-                    _("Already belongs to another member: %(taken)s. Fix the row or merge the members first.")
-                    % {"taken": owners.describe(values, match)},
-                )
+                _reject(item, "member", "taken", owners=owners.describe(values, match))
 
 
 class _Groups:
@@ -528,19 +504,24 @@ def _file_sale(values: dict[str, Any]) -> SaleCandidate:
     )
 
 
-def _reject(item: ImportRow, field: str, message: str) -> None:
+def _reject(item: ImportRow, field: str, code: str, /, **params: Any) -> None:
+    _reject_with(item, field, reason(code, **params))
+
+
+def _reject_with(item: ImportRow, field: str, problem: Reason) -> None:
     item.state = State.REJECTED
-    item.errors = {field: [message]}
+    item.errors = {field: [problem]}
 
 
-def _duplicate(item: ImportRow, message: str) -> None:
+def _duplicate(item: ImportRow, code: str) -> None:
     item.state = State.DUPLICATE
-    item.errors = {"": [message]}
+    item.errors = {"": [reason(code)]}
 
 
-def _unknown_member(values: dict[str, Any], match: Iterable[str]) -> str:
-    named = ", ".join(f"{LABELS[name]} {values[name]}" for name in match if values.get(name))
-    return _("No member has %(named)s.") % {"named": named}
+def _unknown_member(values: dict[str, Any], match: Iterable[str]) -> Reason:
+    return reason(
+        "no_such_member", identities=[[name, str(values[name])] for name in match if values.get(name)]
+    )
 
 
 # --- cancelling ------------------------------------------------------------------------------

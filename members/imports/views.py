@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import (
     Http404,
     HttpRequest,
@@ -44,7 +45,14 @@ from members.imports.forms import (
 )
 from members.imports.mapping import STATUSES, columns_from_mapping, member_match_for
 from members.imports.models import ImportProfile, ImportRow, ImportRun
-from members.imports.selectors import RESUMABLE, first_rows, rejected_rows, review_rows, sees_every_run
+from members.imports.selectors import (
+    RESUMABLE,
+    first_rows,
+    points_awarded,
+    rejected_rows,
+    review_rows,
+    sees_every_run,
+)
 from members.imports.services import import_cancel, import_preview
 from members.profiles import SHIPPED
 
@@ -208,6 +216,28 @@ def rejected_context(run: ImportRun, labels: dict[str, str], user: Any = None) -
     }
 
 
+def store_fix_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
+    """Where an operator fixes rows rejected for an unknown store code: the profile's store code
+    mapping, or a new store. Links only to pages the user may open."""
+    rejected = run.rows.filter(state=ImportRow.State.REJECTED)
+    unknown = rejected.filter(
+        Q(errors__store_code__0__code="unknown_store")
+        | Q(errors__registration_store__0__code="unknown_store")
+    ).exists()
+    if not unknown:
+        return {"unknown_stores": False}
+    user = request.user
+    return {
+        "unknown_stores": True,
+        "store_codes_url": (
+            reverse("admin:members_importprofile_change", args=[run.profile_id]) + "#id_store_codes"
+            if user.has_perm("members.change_importprofile")
+            else None
+        ),
+        "store_add_url": reverse("admin:members_store_add") if user.has_perm("members.add_store") else None,
+    }
+
+
 def number(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -249,6 +279,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         labels=list(labels.values()),
         can_import=user.has_perm("members.import_file"),
         **rejected_context(run, labels, user),
+        **store_fix_context(request, run),
     )
     if run.status == ImportRun.Status.PREVIEWED:
         context.update(
@@ -266,7 +297,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         left_text=left_text(progress),
         progress_url=_url("progress", run),
         stall_seconds=STALL_SECONDS,
-        points=sorted(run.points_awarded.items()),
+        points=points_awarded(run),
         resume_url=_url("resume", run),
         can_resume=run.status in RESUMABLE and sees_every_run(user) and user.has_perm("members.import_file"),
     )
@@ -353,6 +384,7 @@ def rejected_view(request: HttpRequest, model_admin, object_id: str) -> HttpResp
         rows=[(row.number, shown_as(request.user)("", row_message(row, labels))) for row in page.object_list],
         original_url=reverse(RUN_URL, args=[run.pk]),
         rejected_csv_url=_url("rejected_csv", run),
+        **store_fix_context(request, run),
     )
     return TemplateResponse(request, "admin/imports/rejected.html", context)
 

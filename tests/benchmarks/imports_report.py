@@ -15,6 +15,7 @@ from tests.benchmarks.common import table
 
 from campaigns.models import AwardLine
 from members.imports.models import ImportRow, ImportRun
+from members.reasons import reason_text
 from points.models import Entry
 
 AIM_COPY, AIM_PLAIN, AIM_MB = 5, 50, 500
@@ -184,7 +185,7 @@ def rejected_reasons(run: ImportRun) -> list[list[str]]:
         "kind", "errors"
     ):
         for field, messages in errors.items():
-            for message in messages:
+            for message in map(reason_text, messages):
                 reasons[(kind, field, re.sub(r"[+\d][\d:,. -]*\d|\d", "#", message)[:90])] += 1
     return [[f"{kind} {field}: {message}", f"{n:,}"] for (kind, field, message), n in reasons.most_common(8)]
 

@@ -8,6 +8,7 @@ import pytest
 from members.imports.files import rejected_rows_csv
 from members.imports.models import ImportRow
 from members.models import Identity, Member
+from members.reasons import errors_text
 from tests.factories import MemberFactory
 from tests.imports.conftest import preview, run_file, sample_bytes
 
@@ -17,7 +18,7 @@ HEADER = "姓名,手机号,性别,生日,注册渠道,注册门店\n"
 
 def reasons(run) -> dict[int, str]:
     rows = run.rows.filter(state=ImportRow.State.REJECTED)
-    return {row.number: " ".join(m for ms in row.errors.values() for m in ms) for row in rows}
+    return {row.number: errors_text(row.errors) for row in rows}
 
 
 def test_the_sample_imports_its_good_rows_and_names_the_others(sample_stores, operator):

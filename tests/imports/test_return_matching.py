@@ -24,6 +24,7 @@ from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_preview
 from members.models import Purchase, Refund
+from members.reasons import errors_texts
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory
 from tests.imports.conftest import NOW
@@ -93,15 +94,15 @@ def test_the_preview_says_which_receipt_each_return_matched(stores, vendor):
     staged = rows(run)
     assert (run.rows_ok, run.rows_rejected) == (7, 1)
     assert staged[7].state == State.PENDING and staged[7].values["original_order_number"] == "T1003"
-    assert staged[7].errors == {
+    assert errors_texts(staged[7].errors) == {
         "": ["Return matched to sale T1003 of 2026-11-16 12:00 (200.00 CNY not yet refunded)."]
     }
     assert staged[8].values["original_order_number"] == "T1002"
-    assert staged[8].errors[""] == [
+    assert errors_texts(staged[8].errors)[""] == [
         "Return matched to sale T1002 of 2026-11-15 11:00 (120.00 CNY not yet refunded)."
     ]
     assert staged[9].state == State.REJECTED
-    assert staged[9].errors == {
+    assert errors_texts(staged[9].errors) == {
         "": [
             "No sale of this member at this store in 7 days before has 50.00 CNY to refund. "
             "Give the original receipt number."
@@ -155,7 +156,8 @@ def test_without_the_option_a_return_needs_its_receipt_number(stores, vendor):
     vendor.save()
     staged = rows(preview(vendor))
     assert staged[7].state == State.REJECTED
-    assert staged[7].errors == {"original_order_number": ["A return needs the original receipt number."]}
+    needs = "A return needs the original receipt number."
+    assert errors_texts(staged[7].errors) == {"original_order_number": [needs]}
 
 
 def test_the_window_counts_back_from_the_return(stores, vendor):

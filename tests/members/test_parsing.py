@@ -32,6 +32,7 @@ from members.parsing import (
     read_table,
 )
 from members.profiles import ECOMMERCE_ORDERS, MEMBERS, POS_RECEIPTS, SHIPPED, ParsedRow, parse_rows
+from members.reasons import errors_texts, reason_text
 
 SAMPLES = Path("/work/shared/samples")
 GENERATOR = Path("/work/shared/bench/gen_pos_export.py")
@@ -54,6 +55,11 @@ def outcomes(rows: list[ParsedRow]) -> Counter:
     return Counter("skip" if r.kind == "skip" else r.kind if r.ok else "rejected" for r in rows)
 
 
+def why(row: ParsedRow) -> str:
+    """Why a row is skipped, in words."""
+    return reason_text(row.reason) if row.reason else ""
+
+
 def by_number(rows: list[ParsedRow]) -> dict[int, ParsedRow]:
     return {r.number: r for r in rows}
 
@@ -66,7 +72,7 @@ def test_pos_sample():
     assert len(rows) == 201 and rows[0].number == 2 and rows[-1].number == 202
     assert outcomes(rows) == {"sale": 186, "return": 9, "rejected": 5, "skip": 1}
     # Phone-only rows whose phone libphonenumber refuses (14x/160 prefixes): no member left.
-    rejected = {r.number: (r.values["order_number"], r.errors) for r in rows if r.errors}
+    rejected = {r.number: (r.values["order_number"], errors_texts(r.errors)) for r in rows if r.errors}
     invalid = "“{}” is not a valid phone number (wrong length or unknown prefix)."
     assert rejected == {
         39: ("S0000-000000037", {"mobile": [invalid.format("14300000057")]}),
@@ -79,7 +85,7 @@ def test_pos_sample():
     warned = [r for r in rows if r.warnings]
     assert len(warned) == 28 and all(r.ok and r.values["card"] and r.values["mobile"] is None for r in warned)
     row = by_number(rows)
-    assert (row[202].kind, row[202].reason) == ("skip", "totals row")
+    assert (row[202].kind, why(row[202])) == ("skip", "totals row")
 
     first = row[2].values  # "2,814.56" in quotes: thousands separator
     assert first["store_code"] == "S0001" and first["order_number"] == "S0001-000000000"
@@ -100,7 +106,7 @@ def test_pos_sample():
 
 def test_ecommerce_sample():
     rows = sample("ecommerce_orders")
-    summary = [(r.number, r.kind, r.reason, r.values.get("status")) for r in rows]
+    summary = [(r.number, r.kind, why(r), r.values.get("status")) for r in rows]
     assert summary == [
         (2, "order", "", "completed"),
         (3, "skip", "closed: earns nothing", "closed"),
@@ -111,7 +117,10 @@ def test_ecommerce_sample():
         (8, "order", "", "completed"),
     ]
     row = by_number(rows)
-    assert row[8].errors == {"gross": ["“abc” is not an amount."], "paid": ["“abc” is not an amount."]}
+    assert errors_texts(row[8].errors) == {
+        "gross": ["“abc” is not an amount."],
+        "paid": ["“abc” is not an amount."],
+    }
     assert [r.number for r in rows if not r.ok] == [3, 8]
     assert row[2].values == row[7].values and row[2].values["order_number"] == "E202611010001"
     assert row[4].values["gross"] == Decimal("1280.00") and row[4].values["paid"] == Decimal("1180.00")
@@ -128,11 +137,11 @@ def test_members_sample():
     rows = sample("members")
     assert outcomes(rows) == {"member": 5, "rejected": 1, "skip": 1}
     row = by_number(rows)
-    assert row[5].errors == {
+    assert errors_texts(row[5].errors) == {
         "mobile": ["“1380000000” is not a valid phone number (wrong length or unknown prefix)."],
         "birthday": ["“1979-02-30” is not a real date."],
     }
-    assert (row[7].kind, row[7].reason) == ("skip", "blank row")
+    assert (row[7].kind, why(row[7])) == ("skip", "blank row")
     wang = row[3].values  # "+86 139 1234 5678", "1992/11/02", 微信小程序
     assert wang["mobile"] == "+8613912345678" and wang["birthday"] == datetime.date(1992, 11, 2)
     assert wang["registration_channel"] == "wechat_mp" and wang["unionid"] == "oUnion_wangfang_02"
@@ -215,10 +224,10 @@ def test_parse_datetime_profile_formats_come_first():
 
 
 def test_parse_text():
-    assert parse_text("  S0001 ", 5, "store_code") == "S0001"
+    assert parse_text("  S0001 ", 5) == "S0001"
     with pytest.raises(ValidationError) as exc:
-        parse_text("S00001", 5, "store_code")
-    assert exc.value.messages == ["store_code is longer than 5 characters: “S00001…”."]
+        parse_text("S00001", 5)
+    assert exc.value.messages == ["Longer than 5 characters: “S00001…”."]
 
 
 def test_blank_and_totals_rows():
@@ -237,10 +246,10 @@ def test_header_map():
     with pytest.raises(ValidationError) as exc:
         header_map(["备注", "金额"], aliases, ["order_number", "paid"])
     assert exc.value.messages == [
-        "Missing columns: order_number (订单号 / order number); paid (实付金额 / paid). "
+        "Missing columns: Order or receipt number (订单号 / order number); Paid amount (实付金额 / paid). "
         "The file's columns are: 备注, 金额."
     ]
-    with pytest.raises(ValidationError, match="both stand for paid"):
+    with pytest.raises(ValidationError, match="both stand for Paid amount"):
         header_map(["paid", "实付金额"], aliases)
 
 
@@ -333,22 +342,26 @@ def test_pos_row_rules():
         "S1,店,R14,,1380000000,销售,10,10,2026-11-30 09:00,,C1",  # a bad phone and nothing else
     )
     assert row[2].ok and row[2].values["gross"] == Decimal("100.00")
-    assert row[3].errors == {
+    assert errors_texts(row[3].errors) == {
         "gross": ["A sale cannot have a negative amount."], "paid": ["A sale cannot have a negative amount."]
     }  # fmt: skip
-    assert row[4].errors == {
+    assert errors_texts(row[4].errors) == {
         "gross": ["A return must have a negative amount."], "paid": ["A return must have a negative amount."]
     }  # fmt: skip
-    assert row[5].errors == {"original_order_number": ["A return needs the original receipt number."]}
-    assert row[6].errors == {"occurred_at": ["2026-12-01 13:30 is in the future."]}
+    assert errors_texts(row[5].errors) == {
+        "original_order_number": ["A return needs the original receipt number."]
+    }
+    assert errors_texts(row[6].errors) == {"occurred_at": ["2026-12-01 13:30 is in the future."]}
     assert row[7].ok
-    assert row[8].errors == {"gross": ["2000000.00 CNY is not a plausible amount."]}
-    assert row[9].errors == {"order_number": [f"order_number is longer than 64 characters: “{'R' * 20}…”."]}
-    assert row[10].errors == {"order_number": ["The order number is required."]}
-    assert row[11].errors == {"member": ["The row names no member (no card number, phone or UnionID)."]}
-    assert row[12].errors == {"occurred_at": ["“2026-13-01” is not a real date."]}
-    assert row[13].errors == {"status": ["Unknown status “换货”."]}
-    assert row[14].errors == {"paid": ["The paid amount cannot exceed the gross amount."]}
+    assert errors_texts(row[8].errors) == {"gross": ["2000000.00 CNY is not a plausible amount."]}
+    assert errors_texts(row[9].errors) == {"order_number": [f"Longer than 64 characters: “{'R' * 20}…”."]}
+    assert errors_texts(row[10].errors) == {"order_number": ["The order number is required."]}
+    assert errors_texts(row[11].errors) == {
+        "member": ["The row names no member (no card number, phone or UnionID)."]
+    }
+    assert errors_texts(row[12].errors) == {"occurred_at": ["“2026-13-01” is not a real date."]}
+    assert errors_texts(row[13].errors) == {"status": ["Unknown status “换货”."]}
+    assert errors_texts(row[14].errors) == {"paid": ["The paid amount cannot exceed the gross amount."]}
     assert list(row[15].errors) == ["mobile"]
 
 
@@ -371,15 +384,15 @@ def test_order_row_rules():
         Decimal("97.90"),
         Decimal("97.90"),
     )
-    assert (row[3].kind, row[3].reason) == (row[4].kind, row[4].reason) == ("skip", "not paid")
-    assert row[5].errors == {"refunded": ["The refunded amount cannot exceed the paid amount."]}
-    assert row[6].errors == {"refunded": ["A refunded order needs its refund amount."]}
+    assert (row[3].kind, why(row[3])) == (row[4].kind, why(row[4])) == ("skip", "not paid")
+    assert errors_texts(row[5].errors) == {"refunded": ["The refunded amount cannot exceed the paid amount."]}
+    assert errors_texts(row[6].errors) == {"refunded": ["A refunded order needs its refund amount."]}
     assert row[7].ok and row[7].values["refunded"] == Decimal("0.00")
-    assert row[8].errors == {"shipping": ["An amount cannot be negative."]}
+    assert errors_texts(row[8].errors) == {"shipping": ["An amount cannot be negative."]}
 
 
 def test_file_level_errors():
-    with pytest.raises(ValidationError, match="Missing columns: paid_at"):
+    with pytest.raises(ValidationError, match="Missing columns: Payment time"):
         parse(ECOMMERCE_ORDERS, ORDER_HEADER.replace("付款时间", "备注").encode())
     with pytest.raises(ValidationError, match="The file is empty"):
         parse(POS_RECEIPTS, b"\n\n")

@@ -118,3 +118,16 @@ def test_entry_search_by_member_number_or_source_reference(client, operator, fun
     assert {e.account.member_id for e in by_member} == {funded.member_id}
     assert [e.source_ref for e in client.get(url, {"q": "ORDER-9"}).context["cl"].result_list] == ["ORDER-9"]
     assert [e.idempotency_key for e in client.get(url, {"q": "bob-1"}).context["cl"].result_list] == ["bob-1"]
+
+
+def test_the_liability_page_shows_separators_and_fen(client, finance, alice):
+    points_earn(member=alice, point_type="points", amount=1_234_567, source="purchase", source_ref="BIG",
+                idempotency_key=key(), at=T0)  # fmt: skip
+    page = login(client, finance).get(reverse("admin:points_account_liability")).content.decode()
+    # 1,234,567 points at 0.01 CNY each; nothing has left an account yet: no breakage
+    for cell in ["<td>1,234,567</td>", "<td>12,345.67</td>", "<td>0.0%</td>"]:
+        assert cell in page, cell
+    export = client.get(reverse("admin:points_account_liability"), {"format": "csv"}).content.decode(
+        "utf-8-sig"
+    )
+    assert "1234567,12345.67" in export  # downloads keep plain numbers for spreadsheets

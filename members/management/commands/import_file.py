@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from members.imports.files import column_labels, row_message
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.runner import CHUNK, import_confirm, import_run_execute
+from members.imports.selectors import points_awarded
 from members.imports.services import import_preview
 from members.models import Store
 from members.parsing import error_messages
@@ -34,8 +37,18 @@ class Command(BaseCommand):
         parser.add_argument("--store", help="store code: rows of other stores are rejected")
         parser.add_argument("--chunk-size", type=int, default=CHUNK, help="rows per transaction")
         parser.add_argument("--show-rejected", type=int, default=20, help="rejected rows to list")
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            default=settings.LANGUAGE_CODE,
+            help="language of the rejected rows' reasons (default: LANGUAGE_CODE)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with translation.override(options["language"]):  # reasons are worded when shown
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         path: Path = options["file"]
         profile = ImportProfile.objects.filter(code=options["profile"], active=True).first()
         if profile is None:
@@ -92,7 +105,7 @@ class Command(BaseCommand):
         )
 
     def _result(self, run: ImportRun, show: int) -> None:
-        points = ", ".join(f"{code} {amount:+,}" for code, amount in sorted(run.points_awarded.items()))
+        points = ", ".join(f"{name} {amount:+,}" for name, amount in points_awarded(run))
         self.stdout.write(
             f"{run.get_status_display()}: {run.purchases_created} purchases and "
             f"{run.refunds_created} refunds created, {run.members_created} members enrolled, "
