@@ -34,7 +34,7 @@ def sign_in(page, user) -> None:
     page.wait_for_url("**/admin/")
 
 
-def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_stores):
+def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_stores, migration_rows):
     from playwright.sync_api import expect
 
     operator = make_user(Role.OPERATOR)
@@ -56,7 +56,7 @@ def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_store
     expect(page.locator("#import-progress")).to_have_count(0)
 
 
-def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypatch):
+def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypatch, migration_rows):
     from playwright.sync_api import expect
 
     from members.imports import views
