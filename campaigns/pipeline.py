@@ -199,6 +199,10 @@ def _process(
             cause=cause,
             **links,
         )
+        # What this award sets off, as it happens: its answer lists their lines without a search
+        award.caused = []  # type: ignore[attr-defined]
+        if cause is not None and hasattr(cause, "caused"):
+            cause.caused.append(award)
         lines = [_line(award, line, book) for line in outcome.lines]
         for campaign_id, _benefit in [] if over else outcome.coupons:  # held: issued on release
             coupon = coupon_issue(

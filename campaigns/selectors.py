@@ -516,8 +516,10 @@ def award_summary(award: Award) -> AwardSummary:
             line for caused in award.consequences.all() for line in caused.lines.all()
         ]
     else:
-        # awards first (two index scans: the award and those it caused), then their lines
-        awards = Award.objects.filter(Q(pk=award.pk) | Q(cause=award)).values("pk")
+        if hasattr(award, "caused"):  # made just now by the pipeline, which noted what it set off
+            awards = [award.pk, *(caused.pk for caused in award.caused)]
+        else:  # awards first (two index scans: the award and those it caused), then their lines
+            awards = Award.objects.filter(Q(pk=award.pk) | Q(cause=award)).values("pk")
         lines = list(
             AwardLine.objects.filter(award__in=awards)
             .select_related("point_type", "coupon__benefit")
