@@ -17,10 +17,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from campaigns.answers import award_review, award_summary, purchase_history
 from campaigns.models import AwardLine, AwardReview
 from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.previews import preview_summary, purchase_preview
-from campaigns.selectors import award_review, award_summary, member_tier, purchase_history, recent_rule_book
+from campaigns.selectors import member_tier, recent_rule_book
 from members.api.filters import DateTimeFilter
 from members.api.serializers import (
     MOMENT_HELP,

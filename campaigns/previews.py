@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from benefits.models import Benefit
-from campaigns import engine, explain, selectors
+from campaigns import answers, engine, explain, selectors
 from campaigns.models import Campaign
 from members.models import Member, Purchase, Store
 
@@ -76,17 +76,17 @@ def outcome_texts(outcome: engine.Outcome, book: selectors.RuleBook) -> list[str
     return texts
 
 
-def preview_summary(preview: Preview, book: selectors.RuleBook) -> selectors.AwardSummary:
+def preview_summary(preview: Preview, book: selectors.RuleBook) -> answers.AwardSummary:
     """The preview's lines as the API shows an award's: the same order the pipeline stores them."""
     points = [
-        selectors.ExplainedLine(
+        answers.ExplainedLine(
             kind=line.kind, point_type=line.point_type, amount=line.amount,
-            campaign=selectors.campaign_name(line.campaign_id, line.params), explanation=text,
+            campaign=answers.campaign_name(line.campaign_id, line.params), explanation=text,
         )
         for line, text in zip(preview.outcome.lines, preview.texts, strict=False)
     ]  # fmt: skip
     coupons = [
-        selectors.ExplainedLine(
+        answers.ExplainedLine(
             kind="campaign", point_type=None, amount=0, campaign=book.campaigns[campaign_id].name,
             explanation=text,
         )
@@ -94,7 +94,7 @@ def preview_summary(preview: Preview, book: selectors.RuleBook) -> selectors.Awa
             preview.outcome.coupons, preview.texts[len(preview.outcome.lines) :], strict=True
         )
     ]  # fmt: skip
-    return selectors.summary_of(points + coupons)
+    return answers.summary_of(points + coupons)
 
 
 def _totals(outcome: engine.Outcome) -> dict[str, int]:
