@@ -23,7 +23,7 @@ from benefits.admin_views import plain
 from campaigns import admin_views
 from campaigns.explain import award_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
-from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule
+from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, LargeTablePaginator
 from members.models import Channel
@@ -50,6 +50,15 @@ class ReadableListsMixin:
             (name, {**opts, "fields": [self.readable.get(f, f) for f in opts["fields"]]})
             for name, opts in fieldsets
         ]
+
+
+def scope_text(rule: EarnRule | ReviewLimit) -> str:
+    """Where a rule or limit applies: its store, else its channel, else everywhere."""
+    if rule.store_id:
+        return str(rule.store)
+    if rule.channel:
+        return str(rule.get_channel_display())
+    return str(_("default (every channel and store)"))
 
 
 def words(items) -> str:
@@ -83,11 +92,7 @@ class EarnRuleAdmin(ReadableListsMixin, HistoryAdmin):
 
     @admin.display(description=_("scope"))
     def scope(self, rule: EarnRule) -> str:
-        if rule.store_id:
-            return str(rule.store)
-        if rule.channel:
-            return str(rule.get_channel_display())
-        return str(_("default (every channel and store)"))
+        return scope_text(rule)
 
     @admin.display(description=_("per CNY"), ordering="rate")
     def rate_display(self, rule: EarnRule) -> str:

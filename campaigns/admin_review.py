@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.admin import award_fact, explanation, lines_prefetch
+from campaigns.admin import award_fact, explanation, lines_prefetch, scope_text
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.selectors import recent_rule_book
@@ -42,11 +42,7 @@ class ReviewLimitAdmin(HistoryAdmin):
 
     @admin.display(description=_("scope"))
     def scope(self, limit: ReviewLimit) -> str:
-        if limit.store_id:
-            return str(limit.store)
-        if limit.channel:
-            return str(limit.get_channel_display())
-        return str(_("default (every channel and store)"))
+        return scope_text(limit)
 
     @admin.display(description=_("review awards above"), ordering="above")
     def above_display(self, limit: ReviewLimit) -> str:

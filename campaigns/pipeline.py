@@ -9,7 +9,6 @@ second processing of the same fact return the first one's award.
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import functools
 from collections import defaultdict
@@ -19,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -497,31 +496,3 @@ def _net_of_negative_lines(earned: dict) -> dict:
             total, base_cny, params = netted[base]
             netted[base] = (total + amount, base_cny + cny, params)
     return netted
-
-
-def birthdays_process(at: datetime.datetime | None = None) -> int:
-    """Daily job: birthday campaigns for members whose birthday is today. Returns awards made.
-
-    A 29 February birthday is celebrated on 28 February in other years. Safe to run twice.
-    """
-    at = at or timezone.now()
-    book = selectors.rule_book()
-    if not any(offer.trigger == Campaign.Trigger.BIRTHDAY for offer in book.offers):
-        return 0
-    day = timezone.localtime(at).date()
-    today = Q(birthday__month=day.month, birthday__day=day.day)
-    if (day.month, day.day) == (2, 28) and not calendar.isleap(day.year):
-        today |= Q(birthday__month=2, birthday__day=29)
-    made, last = 0, 0
-    members = Member.objects.filter(today, status=Member.Status.ACTIVE).order_by("pk")  # not frozen or closed
-    while chunk := list(members.filter(pk__gt=last)[:1000]):
-        last = chunk[-1].pk
-        keys = {f"{Campaign.Trigger.BIRTHDAY}:{day.year}:{m.pk}": m for m in chunk}
-        done = set(Award.objects.filter(key__in=keys).values_list("key", flat=True))
-        for key, member in keys.items():
-            if key not in done:
-                lifecycle_process(
-                    member, Campaign.Trigger.BIRTHDAY, f"{day.year}:{member.pk}", at=at, book=book
-                )
-                made += 1
-    return made

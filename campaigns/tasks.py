@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from campaigns import pipeline
+from campaigns import lifecycle, pipeline
 from campaigns.services import campaigns_due
 from members.models import MemberEvent, Purchase, Refund
 
@@ -14,7 +14,7 @@ def start_and_end_due_campaigns() -> int:
 
 @shared_task
 def process_birthdays() -> int:
-    return pipeline.birthdays_process()
+    return lifecycle.birthdays_process()
 
 
 @shared_task

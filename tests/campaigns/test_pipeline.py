@@ -147,7 +147,7 @@ def test_birthday_month_double_points(member):
 
 
 def test_birthday_job_gives_the_birthday_campaign_once_a_year(member, free_shipping):
-    from campaigns.pipeline import birthdays_process
+    from campaigns.lifecycle import birthdays_process
 
     Member.objects.filter(pk=member.pk).update(birthday=datetime.date(1990, 11, 11))
     MemberFactory(birthday=datetime.date(1990, 11, 12))
