@@ -26,23 +26,19 @@ from benefits.coupons import coupon_void, normalise_code
 from benefits.errors import StatusChanged
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_update
-from members import masking
-from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator, looked_up, remember_looked_up
-from members.selectors import members_visible_to
-from tiers.admin import (
-    PLAN_PAGE_INLINES,
-    TIER_LADDER_COLUMNS,
-    TIER_PAGE_INLINES,
+from config.common.admin import (
     ActorFormMixin,
-    LadderColumn,
-    MemberColumnMixin,
+    LargeTablePaginator,
     ReadOnlyInline,
     ServiceForm,
-    member_ids,
     newest_rows,
     run_each,
 )
+from members import masking
+from members.admin import MEMBER_PAGE_INLINES
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, looked_up, member_ids, remember_looked_up
+from members.selectors import members_visible_to
+from tiers.admin import PLAN_PAGE_INLINES, TIER_LADDER_COLUMNS, TIER_PAGE_INLINES, LadderColumn
 from tiers.models import Tier
 
 

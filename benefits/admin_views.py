@@ -22,8 +22,8 @@ from benefits.coupons import coupon_find, coupon_redeem, normalise_code, why_not
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon
 from members import masking
+from members.admin_helpers import member_label
 from members.selectors import stores_of
-from tiers.admin import member_label
 
 REDEEM_PERMISSION = "benefits.redeem_coupon"
 

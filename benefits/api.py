@@ -18,13 +18,13 @@ from benefits.coupons import coupon_redeem, why_not_redeemable
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import redemption_cancel, reward_redeem
 from benefits.selectors import member_coupons, partner_coupon, redemptions_by, rewards_on_offer
-from members.api.errors import not_found
-from members.api.filters import IntegerFilter
-from members.api.idempotency import HEADER
-from members.api.members import require_visit
-from members.api.serializers import EnumField, PartnerStoreField, Strict
-from members.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.models import Store
+from members.partners.api.errors import not_found
+from members.partners.api.filters import IntegerFilter
+from members.partners.api.idempotency import HEADER
+from members.partners.api.serializers import EnumField, PartnerStoreField, Strict
+from members.partners.api.trust import require_visit
+from members.partners.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.partners.models import Grant, Partner
 from points.api import BalanceSerializer, balances_of
 from tiers.api import TierRefSerializer

@@ -1,9 +1,9 @@
 """Business-rule failures of benefits, coupons and rewards, each with a stable ``code`` (API 422)."""
 
-from points.errors import PointsError
+from config.common.errors import BusinessRuleError
 
 
-class BenefitError(PointsError):
+class BenefitError(BusinessRuleError):
     code = "benefit_error"
 
 

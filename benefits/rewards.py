@@ -26,8 +26,8 @@ from benefits.errors import (
     TierRequired,
 )
 from benefits.models import Coupon, Redemption, Reward
+from config.common.errors import IdempotencyConflict
 from members.models import Member
-from points.errors import IdempotencyConflict
 from points.models import Source
 from points.services import points_refund, points_spend
 from tiers.models import MemberTier

@@ -21,13 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.admin_views import plain
 from campaigns import admin_views
-from campaigns.explain import award_text, line_text
+from campaigns.earning.explain import award_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
+from config.common.admin import LargeTablePaginator, ReadOnlyInline, newest_rows
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Channel
-from tiers.admin import MemberColumnMixin, ReadOnlyInline, member_ids, newest_rows
 
 
 class ReadableListsMixin:
@@ -325,7 +325,7 @@ class CampaignAdmin(ReadableListsMixin, HistoryAdmin):
 
 
 def award_fact(award: Award) -> str:
-    """The fact the award answers, in the reader's words (``campaigns.explain.award_text``)."""
+    """The fact the award answers, in the reader's words (``campaigns.earning.explain.award_text``)."""
     return award_text(award)
 
 

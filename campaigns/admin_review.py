@@ -1,6 +1,6 @@
 """Admin of review holds: the limits operators set, and the approvers' queue of held awards.
 
-An interface only: release and reject go through ``campaigns.reviews``.
+An interface only: release and reject go through ``campaigns.earning.reviews``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.admin import award_fact, explanation, lines_prefetch, scope_text
+from campaigns.earning.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.models import AwardReview, ReviewLimit
-from campaigns.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.selectors import recent_rule_book
-from members.admin_helpers import HistoryAdmin
-from tiers.admin import MemberColumnMixin, member_ids, run_each
+from config.common.admin import run_each
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 
 
 @admin.register(ReviewLimit)

@@ -24,8 +24,8 @@ from campaigns.models import Campaign
 from campaigns.results import campaign_results
 from campaigns.services import ACTIONS, allowed_actions, campaign_transition
 from campaigns.simulation import campaign_simulate
-from members.formats import cny, percent, whole
-from tiers.admin import add_service_error
+from config.common.admin import add_service_error
+from config.common.formats import cny, percent, whole
 
 #: the lifecycle buttons, in the order of ``ACTIONS``; the history keeps the services' labels
 BUTTONS = {

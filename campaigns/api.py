@@ -17,13 +17,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from campaigns.answers import award_review, award_summary, purchase_history
+from campaigns.earning.answers import award_review, award_summary, purchase_history
+from campaigns.earning.pipeline import event_process, purchase_process, refund_process
+from campaigns.earning.previews import preview_summary, purchase_preview
 from campaigns.models import AwardLine, AwardReview
-from campaigns.pipeline import event_process, purchase_process, refund_process
-from campaigns.previews import preview_summary, purchase_preview
 from campaigns.selectors import member_tier, recent_rule_book
-from members.api.filters import DateTimeFilter
-from members.api.serializers import (
+from members.models import Channel, Member
+from members.partners.api.filters import DateTimeFilter
+from members.partners.api.serializers import (
     MOMENT_HELP,
     EnumField,
     Moment,
@@ -32,12 +33,12 @@ from members.api.serializers import (
     cny,
     quantity,
 )
-from members.api.views import PartnerAPIView, PartnerViewSet
-from members.facts import Line, event_record, purchase_record, refund_record
-from members.models import Channel, Member, Purchase
+from members.partners.api.views import PartnerAPIView, PartnerViewSet
 from members.partners.models import Grant, Partner
 from members.partners.selectors import partner_purchases
 from members.partners.services import partner_event_key
+from members.purchases.models import Purchase
+from members.purchases.services import Line, event_record, purchase_record, refund_record
 from points.api import BalanceSerializer
 from points.selectors import member_balance_sheet
 

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from members.roles import Role
+from config.common.roles import Role
 
 _READ = [
     "campaigns.view_earnrule",
@@ -37,7 +37,7 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from campaigns.imports import import_facts_process, import_review_marks
+        from campaigns.earning.imports import import_facts_process, import_review_marks
         from members.imports.runner import PROCESSORS
         from members.imports.services import PREVIEW_MARKS
 
@@ -46,6 +46,6 @@ class CampaignsConfig(AppConfig):
         if import_review_marks not in PREVIEW_MARKS:
             PREVIEW_MARKS.append(import_review_marks)
 
-        from campaigns.explain import sources_register
+        from campaigns.earning.explain import sources_register
 
         sources_register()

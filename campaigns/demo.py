@@ -13,12 +13,13 @@ import random
 from decimal import Decimal
 
 from benefits.models import Benefit
+from campaigns.earning.pipeline import event_process, purchase_process, refund_process
 from campaigns.models import BehaviourRule, Campaign
-from campaigns.pipeline import event_process, purchase_process, refund_process
 from campaigns.services import campaign_transition
 from members.demo import DemoRun
-from members.facts import Line, event_record, purchase_record, refund_record
-from members.models import Channel, EventType, Member, Store
+from members.models import Channel, Member, Store
+from members.purchases.models import EventType
+from members.purchases.services import Line, event_record, purchase_record, refund_record
 from points.services import lots_activate_due
 
 BEHAVIOUR = [

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from benefits.models import Coupon
 from campaigns.models import AwardLine, Campaign, Participation
-from members.models import Purchase
+from members.purchases.models import Purchase
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from benefits.models import Benefit, Entitlement
-from campaigns import engine
+from campaigns.earning import engine
 from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
-from members.models import Member, MemberEvent, Purchase
+from members.models import Member
+from members.purchases.models import MemberEvent, Purchase
 from points.models import PointType
 from tiers import selectors as tier_selectors
 from tiers.models import MemberTier, Subscription, Tier, TierPolicy

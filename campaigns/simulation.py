@@ -17,9 +17,11 @@ from django.db.models import Min, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import engine, selectors
+from campaigns import selectors
+from campaigns.earning import engine
 from campaigns.models import Campaign
-from members.models import Member, Purchase, PurchaseLine
+from members.models import Member
+from members.purchases.models import Purchase, PurchaseLine
 from tiers.models import MemberTier
 
 CHUNK = 2000

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from campaigns import lifecycle, pipeline
+from campaigns.earning import lifecycle, pipeline
 from campaigns.services import campaigns_due
-from members.models import MemberEvent, Purchase, Refund
+from members.purchases.models import MemberEvent, Purchase, Refund
 
 
 @shared_task

@@ -13,9 +13,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from members.api.catalogue import EventTypesView, MeView
-from members.api.errors import json_error
-from members.api.members import MemberViewSet
+from members.api import MemberViewSet
+from members.partners.api.catalogue import EventTypesView, MeView
+from members.partners.api.errors import json_error
 
 
 class JsonErrors:

@@ -52,8 +52,15 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "phonenumber_field",
-    # domain apps, in dependency order: each may use the ones above it only
+    # building blocks with no domain (bulk COPY, exports, admin toolkit, the base business-rule
+    # error, roles, number formats): every app may use them, they use no app
+    "config.common",
+    # domain apps, in dependency order: each may use the ones above it only; the members app's
+    # subsystems (what members did, imports, API partners) are apps of their own, inside members/
     "members",
+    "members.purchases",
+    "members.imports",
+    "members.partners",
     "points",
     "tiers",
     "benefits",
@@ -157,7 +164,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # Partners' stored answers to retries: kept 48 hours (at least the promised 24), then forgotten.
     "members-purge-idempotency-keys": {
-        "task": "members.tasks.purge_idempotency_keys",
+        "task": "members.partners.tasks.purge_idempotency_keys",
         "schedule": crontab(hour=3, minute=30),
     },
     # Both jobs are idempotent and safe to overlap, so a missed or doubled run does no harm.
@@ -203,7 +210,7 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 # Off on purpose: the library's escaping only deletes a leading "=" and turns every cell into text
-# (numbers too, None into "None"). Our export resources quote formulas instead: members/exports.py.
+# (numbers too, None into "None"). Our export resources quote formulas instead: config/common/exports.py.
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 # A control character in a name would make the whole XLSX export fail; replace it instead.
 IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True
@@ -215,14 +222,14 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REST_FRAMEWORK = {
-    # Partner endpoints set their own (members/api/views.py); anything else is closed by default.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["members.api.auth.PartnerKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["members.api.auth.HasGrant"],
+    # Partner endpoints set their own (members/partners/api/views.py); anything else is closed by default.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["members.partners.api.auth.PartnerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["members.partners.api.auth.HasGrant"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "members.api.schema.PartnerAutoSchema",
-    "EXCEPTION_HANDLER": "members.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "members.partners.api.schema.PartnerAutoSchema",
+    "EXCEPTION_HANDLER": "members.partners.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
     "DATETIME_FORMAT": "iso-8601",
@@ -253,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "members.api.schema.add_errors",
+        "members.partners.api.schema.add_errors",
     ],
     # one name per choice set that several fields share
     "ENUM_NAME_OVERRIDES": {"ChannelEnum": "members.models.Channel"},

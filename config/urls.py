@@ -19,7 +19,7 @@ def handler404(request, exception):
     """JSON for API clients, the usual page for people."""
     from django.views.defaults import page_not_found
 
-    from members.api.errors import json_404
+    from members.partners.api.errors import json_404
 
     if request.path.startswith("/api/"):
         return json_404(request, exception)
@@ -31,7 +31,7 @@ def handler400(request, exception):
     a middleware ...): the API's error body under /api/."""
     from django.views.defaults import bad_request
 
-    from members.api.errors import json_400
+    from members.partners.api.errors import json_400
 
     if request.path.startswith("/api/"):
         return json_400(request, exception)
@@ -41,7 +41,7 @@ def handler400(request, exception):
 def handler500(request):
     from django.views.defaults import server_error
 
-    from members.api.errors import json_500
+    from members.partners.api.errors import json_500
 
     if request.path.startswith("/api/"):
         return json_500(request)

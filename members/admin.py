@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from config.common.admin import LargeTablePaginator
+from config.common.exports import SpreadsheetExportMixin
 from members import masking, services
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator, looked_up, remember_looked_up
-from members.exports import SpreadsheetExportMixin
+from members.admin_helpers import HistoryAdmin, looked_up, remember_looked_up
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import try_normalize_mobile
 from members.resources import MemberExportResource
@@ -280,8 +281,8 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         if not self.can_browse(request) and not request.GET.get("q"):
             messages.info(request, _("Type the member's full phone, card or member number to look them up."))
         # Member lists are imported by operators, through the import framework (profile "members").
-        can_import = request.user.has_perm("members.import_file") and self.can_browse(request)
-        upload = reverse("admin:members_importrun_upload") + "?profile=members" if can_import else None
+        can_import = request.user.has_perm("imports.import_file") and self.can_browse(request)
+        upload = reverse("admin:imports_importrun_upload") + "?profile=members" if can_import else None
         return super().changelist_view(request, {"member_import_url": upload, **(extra_context or {})})
 
     def render_change_form(self, request, context, *args, **kwargs):
@@ -375,9 +376,3 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Members are closed (status), not deleted: their ledger must stay whole.
         return False
-
-
-from members import admin_auth as _auth_admin  # noqa: E402, F401  (users and roles, translated permissions)
-from members import admin_facts  # noqa: E402, F401  (registers the purchases admin)
-from members.imports import admin as _imports_admin  # noqa: E402,F401
-from members.partners import admin as partners_admin  # noqa: E402, F401

@@ -1,57 +1,79 @@
-"""Admin building blocks shared by every app's admin (large tables, read-only logs, the
-counter's lookups)."""
+"""Admin helpers about members and stores, shared by every app's admin: the member column (masked
+for roles without personal data), searching by member number, the members found at the counter,
+and history pages that keep to what the user may open."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable
-from functools import cached_property
 
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db import connections
 from django.http import Http404
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
-from simple_history.models import DeletedObject
-from simple_history.template_utils import HistoricalRecordContextHelper
 
-#: Filtered lists count at most this many rows; past it the admin shows "10000+"-like totals.
-COUNT_CAP = 10_000
-#: Below this estimated size an exact COUNT(*) is cheap enough.
-EXACT_COUNT_BELOW = 100_000
+from config.common.admin import ReadableHistoryHelper
+from members import masking
+from members.models import Member
+from members.selectors import sees_every_store
 
 
-class LargeTablePaginator(Paginator):
-    """Paginator that never runs an unbounded COUNT(*) over a big table.
+def member_label(member: Member, user) -> str:
+    """Member number and name: in full for roles that may see personal data, masked otherwise."""
+    if masking.can_view_pii(user):
+        return f"{member.member_number} {member.name}".strip()
+    return str(member)  # Member.__str__ masks
 
-    On PostgreSQL an unfiltered list takes the planner's row estimate (pg_class.reltuples),
-    which is free; a filtered list counts at most COUNT_CAP + 1 rows. Page links therefore
-    reach the first ~100 pages of a filtered list, which is what an operator pages through;
-    beyond that they filter or search.
-    """
 
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        query = getattr(queryset, "query", None)
-        if query is None:
-            return len(queryset)
-        connection = connections[queryset.db]
-        if not query.where and connection.vendor == "postgresql":
-            estimate = self._estimate(connection, queryset.model._meta.db_table)
-            if estimate >= EXACT_COUNT_BELOW:
-                return estimate
-        return queryset.order_by()[: COUNT_CAP + 1].count()
+class MemberColumnMixin:
+    """Columns shown in full only to roles that may see personal data: ``pii_columns`` maps a
+    name in ``list_display`` to its (full, masked) display methods. ``"member"`` becomes the
+    member number with the name (needs ``member`` in ``list_select_related``)."""
 
-    @staticmethod
-    def _estimate(connection, table: str) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
-            row = cursor.fetchone()
-        return max(int(row[0]), 0) if row else 0
+    pii_columns: dict[str, tuple[str, str]] = {"member": ("member_full", "member_masked")}
+
+    def get_list_display(self, request):
+        pick = 0 if masking.can_view_pii(request.user) else 1
+        return [
+            self.pii_columns[name][pick] if name in self.pii_columns else name
+            for name in super().get_list_display(request)
+        ]
+
+    @admin.display(description=_("member"))
+    def member_full(self, obj) -> str:
+        return f"{obj.member.member_number} {obj.member.name}".strip()
+
+    @admin.display(description=_("member"))
+    def member_masked(self, obj) -> str:
+        return str(obj.member)
+
+
+def member_ids(member_number: str) -> list[int]:
+    """The member with this exact number (a unique index), for admin searches by member number."""
+    return list(Member.objects.filter(member_number=member_number).values_list("pk", flat=True))
+
+
+# --- the counter's lookups -------------------------------------------------------------------
+
+#: Session key of the members store staff found by an exact lookup during this login.
+LOOKED_UP = "members_looked_up"
+#: A counter serves one customer at a time; the last few found are enough to move between pages.
+LOOKED_UP_KEEP = 50
+
+
+def remember_looked_up(request, member_ids: Iterable[int]) -> None:
+    """Store staff may open the pages of a member of another store found by an exact lookup
+    (the customer is at the counter): the session remembers whom, for as long as it lasts."""
+    ids = [int(pk) for pk in member_ids]
+    if not ids:
+        return
+    kept = [pk for pk in request.session.get(LOOKED_UP, []) if pk not in ids]
+    request.session[LOOKED_UP] = (kept + ids)[-LOOKED_UP_KEEP:]
+
+
+def looked_up(request) -> list[int]:
+    return list(request.session.get(LOOKED_UP, []))
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -90,8 +112,6 @@ class HistoryAdmin(SimpleHistoryAdmin):
         """Only the history of an object the user may open now: simple-history falls back to
         the history table for an object outside ``get_queryset`` (another store's, for staff).
         A deleted object's history stays readable for roles that see every store."""
-        from members.selectors import sees_every_store
-
         try:
             pk = self.model._meta.pk.to_python(unquote(object_id))
             if self.get_queryset(request).filter(pk=pk).exists():
@@ -101,45 +121,3 @@ class HistoryAdmin(SimpleHistoryAdmin):
         except (ValidationError, ValueError):
             pass
         raise Http404
-
-
-# --- the counter's lookups -------------------------------------------------------------------
-
-#: Session key of the members store staff found by an exact lookup during this login.
-LOOKED_UP = "members_looked_up"
-#: A counter serves one customer at a time; the last few found are enough to move between pages.
-LOOKED_UP_KEEP = 50
-
-
-def remember_looked_up(request, member_ids: Iterable[int]) -> None:
-    """Store staff may open the pages of a member of another store found by an exact lookup
-    (the customer is at the counter): the session remembers whom, for as long as it lasts."""
-    ids = [int(pk) for pk in member_ids]
-    if not ids:
-        return
-    kept = [pk for pk in request.session.get(LOOKED_UP, []) if pk not in ids]
-    request.session[LOOKED_UP] = (kept + ids)[-LOOKED_UP_KEEP:]
-
-
-def looked_up(request) -> list[int]:
-    return list(request.session.get(LOOKED_UP, []))
-
-
-class ReadableHistoryHelper(HistoricalRecordContextHelper):
-    """A history row's changes as people read them: choices by their label ("已批准 → 进行中",
-    not "approved → active"), times local, yes/no, empty as "-", never "Deleted 用户 (pk=None)"
-    for a field that was simply empty."""
-
-    def prepare_delta_change_value(self, change, value):
-        field = self.model._meta.get_field(change.field)
-        if value is None or value == "" or (isinstance(value, DeletedObject) and value.pk is None):
-            return "-"
-        if isinstance(value, DeletedObject):
-            return _("deleted %(what)s #%(pk)s") % {"what": value.model._meta.verbose_name, "pk": value.pk}
-        if getattr(field, "flatchoices", None):
-            return dict(field.flatchoices).get(value, value)
-        if isinstance(value, bool):
-            return _("yes") if value else _("no")
-        if isinstance(value, datetime.datetime):
-            return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
-        return super().prepare_delta_change_value(change, value)

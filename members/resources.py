@@ -1,6 +1,6 @@
 """What the members admin exports: members (masked for roles without personal data) and purchases.
 
-Imports are elsewhere (``members.importing``); these resources only export. Headers are the
+Imports are elsewhere (``members.imports.member_rows``); these resources only export. Headers are the
 models' labels in the exporting user's language, which the member import reads back in either
 language (姓名/手机号/性别... or name/mobile phone/gender...).
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from config.common.exports import ExportResource, column
 from members import masking
-from members.exports import ExportResource, column
-from members.models import Member, Purchase
+from members.models import Member
 from members.phones import national_digits
 
 
@@ -53,22 +53,3 @@ class MemberExportResource(ExportResource):
 
     def dehydrate_status(self, member: Member) -> str:
         return str(member.get_status_display())
-
-
-class PurchaseResource(ExportResource):
-    """One row per purchase; amounts stay numbers (XLSX cells are numeric, CSV plain ``12.50``)."""
-
-    select_related = ("store", "member")
-
-    class Meta:
-        model = Purchase
-        fields = (
-            "source", "order_number", "channel", "store__code", "member__member_number", "occurred_at",
-            "gross_amount", "paid_amount", "shipping_amount", "refunded_amount", "status",
-        )  # fmt: skip
-
-    def dehydrate_channel(self, purchase: Purchase) -> str:
-        return str(purchase.get_channel_display())
-
-    def dehydrate_status(self, purchase: Purchase) -> str:
-        return str(purchase.get_status_display())

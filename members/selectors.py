@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from members.models import Identity, Member, Purchase, Store
+from members.models import Identity, Member, Store
 from members.phones import try_normalize_mobile
+from members.purchases.models import Purchase
 from members.services import IdentityKey
 
 

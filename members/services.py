@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.common.validation import FieldErrors
 from members.models import Channel, ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import normalize_mobile
-from members.validation import FieldErrors
 
 MEMBER_NUMBER_PREFIX = "8"
 MEMBER_NUMBER_RANDOM_DIGITS = 10

@@ -21,9 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from config.common.admin import LargeTablePaginator, ReadOnlyAdmin
+from config.common.exports import SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import LargeTablePaginator
-from members.exports import SpreadsheetExportMixin
 from points.errors import PointsError
 from points.models import Account, AdjustmentRequest, Entry, PointType
 from points.policy import last_valid_day
@@ -32,19 +32,6 @@ from points.resources import EntryResource
 from points.selectors import account_history, points_liability
 from points.services import adjustment_approve, adjustment_reject, points_adjust
 from points.sources import source_words, sources_text
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The ledger is written by services only."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PointType)

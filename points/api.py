@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from members.api.filters import DateTimeFilter
-from members.api.serializers import EnumField
-from members.api.views import PartnerAPIView, PartnerGenericView
+from members.partners.api.filters import DateTimeFilter
+from members.partners.api.serializers import EnumField
+from members.partners.api.views import PartnerAPIView, PartnerGenericView
 from members.partners.models import Grant
 from points.models import Entry, PointType, Source
 from points.selectors import member_balance_sheet, member_entries

@@ -3,7 +3,7 @@ from collections.abc import Iterable
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from members.roles import Role
+from config.common.roles import Role
 
 _READ = ["points.view_pointtype", "points.view_account", "points.view_entry", "points.view_lot"]
 

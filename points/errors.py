@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from config.common.errors import BusinessRuleError
 
-class PointsError(Exception):
+
+class PointsError(BusinessRuleError):
     code = "points_error"
-
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class InsufficientPoints(PointsError):
@@ -22,12 +19,6 @@ class NothingToReverse(PointsError):
 
 class NotRedeemable(PointsError):
     code = "not_redeemable"
-
-
-class IdempotencyConflict(PointsError):
-    """The key was used before for a different request."""
-
-    code = "idempotency_conflict"
 
 
 class ApprovalError(PointsError):

@@ -1,7 +1,7 @@
 """The liability report as tables (for the admin page and its CSV/XLSX download).
 
 Downloads keep the numbers as numbers (a spreadsheet sums them); the page shows them as finance
-reads them: ``1,234,567`` points, ``12,345.68`` CNY, ``<0.1%`` breakage (``members.formats``).
+reads them: ``1,234,567`` points, ``12,345.68`` CNY, ``<0.1%`` breakage (``config.common.formats``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.exports import neutralise_dataset
-from members.formats import money, percent, whole
+from config.common.exports import neutralise_dataset
+from config.common.formats import money, percent, whole
 from points.selectors import Liability
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from members.exports import ExportResource, column
+from config.common.exports import ExportResource, column
 from points.models import Account, Entry
 
 

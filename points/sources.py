@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from django.utils.translation import gettext as _
 
-from members.models import MemberEvent, Purchase, Refund
+from members.purchases.models import MemberEvent, Purchase, Refund
 
 #: prefix -> function(keys of that prefix) -> {key: words}; a key it leaves out shows as itself.
 DESCRIBERS: dict[str, Callable[[list[str]], dict[str, str]]] = {}

@@ -195,21 +195,6 @@ def errors(results: list[Any]) -> list[BaseException]:
     return [r for r in results if isinstance(r, BaseException)]
 
 
-def restore_migrated_rows() -> None:
-    """The data migrations' rows (point types, entry tier and policy, default earning rules),
-    gone once a transactional test has emptied the database."""
-    import importlib
-
-    from django.apps import apps
-
-    for module, function in [
-        ("points.migrations.0002_point_types_and_append_only", "create_point_types"),
-        ("tiers.migrations.0002_entry_tier_and_policy", "create"),
-        ("campaigns.migrations.0002_default_rules", "default_rules"),
-    ]:
-        getattr(importlib.import_module(module), function)(apps, None)
-
-
 # --- the locks of the application code ------------------------------------------------------------
 
 

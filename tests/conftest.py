@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import translation
 
-from members.roles import Role
+from config.common.roles import Role
 from tests.factories import MemberFactory, StoreFactory
 
 
@@ -25,10 +25,10 @@ def fresh_rule_book(settings):
 
 @pytest.fixture(autouse=True)
 def copy_every_batch(monkeypatch):
-    """``members.bulk`` sends batches of 8 rows or more by COPY on PostgreSQL; tests' batches
+    """``config.common.bulk`` sends batches of 8 rows or more by COPY on PostgreSQL; tests' batches
     are small, so they take that path from 2 rows on (a single row is what a plain INSERT
     does best). Every ledger and pipeline test then checks the COPY path's rows on PostgreSQL."""
-    monkeypatch.setattr("members.bulk.SMALL", 2)
+    monkeypatch.setattr("config.common.bulk.SMALL", 2)
 
 
 @pytest.fixture
@@ -84,15 +84,13 @@ def login(client, user: User):
 
 
 @pytest.fixture
-def migration_rows(transactional_db) -> None:
-    """Rows the data migrations write (point types, the entry tier, default earning rules): the
-    flush of transactional tests removes them, so tests that need them put them back."""
-    import importlib
+def migration_rows(request, django_db_serialized_rollback, transactional_db) -> None:
+    """Rows the data migrations write (point types, the entry tier, default earning rules and
+    review limits): the flush of transactional tests removes them; Django's serialized rollback
+    puts them back before each test that asks for this.
 
-    from django.apps import apps
-
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
-    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
-    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
+    pytest-django serializes the database at set-up only for tests whose ``django_db`` mark says
+    so (a fixture alone is not seen when there is a mark), hence the check."""
+    mark = request.node.get_closest_marker("django_db")
+    if mark is not None and not mark.kwargs.get("serialized_rollback"):
+        pytest.fail("migration_rows needs @pytest.mark.django_db(transaction=True, serialized_rollback=True)")

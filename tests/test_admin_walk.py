@@ -16,10 +16,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from benefits.models import Coupon
+from config.common.roles import Role, sync_role_permissions
 from members.imports.models import ImportRun
-from members.models import Identity, Member, Purchase, Store
+from members.models import Identity, Member, Store
 from members.phones import national_digits
-from members.roles import Role, sync_role_permissions
+from members.purchases.models import Purchase
 from points.models import Account
 from tests.admin_walk import admin_pages, response_text
 from tests.conftest import login
@@ -35,7 +36,7 @@ EMAIL = re.compile(r"[\w.+-]{2,}@[\w-]+\.[\w.-]+")
 #: Pages that show store A's personal data in full to its staff, and why.
 FULL_DATA_ALLOWED = {
     # the rows of the uploader's own file, given back to be corrected and uploaded again
-    "members_importrun_rejected_csv": "the uploader's own file",
+    "imports_importrun_rejected_csv": "the uploader's own file",
 }
 
 

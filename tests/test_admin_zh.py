@@ -17,8 +17,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from members.imports.models import ImportProfile
-from members.models import Purchase
 from members.partners.models import Grant, Partner, PartnerKey
+from members.purchases.models import Purchase
 from points.models import PointType
 from tests.admin_walk import admin_pages, visible_text
 from tests.conftest import login
@@ -159,7 +159,7 @@ def test_a_campaign_history_reads_in_chinese(client, operator, make_user):
 
     from campaigns.models import Campaign
     from campaigns.services import campaign_transition
-    from members.roles import Role
+    from config.common.roles import Role
     from tests.campaigns.conftest import NOW, campaign
     from tests.tiers.conftest import local
 

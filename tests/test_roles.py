@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from members.roles import Role
+from config.common.roles import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_role_permissions(request, role, granted, refused):
 def test_sync_keeps_permissions_an_administrator_added(operator):
     from django.contrib.auth.models import Permission
 
-    from members.roles import sync_role_permissions
+    from config.common.roles import sync_role_permissions
 
     group = Group.objects.get(name=Role.OPERATOR.value)
     extra = Permission.objects.get(codename="change_store")

@@ -19,13 +19,14 @@ from django.utils import timezone, translation
 from benefits.coupons import coupon_issue
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import reward_redeem
+from campaigns.earning.pipeline import purchase_process
 from campaigns.models import Award
-from campaigns.pipeline import purchase_process
-from members.facts import purchase_record
+from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.services import import_preview
-from members.models import Identity, Member, Purchase, Store
-from members.roles import Role
+from members.models import Identity, Member, Store
+from members.purchases.models import Purchase
+from members.purchases.services import purchase_record
 from members.services import IdentityKey, member_enrol
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services import points_adjust, points_earn

@@ -14,21 +14,27 @@ from functools import cached_property
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from members import masking
+from config.common.admin import (
+    ActorFormMixin,
+    LargeTablePaginator,
+    ReadOnlyFormSet,
+    ReadOnlyInline,
+    ServiceForm,
+    local_date,
+    newest_rows,
+    run_each,
+)
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator
-from members.models import Member
-from points.errors import PointsError
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
 from tiers.selectors import tier_progress
 from tiers.services import tier_check, tier_override, tier_override_end, tier_save
@@ -50,171 +56,6 @@ class LadderColumn:
 
 
 TIER_LADDER_COLUMNS: list[LadderColumn] = []
-
-
-# --- shared by the tiers and benefits admins ------------------------------------------------
-
-
-def member_label(member: Member, user) -> str:
-    """Member number and name: in full for roles that may see personal data, masked otherwise."""
-    if masking.can_view_pii(user):
-        return f"{member.member_number} {member.name}".strip()
-    return str(member)  # Member.__str__ masks
-
-
-class MemberColumnMixin:
-    """Columns shown in full only to roles that may see personal data: ``pii_columns`` maps a
-    name in ``list_display`` to its (full, masked) display methods. ``"member"`` becomes the
-    member number with the name (needs ``member`` in ``list_select_related``)."""
-
-    pii_columns: dict[str, tuple[str, str]] = {"member": ("member_full", "member_masked")}
-
-    def get_list_display(self, request):
-        pick = 0 if masking.can_view_pii(request.user) else 1
-        return [
-            self.pii_columns[name][pick] if name in self.pii_columns else name
-            for name in super().get_list_display(request)
-        ]
-
-    @admin.display(description=_("member"))
-    def member_full(self, obj) -> str:
-        return f"{obj.member.member_number} {obj.member.name}".strip()
-
-    @admin.display(description=_("member"))
-    def member_masked(self, obj) -> str:
-        return str(obj.member)
-
-
-def add_service_error(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the field it names if the form has that
-    field, otherwise above the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
-class ServiceForm(forms.ModelForm):
-    """A model form whose save is one service call.
-
-    The call runs at the end of validation (the admin wraps the whole request in a transaction),
-    so what the service refuses shows on the form's fields instead of as a server error;
-    ``save_model`` then only picks up ``result``. The model's own validation is skipped: the
-    service is the arbiter, and the row may not exist yet (it is created by the service).
-    The ModelAdmin sets ``actor`` on the form class per request (see ``ActorFormMixin``).
-    """
-
-    actor: Any = None
-    result: Any = None
-
-    def call_service(self, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def _post_clean(self) -> None:
-        if self.errors:
-            return
-        try:
-            self.result = self.call_service(self.cleaned_data)
-        except ValidationError as exc:
-            add_service_error(self, exc)
-        except PointsError as exc:
-            self.add_error(None, exc.message)
-
-
-class ActorFormMixin:
-    """Hands the request user to a ``ServiceForm`` (a fresh form class per request)."""
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = request.user
-        return form
-
-
-def member_ids(member_number: str) -> list[int]:
-    """The member with this exact number (a unique index), for admin searches by member number."""
-    return list(Member.objects.filter(member_number=member_number).values_list("pk", flat=True))
-
-
-def run_each(
-    request,
-    objects,
-    call: Callable[[Any], Any],
-    done_message: str,
-    *,
-    label: Callable[[Any], str] = str,
-    log: Callable[[Any], Any] | None = None,
-) -> None:
-    """Run an admin action's service call per row; refusals become messages, never a 500.
-    ``log(obj)`` records each success in the admin log (who did what, from where)."""
-    done = 0
-    for obj in objects:
-        try:
-            call(obj)
-        except ValidationError as exc:
-            messages.error(request, f"{label(obj)}: {' '.join(exc.messages)}")
-        except PointsError as exc:
-            messages.error(request, f"{label(obj)}: {exc.message}")
-        else:
-            done += 1
-            if log is not None:
-                log(obj)
-    if done:
-        messages.success(request, done_message % {"count": done})
-
-
-class ReadOnlyFormSet(forms.BaseInlineFormSet):
-    """A read-only inline posts no data, so there is nothing to validate when the parent page is
-    saved, not even its management form: a page rendered before the inline existed, or a client
-    that posts only the parent's fields, still saves."""
-
-    def full_clean(self) -> None:
-        self._errors = []
-        self._non_form_errors = self.error_class(error_class="nonform", renderer=self.renderer)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """A read-only table on another model's page."""
-
-    formset = ReadOnlyFormSet
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class NewestRowsFormSet(ReadOnlyFormSet):
-    """Only the parent's newest ``limit`` rows. An inline cannot slice its queryset (the formset
-    filters it by the parent afterwards), so the newest rows' keys are picked in a subquery:
-    one index range scan of this parent's rows, whatever the table's size."""
-
-    newest_first: tuple[str, ...] = ("-pk",)
-    limit = 20
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
-            newest = self.queryset.order_by(*self.newest_first).values("pk")[: self.limit]
-            self.queryset = self.queryset.filter(pk__in=newest).order_by(*self.newest_first)
-
-
-def newest_rows(*newest_first: str, limit: int = 20) -> type[NewestRowsFormSet]:
-    return type("NewestRowsFormSet", (NewestRowsFormSet,), {"newest_first": newest_first, "limit": limit})
-
-
-def local_date(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d}" if moment else "-"
 
 
 # --- the ladder and its policy --------------------------------------------------------------

@@ -10,8 +10,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from members.api.serializers import EnumField
-from members.api.views import PartnerAPIView
+from members.partners.api.serializers import EnumField
+from members.partners.api.views import PartnerAPIView
 from members.partners.models import Grant
 from tiers.models import Source, Tier, TierPolicy
 from tiers.selectors import Progress, tier_progress

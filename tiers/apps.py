@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from members.roles import Role
+from config.common.roles import Role
 
 _READ = [
     "tiers.view_tier",

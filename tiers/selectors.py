@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from members.models import Member, Purchase
+from members.models import Member
+from members.purchases.models import Purchase
 from points.models import Entry
 from points.policy import last_valid_day
 from tiers import periods

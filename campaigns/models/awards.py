@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.models import Coupon
 from campaigns.models.campaign import Campaign
-from members.models import Member, MemberEvent, Purchase, Refund
+from members.models import Member
+from members.purchases.models import MemberEvent, Purchase, Refund
 from points.models import PointType
 
 
@@ -72,7 +73,7 @@ class Award(models.Model):
         ]
 
     def __str__(self) -> str:
-        from campaigns.explain import award_text  # words, not the key (explain reads the models)
+        from campaigns.earning.explain import award_text  # words, not the key (explain reads the models)
 
         return award_text(self)
 

@@ -15,7 +15,8 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from benefits.models import Benefit
-from members.models import EventType, Store, Tag
+from members.models import Store, Tag
+from members.purchases.models import EventType
 from tiers.models import Tier
 
 

@@ -7,7 +7,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from members.models import Channel, EventType, Store
+from members.models import Channel, Store
+from members.purchases.models import EventType
 from points.models import PointType
 
 

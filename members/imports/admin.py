@@ -14,7 +14,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from members.admin_helpers import HistoryAdmin, LargeTablePaginator
+from config.common.admin import LargeTablePaginator
+from members.admin_helpers import HistoryAdmin
 from members.imports import views
 from members.imports.forms import STATUS_FIELDS, ProfileForm
 from members.imports.mapping import STATUSES, field_label, fields_of
@@ -72,8 +73,8 @@ class ImportRunAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra = {
             "upload_url": (
-                reverse("admin:members_importrun_upload")
-                if request.user.has_perm("members.import_file")
+                reverse("admin:imports_importrun_upload")
+                if request.user.has_perm("imports.import_file")
                 else None
             ),
             **(extra_context or {}),
@@ -85,7 +86,7 @@ class ImportRunAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         def view(func, name: str, route: str):
-            return path(route, self.admin_site.admin_view(func), name=f"members_importrun_{name}")
+            return path(route, self.admin_site.admin_view(func), name=f"imports_importrun_{name}")
 
         return [
             view(self.upload_view, "upload", "upload/"),
@@ -212,13 +213,13 @@ class ImportProfileAdmin(HistoryAdmin):
         return actions
 
     def add_view(self, request, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:members_importprofile_map"))
+        return HttpResponseRedirect(reverse("admin:imports_importprofile_map"))
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("map/", wrap(self.mapper_view), name="members_importprofile_map"),
-            path("<path:object_id>/map/", wrap(self.mapper_view), name="members_importprofile_remap"),
+            path("map/", wrap(self.mapper_view), name="imports_importprofile_map"),
+            path("<path:object_id>/map/", wrap(self.mapper_view), name="imports_importprofile_remap"),
             *super().get_urls(),
         ]
 
@@ -227,7 +228,7 @@ class ImportProfileAdmin(HistoryAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.has_change_permission(request, obj):
-            context["remap_url"] = reverse("admin:members_importprofile_remap", args=[obj.pk])
+            context["remap_url"] = reverse("admin:imports_importprofile_remap", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description=_("name"), ordering="name")

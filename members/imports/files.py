@@ -13,11 +13,11 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
-from members.exports import neutralise_formula
+from config.common.exports import neutralise_formula
 from members.imports.models import ImportRow, ImportRun
+from members.imports.parsing import header_map, is_blank, read_table
+from members.imports.reasons import errors_text
 from members.imports.services import profile_of
-from members.parsing import header_map, is_blank, read_table
-from members.reasons import errors_text
 
 _HEAD = 1 << 16
 _ZIP_MAGIC = b"PK\x03\x04"

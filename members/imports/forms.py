@@ -21,9 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from members.imports import mapping
 from members.imports.mapping import IDENTITIES, STATUSES
 from members.imports.models import ImportProfile
+from members.imports.parsing import is_blank, read_table
 from members.imports.selectors import sees_every_run
 from members.models import Store
-from members.parsing import is_blank, read_table
 from members.selectors import stores_of
 
 #: what separates the words of a list typed in one field: commas (also Chinese ones), 、, ; or lines

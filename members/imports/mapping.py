@@ -14,9 +14,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from members.importing import HEADER_ALIASES
+from members.imports.member_rows import HEADER_ALIASES
 from members.imports.models import ImportProfile
-from members.profiles import SHIPPED
+from members.imports.profiles import SHIPPED
 
 Kind = ImportProfile.Kind
 
@@ -81,7 +81,7 @@ def field_label(kind: str, field: str) -> str:
 
 
 def header_key(text: str) -> str:
-    """Headers compare without case, spaces or BOM (as ``members.parsing.header_map`` does)."""
+    """Headers compare without case, spaces or BOM (as ``members.imports.parsing.header_map`` does)."""
     return "".join(str(text).replace("\ufeff", "").split()).lower()
 
 

@@ -16,8 +16,9 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import timezone
 
-from members.models import Identity, Member, Purchase
-from members.reasons import Reason, reason
+from members.imports.reasons import Reason, reason
+from members.models import Identity, Member
+from members.purchases.models import Purchase
 
 #: Row value -> identity kind it is looked up as.
 IDENTITY_OF = {
@@ -59,7 +60,7 @@ class Owners:
         self.found[(IDENTITY_OF[name], identity_value(name, value))] = (member_id, number, False)
 
     def match(self, values: Mapping[str, Any], match: Iterable[str]) -> tuple[int | None, Reason | None]:
-        """(member id or None when nobody is known, the problem (``members.reasons``) or None)."""
+        """(member id or None when nobody is known, the problem (``members.imports.reasons``) or None)."""
         hits: dict[str, tuple[int, str, bool]] = {}
         for name in match:
             text = identity_value(name, values.get(name))
@@ -77,7 +78,7 @@ class Owners:
 
     def describe(self, values: Mapping[str, Any], match: Iterable[str]) -> list[list[str]]:
         """Which of the row's identities belong to whom: [field, value, member number] each,
-        worded by ``members.reasons`` with the file's column names."""
+        worded by ``members.imports.reasons`` with the file's column names."""
         return [
             [name, text, hit[1]]
             for name in match

@@ -24,7 +24,7 @@ from members.models import Channel, Store
 
 
 class ImportProfile(models.Model):
-    """One source layout (see ``members.profiles.Profile``, which this row produces)."""
+    """One source layout (see ``members.imports.profiles.Profile``, which this row produces)."""
 
     class Kind(models.TextChoices):
         PURCHASES = "purchases", _("Purchases and returns")
@@ -112,7 +112,7 @@ class ImportProfile(models.Model):
     def __str__(self) -> str:
         # A shipped profile was named in the language active when it was created; unless an
         # operator renamed it, it reads in the reader's language.
-        from members.profiles import SHIPPED
+        from members.imports.profiles import SHIPPED
 
         shipped = SHIPPED.get(self.code) if self.builtin else None
         if shipped is not None:
@@ -255,7 +255,7 @@ class ImportRow(models.Model):
     values = models.JSONField(_("values"), default=dict, encoder=DjangoJSONEncoder)
     #: {field: [reason, ...]} for rejected rows (the profile's field; "" or "member": the row),
     #: {"": [reason]} for skipped and duplicate ones. A reason is a code and its values, worded
-    #: when read (``members.reasons``); runs from before codes hold the words themselves.
+    #: when read (``members.imports.reasons``); runs from before codes hold the words themselves.
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     #: {"lines": [{"type": point type name, "points": n, "limit": n}]} when the preview expects
     #: the row's award to be held for review (see ``PREVIEW_MARKS``)
@@ -289,6 +289,6 @@ class ImportRow(models.Model):
     @property
     def message(self) -> str:
         """The reasons in the current language (field names in words: no file at hand here)."""
-        from members.reasons import errors_text
+        from members.imports.reasons import errors_text
 
         return errors_text(self.errors)

@@ -33,8 +33,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from members.bulk import bulk_insert, bulk_set
-from members.facts import RefundFact, refunds_record
+from config.common.bulk import bulk_insert, bulk_set
 from members.imports.matching import (
     IDENTITY_OF,
     Owners,
@@ -45,10 +44,12 @@ from members.imports.matching import (
     unmatched_reason,
 )
 from members.imports.models import ImportRow, ImportRun
+from members.imports.profiles import Profile
+from members.imports.reasons import Reason, field_reasons, reason
 from members.imports.services import profile_of
-from members.models import EventType, Gender, Identity, Member, MemberEvent, Purchase, Refund, Store
-from members.profiles import Profile
-from members.reasons import Reason, field_reasons, reason
+from members.models import Gender, Identity, Member, Store
+from members.purchases.models import EventType, MemberEvent, Purchase, Refund
+from members.purchases.services import RefundFact, refunds_record
 from members.services import IdentityKey, member_enrol, new_member_number
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def job_start(run_id: int) -> None:
     """A Celery task when a broker is configured; else a thread of this process (``make run``
     has no worker, and the progress bar must move while the page polls)."""
     if settings.CELERY_BROKER_URL:
-        from members.tasks import run_import
+        from members.imports.tasks import run_import
 
         run_import.delay(run_id)
     else:

@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from members.bulk import bulk_insert
+from config.common.bulk import bulk_insert
 from members.imports.matching import (
     Owners,
     SaleCandidate,
@@ -50,9 +50,10 @@ from members.imports.matching import (
     unmatched_reason,
 )
 from members.imports.models import ImportProfile, ImportRow, ImportRun
-from members.models import Purchase, Refund, Store
-from members.profiles import SHIPPED, ParsedRow, Profile, parse_rows
-from members.reasons import Reason, reason
+from members.imports.profiles import SHIPPED, ParsedRow, Profile, parse_rows
+from members.imports.reasons import Reason, reason
+from members.models import Store
+from members.purchases.models import Purchase, Refund
 from members.selectors import stores_of
 
 CHUNK = 2000

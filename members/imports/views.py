@@ -45,6 +45,7 @@ from members.imports.forms import (
 )
 from members.imports.mapping import STATUSES, columns_from_mapping, member_match_for
 from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.profiles import SHIPPED
 from members.imports.selectors import (
     RESUMABLE,
     first_rows,
@@ -54,7 +55,6 @@ from members.imports.selectors import (
     sees_every_run,
 )
 from members.imports.services import import_cancel, import_preview
-from members.profiles import SHIPPED
 
 PREVIEW_ROWS = 20
 REJECTED_ON_PAGE = 50
@@ -62,11 +62,11 @@ REJECTED_PER_PAGE = 100
 #: The page offers "resume" once the job has shown no progress for this long.
 STALL_SECONDS = 60
 
-RUN_URL = "admin:members_importrun_change"
+RUN_URL = "admin:imports_importrun_change"
 
 
 def _url(name: str, run: ImportRun) -> str:
-    return reverse(f"admin:members_importrun_{name}", args=[run.pk])
+    return reverse(f"admin:imports_importrun_{name}", args=[run.pk])
 
 
 def _context(request: HttpRequest, model_admin, title: str, **extra: Any) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def _run_for(request: HttpRequest, model_admin, object_id: str) -> ImportRun:
 
 
 def _may_import(request: HttpRequest) -> None:
-    if not request.user.has_perm("members.import_file"):
+    if not request.user.has_perm("imports.import_file"):
         raise PermissionDenied
 
 
@@ -132,8 +132,8 @@ def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
         form=form,
         media=model_admin.media + form.media,
         profiles_url=(
-            reverse("admin:members_importprofile_changelist")
-            if request.user.has_perm("members.view_importprofile")
+            reverse("admin:imports_importprofile_changelist")
+            if request.user.has_perm("imports.view_importprofile")
             else None
         ),
     )
@@ -230,8 +230,8 @@ def store_fix_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
     return {
         "unknown_stores": True,
         "store_codes_url": (
-            reverse("admin:members_importprofile_change", args=[run.profile_id]) + "#id_store_codes"
-            if user.has_perm("members.change_importprofile")
+            reverse("admin:imports_importprofile_change", args=[run.profile_id]) + "#id_store_codes"
+            if user.has_perm("imports.change_importprofile")
             else None
         ),
         "store_add_url": reverse("admin:members_store_add") if user.has_perm("members.add_store") else None,
@@ -277,7 +277,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         original=run,
         run=run,
         labels=list(labels.values()),
-        can_import=user.has_perm("members.import_file"),
+        can_import=user.has_perm("imports.import_file"),
         **rejected_context(run, labels, user),
         **store_fix_context(request, run),
     )
@@ -299,7 +299,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         stall_seconds=STALL_SECONDS,
         points=points_awarded(run),
         resume_url=_url("resume", run),
-        can_resume=run.status in RESUMABLE and sees_every_run(user) and user.has_perm("members.import_file"),
+        can_resume=run.status in RESUMABLE and sees_every_run(user) and user.has_perm("imports.import_file"),
     )
     return TemplateResponse(request, "admin/imports/run.html", context)
 
@@ -445,7 +445,7 @@ def mapper_view(request: HttpRequest, model_admin, object_id: str | None = None)
                 saved = _save_mapping(
                     request, model_admin, profile, details_form, sample, columns_form.mapping
                 )
-                return HttpResponseRedirect(reverse("admin:members_importprofile_change", args=[saved.pk]))
+                return HttpResponseRedirect(reverse("admin:imports_importprofile_change", args=[saved.pk]))
     elif request.method == "POST":
         sample_form = SampleForm(request.POST, request.FILES, profile=profile)
         if sample_form.is_valid():

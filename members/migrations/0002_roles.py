@@ -1,5 +1,5 @@
 """Create the product's roles as groups; their permissions are added after every migrate
-(members.roles.sync_role_permissions), once every app's permissions exist."""
+(config.common.roles.sync_role_permissions), once every app's permissions exist."""
 
 from django.db import migrations
 

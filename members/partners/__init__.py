@@ -1,4 +1,2 @@
-"""Partner systems (POS vendors, online shops, the brand's mini-program) and their API keys.
-
-The models live here, in the lowest app, because every app's API endpoints scope by partner.
-"""
+"""Partner systems (the brand's POS and mini-program, third parties) and their API keys, and the
+partner-API framework every app's endpoints are built on (``api/``)."""

@@ -8,7 +8,7 @@ Keys are addressed by their prefix everywhere in the admin (URLs, checkboxes, lo
 their primary key is ``prefix.hash``, and the hash is never put on a page.
 
 Only administrators manage partners: the default model permissions, which the Administrator
-role gets all of (``members.roles``); nobody else is granted them.
+role gets all of (``config.common.roles``); nobody else is granted them.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def key_status(key: PartnerKey) -> str:
 
 
 def key_url(key: PartnerKey) -> str:
-    return reverse("admin:members_partnerkey_change", args=[key.prefix])
+    return reverse("admin:partners_partnerkey_change", args=[key.prefix])
 
 
 # --- partners -------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class PartnerAdmin(HistoryAdmin):
 
     @admin.display(description=_("active keys"), ordering="active_key_count")
     def active_keys(self, partner: Partner) -> str:
-        url = reverse("admin:members_partnerkey_changelist") + f"?partner__id__exact={partner.pk}"
+        url = reverse("admin:partners_partnerkey_changelist") + f"?partner__id__exact={partner.pk}"
         return format_html('<a href="{}">{}</a>', url, partner.active_key_count)
 
     @admin.display(description=_("granted operations"))
@@ -183,7 +183,7 @@ class PartnerAdmin(HistoryAdmin):
             ),
         )
         table = format_html("<table>{}{}</table>", header, rows) if keys else _("No keys yet.")
-        add_url = reverse("admin:members_partnerkey_add") + f"?partner={partner.pk}"
+        add_url = reverse("admin:partners_partnerkey_add") + f"?partner={partner.pk}"
         return format_html('{}<p><a class="addlink" href="{}">{}</a></p>', table, add_url, _("Create a key"))
 
     def save_model(self, request, obj: Partner, form, change: bool) -> None:

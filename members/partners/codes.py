@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from config.common.validation import FieldErrors
 from members.models import Member
 from members.partners.models import MemberCode, Partner, PartnerMember
-from members.validation import FieldErrors
 
 #: 18 digits (as WeChat's dynamic card codes), the first never 0 so the code survives being read
 #: as an integer: 9 x 10^17 codes. With a partner key's throttle (600 requests a minute by

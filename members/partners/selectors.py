@@ -7,8 +7,9 @@ import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from members.models import Member, Purchase, Store
+from members.models import Member, Store
 from members.partners.models import Partner, PartnerMember
+from members.purchases.models import Purchase
 
 
 def partner_members(partner: Partner) -> QuerySet[Member]:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.common.validation import FieldErrors
 from members.models import Channel, Identity, Member, Store
 from members.partners.codes import first_party_only, member_code_required
 from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerKind, PartnerMember
@@ -19,7 +20,6 @@ from members.partners.selectors import partner_members
 from members.phones import try_normalize_mobile
 from members.selectors import Outcome, Resolution, member_resolve
 from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
-from members.validation import FieldErrors
 
 #: A partner's retry gets its first response back for at least this long (the issue: 24 hours).
 IDEMPOTENCY_TTL = datetime.timedelta(hours=48)

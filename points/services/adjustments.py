@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.common.errors import IdempotencyConflict
 from members.models import Member
-from points.errors import ApprovalError, IdempotencyConflict
+from points.errors import ApprovalError
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services.common import (
     add_lot,

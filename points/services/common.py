@@ -21,9 +21,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.bulk import bulk_set
+from config.common.bulk import bulk_set
+from config.common.errors import IdempotencyConflict
 from points import policy
-from points.errors import IdempotencyConflict, InsufficientPoints
+from points.errors import InsufficientPoints
 from points.models import Account, Entry, Lot, LotAllocation, PointType
 
 

@@ -18,7 +18,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.bulk import bulk_insert
+from config.common.bulk import bulk_insert
 from members.models import Member
 from points import policy
 from points.errors import NothingToReverse, NotRedeemable

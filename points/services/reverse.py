@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from members.bulk import bulk_insert, bulk_set
+from config.common.bulk import bulk_insert, bulk_set
 from points.models import Account, Entry, Lot, LotAllocation, PointType
 from points.services.common import (
     Taking,

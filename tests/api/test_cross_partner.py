@@ -18,8 +18,9 @@ from drf_spectacular.generators import SchemaGenerator
 
 from benefits.models import Coupon, Redemption
 from campaigns.models import Award, AwardLine
-from members.models import ConsentRecord, Identity, Member, MemberEvent, Purchase, Refund
+from members.models import ConsentRecord, Identity, Member
 from members.partners.models import MemberCode, PartnerKind, PartnerMember
+from members.purchases.models import MemberEvent, Purchase, Refund
 from points.models import Account, Entry
 from tests.benefits import conftest as benefits_fixtures
 from tests.benefits.conftest import give_points

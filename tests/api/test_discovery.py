@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from members.models import Channel, EventType
+from members.models import Channel
 from members.partners.models import Grant
+from members.purchases.models import EventType
 from tests.api.conftest import PartnerClient, make_partner
 
 pytestmark = pytest.mark.django_db

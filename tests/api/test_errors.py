@@ -15,9 +15,9 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import exceptions
 
-from members.api import errors
+from config.common.errors import BusinessRuleError
+from members.partners.api import errors
 from members.partners.services import member_link
-from points.errors import PointsError
 from tests.api.conftest import make_partner
 from tests.factories import MemberFactory
 
@@ -212,13 +212,17 @@ def codes_the_server_sends() -> set[str]:
     def subclasses(cls: type) -> set[type]:
         return {cls} | {s for sub in cls.__subclasses__() for s in subclasses(sub)}
 
-    rules = {cls.code for cls in subclasses(PointsError)}
+    rules = {cls.code for cls in subclasses(BusinessRuleError)}
     # Abstract bases, never raised themselves; approval_error and review_decided come only from
-    # the admin's maker-checker flows (points/services/adjustments.py, campaigns/reviews.py),
+    # the admin's maker-checker flows (points/services/adjustments.py, campaigns/earning/reviews.py),
     # which no API path calls.
-    rules -= {"points_error", "benefit_error", "approval_error", "review_decided"}
+    rules -= {"business_rule", "points_error", "benefit_error", "approval_error", "review_decided"}
     written = set(errors.RULE_CODES) | {"conflict"}  # from the services' ValidationError codes
-    sources = [ROOT / "config" / "api.py", *(ROOT / "members" / "api").glob("*.py")]
+    sources = [
+        ROOT / "config" / "api.py",
+        ROOT / "members" / "api.py",
+        *(ROOT / "members" / "partners" / "api").glob("*.py"),
+    ]
     sources += [ROOT / app / "api.py" for app in ("points", "tiers", "benefits", "campaigns")]
     for source in sources:
         text = source.read_text()

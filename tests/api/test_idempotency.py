@@ -83,7 +83,7 @@ def test_stored_answers_are_kept_at_least_a_day(partner_a):
     assert IdempotentRequest.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
 def test_twenty_concurrent_identical_posts_have_one_effect(migration_rows):
     partner, key = make_partner("race", "R001")
@@ -101,7 +101,7 @@ def test_twenty_concurrent_identical_posts_have_one_effect(migration_rows):
     assert json.loads(results[0][1])["mobile"] == "+8613812345678"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
 def test_twenty_concurrent_identical_purchases_earn_once(migration_rows):
     import datetime
@@ -109,8 +109,8 @@ def test_twenty_concurrent_identical_purchases_earn_once(migration_rows):
     from django.utils import timezone
 
     from campaigns.models import Award
-    from members.models import Purchase
     from members.partners.services import member_link
+    from members.purchases.models import Purchase
     from points.models import Account, Entry
     from points.selectors import ledger_problems
     from tests.factories import MemberFactory

@@ -138,10 +138,10 @@ def test_the_operator_chooses_the_kind_in_the_admin_and_it_is_in_the_history(cli
     partner, _key = make_partner("mall", "M001")
     assert partner.kind == PartnerKind.THIRD_PARTY  # the default for a new partner
     login(client, administrator)
-    page = client.get(reverse("admin:members_partner_change", args=[partner.pk])).content.decode()
+    page = client.get(reverse("admin:partners_partner_change", args=[partner.pk])).content.decode()
     assert 'type="radio" name="kind" value="first_party"' in page
     response = client.post(
-        reverse("admin:members_partner_change", args=[partner.pk]),
+        reverse("admin:partners_partner_change", args=[partner.pk]),
         {
             "name": partner.name,
             "is_active": "on",
@@ -158,13 +158,13 @@ def test_the_operator_chooses_the_kind_in_the_admin_and_it_is_in_the_history(cli
     latest, previous = partner.history.order_by("-history_id")[:2]
     assert (previous.kind, latest.kind, latest.history_user) == ("third_party", "first_party", administrator)
     added = client.post(
-        reverse("admin:members_partner_add"), {"code": "shop", "name": "Shop", "rate_per_minute": "60"}
+        reverse("admin:partners_partner_add"), {"code": "shop", "name": "Shop", "rate_per_minute": "60"}
     )
     assert added.status_code == 302
     assert Partner.objects.get(code="shop").kind == PartnerKind.THIRD_PARTY
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
 def test_one_code_presented_by_two_tills_at_once_links_once(migration_rows):
     """Two third-party partners (and a retry with another key) present one code at the same

@@ -19,8 +19,8 @@ from tests.factories import StoreFactory
 
 pytestmark = pytest.mark.django_db
 
-PARTNERS = reverse("admin:members_partner_changelist")
-KEYS = reverse("admin:members_partnerkey_changelist")
+PARTNERS = reverse("admin:partners_partner_changelist")
+KEYS = reverse("admin:partners_partnerkey_changelist")
 MEMBERS_API = "/api/v1/members/"
 KEY_PATTERN = re.compile(r"\b[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}\b")
 
@@ -37,7 +37,7 @@ def messages_of(response) -> list[str]:
 
 def create_key_in_admin(client, partner: Partner, name: str = "POS", **extra) -> tuple[str, object]:
     response = client.post(
-        reverse("admin:members_partnerkey_add"),
+        reverse("admin:partners_partnerkey_add"),
         {"partner": partner.pk, "name": name, "expiry_date_0": "", "expiry_date_1": "", **extra},
         follow=True,
     )
@@ -51,11 +51,11 @@ def create_key_in_admin(client, partner: Partner, name: str = "POS", **extra) ->
 def test_add_partner_with_checkboxes_gives_it_a_service_user(client, administrator):
     stores = [StoreFactory(code="A001"), StoreFactory(code="A002"), StoreFactory(code="Z999")]
     login(client, administrator)
-    page = client.get(reverse("admin:members_partner_add")).content.decode()
+    page = client.get(reverse("admin:partners_partner_add")).content.decode()
     assert 'type="checkbox" name="grants" value="members.read"' in page
     assert 'type="checkbox" name="channels" value="wechat_mp"' in page
     response = client.post(
-        reverse("admin:members_partner_add"),
+        reverse("admin:partners_partner_add"),
         {
             "code": "pos-sh",
             "name": "上海 POS",
@@ -76,16 +76,16 @@ def test_add_partner_with_checkboxes_gives_it_a_service_user(client, administrat
     assert not partner.user.is_active and not partner.user.has_usable_password()
     assert {h.history_user for h in partner.history.all()} == {administrator}
     # the change page shows the history and the service user; the code is fixed from now on
-    change = client.get(reverse("admin:members_partner_change", args=[partner.pk])).content.decode()
+    change = client.get(reverse("admin:partners_partner_change", args=[partner.pk])).content.decode()
     assert "api-pos-sh" in change and 'name="code"' not in change
-    history = client.get(reverse("admin:members_partner_history", args=[partner.pk]))
+    history = client.get(reverse("admin:partners_partner_history", args=[partner.pk]))
     assert history.status_code == 200
 
 
 def test_unknown_grant_is_refused(client, administrator):
     login(client, administrator)
     response = client.post(
-        reverse("admin:members_partner_add"),
+        reverse("admin:partners_partner_add"),
         {"code": "x", "name": "X", "rate_per_minute": "60", "grants": ["everything"]},
     )
     assert response.status_code == 200
@@ -104,7 +104,7 @@ def test_key_created_in_admin_is_shown_once_then_works_until_revoked(client, adm
     assert key not in client.get(KEYS).content.decode()
     assert (
         key
-        not in client.get(reverse("admin:members_partnerkey_change", args=[stored.prefix])).content.decode()
+        not in client.get(reverse("admin:partners_partnerkey_change", args=[stored.prefix])).content.decode()
     )
     assert not KEY_PATTERN.search("".join(messages_of(client.get(KEYS))))
 
@@ -115,7 +115,7 @@ def test_key_created_in_admin_is_shown_once_then_works_until_revoked(client, adm
     assert PartnerKey.objects.get(pk=stored.pk).revoked
     assert api_status(key) == 401
     # a revoked key's page is read-only: nothing to un-revoke
-    page = client.get(reverse("admin:members_partnerkey_change", args=[stored.prefix])).content.decode()
+    page = client.get(reverse("admin:partners_partnerkey_change", args=[stored.prefix])).content.decode()
     assert 'name="revoked"' not in page
 
 
@@ -124,7 +124,7 @@ def test_revoke_with_the_checkbox_of_the_key_page(client, administrator):
     login(client, administrator)
     key, _response = create_key_in_admin(client, partner, name="till 3")
     stored = PartnerKey.objects.get(name="till 3")
-    url = reverse("admin:members_partnerkey_change", args=[stored.prefix])
+    url = reverse("admin:partners_partnerkey_change", args=[stored.prefix])
     response = client.post(
         url, {"name": "till 3 (old)", "expiry_date_0": "", "expiry_date_1": "", "revoked": "on"}
     )
@@ -142,13 +142,13 @@ def test_hashed_key_never_reaches_a_page(client, administrator):
     login(client, administrator)
     _text, added = create_key_in_admin(client, partner, _continue="1")  # lands on the key's page
     stored = PartnerKey.objects.get(name="POS")
-    assert added.redirect_chain == [(reverse("admin:members_partnerkey_change", args=[stored.prefix]), 302)]
+    assert added.redirect_chain == [(reverse("admin:partners_partnerkey_change", args=[stored.prefix]), 302)]
     pages = [
         added.content.decode(),
         client.get(KEYS).content.decode(),
-        client.get(reverse("admin:members_partnerkey_change", args=[stored.prefix])).content.decode(),
-        client.get(reverse("admin:members_partnerkey_history", args=[stored.prefix])).content.decode(),
-        client.get(reverse("admin:members_partner_change", args=[partner.pk])).content.decode(),
+        client.get(reverse("admin:partners_partnerkey_change", args=[stored.prefix])).content.decode(),
+        client.get(reverse("admin:partners_partnerkey_history", args=[stored.prefix])).content.decode(),
+        client.get(reverse("admin:partners_partner_change", args=[partner.pk])).content.decode(),
         client.get(reverse("admin:index")).content.decode(),  # recent actions
     ]
     for key in PartnerKey.objects.all():
@@ -161,7 +161,7 @@ def test_library_key_admin_is_not_registered():
     assert admin.site.is_registered(PartnerKey)
 
 
-@pytest.mark.parametrize("url", [PARTNERS, KEYS, reverse("admin:members_partner_add")])
+@pytest.mark.parametrize("url", [PARTNERS, KEYS, reverse("admin:partners_partner_add")])
 def test_operator_cannot_open_the_partner_admin(client, operator, url):
     login(client, operator)
     assert client.get(url).status_code == 403

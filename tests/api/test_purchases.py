@@ -9,10 +9,11 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Award, AwardLine, BehaviourRule
-from members.facts import purchase_record
-from members.models import EventType, Member, MemberEvent, Purchase, Refund
+from members.models import Member
 from members.partners.models import Grant, IdempotentRequest
 from members.partners.services import member_link
+from members.purchases.models import EventType, MemberEvent, Purchase, Refund
+from members.purchases.services import purchase_record
 from points.models import Account, Entry, PointType
 from tests.api.conftest import PartnerClient, make_partner
 from tests.campaigns.conftest import campaign

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from members.models import MemberEvent, Purchase
 from members.partners.services import member_link
+from members.purchases.models import MemberEvent, Purchase
 from tests.api.test_purchases import WHEN, ago, body
 from tests.factories import MemberFactory
 

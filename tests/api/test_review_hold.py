@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.earning.reviews import award_release
 from campaigns.models import AwardReview
-from campaigns.reviews import award_release
 from points.models import Entry
 from tests.api.test_purchases import URL, body, served_by
 

@@ -27,7 +27,7 @@ distinct order number and Idempotency-Key each, bodies built beforehand.
     loop; timed per request (send to last byte read) and in all (first send to last answer).
 (b) ceiling: as many threads, each with its own psycopg connection, one transaction per purchase
     writing the rows the endpoint writes, in plain SQL with prepared statements: claim the
-    Idempotency-Key (members_idempotentrequest, status 0), insert the purchase and its line, the
+    Idempotency-Key (partners_idempotentrequest, status 0), insert the purchase and its line, the
     award and its two lines, lock the member's two accounts (SELECT … ORDER BY id FOR UPDATE, the
     ledger's lock), insert two entries and two lots, update the two accounts, store the response
     (status 201 and a body of the size of ours, taken from a warm-up answer), commit.
@@ -84,8 +84,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Award, EarnRule
-from members.api.idempotency import fingerprint as request_fingerprint
 from members.models import Member, Store
+from members.partners.api.idempotency import fingerprint as request_fingerprint
 from members.partners.models import Grant, PartnerMember
 from members.partners.services import key_create, partner_create
 from points import policy
@@ -310,12 +310,12 @@ def ours(pool: Pool, key: str, concurrency: int, plan: list[tuple[dict, str]]) -
 
 # --- (b) the ceiling: the same rows in plain SQL ------------------------------------------------
 
-CLAIM = """INSERT INTO members_idempotentrequest (partner_id, key, fingerprint, status_code, content_type,
+CLAIM = """INSERT INTO partners_idempotentrequest (partner_id, key, fingerprint, status_code, content_type,
     body, created_at) VALUES (%s, %s, %s, 0, '', '', %s)"""
-PURCHASE = """INSERT INTO members_purchase (source, order_number, channel, store_id, member_id, occurred_at,
+PURCHASE = """INSERT INTO purchases_purchase (source, order_number, channel, store_id, member_id, occurred_at,
     gross_amount, paid_amount, shipping_amount, gift_card_amount, points_amount, refunded_amount, status,
     created_at) VALUES (%s, %s, 'store', %s, %s, %s, %s, %s, 0, 0, 0, 0, 'completed', %s) RETURNING id"""
-LINE = """INSERT INTO members_purchaseline (purchase_id, sku, name, category, quantity, amount)
+LINE = """INSERT INTO purchases_purchaseline (purchase_id, sku, name, category, quantity, amount)
     VALUES (%s, %s, %s, %s, %s, %s)"""
 AWARD = """INSERT INTO campaigns_award (key, kind, member_id, purchase_id, reason, occurred_at, created_at)
     VALUES (%s, 'purchase', %s, %s, %s, %s, %s) RETURNING id"""
@@ -335,7 +335,7 @@ ACCOUNTS = """UPDATE points_account a
     earned = a.earned + v.available + v.pending, updated_at = %s
     FROM (VALUES (%s::bigint, %s::bigint, %s::bigint), (%s, %s, %s)) AS v(id, available, pending)
     WHERE a.id = v.id"""
-ANSWER = """UPDATE members_idempotentrequest SET status_code = 201, content_type = 'application/json',
+ANSWER = """UPDATE partners_idempotentrequest SET status_code = 201, content_type = 'application/json',
     body = %s WHERE partner_id = %s AND key = %s"""
 
 

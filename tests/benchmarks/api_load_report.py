@@ -142,21 +142,21 @@ def table_stats() -> dict[str, tuple[int, ...]]:
 # --- what was written ----------------------------------------------------------------------
 
 WRITTEN = {  # what a variant's timed purchases wrote, per table (order numbers ``prefix-1-…``)
-    "purchases: n Σpaid": "SELECT count(*), sum(paid_amount) FROM members_purchase p WHERE {p}",
-    "purchase lines: n Σamount": "SELECT count(*), sum(l.amount) FROM members_purchaseline l"
-    " JOIN members_purchase p ON p.id = l.purchase_id WHERE {p}",
+    "purchases: n Σpaid": "SELECT count(*), sum(paid_amount) FROM purchases_purchase p WHERE {p}",
+    "purchase lines: n Σamount": "SELECT count(*), sum(l.amount) FROM purchases_purchaseline l"
+    " JOIN purchases_purchase p ON p.id = l.purchase_id WHERE {p}",
     "awards: n": "SELECT count(*) FROM campaigns_award a"
-    " JOIN members_purchase p ON p.id = a.purchase_id WHERE {p}",
+    " JOIN purchases_purchase p ON p.id = a.purchase_id WHERE {p}",
     "award lines: type n Σ": "SELECT t.code, count(*), sum(l.amount) FROM campaigns_awardline l"
-    " JOIN campaigns_award a ON a.id = l.award_id JOIN members_purchase p ON p.id = a.purchase_id"
+    " JOIN campaigns_award a ON a.id = l.award_id JOIN purchases_purchase p ON p.id = a.purchase_id"
     " JOIN points_pointtype t ON t.id = l.point_type_id WHERE {p} GROUP BY 1",
     "entries: type n Σ": "SELECT t.code, count(*), sum(e.amount) FROM points_entry e"
     " JOIN points_account x ON x.id = e.account_id JOIN points_pointtype t ON t.id = x.point_type_id"
-    " JOIN campaigns_award a ON a.key = e.source_ref JOIN members_purchase p ON p.id = a.purchase_id"
+    " JOIN campaigns_award a ON a.key = e.source_ref JOIN purchases_purchase p ON p.id = a.purchase_id"
     " WHERE {p} GROUP BY 1",
     "lots: status n Σ expiring": "SELECT l.status, count(*), sum(l.remaining), count(l.expires_at)"
     " FROM points_lot l JOIN campaigns_award a ON a.key = l.source_ref"
-    " JOIN members_purchase p ON p.id = a.purchase_id WHERE {p} GROUP BY 1",
+    " JOIN purchases_purchase p ON p.id = a.purchase_id WHERE {p} GROUP BY 1",
 }
 
 
@@ -168,7 +168,7 @@ def written(prefix: str) -> dict[str, str]:
 
 
 def stored_answers(keys: list[str]) -> int:
-    query = "SELECT count(*) FROM members_idempotentrequest WHERE status_code = 201 AND key = ANY(%s)"
+    query = "SELECT count(*) FROM partners_idempotentrequest WHERE status_code = 201 AND key = ANY(%s)"
     return sql(query, [keys])[0][0]
 
 

@@ -78,10 +78,11 @@ from import_export import fields, resources
 from campaigns.models import Award, Campaign
 from members.imports import runner
 from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.profiles import parse_rows
 from members.imports.services import import_cancel, import_preview, profile_of
-from members.models import Channel, Identity, Member, Purchase, Refund, Store
+from members.models import Channel, Identity, Member, Store
 from members.phones import normalize_mobile
-from members.profiles import parse_rows
+from members.purchases.models import Purchase, Refund
 from points.selectors import ledger_problems
 
 GENERATOR = "/work/shared/bench/gen_pos_export.py"
@@ -352,22 +353,22 @@ def profiled(data: bytes, chunk_size: int) -> tuple[pstats.Stats, ImportRun]:
 
 # Ours against the COPY of the same file: values as the file has them. Each counts what differs.
 AGAINST_FILE = {
-    "purchases not in the file": f"""SELECT count(*) FROM members_purchase p
+    "purchases not in the file": f"""SELECT count(*) FROM purchases_purchase p
         WHERE NOT EXISTS (SELECT 1 FROM {COPY_TABLE} c WHERE c.receipt_no = p.order_number)""",
     "purchases with another amount, time or store than their row": f"""SELECT count(*)
-        FROM members_purchase p JOIN {COPY_TABLE} c ON c.receipt_no = p.order_number
+        FROM purchases_purchase p JOIN {COPY_TABLE} c ON c.receipt_no = p.order_number
         LEFT JOIN members_store s ON s.id = p.store_id
         WHERE p.paid_amount <> replace(c.paid, ',', '')::numeric
            OR p.gross_amount <> replace(c.gross, ',', '')::numeric
            OR p.occurred_at <> c.occurred_at::timestamp AT TIME ZONE %(tz)s
            OR s.code IS DISTINCT FROM c.store_code""",
     "purchases of another member than their row's card or phone": f"""SELECT count(*)
-        FROM members_purchase p JOIN {COPY_TABLE} c ON c.receipt_no = p.order_number
+        FROM purchases_purchase p JOIN {COPY_TABLE} c ON c.receipt_no = p.order_number
         WHERE NOT EXISTS (SELECT 1 FROM members_identity i WHERE i.member_id = p.member_id
                           AND ((i.kind = 'card' AND i.value = upper(c.card))
                                OR (i.kind = 'phone' AND i.value = '+86' || c.mobile)))""",
-    "refunds not matching their return row": f"""SELECT count(*) FROM members_refund r
-        JOIN members_purchase p ON p.id = r.purchase_id
+    "refunds not matching their return row": f"""SELECT count(*) FROM purchases_refund r
+        JOIN purchases_purchase p ON p.id = r.purchase_id
         LEFT JOIN {COPY_TABLE} c ON c.receipt_no = r.refund_number AND c.original_no = p.order_number
         WHERE c.receipt_no IS NULL OR r.amount <> -replace(c.paid, ',', '')::numeric
            OR r.occurred_at <> c.occurred_at::timestamp AT TIME ZONE %(tz)s""",
@@ -375,7 +376,7 @@ AGAINST_FILE = {
         SELECT a.id, floor(p.paid_amount) AS cny,
                sum(l.amount) FILTER (WHERE t.code = 'points') AS points,
                sum(l.amount) FILTER (WHERE t.code = 'growth') AS growth
-        FROM campaigns_award a JOIN members_purchase p ON p.id = a.purchase_id
+        FROM campaigns_award a JOIN purchases_purchase p ON p.id = a.purchase_id
         LEFT JOIN campaigns_awardline l ON l.award_id = a.id
         LEFT JOIN points_pointtype t ON t.id = l.point_type_id
         WHERE a.kind = 'purchase' GROUP BY a.id, p.paid_amount

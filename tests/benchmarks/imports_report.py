@@ -15,7 +15,7 @@ from tests.benchmarks.common import table
 
 from campaigns.models import AwardLine
 from members.imports.models import ImportRow, ImportRun
-from members.reasons import reason_text
+from members.imports.reasons import reason_text
 from points.models import Entry
 
 AIM_COPY, AIM_PLAIN, AIM_MB = 5, 50, 500

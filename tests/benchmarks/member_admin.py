@@ -34,9 +34,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
 
+from config.common.roles import Role  # noqa: E402
 from members.admin import MemberAdmin  # noqa: E402
 from members.models import Member  # noqa: E402
-from members.roles import Role  # noqa: E402
 
 
 class NaiveMemberAdmin(admin.ModelAdmin):

@@ -53,10 +53,11 @@ from django.db.models import F, Sum
 from django.test.utils import CaptureQueriesContext
 
 from campaigns import selectors
+from campaigns.earning.pipeline import purchase_process
 from campaigns.models import Award, AwardLine, Campaign, EarnRule, Participation
-from campaigns.pipeline import purchase_process
-from members.facts import Line, purchase_record
-from members.models import Channel, Member, Purchase
+from members.models import Channel, Member
+from members.purchases.models import Purchase
+from members.purchases.services import Line, purchase_record
 from points import policy
 from points.models import Account, Entry, Lot, PointType, Source
 from points.selectors import ledger_problems

@@ -9,11 +9,9 @@ data migrations' rows (point types, entry tier, tier policy) are put back first.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, connection
 
@@ -32,19 +30,11 @@ from tiers.services import tiers_review_due
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
 T = local(2026, 11, 10, 15, 0)
-
-
-@pytest.fixture(autouse=True)
-def migrated_rows(transactional_db) -> None:
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
-    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
 
 
 def test_twenty_members_racing_for_the_last_unit_one_gets_it_the_others_keep_their_points():

@@ -18,7 +18,8 @@ from benefits.errors import (
 )
 from benefits.models import Coupon, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_redeem
-from points.errors import IdempotencyConflict, InsufficientPoints
+from config.common.errors import IdempotencyConflict
+from points.errors import InsufficientPoints
 from points.models import Account, Lot
 from points.selectors import ledger_problems
 from tests.benefits.conftest import give_points

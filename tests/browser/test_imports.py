@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
-from members.roles import Role
 from tests.factories import StoreFactory
 from tests.imports.conftest import preview
 
@@ -41,7 +41,7 @@ def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_store
     run = preview("pos_receipts_gbk", user=operator)
     ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, rows_done=39, busy_seconds=3)
     sign_in(page, operator)
-    page.goto(reverse("admin:members_importrun_change", args=[run.pk]))
+    page.goto(reverse("admin:imports_importrun_change", args=[run.pk]))
     expect(page.locator("#import-progress .progress-percent")).to_have_text("20%")
 
     ImportRun.objects.filter(pk=run.pk).update(rows_done=117, busy_seconds=6)
@@ -66,7 +66,7 @@ def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypa
     run = preview("pos_receipts_gbk", user=operator)
     ImportRun.objects.filter(pk=run.pk).update(status=ImportRun.Status.RUNNING, rows_done=39, busy_seconds=3)
     sign_in(page, operator)
-    page.goto(reverse("admin:members_importrun_change", args=[run.pk]))
+    page.goto(reverse("admin:imports_importrun_change", args=[run.pk]))
     resume = page.locator("#import-resume")
     expect(resume).to_be_hidden()
     expect(resume).to_be_visible(timeout=6_000)
@@ -88,7 +88,7 @@ def test_store_staff_import_the_pos_sample_and_see_a_members_points(
         store.staff.add(staff)
     sample = sample_bytes("pos_receipts_gbk")
     sign_in(page, staff)
-    page.goto(reverse("admin:members_importrun_changelist"))
+    page.goto(reverse("admin:imports_importrun_changelist"))
     page.get_by_role("link", name="导入文件").click()
     profile = ImportProfile.objects.get(code="pos_receipts_gbk")
     page.locator("#id_profile").select_option(value=str(profile.pk))

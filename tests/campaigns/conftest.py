@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import Campaign
-from members.facts import Line, purchase_record, refund_record
 from members.models import Channel
+from members.purchases.services import Line, purchase_record, refund_record
 from tests.benefits.conftest import free_shipping, twenty_off  # noqa: F401  (fixtures shared)
 from tests.tiers.conftest import ladder, local, set_policy  # noqa: F401  (fixtures shared)
 
@@ -18,7 +18,7 @@ NOW = local(2026, 11, 11, 20, 0)
 
 @pytest.fixture
 def author(make_user):
-    from members.roles import Role
+    from config.common.roles import Role
 
     return make_user(Role.OPERATOR, username="author")
 

@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from benefits.models import Benefit
+from campaigns.earning.pipeline import purchase_process
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, Participation
-from campaigns.pipeline import purchase_process
-from members.models import EventType
-from members.roles import Role
+from config.common.roles import Role
+from members.purchases.models import EventType
 from tests.campaigns.conftest import NOW, buy, campaign
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory, TagFactory

@@ -11,9 +11,9 @@ import pytest
 from django.db import transaction
 
 from benefits.models import Coupon, Entitlement
-from campaigns.batch import batchable, purchases_process_many
+from campaigns.earning.batch import batchable, purchases_process_many
+from campaigns.earning.pipeline import purchase_process
 from campaigns.models import Award, AwardLine, Campaign, Participation
-from campaigns.pipeline import purchase_process
 from campaigns.selectors import rule_book
 from members.models import Member
 from points.models import Account, Entry

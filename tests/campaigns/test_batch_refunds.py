@@ -14,12 +14,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import engine
-from campaigns.batch_refunds import _count_spent_in_order, refunds_process_many
+from campaigns.earning import engine
+from campaigns.earning.batch_refunds import _count_spent_in_order, refunds_process_many
+from campaigns.earning.pipeline import _count_spent, purchase_process, refund_process
 from campaigns.models import Award, AwardLine, Campaign
-from campaigns.pipeline import _count_spent, purchase_process, refund_process
 from campaigns.selectors import rule_book
-from members.bulk import SMALL
+from config.common.bulk import SMALL
 from points.errors import NothingToReverse
 from points.models import Account, Entry
 from points.selectors import ledger_problems

@@ -11,25 +11,23 @@ Each lock test with a ``[control...]`` beside it runs the same race with the loc
 from __future__ import annotations
 
 import datetime
-import importlib
 import threading
 from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Sum
 
 from benefits.models import Benefit, Coupon, Entitlement
-from campaigns.batch import purchases_process_many
-from campaigns.batch_refunds import refunds_process_many
+from campaigns.earning.batch import purchases_process_many
+from campaigns.earning.batch_refunds import refunds_process_many
+from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.forms import CampaignForm
 from campaigns.models import Award, AwardLine, Campaign
-from campaigns.pipeline import purchase_process, refund_process
 from campaigns.selectors import rule_book
 from campaigns.services import campaign_transition, campaigns_due
 from members.models import Member
@@ -44,20 +42,11 @@ from tiers.services import tier_override
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
 LATER = NOW + datetime.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def migrated_rows(transactional_db) -> None:
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
-    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
-    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
 
 
 def held(member: Member, code: str = "points") -> int:
@@ -286,7 +275,7 @@ def test_one_purchase_by_the_import_and_the_api_at_once_earns_once(locked: bool)
         lambda: purchase_process(purchase, at=NOW),
     ]
 
-    with unless(locked, "campaigns/batch.py::_wave"):
+    with unless(locked, "campaigns/earning/batch.py::_wave"):
         results = race(2, lambda i: calls[i](), meet=r'^INSERT INTO "campaigns_award"')
 
     if locked:
@@ -311,7 +300,7 @@ def test_one_refund_by_the_import_and_the_api_at_once_takes_back_once(locked: bo
         lambda: refund_process(returned, at=LATER),
     ]
 
-    with unless(locked, "campaigns/batch_refunds.py::_wave#1"):
+    with unless(locked, "campaigns/earning/batch_refunds.py::_wave#1"):
         results = race(2, lambda i: calls[i](), meet=r'^INSERT INTO "campaigns_award"')
 
     if locked:
@@ -361,8 +350,8 @@ def test_a_refund_and_a_purchase_racing_for_two_budgets_never_deadlock(path: str
         "import": lambda: refunds_process_many([returned], book=book, at=LATER)[0],
     }[path]
     site = {
-        "single": "campaigns/pipeline.py::refund_process#2",
-        "import": "campaigns/batch_refunds.py::_wave#2",
+        "single": "campaigns/earning/pipeline.py::refund_process#2",
+        "import": "campaigns/earning/batch_refunds.py::_wave#2",
     }
 
     with unless(locked, site[path]):
@@ -431,7 +420,7 @@ def test_two_purchases_of_one_member_deciding_a_once_per_member_bonus_at_once_gi
     member = MemberFactory()
     purchases = [buy(member, "50.00"), buy(member, "80.00")]
 
-    with unless(locked, "campaigns/pipeline.py::_process"):
+    with unless(locked, "campaigns/earning/pipeline.py::_process"):
         results = no_errors(
             race(2, lambda i: purchase_process(purchases[i], at=NOW), meet=r'^INSERT INTO "campaigns_award"')
         )
@@ -447,7 +436,7 @@ def test_two_members_deciding_the_last_of_a_budget_at_once_never_overspend_it(lo
     limited = campaign(name="限量加赠", bonus_points=100, budget_points=100)
     purchases = [buy(MemberFactory(), "20.00"), buy(MemberFactory(), "30.00")]
 
-    with unless(locked, "campaigns/pipeline.py::_lock_budgets"):
+    with unless(locked, "campaigns/earning/pipeline.py::_lock_budgets"):
         no_errors(
             race(2, lambda i: purchase_process(purchases[i], at=NOW), meet=r'^INSERT INTO "campaigns_award"')
         )
@@ -467,7 +456,7 @@ def test_one_refund_processed_by_two_workers_at_once_takes_back_once(locked: boo
     purchase_process(purchase, at=NOW)
     returned = refund(purchase, "40.00")
 
-    with unless(locked, "campaigns/pipeline.py::refund_process#1"):
+    with unless(locked, "campaigns/earning/pipeline.py::refund_process#1"):
         results = race(
             2, lambda i: refund_process(returned, at=LATER), meet=r'^INSERT INTO "campaigns_award"'
         )

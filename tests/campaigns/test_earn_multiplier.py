@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Benefit, Entitlement
-from campaigns.batch import purchases_process_many
-from campaigns.pipeline import purchase_process, refund_process
-from campaigns.previews import purchase_preview
+from campaigns.earning.batch import purchases_process_many
+from campaigns.earning.pipeline import purchase_process, refund_process
+from campaigns.earning.previews import purchase_preview
 from campaigns.selectors import rule_book
 from tests.campaigns.conftest import NOW, buy, refund
 from tests.campaigns.test_batch import AT, both_ways

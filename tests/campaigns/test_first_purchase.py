@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Coupon
-from campaigns.batch import purchases_process_many
+from campaigns.earning.batch import purchases_process_many
+from campaigns.earning.pipeline import purchase_process
+from campaigns.earning.previews import purchase_preview
 from campaigns.models import AwardLine
-from campaigns.pipeline import purchase_process
-from campaigns.previews import purchase_preview
 from campaigns.selectors import rule_book
 from members.models import Member
 from tests.campaigns.conftest import buy, campaign

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.models import Campaign
-from campaigns.pipeline import purchase_process, refund_process
 from campaigns.results import campaign_results
 from campaigns.services import allowed_actions, campaign_transition, campaigns_due
 from campaigns.simulation import campaign_simulate
-from members.roles import Role
+from config.common.roles import Role
 from tests.campaigns.conftest import NOW, buy, campaign, refund
 from tests.factories import MemberFactory
 from tests.tiers.conftest import local

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Coupon, Entitlement
-from campaigns import explain
+from campaigns.earning import explain
+from campaigns.earning.pipeline import event_process, purchase_process, refund_process
+from campaigns.earning.previews import purchase_preview
 from campaigns.models import Award, AwardLine, Campaign, Participation
-from campaigns.pipeline import event_process, purchase_process, refund_process
-from campaigns.previews import purchase_preview
-from members.facts import event_record
 from members.models import Member
+from members.purchases.services import event_record
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund
@@ -147,7 +147,7 @@ def test_birthday_month_double_points(member):
 
 
 def test_birthday_job_gives_the_birthday_campaign_once_a_year(member, free_shipping):
-    from campaigns.lifecycle import birthdays_process
+    from campaigns.earning.lifecycle import birthdays_process
 
     Member.objects.filter(pk=member.pk).update(birthday=datetime.date(1990, 11, 11))
     MemberFactory(birthday=datetime.date(1990, 11, 12))
@@ -227,7 +227,7 @@ def test_preview_equals_what_processing_gives(member, ladder):
 
 def test_daily_sign_in_counts_once_a_day_and_reviews_three_a_month(member):
     from campaigns.models import BehaviourRule
-    from members.models import EventType
+    from members.purchases.models import EventType
 
     BehaviourRule.objects.create(event_type=EventType.objects.get(code="daily_sign_in"),
                                  point_type_id=1, amount=5, cap=1, cap_period="day")  # fmt: skip
@@ -305,7 +305,7 @@ def test_a_closed_member_earns_nothing_and_is_told_why(member):
 
 def test_registration_event_runs_behaviour_rule_and_registration_campaigns_once(member):
     from campaigns.models import BehaviourRule
-    from members.models import EventType
+    from members.purchases.models import EventType
 
     registration = EventType.objects.get(code="registration")
     BehaviourRule.objects.create(

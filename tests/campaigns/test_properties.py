@@ -27,11 +27,12 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from campaigns import explain
+from campaigns.earning import explain
+from campaigns.earning.pipeline import purchase_process, refund_process
+from campaigns.earning.previews import purchase_preview
 from campaigns.models import Award, AwardLine, EarnRule
-from campaigns.pipeline import purchase_process, refund_process
-from campaigns.previews import purchase_preview
-from members.models import Member, Purchase
+from members.models import Member
+from members.purchases.models import Purchase
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund

@@ -7,18 +7,16 @@ whole award while the refund, still seeing it held, reverses nothing).
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 import pytest
-from django.apps import apps
 from django.db import connection
 
-from campaigns import pipeline
-from campaigns.models import AwardReview, ReviewLimit
-from campaigns.pipeline import purchase_process, refund_process
-from campaigns.reviews import award_reject, award_release
-from points.models import Account, PointType
+from campaigns.earning import pipeline
+from campaigns.earning.pipeline import purchase_process, refund_process
+from campaigns.earning.reviews import award_reject, award_release
+from campaigns.models import AwardReview
+from points.models import Account
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund
 from tests.concurrency import LOCKED_AND_CONTROL, race, unless
@@ -26,7 +24,7 @@ from tests.factories import MemberFactory
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
@@ -67,19 +65,6 @@ def race_decision(decide, returned, events):
     assert not [r for r in results if isinstance(r, Exception)], results
 
 
-@pytest.fixture(autouse=True)
-def migrated_rows(transactional_db) -> None:
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
-    importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
-    importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
-    for point_type in PointType.objects.all():
-        ReviewLimit.objects.update_or_create(
-            point_type=point_type, channel="", store=None, defaults={"above": 20_000}
-        )
-
-
 def balance(member, code="points") -> int:
     account = Account.objects.filter(member=member, point_type__code=code).first()
     return account.available + account.pending if account else 0
@@ -90,7 +75,7 @@ def test_a_release_and_a_refund_at_once_leave_the_purchase_less_the_refund(locke
     member = MemberFactory()
     purchase = buy(member, "30000")
     review = purchase_process(purchase, at=NOW).review
-    with unless(locked, "campaigns/reviews.py::award_release"):
+    with unless(locked, "campaigns/earning/reviews.py::award_release"):
         race_decision(lambda: award_release(review, actor=approver), refund(purchase, "10000"), refund_paused)
     # without the lock the release posts all 30,000 while the refund, having seen it held,
     # reverses nothing: 10,000 points nobody paid for
@@ -104,7 +89,7 @@ def test_a_rejection_and_a_refund_at_once_give_the_budget_back_once(locked, appr
     member = MemberFactory()
     purchase = buy(member, "30000")
     review = purchase_process(purchase, at=NOW).review
-    with unless(locked, "campaigns/reviews.py::award_reject"):
+    with unless(locked, "campaigns/earning/reviews.py::award_reject"):
         race_decision(lambda: award_reject(review, actor=approver), refund(purchase, "30000"), refund_paused)
     assert AwardReview.objects.get(pk=review.pk).status == AwardReview.Status.REJECTED
     bonus.refresh_from_db()

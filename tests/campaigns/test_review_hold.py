@@ -12,11 +12,12 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from campaigns.earning.pipeline import event_process, purchase_process, refund_process
+from campaigns.earning.reviews import ReviewDecided, award_reject, award_release
 from campaigns.models import Award, AwardReview, ReviewLimit
-from campaigns.pipeline import event_process, purchase_process, refund_process
-from campaigns.reviews import ReviewDecided, award_reject, award_release
-from members.facts import event_record
-from members.models import Channel, EventType
+from members.models import Channel
+from members.purchases.models import EventType
+from members.purchases.services import event_record
 from points.models import Account, Entry, PointType
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund

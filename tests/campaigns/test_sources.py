@@ -8,10 +8,10 @@ import html
 import pytest
 from django.urls import reverse
 
+from campaigns.earning.pipeline import event_process, purchase_process
 from campaigns.models import BehaviourRule, Campaign
-from campaigns.pipeline import event_process, purchase_process
-from members.facts import event_record
-from members.models import EventType
+from members.purchases.models import EventType
+from members.purchases.services import event_record
 from points.models import Entry, PointType
 from tests.campaigns.conftest import NOW, buy, campaign
 from tests.conftest import login

@@ -12,22 +12,22 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.urls import reverse
 
+from config.common.roles import Role
 from members.imports import runner
 from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.reasons import errors_texts
 from members.imports.runner import import_run_execute
-from members.models import Purchase
-from members.reasons import errors_texts
-from members.roles import Role
+from members.purchases.models import Purchase
 from points.models import PointType
 from tests.conftest import login
 from tests.imports.conftest import preview, sample_bytes
 
 pytestmark = pytest.mark.django_db
 
-RUNS = reverse("admin:members_importrun_changelist")
-UPLOAD = reverse("admin:members_importrun_upload")
-PROFILES = reverse("admin:members_importprofile_changelist")
-MAP = reverse("admin:members_importprofile_map")
+RUNS = reverse("admin:imports_importrun_changelist")
+UPLOAD = reverse("admin:imports_importrun_upload")
+PROFILES = reverse("admin:imports_importprofile_changelist")
+MAP = reverse("admin:imports_importprofile_map")
 POS = "pos_receipts_gbk"
 POS_REJECTED = [39, 40, 115, 119, 139]
 ENGLISH_FILE = (
@@ -69,7 +69,7 @@ def profile(code: str = POS) -> ImportProfile:
 
 
 def run_url(run: ImportRun, name: str = "change") -> str:
-    return reverse(f"admin:members_importrun_{name}", args=[run.pk])
+    return reverse(f"admin:imports_importrun_{name}", args=[run.pk])
 
 
 def upload(client, data: bytes, *, code: str = POS, name: str = "pos_receipts_gbk.csv", store=None, **kw):
@@ -158,7 +158,7 @@ def test_the_confirmation_never_reads_the_file_again(
     def refuse(*args, **kwargs):
         raise AssertionError("the file was parsed again")
 
-    monkeypatch.setattr("members.profiles.read_table", refuse)
+    monkeypatch.setattr("members.imports.profiles.read_table", refuse)
     monkeypatch.setattr("members.imports.services.parse_rows", refuse)
     confirm(en, run, django_capture_on_commit_callbacks)
     run.refresh_from_db()
@@ -312,7 +312,7 @@ def test_a_running_import_polls_its_progress_and_refreshes_without_javascript(en
     login(en, operator)
     page = en.get(run_url(run)).content.decode()
     assert '<progress max="100" value="20"' in page
-    assert 'http-equiv="refresh"' in page and "members/imports.js" in page
+    assert 'http-equiv="refresh"' in page and "imports/imports.js" in page
     assert f'data-url="{run_url(run, "progress")}"' in page
     assert "13.0 rows per second" in page and "about 12 s left" in page
     assert 'id="import-resume" hidden' in page  # shown by the script once progress stalls
@@ -342,15 +342,15 @@ def test_run_list_is_read_only_with_counts_and_flat_query_count(
     with django_assert_max_num_queries(queries):
         page = en.get(RUNS).content.decode()
     assert "first.csv" in page and "Import a file" in page
-    assert reverse("admin:members_importrun_add") not in page
+    assert reverse("admin:imports_importrun_add") not in page
     for number in range(19):
         preview(POS, data.encode(), user=operator, name=f"more-{number}.csv")
     with django_assert_max_num_queries(queries):
         page = en.get(RUNS).content.decode()
     assert page.count("more-") == 19
     run = ImportRun.objects.first()
-    assert en.get(reverse("admin:members_importrun_delete", args=[run.pk])).status_code == 403
-    assert en.post(reverse("admin:members_importrun_add")).status_code == 403
+    assert en.get(reverse("admin:imports_importrun_delete", args=[run.pk])).status_code == 403
+    assert en.post(reverse("admin:imports_importrun_add")).status_code == 403
 
 
 # --- profiles -------------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def test_operator_maps_a_new_layout_and_imports_with_it_at_once(
     en, operator, sample_stores, jobs, django_capture_on_commit_callbacks
 ):
     login(en, operator)
-    assert en.get(reverse("admin:members_importprofile_add"))["Location"] == MAP
+    assert en.get(reverse("admin:imports_importprofile_add"))["Location"] == MAP
     response = map_sample(en, ENGLISH_FILE)
     page = response.content.decode()
     for header in ["Receipt", "Store", "Member card", "Amount", "Time"]:
@@ -399,7 +399,7 @@ def test_operator_maps_a_new_layout_and_imports_with_it_at_once(
     }  # fmt: skip
     response = en.post(MAP, columns_post(response, right, **details))
     made = ImportProfile.objects.get(code="english-pos")
-    assert response["Location"] == reverse("admin:members_importprofile_change", args=[made.pk])
+    assert response["Location"] == reverse("admin:imports_importprofile_change", args=[made.pk])
     assert made.columns == {
         "order_number": ["Receipt"], "store_code": ["Store"], "card": ["Member card"], "paid": ["Amount"],
         "occurred_at": ["Time"],
@@ -461,7 +461,7 @@ def test_member_list_layout_needs_an_identity(en, operator):
 def test_remapping_a_builtin_profile_keeps_its_other_names(en, operator):
     login(en, operator)
     pos = profile()
-    url = reverse("admin:members_importprofile_remap", args=[pos.pk])
+    url = reverse("admin:imports_importprofile_remap", args=[pos.pk])
     data = "Store code,Receipt No,VIP,Type,Gross,Paid,Time\r\nS0000,R1,VIP1,sale,10,10,2026-11-01 10:00\r\n"
     response = map_sample(en, data.encode(), url=url)
     form = response.context["columns_form"]
@@ -481,7 +481,7 @@ def test_remapping_a_builtin_profile_keeps_its_other_names(en, operator):
 
 def test_profile_form_edits_statuses_store_codes_dates_and_matching_as_words(en, operator, sample_stores):
     orders = profile("ecommerce_orders")
-    url = reverse("admin:members_importprofile_change", args=[orders.pk])
+    url = reverse("admin:imports_importprofile_change", args=[orders.pk])
     login(en, operator)
     page = en.get(url).content.decode()
     assert 'value="交易成功"' in page and 'value="已关闭, 交易关闭"' in page
@@ -524,12 +524,12 @@ def test_profile_form_edits_statuses_store_codes_dates_and_matching_as_words(en,
 def test_builtin_profiles_are_not_deleted_custom_ones_may_be(en, administrator):
     login(en, administrator)
     pos = profile()
-    assert en.get(reverse("admin:members_importprofile_delete", args=[pos.pk])).status_code == 403
+    assert en.get(reverse("admin:imports_importprofile_delete", args=[pos.pk])).status_code == 403
     assert "delete_selected" not in en.get(PROFILES).content.decode()
     custom = ImportProfile.objects.create(
         code="custom", name="Custom", columns={"order_number": ["No"]}, member_match=["card"]
     )
-    en.post(reverse("admin:members_importprofile_delete", args=[custom.pk]), {"post": "yes"})
+    en.post(reverse("admin:imports_importprofile_delete", args=[custom.pk]), {"post": "yes"})
     assert not ImportProfile.objects.filter(pk=custom.pk).exists()
 
 
@@ -537,19 +537,19 @@ def test_staff_read_profiles_as_words_and_change_nothing(en, store_staff):
     pos = profile()
     login(en, store_staff)
     page = en.get(PROFILES).content.decode()
-    assert "POS receipts" in page and reverse("admin:members_importprofile_add") not in page
-    page = en.get(reverse("admin:members_importprofile_change", args=[pos.pk])).content.decode()
+    assert "POS receipts" in page and reverse("admin:imports_importprofile_add") not in page
+    page = en.get(reverse("admin:imports_importprofile_change", args=[pos.pk])).content.decode()
     assert "<li>Order or receipt number (order_number): 小票号 / 单据号" in page
     assert "<li>Sale: 销售, sale</li>" in page or "<li>Sale: sale, 销售</li>" in page  # jsonb orders keys
     assert "Map the columns from a file" not in page and 'name="name"' not in page
     assert en.get(MAP).status_code == 403
-    assert en.get(reverse("admin:members_importprofile_remap", args=[pos.pk])).status_code == 403
+    assert en.get(reverse("admin:imports_importprofile_remap", args=[pos.pk])).status_code == 403
 
 
 def test_history_of_profiles_is_read_only(en, operator):
     pos = profile()
     login(en, operator)
-    url = reverse("admin:members_importprofile_history", args=[pos.pk])
+    url = reverse("admin:imports_importprofile_history", args=[pos.pk])
     assert en.get(url).status_code == 200
 
 
@@ -561,20 +561,20 @@ def test_history_of_profiles_is_read_only(en, operator):
     [
         (
             Role.STORE_STAFF,
-            ["members.import_file", "members.view_importrun", "members.view_importprofile"],
-            ["members.change_importprofile", "members.add_importprofile", "members.change_importrun"],
+            ["imports.import_file", "imports.view_importrun", "imports.view_importprofile"],
+            ["imports.change_importprofile", "imports.add_importprofile", "imports.change_importrun"],
         ),
         (
             Role.OPERATOR,
             [
-                "members.import_file",
-                "members.view_importrun",
-                "members.add_importprofile",
-                "members.change_importprofile",
+                "imports.import_file",
+                "imports.view_importrun",
+                "imports.add_importprofile",
+                "imports.change_importprofile",
             ],
-            ["members.delete_importprofile", "members.delete_importrun"],
+            ["imports.delete_importprofile", "imports.delete_importrun"],
         ),
-        (Role.FINANCE, [], ["members.import_file", "members.view_importrun"]),
+        (Role.FINANCE, [], ["imports.import_file", "imports.view_importrun"]),
     ],
 )
 def test_role_permissions(role, granted, refused):

@@ -17,14 +17,14 @@ from members.imports import runner
 from members.imports.models import ImportRow, ImportRun
 from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_cancel
-from members.models import Purchase
+from members.purchases.models import Purchase
 from tests.concurrency import LOCKED_AND_CONTROL, Last, race, unless
 from tests.factories import MemberFactory, StoreFactory
 from tests.imports.conftest import preview
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("migration_rows"),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
@@ -58,7 +58,7 @@ def after_pending_rows(nth: int = 1) -> Any:
         nonlocal seen
         if seen == nth:
             return True
-        seen += 'FROM "members_importrow"' in sql and sql.lstrip().startswith("SELECT")
+        seen += 'FROM "imports_importrow"' in sql and sql.lstrip().startswith("SELECT")
         return False
 
     return point
@@ -76,7 +76,7 @@ def test_two_workers_on_one_import_import_and_count_each_row_once(locked: bool):
         results = race(
             2,
             lambda i: import_run_execute(run.pk),
-            meet=[r'^INSERT INTO "members_purchase"', Last(after_pending_rows())],
+            meet=[r'^INSERT INTO "purchases_purchase"', Last(after_pending_rows())],
         )
 
     assert all(isinstance(r, ImportRun) for r in results), results
@@ -115,7 +115,7 @@ def test_two_workers_doing_a_failed_chunk_row_by_row_do_each_row_once(locked: bo
         results = race(
             2,
             lambda i: import_run_execute(run.pk),
-            meet=[r'^INSERT INTO "members_purchase"', Last(after_pending_rows(2))],
+            meet=[r'^INSERT INTO "purchases_purchase"', Last(after_pending_rows(2))],
         )
 
     assert all(isinstance(r, ImportRun) for r in results), results
@@ -136,7 +136,7 @@ def test_an_import_confirmed_and_cancelled_at_once_is_one_or_the_other(off: str 
     actions = [lambda: import_confirm(run=run, start=False), lambda: import_cancel(run=run)]
 
     with unless(off is None, *([off] if off else [])):
-        results = race(2, lambda i: actions[i](), meet=r'^UPDATE "members_importrun"')
+        results = race(2, lambda i: actions[i](), meet=r'^UPDATE "imports_importrun"')
 
     refused = [r for r in results if isinstance(r, ValidationError)]
     assert all(isinstance(r, (ImportRun, ValidationError)) for r in results), results

@@ -16,7 +16,8 @@ from django.db import connection
 from django.db.models import Sum
 
 from members.imports.models import ImportRow, ImportRun
-from members.models import Member, Purchase, Refund
+from members.models import Member
+from members.purchases.models import Purchase, Refund
 from points.models import Account
 from points.selectors import ledger_problems
 from tests.factories import StoreFactory
@@ -25,7 +26,7 @@ from tests.imports.conftest import expected_points
 GENERATOR = Path("/work/shared/bench/gen_pos_export.py")
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("migration_rows"),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs a real server"),
 ]

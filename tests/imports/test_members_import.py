@@ -7,8 +7,8 @@ import pytest
 
 from members.imports.files import rejected_rows_csv
 from members.imports.models import ImportRow
+from members.imports.reasons import errors_text
 from members.models import Identity, Member
-from members.reasons import errors_text
 from tests.factories import MemberFactory
 from tests.imports.conftest import preview, run_file, sample_bytes
 
@@ -91,7 +91,7 @@ def test_the_member_list_links_to_the_import_with_the_members_layout(client, ope
     from tests.conftest import login
 
     page = login(client, operator).get(reverse("admin:members_member_changelist")).content.decode()
-    link = reverse("admin:members_importrun_upload") + "?profile=members"
+    link = reverse("admin:imports_importrun_upload") + "?profile=members"
     assert f'href="{link}"' in page and "导入会员" in page
     upload = client.get(link).content.decode()
     assert "selected>Member list" in upload or "selected>会员" in upload

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from members.imports.models import ImportProfile, ImportRow
+from members.imports.reasons import errors_text
 from members.models import Store
-from members.reasons import errors_text
 from tests.conftest import login
 from tests.imports.conftest import preview
 
@@ -58,7 +58,7 @@ def run(sample_stores):
 
 
 def page(client, run, language: str, name: str = "change") -> str:
-    url = reverse(f"admin:members_importrun_{name}", args=[run.pk])
+    url = reverse(f"admin:imports_importrun_{name}", args=[run.pk])
     return html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode())
 
 
@@ -84,7 +84,7 @@ def test_one_stored_row_reads_in_each_readers_language_with_the_files_column(
         for key in INTERNAL:
             assert key not in shown, (where, key)
 
-    url = reverse("admin:members_importrun_rejected_csv", args=[run.pk])
+    url = reverse("admin:imports_importrun_rejected_csv", args=[run.pk])
     response = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == [*HEADER.split(","), "error" if language == "en" else "错误原因"]
@@ -111,7 +111,7 @@ def test_the_unknown_store_reason_links_operators_to_the_fix_and_they_add_the_st
     login(client, operator)
     shown = page(client, run, "en")
     profile = ImportProfile.objects.get(code="pos_receipts_gbk")
-    codes_url = reverse("admin:members_importprofile_change", args=[profile.pk]) + "#id_store_codes"
+    codes_url = reverse("admin:imports_importprofile_change", args=[profile.pk]) + "#id_store_codes"
     add_url = reverse("admin:members_store_add")
     assert f'href="{codes_url}"' in shown and f'href="{add_url}"' in shown
     # an operator (not only an administrator) adds the store; who works there is not theirs to set

@@ -21,10 +21,10 @@ import pytest
 from django.urls import reverse
 
 from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.reasons import errors_texts
 from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_preview
-from members.models import Purchase, Refund
-from members.reasons import errors_texts
+from members.purchases.models import Purchase, Refund
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory
 from tests.imports.conftest import NOW
@@ -174,7 +174,7 @@ def test_the_operator_turns_the_rule_on_in_the_profile_form(client, operator, ve
     vendor.save()
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(client, operator)
-    url = reverse("admin:members_importprofile_change", args=[vendor.pk])
+    url = reverse("admin:imports_importprofile_change", args=[vendor.pk])
     page = client.get(url)
     assert "match returns without a receipt number within (days)" in page.content.decode().lower()
     form = page.context["adminform"].form
@@ -193,7 +193,7 @@ def test_the_preview_page_shows_the_matched_receipt(client, operator, stores, ve
     login(client, operator)
     file = io.BytesIO(FILE)
     file.name = "pos_sale_return_gbk.tsv"
-    response = client.post(reverse("admin:members_importrun_upload"), {"profile": vendor.pk, "file": file})
+    response = client.post(reverse("admin:imports_importrun_upload"), {"profile": vendor.pk, "file": file})
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "Return matched to sale T1003 of 2026-11-16 12:00" in page

@@ -69,7 +69,7 @@ def test_the_preview_and_result_pages_list_the_row(en, operator, settings, tmp_p
     StoreFactory(code="S0001", name="北京1店")
     run = run_file("pos_receipts_gbk", FILE) if confirmed else preview("pos_receipts_gbk", FILE)
     client = login(en, operator)
-    page = client.get(reverse("admin:members_importrun_change", args=[run.pk])).content.decode()
+    page = client.get(reverse("admin:imports_importrun_change", args=[run.pk])).content.decode()
     assert '<td class="count-review">1</td>' in page
     assert "<td>3</td><td>Needs review: 1,000,000 积分 is above the review limit of 20,000" in page
 

@@ -13,9 +13,10 @@ import pytest
 from django.db.models import Sum
 
 from members.imports.models import ImportRow, ImportRun
-from members.models import Identity, Member, Purchase, Refund
-from members.profiles import SHIPPED, parse_rows
-from members.reasons import errors_texts
+from members.imports.profiles import SHIPPED, parse_rows
+from members.imports.reasons import errors_texts
+from members.models import Identity, Member
+from members.purchases.models import Purchase, Refund
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from tests.imports.conftest import NOW, TZ, expected_points, preview, run_file, sample_bytes

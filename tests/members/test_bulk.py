@@ -11,9 +11,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from members.bulk import SMALL, bulk_insert, bulk_set
+from config.common.bulk import SMALL, bulk_insert, bulk_set
 from members.imports.models import ImportProfile, ImportRow, ImportRun
-from members.models import Channel, Purchase, Store
+from members.models import Channel, Store
+from members.purchases.models import Purchase
 from points.models import Account, PointType
 from tests.factories import MemberFactory
 

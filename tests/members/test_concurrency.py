@@ -17,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from members.facts import RefundFact, purchase_record, refund_record, refunds_record
-from members.models import ConsentRecord, Identity, Member, Purchase, Refund
+from members.models import ConsentRecord, Identity, Member
+from members.purchases.models import Purchase, Refund
+from members.purchases.services import RefundFact, purchase_record, refund_record, refunds_record
 from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
 from tests.concurrency import LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
@@ -58,8 +59,8 @@ def test_concurrent_enrolments_with_one_card_and_different_phones():
 
 AT = timezone.make_aware(datetime.datetime(2026, 11, 11, 20, 15))
 LATER = AT + datetime.timedelta(days=2)
-REFUND_LOCK = "members/facts.py::refund_record"
-REFUNDS_LOCK = "members/facts.py::refunds_record"
+REFUND_LOCK = "members/purchases/services.py::refund_record"
+REFUNDS_LOCK = "members/purchases/services.py::refunds_record"
 
 
 def paid_1000() -> Purchase:
@@ -103,7 +104,7 @@ def test_two_refunds_of_one_purchase_at_once_both_count(locked: bool):
         results = race(
             2,
             lambda i: counting(statements, lambda: refund_of(purchase, f"T-{i}", amounts[i])),
-            meet=r'^INSERT INTO "members_refund"',
+            meet=r'^INSERT INTO "purchases_refund"',
         )
 
     assert [created for _refund, created in results] == [True, True], results
@@ -111,7 +112,7 @@ def test_two_refunds_of_one_purchase_at_once_both_count(locked: bool):
     assert (purchase.refunded_amount, purchase.status) == (Decimal("750.00"), Purchase.Status.PARTLY_REFUNDED)
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("300.00"), Decimal("450.00")]
     if not locked:  # the race did happen: one write found 300.00 and was applied again on top
-        assert len([sql for sql in statements if sql.startswith('UPDATE "members_purchase"')]) == 3
+        assert len([sql for sql in statements if sql.startswith('UPDATE "purchases_purchase"')]) == 3
     with pytest.raises(ValidationError, match=r"250\.00"):
         refund_of(purchase, "T-3", "250.01")
 
@@ -125,7 +126,7 @@ def test_the_same_refund_sent_twice_at_once_is_recorded_once(locked: bool):
 
     with unless(locked, REFUND_LOCK):
         results = race(
-            2, lambda i: refund_of(purchase, "T-1", "300.00"), meet=r'^INSERT INTO "members_refund"'
+            2, lambda i: refund_of(purchase, "T-1", "300.00"), meet=r'^INSERT INTO "purchases_refund"'
         )
 
     if locked:
@@ -151,7 +152,7 @@ def test_an_imported_refund_and_an_api_refund_of_one_purchase_at_once_both_count
         return refund_of(purchase, "T-2", "450.00")
 
     with unless(locked, REFUNDS_LOCK):
-        results = race(2, work, meet=r'^INSERT INTO "members_refund"')
+        results = race(2, work, meet=r'^INSERT INTO "purchases_refund"')
 
     assert not [r for r in results if isinstance(r, Exception)], results
     purchase.refresh_from_db()

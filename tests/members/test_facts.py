@@ -10,8 +10,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from members.facts import Line, RefundFact, event_record, purchase_record, refund_record, refunds_record
-from members.models import MemberEvent, Purchase, PurchaseLine, Refund
+from members.purchases.models import MemberEvent, Purchase, PurchaseLine, Refund
+from members.purchases.services import (
+    Line,
+    RefundFact,
+    event_record,
+    purchase_record,
+    refund_record,
+    refunds_record,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 
-from members.formats import cny, money, percent, whole
+from config.common.formats import cny, money, percent, whole
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import openpyxl
 import pytest
 from django.core.exceptions import ValidationError
 
-from members.parsing import (
+from members.imports.parsing import (
     decode_text,
     header_map,
     is_blank,
@@ -31,8 +31,8 @@ from members.parsing import (
     parse_text,
     read_table,
 )
-from members.profiles import ECOMMERCE_ORDERS, MEMBERS, POS_RECEIPTS, SHIPPED, ParsedRow, parse_rows
-from members.reasons import errors_texts, reason_text
+from members.imports.profiles import ECOMMERCE_ORDERS, MEMBERS, POS_RECEIPTS, SHIPPED, ParsedRow, parse_rows
+from members.imports.reasons import errors_texts, reason_text
 
 SAMPLES = Path("/work/shared/samples")
 GENERATOR = Path("/work/shared/bench/gen_pos_export.py")

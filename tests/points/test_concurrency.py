@@ -9,21 +9,20 @@ Each lock test with a ``[control...]`` beside it runs the same race with the loc
 from __future__ import annotations
 
 import datetime
-import importlib
 import random
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F, Sum
 
+from config.common.errors import IdempotencyConflict
 from members.models import Member
-from points.errors import ApprovalError, IdempotencyConflict, InsufficientPoints, NothingToReverse
+from points.errors import ApprovalError, InsufficientPoints, NothingToReverse
 from points.models import Account, AdjustmentRequest, Entry, Lot, PointType, Source
 from points.selectors import ledger_problems
 from points.services import (
@@ -44,21 +43,13 @@ from tests.points.conftest import T0, days
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
 T_OLD = T0 - days(270)  # 2025-06: calendar clear-out on 1 Jan 2027
 T_CLEAR_OUT = T0 + days(400)  # 2027-04: after the 2025 points' clear-out, before the 2026 ones'
 BUSINESS_ERRORS = (InsufficientPoints, NothingToReverse, ValidationError)
-
-
-@pytest.fixture(autouse=True)
-def point_types(transactional_db) -> None:
-    """The point types of the data migration, gone if a transactional test ran before."""
-    importlib.import_module("points.migrations.0002_point_types_and_append_only").create_point_types(
-        apps, None
-    )
 
 
 def account(member: Member) -> Account:

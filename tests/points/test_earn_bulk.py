@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from points.errors import IdempotencyConflict
+from config.common.errors import IdempotencyConflict
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from points.services import points_earn_many

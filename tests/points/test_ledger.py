@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from config.common.errors import IdempotencyConflict
 from points.errors import (
     ApprovalError,
-    IdempotencyConflict,
     InsufficientPoints,
     NothingToReverse,
     NotRedeemable,

@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from members.bulk import SMALL
+from config.common.bulk import SMALL
+from config.common.errors import IdempotencyConflict
 from members.models import Member
-from points.errors import IdempotencyConflict, NothingToReverse
+from points.errors import NothingToReverse
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from points.services import (

@@ -38,8 +38,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from config.common.errors import IdempotencyConflict
 from points import policy
-from points.errors import ApprovalError, IdempotencyConflict, InsufficientPoints, NothingToReverse
+from points.errors import ApprovalError, InsufficientPoints, NothingToReverse
 from points.models import Account, AdjustmentRequest, Entry, Lot, PointType, Source
 from points.selectors import ledger_problems
 from points.services import (

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from tests.concurrency import FIRST_WRITE, LOCKED_AND_CONTROL, race, restore_migrated_rows, unless
+from tests.concurrency import FIRST_WRITE, LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
 from tests.tiers.conftest import grow, local
 from tiers.models import MemberTier, Tier, TierChange
@@ -19,16 +19,11 @@ from tiers.services import overrides_end_due, tier_override, tier_refresh, tiers
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 
 STATUS_WRITE = r'^UPDATE "tiers_membertier"'
-
-
-@pytest.fixture(autouse=True)
-def migrated_rows(transactional_db) -> None:
-    restore_migrated_rows()
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def two_operators_at_once() -> list:
 
 
 @pytest.mark.concurrency
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL")
 @pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
 def test_two_operators_saving_at_once_cannot_put_the_ladder_out_of_order(

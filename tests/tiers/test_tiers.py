@@ -309,7 +309,7 @@ class TestSpendAndPurchaseMetrics:
     def buy(member, number: str, paid: str, at):
         from decimal import Decimal
 
-        from members.facts import purchase_record
+        from members.purchases.services import purchase_record
 
         purchase, _ = purchase_record(
             member=member, source="pos", order_number=number, channel="store", occurred_at=at,
@@ -320,7 +320,7 @@ class TestSpendAndPurchaseMetrics:
     def test_cny_spent_less_refunds_decides_the_tier(self, ladder, set_policy):
         from decimal import Decimal
 
-        from members.facts import refund_record
+        from members.purchases.services import refund_record
         from tiers.services import tier_refresh
 
         set_policy(metric=TierPolicy.Metric.SPEND, window=Window.CALENDAR, downgrade=Downgrade.TO_QUALIFIED)
@@ -340,7 +340,7 @@ class TestSpendAndPurchaseMetrics:
     def test_purchase_count_ignores_fully_refunded_orders(self, ladder, set_policy):
         from decimal import Decimal
 
-        from members.facts import refund_record
+        from members.purchases.services import refund_record
         from tiers.models import Tier
         from tiers.services import tier_refresh
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from campaigns.lifecycle import birthdays_process
+from campaigns.earning.lifecycle import birthdays_process
 from campaigns.services import campaigns_due
 
 

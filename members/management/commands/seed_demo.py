@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from config.common.roles import Role
 from members import demo
 from members.models import Member, Store
-from members.roles import Role
 
 # Demo logins only: a published password, hence the refusal to run with DEBUG off.
 DEMO_PASSWORD = "demo-2026"

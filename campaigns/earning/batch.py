@@ -1,0 +1,177 @@
+"""The earning pipeline for many purchases at once (imports): the same awards, lines, ledger
+entries and tiers as ``purchase_process`` called once per purchase in order, in a few set-based
+statements per chunk instead of ~24 queries per purchase.
+
+Purchases are taken in waves: the k-th purchase of each member in the chunk goes into wave k,
+so within a wave every member appears once and a member's purchases still follow each other
+(what the first one did to their tier is seen by the second). A wave locks its members, then
+their accounts, then their tier rows, each in primary-key order: the order every single-fact
+writer uses, so batches and single facts never deadlock.
+
+What a wave cannot decide on its own falls back to ``purchase_process`` per purchase, so the
+result stays the same by construction:
+- campaigns with limits or budgets (they need the usage of the moment, purchase by purchase),
+  campaigns that grant coupons, and campaigns for first purchases;
+- closed members (the single path refuses them with the reason);
+- members whose tier may move (``tiers.selectors.refresh_needed``): their tier refresh, and
+  the upgrade's coupons and campaigns, run through the single path's ``_after_growth``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.db.models import prefetch_related_objects
+from django.utils import timezone
+
+from campaigns import selectors
+from campaigns.earning import engine
+from campaigns.earning.pipeline import SOURCES, _after_growth, _line, purchase_process
+from campaigns.models import Award, AwardReview, Participation
+from config.common.bulk import bulk_insert
+from members.models import Member
+from members.purchases.models import Purchase
+from points.services.ledger import EarnRequest, points_earn_bulk
+from tiers.selectors import refresh_needed
+from tiers.services import lock_statuses
+
+
+def batchable(book: selectors.RuleBook) -> bool:
+    """Whether the set-based path gives what the single path gives, for this rule book."""
+    return not any(
+        offer.budgeted
+        or offer.benefit_id
+        or offer.first_purchase
+        or offer.member_max_times is not None
+        or offer.member_max_points is not None
+        or offer.member_daily_points is not None
+        for offer in book.offers
+    )
+
+
+def purchases_process_many(
+    purchases: Sequence[Purchase], *, book: selectors.RuleBook, at: datetime.datetime | None = None
+) -> list[Award]:
+    """Award every purchase, in order; returns their awards (a purchase done before: its award)."""
+    at = at or timezone.now()
+    if not batchable(book):
+        return [purchase_process(purchase, at=at, book=book) for purchase in purchases]
+    waves: list[list[Purchase]] = []
+    seen: dict[int, int] = defaultdict(int)
+    for purchase in purchases:
+        index = seen[purchase.member_id]
+        seen[purchase.member_id] += 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(purchase)
+    awards: dict[int, Award] = {}
+    for wave in waves:
+        awards.update(_wave(wave, book, at))
+    return [awards[purchase.pk] for purchase in purchases]
+
+
+def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.datetime) -> dict[int, Award]:
+    keys = {purchase.pk: f"purchase:{purchase.pk}" for purchase in purchases}
+    with transaction.atomic():
+        members = {
+            m.pk: m
+            for m in Member.objects.select_for_update(no_key=True)
+            .filter(pk__in=[p.member_id for p in purchases])
+            .order_by("pk")
+        }
+        done = {award.purchase_id: award for award in Award.objects.filter(key__in=keys.values())}
+        if any(member.status == Member.Status.CLOSED for member in members.values()):
+            return {p.pk: purchase_process(p, at=at, book=book) for p in purchases}  # says who and why
+        todo = [p for p in purchases if p.pk not in done]
+        if book.uses_lines:
+            prefetch_related_objects(todo, "lines")
+        states = selectors.member_states(list(members.values()), book)
+        made: list[tuple[Purchase, Award, engine.Outcome]] = []
+        for purchase in todo:
+            fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
+            state = states[purchase.member_id](purchase.occurred_at)
+            outcome = engine.evaluate(
+                fact,
+                state,
+                base=book.base_for(purchase.channel, purchase.store_id),
+                offers=book.offers,
+                usage={},
+            )
+            award = Award(
+                key=keys[purchase.pk], kind=Award.Kind.PURCHASE, member_id=purchase.member_id,
+                reason=str(purchase)[:100], occurred_at=fact.at, created_at=at, purchase=purchase,
+            )  # fmt: skip
+            made.append((purchase, award, outcome))
+        bulk_insert([award for _p, award, _o in made])
+        held = {
+            purchase.pk: over
+            for purchase, _a, outcome in made
+            if (over := outcome.over(book.review_limits_for(purchase.channel, purchase.store_id)))
+        }
+        bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
+        Participation.objects.bulk_create(
+            [
+                Participation(
+                    campaign_id=pk, member_id=award.member_id, control=control, first_at=award.occurred_at
+                )
+                for _p, award, outcome in made
+                for pk, control in outcome.targeted.items()
+            ],
+            ignore_conflicts=True,
+        )
+        AwardReview.objects.bulk_create(
+            [
+                AwardReview(
+                    award=award,
+                    member_id=award.member_id,
+                    limits=held[purchase.pk],
+                    created_at=at,
+                    points={code: n for code, n in sorted(outcome.totals().items()) if n},
+                )
+                for purchase, award, outcome in made
+                if purchase.pk in held
+            ]
+        )  # what the single path's ``_hold`` writes (no coupons here: such books take that path)
+        points_earn_bulk(
+            [
+                _request(purchase, award, outcome, book)
+                for purchase, award, outcome in made
+                if purchase.pk not in held
+            ],
+            at=at,
+        )
+        before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
+        statuses = lock_statuses([members[m] for m in before], at, book.policy, book.entry_tier)
+        tiers = list(book.tiers.values())
+        needed = refresh_needed({m: statuses[m] for m in before}, at, book.policy, tiers)
+        # The single path also acts when the tier already stored is above the one the purchase
+        # was earned in (a purchase from before an upgrade): its coupons and campaigns, once.
+        needed |= {
+            m for m, s in statuses.items() if m in before and book.tiers[s.tier_id].rank > before[m].tier_rank
+        }
+        caused_by = {award.member_id: award for _p, award, _o in made}  # one purchase per member a wave
+        for member_id in sorted(needed):
+            _after_growth(
+                members[member_id], before[member_id].tier_rank, book, at, cause=caused_by[member_id]
+            )
+    return {**done, **{purchase.pk: award for purchase, award, _o in made}}
+
+
+def _request(
+    purchase: Purchase, award: Award, outcome: engine.Outcome, book: selectors.RuleBook
+) -> EarnRequest:
+    """What the single path's ``_post`` gives the ledger for this award."""
+    return EarnRequest(
+        member_id=purchase.member_id,
+        amounts={
+            book.point_types[code]: amount for code, amount in sorted(outcome.totals().items()) if amount > 0
+        },
+        source=SOURCES[award.kind],
+        source_ref=award.key,
+        key=award.key,
+        reason=award.reason,
+        pending_from=purchase.occurred_at,
+    )

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class CommonConfig(AppConfig):
+    """Building blocks with no domain, below every app: an app so that Django finds its template
+    tags (``{% load formats %}``) and its users-and-roles admin."""
+
+    name = "config.common"
+    label = "common"
+
+    def ready(self) -> None:
+        from config.common import admin_auth  # noqa: F401  (registers users and roles)
