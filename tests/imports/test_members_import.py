@@ -1,5 +1,6 @@
-"""Member lists through the import framework (profile ``members``): the rules of the foundation's
-member import, now with the preview, the job and the rejected-rows file of every import."""
+"""Member lists through the import framework (profile ``members``): who is new, who is already a
+member, who collides with someone else; with the preview, the job and the rejected-rows file of
+every import."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def test_the_member_list_links_to_the_import_with_the_members_layout(client, ope
     assert f'href="{link}"' in page and "导入会员" in page
     upload = client.get(link).content.decode()
     assert "selected>Member list" in upload or "selected>会员" in upload
-    with pytest.raises(NoReverseMatch):  # the foundation's separate member import is gone
+    with pytest.raises(NoReverseMatch):  # there is no separate member import page
         reverse("admin:members_member_import")
     page = login(client, store_staff).get(reverse("admin:members_member_changelist")).content.decode()
     assert link not in page  # counter staff import receipts, not member lists
