@@ -5,12 +5,12 @@ from celery import shared_task
 from members.imports.runner import import_run_execute
 
 
-@shared_task
+@shared_task(name="members.run_import")
 def run_import(run_id: int) -> int:
     return import_run_execute(run_id).rows_done
 
 
-@shared_task
+@shared_task(name="members.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     from members.partners.codes import member_codes_purge
     from members.partners.services import idempotency_purge
