@@ -1,14 +1,16 @@
 """The scheduled jobs in the admin (周期任务): django-celery-beat's pages, each job with a line
 saying what it does (``config.jobs``) and its schedule in words of the reader's language.
 
-Only crontab schedules are offered: every job runs at times of day (or every N minutes), and
-the library's interval, solar and clocked schedules would be three more pages to explain.
+Only crontab schedules in the programme's time zone are offered: every job runs at times of day
+(or every N minutes), and the library's interval, solar and clocked schedules would be three more
+pages to explain. The jobs take no arguments, so the form has none.
 Administrators edit the schedules (the role has every permission); other roles do not see them.
 """
 
 from __future__ import annotations
 
 from cron_descriptor import ExpressionDescriptor, FormatException, Options
+from django.conf import settings
 from django.contrib import admin
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -54,7 +56,6 @@ class JobAdmin(beat_admin.PeriodicTaskAdmin):
     fieldsets = [
         (None, {"fields": ["name", "regtask", "task", "what_it_does", "enabled", "description"]}),
         (_("Schedule"), {"fields": ["crontab", "schedule", "start_time", "last_run_at", "one_off"]}),
-        (_("Arguments"), {"fields": ["args", "kwargs"], "classes": ["collapse"]}),
     ]
     readonly_fields = ["what_it_does", "schedule", "last_run_at"]
     change_form_template = None  # the library's adds an English description by script
@@ -108,4 +109,8 @@ class CrontabAdmin(admin.ModelAdmin):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name in HELP_TEXTS:
             field.help_text = HELP_TEXTS[db_field.name]
+        if db_field.name == "timezone":
+            # the programme's business day is in its own zone (the library's default is UTC)
+            field.choices = [(settings.TIME_ZONE, settings.TIME_ZONE)]
+            field.initial = settings.TIME_ZONE
         return field
