@@ -78,6 +78,7 @@ class JobAdmin(beat_admin.PeriodicTaskAdmin):
 
 class JobInline(beat_admin.PeriodicTaskInline):
     fields = ["name", "what_it_does"]
+    verbose_name = verbose_name_plural = _("jobs on this schedule")
     readonly_fields = fields
 
     @admin.display(description=_("what it does"))
@@ -85,8 +86,11 @@ class JobInline(beat_admin.PeriodicTaskInline):
         return job_description(task.task) or "—"
 
 
-#: The library's help for these two fields has no Chinese; the others have.
+#: The library's help says "all" in its Chinese too; ours, with examples of our jobs.
 HELP_TEXTS = {
+    "minute": _('Minutes past the hour (0-59); "*" for every minute, "*/15" for every 15 minutes.'),
+    "hour": _('Hours of the day (0-23); "*" for every hour, e.g. "0" for the hour after midnight.'),
+    "day_of_month": _('Days of the month (1-31); "*" for every day.'),
     "month_of_year": _('Months of the year (1-12) to run in; "*" for every month, e.g. "1,7".'),
     "day_of_week": _(
         'Days of the week to run on; "*" for every day, Sunday is 0 or 7, Monday 1, e.g. "1,5".'
