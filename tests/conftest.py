@@ -85,8 +85,9 @@ def login(client, user: User):
 
 @pytest.fixture
 def migration_rows(transactional_db) -> None:
-    """Rows the data migrations write (point types, the entry tier, default earning rules): the
-    flush of transactional tests removes them, so tests that need them put them back."""
+    """Rows the data migrations write (point types, the entry tier, default earning rules, the
+    jobs' schedules): the flush of transactional tests removes them, so tests that need them put
+    them back."""
     import importlib
 
     from django.apps import apps
@@ -96,3 +97,4 @@ def migration_rows(transactional_db) -> None:
     )
     importlib.import_module("tiers.migrations.0002_entry_tier_and_policy").create(apps, None)
     importlib.import_module("campaigns.migrations.0002_default_rules").default_rules(apps, None)
+    importlib.import_module("campaigns.migrations.0006_job_schedules").create_schedules(apps, None)
