@@ -451,4 +451,5 @@ class AwardInline(ReadOnlyInline):
 
 MEMBER_PAGE_INLINES.append(AwardInline)
 
-from campaigns import admin_review  # noqa: E402, F401  (registers the review holds' admin)
+# registers the review holds' admin and the scheduled jobs' pages
+from campaigns import admin_jobs, admin_review  # noqa: E402, F401
