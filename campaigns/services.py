@@ -9,10 +9,11 @@ after it ended); see ``campaigns.selectors.GIVING``.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,6 +35,61 @@ ACTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
     # gives to late facts from its window, and one that never ran must give nothing.
     "end": ((S.ACTIVE, S.PAUSED), gettext_lazy("Ended")),
 }
+
+
+# --- drafts: the content of a campaign, written only while it is a draft ------------------------
+
+#: What a draft's author sets; the record (status, author, approval, what was given) belongs to
+#: the lifecycle and the pipeline.
+RECORD_FIELDS = {"id", "status", "created_by", "approved_by", "approved_at", "created_at", "spent_points",
+                 "spent_cny"}  # fmt: skip
+CONTENT_FIELDS = frozenset(
+    field.name
+    for field in Campaign._meta.get_fields()
+    if isinstance(field, models.Field) and field.editable and field.name not in RECORD_FIELDS
+)
+
+
+def campaign_draft_create(*, values: Mapping[str, Any], actor: Any) -> Campaign:
+    """A new campaign, as a draft written by ``actor``; refused with the fields' reasons if its
+    settings cannot work (``Campaign.clean``)."""
+    campaign = Campaign(status=S.DRAFT, created_by=actor if getattr(actor, "pk", None) else None)
+    return _draft_save(campaign, values, actor)
+
+
+def campaign_draft_update(campaign: Campaign, *, values: Mapping[str, Any], actor: Any) -> Campaign:
+    """Change a draft's content. Only a draft: the row is locked and read again, so an edit that
+    meets a submission either goes in before it (the approver sees the edit) or is refused."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().filter(pk=campaign.pk, status=S.DRAFT).first()
+        if locked is None:
+            raise ValidationError(
+                _("The campaign is no longer a draft: it was submitted while you were editing it."),
+                code="not_draft",
+            )
+        return _draft_save(locked, values, actor)
+
+
+def _draft_save(campaign: Campaign, values: Mapping[str, Any], actor: Any) -> Campaign:
+    if unknown := set(values) - CONTENT_FIELDS:
+        raise TypeError(f"not a draft's content: {sorted(unknown)}")
+    related: dict[str, Any] = {}
+    for name, value in values.items():
+        if Campaign._meta.get_field(name).many_to_many:
+            related[name] = value
+        else:
+            setattr(campaign, name, value)
+    campaign.full_clean()
+    if getattr(actor, "pk", None):
+        campaign._history_user = actor
+    with transaction.atomic():
+        campaign.save()
+        for name, value in related.items():
+            getattr(campaign, name).set(value)
+    return campaign
+
+
+# --- the lifecycle ---------------------------------------------------------------------------------
 
 
 def allowed_actions(campaign: Campaign, user: Any) -> list[str]:
