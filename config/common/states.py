@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db.models import Q
+
 from config.common.errors import BusinessRuleError
 
 
@@ -42,6 +44,13 @@ class Transitions:
     def sources(self, target: str) -> tuple[str, ...]:
         """The statuses a row may move to ``target`` from, for a conditional UPDATE's filter."""
         return tuple(source for source, targets in self.table.items() if target in targets)
+
+    def may_move_to(self, target: str, field: str = "status") -> Q:
+        """The rows that may move to ``target``: ``filter(table.may_move_to(t)).update(status=t)``
+        moves many rows at once, and of two updates racing for one row only the first matches
+        (PostgreSQL re-checks the condition on the row the other just changed)."""
+        sources = self.sources(target)
+        return Q(**{field: sources[0]}) if len(sources) == 1 else Q(**{f"{field}__in": sources})
 
     def final(self, status: str) -> bool:
         return not self.table.get(status)
