@@ -330,6 +330,8 @@ class FulfilmentFilter(admin.SimpleListFilter):
 
 
 class FulfilmentForm(ServiceForm):
+    """The tracking number only; ``RedemptionAdmin.save_by_service`` ships the gift with it."""
+
     class Meta:
         model = Redemption
         fields = ["tracking_number"]

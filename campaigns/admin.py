@@ -1,6 +1,7 @@
 """Campaigns admin: earning rules, campaigns with their lifecycle, simulation and results, and the
-awards the pipeline made. An interface only: lifecycle steps go through
-``campaigns.services.campaign_transition``, the figures come from ``campaigns.simulation`` and
+awards the pipeline made. An interface only: drafts are saved through
+``campaign_draft_create``/``campaign_draft_update`` after the form validated, lifecycle steps go
+through ``campaigns.services.campaign_transition``, the figures come from ``campaigns.simulation`` and
 ``campaigns.results`` (see ``campaigns.admin_views`` for those pages).
 
 Operators never type JSON: channels and weekdays are ticked, categories and SKUs typed as text

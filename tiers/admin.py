@@ -240,6 +240,8 @@ MEMBER_PAGE_INLINES.extend([TierStatusInline, TierChangeInline])
 
 
 class OverrideForm(ServiceForm):
+    """What an override needs; ``MemberTierAdmin.save_by_service`` hands it to ``tier_override``."""
+
     class Meta:
         model = MemberTier
         fields = ["member", "override_tier", "override_until", "override_reason"]
