@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
@@ -37,6 +38,13 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from campaigns.defaults import earning_ensure
+
+        post_migrate.connect(earning_ensure, sender=self, dispatch_uid="campaigns.defaults")
+        # the top app: every job's app is migrated by the time its post_migrate runs
+        from config.common.jobs import schedules_ensure
+
+        post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="campaigns.schedules")
         from campaigns.earning.imports import import_facts_process, import_review_marks
         from members.imports.runner import PROCESSORS
         from members.imports.services import PREVIEW_MARKS

@@ -194,8 +194,8 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem:"):
         "processed_folder": str(_queue_dir / "processed"),
         "control_folder": str(_queue_dir / "control"),
     }
-# The schedules are rows edited in the admin (周期任务), created by a data migration
-# (campaigns/migrations/0003_job_schedules.py); config/common/jobs.py says what each job does.
+# The schedules are rows edited in the admin (周期任务), written when the database is new
+# (config/common/jobs.py: what each job does, and the schedules a new database starts with).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- libraries ---------------------------------------------------------------------------

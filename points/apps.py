@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
@@ -36,6 +37,9 @@ class PointsConfig(AppConfig):
     role_revoked_permissions = {Role.STORE_STAFF: ["points.view_account"]}
 
     def ready(self) -> None:
+        from points.defaults import point_types_ensure
+
+        post_migrate.connect(point_types_ensure, sender=self, dispatch_uid="points.defaults")
         from members.imports.selectors import POINT_TYPE_NAMES
 
         if point_type_names not in POINT_TYPE_NAMES:

@@ -81,16 +81,3 @@ def member(db):
 def login(client, user: User):
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def migration_rows(request, django_db_serialized_rollback, transactional_db) -> None:
-    """Rows the data migrations write (point types, the entry tier, default earning rules and
-    review limits, the jobs' schedules): the flush of transactional tests removes them; Django's
-    serialized rollback puts them back before each test that asks for this.
-
-    pytest-django serializes the database at set-up only for tests whose ``django_db`` mark says
-    so (a fixture alone is not seen when there is a mark), hence the check."""
-    mark = request.node.get_closest_marker("django_db")
-    if mark is not None and not mark.kwargs.get("serialized_rollback"):
-        pytest.fail("migration_rows needs @pytest.mark.django_db(transaction=True, serialized_rollback=True)")

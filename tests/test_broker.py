@@ -33,8 +33,7 @@ from tests.factories import MemberFactory, StoreFactory
 
 pytestmark = [
     pytest.mark.broker,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("migration_rows"),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs a real server"),
 ]
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
@@ -34,3 +35,8 @@ class TiersConfig(AppConfig):
         Role.FINANCE: _READ,
         Role.APPROVER: _READ,
     }
+
+    def ready(self) -> None:
+        from tiers.defaults import ladder_ensure
+
+        post_migrate.connect(ladder_ensure, sender=self, dispatch_uid="tiers.defaults")

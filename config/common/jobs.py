@@ -1,7 +1,7 @@
 """What each scheduled job does, in the words the admin's list of schedules (周期任务) shows.
 
-The schedules are rows of django-celery-beat, created by a data migration
-(campaigns/migrations/0003_job_schedules.py) and edited by administrators in the admin. Tasks
+The schedules are rows of django-celery-beat: a new database gets ``SCHEDULES`` (below, after
+``migrate``), administrators edit them in the admin. Tasks
 are named by stable strings (``points.activate_due_lots``), not module paths, so a module can
 move without orphaning its schedule. A task scheduled here needs a line below: a test fails
 otherwise.
@@ -9,6 +9,11 @@ otherwise.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.conf import settings
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -37,3 +42,48 @@ JOBS: dict[str, Promise] = {
 
 def job_description(task_name: str) -> str:
     return str(JOBS.get(task_name, ""))
+
+
+#: (name, task, minute, hour): the jobs a new programme runs, and when.
+#: Every job is idempotent and safe to overlap, so a missed or doubled run does no harm.
+SCHEDULES = [
+    # Partners' stored answers to retries: kept 48 hours (at least the promised 24), then forgotten.
+    ("partners-purge-idempotency-keys", "partners.purge_idempotency_keys", "30", "3"),
+    ("points-activate-due-lots", "points.activate_due_lots", "*/15", "*"),
+    ("points-expire-due-lots", "points.expire_due_lots", "5", "0"),
+    # Paid periods and overrides end before the review, so it settles members on what they hold.
+    ("tiers-expire-due-subscriptions", "tiers.expire_due_subscriptions", "*/15", "*"),
+    ("tiers-end-due-overrides", "tiers.end_due_overrides", "*/15", "*"),
+    ("tiers-review-due", "tiers.review_due_tiers", "15", "0"),
+    # After the review: members who reached a tier get this period's coupons the same morning.
+    ("benefits-issue-entitlements", "benefits.issue_entitlements", "0", "1"),
+    ("benefits-expire-due-coupons", "benefits.expire_due_coupons", "30", "*"),
+    # Campaigns start and end on their dates; birthday campaigns run in the morning, local time.
+    ("campaigns-start-and-end-due", "campaigns.start_and_end_due_campaigns", "*/5", "*"),
+    ("campaigns-birthdays", "campaigns.process_birthdays", "0", "8"),
+]
+
+
+def schedules_ensure(*, apps: Any = None, using: str = "default", **_kwargs: Any) -> None:
+    """post_migrate: a database with none of these jobs scheduled gets them, in the programme's
+    time zone; once any is there (perhaps edited by an administrator), nothing is added."""
+    apps = apps or global_apps  # flush sends post_migrate without the migration state
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    if PeriodicTask.objects.using(using).filter(name__in=[name for name, *_rest in SCHEDULES]).exists():
+        return
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
+    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
+    for name, task, minute, hour in SCHEDULES:
+        crontab, _created = CrontabSchedule.objects.using(using).get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_week="*",
+            day_of_month="*",
+            month_of_year="*",
+            timezone=settings.TIME_ZONE,
+        )
+        PeriodicTask.objects.using(using).get_or_create(
+            name=name, defaults={"task": task, "crontab": crontab}
+        )
+    # tells a running beat to reload its schedule (what the library's own save() does)
+    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": timezone.now()})

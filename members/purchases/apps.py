@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
@@ -20,3 +21,9 @@ class PurchasesConfig(AppConfig):
     verbose_name = _("Purchases and behaviour")
 
     role_permissions = {Role.OPERATOR: _READ, Role.FINANCE: _READ}
+
+    def ready(self) -> None:
+        from members.purchases.defaults import event_types_ensure
+
+        # a new database starts with the programme's defaults (see docs/architecture.md)
+        post_migrate.connect(event_types_ensure, sender=self, dispatch_uid="purchases.defaults")

@@ -83,9 +83,9 @@ def test_stored_answers_are_kept_at_least_a_day(partner_a):
     assert IdempotentRequest.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
-def test_twenty_concurrent_identical_posts_have_one_effect(migration_rows):
+def test_twenty_concurrent_identical_posts_have_one_effect():
     partner, key = make_partner("race", "R001")
     idem = str(uuid.uuid4())
 
@@ -101,9 +101,9 @@ def test_twenty_concurrent_identical_posts_have_one_effect(migration_rows):
     assert json.loads(results[0][1])["mobile"] == "+8613812345678"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="races need PostgreSQL")
-def test_twenty_concurrent_identical_purchases_earn_once(migration_rows):
+def test_twenty_concurrent_identical_purchases_earn_once():
     import datetime
 
     from django.utils import timezone

@@ -34,7 +34,7 @@ def sign_in(page, user) -> None:
     page.wait_for_url("**/admin/")
 
 
-def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_stores, migration_rows):
+def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_stores):
     from playwright.sync_api import expect
 
     operator = make_user(Role.OPERATOR)
@@ -56,7 +56,7 @@ def test_progress_bar_moves_and_the_result_follows(page, make_user, sample_store
     expect(page.locator("#import-progress")).to_have_count(0)
 
 
-def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypatch, migration_rows):
+def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypatch):
     from playwright.sync_api import expect
 
     from members.imports import views
@@ -72,9 +72,7 @@ def test_a_stalled_import_offers_resume(page, make_user, sample_stores, monkeypa
     expect(resume).to_be_visible(timeout=6_000)
 
 
-def test_store_staff_import_the_pos_sample_and_see_a_members_points(
-    page, make_user, sample_stores, migration_rows
-):
+def test_store_staff_import_the_pos_sample_and_see_a_members_points(page, make_user, sample_stores):
     """The issue's walk-through: upload the GBK POS sample, preview, confirm, watch the progress
     finish (the job runs in the server's background thread), open a member, see the points."""
     from playwright.sync_api import expect

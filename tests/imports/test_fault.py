@@ -24,8 +24,7 @@ from tests.fixtures.exports import pos_export
 from tests.imports.conftest import expected_points
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.usefixtures("migration_rows"),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="a second process needs a real server"),
 ]
 

@@ -43,7 +43,7 @@ from tests.points.conftest import T0, days
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 

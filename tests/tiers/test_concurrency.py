@@ -19,7 +19,7 @@ from tiers.services import overrides_end_due, tier_override, tier_refresh, tiers
 
 pytestmark = [
     pytest.mark.concurrency,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL"),
 ]
 

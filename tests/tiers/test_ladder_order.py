@@ -137,12 +137,10 @@ def two_operators_at_once() -> list:
 
 
 @pytest.mark.concurrency
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and races need PostgreSQL")
 @pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
-def test_two_operators_saving_at_once_cannot_put_the_ladder_out_of_order(
-    locked, migration_rows, ladder, slow_check
-):
+def test_two_operators_saving_at_once_cannot_put_the_ladder_out_of_order(locked, ladder, slow_check):
     with unless(locked, "tiers/services.py::ladder_lock"):
         results = two_operators_at_once()
     if locked:

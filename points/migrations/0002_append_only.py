@@ -1,10 +1,8 @@
-"""The two point types every programme starts with, and the database guard on entries.
+"""The database guard on entries.
 
 On PostgreSQL a trigger makes ``points_entry`` append-only: UPDATE and DELETE raise, whatever
 code or SQL console tries them. (TRUNCATE stays possible: tests reset tables with it.)
 """
-
-from decimal import Decimal
 
 from django.db import migrations
 
@@ -25,34 +23,6 @@ DROP FUNCTION IF EXISTS points_entry_append_only();
 """
 
 
-def create_point_types(apps, schema_editor):
-    PointType = apps.get_model("points", "PointType")
-    PointType.objects.get_or_create(
-        code="points",
-        defaults={
-            "name": "积分",
-            "redeemable": True,
-            "expiry_policy": "calendar",
-            "expiry_period": 1,
-            "pending_days": 7,
-            "cny_value": Decimal("0.01"),
-            "approval_threshold": 1000,
-        },
-    )
-    PointType.objects.get_or_create(
-        code="growth",
-        defaults={
-            "name": "成长值",
-            "redeemable": False,
-            "expiry_policy": "never",
-            "expiry_period": 0,
-            "pending_days": 7,
-            "cny_value": Decimal("0"),
-            "approval_threshold": 1000,
-        },
-    )
-
-
 def append_only(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(APPEND_ONLY, params=None)
@@ -67,6 +37,5 @@ class Migration(migrations.Migration):
     dependencies = [("points", "0001_initial")]
 
     operations = [
-        migrations.RunPython(create_point_types, migrations.RunPython.noop),
         migrations.RunPython(append_only, drop_append_only),
     ]
