@@ -102,6 +102,10 @@ def _add_taken(errors: FieldErrors, field: str, key: IdentityKey, number: str) -
     )
 
 
+def _add_twice(errors: FieldErrors, field: str, key: IdentityKey) -> None:
+    errors.add(field, _("%(value)s is given twice.") % {"value": key.value}, code="duplicate")
+
+
 def _check_identity_free(key: IdentityKey, member: Member | None, errors: FieldErrors, field: str) -> None:
     owner = _owners([key]).get((key.kind, key.namespace, key.value))
     if owner and (member is None or owner[0] != member.pk):
@@ -232,7 +236,7 @@ def _enrol_draft(enrolment: Enrolment) -> _Draft:
     for field, key in keys:
         marker = (key.kind, key.namespace, key.value)
         if marker in seen:
-            errors.add(field, _("%(value)s is given twice.") % {"value": key.value}, code="duplicate")
+            _add_twice(errors, field, key)
         seen.add(marker)
     birthday = enrolment.birthday
     if birthday and birthday > timezone.localdate():
@@ -267,23 +271,21 @@ def _enrol_draft(enrolment: Enrolment) -> _Draft:
 
 
 def _check_free(drafts: list[_Draft]) -> bool:
-    """Refuse each draft whose ids are someone's already, or an earlier draft's; True if any was."""
-    owners = _owners(key for draft in drafts if not draft.errors.errors for _field, key in draft.keys)
+    """Refuse each draft whose ids are someone's already, or an earlier draft's (a draft refused
+    for something else is told too: every problem at once); True if any draft was."""
+    owners = _owners(key for draft in drafts for _field, key in draft.keys)
     claimed: set[tuple[str, str, str]] = set()
     refused = False
     for draft in drafts:
-        if draft.errors.errors:
-            continue
+        before = bool(draft.errors.errors)
         for field, key in draft.keys:
             marker = (key.kind, key.namespace, key.value)
             if owner := owners.get(marker):
                 _add_taken(draft.errors, field, key, owner[1])
             elif marker in claimed:
-                draft.errors.add(
-                    field, _("%(value)s is given twice.") % {"value": key.value}, code="duplicate"
-                )
+                _add_twice(draft.errors, field, key)
         if draft.errors.errors:
-            refused = True
+            refused = refused or not before
         else:
             claimed.update((key.kind, key.namespace, key.value) for _field, key in draft.keys)
     return refused

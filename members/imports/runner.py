@@ -335,7 +335,10 @@ def _apply_sales(
                 # The row's member may be new in this chunk: the chunk is redone row by row,
                 # and this row, member and purchase together, is rejected (all in or all out).
                 raise outcome
-            _reject_with(row, "order_number", reason("imported_other_amounts", number=v["order_number"]))
+            if "conflict" in {e.code for errors in outcome.error_dict.values() for e in errors}:
+                _reject_with(row, "order_number", reason("imported_other_amounts", number=v["order_number"]))
+            else:
+                _reject(row, outcome)
             continue
         purchase, created = outcome
         by_pk[purchase.pk] = purchase
@@ -347,7 +350,7 @@ def _apply_sales(
             row.purchase_id, row.member_id = purchase.pk, purchase.member_id  # the refund is recorded next
         else:
             row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
-            row.member_id = purchase.member_id
+            row.member_id = None
     # Orders carrying a refund (退款成功, 部分退款), new or seen before with less refunded.
     refunded = []
     for row in rows:
