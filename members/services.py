@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,7 @@ class _Draft:
     enrolment: Enrolment
     member: Member
     keys: list[tuple[str, IdentityKey]]  # (field named in errors, key)
+    tags: list[Tag]
     errors: FieldErrors
 
 
@@ -267,7 +269,7 @@ def _enrol_draft(enrolment: Enrolment) -> _Draft:
     except ValidationError as exc:
         for field, problems in exc.error_dict.items():
             errors.errors.setdefault(field, []).extend(problems)
-    return _Draft(enrolment, member, keys, errors)
+    return _Draft(enrolment, member, keys, list(enrolment.tags), errors)
 
 
 def _check_free(drafts: list[_Draft]) -> bool:
@@ -295,7 +297,7 @@ def _redraw_taken_numbers(drafts: list[_Draft]) -> bool:
     """Draw new numbers for drafts whose number someone has now; True if any had."""
     numbers = [draft.member.member_number for draft in drafts]
     taken = set(Member.objects.filter(member_number__in=numbers).values_list("member_number", flat=True))
-    taken |= {number for number in numbers if numbers.count(number) > 1}
+    taken |= {number for number, times in Counter(numbers).items() if times > 1}
     for draft in drafts:
         if draft.member.member_number in taken:
             draft.member.member_number = new_member_number()
@@ -338,9 +340,9 @@ def _enrol_rows(drafts: list[_Draft], actor: Any, source: str, now: datetime.dat
         if granted
     )
     for draft in drafts:
-        if tags := list(draft.enrolment.tags):
+        if draft.tags:
             draft.member._history_user, draft.member._change_reason = user, source
-            draft.member.tags.add(*tags)
+            draft.member.tags.add(*draft.tags)
     dated = [draft for draft in drafts if draft.enrolment.enrolled_at]
     if dated:  # registered before today (seed data): the stamps say when
         for draft in dated:
