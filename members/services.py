@@ -2,6 +2,9 @@
 
 Errors are ``ValidationError`` keyed by field, so the admin, the importer and the API can
 all show the operator which field is wrong and why, and nothing is written.
+
+Enrolment has one write path, ``members_enrol`` (many at once: an import's chunk, seed data);
+``member_enrol`` is it called with one enrolment.
 """
 
 from __future__ import annotations

@@ -3,6 +3,13 @@
 Every recorder is idempotent on the source's own number (order, refund, event key): the same
 fact sent again returns the stored one; the same number with different content is refused,
 naming the field, and nothing is written. The earning pipeline (campaigns) reads these facts.
+
+Each fact has one write path: ``purchases_record`` and ``events_record`` take many facts (an
+import's chunk) and ``purchase_record``/``event_record`` are those called with one, so the API,
+the admin, demo data and imports are judged by the same lines. Refunds lock their purchase:
+``refund_record`` and ``refunds_record`` share the checks (``_refund_check``, ``_refund_apply``)
+and differ only in how the purchase's total is written (see ``_refunded_write``).
+A refund above what is left is a business rule (``RefundTooLarge``, API 422 ``too_much``).
 """
 
 from __future__ import annotations
