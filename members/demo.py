@@ -1,10 +1,9 @@
 """Demo data for ``manage.py seed_demo``: stores, tags and members in bulk.
 
-Members are written with ``bulk_create``, not ``member_enrol``: a million enrolments one by one
-take hours, in batches minutes. The bulk path writes exactly the rows ``member_enrol`` would
-(member, primary PHONE identity, other identities, consent records, tags) minus the
-django-simple-history rows, which bulk_create does not make; seed data has no author anyway.
-Unique values are checked against rows already there, so a second run adds members.
+Members are drawn here and written by ``members_enrol``, in batches (a million enrolments one
+by one take hours, in batches minutes), so they are made by the same rules and rows as every
+member, back-dated to when they registered. Unique values are drawn against rows already
+there, so a second run adds members.
 
 Apps above members add their own demo data through a hook: an ``AppConfig`` may declare
 ``demo_seed = "<app>.demo.seed"``, a dotted path to a function taking a ``DemoRun`` (the members
@@ -20,12 +19,12 @@ import math
 import random
 import string
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import reset_queries, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -35,14 +34,20 @@ from faker.providers.person.zh_CN import Provider as ZhNames
 from members.models import (
     Channel,
     ConsentChannel,
-    ConsentRecord,
     Gender,
     Identity,
     Member,
     Store,
     Tag,
 )
-from members.services import MEMBER_NUMBER_PREFIX, MEMBER_NUMBER_RANDOM_DIGITS, luhn_check_digit
+from members.services import (
+    MEMBER_NUMBER_PREFIX,
+    MEMBER_NUMBER_RANDOM_DIGITS,
+    Enrolment,
+    IdentityKey,
+    luhn_check_digit,
+    members_enrol,
+)
 
 OWN, FRANCHISE, PARTNER = Store.Kind.OWN, Store.Kind.FRANCHISE, Store.Kind.PARTNER
 # code, name, city, kind, share of in-store registrations (the online store has no city)
@@ -73,7 +78,7 @@ MOBILE_PREFIXES = ["130", "131", "132", "133", "135", "136", "137", "138", "139"
 TOKEN_CHARS = string.ascii_letters + string.digits + "-_"
 HISTORY = datetime.timedelta(days=3 * 365)  # registrations spread over the last three years
 NEW_MEMBER, LAPSING_MEMBER = datetime.timedelta(days=90), datetime.timedelta(days=365)
-GIVEN = {"granted": True, "source": "demo"}  # how the demo consents are recorded
+SOURCE = "demo"  # where the demo members came from, in their history and consent records
 
 # (Identity.kind, namespace) of the identities demo members get
 PHONE, CARD = (Identity.Kind.PHONE, ""), (Identity.Kind.CARD, "")
@@ -128,25 +133,6 @@ class _Draft(NamedTuple):
     tags: list[int]
 
 
-@contextmanager
-def _explicit_timestamps() -> Iterator[None]:
-    """Let bulk_create store the created_at/updated_at we set instead of stamping "now".
-
-    auto_now(_add) is applied in ``Field.pre_save``, which bulk_create calls too, so the flags
-    are switched off meanwhile (in this process only; the command is single-threaded).
-    """
-    fields: list[Any] = [Member._meta.get_field(name) for name in ("created_at", "updated_at")]
-    fields.append(Identity._meta.get_field("created_at"))
-    saved = [(f, f.auto_now, f.auto_now_add) for f in fields]
-    try:
-        for f in fields:
-            f.auto_now = f.auto_now_add = False
-        yield
-    finally:
-        for f, auto_now, auto_now_add in saved:
-            f.auto_now, f.auto_now_add = auto_now, auto_now_add
-
-
 def _redraw_taken(objs: list[Any], attr: str, rows: Any, redraw: Callable[[], str]) -> None:
     """Give a new ``attr`` to each of ``objs`` whose value is already in ``rows``, until none is."""
     while objs:
@@ -173,6 +159,7 @@ class MemberSeeder:
         self.stores = [s for s in stores if s.city and shares.get(s.code)]
         self.store_shares = [shares[s.code] for s in self.stores]
         self.tags = {name: tag.pk for name, tag in tags.items()}
+        self.tag_objects = list(tags.values())
         self.city_shares = [share for _province, share in CITIES.values()]
         self.surnames = list(ZhNames.last_names)
         self.surname_shares = list(ZhNames.last_names.values())
@@ -277,22 +264,38 @@ class MemberSeeder:
             _redraw_taken(held, "value", same_kind, redraw)
 
     def _insert(self, drafts: list[_Draft]) -> None:
-        """One transaction; related rows take the members' new pks. Given consents get a record."""
-        for d in drafts:
-            d.member.mobile = d.identities[PHONE].value
-        tagging = Member.tags.through
-        with transaction.atomic(), _explicit_timestamps():
-            Member.objects.bulk_create([d.member for d in drafts])
-            Identity.objects.bulk_create([i for d in drafts for i in d.identities.values()])
-            ConsentRecord.objects.bulk_create(
-                ConsentRecord(member=m, channel=c, recorded_at=m.created_at, **GIVEN)
-                for m in (d.member for d in drafts)
-                for c in ConsentChannel
-                if m.consent(c)
+        """One batch through ``members_enrol``, as every member is made, back-dated to when the
+        draft registered."""
+        tags = {tag.pk: tag for tag in self.tag_objects}
+        enrolments = [
+            Enrolment(
+                name=d.member.name,
+                mobile=d.identities[PHONE].value,
+                email=d.member.email,
+                gender=d.member.gender,
+                birthday=d.member.birthday,
+                province=d.member.province,
+                city=d.member.city,
+                registration_channel=d.member.registration_channel,
+                registration_store_id=d.member.registration_store_id,
+                identities=[
+                    IdentityKey(identity.kind, identity.value, identity.namespace)
+                    for key, identity in d.identities.items()
+                    if key != PHONE
+                ],
+                consents={channel: d.member.consent(channel) for channel in ConsentChannel},
+                tags=[tags[pk] for pk in d.tags],
+                status=d.member.status,
+                enrolled_at=d.member.created_at,
+                member_number=d.member.member_number,
             )
-            tagging.objects.bulk_create(
-                [tagging(member_id=d.member.pk, tag_id=tag) for d in drafts for tag in d.tags]
-            )
+            for d in drafts
+        ]
+        with transaction.atomic():
+            members = members_enrol(enrolments, source=SOURCE)
+            refused = [outcome for outcome in members if isinstance(outcome, ValidationError)]
+            if refused:  # the draws avoid what is taken: a refusal is a bug in this module
+                raise refused[0]
 
 
 # --- demo data of the apps above members ------------------------------------------------

@@ -2,20 +2,27 @@
 
 Errors are ``ValidationError`` keyed by field, so the admin, the importer and the API can
 all show the operator which field is wrong and why, and nothing is written.
+
+Enrolment has one write path, ``members_enrol`` (many at once: an import's chunk, seed data);
+``member_enrol`` is it called with one enrolment.
 """
 
 from __future__ import annotations
 
 import datetime
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
+from config.common.bulk import bulk_set
 from config.common.validation import FieldErrors
 from members.models import Channel, ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import normalize_mobile
@@ -74,19 +81,39 @@ def _record_history(instance: Any, actor: Any, reason: str) -> None:
     instance._change_reason = reason
 
 
-def _check_identity_free(key: IdentityKey, member: Member | None, errors: FieldErrors, field: str) -> None:
-    owner = (
-        Identity.objects.filter(kind=key.kind, namespace=key.namespace, value=key.value)
-        .values_list("member_id", "member__member_number")
-        .first()
-    )
-    if owner and (member is None or owner[0] != member.pk):
-        errors.add(
-            field,
-            _("%(kind)s %(value)s already belongs to member %(number)s.")
-            % {"kind": Identity.Kind(key.kind).label, "value": key.value, "number": owner[1]},
-            code="identity_taken",
+def _owners(keys: Iterable[IdentityKey]) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """(kind, namespace, value) -> (member id, member number) of those already someone's: one
+    query per kind and namespace."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for key in keys:
+        wanted.setdefault((key.kind, key.namespace), set()).add(key.value)
+    owners = {}
+    for (kind, namespace), values in wanted.items():
+        found = Identity.objects.filter(kind=kind, namespace=namespace, value__in=values).values_list(
+            "value", "member_id", "member__member_number"
         )
+        for value, member_id, number in found:
+            owners[(kind, namespace, value)] = (member_id, number)
+    return owners
+
+
+def _add_taken(errors: FieldErrors, field: str, key: IdentityKey, number: str) -> None:
+    errors.add(
+        field,
+        _("%(kind)s %(value)s already belongs to member %(number)s.")
+        % {"kind": Identity.Kind(key.kind).label, "value": key.value, "number": number},
+        code="identity_taken",
+    )
+
+
+def _add_twice(errors: FieldErrors, field: str, key: IdentityKey) -> None:
+    errors.add(field, _("%(value)s is given twice.") % {"value": key.value}, code="duplicate")
+
+
+def _check_identity_free(key: IdentityKey, member: Member | None, errors: FieldErrors, field: str) -> None:
+    owner = _owners([key]).get((key.kind, key.namespace, key.value))
+    if owner and (member is None or owner[0] != member.pk):
+        _add_taken(errors, field, key, owner[1])
 
 
 def validate_mobile(raw: object, *, member: Member | None = None) -> str | None:
@@ -99,6 +126,29 @@ def validate_mobile(raw: object, *, member: Member | None = None) -> str | None:
     _check_identity_free(IdentityKey(Identity.Kind.PHONE, e164), member, errors, "mobile")
     errors.raise_if_any()
     return e164
+
+
+@dataclass
+class Enrolment:
+    """What ``member_enrol`` is given, for ``members_enrol``. ``status``, ``enrolled_at``
+    (registered then, not now) and ``member_number`` (drawn by the caller, reproducibly; else
+    here) are for members made elsewhere: seed data."""
+
+    name: str = ""
+    mobile: str | None = None
+    email: str = ""
+    gender: str = "unknown"
+    birthday: datetime.date | None = None
+    province: str = ""
+    city: str = ""
+    registration_channel: str = Channel.STORE
+    registration_store_id: int | None = None
+    identities: Iterable[IdentityKey] = ()
+    consents: Mapping[str, bool] | None = None
+    tags: Iterable[Tag] = ()
+    status: str = Member.Status.ACTIVE
+    enrolled_at: datetime.datetime | None = None
+    member_number: str = ""
 
 
 def member_enrol(
@@ -118,91 +168,194 @@ def member_enrol(
     actor: Any = None,
     source: str = "admin",
 ) -> Member:
-    """Create a member with its phone, identities and consents, or change nothing."""
+    """Create a member with its phone, identities and consents, or change nothing.
+    ``members_enrol`` of one."""
+    enrolment = Enrolment(
+        name=name, mobile=mobile, email=email, gender=gender, birthday=birthday, province=province,
+        city=city, registration_channel=registration_channel,
+        registration_store_id=registration_store.pk if registration_store else None,
+        identities=identities, consents=consents, tags=tags,
+    )  # fmt: skip
+    (outcome,) = members_enrol([enrolment], actor=actor, source=source)
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    if registration_store is not None:
+        outcome.registration_store = registration_store  # the caller's instance: no query
+    return outcome
+
+
+@dataclass
+class _Draft:
+    """One enrolment being written: its member, unsaved until the insert, and its identities."""
+
+    enrolment: Enrolment
+    member: Member
+    keys: list[tuple[str, IdentityKey]]  # (field named in errors, key)
+    tags: list[Tag]
+    errors: FieldErrors
+
+
+def members_enrol(
+    enrolments: list[Enrolment], *, actor: Any = None, source: str = "admin"
+) -> list[Member | ValidationError]:
+    """Create each member with its phone, identities, consents and tags, in a few statements (an
+    import's chunk, seed data): per enrolment the member, or the ValidationError that refuses it
+    (naming each field), in which case nothing of it was written. An identity given by two
+    enrolments of one call is refused on the second, as two calls would refuse it."""
+    now = timezone.now()
+    drafts = [_enrol_draft(enrolment) for enrolment in enrolments]
+    _check_free(drafts)
+    for _attempt in range(5):
+        good = [draft for draft in drafts if not draft.errors.errors]
+        try:
+            with transaction.atomic():
+                _enrol_rows(good, actor, source, now)
+            break
+        except IntegrityError:
+            # A concurrent enrol took one of the ids between our check and our insert (the
+            # database constraint decided: the loser is told as the check would have told it),
+            # or a new member number was drawn twice: drawn again.
+            for draft in good:
+                draft.member.pk = None
+                draft.member._state.adding = True
+            if not _check_free(good) and not _redraw_taken_numbers(good):
+                raise
+    else:
+        raise RuntimeError("Could not find free member numbers; widen MEMBER_NUMBER_RANDOM_DIGITS.")
+    return [ValidationError(draft.errors.errors) if draft.errors.errors else draft.member for draft in drafts]
+
+
+def _enrol_draft(enrolment: Enrolment) -> _Draft:
+    """The member of an enrolment and what is wrong with it on its own (not yet whether its ids
+    are someone else's)."""
     errors = FieldErrors()
-    e164 = errors.capture("mobile", normalize_mobile, mobile) if mobile else None
+    e164 = errors.capture("mobile", normalize_mobile, enrolment.mobile) if enrolment.mobile else None
     keys = []
     if e164:
         keys.append(("mobile", IdentityKey(Identity.Kind.PHONE, e164)))
-    for key in identities:
+    for key in enrolment.identities:
         normalized = errors.capture(key.kind, key.normalized)
         if normalized and normalized.value:
             keys.append((key.kind, normalized))
-    seen: dict[tuple[str, str, str], str] = {}
+    seen: set[tuple[str, str, str]] = set()
     for field, key in keys:
         marker = (key.kind, key.namespace, key.value)
         if marker in seen:
-            errors.add(field, _("%(value)s is given twice.") % {"value": key.value}, code="duplicate")
-        seen[marker] = field
-        _check_identity_free(key, None, errors, field)
+            _add_twice(errors, field, key)
+        seen.add(marker)
+    birthday = enrolment.birthday
     if birthday and birthday > timezone.localdate():
         errors.add("birthday", _("Birthday %(date)s is in the future.") % {"date": birthday})
-    errors.raise_if_any()
-
+    consents = enrolment.consents or {}
+    for channel in consents:
+        if channel not in ConsentChannel.values:
+            errors.add("channel", _("Unknown consent channel %(channel)s.") % {"channel": channel})
     member = Member(
-        name=name.strip(),
+        name=enrolment.name.strip(),
         mobile=e164,
-        email=email.strip(),
-        gender=gender,
+        email=enrolment.email.strip(),
+        gender=enrolment.gender,
         birthday=birthday,
-        province=province.strip(),
-        city=city.strip(),
-        registration_channel=registration_channel,
-        registration_store=registration_store,
+        province=enrolment.province.strip(),
+        city=enrolment.city.strip(),
+        registration_channel=enrolment.registration_channel,
+        registration_store_id=enrolment.registration_store_id,
+        status=enrolment.status,
+        member_number=enrolment.member_number,
     )
-    member.full_clean(exclude=["member_number", "mobile"])
-    _record_history(member, actor, source)
+    for channel, granted in consents.items():
+        if channel in ConsentChannel.values:
+            setattr(member, f"{channel}_consent", bool(granted))
     try:
-        with transaction.atomic():
-            _enrol_rows(member, keys, tags, consents, actor, source)
-    except IntegrityError:
-        # A concurrent enrol took one of the ids between our check and our insert: the
-        # database constraint decided, and the caller gets the same answer as the check.
-        member.pk = None
-        for field, key in keys:
-            _check_identity_free(key, None, errors, field)
-        errors.raise_if_any()
-        raise
-    return member
+        # The store is a row the caller found (the database's foreign key checks it anyway).
+        member.full_clean(exclude=["member_number", "mobile", "registration_store"])
+    except ValidationError as exc:
+        for field, problems in exc.error_dict.items():
+            errors.errors.setdefault(field, []).extend(problems)
+    return _Draft(enrolment, member, keys, list(enrolment.tags), errors)
 
 
-def _enrol_rows(
-    member: Member,
-    keys: list[tuple[str, IdentityKey]],
-    tags: Iterable[Tag],
-    consents: Mapping[str, bool] | None,
-    actor: Any,
-    source: str,
-) -> None:
-    _insert_with_new_number(member)
-    Identity.objects.bulk_create(
+def _check_free(drafts: list[_Draft]) -> bool:
+    """Refuse each draft whose ids are someone's already, or an earlier draft's (a draft refused
+    for something else is told too: every problem at once); True if any draft was."""
+    owners = _owners(key for draft in drafts for _field, key in draft.keys)
+    claimed: set[tuple[str, str, str]] = set()
+    refused = False
+    for draft in drafts:
+        before = bool(draft.errors.errors)
+        for field, key in draft.keys:
+            marker = (key.kind, key.namespace, key.value)
+            if owner := owners.get(marker):
+                _add_taken(draft.errors, field, key, owner[1])
+            elif marker in claimed:
+                _add_twice(draft.errors, field, key)
+        if draft.errors.errors:
+            refused = refused or not before
+        else:
+            claimed.update((key.kind, key.namespace, key.value) for _field, key in draft.keys)
+    return refused
+
+
+def _redraw_taken_numbers(drafts: list[_Draft]) -> bool:
+    """Draw new numbers for drafts whose number someone has now; True if any had."""
+    numbers = [draft.member.member_number for draft in drafts]
+    taken = set(Member.objects.filter(member_number__in=numbers).values_list("member_number", flat=True))
+    taken |= {number for number, times in Counter(numbers).items() if times > 1}
+    for draft in drafts:
+        if draft.member.member_number in taken:
+            draft.member.member_number = new_member_number()
+    return bool(taken)
+
+
+def _enrol_rows(drafts: list[_Draft], actor: Any, source: str, now: datetime.datetime) -> None:
+    if not drafts:
+        return
+    for draft in drafts:
+        if not draft.member.member_number:
+            draft.member.member_number = new_member_number()
+    user = actor if getattr(actor, "pk", None) else None
+    members = [draft.member for draft in drafts]
+    # simple-history's rows too, with the author and the reason save() would record
+    bulk_create_with_history(members, Member, default_user=user, default_change_reason=source)
+    identities = [
         Identity(
-            member=member,
+            member=draft.member,
             kind=key.kind,
             namespace=key.namespace,
             value=key.value,
             is_primary_phone=(field == "mobile"),
         )
-        for field, key in keys
+        for draft in drafts
+        for field, key in draft.keys
+    ]
+    Identity.objects.bulk_create(identities)
+    ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            member=draft.member,
+            channel=channel,
+            granted=True,
+            recorded_at=draft.enrolment.enrolled_at or now,
+            source=source,
+            actor=user,
+        )
+        for draft in drafts
+        for channel, granted in (draft.enrolment.consents or {}).items()
+        if granted
     )
-    if tags:
-        member.tags.add(*tags)
-    for channel, granted in (consents or {}).items():
-        if granted:
-            member_set_consent(member=member, channel=channel, granted=True, actor=actor, source=source)
-
-
-def _insert_with_new_number(member: Member, attempts: int = 5) -> None:
-    for _attempt in range(attempts):
-        member.member_number = new_member_number()
-        try:
-            with transaction.atomic():
-                member.save(force_insert=True)
-            return
-        except IntegrityError:
-            if not Member.objects.filter(member_number=member.member_number).exists():
-                raise  # another constraint (e.g. a concurrent enrol took the phone)
-    raise RuntimeError("Could not find a free member number; widen MEMBER_NUMBER_RANDOM_DIGITS.")
+    for draft in drafts:
+        if draft.tags:
+            draft.member._history_user, draft.member._change_reason = user, source
+            draft.member.tags.add(*draft.tags)
+    dated = [draft for draft in drafts if draft.enrolment.enrolled_at]
+    if dated:  # registered before today (seed data): the stamps say when
+        for draft in dated:
+            draft.member.created_at = draft.member.updated_at = draft.enrolment.enrolled_at
+        bulk_set([draft.member for draft in dated], ["created_at", "updated_at"])
+        dated_ids = {draft.member.pk for draft in dated}
+        backdated = [identity for identity in identities if identity.member_id in dated_ids]
+        for identity in backdated:
+            identity.created_at = identity.member.created_at
+        bulk_set(backdated, ["created_at"])
 
 
 PROFILE_FIELDS = ("name", "email", "gender", "birthday", "province", "city", "status", "registration_store")

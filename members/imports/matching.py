@@ -55,10 +55,6 @@ class Owners:
             for value, member_id, number, status in found:
                 self.found[(kind, value)] = (member_id, number, status == Member.Status.CLOSED)
 
-    def add(self, name: str, value: str, member_id: int, number: str) -> None:
-        """Remember a member enrolled in this chunk, so a later row of it finds them."""
-        self.found[(IDENTITY_OF[name], identity_value(name, value))] = (member_id, number, False)
-
     def match(self, values: Mapping[str, Any], match: Iterable[str]) -> tuple[int | None, Reason | None]:
         """(member id or None when nobody is known, the problem (``members.imports.reasons``) or None)."""
         hits: dict[str, tuple[int, str, bool]] = {}

@@ -73,6 +73,7 @@ MESSAGES: dict[str, Any] = {
     "imported_differently": gettext_lazy("%(number)s was already imported with %(paid)s CNY at %(when)s."),
     "imported_other_amounts": gettext_lazy("%(number)s was already imported with other amounts."),
     "already_imported": gettext_lazy("Already imported."),
+    "too_much": gettext_lazy("Only %(left)s CNY of this purchase is left to refund."),
     "already_member": gettext_lazy("Already a member."),
     "two_members": gettext_lazy("The row names two different members: %(owners)s."),
     "member_closed": gettext_lazy("Member %(number)s is closed."),

@@ -31,9 +31,9 @@ from django.db import IntegrityError, close_old_connections, reset_queries, tran
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history
 
-from config.common.bulk import bulk_insert, bulk_set
+from config.common.bulk import bulk_set
+from config.common.errors import BusinessRuleError
 from members.imports.matching import (
     IDENTITY_OF,
     Owners,
@@ -45,12 +45,19 @@ from members.imports.matching import (
 )
 from members.imports.models import ImportRow, ImportRun
 from members.imports.profiles import Profile
-from members.imports.reasons import Reason, field_reasons, reason
+from members.imports.reasons import MESSAGES, Reason, field_reasons, reason
 from members.imports.services import profile_of
-from members.models import Gender, Identity, Member, Store
+from members.models import Gender, Identity
 from members.purchases.models import EventType, MemberEvent, Purchase, Refund
-from members.purchases.services import RefundFact, refunds_record
-from members.services import IdentityKey, member_enrol, new_member_number
+from members.purchases.services import (
+    EventFact,
+    PurchaseFact,
+    RefundFact,
+    events_record,
+    purchases_record,
+    refunds_record,
+)
+from members.services import Enrolment, IdentityKey, members_enrol
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +149,7 @@ def _chunk(run_id: int, job: _Job, size: int) -> bool:
             totals = _apply(run, job, rows)
             _save(run, rows, totals, time.monotonic() - started)
         return True
-    except (ValidationError, IntegrityError):
+    except (ValidationError, BusinessRuleError, IntegrityError):
         # Anything else is a bug or an outage: the run fails with its rows left pending, to resume.
         logger.warning("import run %s: a chunk failed, doing it row by row", run_id, exc_info=True)
     with transaction.atomic():
@@ -153,7 +160,7 @@ def _chunk(run_id: int, job: _Job, size: int) -> bool:
             try:
                 with transaction.atomic():
                     totals += _apply(run, job, [row])
-            except ValidationError as exc:
+            except (ValidationError, BusinessRuleError) as exc:
                 _reject(row, exc)
             except IntegrityError as exc:  # a concurrent import wrote the same receipt or person
                 logger.warning("import run %s row %s: %s", run_id, row.number, exc)
@@ -214,11 +221,17 @@ def _save_rows(rows: list[ImportRow]) -> None:
     ImportRow.objects.bulk_update([row for row in rows if row.state != State.DONE], ["errors"])
 
 
-def _reject(row: ImportRow, exc: ValidationError) -> None:
-    """Rejected by a service under the job's locks: our reasons as codes, a service's own words
-    as they were given (they have no code here)."""
+def _reject(row: ImportRow, exc: ValidationError | BusinessRuleError) -> None:
+    """Rejected by a service under the job's locks: our reasons as codes (a business rule's
+    code is one of ours), a service's own words as they were given (they have no code here)."""
     row.state = State.REJECTED
-    errors = field_reasons(exc)
+    if isinstance(exc, BusinessRuleError):
+        params = {name: value for name, value in exc.details.items() if name != "field"}
+        known = exc.code in MESSAGES
+        problem = reason(exc.code, **params) if known else {"code": "text", "params": {"text": exc.message}}
+        errors = {str(exc.details.get("field", "")): [problem]}
+    else:
+        errors = field_reasons(exc)
     row.errors = {_FACT_FIELDS.get(name, name): reasons for name, reasons in errors.items()}
     row.member_id = row.purchase_id = row.refund_id = None
 
@@ -296,7 +309,9 @@ def _apply_sales(
     for row in rows:
         v = values[row.number]
         if done := existing.get(v["order_number"]):
-            _again(row, v, done)
+            # Imported before: its member stands (whoever the row's ids name now), and
+            # ``purchases_record`` says whether it is the same receipt.
+            row.member_id = done.member_id
             continue
         member_id, problem = owners.match(v, spec.member_match)
         if problem:
@@ -310,15 +325,33 @@ def _apply_sales(
                 enrol.append(row)
     if enrol:
         totals.members += _enrol(run, spec, enrol, values, groups, facts)
-    new = [row for row in rows if row.state == State.PENDING and row.purchase_id is None and row.member_id]
-    purchases = [_purchase(spec, row, values[row.number]) for row in new]
-    bulk_insert(purchases)
-    for row, purchase in zip(new, purchases, strict=True):
-        row.purchase_id = purchase.pk
-    facts.purchases.extend(purchases)
-    totals.purchases += len(purchases)
+    sales = [row for row in rows if row.state == State.PENDING and row.member_id]
+    outcomes = purchases_record([_purchase_fact(spec, row, values[row.number]) for row in sales])
+    by_pk: dict[int, Purchase] = {}
+    for row, outcome in zip(sales, outcomes, strict=True):
+        v = values[row.number]
+        if isinstance(outcome, ValidationError):
+            if v["order_number"] not in existing:
+                # The row's member may be new in this chunk: the chunk is redone row by row,
+                # and this row, member and purchase together, is rejected (all in or all out).
+                raise outcome
+            if "conflict" in {e.code for errors in outcome.error_dict.values() for e in errors}:
+                _reject_with(row, "order_number", reason("imported_other_amounts", number=v["order_number"]))
+            else:
+                _reject(row, outcome)
+            continue
+        purchase, created = outcome
+        by_pk[purchase.pk] = purchase
+        if created:
+            row.purchase_id = purchase.pk
+            facts.purchases.append(purchase)
+            totals.purchases += 1
+        elif (v.get("refunded") or 0) > purchase.refunded_amount:
+            row.purchase_id, row.member_id = purchase.pk, purchase.member_id  # the refund is recorded next
+        else:
+            row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
+            row.member_id = None
     # Orders carrying a refund (退款成功, 部分退款), new or seen before with less refunded.
-    by_pk = {p.pk: p for p in [*purchases, *existing.values()]}
     refunded = []
     for row in rows:
         v = values[row.number]
@@ -330,7 +363,7 @@ def _apply_sales(
                 refunded.append((row, RefundFact(purchase, spec.source, number, amount, v["occurred_at"])))
     outcomes = refunds_record([fact for _row, fact in refunded])
     for (row, _fact), outcome in zip(refunded, outcomes, strict=True):
-        if isinstance(outcome, ValidationError):
+        if isinstance(outcome, ValidationError | BusinessRuleError):
             # Its purchase is written already: the chunk is redone row by row, and this row,
             # purchase and refund together, is rejected (all in or all out).
             raise outcome
@@ -341,27 +374,17 @@ def _apply_sales(
             totals.refunds += 1
 
 
-def _again(row: ImportRow, v: dict[str, Any], done: Purchase) -> None:
-    """A receipt already imported (by another run since the preview, or an order with news)."""
-    if done.paid_amount != v["paid"] or done.occurred_at != v["occurred_at"]:
-        _reject_with(row, "order_number", reason("imported_other_amounts", number=done.order_number))
-    elif (v.get("refunded") or 0) > done.refunded_amount:
-        row.purchase_id, row.member_id = done.pk, done.member_id  # the refund is recorded next
-    else:
-        row.state, row.errors = State.DUPLICATE, {"": [reason("already_imported")]}
-
-
-def _purchase(spec: Profile, row: ImportRow, v: dict[str, Any]) -> Purchase:
-    return Purchase(
+def _purchase_fact(spec: Profile, row: ImportRow, v: dict[str, Any]) -> PurchaseFact:
+    return PurchaseFact(
+        member_id=row.member_id,
         source=spec.source,
         order_number=v["order_number"],
         channel=spec.channel,
         store_id=v.get("store_id"),
-        member_id=row.member_id,
         occurred_at=v["occurred_at"],
         gross_amount=v["gross"],
         paid_amount=v["paid"],
-        shipping_amount=v.get("shipping") or 0,
+        shipping_amount=v.get("shipping") or Decimal(0),
     )
 
 
@@ -373,65 +396,54 @@ def _enrol(
     groups: dict[str, list[str]],
     facts: NewFacts,
 ) -> int:
-    """Enrol the unknown members of a chunk in bulk, each with every identity the file links to
-    them (see the preview's groups), so rows in later chunks find them by any of those.
-    Nothing of an existing member is changed by a purchase import."""
-    new_for: dict[int, Member] = {}
-    index: dict[str, Member] = {}
-    created: list[tuple[Member, list[str], dict[str, Any]]] = []
+    """Enrol the unknown members of a chunk (``members_enrol``), each with every identity the
+    file links to them (see the preview's groups), so rows in later chunks find them by any of
+    those, and report their registration. Nothing of an existing member is changed by a
+    purchase import."""
+    first_row: dict[int, ImportRow] = {}  # enrolment -> the row that brought it
+    person_of: dict[int, int] = {}  # row number -> enrolment
+    index: dict[str, int] = {}
+    enrolments: list[Enrolment] = []
     for row in rows:
-        v = values[row.number]
-        keys = identity_keys(v, spec.member_match)
-        member = next((index[key] for key in keys if key in index), None)
-        if member is None:
-            person = sorted({linked for key in keys for linked in groups.get(key, [key])})
-            phones = [key.split(":", 1)[1] for key in person if key.startswith("mobile:")]
-            member = Member(
-                member_number=new_member_number(),
-                mobile=phones[0] if phones else None,
-                gender=Gender.UNKNOWN,
-                registration_channel=spec.channel,
-                registration_store_id=v.get("store_id"),
-            )
-            created.append((member, person, v))
-            for key in person:
-                index[key] = member
-        new_for[row.number] = member
-    bulk_create_with_history(
-        [member for member, _person, _v in created],
-        Member,
-        default_user=run.confirmed_by,
-        default_change_reason=f"import #{run.pk}",
-    )
-    registration = EventType.objects.filter(code="registration", active=True).first()
-    identities, events = [], []
-    for member, person, v in created:
-        for key in person:
-            name, value = key.split(":", 1)
-            identities.append(
-                Identity(
-                    member=member,
-                    kind=IDENTITY_OF[name],
-                    value=value,
-                    is_primary_phone=name == "mobile" and value == str(member.mobile),
+        keys = identity_keys(values[row.number], spec.member_match)
+        person = next((index[key] for key in keys if key in index), None)
+        if person is None:
+            linked = sorted({other for key in keys for other in groups.get(key, [key])})
+            phones = [key.split(":", 1)[1] for key in linked if key.startswith("mobile:")]
+            others = [key.split(":", 1) for key in linked if not phones or key != f"mobile:{phones[0]}"]
+            person = len(enrolments)
+            enrolments.append(
+                Enrolment(
+                    mobile=phones[0] if phones else None,
+                    gender=Gender.UNKNOWN,
+                    registration_channel=spec.channel,
+                    registration_store_id=values[row.number].get("store_id"),
+                    identities=[IdentityKey(IDENTITY_OF[name], value) for name, value in others],
                 )
             )
-        if registration:  # joining at the till is a registration: registration campaigns apply
-            events.append(
-                MemberEvent(
-                    member=member,
-                    event_type=registration,
-                    key=member.member_number,
-                    channel=spec.channel,
-                    occurred_at=v["occurred_at"],
-                )
-            )
-    Identity.objects.bulk_create(identities)
-    MemberEvent.objects.bulk_create(events)
-    facts.events.extend(events)
+            first_row[person] = row
+            for key in linked:
+                index[key] = person
+        person_of[row.number] = person
+    members = members_enrol(enrolments, actor=run.confirmed_by, source=f"import #{run.pk}")
+    for member in members:
+        if isinstance(member, ValidationError):
+            raise member  # the chunk is redone row by row: the row is rejected with the reason
     for row in rows:
-        row.member_id = new_for[row.number].pk
-    return len(created)
+        row.member_id = members[person_of[row.number]].pk
+    if EventType.objects.filter(code="registration", active=True).exists():
+        # joining at the till is a registration: registration campaigns apply
+        registrations = []
+        for i, member in enumerate(members):
+            at = values[first_row[i].number]["occurred_at"]
+            registrations.append(EventFact(member.pk, "registration", member.member_number, at, spec.channel))
+        for outcome in events_record(registrations):
+            if isinstance(outcome, ValidationError):
+                raise outcome
+            event, created = outcome
+            if created:
+                facts.events.append(event)
+    return len(members)
 
 
 def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals: _Totals) -> None:
@@ -459,7 +471,7 @@ def _apply_returns(spec: Profile, rows: list[ImportRow], facts: NewFacts, totals
         recorded.append((row, fact))
     outcomes = refunds_record([fact for _row, fact in recorded])
     for (row, fact), outcome in zip(recorded, outcomes, strict=True):
-        if isinstance(outcome, ValidationError):
+        if isinstance(outcome, ValidationError | BusinessRuleError):
             _reject(row, outcome)
             continue
         refund, created = outcome
@@ -516,9 +528,10 @@ def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[st
 
 
 def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
-    """Member lists: each row through ``member_enrol``, the one set of enrolment rules."""
+    """Member lists: the rows through ``members_enrol``, the one set of enrolment rules; a row
+    it refuses is rejected with the reasons, the others go in."""
     totals = _Totals()
-    stores = Store.objects.in_bulk({row.values.get("registration_store_id") for row in rows} - {None})
+    enrolments = []
     for row in rows:
         v = typed(row.values)
         keys = []
@@ -526,24 +539,24 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> _Totals:
             keys.append(IdentityKey(Identity.Kind.CARD, v["card"]))
         if v.get("unionid"):
             keys.append(IdentityKey(Identity.Kind.WECHAT_UNIONID, v["unionid"]))
-        try:
-            with transaction.atomic():
-                member = member_enrol(
-                    name=v.get("name", ""),
-                    mobile=v.get("mobile"),
-                    email=v.get("email", ""),
-                    gender=v.get("gender") or Gender.UNKNOWN,
-                    birthday=v.get("birthday"),
-                    province=v.get("province", ""),
-                    city=v.get("city", ""),
-                    registration_channel=v.get("registration_channel") or "import",
-                    registration_store=stores.get(v.get("registration_store_id")),
-                    identities=keys,
-                    actor=run.confirmed_by,
-                    source=f"import #{run.pk}",
-                )
-        except ValidationError as exc:
-            _reject(row, exc)
+        enrolments.append(
+            Enrolment(
+                name=v.get("name", ""),
+                mobile=v.get("mobile"),
+                email=v.get("email", ""),
+                gender=v.get("gender") or Gender.UNKNOWN,
+                birthday=v.get("birthday"),
+                province=v.get("province", ""),
+                city=v.get("city", ""),
+                registration_channel=v.get("registration_channel") or "import",
+                registration_store_id=v.get("registration_store_id"),
+                identities=keys,
+            )
+        )
+    members = members_enrol(enrolments, actor=run.confirmed_by, source=f"import #{run.pk}")
+    for row, member in zip(rows, members, strict=True):
+        if isinstance(member, ValidationError):
+            _reject(row, member)
             continue
         row.member_id = member.pk
         totals.members += 1

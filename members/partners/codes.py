@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from config.common.validation import FieldErrors
+from members.errors import MemberClosed
 from members.models import Member
 from members.partners.models import MemberCode, Partner, PartnerMember
 
@@ -87,9 +87,7 @@ def member_code_issue(
     if not partner.is_first_party:
         raise PermissionDenied(_("Only the brand's own systems issue member codes."))
     if member.status != Member.Status.ACTIVE:
-        FieldErrors.single(
-            "member_number", _("This member is not active: no member code is issued."), code="member_closed"
-        )
+        raise MemberClosed(_("This member is not active: no member code is issued."), field="member_number")
     now = now or timezone.now()
     issue_key = hashlib.sha256(request_key.encode()).hexdigest()
     nonce = secrets.token_hex(16)

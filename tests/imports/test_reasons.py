@@ -14,9 +14,11 @@ from django.utils import translation
 
 from members.imports.models import ImportProfile, ImportRow
 from members.imports.reasons import errors_text
+from members.imports.runner import import_confirm, import_run_execute
 from members.models import Store
 from tests.conftest import login
-from tests.imports.conftest import preview
+from tests.factories import MemberFactory
+from tests.imports.conftest import preview, run_file
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +150,34 @@ def test_a_reason_whose_values_no_longer_fit_its_words_still_shows():
     assert errors_text({"": [{"code": "same_number", "params": {"number": "R1"}}]}).startswith(
         "Same number as row"
     )
+
+
+def test_a_return_above_what_is_left_is_rejected_by_the_refund_rule_and_reads_in_both_languages(
+    sample_stores,
+):
+    """Two returns of one 100 CNY sale previewed side by side (each fits then), imported one
+    after the other: the second finds 100 - 60 = 40 CNY left for its 50, and the refund rule
+    (``RefundTooLarge``, code too_much) rejects that row alone, under the paid column."""
+    MemberFactory(card="VIP1")
+    sale = run_file(
+        "pos_receipts_gbk",
+        "\n".join([HEADER, "S0000,门店0,T1,VIP1,,销售,100,100,2026-11-01 10:00,,C1"]).encode("gbk"),
+    )
+    assert sale.purchases_created == 1
+    first, second = (
+        preview(
+            "pos_receipts_gbk",
+            "\n".join([HEADER, f"S0000,门店0,{n},VIP1,,退货,-{a},-{a},2026-11-02 10:00,T1,C1"]).encode("gbk"),
+            name=f"{n}.csv",
+        )
+        for n, a in (("T2", 60), ("T3", 50))
+    )
+    for run in (first, second):
+        import_confirm(run=run, start=False)
+        run = import_run_execute(run.pk)
+    assert (run.refunds_created, run.rows_rejected) == (0, 1)
+    row = run.rows.get()
+    assert row.errors == {"paid": [{"code": "too_much", "params": {"left": "40.00"}}]}
+    assert errors_text(row.errors).endswith(": Only 40.00 CNY of this purchase is left to refund.")
+    with translation.override("zh-hans"):
+        assert "40.00" in errors_text(row.errors) and "left to refund" not in errors_text(row.errors)

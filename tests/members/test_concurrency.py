@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from members.models import ConsentRecord, Identity, Member
+from members.purchases.errors import RefundTooLarge
 from members.purchases.models import Purchase, Refund
 from members.purchases.services import RefundFact, purchase_record, refund_record, refunds_record
 from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
@@ -113,7 +114,7 @@ def test_two_refunds_of_one_purchase_at_once_both_count(locked: bool):
     assert sorted(Refund.objects.values_list("amount", flat=True)) == [Decimal("300.00"), Decimal("450.00")]
     if not locked:  # the race did happen: one write found 300.00 and was applied again on top
         assert len([sql for sql in statements if sql.startswith('UPDATE "purchases_purchase"')]) == 3
-    with pytest.raises(ValidationError, match=r"250\.00"):
+    with pytest.raises(RefundTooLarge, match=r"250\.00"):
         refund_of(purchase, "T-3", "250.01")
 
 

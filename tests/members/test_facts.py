@@ -10,12 +10,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from members.purchases.errors import RefundTooLarge
 from members.purchases.models import MemberEvent, Purchase, PurchaseLine, Refund
 from members.purchases.services import (
+    EventFact,
     Line,
+    PurchaseFact,
     RefundFact,
     event_record,
+    events_record,
     purchase_record,
+    purchases_record,
     refund_record,
     refunds_record,
 )
@@ -78,7 +83,7 @@ def test_refunds_count_once_and_never_exceed_what_was_paid(member, store):
     )
     purchase.refresh_from_db()
     assert (purchase.refunded_amount, purchase.status) == (Decimal("234.56"), "partly_refunded")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(RefundTooLarge) as caught:
         refund_record(
             purchase=purchase,
             source="pos:S0000",
@@ -86,7 +91,11 @@ def test_refunds_count_once_and_never_exceed_what_was_paid(member, store):
             amount=Decimal("1000.01"),
             occurred_at=later,
         )
-    assert caught.value.message_dict["amount"] == ["Only 1000.00 CNY of this purchase is left to refund."]
+    assert (caught.value.code, caught.value.message, caught.value.details) == (
+        "too_much",
+        "Only 1000.00 CNY of this purchase is left to refund.",
+        {"field": "amount", "left": "1000.00"},
+    )
     refund_record(
         purchase=purchase, source="pos:S0000", refund_number="T3", amount=Decimal("1000"), occurred_at=later
     )
@@ -145,6 +154,8 @@ def test_refunds_recorded_together_are_what_one_by_one_records(member, store):
         )
 
     def shown(outcome) -> tuple:
+        if isinstance(outcome, RefundTooLarge):
+            return ("refused", outcome.message, outcome.code)
         if isinstance(outcome, ValidationError):
             return (
                 "refused",
@@ -169,7 +180,7 @@ def test_refunds_recorded_together_are_what_one_by_one_records(member, store):
                             now=NOW,
                         )
                     )
-                except ValidationError as exc:
+                except (ValidationError, RefundTooLarge) as exc:
                     one_by_one.append(exc)
             expected = state()
             raise Rollback
@@ -182,3 +193,66 @@ def test_refunds_recorded_together_are_what_one_by_one_records(member, store):
     assert state() == expected
     assert [shown(o)[0] for o in together][:4] == ["T1", "T2", "refused", "T0"]
     assert expected[1] == [("R1", Decimal("1234.56"), "refunded"), ("R2", Decimal("100.00"), "refunded")]
+
+
+def test_purchases_recorded_together_follow_the_one_purchase_rules(member, store):
+    """An import's sales: each fact as ``purchase_record`` judges it (it is this batch of one);
+    a refused fact writes nothing and the others go in."""
+    buy(member, store, "B0")  # 1234.56 paid at AT, recorded before
+
+    def fact(number: str, **kw) -> PurchaseFact:
+        fields = {
+            "member_id": member.pk, "source": "pos:S0000", "order_number": number, "channel": "store",
+            "store_id": store.pk, "occurred_at": AT, "gross_amount": Decimal("100"),
+            "paid_amount": Decimal("90"), **kw,
+        }  # fmt: skip
+        return PurchaseFact(**fields)
+
+    outcomes = purchases_record(
+        [
+            fact("B1", lines=(Line(sku="SKU-1", amount=Decimal("90")),)),
+            fact("B0", gross_amount=Decimal("1299.00"), paid_amount=Decimal("1234.56")),  # the same
+            fact("B0"),  # recorded before with other amounts
+            fact(" B1 "),  # earlier in this batch, the same
+            fact("B1", store_id=None),  # earlier in this batch, another store
+            fact("B2", paid_amount=Decimal("101")),  # paid above gross
+            fact("B3", occurred_at=NOW + datetime.timedelta(hours=2)),  # in the future
+        ],
+        now=NOW,
+    )
+
+    first, again_recorded, _other, again_new, _moved, _paid, _future = outcomes
+    assert first[1] is True and again_new == (first[0], False)
+    assert again_recorded[0].order_number == "B0" and again_recorded[1] is False
+    refused = {i: o.message_dict for i, o in enumerate(outcomes) if isinstance(o, ValidationError)}
+    assert refused == {
+        2: {"order_number": ["B0 was already recorded with a different gross_amount, paid_amount."]},
+        4: {"order_number": ["B1 was already recorded with a different store."]},
+        5: {"paid_amount": ["The paid amount cannot exceed the gross amount."]},
+        6: {"occurred_at": ["2026-11-12 00:15 is in the future."]},
+    }
+    assert sorted(Purchase.objects.values_list("order_number", "paid_amount")) == [
+        ("B0", Decimal("1234.56")),
+        ("B1", Decimal("90.00")),
+    ]
+    assert list(PurchaseLine.objects.values_list("purchase__order_number", "sku")) == [("B1", "SKU-1")]
+
+
+def test_events_recorded_together_follow_the_one_event_rules(member):
+    event_record(member=member, event_type="daily_sign_in", key="s1", occurred_at=AT)
+    outcomes = events_record(
+        [
+            EventFact(member.pk, "daily_sign_in", "s1", AT),  # recorded before: the same
+            EventFact(member.pk, "daily_sign_in", "s1", AT + datetime.timedelta(minutes=1)),  # other time
+            EventFact(member.pk, "daily_sign_in", " s2 ", AT),  # new
+            EventFact(member.pk, "teleport", "t1", AT),  # unknown type
+        ],
+        now=NOW,
+    )
+    assert [o[1] if isinstance(o, tuple) else sorted(o.message_dict) for o in outcomes] == [
+        False,
+        ["key"],
+        True,
+        ["event_type"],
+    ]
+    assert sorted(MemberEvent.objects.values_list("key", flat=True)) == ["s1", "s2"]

@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from members.models import ConsentRecord, Identity, Member
+from members.models import ConsentRecord, Identity, Member, Tag
 from members.services import (
+    Enrolment,
     IdentityKey,
     identity_attach,
     identity_detach,
@@ -17,6 +18,7 @@ from members.services import (
     member_enrol,
     member_set_consent,
     member_update,
+    members_enrol,
 )
 from tests.factories import MemberFactory
 
@@ -122,3 +124,50 @@ def test_history_records_who_changed_what(operator):
     assert latest.history_user == operator
     delta = latest.diff_against(latest.prev_record)
     assert [(c.field, c.old, c.new) for c in delta.changes] == [("city", "", "北京")]
+
+
+def test_enrolments_together_follow_the_one_enrolment_rules(operator):
+    """An import's chunk: each enrolment judged as ``member_enrol`` judges it (it is this batch
+    of one); an id given by an earlier enrolment of the batch is refused on the later one, and
+    a refused enrolment writes nothing while the others go in, with the author in the history."""
+    taken = MemberFactory(mobile="13900000009")
+    vip = Tag.objects.create(name="VIP 客户")
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    outcomes = members_enrol(
+        [
+            Enrolment(
+                name="甲", mobile="13900000001", identities=[IdentityKey(Identity.Kind.CARD, "vip1")],
+                consents={"sms": True, "email": False}, tags=[vip],
+            ),
+            Enrolment(name="乙", mobile="13900000002", identities=[IdentityKey(Identity.Kind.CARD, "VIP1")]),
+            Enrolment(name="丙", mobile="+86 139 0000 0009"),
+            Enrolment(name="丁", mobile="13900000004", birthday=tomorrow),
+            Enrolment(name="戊", mobile="13900000005", registration_channel="fax"),
+        ],
+        actor=operator,
+        source="import #7",
+    )  # fmt: skip
+    first = outcomes[0]
+    assert isinstance(first, Member) and first.sms_consent and not first.email_consent
+    refusals = {i: o.message_dict for i, o in enumerate(outcomes) if isinstance(o, ValidationError)}
+    assert refusals == {
+        1: {"card": ["VIP1 is given twice."]},
+        2: {"mobile": [f"Phone +8613900000009 already belongs to member {taken.member_number}."]},
+        3: {"birthday": [f"Birthday {tomorrow} is in the future."]},
+        4: {"registration_channel": ["Value 'fax' is not a valid choice."]},
+    }
+    assert Member.objects.count() == 2
+    assert sorted(Identity.objects.filter(member=first).values_list("kind", "value", "is_primary_phone")) == [
+        ("card", "VIP1", False),
+        ("phone", "+8613900000001", True),
+    ]
+    assert list(first.tags.all()) == [vip]
+    assert list(ConsentRecord.objects.filter(member=first).values_list("channel", "source", "actor")) == [
+        ("sms", "import #7", operator.pk)
+    ]
+    created = first.history.earliest()
+    assert (created.history_user, created.history_change_reason, created.history_type) == (
+        operator,
+        "import #7",
+        "+",
+    )

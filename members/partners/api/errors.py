@@ -29,9 +29,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.common.errors import BusinessRuleError, Conflict
 
-#: Service validation codes that are business rules on well-formed input (422, not 400).
-RULE_CODES = {"too_much", "member_closed"}
-
 
 class APIError(exceptions.APIException):
     """An error with an explicit status and code, raised by views."""
@@ -94,11 +91,13 @@ def _django_validation(exc: DjangoValidationError) -> Response:
         codes = {getattr(exc, "code", None)}
     if "conflict" in codes:
         return Response(body("conflict", _("This was already recorded differently."), fields), status=409)
-    if codes & RULE_CODES:
-        return Response(
-            body(sorted(codes & RULE_CODES)[0], next(iter(fields.values()))[0], fields), status=422
-        )
     return Response(body("invalid", _("Some fields are invalid."), fields), status=400)
+
+
+def _business_rule(exc: BusinessRuleError) -> Response:
+    """422 with the rule's code; ``fields`` names the input the rule is about when it says."""
+    field = exc.details.get("field")
+    return Response(body(exc.code, exc.message, {str(field): [exc.message]} if field else None), status=422)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -110,7 +109,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Conflict):
         return Response(body("conflict", exc.message), status=409)
     if isinstance(exc, BusinessRuleError):
-        return Response(body(exc.code, exc.message), status=422)
+        return _business_rule(exc)
     if isinstance(exc, APIError):
         return Response(body(exc.code, exc.detail, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404 | ObjectDoesNotExist):

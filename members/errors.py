@@ -1,0 +1,16 @@
+"""Business-rule refusals of the member domain (see ``config.common.errors``).
+
+Malformed input stays a ``ValidationError`` naming the field; these are well-formed requests a
+rule of the programme refuses. ``field`` (in ``details``) names the input the rule is about, so
+the API can say which field, as it did when these were validation codes.
+"""
+
+from __future__ import annotations
+
+from config.common.errors import BusinessRuleError
+
+
+class MemberClosed(BusinessRuleError):
+    """The member is not active: nothing new is issued to or recorded for them."""
+
+    code = "member_closed"
