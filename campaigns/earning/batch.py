@@ -1,6 +1,6 @@
 """The earning pipeline for many purchases at once (imports): the same awards, lines, ledger
 entries and tiers as ``purchase_process`` called once per purchase in order, in a few set-based
-statements per chunk instead of ~24 queries per purchase.
+statements per chunk instead of ~23 queries per purchase.
 
 Purchases are taken in waves: the k-th purchase of each member in the chunk goes into wave k,
 so within a wave every member appears once and a member's purchases still follow each other
@@ -15,6 +15,10 @@ result stays the same by construction:
 - closed members (the single path refuses them with the reason);
 - members whose tier may move (``tiers.selectors.refresh_needed``): their tier refresh, and
   the upgrade's coupons and campaigns, run through the single path's ``_after_growth``.
+
+No rule is written here: every row a wave writes is built by the single path's functions
+(``purchase_award``, ``purchase_evaluate``, ``_line``, ``review_over``, ``award_hold``,
+``participations``, ``earn_request``); a wave only reads and writes them set-based.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ and tier are decided one fact at a time per member), then the budgeted campaigns
 primary-key order (so a budget is given out exactly, also when purchases race for the end of
 it), then the points accounts (through the ledger services). The ``Award`` key makes a
 second processing of the same fact return the first one's award.
+
+The batch forms for imports (``campaigns.earning.batch``, ``batch_refunds``) write what these
+functions write with the same builders: a refund is always a wave (``refunds_take_back``), of
+one refund here.
 """
 
 from __future__ import annotations
