@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from campaigns.earning.answers import award_review, award_summary, purchase_history
-from campaigns.earning.pipeline import event_process, purchase_process, refund_process
+from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.earning.previews import preview_summary, purchase_preview
 from campaigns.models import AwardLine, AwardReview
 from campaigns.selectors import member_tier, recent_rule_book
@@ -38,7 +38,7 @@ from members.partners.models import Grant, Partner
 from members.partners.selectors import partner_purchases
 from members.partners.services import partner_event_key
 from members.purchases.models import Purchase
-from members.purchases.services import Line, event_record, purchase_record, refund_record
+from members.purchases.services import Line
 from points.api import BalanceSerializer
 from points.selectors import member_balance_sheet
 
@@ -394,8 +394,9 @@ class PurchaseViewSet(PartnerViewSet):
         values = self.validated(PurchaseInSerializer)
         member = self.member(values.pop("member_number"))
         lines = [Line(**line) for line in values.pop("lines")]
-        purchase, created = purchase_record(member=member, source=self.partner.source, lines=lines, **values)
-        award = purchase_process(purchase, book=recent_rule_book())
+        purchase, created, award = purchase_record_and_earn(
+            member=member, source=self.partner.source, lines=lines, **values, book=recent_rule_book()
+        )
         result = {
             "purchase": self.get_queryset().get(pk=purchase.pk),
             "award": award_summary(award),
@@ -419,8 +420,9 @@ class PurchaseViewSet(PartnerViewSet):
     def refunds(self, request, order_number: str):
         purchase = self.get_object()
         data = self.validated(RefundInSerializer)
-        refund, created = refund_record(purchase=purchase, source=self.partner.source, **data)
-        award = refund_process(refund, book=recent_rule_book())
+        refund, created, award = refund_record_and_earn(
+            purchase=purchase, source=self.partner.source, **data, book=recent_rule_book()
+        )
         purchase = self.get_queryset().get(pk=purchase.pk)
         result = {"refund": refund, "purchase": purchase, "award": award_summary(award)}
         return Response(
@@ -449,8 +451,7 @@ class EventView(PartnerAPIView):
         member = self.member(values.pop("member_number"))
         values.setdefault("channel", (self.partner.channels or [Channel.PARTNER])[0])
         values["key"] = partner_event_key(self.partner, member, values["event_type"], values["key"])
-        event, created = event_record(member=member, **values)
-        award = event_process(event, book=recent_rule_book())
+        event, created, award = event_record_and_earn(member=member, **values, book=recent_rule_book())
         result = {
             "event": event,
             "award": award_summary(award),

@@ -13,13 +13,13 @@ import random
 from decimal import Decimal
 
 from benefits.models import Benefit
-from campaigns.earning.pipeline import event_process, purchase_process, refund_process
+from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.models import BehaviourRule, Campaign
 from campaigns.services import campaign_transition
 from members.demo import DemoRun
 from members.models import Channel, Member, Store
 from members.purchases.models import EventType
-from members.purchases.services import Line, event_record, purchase_record, refund_record
+from members.purchases.services import Line
 from points.services import lots_activate_due
 
 BEHAVIOUR = [
@@ -220,7 +220,7 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
             for qty in [rng.randint(1, 3)]
         ]
         total = sum(line.amount for line in lines)
-        purchase, _ = purchase_record(
+        purchase, _created, _award = purchase_record_and_earn(
             member=member,
             source="demo-pos" if not online else "demo-tmall",
             order_number=f"DEMO-{run.existing:07d}-{n:05d}",
@@ -232,23 +232,23 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
             shipping_amount=Decimal(0),
             lines=lines,
             now=run.now,
+            at=run.now,
         )
-        purchase_process(purchase, at=run.now)
         purchases += 1
         if n % 20 == 0:  # one purchase in twenty comes back, partly
-            back, _ = refund_record(
+            refund_record_and_earn(
                 purchase=purchase,
                 source=purchase.source,
                 refund_number=f"{purchase.order_number}-R",
                 amount=lines[0].amount,
                 occurred_at=min(at + datetime.timedelta(days=2), run.now),
                 now=run.now,
+                at=run.now,
             )
-            refund_process(back, at=run.now)
             refunds += 1
     # One receipt far above the usual basket, so the approvers' queue (待审核奖励) has a case:
     # over the review limit, its points wait for a decision.
-    outsized, _ = purchase_record(
+    purchase_record_and_earn(
         member=members[0],
         source="demo-pos",
         order_number=f"DEMO-{run.existing:07d}-REVIEW",
@@ -260,8 +260,8 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
         shipping_amount=Decimal(0),
         lines=[],
         now=run.now,
+        at=run.now,
     )
-    purchase_process(outsized, at=run.now)
     purchases += 1
     events = 0
     for member in members[: len(members) // 3]:
@@ -269,14 +269,14 @@ def _activity(run: DemoRun, rng: random.Random) -> tuple[int, int, int]:
             at = run.now - datetime.timedelta(days=days_ago)
             if at <= member.created_at:
                 continue
-            event, _ = event_record(
+            event_record_and_earn(
                 member=member,
                 event_type="daily_sign_in",
                 key=f"signin:{member.pk}:{at:%Y%m%d}",
                 occurred_at=at,
                 channel=Channel.WECHAT_MINIPROGRAM,
                 now=run.now,
+                at=run.now,
             )
-            event_process(event, at=run.now)
             events += 1
     return purchases, refunds, events

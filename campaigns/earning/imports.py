@@ -1,5 +1,7 @@
-"""Imported facts through the earning pipeline: members' import job calls this for each chunk,
-inside the chunk's transaction, so a chunk's rows and their points commit together. And the
+"""Imported facts through the earning pipeline: members' import job records a chunk's facts
+through the recorders of ``members.purchases.services`` and calls this inside the chunk's
+transaction, so a chunk's rows and their points commit together. They earn by
+``campaigns.earning.facts.facts_earn_many``, the batch form of the API's entry points. And the
 preview's marks on rows whose points will wait for review."""
 
 from __future__ import annotations
@@ -9,9 +11,8 @@ from collections import Counter
 from django.db.models import Exists, OuterRef, Sum
 
 from campaigns import selectors
-from campaigns.earning import engine, pipeline
-from campaigns.earning.batch import purchases_process_many
-from campaigns.earning.batch_refunds import refunds_process_many
+from campaigns.earning import engine
+from campaigns.earning.facts import facts_earn_many
 from campaigns.models import Award, AwardLine, AwardReview
 from members.imports.models import ImportRow
 from members.imports.runner import NewFacts
@@ -21,10 +22,9 @@ def import_facts_process(facts: NewFacts) -> Counter:
     """Award new purchases, then refunds, then registrations; points per point type code."""
     if not (facts.purchases or facts.refunds or facts.events):
         return Counter()
-    book = selectors.rule_book()
-    awards = purchases_process_many(facts.purchases, book=book)
-    awards += refunds_process_many(facts.refunds, book=book)
-    awards += [pipeline.event_process(event, book=book) for event in facts.events]
+    awards = facts_earn_many(
+        purchases=facts.purchases, refunds=facts.refunds, events=facts.events, book=selectors.rule_book()
+    )
     # What was posted: not the lines of awards waiting for review (or rejected), nor of the
     # refunds of their purchases.
     unposted = AwardReview.objects.exclude(status=AwardReview.Status.RELEASED)

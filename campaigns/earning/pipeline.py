@@ -5,6 +5,10 @@ and tier are decided one fact at a time per member), then the budgeted campaigns
 primary-key order (so a budget is given out exactly, also when purchases race for the end of
 it), then the points accounts (through the ledger services). The ``Award`` key makes a
 second processing of the same fact return the first one's award.
+
+The batch forms for imports (``campaigns.earning.batch``, ``batch_refunds``) write what these
+functions write with the same builders: a refund is always a wave (``refunds_take_back``), of
+one refund here.
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,11 +29,20 @@ from benefits.coupons import coupon_issue, entitlements_issue
 from benefits.models import Coupon
 from campaigns import selectors
 from campaigns.earning import engine
+from campaigns.earning.refunds import (
+    refund_award,
+    refund_given_back,
+    refund_lines,
+    refund_reads,
+    refund_reversals,
+)
 from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
+from config.common.bulk import bulk_insert
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase, Refund
 from points.models import Source
-from points.services import ReverseRequest, points_earn_many, points_reverse
+from points.services import points_reverse_bulk
+from points.services.ledger import EarnRequest, points_earn_bulk
 from tiers.models import MemberTier
 from tiers.services import tier_refresh
 
@@ -45,12 +57,10 @@ def purchase_process(
     purchase: Purchase, *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None
 ) -> Award:
     """Award what a purchase earns: base rule, tier multiplier, every live campaign. Once."""
-    key = f"purchase:{purchase.pk}"
-    if done := Award.objects.filter(key=key).first():
+    if done := Award.objects.filter(key=f"purchase:{purchase.pk}").first():
         return done
     book = book or selectors.rule_book()
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
-    base = book.base_for(purchase.channel, purchase.store_id)
     # Asked under the member's lock (``_process``): "given once" reads the member's awards.
     first = (
         functools.partial(
@@ -60,21 +70,37 @@ def purchase_process(
         else None
     )
     return _process(
-        key=key,
-        kind=Award.Kind.PURCHASE,
-        member_id=purchase.member_id,
+        award=purchase_award(purchase, at or timezone.now()),
         fact=fact,
         book=book,
-        at=at,
-        evaluate=lambda state, usage: engine.evaluate(
-            fact, state, base=base, offers=book.offers, usage=usage
-        ),
+        evaluate=lambda state, usage: purchase_evaluate(purchase, fact, state, book, usage),
         first_purchase=first,
-        links={"purchase": purchase},
-        reason=str(purchase),
-        available_after=purchase.occurred_at,
-        review_scope=(purchase.channel, purchase.store_id),
     )
+
+
+def purchase_award(purchase: Purchase, at: datetime.datetime) -> Award:
+    """A purchase's award, unsaved: the same for one purchase and for an import's wave."""
+    return Award(
+        key=f"purchase:{purchase.pk}",
+        kind=Award.Kind.PURCHASE,
+        member_id=purchase.member_id,
+        purchase=purchase,
+        reason=str(purchase)[:100],
+        occurred_at=purchase.occurred_at,
+        created_at=at,
+    )
+
+
+def purchase_evaluate(
+    purchase: Purchase,
+    fact: engine.Fact,
+    state: engine.MemberState,
+    book: selectors.RuleBook,
+    usage: dict[int, engine.Usage] | None,
+) -> engine.Outcome:
+    """What a purchase earns: the base rule of its channel and store, and every live campaign."""
+    base = book.base_for(purchase.channel, purchase.store_id)
+    return engine.evaluate(fact, state, base=base, offers=book.offers, usage=usage)
 
 
 def event_process(
@@ -84,6 +110,7 @@ def event_process(
     key = f"event:{event.pk}"
     if done := Award.objects.filter(key=key).first():
         return done
+    at = at or timezone.now()
     book = book or selectors.rule_book()
     triggers = {Campaign.Trigger.EVENT}
     if event.event_type.code == "registration":
@@ -96,18 +123,20 @@ def event_process(
         event_type_id=event.event_type_id,
     )
     return _process(
-        key=key,
-        kind=Award.Kind.EVENT,
-        member_id=event.member_id,
+        award=Award(
+            key=key,
+            kind=Award.Kind.EVENT,
+            member_id=event.member_id,
+            event=event,
+            reason=str(event.event_type)[:100],
+            occurred_at=fact.at,
+            created_at=at,
+        ),
         fact=fact,
         book=book,
-        at=at,
         evaluate=lambda state, usage: engine.evaluate(
             fact, state, behaviour=selectors.behaviour_rates(book, event), offers=book.offers, usage=usage
         ),
-        links={"event": event},
-        reason=str(event.event_type),
-        review_scope=(event.channel, None),
     )
 
 
@@ -135,39 +164,34 @@ def lifecycle_process(
         triggers=frozenset({trigger}), at=at, local=timezone.localtime(at), upgrade_rank=upgrade_rank
     )
     return _process(
-        key=key,
-        kind=Award.Kind.LIFECYCLE,
-        member_id=member.pk,
+        award=Award(
+            key=key,
+            kind=Award.Kind.LIFECYCLE,
+            member_id=member.pk,
+            reason=str(Campaign.Trigger(trigger).label)[:100],
+            occurred_at=fact.at,
+            created_at=at,
+            cause=cause,
+        ),
         fact=fact,
         book=book,
-        at=at,
         evaluate=lambda state, usage: engine.evaluate(fact, state, offers=book.offers, usage=usage),
-        links={},
-        reason=str(Campaign.Trigger(trigger).label),
-        cause=cause,
     )
 
 
 def _process(
     *,
-    key: str,
-    kind: str,
-    member_id: int,
+    award: Award,
     fact: engine.Fact,
     book: selectors.RuleBook,
-    at: datetime.datetime | None,
     evaluate: Callable[[engine.MemberState, dict[int, engine.Usage] | None], engine.Outcome],
-    links: dict[str, Any],
-    reason: str,
     first_purchase: Callable[[], bool] | None = None,
-    available_after: datetime.datetime | None = None,
-    review_scope: tuple[str, int | None] | None = None,
-    cause: Award | None = None,
 ) -> Award:
-    """Evaluate, record and post one fact's award. ``review_scope`` (channel, store id) names
-    the review limits that apply: facts from outside (purchases, events) are held for review
-    above them; lifecycle awards follow from approved campaigns and are never held."""
-    at = at or timezone.now()
+    """Evaluate, record and post one fact's award (``award``: unsaved, its key, member and time
+    set). An import's wave of purchases (``campaigns.earning.batch``) builds and writes the same
+    rows with the functions below it: ``review_over``, ``award_hold``, ``participations``, ``_line``
+    and ``earn_request``."""
+    key, member_id, at, cause = award.key, award.member_id, award.created_at, award.cause
     with transaction.atomic():
         # This member's facts take turns. NO KEY: a writer holding a row that refers to the member
         # (a tier override holds the tier status, then records a tier change) may still insert
@@ -189,17 +213,9 @@ def _process(
         campaigns = _lock_budgets(book, matched)
         capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at))
-        over = outcome.over(book.review_limits_for(*review_scope)) if review_scope else {}
-        award = Award.objects.create(
-            key=key,
-            kind=kind,
-            member=member,
-            reason=reason[:100],
-            occurred_at=fact.at,
-            created_at=at,
-            cause=cause,
-            **links,
-        )
+        over = review_over(award, outcome, book)
+        award.member = member
+        award.save(force_insert=True)
         # What this award sets off, as it happens: its answer lists their lines without a search
         award.caused = []  # type: ignore[attr-defined]
         if cause is not None and hasattr(cause, "caused"):
@@ -213,33 +229,51 @@ def _process(
                                    campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at,
                                    params={"campaign": book.campaigns[campaign_id].name}))  # fmt: skip
         AwardLine.objects.bulk_create(lines)
-        Participation.objects.bulk_create(
-            [Participation(campaign_id=pk, member=member, control=control, first_at=fact.at)
-             for pk, control in outcome.targeted.items()],
-            ignore_conflicts=True,
-        )  # fmt: skip
+        Participation.objects.bulk_create(participations(award, outcome), ignore_conflicts=True)
         _count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
         if over:
-            _hold(award, outcome, over, at)  # AwardReview(award=award) caches itself as award.review
+            # AwardReview(award=award) caches itself as award.review
+            award_hold(award, outcome, over).save(force_insert=True)
             return award
         Award.review.related.set_cached_value(award, None)  # known: not held (answers ask)
-        _post(award, member, outcome.totals(), book, at, available_after)
+        _post(award, member, outcome.totals(), book, at)
         growth = outcome.total(engine.GROWTH)
-        if kind == Award.Kind.PURCHASE or growth > 0:
+        if award.kind == Award.Kind.PURCHASE or growth > 0:
             _after_growth(member, state.tier_rank, book, at, cause=cause or award)  # the root fact
     return award
 
 
-def _hold(award: Award, outcome: engine.Outcome, over: dict[str, int], at: datetime.datetime) -> AwardReview:
-    """Keep the award's points (and its campaigns' coupons) back until an approver decides."""
-    return AwardReview.objects.create(
+def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook) -> dict[str, int]:
+    """The review limits the award goes above (then it is held): those of the channel and store of
+    a fact from outside (a purchase, an event). Lifecycle awards follow from approved campaigns
+    and are never held."""
+    if award.kind == Award.Kind.PURCHASE:
+        scope = (award.purchase.channel, award.purchase.store_id)
+    elif award.kind == Award.Kind.EVENT:
+        scope = (award.event.channel, None)
+    else:
+        return {}
+    return outcome.over(book.review_limits_for(*scope))
+
+
+def award_hold(award: Award, outcome: engine.Outcome, over: dict[str, int]) -> AwardReview:
+    """Keep the award's points (and its campaigns' coupons) back until an approver decides. Unsaved."""
+    return AwardReview(
         award=award,
         member_id=award.member_id,
         points={code: amount for code, amount in sorted(outcome.totals().items()) if amount},
         limits=over,
         coupon_campaigns=[campaign_id for campaign_id, _benefit in outcome.coupons],
-        created_at=at,
+        created_at=award.created_at,
     )
+
+
+def participations(award: Award, outcome: engine.Outcome) -> list[Participation]:
+    """The campaigns the award's fact was targeted by (in the control group or not), unsaved."""
+    return [
+        Participation(campaign_id=pk, member_id=award.member_id, control=control, first_at=award.occurred_at)
+        for pk, control in outcome.targeted.items()
+    ]
 
 
 def _has_limits(campaign: Campaign) -> bool:
@@ -294,21 +328,31 @@ def _line(award: Award, line: engine.Line, book: selectors.RuleBook) -> AwardLin
 
 
 def _post(
-    award: Award,
-    member: Member,
-    totals: dict[str, int],
-    book: selectors.RuleBook,
-    at: datetime.datetime,
-    available_after: datetime.datetime | None,
+    award: Award, member: Member, totals: dict[str, int], book: selectors.RuleBook, at: datetime.datetime
 ) -> None:
     """One ledger entry per point type: the sum of the award's lines of that type."""
-    amounts = {book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0}
-    if amounts:
-        points_earn_many(
-            member=member, amounts=amounts, source=SOURCES[award.kind], source_ref=award.key, key=award.key,
-            reason=award.reason, at=at, pending_from=available_after,
-            available_at=None if available_after else at,  # behaviour and lifecycle: no return window
-        )  # fmt: skip
+    request = earn_request(award, totals, book, at)
+    if request.amounts:
+        points_earn_bulk([request], at=at)
+
+
+def earn_request(
+    award: Award, totals: dict[str, int], book: selectors.RuleBook, at: datetime.datetime
+) -> EarnRequest:
+    """What the ledger earns for the award: per point type its positive total. A purchase's points
+    wait out the return window from the sale; behaviour and lifecycle points are available at
+    ``at`` (the award, or its release)."""
+    sale = award.purchase.occurred_at if award.kind == Award.Kind.PURCHASE else None
+    return EarnRequest(
+        member_id=award.member_id,
+        amounts={book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0},
+        source=SOURCES[award.kind],
+        source_ref=award.key,
+        key=award.key,
+        reason=award.reason,
+        pending_from=sale,
+        available_at=None if sale else at,
+    )
 
 
 def _after_growth(
@@ -353,148 +397,99 @@ def _after_growth(
 def refund_process(
     refund: Refund, *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None
 ) -> Award:
-    """Reverse what the refunded purchase earned, in proportion to the CNY refunded so far.
-
-    Each line (base, tier, each campaign; points and growth) is reversed to
-    ``round(earned x refunded / paid)`` in total, so a full refund takes back exactly what was
-    earned and partial refunds never add up to more. Campaign budgets get the points back.
-    ``campaigns.earning.batch_refunds`` does the same for many refunds with the helpers below.
-    """
+    """Take back what the refunded purchase earned, in proportion to the CNY refunded so far
+    (``campaigns.earning.refunds``). The purchase is awarded first if it was not yet."""
     key = f"return:{refund.pk}"  # "refund:" keys belong to the ledger (refunds of spends)
     if done := Award.objects.filter(key=key).first():
         return done
     purchase = refund.purchase
     book = book or selectors.rule_book()
-    earned_award = purchase_process(purchase, at=at, book=book)
-    at = at or timezone.now()
+    purchase_process(purchase, at=at, book=book)
+    return refunds_take_back([refund], {purchase.pk: purchase}, book, at or timezone.now())[refund.pk]
+
+
+def refunds_take_back(
+    refunds: Sequence[Refund], purchases: dict[int, Purchase], book: selectors.RuleBook, at: datetime.datetime
+) -> dict[int, Award]:
+    """Refunds of awarded purchases, at most one per member (a wave of an import, or one refund):
+    refund id -> its award. The one way a refund is processed, one or many.
+
+    Locks the members, then the campaigns the purchases earned from, then (through the ledger)
+    the points accounts, each in primary-key order, as purchases lock them. A held award has
+    posted nothing yet (its release posts what is left after refunds): its refunds reverse
+    nothing; a rejected one gave its budgets back and posted nothing at all."""
+    keys = {refund.pk: f"return:{refund.pk}" for refund in refunds}
+    earned_keys = {refund.purchase_id: f"purchase:{refund.purchase_id}" for refund in refunds}
     with transaction.atomic():
-        member = Member.objects.select_for_update(no_key=True).get(pk=purchase.member_id)
-        if done := Award.objects.filter(key=key).first():
+        members = {purchases[refund.purchase_id].member_id for refund in refunds}
+        list(
+            Member.objects.select_for_update(no_key=True)
+            .filter(pk__in=members)
+            .order_by("pk")
+            .values_list("pk")
+        )
+        awards = Award.objects.filter(key__in=[*keys.values(), *earned_keys.values()])
+        # the review status of a purchase's award (None: never held) decides what its refund posts
+        found = {award.key: award for award in awards.annotate(review_status=F("review__status"))}
+        done = {refund.pk: found[keys[refund.pk]] for refund in refunds if keys[refund.pk] in found}
+        todo = [refund for refund in refunds if refund.pk not in done]
+        if not todo:
             return done
-        before = Award.objects.filter(purchase=purchase, kind=Award.Kind.REFUND)
-        refunded_before = before.aggregate(total=Sum("refund__amount"))["total"] or Decimal(0)
-        earned = _net_of_negative_lines(_sums(AwardLine.objects.filter(award=earned_award, coupon=None)))
-        undone = _sums(AwardLine.objects.filter(award__in=before))
-        award = refund_award(refund, purchase, at)
-        award.save(force_insert=True)
-        ids = sorted({campaign_id for _kind, _type, campaign_id in earned if campaign_id})
-        campaigns = {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-        lines = refund_lines(award, refund, purchase, refunded_before, earned, undone)
-        AwardLine.objects.bulk_create(lines)
-        # A held award has posted nothing yet (its release posts what is left after refunds);
-        # a rejected one gave its budgets back and posted nothing at all.
-        review = AwardReview.objects.filter(award=earned_award).values_list("status", flat=True).first()
-        if review != AwardReview.Status.REJECTED:
-            _count_spent(refund_given_back(lines, book), campaigns)
-        posted = review in (None, AwardReview.Status.RELEASED)
-        for request in refund_reversals(award, earned_award, lines, book) if posted else []:
-            points_reverse(
-                member=member, point_type=request.point_type, source=request.source,
-                source_ref=request.source_ref, amount=request.amount, idempotency_key=request.key,
-                reason=request.reason, at=at,
+        earned_awards = {refund.purchase_id: found[earned_keys[refund.purchase_id]] for refund in todo}
+        refunded_before, earned, undone = refund_reads(earned_awards)
+        ids = sorted({campaign_id for sums in earned.values() for _k, _t, campaign_id in sums if campaign_id})
+        campaigns = (
+            {c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+            if ids
+            else {}
+        )
+        made: list[tuple[Refund, Award, list[AwardLine]]] = []
+        for refund in todo:
+            purchase = purchases[refund.purchase_id]
+            award = refund_award(refund, purchase, at)
+            lines = refund_lines(
+                award, refund, purchase, refunded_before.get(purchase.pk, Decimal(0)), earned[purchase.pk],
+                undone[purchase.pk],
             )  # fmt: skip
-    return award
+            made.append((refund, award, lines))
+        bulk_insert([award for _refund, award, _lines in made])
+        bulk_insert([line for _refund, _award, lines in made for line in lines])
+        review = {refund.pk: earned_awards[refund.purchase_id].review_status for refund, _a, _l in made}
+        _count_spent_in_order(
+            [
+                refund_given_back(lines, book)
+                for refund, _award, lines in made
+                if review[refund.pk] != AwardReview.Status.REJECTED
+            ],
+            campaigns,
+        )
+        points_reverse_bulk(
+            [
+                request
+                for refund, award, lines in made
+                if review[refund.pk] in (None, AwardReview.Status.RELEASED)
+                for request in refund_reversals(award, earned_awards[refund.purchase_id], lines, book)
+            ],
+            at=at,
+        )
+    return {**done, **{refund.pk: award for refund, award, _lines in made}}
 
 
-#: A line's identity across a purchase's awards (kind, point type id, campaign id) and its sums
-#: (amount, CNY, the first line's details).
-LineIdent = tuple[str, int, int | None]
-LineSums = tuple[int, Decimal, dict]
+#: The smallest CNY amount a campaign's running total keeps (its column's decimal places).
+SPENT_CNY_STEP = Decimal(1).scaleb(-Campaign._meta.get_field("spent_cny").decimal_places)
 
 
-def refund_award(refund: Refund, purchase: Purchase, at: datetime.datetime) -> Award:
-    """The refund's award, unsaved: its key makes a refund count once, whichever path takes it."""
-    return Award(
-        key=f"return:{refund.pk}", kind=Award.Kind.REFUND, member_id=purchase.member_id, purchase=purchase,
-        refund=refund, reason=_("Refund %(number)s") % {"number": refund.refund_number},
-        occurred_at=refund.occurred_at, created_at=at,
-    )  # fmt: skip
+def _count_spent_in_order(given_back: list[list[engine.Line]], campaigns: dict[int, Campaign]) -> None:
+    """``_count_spent`` for each refund's lines, in order, with the wave's result.
 
-
-def refund_lines(
-    award: Award,
-    refund: Refund,
-    purchase: Purchase,
-    refunded_before: Decimal,
-    earned: dict[LineIdent, LineSums],
-    undone: dict[LineIdent, LineSums],
-) -> list[AwardLine]:
-    """The refund's lines, unsaved: each earned line (``_sums`` of the purchase's award, netted)
-    taken back to its share of what is refunded now, less what earlier refunds (``undone``,
-    the sums of their lines; ``refunded_before``, their CNY) took back already."""
-    refunded = refunded_before + refund.amount
-    share = min(refunded / purchase.paid_amount, Decimal(1)) if purchase.paid_amount else Decimal(1)
-    lines = []
-    for (kind, type_id, campaign_id), (amount, cny, params) in sorted(earned.items(), key=str):
-        target = amount if share == 1 else engine.to_points(amount * share, "half_up")
-        already = -undone.get((kind, type_id, campaign_id), (0, 0, None))[0]
-        take = max(0, min(target, amount) - already)
-        if take:
-            ratio = cny / amount if amount else Decimal(0)
-            lines.append(AwardLine(
-                award=award, member_id=award.member_id, kind=kind, point_type_id=type_id,
-                campaign_id=campaign_id, amount=-take, cny=-(ratio * take), occurred_at=refund.occurred_at,
-                params={**params, "refund_share": str(share)},
-            ))  # fmt: skip
-    return lines
-
-
-def refund_given_back(lines: list[AwardLine], book: selectors.RuleBook) -> list[engine.Line]:
-    """The refund's campaign lines as ``_count_spent`` counts them: budgets get the points back."""
-    by_code = {pt.pk: code for code, pt in book.point_types.items()}
-    return [
-        engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
-        for ln in lines if ln.campaign_id
-    ]  # fmt: skip
-
-
-def refund_reversals(
-    award: Award, earned_award: Award, lines: list[AwardLine], book: selectors.RuleBook
-) -> list[ReverseRequest]:
-    """What the ledger reverses for the refund: per point type (in id order), its lines' total,
-    from the points the purchase's award earned; keyed by the refund's award and the type."""
-    by_code = {pt.pk: code for code, pt in book.point_types.items()}
-    totals: dict[int, int] = defaultdict(int)
-    for line in lines:
-        totals[line.point_type_id] += -line.amount
-    requests = []
-    for type_id, amount in sorted(totals.items()):
-        if amount > 0:
-            requests.append(ReverseRequest(
-                member_id=award.member_id, point_type=book.point_types[by_code[type_id]],
-                source=Source.PURCHASE, source_ref=earned_award.key, key=f"{award.key}:{by_code[type_id]}",
-                amount=amount, reason=award.reason,
-            ))  # fmt: skip
-    return requests
-
-
-def _sums(lines: Iterable[AwardLine]) -> dict[LineIdent, LineSums]:
-    """Per line identity (kind, point type, campaign): amount, CNY, and the first line's details.
-
-    Lines without a point type (coupons) are left out. Takes any lines in id order: a query
-    (one refund) or lines read for many purchases at once (``campaigns.earning.batch_refunds``).
+    The database rounds a campaign's CNY total to its column's places after each UPDATE, so
+    adding the wave's sum at once equals adding refund after refund only when every amount is
+    a whole number of those places (the usual case: points x a CNY value per point). Then it
+    is one UPDATE per campaign; otherwise one per refund and campaign.
     """
-    sums: dict[LineIdent, LineSums] = {}
-    for line in lines:
-        if line.point_type_id is None:
-            continue
-        ident = (line.kind, line.point_type_id, line.campaign_id)
-        amount, cny, params = sums.get(ident, (0, Decimal(0), line.params))
-        sums[ident] = (amount + line.amount, cny + line.cny, params)
-    return sums
-
-
-def _net_of_negative_lines(earned: dict) -> dict:
-    """Fold negative lines (a tier multiplier below 1) into their point type's base line.
-
-    Each line is then reversed in proportion on its own: a target never above what the line
-    earned and growing with every refund, so reversals never add up to more than the purchase
-    earned and never give points back. A negative line reversed on its own could do both.
-    """
-    netted = {ident: values for ident, values in earned.items() if values[0] >= 0}
-    for (_kind, type_id, _campaign), (amount, cny, _params) in earned.items():
-        if amount < 0:
-            base = next(ident for ident in netted if ident[0] == AwardLine.Kind.BASE and ident[1] == type_id)
-            total, base_cny, params = netted[base]
-            netted[base] = (total + amount, base_cny + cny, params)
-    return netted
+    lines = [line for each in given_back for line in each]
+    if all(line.cny == line.cny.quantize(SPENT_CNY_STEP) for line in lines):
+        _count_spent(lines, campaigns)
+    else:
+        for each in given_back:
+            _count_spent(each, campaigns)

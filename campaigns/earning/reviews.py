@@ -55,8 +55,7 @@ def award_release(
         by_type: dict[str, int] = defaultdict(int)
         for (code, _campaign), (amount, _cny) in _net(award).items():
             by_type[code] += amount
-        purchase = award.purchase
-        _post(award, member, dict(by_type), book, at, purchase.occurred_at if purchase else None)
+        _post(award, member, dict(by_type), book, at)
         coupons = []
         for campaign in Campaign.objects.filter(pk__in=review.coupon_campaigns).select_related("benefit"):
             coupon = coupon_issue(member, benefit=campaign.benefit, origin=Coupon.Origin.CAMPAIGN, at=at)

@@ -6,11 +6,10 @@ from points.services.ledger import (
     points_earn,
     points_earn_many,
     points_refund,
-    points_reverse,
     points_spend,
     points_transfer,
 )
-from points.services.reverse import ReverseRequest, points_reverse_bulk
+from points.services.reverse import ReverseRequest, points_reverse, points_reverse_bulk
 
 __all__ = [
     "ReverseRequest",

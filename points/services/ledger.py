@@ -1,4 +1,5 @@
-"""Earn, spend, reverse and transfer: the ways points move for members' own actions.
+"""Earn, spend, refund a spend and transfer: the ways points move for members' own actions
+(reversals of what a source earned: ``points.services.reverse``).
 
 Each function is one transaction: lock the accounts (primary-key order), answer a retry of the
 same idempotency key with the first result, check the business rule, write entry + lots +
@@ -8,21 +9,20 @@ allocations, update the cached balances.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_insert
 from members.models import Member
 from points import policy
-from points.errors import NothingToReverse, NotRedeemable
-from points.models import Account, Entry, Lot, LotAllocation, PointType, Source
+from points.errors import NotRedeemable
+from points.models import Entry, LotAllocation, PointType, Source
 from points.services.common import (
     Taking,
     add_lot,
@@ -42,7 +42,6 @@ from points.services.common import (
     require_positive,
     save_account,
     save_accounts,
-    take,
     take_spendable,
 )
 
@@ -253,132 +252,6 @@ def points_spend(
         record_taking(entry, taking)
         save_account(account, at)
     return entry
-
-
-def points_reverse(
-    *,
-    member: Member,
-    point_type: PointType | str,
-    source: str,
-    source_ref: str,
-    amount: int | None = None,
-    idempotency_key: str,
-    actor: Any = None,
-    reason: str = "",
-    at: datetime.datetime | None = None,
-) -> Entry:
-    """Undo all (``amount=None``) or part of what one source earned on this account.
-
-    Policy: the source's own pending points are cancelled first, then its available ones.
-    Points of it that were already spent are taken from the rest of the balance (other
-    available lots soonest-expiring first, then other pending lots). What the balance cannot
-    cover becomes a debt: ``available`` goes negative, the account is flagged for review, and
-    the member's next points pay the debt before anything else. Never more than the source
-    earned minus what was already reversed. (``reverse_from_lots`` holds the policy, shared
-    with ``points_reverse_bulk``.)
-    """
-    if amount is not None:
-        require_positive(amount)
-    require_key(idempotency_key)
-    point_type = point_type_of(point_type)
-    at = at or timezone.now()
-    digest = reverse_fingerprint(member.pk, point_type, amount, source, source_ref)
-    with first_request_wins(idempotency_key), transaction.atomic():
-        account = lock_accounts([member.pk], point_type)[member.pk]
-        if done := replay(idempotency_key, digest):
-            return done
-        own = list(
-            Lot.objects.filter(
-                account=account, source=source, source_ref=source_ref, entry__kind=Entry.Kind.EARN
-            ).order_by("id")
-        )
-        reversed_before = -(
-            Entry.objects.filter(
-                account=account, kind=Entry.Kind.REVERSE, source=source, source_ref=source_ref
-            ).aggregate(total=Sum("amount"))["total"]
-            or 0
-        )
-        entry, taking = reverse_from_lots(
-            account, own, reversed_before,
-            lambda status: other_lots(account, own, status).iterator(chunk_size=100),
-            amount=amount, source=source, source_ref=source_ref, key=idempotency_key, digest=digest,
-            actor=actor, reason=reason, at=at,
-        )  # fmt: skip
-        entry.save(force_insert=True)
-        record_taking(entry, taking)
-        save_account(account, at)
-    return entry
-
-
-def reverse_fingerprint(
-    member_id: int, point_type: PointType, amount: int | None, source: str, source_ref: str
-) -> str:
-    """What a reversal asked, the same for ``points_reverse`` and ``points_reverse_bulk``: each
-    recognises the other's retry."""
-    return fingerprint(
-        op="reverse", member=member_id, type=point_type.code, amount=amount, source=source, ref=source_ref
-    )
-
-
-def other_lots(account: Account, own: Sequence[Lot], status: str) -> QuerySet[Lot]:
-    """The account's lots of ``status`` with points left, apart from the source's own, in the
-    order a reversal takes them when the source's own points were already spent."""
-    return (
-        Lot.objects.filter(account=account, remaining__gt=0)
-        .exclude(pk__in=[lot.pk for lot in own])
-        .filter(status=status)
-        .order_by("expires_at", "id")
-    )
-
-
-def reverse_from_lots(
-    account: Account,
-    own: Sequence[Lot],
-    reversed_before: int,
-    others: Callable[[str], Iterable[Lot]],
-    *,
-    amount: int | None,
-    source: str,
-    source_ref: str,
-    key: str,
-    digest: str,
-    actor: Any,
-    reason: str,
-    at: datetime.datetime,
-) -> tuple[Entry, Taking]:
-    """The reversal policy of ``points_reverse`` applied to lots already read, so one request
-    and a batch of them (``points_reverse_bulk``) cannot drift apart.
-
-    ``own``: the source's earned lots on the (locked) account by id, as they stand now;
-    ``reversed_before``: how much of the source was reversed already; ``others(status)``: the
-    account's other lots with points left (``other_lots``), read only when the source's own
-    points were spent. Takes from the lots and updates the account in memory; returns the
-    entry, unsaved, and the taking for the caller to write (``record_taking``).
-    """
-    reversible = sum(lot.amount for lot in own) - reversed_before
-    if reversible <= 0:
-        raise NothingToReverse(
-            _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}
-        )
-    wanted = reversible if amount is None else amount
-    if wanted > reversible:
-        raise ValidationError(
-            {"amount": _("Only %(left)d points of this source are left to reverse.") % {"left": reversible}}
-        )
-    taking = take([lot for lot in own if lot.status == Lot.Status.PENDING], wanted)
-    take([lot for lot in own if lot.status == Lot.Status.AVAILABLE], wanted - taking.total, taking)
-    if taking.total < wanted:
-        for status in (Lot.Status.AVAILABLE, Lot.Status.PENDING):  # available ones first
-            take(others(status), wanted - taking.total, taking)
-    deficit = wanted - taking.total
-    account.pending -= taking.from_pending
-    account.available -= taking.from_available + deficit
-    account.debt += deficit
-    entry = new_entry(
-        account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
-        key=key, digest=digest, actor=actor, reason=reason, at=at,
-    )  # fmt: skip
-    return entry, taking
 
 
 def points_refund(

@@ -1,9 +1,8 @@
-"""``points_reverse_bulk``: many reversals in one transaction (a chunk of imported refunds).
+"""Reversals: what a source earned, taken back (a refund), one request or a batch of them.
 
-The result is that of ``points_reverse`` called once per request, in order: the same entries,
-lot remainders, allocations, balances and errors. The policy itself is ``reverse_from_lots``,
-the function ``points_reverse`` uses; only the reading and writing around it are set-based.
-The reads are done once for the whole batch, and the batch's own changes stay in memory, so a
+``points_reverse`` is ``points_reverse_bulk`` with one request: one path, so a till's refund
+and an imported chunk of refunds cannot drift apart. The policy is ``reverse_from_lots``; the
+reads are done once for the whole batch, and the batch's own changes stay in memory, so a
 request sees what the requests before it did: lots are shared objects (one per row), and what
 each source has had reversed is counted as requests are applied.
 """
@@ -12,27 +11,34 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_insert, bulk_set
+from members.models import Member
+from points.errors import NothingToReverse
 from points.models import Account, Entry, Lot, LotAllocation, PointType
 from points.services.common import (
     Taking,
+    fingerprint,
     first_request_wins,
     key_conflict,
     lock_accounts_many,
+    new_entry,
+    point_type_of,
     require_key,
     require_positive,
     save_accounts,
+    take,
 )
-from points.services.ledger import other_lots, reverse_fingerprint, reverse_from_lots
 
 #: One source on one account: (account id, source, source reference).
 SourceKey = tuple[int, str, str]
@@ -51,17 +57,44 @@ class ReverseRequest:
     reason: str = ""
 
 
+def points_reverse(
+    *,
+    member: Member,
+    point_type: PointType | str,
+    source: str,
+    source_ref: str,
+    amount: int | None = None,
+    idempotency_key: str,
+    actor: Any = None,
+    reason: str = "",
+    at: datetime.datetime | None = None,
+) -> Entry:
+    """Undo all (``amount=None``) or part of what one source earned on this account.
+
+    Policy: the source's own pending points are cancelled first, then its available ones.
+    Points of it that were already spent are taken from the rest of the balance (other
+    available lots soonest-expiring first, then other pending lots). What the balance cannot
+    cover becomes a debt: ``available`` goes negative, the account is flagged for review, and
+    the member's next points pay the debt before anything else. Never more than the source
+    earned minus what was already reversed. (``reverse_from_lots`` holds the policy.)
+    """
+    request = ReverseRequest(
+        member_id=member.pk, point_type=point_type_of(point_type), source=source, source_ref=source_ref,
+        key=idempotency_key, amount=amount, reason=reason,
+    )  # fmt: skip
+    return points_reverse_bulk([request], actor=actor, at=at)[0]
+
+
 def points_reverse_bulk(
     requests: Sequence[ReverseRequest], *, actor: Any = None, at: datetime.datetime | None = None
 ) -> list[Entry]:
-    """``points_reverse`` for each request, in order, in one transaction; returns their entries.
+    """Reverse each request, in order, in one transaction; returns their entries.
 
     Every account is locked once in primary-key order, and the keys, the sources' own lots and
     what was reversed of them before are each read in one query. A request whose key was used
     before gets that entry back (its retry) or the conflict; the first request that fails
-    (nothing left, too much, bad key) raises what ``points_reverse`` raises, and the whole
-    batch is rolled back. Only a reversal of points already spent reads more: the account's
-    other lots, as ``points_reverse`` does.
+    (nothing left, too much, bad key) raises, and the whole batch is rolled back. Only a
+    reversal of points already spent reads more: the account's other lots (``other_lots``).
     """
     if not requests:
         return []
@@ -109,7 +142,7 @@ def points_reverse_bulk(
 
 
 def _own_lots(sources: set[SourceKey]) -> tuple[dict[SourceKey, list[Lot]], dict[int, Lot]]:
-    """Each source's earned lots by id (``points_reverse``'s ``own``), and every lot read by pk.
+    """Each source's earned lots by id (``reverse_from_lots``'s ``own``), and every lot read by pk.
 
     One query over the accounts, sources and references involved; rows of a combination not
     asked for (account A's reference of account B) are read but belong to no request.
@@ -149,7 +182,7 @@ def _reversed(sources: set[SourceKey]) -> dict[SourceKey, int]:
 
 
 def _others(account: Account, own: list[Lot], lots: dict[int, Lot], status: str) -> Iterator[Lot]:
-    """``other_lots`` as ``points_reverse`` reads them, with the batch's changes: a lot already
+    """``other_lots`` with the batch's changes: a lot already
     in memory (taken from by an earlier request, or another source's own lot) is that object.
 
     The database may still show points the batch has taken (``take`` skips a lot with none
@@ -160,8 +193,8 @@ def _others(account: Account, own: list[Lot], lots: dict[int, Lot], status: str)
 
 
 def _write(made: list[tuple[Entry, Taking]], at: datetime.datetime) -> None:
-    """What ``points_reverse`` writes per request (entry, lot remainders, allocations, account),
-    one statement per table for the batch."""
+    """Each request's entry, lot remainders, allocations and account: one statement per table
+    for the batch (one row each for a single request)."""
     if not made:
         return
     bulk_insert([entry for entry, _taking in made])
@@ -175,3 +208,72 @@ def _write(made: list[tuple[Entry, Taking]], at: datetime.datetime) -> None:
         ]
     )
     save_accounts({entry.account.pk: entry.account for entry, _taking in made}.values(), at)
+
+
+def reverse_fingerprint(
+    member_id: int, point_type: PointType, amount: int | None, source: str, source_ref: str
+) -> str:
+    """What a reversal asked: a retry of the same request is told from a clash by it."""
+    return fingerprint(
+        op="reverse", member=member_id, type=point_type.code, amount=amount, source=source, ref=source_ref
+    )
+
+
+def other_lots(account: Account, own: Sequence[Lot], status: str) -> QuerySet[Lot]:
+    """The account's lots of ``status`` with points left, apart from the source's own, in the
+    order a reversal takes them when the source's own points were already spent."""
+    return (
+        Lot.objects.filter(account=account, remaining__gt=0)
+        .exclude(pk__in=[lot.pk for lot in own])
+        .filter(status=status)
+        .order_by("expires_at", "id")
+    )
+
+
+def reverse_from_lots(
+    account: Account,
+    own: Sequence[Lot],
+    reversed_before: int,
+    others: Callable[[str], Iterable[Lot]],
+    *,
+    amount: int | None,
+    source: str,
+    source_ref: str,
+    key: str,
+    digest: str,
+    actor: Any,
+    reason: str,
+    at: datetime.datetime,
+) -> tuple[Entry, Taking]:
+    """The reversal policy of ``points_reverse``, applied to lots already read.
+
+    ``own``: the source's earned lots on the (locked) account by id, as they stand now;
+    ``reversed_before``: how much of the source was reversed already; ``others(status)``: the
+    account's other lots with points left (``other_lots``), read only when the source's own
+    points were spent. Takes from the lots and updates the account in memory; returns the
+    entry, unsaved, and the taking for the caller to write (``record_taking``).
+    """
+    reversible = sum(lot.amount for lot in own) - reversed_before
+    if reversible <= 0:
+        raise NothingToReverse(
+            _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}
+        )
+    wanted = reversible if amount is None else amount
+    if wanted > reversible:
+        raise ValidationError(
+            {"amount": _("Only %(left)d points of this source are left to reverse.") % {"left": reversible}}
+        )
+    taking = take([lot for lot in own if lot.status == Lot.Status.PENDING], wanted)
+    take([lot for lot in own if lot.status == Lot.Status.AVAILABLE], wanted - taking.total, taking)
+    if taking.total < wanted:
+        for status in (Lot.Status.AVAILABLE, Lot.Status.PENDING):  # available ones first
+            take(others(status), wanted - taking.total, taking)
+    deficit = wanted - taking.total
+    account.pending -= taking.from_pending
+    account.available -= taking.from_available + deficit
+    account.debt += deficit
+    entry = new_entry(
+        account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
+        key=key, digest=digest, actor=actor, reason=reason, at=at,
+    )  # fmt: skip
+    return entry, taking

@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.earning import engine
-from campaigns.earning.batch_refunds import _count_spent_in_order, refunds_process_many
-from campaigns.earning.pipeline import _count_spent, purchase_process, refund_process
+from campaigns.earning.batch_refunds import refunds_process_many
+from campaigns.earning.pipeline import _count_spent, _count_spent_in_order, purchase_process, refund_process
 from campaigns.models import Award, AwardLine, Campaign
 from campaigns.selectors import rule_book
 from config.common.bulk import SMALL

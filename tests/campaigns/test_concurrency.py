@@ -302,7 +302,7 @@ def test_one_refund_by_the_import_and_the_api_at_once_takes_back_once(locked: bo
         lambda: refund_process(returned, at=LATER),
     ]
 
-    with unless(locked, "campaigns/earning/batch_refunds.py::_wave#1"):
+    with unless(locked, "campaigns/earning/pipeline.py::refunds_take_back#1"):
         results = race(2, lambda i: calls[i](), meet=r'^INSERT INTO "campaigns_award"')
 
     if locked:
@@ -351,12 +351,8 @@ def test_a_refund_and_a_purchase_racing_for_two_budgets_never_deadlock(path: str
         "single": lambda: refund_process(returned, at=LATER),
         "import": lambda: refunds_process_many([returned], book=book, at=LATER)[0],
     }[path]
-    site = {
-        "single": "campaigns/earning/pipeline.py::refund_process#2",
-        "import": "campaigns/earning/batch_refunds.py::_wave#2",
-    }
-
-    with unless(locked, site[path]):
+    # one refund or a wave: the same lock (``refund_process`` is a wave of one)
+    with unless(locked, "campaigns/earning/pipeline.py::refunds_take_back#2"):
         results = race(
             2,
             lambda i: refund_call() if i == 0 else purchase_process(purchase, at=LATER),
@@ -458,7 +454,7 @@ def test_one_refund_processed_by_two_workers_at_once_takes_back_once(locked: boo
     purchase_process(purchase, at=NOW)
     returned = refund(purchase, "40.00")
 
-    with unless(locked, "campaigns/earning/pipeline.py::refund_process#1"):
+    with unless(locked, "campaigns/earning/pipeline.py::refunds_take_back#1"):
         results = race(
             2, lambda i: refund_process(returned, at=LATER), meet=r'^INSERT INTO "campaigns_award"'
         )
