@@ -150,10 +150,21 @@ class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
         fields = [
-            "status", "name", "mobile", "email", "gender", "birthday", "province", "city",
-            "registration_channel", "registration_store", "sms_consent", "email_consent",
-            "wechat_consent", "tags",
-        ]  # fmt: skip
+            "status",
+            "name",
+            "mobile",
+            "email",
+            "gender",
+            "birthday",
+            "province",
+            "city",
+            "registration_channel",
+            "registration_store",
+            "sms_consent",
+            "email_consent",
+            "wechat_consent",
+            "tags",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -175,9 +186,14 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     # template adds the link next to the export button.
     change_list_template = "admin/members/member/change_list.html"
     list_display = [
-        "member_number", "name", "mobile", "registration_channel", "registration_store", "status",
+        "member_number",
+        "name",
+        "mobile",
+        "registration_channel",
+        "registration_store",
+        "status",
         "created_at",
-    ]  # fmt: skip
+    ]
     list_filter = ["status", "registration_channel", "registration_store", "tags"]
     list_select_related = ["registration_store"]
     search_fields = ["member_number"]  # shows the search box; the search itself is get_search_results

@@ -272,9 +272,11 @@ class MemberViewSet(PartnerViewSet):
             store = partner_stores(self.partner).filter(code=v["registration_store"]).first()
             if store is None:
                 raise APIError(
-                    _("Not one of this partner's stores."), code="invalid", status_code=400,
+                    _("Not one of this partner's stores."),
+                    code="invalid",
+                    status_code=400,
                     fields={"registration_store": [_("Not one of this partner's stores.")]},
-                )  # fmt: skip
+                )
         channel = v.get("channel") or registration_channel(self.partner, store)
         profile = {name: v[name] for name in ("name", "email", "gender", "birthday", "province", "city")} | {
             "registration_store": store,
@@ -413,15 +415,19 @@ class MemberViewSet(PartnerViewSet):
         if params.get("kind") or params.get("value"):
             if not params.get("kind") or not params.get("value"):
                 raise APIError(
-                    _("Give kind and value together."), code="invalid", status_code=400,
+                    _("Give kind and value together."),
+                    code="invalid",
+                    status_code=400,
                     fields={"kind": [_("One of: %(kinds)s.") % {"kinds": ", ".join(Identity.Kind.values)}]},
-                )  # fmt: skip
+                )
             keys.append(IdentityKey(params["kind"], params["value"], params.get("namespace", "")))
         if not keys:
             raise APIError(
-                _("Give member_number, phone, or kind and value."), code="invalid", status_code=400,
+                _("Give member_number, phone, or kind and value."),
+                code="invalid",
+                status_code=400,
                 fields={"member_number": [_("A lookup needs one of these parameters.")]},
-            )  # fmt: skip
+            )
         resolution = member_resolve(keys)
         if resolution.outcome is not Outcome.FOUND:
             raise not_found()

@@ -60,9 +60,17 @@ class AccountInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = [
-        "point_type", "available", "pending", "debt", "earned", "spent", "expired",
-        "open_lots", "latest", "actions",
-    ]  # fmt: skip
+        "point_type",
+        "available",
+        "pending",
+        "debt",
+        "earned",
+        "spent",
+        "expired",
+        "open_lots",
+        "latest",
+        "actions",
+    ]
     readonly_fields = fields
     verbose_name_plural = _("points balances")
 
@@ -243,8 +251,19 @@ class AccountAdmin(ReadOnlyAdmin):
 @admin.register(Entry)
 class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
     resource_classes = [EntryResource]
-    list_display = ["id", "created_at", "member_number", "point_type", "kind", "amount", "balance_after",
-                    "source", "source_display", "actor", "reason"]  # fmt: skip
+    list_display = [
+        "id",
+        "created_at",
+        "member_number",
+        "point_type",
+        "kind",
+        "amount",
+        "balance_after",
+        "source",
+        "source_display",
+        "actor",
+        "reason",
+    ]
     list_filter = ["kind", "source", "account__point_type"]
     list_select_related = ["account__member", "account__point_type", "actor"]
     search_fields = ["source_ref"]

@@ -63,9 +63,15 @@ def lock_statuses(
         for member in missing:
             start, end = periods.current_period(policy, member, at)
             rows.append(
-                MemberTier(member=member, tier=entry_tier, earned_tier=entry_tier, since=member.created_at,
-                           period_start=start, valid_until=end)
-            )  # fmt: skip
+                MemberTier(
+                    member=member,
+                    tier=entry_tier,
+                    earned_tier=entry_tier,
+                    since=member.created_at,
+                    period_start=start,
+                    valid_until=end,
+                )
+            )
         MemberTier.objects.bulk_create(rows, ignore_conflicts=True)
         statuses = locked()
     return statuses

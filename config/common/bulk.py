@@ -28,10 +28,18 @@ SMALL = 8
 # An aware datetime goes as it is too (``_moment``); a naive one, and anything else (JSON,
 # files, custom fields), through Django's preparation, as save() would prepare it.
 RAW = (
-    models.AutoField, models.BigAutoField, models.IntegerField, models.BigIntegerField,
-    models.PositiveIntegerField, models.SmallIntegerField, models.CharField, models.TextField,
-    models.BooleanField, models.DecimalField, models.ForeignKey,
-)  # fmt: skip
+    models.AutoField,
+    models.BigAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveIntegerField,
+    models.SmallIntegerField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.DecimalField,
+    models.ForeignKey,
+)
 
 
 def bulk_insert(objs: Sequence[M]) -> Sequence[M]:

@@ -41,9 +41,18 @@ class StoreFilter(admin.SimpleListFilter):
 @admin.register(ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
     list_display = [
-        "file_name", "profile", "store", "created_by", "created_at", "status_display", "rows_total",
-        "rows_ok", "rows_duplicate", "rows_rejected", "rows_skipped",
-    ]  # fmt: skip
+        "file_name",
+        "profile",
+        "store",
+        "created_by",
+        "created_at",
+        "status_display",
+        "rows_total",
+        "rows_ok",
+        "rows_duplicate",
+        "rows_rejected",
+        "rows_skipped",
+    ]
     list_filter = ["status", ("profile", admin.RelatedOnlyFieldListFilter), StoreFilter, "created_at"]
     list_select_related = ["profile", "store", "created_by"]
     search_fields = ["file_name"]

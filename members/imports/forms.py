@@ -154,8 +154,12 @@ def status_field_name(status: str) -> str:
 STATUS_FIELDS = [status_field_name(status) for status in STATUSES]
 #: Fields that mean nothing for a member list.
 PURCHASES_ONLY = [
-    "store_codes", "gross_includes_shipping", "reject_invalid_mobile", "unknown_member", "return_match_days",
-]  # fmt: skip
+    "store_codes",
+    "gross_includes_shipping",
+    "reject_invalid_mobile",
+    "unknown_member",
+    "return_match_days",
+]
 
 
 class _ProfileFormBase(forms.ModelForm):
@@ -181,10 +185,22 @@ class _ProfileFormBase(forms.ModelForm):
     class Meta:
         model = ImportProfile
         fields = [
-            "name", "code", "source", "channel", "file_format", "encoding", "delimiter", "unknown_member",
-            "gross_includes_shipping", "reject_invalid_mobile", "active", "member_match", "store_codes",
-            "date_formats", "return_match_days",
-        ]  # fmt: skip
+            "name",
+            "code",
+            "source",
+            "channel",
+            "file_format",
+            "encoding",
+            "delimiter",
+            "unknown_member",
+            "gross_includes_shipping",
+            "reject_invalid_mobile",
+            "active",
+            "member_match",
+            "store_codes",
+            "date_formats",
+            "return_match_days",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

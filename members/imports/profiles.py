@@ -75,9 +75,15 @@ REFUND_STATUSES = {"refunded", "partly_refunded"}
 
 #: Longest text each purchase field may hold (the model columns it will be stored in).
 TEXT_LIMITS = {
-    "store_code": 32, "store_name": 100, "order_number": 64, "original_order_number": 64,
-    "card": 64, "unionid": 128, "cashier": 64, "shop": 100,
-}  # fmt: skip
+    "store_code": 32,
+    "store_name": 100,
+    "order_number": 64,
+    "original_order_number": 64,
+    "card": 64,
+    "unionid": 128,
+    "cashier": 64,
+    "shop": 100,
+}
 AMOUNTS = ("gross", "paid", "shipping", "refunded")
 ZERO = Decimal("0.00")
 

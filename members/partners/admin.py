@@ -165,8 +165,12 @@ class PartnerAdmin(HistoryAdmin):
         keys = list(partner.keys.order_by("-created"))
         header = format_html(
             "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            _("prefix"), _("key name"), _("created"), _("expires"), _("status"),
-        )  # fmt: skip
+            _("prefix"),
+            _("key name"),
+            _("created"),
+            _("expires"),
+            _("status"),
+        )
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',

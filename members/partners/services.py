@@ -39,9 +39,14 @@ def partner_create(
     with transaction.atomic():
         user = service_user_for(code)
         partner = Partner(
-            code=code, name=name, grants=sorted(set(grants)), channels=sorted(set(channels)),
-            rate_per_minute=rate_per_minute, user=user, kind=kind,
-        )  # fmt: skip
+            code=code,
+            name=name,
+            grants=sorted(set(grants)),
+            channels=sorted(set(channels)),
+            rate_per_minute=rate_per_minute,
+            user=user,
+            kind=kind,
+        )
         partner.full_clean(exclude=["user"])
         partner.save()
         partner.stores.set(list(stores))
@@ -178,9 +183,13 @@ def partner_member_upsert(
             for key in keys:
                 if key.normalized() not in resolution.matches:
                     identity_attach(
-                        member=member, kind=key.kind, value=key.value, namespace=key.namespace,
-                        actor=user, source=partner.source,
-                    )  # fmt: skip
+                        member=member,
+                        kind=key.kind,
+                        value=key.value,
+                        namespace=key.namespace,
+                        actor=user,
+                        source=partner.source,
+                    )
             created = False
         else:
             phone = next((k.value for k in keys if k.kind == Identity.Kind.PHONE), None)

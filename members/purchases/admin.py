@@ -43,9 +43,16 @@ class RefundInline(ReadOnlyInline):
 class PurchaseAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [PurchaseResource]
     list_display = [
-        "occurred_at", "source", "order_number", "channel", "store", "member_number", "paid_amount",
-        "refunded_amount", "status",
-    ]  # fmt: skip
+        "occurred_at",
+        "source",
+        "order_number",
+        "channel",
+        "store",
+        "member_number",
+        "paid_amount",
+        "refunded_amount",
+        "status",
+    ]
     list_filter = ["channel", "status"]
     list_select_related = ["store", "member"]
     search_fields = ["member__member_number"]  # shows the search box; the search is get_search_results

@@ -148,9 +148,12 @@ class _Partnered:
                 transaction.savepoint_rollback(self._savepoint)
                 transaction.set_rollback(False)
             idempotency_store(
-                partner=self.partner, key=self._idempotency_key, status_code=response.status_code,
-                content_type=response["Content-Type"], body=response.content,
-            )  # fmt: skip
+                partner=self.partner,
+                key=self._idempotency_key,
+                status_code=response.status_code,
+                content_type=response["Content-Type"],
+                body=response.content,
+            )
             return response
 
     def initial(self, request, *args, **kwargs) -> None:
