@@ -69,7 +69,8 @@ class IdentityForm(forms.ModelForm):
         fields = ["kind", "namespace", "value"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance.pk or not data.get("kind") or not data.get("value"):
             return data
         member = self.instance.member if self.instance.member_id else None
@@ -131,8 +132,7 @@ class ConsentRecordInline(admin.TabularInline):
 
     model = ConsentRecord
     extra = 0
-    fields = ["channel", "granted", "recorded_at", "source", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("channel", "granted", "recorded_at", "source", "actor")
     can_delete = False
     ordering = ["-recorded_at", "-id"]
 
@@ -167,7 +167,8 @@ class MemberAdminForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "mobile" in data:
             try:
                 data["mobile"] = services.validate_mobile(

@@ -31,7 +31,7 @@ from members.partners.codes import (
 from members.partners.models import Grant
 from members.partners.selectors import partner_members, partner_stores
 from members.partners.services import partner_member_update, partner_member_upsert, registration_channel
-from members.selectors import Outcome, member_resolve
+from members.selectors import member_resolve
 from members.services import IdentityKey
 
 
@@ -429,7 +429,7 @@ class MemberViewSet(PartnerViewSet):
                 fields={"member_number": [_("A lookup needs one of these parameters.")]},
             )
         resolution = member_resolve(keys)
-        if resolution.outcome is not Outcome.FOUND:
+        if resolution.member is None:  # not found (only a found resolution has its member)
             raise not_found()
         found = self.get_queryset().filter(pk=resolution.member.pk).first()
         if found is None:

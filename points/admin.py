@@ -59,7 +59,7 @@ class AccountInline(admin.TabularInline):
     model = Account
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "point_type",
         "available",
         "pending",
@@ -70,8 +70,7 @@ class AccountInline(admin.TabularInline):
         "open_lots",
         "latest",
         "actions",
-    ]
-    readonly_fields = fields
+    )
     verbose_name_plural = _("points balances")
 
     def has_add_permission(self, request, obj=None) -> bool:

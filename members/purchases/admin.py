@@ -29,14 +29,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class PurchaseLineInline(ReadOnlyInline):
     model = PurchaseLine
-    fields = ["sku", "name", "category", "quantity", "amount"]
-    readonly_fields = fields
+    fields = readonly_fields = ("sku", "name", "category", "quantity", "amount")
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["source", "refund_number", "amount", "occurred_at", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("source", "refund_number", "amount", "occurred_at", "created_at")
 
 
 @admin.register(Purchase)

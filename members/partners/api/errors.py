@@ -96,7 +96,7 @@ def _django_validation(exc: DjangoValidationError) -> Response:
         return Response(body("conflict", _("This was already recorded differently."), fields), status=409)
     if codes & RULE_CODES:
         return Response(
-            body(sorted(codes & RULE_CODES)[0], next(iter(fields.values()))[0], fields), status=422
+            body(sorted(RULE_CODES & codes)[0], next(iter(fields.values()))[0], fields), status=422
         )
     return Response(body("invalid", _("Some fields are invalid."), fields), status=400)
 
@@ -112,7 +112,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, BusinessRuleError):
         return Response(body(exc.code, exc.message), status=422)
     if isinstance(exc, APIError):
-        return Response(body(exc.code, exc.detail, exc.fields), status=exc.status_code)
+        return Response(body(exc.code, str(exc.detail), exc.fields), status=exc.status_code)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return Response(body("not_found", _("Not found.")), status=404)
     if isinstance(exc, DjangoPermissionDenied):
@@ -142,7 +142,7 @@ def json_400(request, exception=None) -> JsonResponse:
     """Django refused the request before any view (e.g. a body over the limit, read by a
     middleware): the same answers as inside the API's views."""
     if isinstance(exception, RequestDataTooBig):
-        return json_error(413, "too_large", too_large().detail)
+        return json_error(413, "too_large", str(too_large().detail))
     return json_error(status.HTTP_400_BAD_REQUEST, "invalid", _("The request is malformed."))
 
 
