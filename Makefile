@@ -42,13 +42,21 @@ lock: venv
 	$(UV_COMPILE) $(UV_ARGS) -o $(LOCK)
 	$(UV_COMPILE) $(UV_ARGS) --extra dev -c $(LOCK) -o $(DEV_LOCK)
 
-# SQLite unless DATABASE_URL says otherwise; DEBUG=1 so no SECRET_KEY is needed.
+# SQLite unless DATABASE_URL says otherwise; DEBUG=1 so no SECRET_KEY is needed. Beside the web
+# server, a Celery worker with beat runs the scheduled jobs and the imports, on a broker kept in
+# files (.celery-queue/: no server to install); it stops when the web server stops.
 run: venv
-	@export DEBUG="$${DEBUG:-1}"; port="$${PORT:-8000}"; \
+	@export DEBUG="$${DEBUG:-1}" CELERY_BROKER_URL="$${CELERY_BROKER_URL:-filesystem://}"; \
+	port="$${PORT:-8000}"; \
 	$(PY) manage.py migrate --noinput -v0; \
 	$(PY) manage.py seed_demo --if-empty; \
+	mkdir -p .celery-queue; \
+	$(PY) -m celery -A config worker --beat --pool solo --loglevel INFO \
+	  --without-gossip --without-mingle >>.celery-queue/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null || true' EXIT; \
+	echo "Scheduled jobs and imports: a Celery worker with beat (log: .celery-queue/worker.log)"; \
 	echo "Admin: http://127.0.0.1:$$port/admin/"; \
-	exec $(PY) manage.py runserver "127.0.0.1:$$port"
+	$(PY) manage.py runserver "127.0.0.1:$$port"
 
 # One throwaway PostgreSQL cluster (tests/pgcluster.py) serves all three steps. PYTEST_ARGS
 # reaches pytest as "$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".

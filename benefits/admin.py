@@ -27,9 +27,9 @@ from benefits.errors import StatusChanged
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_update
 from config.common.admin import (
-    ActorFormMixin,
     LargeTablePaginator,
     ReadOnlyInline,
+    ServiceAdmin,
     ServiceForm,
     newest_rows,
     run_each,
@@ -330,18 +330,12 @@ class FulfilmentFilter(admin.SimpleListFilter):
 
 
 class FulfilmentForm(ServiceForm):
+    """The tracking number only; ``RedemptionAdmin.save_by_service`` ships the gift with it."""
+
     class Meta:
         model = Redemption
         fields = ["tracking_number"]
         help_texts = {"tracking_number": _("Saving with a tracking number marks the gift shipped.")}
-
-    def call_service(self, data: dict[str, Any]) -> Redemption:
-        tracking = (data.get("tracking_number") or "").strip()
-        if not tracking:
-            return self.instance
-        return advance_from(
-            self.instance, Redemption.Status.REQUESTED, actor=self.actor, tracking_number=tracking
-        )
 
 
 def advance_from(redemption: Redemption, expected: str, **kwargs: Any) -> Redemption:
@@ -352,7 +346,7 @@ def advance_from(redemption: Redemption, expected: str, **kwargs: Any) -> Redemp
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
+class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     form = FulfilmentForm
     list_display = ["created_at", "member", "reward", "points", "status", "ship_to", "tracking_number",
                     "updated_at"]  # fmt: skip
@@ -400,9 +394,12 @@ class RedemptionAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def save_model(self, request, obj: Redemption, form, change: bool) -> None:
-        """The form's service call did the work (see FulfilmentForm)."""
-        obj.refresh_from_db()
+    def save_by_service(self, request, form, obj: Redemption, change: bool) -> Redemption:
+        tracking = (form.cleaned_data.get("tracking_number") or "").strip()
+        if not tracking:  # nothing typed, or nothing left to type (shipped: the field is read-only)
+            obj.refresh_from_db()
+            return obj
+        return advance_from(obj, Redemption.Status.REQUESTED, actor=request.user, tracking_number=tracking)
 
     @admin.display(description=_("deliver to"))
     def ship_to_masked(self, redemption: Redemption) -> str:

@@ -175,7 +175,10 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
         # Conditions on the coupon's own columns only: PostgreSQL re-checks those on the row
         # the other till just redeemed; a condition through a join (a subquery) it does not.
         done = Coupon.objects.filter(
-            code=normal, status=Coupon.Status.ISSUED, valid_from__lte=at, valid_until__gt=at
+            Coupon.MOVES.may_move_to(Coupon.Status.REDEEMED),
+            code=normal,
+            valid_from__lte=at,
+            valid_until__gt=at,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
     if done:
@@ -220,7 +223,7 @@ def coupon_void(
         raise CouponNotRedeemable(
             _("Bought with points: cancel its redemption instead, which refunds the points.")
         )
-    done = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
+    done = Coupon.objects.filter(Coupon.MOVES.may_move_to(Coupon.Status.VOIDED), pk=coupon.pk).update(
         status=Coupon.Status.VOIDED,
         voided_at=at,
         void_reason=reason.strip(),
@@ -239,14 +242,11 @@ def coupons_expire_due(now: datetime.datetime | None = None, *, batch: int = 10_
     """Mark unused coupons past their end as expired. Idempotent (status moves on)."""
     now = now or timezone.now()
     done = 0
+    expirable = Coupon.MOVES.may_move_to(Coupon.Status.EXPIRED)
     while True:
         ids = list(
-            Coupon.objects.filter(status=Coupon.Status.ISSUED, valid_until__lte=now).values_list(
-                "pk", flat=True
-            )[:batch]
+            Coupon.objects.filter(expirable, valid_until__lte=now).values_list("pk", flat=True)[:batch]
         )
         if not ids:
             return done
-        done += Coupon.objects.filter(pk__in=ids, status=Coupon.Status.ISSUED).update(
-            status=Coupon.Status.EXPIRED
-        )
+        done += Coupon.objects.filter(expirable, pk__in=ids).update(status=Coupon.Status.EXPIRED)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from config.common.states import Transitions
 from members.models import Member, Store
 from points.models import Entry
 from tiers.models import Plan, Tier
@@ -134,6 +135,9 @@ class Coupon(models.Model):
         REDEEMED = "redeemed", _("Redeemed")
         EXPIRED = "expired", _("Expired")
         VOIDED = "voided", _("Voided")
+
+    #: Every move of a coupon: an issued one is used once, voided, or expires; then it stays.
+    MOVES = Transitions({Status.ISSUED: (Status.REDEEMED, Status.VOIDED, Status.EXPIRED)})
 
     class Origin(models.TextChoices):
         ENTITLEMENT = "entitlement", _("Tier or plan entitlement")
@@ -288,6 +292,17 @@ class Redemption(models.Model):
         SHIPPED = "shipped", _("Shipped")
         DELIVERED = "delivered", _("Delivered")
         CANCELLED = "cancelled", _("Cancelled (points refunded)")
+
+    #: Every move of a redemption. A coupon reward is completed at once, a physical gift waits
+    #: for fulfilment, is shipped, then delivered; cancelling refunds the points, and is possible
+    #: only before the gift ships (or its coupon is used, which ``redemption_cancel`` checks).
+    MOVES = Transitions(
+        {
+            Status.REQUESTED: (Status.SHIPPED, Status.CANCELLED),
+            Status.SHIPPED: (Status.DELIVERED,),
+            Status.COMPLETED: (Status.CANCELLED,),
+        }
+    )
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="redemptions"

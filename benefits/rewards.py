@@ -27,6 +27,7 @@ from benefits.errors import (
 )
 from benefits.models import Coupon, Redemption, Reward
 from config.common.errors import IdempotencyConflict
+from config.common.states import transition
 from members.models import Member
 from points.models import Source
 from points.services import points_refund, points_spend
@@ -138,11 +139,14 @@ def redemption_cancel(
         redemption = (
             Redemption.objects.select_for_update().select_related("spend__account").get(pk=redemption.pk)
         )
-        if redemption.status not in (Redemption.Status.COMPLETED, Redemption.Status.REQUESTED):
-            raise NotCancellable(
-                _("A redemption that is %(status)s cannot be cancelled.")
-                % {"status": redemption.get_status_display()}
-            )
+        transition(
+            redemption,
+            Redemption.Status.CANCELLED,
+            table=Redemption.MOVES,
+            refused=NotCancellable,
+            message=_("A redemption that is %(status)s cannot be cancelled.")
+            % {"status": redemption.get_status_display()},
+        )
         if redemption.coupon_id:
             coupon = Coupon.objects.select_for_update().get(pk=redemption.coupon_id)
             if coupon.status == Coupon.Status.REDEEMED:
@@ -152,7 +156,6 @@ def redemption_cancel(
         redemption.refund = points_refund(spend=redemption.spend, actor=actor, reason=reason.strip(), at=at)
         if reward.stock is not None:
             Reward.objects.filter(pk=reward.pk).update(stock=F("stock") + 1)
-        redemption.status = Redemption.Status.CANCELLED
         redemption.note = reason.strip()
         redemption.updated_at = at
         _record_actor(redemption, actor)
@@ -160,10 +163,10 @@ def redemption_cancel(
     return redemption
 
 
-_NEXT = {
-    Redemption.Status.REQUESTED: Redemption.Status.SHIPPED,
-    Redemption.Status.SHIPPED: Redemption.Status.DELIVERED,
-}
+def fulfilment_next(status: str) -> str | None:
+    """The step after ``status`` on a gift's way to the member: its move that is not a cancellation."""
+    onward = Redemption.MOVES.targets(status) - {Redemption.Status.CANCELLED}
+    return next(iter(onward), None)
 
 
 def redemption_advance(
@@ -187,15 +190,17 @@ def redemption_advance(
                 _("It is %(status)s now.") % {"status": redemption.get_status_display()},
                 status=redemption.status,
             )
-        following = _NEXT.get(redemption.status)
-        if following is None:
-            raise NotCancellable(
-                _("A redemption that is %(status)s has no next step.")
-                % {"status": redemption.get_status_display()}
-            )
+        following = fulfilment_next(redemption.status) or ""
+        transition(
+            redemption,
+            following,
+            table=Redemption.MOVES,
+            refused=NotCancellable,
+            message=_("A redemption that is %(status)s has no next step.")
+            % {"status": redemption.get_status_display()},
+        )
         if following == Redemption.Status.SHIPPED:
             redemption.tracking_number = tracking_number.strip()
-        redemption.status = following
         redemption.updated_at = at
         _record_actor(redemption, actor)
         redemption.save(update_fields=["status", "tracking_number", "updated_at"])

@@ -1,6 +1,7 @@
 """Campaigns admin: earning rules, campaigns with their lifecycle, simulation and results, and the
-awards the pipeline made. An interface only: lifecycle steps go through
-``campaigns.services.campaign_transition``, the figures come from ``campaigns.simulation`` and
+awards the pipeline made. An interface only: drafts are saved through
+``campaign_draft_create``/``campaign_draft_update`` after the form validated, lifecycle steps go
+through ``campaigns.services.campaign_transition``, the figures come from ``campaigns.simulation`` and
 ``campaigns.results`` (see ``campaigns.admin_views`` for those pages).
 
 Operators never type JSON: channels and weekdays are ticked, categories and SKUs typed as text
@@ -24,7 +25,8 @@ from campaigns import admin_views
 from campaigns.earning.explain import award_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
-from config.common.admin import LargeTablePaginator, ReadOnlyInline, newest_rows
+from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
+from config.common.admin import LargeTablePaginator, ReadOnlyInline, ServiceAdmin, newest_rows
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Channel
@@ -164,8 +166,9 @@ SPENT = ["spent_points_display", "spent_cny_display"]
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ReadableListsMixin, HistoryAdmin):
-    """Drafts are edited here; every later step is a button calling ``campaign_transition``."""
+class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
+    """Drafts are written here through ``campaign_draft_create``/``campaign_draft_update``; every
+    later step is a button calling ``campaign_transition``."""
 
     form = CampaignForm
     list_display = ["name", "code", "status_display", "trigger_display", "window_display", "priority_display",
@@ -228,10 +231,11 @@ class CampaignAdmin(ReadableListsMixin, HistoryAdmin):
         actions.pop("delete_selected", None)  # drafts only, one at a time
         return actions
 
-    def save_model(self, request, obj: Campaign, form, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)  # history with the request user as author
+    def save_by_service(self, request, form, obj: Campaign, change: bool) -> Campaign:
+        values = {name: value for name, value in form.cleaned_data.items() if name in CONTENT_FIELDS}
+        if change:
+            return campaign_draft_update(obj, values=values, actor=request.user)
+        return campaign_draft_create(values=values, actor=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
@@ -451,4 +455,5 @@ class AwardInline(ReadOnlyInline):
 
 MEMBER_PAGE_INLINES.append(AwardInline)
 
-from campaigns import admin_review  # noqa: E402, F401  (registers the review holds' admin)
+# registers the review holds' admin and the scheduled jobs' pages
+from campaigns import admin_jobs, admin_review  # noqa: E402, F401

@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
-from django.db import connections
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -183,21 +182,6 @@ class CampaignForm(forms.ModelForm):
             "budget_cny": _("At each point type's value in CNY. Empty: no budget."),
             "birthday": _("For birthday campaigns and purchases: when in the year it applies."),
         }
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        # An operator who opened the form while it was a draft saves only if it still is one: the
-        # row stays locked until the admin's transaction commits the save.
-        if self.instance.pk is not None:
-            rows = Campaign.objects.filter(pk=self.instance.pk, status=Campaign.Status.DRAFT)
-            if connections[rows.db].in_atomic_block:
-                rows = rows.select_for_update()
-            if not rows.exists():
-                raise ValidationError(
-                    _("The campaign is no longer a draft: it was submitted while you were editing it."),
-                    code="not_draft",
-                )
-        return data
 
 
 class SimulationForm(forms.Form):

@@ -1,5 +1,7 @@
-"""A campaign's lifecycle: draft -> submitted -> approved -> scheduled -> active <-> paused -> ended.
+"""A campaign's drafts and lifecycle: draft -> submitted -> approved -> scheduled -> active <->
+paused -> ended, every step in one table (``campaigns.models.LIFECYCLE``).
 
+A draft's content is written only while it is a draft (``campaign_draft_create``/``_update``).
 Each step checks who may take it and from which status, and is saved with its author and a
 reason in the campaign's history. An approver may not approve their own campaign. A campaign
 gives points only while active (and, for facts that happened in its window and arrive late,
@@ -9,31 +11,80 @@ after it ended); see ``campaigns.selectors.GIVING``.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from campaigns.models import Campaign
+from campaigns.models import LIFECYCLE, Campaign, lifecycle_move
+from config.common.states import TransitionRefused
 
 S = Campaign.Status
 
-#: action -> (statuses it starts from, label for the history)
+#: The steps people take (the admin's buttons), each with the statuses it starts from and its
+#: label; the clock's own steps (start, finish) are taken by ``campaigns_due``. Read from the
+#: one table of the lifecycle, ``campaigns.models.LIFECYCLE``.
 ACTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
-    "submit": ((S.DRAFT,), gettext_lazy("Submitted for approval")),
-    "approve": ((S.SUBMITTED,), gettext_lazy("Approved")),
-    "reject": ((S.SUBMITTED,), gettext_lazy("Sent back to draft")),
-    "withdraw": ((S.SUBMITTED, S.APPROVED, S.SCHEDULED), gettext_lazy("Withdrawn to draft")),
-    "schedule": ((S.APPROVED,), gettext_lazy("Scheduled")),
-    "pause": ((S.ACTIVE,), gettext_lazy("Paused")),
-    "resume": ((S.PAUSED,), gettext_lazy("Resumed")),
-    # A scheduled campaign that should not run is withdrawn, not ended: an ended campaign still
-    # gives to late facts from its window, and one that never ran must give nothing.
-    "end": ((S.ACTIVE, S.PAUSED), gettext_lazy("Ended")),
+    action: (step.sources, step.label) for action, step in LIFECYCLE.items() if step.by != "clock"
 }
+
+
+# --- drafts: the content of a campaign, written only while it is a draft ------------------------
+
+#: What a draft's author sets; the record (status, author, approval, what was given) belongs to
+#: the lifecycle and the pipeline.
+RECORD_FIELDS = {"id", "status", "created_by", "approved_by", "approved_at", "created_at", "spent_points",
+                 "spent_cny"}  # fmt: skip
+CONTENT_FIELDS = frozenset(
+    field.name
+    for field in Campaign._meta.get_fields()
+    if isinstance(field, models.Field) and field.editable and field.name not in RECORD_FIELDS
+)
+
+
+def campaign_draft_create(*, values: Mapping[str, Any], actor: Any) -> Campaign:
+    """A new campaign, as a draft written by ``actor``; refused with the fields' reasons if its
+    settings cannot work (``Campaign.clean``)."""
+    campaign = Campaign(status=S.DRAFT, created_by=actor if getattr(actor, "pk", None) else None)
+    return _draft_save(campaign, values, actor)
+
+
+def campaign_draft_update(campaign: Campaign, *, values: Mapping[str, Any], actor: Any) -> Campaign:
+    """Change a draft's content. Only a draft: the row is locked and read again, so an edit that
+    meets a submission either goes in before it (the approver sees the edit) or is refused."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().filter(pk=campaign.pk, status=S.DRAFT).first()
+        if locked is None:
+            raise ValidationError(
+                _("The campaign is no longer a draft: it was submitted while you were editing it."),
+                code="not_draft",
+            )
+        return _draft_save(locked, values, actor)
+
+
+def _draft_save(campaign: Campaign, values: Mapping[str, Any], actor: Any) -> Campaign:
+    if unknown := set(values) - CONTENT_FIELDS:
+        raise TypeError(f"not a draft's content: {sorted(unknown)}")
+    related: dict[str, Any] = {}
+    for name, value in values.items():
+        if Campaign._meta.get_field(name).many_to_many:
+            related[name] = value
+        else:
+            setattr(campaign, name, value)
+    campaign.full_clean()
+    if getattr(actor, "pk", None):
+        campaign._history_user = actor
+    with transaction.atomic():
+        campaign.save()
+        for name, value in related.items():
+            getattr(campaign, name).set(value)
+    return campaign
+
+
+# --- the lifecycle ---------------------------------------------------------------------------------
 
 
 def allowed_actions(campaign: Campaign, user: Any) -> list[str]:
@@ -47,7 +98,7 @@ def _refusal(campaign: Campaign, action: str, user: Any) -> str | None:
         return _("“%(action)s” is not possible while the campaign is %(status)s.") % {
             "status": campaign.get_status_display(), "action": ACTIONS[action][1],
         }  # fmt: skip
-    if action in ("approve", "reject"):
+    if LIFECYCLE[action].by == "approver":
         if not user.has_perm("campaigns.approve_campaign"):
             return _("Only approvers may approve or reject campaigns.")
         if campaign.created_by_id == user.pk:
@@ -72,7 +123,7 @@ def campaign_transition(
             campaign.full_clean()
         if action in ("reject", "withdraw") or action == "submit":
             campaign.approved_by, campaign.approved_at = None, None
-        campaign.status = _next_status(campaign, action, at)
+        lifecycle_move(campaign, action, at)
         if action == "approve":
             campaign.approved_by, campaign.approved_at = actor, at
         if action == "end" and campaign.ends_at > at:
@@ -88,36 +139,23 @@ def campaign_transition(
     return campaign
 
 
-def _next_status(campaign: Campaign, action: str, at: datetime.datetime) -> str:
-    if action in ("schedule", "resume"):
-        if campaign.ends_at <= at:
-            return S.ENDED
-        return S.ACTIVE if campaign.starts_at <= at else S.SCHEDULED
-    return {
-        "submit": S.SUBMITTED, "approve": S.APPROVED, "reject": S.DRAFT, "withdraw": S.DRAFT,
-        "pause": S.PAUSED, "end": S.ENDED,
-    }[action]  # fmt: skip
-
-
 def campaigns_due(now: datetime.datetime | None = None) -> int:
     """Job: start scheduled campaigns whose start came, end those whose end came. Safe to rerun."""
     now = now or timezone.now()
-    moved = 0
-    due = Campaign.objects.filter(status=S.SCHEDULED, starts_at__lte=now) | Campaign.objects.filter(
-        status__in=[S.SCHEDULED, S.ACTIVE, S.PAUSED], ends_at__lte=now
+    start, finish = LIFECYCLE["start"], LIFECYCLE["finish"]
+    due = Campaign.objects.filter(status__in=start.sources, starts_at__lte=now) | Campaign.objects.filter(
+        status__in=finish.sources, ends_at__lte=now
     )
+    moved = 0
     for pk in due.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
             campaign = Campaign.objects.select_for_update().get(pk=pk)
-            target = S.ENDED if campaign.ends_at <= now else S.ACTIVE
-            if campaign.status in (S.ENDED, target) or (
-                target == S.ACTIVE and campaign.status != S.SCHEDULED
-            ):
+            action = "finish" if campaign.ends_at <= now else "start"
+            try:
+                lifecycle_move(campaign, action, now)
+            except TransitionRefused:  # moved by someone else since the list was read
                 continue
-            campaign.status = target
-            campaign._change_reason = str(
-                _("Started at its start time") if target == S.ACTIVE else _("Ended at its end time")
-            )
+            campaign._change_reason = str(LIFECYCLE[action].label)
             campaign.save()
             moved += 1
     return moved

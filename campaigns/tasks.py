@@ -1,32 +1,20 @@
-"""Celery tasks: thin wrappers taking ids; the beat schedule (config/settings.py) runs the jobs."""
+"""Celery tasks: thin wrappers the schedules (django-celery-beat, config/common/jobs.py) run.
+
+Purchases, refunds and events are earned inline by the API and the import job
+(``campaigns.earning.pipeline``), so no task here takes a fact.
+"""
 
 from celery import shared_task
 
-from campaigns.earning import lifecycle, pipeline
+from campaigns.earning import lifecycle
 from campaigns.services import campaigns_due
-from members.purchases.models import MemberEvent, Purchase, Refund
 
 
-@shared_task
+@shared_task(name="campaigns.start_and_end_due_campaigns")
 def start_and_end_due_campaigns() -> int:
     return campaigns_due()
 
 
-@shared_task
+@shared_task(name="campaigns.process_birthdays")
 def process_birthdays() -> int:
     return lifecycle.birthdays_process()
-
-
-@shared_task
-def process_purchase(purchase_id: int) -> int:
-    return pipeline.purchase_process(Purchase.objects.get(pk=purchase_id)).pk
-
-
-@shared_task
-def process_refund(refund_id: int) -> int:
-    return pipeline.refund_process(Refund.objects.select_related("purchase").get(pk=refund_id)).pk
-
-
-@shared_task
-def process_event(event_id: int) -> int:
-    return pipeline.event_process(MemberEvent.objects.select_related("event_type").get(pk=event_id)).pk

@@ -80,10 +80,3 @@ def env_timezone(name: str, default: str) -> str:
             f"{name}={value!r} is not an IANA time zone such as Asia/Shanghai."
         ) from None
     return value
-
-
-def env_choice(name: str, default: str, choices: list[str]) -> str:
-    value = os.environ.get(name, default)
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}.")
-    return value

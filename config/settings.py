@@ -1,15 +1,15 @@
 """Settings, read from the environment (see README "Production configuration").
 
-The embedded default (no variables set) is the `make run` set-up: SQLite next to the code,
-Celery tasks executed in-process, DEBUG off unless asked for. Production sets DATABASE_URL,
-SECRET_KEY, ALLOWED_HOSTS and CELERY_BROKER_URL.
+The embedded default (no variables set) is SQLite next to the code, Celery tasks executed
+in-process, DEBUG off unless asked for; `make run` adds DEBUG=1 and a worker with beat on a
+broker kept in files. Production sets DATABASE_URL, SECRET_KEY, ALLOWED_HOSTS and
+CELERY_BROKER_URL.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "phonenumber_field",
+    "django_celery_beat",
     # building blocks with no domain (bulk COPY, exports, admin toolkit, the base business-rule
     # error, roles, number formats): every app may use them, they use no app
     "config.common",
@@ -102,8 +103,15 @@ WSGI_APPLICATION = "config.wsgi.application"
 
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite is the single-process embedded default; persistent connections buy nothing there.
+    # SQLite is the embedded default; persistent connections buy nothing there.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # `make run` writes from two processes (the web server and the worker with beat). WAL lets
+    # pages read while a job writes; a write waits up to 20 s for the other's lock instead of
+    # failing at once; and IMMEDIATE takes the write lock when a transaction begins, because a
+    # transaction that read first and then asks to write can only fail, whatever the timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,51 +162,41 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
-# Without a broker (the embedded default) tasks run in-process when they are enqueued.
+# Without a broker tasks run in-process when they are enqueued (and nothing runs the schedule).
+# `make run` sets ``filesystem://``: kombu keeps the queue as files in CELERY_FILESYSTEM_DIR, so
+# the embedded default has a worker and beat with no server to install.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None) or None
 CELERY_TIMEZONE = TIME_ZONE
+# A task is acknowledged when it ends, not when it starts: a worker that dies mid-import leaves
+# the message to be delivered again, and the job resumes with the rows still pending. Every
+# task is safe to run twice (the import takes turns per chunk under a row lock; the scheduled
+# jobs are idempotent), which is what makes redelivery harmless.
 CELERY_TASK_ACKS_LATE = True
+# A pool process killed under the worker (out of memory, SIGKILL) puts its message back at once
+# instead of failing it; without this, acks_late only covers the death of the whole worker.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE = {
-    # Partners' stored answers to retries: kept 48 hours (at least the promised 24), then forgotten.
-    "members-purge-idempotency-keys": {
-        "task": "members.partners.tasks.purge_idempotency_keys",
-        "schedule": crontab(hour=3, minute=30),
-    },
-    # Both jobs are idempotent and safe to overlap, so a missed or doubled run does no harm.
-    "points-activate-due-lots": {
-        "task": "points.tasks.activate_due_lots",
-        "schedule": crontab(minute="*/15"),
-    },
-    "points-expire-due-lots": {"task": "points.tasks.expire_due_lots", "schedule": crontab(hour=0, minute=5)},
-    # Paid periods and overrides end before the review, so it settles members on what they hold.
-    "tiers-expire-due-subscriptions": {
-        "task": "tiers.tasks.expire_due_subscriptions",
-        "schedule": crontab(minute="*/15"),
-    },
-    "tiers-end-due-overrides": {"task": "tiers.tasks.end_due_overrides", "schedule": crontab(minute="*/15")},
-    "tiers-review-due": {"task": "tiers.tasks.review_due_tiers", "schedule": crontab(hour=0, minute=15)},
-    # After the review: members who reached a tier get this period's coupons the same morning.
-    # Campaigns start and end on their dates; birthday campaigns run in the morning, local time.
-    "campaigns-start-and-end-due": {
-        "task": "campaigns.tasks.start_and_end_due_campaigns",
-        "schedule": crontab(minute="*/5"),
-    },
-    "campaigns-birthdays": {
-        "task": "campaigns.tasks.process_birthdays",
-        "schedule": crontab(hour=8, minute=0),
-    },
-    "benefits-issue-entitlements": {
-        "task": "benefits.tasks.issue_entitlements",
-        "schedule": crontab(hour=1, minute=0),
-    },
-    "benefits-expire-due-coupons": {
-        "task": "benefits.tasks.expire_due_coupons",
-        "schedule": crontab(minute=30),
-    },
-}
+# Redis hands an unacknowledged message to another worker after this many seconds (kombu's
+# default, an hour): how long a job waits when its worker died with the whole machine. Shorter
+# is safe, only wasteful: a job still running when its message is handed out again shares the
+# work with the second worker (the import takes turns per chunk), it is not done twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem:"):
+    _queue_dir = Path(env_str("CELERY_FILESYSTEM_DIR", str(BASE_DIR / ".celery-queue")))
+    for _folder in ("out", "processed", "control"):
+        (_queue_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "out"),
+        "data_folder_out": str(_queue_dir / "out"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
+    }
+# The schedules are rows edited in the admin (周期任务), created by a data migration
+# (campaigns/migrations/0003_job_schedules.py); config/common/jobs.py says what each job does.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- libraries ---------------------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = "CN"

@@ -1,15 +1,15 @@
-"""Celery tasks: thin wrappers the beat schedule (config/settings.py) calls."""
+"""Celery tasks: thin wrappers the schedules (django-celery-beat, config/common/jobs.py) run."""
 
 from celery import shared_task
 
 from points.services import lots_activate_due, lots_expire_due
 
 
-@shared_task
+@shared_task(name="points.activate_due_lots")
 def activate_due_lots() -> int:
     return lots_activate_due()
 
 
-@shared_task
+@shared_task(name="points.expire_due_lots")
 def expire_due_lots() -> int:
     return lots_expire_due()

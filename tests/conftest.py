@@ -86,8 +86,8 @@ def login(client, user: User):
 @pytest.fixture
 def migration_rows(request, django_db_serialized_rollback, transactional_db) -> None:
     """Rows the data migrations write (point types, the entry tier, default earning rules and
-    review limits): the flush of transactional tests removes them; Django's serialized rollback
-    puts them back before each test that asks for this.
+    review limits, the jobs' schedules): the flush of transactional tests removes them; Django's
+    serialized rollback puts them back before each test that asks for this.
 
     pytest-django serializes the database at set-up only for tests whose ``django_db`` mark says
     so (a fixture alone is not seen when there is a mark), hence the check."""

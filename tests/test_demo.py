@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django_celery_beat.models import PeriodicTask
 
 from benefits.models import Coupon, Redemption
 from campaigns.models import Award, AwardLine, AwardReview, Campaign
@@ -75,6 +76,9 @@ def test_demo_shows_tiers_and_benefits_and_the_books_balance():
     assert ledger_problems() == {}
     lots = set(Lot.objects.values_list("status", flat=True))
     assert {Lot.Status.PENDING, Lot.Status.AVAILABLE} <= lots  # last week's purchases still pending
+    # ... and the activation job runs every minute, so they are seen becoming available
+    activation = PeriodicTask.objects.get(name="points-activate-due-lots")
+    assert (activation.crontab.minute, activation.crontab.hour) == ("*", "*")
     earned = set(MemberTier.objects.filter(source=Source.EARNED).values_list("tier__code", flat=True))
     assert {"silver", "gold", "diamond"} <= earned
     assert MemberTier.objects.filter(source=Source.PLAN, tier__code="gold").exists()

@@ -59,9 +59,45 @@ def test_production_defaults_are_safe():
         ({"ALLOWED_HOSTS": "a.com,,b.com"}, "ALLOWED_HOSTS"),
         ({"LANGUAGE_CODE": "fr"}, "LANGUAGE_CODE"),
         ({"SECURE_HSTS_SECONDS": "a year"}, "not an integer"),
+        ({"CELERY_VISIBILITY_TIMEOUT": "1h"}, "CELERY_VISIBILITY_TIMEOUT='1h' is not an integer"),
     ],
 )
 def test_malformed_values_fail_loudly(env, message):
     result = manage("check", **{**PRODUCTION, **env})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_make_run_set_up_has_a_broker_in_files_and_a_patient_sqlite(tmp_path):
+    """What `make run` sets: kombu's filesystem transport in the given folder (made if missing),
+    and SQLite shared by two processes, waiting for the other's writes instead of failing."""
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(s.CELERY_TASK_ALWAYS_EAGER, s.CELERY_BEAT_SCHEDULER, d['ENGINE'], d['OPTIONS']);"
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS)"
+    )
+    env = {"DEBUG": "1", "CELERY_BROKER_URL": "filesystem://", "CELERY_FILESYSTEM_DIR": str(tmp_path / "q")}
+    result = manage("shell", "--no-imports", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == (
+        "False django_celery_beat.schedulers:DatabaseScheduler django.db.backends.sqlite3 "
+        "{'timeout': 20, 'transaction_mode': 'IMMEDIATE', 'init_command': 'PRAGMA journal_mode=WAL;'}"
+    )
+    queue = tmp_path / "q"
+    folders = {
+        "data_folder_in": str(queue / "out"),  # one folder: what is sent is what is read
+        "data_folder_out": str(queue / "out"),
+        "processed_folder": str(queue / "processed"),
+        "control_folder": str(queue / "control"),
+    }
+    assert second == str(folders)
+    assert all(Path(folder).is_dir() for folder in folders.values())
+
+
+def test_production_broker_redelivers_after_the_visibility_timeout():
+    code = "from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS)"
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION)
+    assert result.stdout.strip() == "{'visibility_timeout': 3600}"
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION, CELERY_VISIBILITY_TIMEOUT="600")
+    assert result.stdout.strip() == "{'visibility_timeout': 600}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -24,10 +23,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import (
-    ActorFormMixin,
     LargeTablePaginator,
     ReadOnlyFormSet,
     ReadOnlyInline,
+    ServiceAdmin,
     ServiceForm,
     local_date,
     newest_rows,
@@ -241,6 +240,8 @@ MEMBER_PAGE_INLINES.extend([TierStatusInline, TierChangeInline])
 
 
 class OverrideForm(ServiceForm):
+    """What an override needs; ``MemberTierAdmin.save_by_service`` hands it to ``tier_override``."""
+
     class Meta:
         model = MemberTier
         fields = ["member", "override_tier", "override_until", "override_reason"]
@@ -251,19 +252,9 @@ class OverrideForm(ServiceForm):
             if name in self.fields:
                 self.fields[name].required = True
 
-    def call_service(self, data: dict[str, Any]) -> MemberTier:
-        member = data.get("member") or self.instance.member  # the add form asks; a change has it
-        return tier_override(
-            member,
-            tier=data["override_tier"],
-            until=data["override_until"],
-            reason=data.get("override_reason", ""),
-            actor=self.actor,
-        )
-
 
 @admin.register(MemberTier)
-class MemberTierAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
+class MemberTierAdmin(MemberColumnMixin, ServiceAdmin):
     """Members' tier status; the form sets a manual override through ``tier_override``."""
 
     form = OverrideForm
@@ -317,14 +308,15 @@ class MemberTierAdmin(ActorFormMixin, MemberColumnMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def save_model(self, request, obj: MemberTier, form, change: bool) -> None:
-        saved = form.result  # written by the service while the form was validated
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
-
-    def save_related(self, request, form, formsets, change: bool) -> None:
-        """Nothing else to save: the override was the service call."""
+    def save_by_service(self, request, form, obj: MemberTier, change: bool) -> MemberTier:
+        data = form.cleaned_data
+        return tier_override(
+            data.get("member") or obj.member,  # the add form asks; a change has it
+            tier=data["override_tier"],
+            until=data["override_until"],
+            reason=data.get("override_reason", ""),
+            actor=request.user,
+        )
 
     @admin.action(description=_("End the selected overrides now"), permissions=["change"])
     def end_override(self, request, queryset):

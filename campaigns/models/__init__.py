@@ -1,11 +1,12 @@
 """Models of the campaigns app: earning rules, campaigns, and the awards the pipeline made."""
 
 from campaigns.models.awards import Award, AwardLine, Participation
-from campaigns.models.campaign import Campaign
+from campaigns.models.campaign import LIFECYCLE, Campaign, Step, lifecycle_move
 from campaigns.models.review import AwardReview, ReviewLimit
 from campaigns.models.rules import BehaviourRule, EarnRule, Rounding
 
 __all__ = [
+    "LIFECYCLE",
     "Award",
     "AwardLine",
     "AwardReview",
@@ -15,4 +16,6 @@ __all__ = [
     "Participation",
     "ReviewLimit",
     "Rounding",
+    "Step",
+    "lifecycle_move",
 ]

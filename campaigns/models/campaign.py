@@ -7,6 +7,10 @@ it back to draft, and it must be approved again). Every change is in the history
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -15,6 +19,7 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from benefits.models import Benefit
+from config.common.states import TransitionRefused
 from members.models import Store, Tag
 from members.purchases.models import EventType
 from tiers.models import Tier
@@ -247,3 +252,56 @@ class Campaign(models.Model):
             errors["bonus_points"] = _("The campaign gives nothing: set at least one effect.")
         if errors:
             raise ValidationError(errors)
+
+
+S = Campaign.Status
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of a campaign's lifecycle: the statuses it starts from, where it leads (several:
+    the clock picks one, see ``lifecycle_move``), its label in the history, and who takes it:
+    an operator (the change permission), an approver, or the clock (``campaigns_due``)."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    label: Any
+    by: str = "operator"
+
+
+#: Every move of the lifecycle, in one table; the services and the admin's buttons read it.
+LIFECYCLE: dict[str, Step] = {
+    "submit": Step((S.DRAFT,), (S.SUBMITTED,), _("Submitted for approval")),
+    "approve": Step((S.SUBMITTED,), (S.APPROVED,), _("Approved"), by="approver"),
+    "reject": Step((S.SUBMITTED,), (S.DRAFT,), _("Sent back to draft"), by="approver"),
+    "withdraw": Step((S.SUBMITTED, S.APPROVED, S.SCHEDULED), (S.DRAFT,), _("Withdrawn to draft")),
+    "schedule": Step((S.APPROVED,), (S.SCHEDULED, S.ACTIVE, S.ENDED), _("Scheduled")),
+    "pause": Step((S.ACTIVE,), (S.PAUSED,), _("Paused")),
+    "resume": Step((S.PAUSED,), (S.SCHEDULED, S.ACTIVE, S.ENDED), _("Resumed")),
+    # A scheduled campaign that should not run is withdrawn, not ended: an ended campaign still
+    # gives to late facts from its window, and one that never ran must give nothing.
+    "end": Step((S.ACTIVE, S.PAUSED), (S.ENDED,), _("Ended")),
+    "start": Step((S.SCHEDULED,), (S.ACTIVE,), _("Started at its start time"), by="clock"),
+    "finish": Step((S.SCHEDULED, S.ACTIVE, S.PAUSED), (S.ENDED,), _("Ended at its end time"), by="clock"),
+}
+
+
+def lifecycle_move(campaign: Campaign, action: str, at: datetime.datetime) -> str:
+    """Move ``campaign`` (in memory; the caller locked the row and saves it) by one step of
+    ``LIFECYCLE``, and return its new status. A step with several targets goes by the clock: a
+    campaign whose end has passed ends, one whose start has come is active, else scheduled."""
+    step = LIFECYCLE[action]
+    if campaign.status not in step.sources:
+        raise TransitionRefused(
+            _("“%(action)s” is not possible while the campaign is %(status)s.")
+            % {"status": campaign.get_status_display(), "action": step.label}
+        )
+    if len(step.targets) == 1:
+        target = step.targets[0]
+    elif campaign.ends_at <= at:
+        target = S.ENDED
+    else:
+        target = S.ACTIVE if campaign.starts_at <= at else S.SCHEDULED
+    assert target in step.targets, (action, target)
+    campaign.status = target
+    return target

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
@@ -103,39 +103,89 @@ def add_service_error(form: forms.Form, exc: ValidationError) -> None:
 
 
 class ServiceForm(forms.ModelForm):
-    """A model form whose save is one service call.
+    """A model form whose fields are handed to one service call by a ``ServiceAdmin``.
 
-    The call runs at the end of validation (the admin wraps the whole request in a transaction),
-    so what the service refuses shows on the form's fields instead of as a server error;
-    ``save_model`` then only picks up ``result``. The model's own validation is skipped: the
-    service is the arbiter, and the row may not exist yet (it is created by the service).
-    The ModelAdmin sets ``actor`` on the form class per request (see ``ActorFormMixin``).
+    Validation checks the fields only: it writes nothing and locks nothing. The model's own
+    validation is skipped too: the service is the arbiter (it validates under its lock), and the
+    row may not exist yet (the service creates it).
     """
 
-    actor: Any = None
-    result: Any = None
+    def _post_clean(self) -> None:
+        pass
 
-    def call_service(self, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
+
+class _Refused(Exception):
+    """Unwinds a save the service refused, back to ``ServiceAdmin._changeform_view``."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+#: where the first attempt's refusal waits for the page drawn again (per request, never on the
+#: admin instance, which every request shares)
+REFUSAL = "_service_refusal"
+
+
+def refused_form(form_class: type[forms.BaseForm], error: ValidationError) -> type[forms.BaseForm]:
+    """``form_class`` that, once its own checks are done, shows ``error`` on the fields it names."""
 
     def _post_clean(self) -> None:
-        if self.errors:
-            return
+        form_class._post_clean(self)
+        add_service_error(self, error)
+
+    return type(form_class.__name__, (form_class,), {"_post_clean": _post_clean})
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An add/change page whose save is one service call, made after the form validated.
+
+    The form only validates (no writes, no locks). Where Django would save the object,
+    ``save_by_service`` calls the service and returns what it saved. What the service refuses
+    (a ``ValidationError`` or a ``BusinessRuleError``) shows on the form: the attempt is rolled
+    back to a savepoint (the admin runs the whole request in a transaction, so nothing of it is
+    kept), and the page is drawn again by Django's own view from the same post, the refusal on
+    the fields it names or above the form. Django's admin turns an exception from ``save_model``
+    into a server error, hence the second pass.
+
+    The service saves the whole object, many-to-many fields included: pages of this kind have no
+    editable inlines.
+    """
+
+    def save_by_service(self, request, form, obj, change: bool) -> Any:
+        raise NotImplementedError
+
+    def _changeform_view(self, request, object_id, form_url, extra_context):
+        if request.method != "POST":
+            return super()._changeform_view(request, object_id, form_url, extra_context)
         try:
-            self.result = self.call_service(self.cleaned_data)
-        except ValidationError as exc:
-            add_service_error(self, exc)
-        except BusinessRuleError as exc:
-            self.add_error(None, exc.message)
-
-
-class ActorFormMixin:
-    """Hands the request user to a ``ServiceForm`` (a fresh form class per request)."""
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super()._changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refusal:
+            setattr(request, REFUSAL, refusal.error)
+            return super()._changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = request.user
+        if (error := getattr(request, REFUSAL, None)) is not None:
+            return refused_form(form, error)
         return form
+
+    def save_model(self, request, obj, form, change: bool) -> None:
+        try:
+            saved = self.save_by_service(request, form, obj, change)
+        except ValidationError as exc:
+            raise _Refused(exc) from exc
+        except BusinessRuleError as exc:
+            raise _Refused(ValidationError(exc.message)) from exc
+        if saved is not None and saved is not obj:
+            # the page's object is what the admin logs and redirects to: the row the service saved
+            obj.pk = saved.pk
+            obj.refresh_from_db()
+            obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        """Nothing else to save: the service saved the object and its relations."""
 
 
 def run_each(

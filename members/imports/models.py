@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from config.common.states import Transitions
 from members.models import Channel, Store
 
 
@@ -133,6 +134,18 @@ class ImportRun(models.Model):
         DONE = "done", pgettext_lazy("import status", "Done")
         FAILED = "failed", pgettext_lazy("import status", "Failed")
         CANCELLED = "cancelled", pgettext_lazy("import status", "Cancelled")
+
+    #: Every move of an import run. A previewed file is confirmed (queued) or dropped; the job
+    #: runs it to done or failed. A failed run, or one left running by a worker that died, runs
+    #: again from where it stopped: the rows done stay done.
+    MOVES = Transitions(
+        {
+            Status.PREVIEWED: (Status.QUEUED, Status.CANCELLED),
+            Status.QUEUED: (Status.RUNNING,),
+            Status.RUNNING: (Status.RUNNING, Status.DONE, Status.FAILED),
+            Status.FAILED: (Status.RUNNING,),
+        }
+    )
 
     profile = models.ForeignKey(
         ImportProfile, verbose_name=_("import profile"), on_delete=models.PROTECT, related_name="runs"

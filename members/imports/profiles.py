@@ -2,7 +2,7 @@
 
 A profile is plain data (strings, tuples, dicts of strings) so that the profile model of the
 next step, which operators edit in the admin, can produce one; the three shipped with the
-product are in ``SHIPPED``, each named after its sample file in shared/samples.
+product are in ``SHIPPED``, each named after its sample file in tests/fixtures/samples.
 
 ``parse_rows`` checks every row on its own, without the database: what needs the database
 (which member a card belongs to, whether a receipt was already imported, whether a return's

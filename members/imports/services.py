@@ -533,7 +533,7 @@ def import_cancel(*, run: ImportRun, user: Any = None) -> ImportRun:
     stay as the record of what the file held."""
     with transaction.atomic():
         run = ImportRun.objects.select_for_update().get(pk=run.pk)
-        if run.status != ImportRun.Status.PREVIEWED:
+        if not ImportRun.MOVES.allows(run.status, ImportRun.Status.CANCELLED):
             raise ValidationError(
                 _("Only an import not confirmed yet can be cancelled."), code="not_previewed"
             )

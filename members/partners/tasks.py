@@ -3,7 +3,7 @@
 from celery import shared_task
 
 
-@shared_task
+@shared_task(name="partners.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     from members.partners.codes import member_codes_purge
     from members.partners.services import idempotency_purge

@@ -6,7 +6,7 @@ PostgreSQL.
 
 (or DATABASE_URL=postgres://... on an empty database; the script migrates it itself.)
 
-The file: /work/shared/bench/gen_pos_export.py --rows R --members M --stores S --seed K (GBK CSV,
+The file: ``python -m tests.fixtures.exports pos --rows R --members M --stores S --seed K`` (GBK CSV,
 Chinese headers, 3% returns, a trailing 合计 row), written to a temporary directory.
 
 Set-up, not timed: the stores S0000…, one live campaign (双倍积分: double points on every purchase
@@ -45,7 +45,6 @@ import argparse
 import contextlib
 import cProfile
 import csv
-import importlib.util
 import io
 import itertools
 import json
@@ -66,6 +65,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 from tests.benchmarks.common import local, profile_top, say, sql, statement_kind, stopwatch, table
 from tests.benchmarks.imports_report import report
+from tests.fixtures import exports
 # isort: on
 
 import tablib
@@ -85,7 +85,6 @@ from members.phones import normalize_mobile
 from members.purchases.models import Purchase, Refund
 from points.selectors import ledger_problems
 
-GENERATOR = "/work/shared/bench/gen_pos_export.py"
 WORK_ENV = "BENCH_IMPORTS_WORK"  # the temporary directory: the files, and MEDIA_ROOT (ImportRun.file)
 PROFILE = "pos_receipts_gbk"
 COPY_TABLE, PLAIN_TABLE = "bench_copy", "bench_plain_receipt"
@@ -102,17 +101,12 @@ SALE, RETURN = "销售", "退货"
 # --- set-up --------------------------------------------------------------------------------
 
 
-def load_generator(path: str):
-    """The generator as a module, for the formulas of its members' cards and phones."""
-    spec = importlib.util.spec_from_file_location("gen_pos_export", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def set_up(gen, *, members: int, stores: int, new_pct: int) -> dict[str, int]:
-    """Stores, the live campaign, and the members enrolled beforehand with their identities."""
-    Store.objects.bulk_create(Store(code=f"S{i:04d}", name=gen.store_name(i)) for i in range(stores))
+def set_up(*, members: int, stores: int, new_pct: int) -> dict[str, int]:
+    """Stores, the live campaign, and the members enrolled beforehand with their identities (the
+    generator's formulas give each member's card and phone)."""
+    Store.objects.bulk_create(
+        Store(code=exports.store_code(i), name=exports.store_name(i)) for i in range(stores)
+    )
     Campaign.objects.create(code="bench-double", name="双倍积分", status=Campaign.Status.ACTIVE,
                             starts_at=local(2026, 1, 1), ends_at=local(2027, 1, 1), multiplier=Decimal(2),
                             priority=10)  # fmt: skip
@@ -121,15 +115,15 @@ def set_up(gen, *, members: int, stores: int, new_pct: int) -> dict[str, int]:
         if (i * new_pct) % 100 < new_pct:  # new_pct of every hundred, spread evenly: enrolled by the import
             continue
         enrolled.append(i)
-        with contextlib.suppress(ValidationError):  # not a mobile (it draws 14x, 16x too): card only
-            phones[i] = normalize_mobile(gen.member_phone(i))
+        with contextlib.suppress(ValidationError):  # a mistyped phone (one member in 29): card only
+            phones[i] = normalize_mobile(exports.member_phone(i))
     for start in range(0, len(enrolled), 20_000):
         batch = enrolled[start : start + 20_000]
         people = Member.objects.bulk_create(
             Member(member_number=f"B{i:011d}", mobile=phones.get(i), registration_channel=Channel.STORE)
             for i in batch
         )
-        identities = [Identity(member=m, kind=Identity.Kind.CARD, value=gen.member_card(i))
+        identities = [Identity(member=m, kind=Identity.Kind.CARD, value=exports.member_card(i))
                       for i, m in zip(batch, people, strict=True)]  # fmt: skip
         identities += [Identity(member=m, kind=Identity.Kind.PHONE, value=phones[i], is_primary_phone=True)
                        for i, m in zip(batch, people, strict=True) if i in phones]  # fmt: skip
@@ -403,7 +397,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--new-members-pct", type=int, default=5, help="of --members, left to the import")
     parser.add_argument("--profile-rows", type=int, default=2_000, help="rows through (c) under cProfile")
-    parser.add_argument("--generator", default=GENERATOR)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--preview-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -431,15 +424,14 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
     n = {"rows": args.rows, "plain": min(args.plain_rows, args.rows)}
     n["ours"] = min(args.ours_rows or args.rows, args.rows)
 
-    gen, path, clock = load_generator(args.generator), work / "pos.csv", time.perf_counter()
+    path, clock = work / "pos.csv", time.perf_counter()
     options = {"--rows": args.rows, "--members": args.members, "--stores": args.stores, "--seed": args.seed}
-    subprocess.run(
-        [sys.executable, args.generator, *map(str, itertools.chain(*options.items())), path], check=True
-    )
+    with path.open("w", encoding="gbk", newline="") as out:
+        exports.write_pos(out, args.rows, args.members, args.stores, args.seed)
     size = path.stat().st_size
     say(f"file: {args.rows:,} rows, {size / 2**20:.1f} MiB in {time.perf_counter() - clock:.1f}s")
     clock = time.perf_counter()
-    people = set_up(gen, members=args.members, stores=args.stores, new_pct=args.new_members_pct)
+    people = set_up(members=args.members, stores=args.stores, new_pct=args.new_members_pct)
     say(f"set-up: {people['enrolled']:,} members enrolled in {time.perf_counter() - clock:.1f}s (not timed)")
     ours_path = path
     if n["ours"] < args.rows:
@@ -483,7 +475,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
         f"{os.cpu_count()} CPUs",
     )
     print(
-        f"File: gen_pos_export.py {' '.join(f'{k} {v}' for k, v in options.items())}: {size / 2**20:.1f} MiB"
+        f"File: exports.py pos {' '.join(f'{k} {v}' for k, v in options.items())}: {size / 2**20:.1f} MiB"
         f" GBK, {kinds['file'][SALE]:,} sales, {kinds['file'][RETURN]:,} returns, a totals row"
     )
     print(

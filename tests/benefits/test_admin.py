@@ -7,9 +7,12 @@ import itertools
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from benefits.admin import FulfilmentForm
 from benefits.coupons import coupon_issue
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import reward_redeem
@@ -362,6 +365,16 @@ def test_tracking_number_on_the_change_form_ships_the_gift(client, operator, ord
     assert client.post(url, {"tracking_number": "OTHER"}).status_code == 302
     first.refresh_from_db()
     assert first.status == "shipped" and first.tracking_number == "SF1234567890"
+
+
+def test_validating_a_tracking_number_ships_nothing(orders):
+    """The gift is shipped by the service the admin calls after validation, not by ``is_valid``."""
+    first = orders[0]
+    with CaptureQueriesContext(connection) as queries:
+        assert FulfilmentForm(data={"tracking_number": "SF1234567890"}, instance=first).is_valid()
+    assert queries.captured_queries == []
+    first.refresh_from_db()
+    assert first.status == "requested" and first.tracking_number == ""
 
 
 @pytest.mark.parametrize("role", ["finance", "approver"])

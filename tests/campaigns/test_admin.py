@@ -8,12 +8,19 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from benefits.models import Benefit
+from campaigns import admin as campaigns_admin
+from campaigns import services
 from campaigns.earning.pipeline import purchase_process
+from campaigns.forms import CampaignForm
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, Participation
+from config.common.errors import BusinessRuleError
 from config.common.roles import Role
 from members.purchases.models import EventType
 from tests.campaigns.conftest import NOW, buy, campaign
@@ -181,6 +188,109 @@ def test_a_draft_saves_changes_with_who_in_the_history(en, author):
     assert obj.history.latest().history_user == author
     history = en.get(reverse("admin:campaigns_campaign_history", args=[obj.pk]))
     assert history.status_code == 200 and "author" in history.content.decode()
+
+
+def writes_and_locks(queries) -> list[str]:
+    """The statements of ``queries`` that write or lock. Savepoints are neither: Django checks
+    each CHECK constraint (``Meta.constraints``) with a SELECT inside one."""
+    reads = ("SELECT", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [q["sql"] for q in queries if not q["sql"].startswith(reads) or "FOR UPDATE" in q["sql"]]
+
+
+def test_validating_a_draft_writes_nothing_and_locks_nothing(author):
+    """The form only checks; the draft's lock and the save are the service's, after it."""
+    obj = draft(author, name="双11双倍积分")
+    data = {
+        "code": obj.code, "name": "双11三倍积分", "description": "", "starts_at": "2026-01-01 00:00:00",
+        "ends_at": "2027-01-01 00:00:00", "trigger": "purchase", "birthday": "", "multiplier": "3",
+        "bonus_points": "0", "growth": "0", "priority": "0", "holdout_percent": "0",
+    }  # fmt: skip
+    versions = obj.history.count()
+    with CaptureQueriesContext(connection) as queries:
+        form = CampaignForm(data=data, instance=Campaign.objects.get(pk=obj.pk))
+        assert form.is_valid(), form.errors
+    assert len(queries) >= 2  # the row, the code's uniqueness: reads were made and seen
+    assert writes_and_locks(queries.captured_queries) == []
+    obj.refresh_from_db()
+    assert obj.name == "双11双倍积分" and obj.multiplier == 2 and obj.history.count() == versions
+
+
+@pytest.mark.parametrize(
+    "refusal, field, message",
+    [
+        (
+            ValidationError({"name": "Already taken by a live campaign."}),
+            "name",
+            "Already taken by a live campaign.",
+        ),
+        (
+            BusinessRuleError("The budget is closed for the year."),
+            "__all__",
+            "The budget is closed for the year.",
+        ),
+    ],
+    ids=["on-a-field", "above-the-form"],
+)
+def test_a_refusal_after_validation_shows_on_the_form_and_keeps_nothing(
+    en, author, monkeypatch, refusal, field, message
+):
+    """The service saved the edit, then refused: the page comes back with the posted values and the
+    reason (on the field it names, else above the form), and the edit is gone, history too."""
+    obj = draft(author, categories=["食品"])
+    versions = obj.history.count()
+
+    def saves_then_refuses(campaign, **kwargs):
+        services.campaign_draft_update(campaign, **kwargs)
+        assert Campaign.objects.get(pk=obj.pk).bonus_points == 50  # written, about to be undone
+        raise refusal
+
+    monkeypatch.setattr(campaigns_admin, "campaign_draft_update", saves_then_refuses)
+    login(en, author)
+    response = en.post(change_url(obj), campaign_form(code=obj.code, bonus_points="50"))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors == {field: [message]}
+    assert form["bonus_points"].value() == "50"  # what the operator typed, kept
+    obj.refresh_from_db()
+    assert obj.bonus_points == 0 and obj.history.count() == versions
+
+
+def test_an_edit_of_a_campaign_submitted_meanwhile_is_refused_on_the_form(en, author, monkeypatch):
+    """The draft rule is the service's: when the row it locks is no longer a draft, the edit is
+    refused above the form, nothing saved."""
+    obj = draft(author)
+
+    def submitted_meanwhile(campaign, **kwargs):
+        Campaign.objects.filter(pk=obj.pk).update(status=Campaign.Status.SUBMITTED)
+        return services.campaign_draft_update(campaign, **kwargs)
+
+    monkeypatch.setattr(campaigns_admin, "campaign_draft_update", submitted_meanwhile)
+    login(en, author)
+    response = en.post(change_url(obj), campaign_form(code=obj.code, bonus_points="50"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "The campaign is no longer a draft: it was submitted while you were editing it."
+    ]
+    obj.refresh_from_db()
+    assert obj.bonus_points == 0
+
+
+def test_a_new_campaign_is_created_by_the_service_with_its_author(author):
+    week = {"starts_at": NOW, "ends_at": NOW + datetime.timedelta(days=7)}
+    created = services.campaign_draft_create(
+        values={"code": "weekend", "name": "周末加赠", "bonus_points": 20, **week}, actor=author
+    )
+    assert created.status == Campaign.Status.DRAFT and created.created_by == author
+    assert created.history.get().history_user == author
+    with pytest.raises(ValidationError) as refused:
+        services.campaign_draft_create(
+            values={"code": "weekend", "name": "x", "starts_at": NOW, "ends_at": NOW}, actor=author
+        )
+    assert set(refused.value.message_dict) == {"code", "ends_at", "bonus_points"}
+    with pytest.raises(TypeError):
+        services.campaign_draft_update(created, values={"status": "approved"}, actor=author)
 
 
 # --- the lifecycle buttons --------------------------------------------------------------------------

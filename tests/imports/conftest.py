@@ -1,4 +1,5 @@
-"""Fixtures for imports: the shared samples, their stores, and a helper to run a file through."""
+"""Fixtures for imports: the repository's sample exports (tests/fixtures/samples), their stores,
+and a helper to run a file through."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import datetime
 import io
 from collections import defaultdict
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +16,8 @@ from members.imports.models import ImportProfile, ImportRun
 from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_preview
 from tests.factories import StoreFactory
+from tests.fixtures.exports import read_sample
 
-SAMPLES = Path("/work/shared/samples")
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=TZ)
 
@@ -28,9 +28,7 @@ def sample_stores(db):
 
 
 def sample_bytes(code: str) -> bytes:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"shared samples not found at {SAMPLES}")
-    return (SAMPLES / f"{code}.csv").read_bytes()
+    return read_sample(f"{code}.csv")
 
 
 def preview(
@@ -51,7 +49,8 @@ def run_file(code: str, data: bytes | None = None, **kwargs) -> ImportRun:
 
 def expected_points(data: bytes, rejected: set[int]) -> tuple[int, int, int]:
     """(points, sales, returns) of a POS export, by hand: 1 point per CNY paid rounded down; a
-    return takes back its share of the sale's points, rounded half up, as refunds add up."""
+    return takes back its share of the sale's points, rounded half up, as refunds add up; a
+    receipt number seen before in the file is the same receipt again and counts once."""
     rows = list(csv.DictReader(io.StringIO(data.decode("gbk"))))
     earned, paid, refunded, reversed_ = {}, {}, defaultdict(Decimal), defaultdict(int)
     sales = returns = 0
@@ -59,6 +58,8 @@ def expected_points(data: bytes, rejected: set[int]) -> tuple[int, int, int]:
         if number in rejected or row["门店编码"] == "合计":
             continue
         if row["交易类型"] == "销售":
+            if row["小票号"] in paid:
+                continue
             sales += 1
             paid[row["小票号"]] = Decimal(row["实收金额"].replace(",", ""))
             earned[row["小票号"]] = int(paid[row["小票号"]].to_integral_value(ROUND_FLOOR))

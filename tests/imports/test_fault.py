@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,9 +20,8 @@ from members.purchases.models import Purchase, Refund
 from points.models import Account
 from points.selectors import ledger_problems
 from tests.factories import StoreFactory
+from tests.fixtures.exports import pos_export
 from tests.imports.conftest import expected_points
-
-GENERATOR = Path("/work/shared/bench/gen_pos_export.py")
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -38,26 +36,8 @@ def database_url() -> str:
 
 
 def test_killed_import_resumes_with_exact_totals(tmp_path):
-    if not GENERATOR.exists():
-        pytest.skip(f"benchmark generator not found at {GENERATOR}")
     export = tmp_path / "pos.csv"
-    subprocess.run(
-        [
-            sys.executable,
-            GENERATOR,
-            "--rows",
-            "2000",
-            "--members",
-            "300",
-            "--stores",
-            "2",
-            "--seed",
-            "5",
-            export,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    export.write_bytes(pos_export(rows=2000, members=300, stores=2, seed=5))
     for code in ("S0000", "S0001"):
         StoreFactory(code=code)
     command = [

@@ -1,5 +1,6 @@
-"""Member lists through the import framework (profile ``members``): the rules of the foundation's
-member import, now with the preview, the job and the rejected-rows file of every import."""
+"""Member lists through the import framework (profile ``members``): who is new, who is already a
+member, who collides with someone else; with the preview, the job and the rejected-rows file of
+every import."""
 
 from __future__ import annotations
 
@@ -23,18 +24,18 @@ def reasons(run) -> dict[int, str]:
 
 def test_the_sample_imports_its_good_rows_and_names_the_others(sample_stores, operator):
     run = run_file("members", user=operator)
-    assert set(reasons(run)) == {5, 6}
-    assert "1380000000" in reasons(run)[5] and "1979-02-30" in reasons(run)[5]
-    assert "row 2" in reasons(run)[6]  # 陈静 gives 张伟's phone: rejected, never merged
-    assert run.members_created == 4 == Member.objects.count()
-    wang = Member.objects.get(name="王芳")
-    assert (wang.birthday.isoformat(), wang.registration_channel) == ("1992-11-02", "wechat_mp")
-    assert Member.objects.get(name="张伟").registration_store.code == "S0000"
-    assert wang.history.first().history_user == operator  # who confirmed the import
+    assert set(reasons(run)) == {10, 12}
+    assert "1580006767" in reasons(run)[10] and "1991-02-30" in reasons(run)[10]
+    assert "row 2" in reasons(run)[12]  # 张军 gives 吴洋's phone: rejected, never merged
+    assert run.members_created == 8 == Member.objects.count()
+    yang = Member.objects.get(name="杨磊")  # 1972/07/07, 微信小程序
+    assert (yang.birthday.isoformat(), yang.registration_channel) == ("1972-07-07", "wechat_mp")
+    assert Member.objects.get(name="吴洋").registration_store.code == "S0000"
+    assert yang.history.first().history_user == operator  # who confirmed the import
 
     again = run_file("members", user=operator)
-    assert (again.rows_duplicate, again.members_created) == (4, 0)
-    assert Member.objects.count() == 4
+    assert (again.rows_duplicate, again.members_created) == (8, 0)
+    assert Member.objects.count() == 8
 
 
 def test_the_rejected_rows_file_goes_back_in_once_fixed(sample_stores):
@@ -42,11 +43,11 @@ def test_the_rejected_rows_file_goes_back_in_once_fixed(sample_stores):
     text = rejected_rows_csv(run).decode("utf-8-sig")
     lines = text.splitlines()
     assert lines[0].endswith(",error") and len(lines) == 3
-    assert lines[1].startswith("刘洋,1380000000") and "1979-02-30" in lines[1]
-    fixed = text.replace("1380000000", "13800000004").replace("1979-02-30", "1979-02-28")
+    assert lines[1].startswith("吴静,1580006767") and "1991-02-30" in lines[1]
+    fixed = text.replace("1580006767", "15800067673").replace("1991-02-30", "1991-02-28")
     again = run_file("members", fixed.encode("utf-8-sig"), name="fixed.csv")
-    assert again.members_created == 1  # 刘洋; 陈静 still shares 张伟's phone
-    assert Member.objects.get(name="刘洋").birthday.isoformat() == "1979-02-28"
+    assert again.members_created == 1  # 吴静; 张军 still shares 吴洋's phone
+    assert Member.objects.get(name="吴静").birthday.isoformat() == "1991-02-28"
 
 
 def test_gbk_file_with_english_headers(db):
@@ -81,8 +82,8 @@ def test_garbage_is_rejected_per_row_with_a_reason(db, row, reason):
     assert Member.objects.count() == 0
 
 
-def test_the_sample_file_is_the_shared_one():
-    assert sample_bytes("members").startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as the README says
+def test_the_sample_file_is_the_repositorys_own():
+    assert sample_bytes("members").startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, as a CRM writes it
 
 
 def test_the_member_list_links_to_the_import_with_the_members_layout(client, operator, store_staff):
@@ -95,7 +96,7 @@ def test_the_member_list_links_to_the_import_with_the_members_layout(client, ope
     assert f'href="{link}"' in page and "导入会员" in page
     upload = client.get(link).content.decode()
     assert "selected>Member list" in upload or "selected>会员" in upload
-    with pytest.raises(NoReverseMatch):  # the foundation's separate member import is gone
+    with pytest.raises(NoReverseMatch):  # there is no separate member import page
         reverse("admin:members_member_import")
     page = login(client, store_staff).get(reverse("admin:members_member_changelist")).content.decode()
     assert link not in page  # counter staff import receipts, not member lists

@@ -7,6 +7,7 @@ import datetime
 import itertools
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -250,6 +251,20 @@ def test_override_refused_by_the_service_shows_on_the_fields(en, operator, membe
     assert errors["override_reason"] == ["Say why the tier is overridden."]
     assert not MemberTier.objects.filter(member=member).exists()
     assert not TierChange.objects.exists()
+
+
+def test_validating_the_override_form_writes_nothing_and_locks_nothing(rf, operator, member, tier_ladder):
+    """The override is the service's, called by the admin after the form validated."""
+    request = rf.post("/")
+    request.user = operator
+    form_class = admin.site._registry[MemberTier].get_form(request, None, change=False)
+    data = override_form(member, override_tier=tier_ladder["gold"].pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert form_class(data=data).is_valid()
+    assert len(queries) >= 2  # the member and the tier were looked up
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert [sql for sql in statements if not sql.startswith("SELECT") or "FOR UPDATE" in sql] == []
+    assert not MemberTier.objects.filter(member=member).exists() and not TierChange.objects.exists()
 
 
 def test_end_override_action(client, operator, member, tier_ladder):

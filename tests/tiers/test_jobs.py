@@ -1,21 +1,13 @@
-"""The scheduled jobs: every beat entry names a real task, and the commands run them once."""
+"""The scheduled jobs' commands run them once (the schedules themselves: tests/test_schedules.py)."""
 
 from __future__ import annotations
 
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.utils.module_loading import import_string
 
 pytestmark = pytest.mark.django_db
-
-
-def test_every_scheduled_task_exists():
-    for entry in settings.CELERY_BEAT_SCHEDULE.values():
-        task = import_string(entry["task"])
-        assert task.name == entry["task"]
 
 
 def test_run_tier_jobs_and_run_benefit_jobs_report_what_they_did(ladder):
