@@ -4,17 +4,22 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
-# Lives inside .venv, so deleting .venv also forgets it; newer requirements.lock reinstalls.
+# Lives inside .venv, so deleting .venv also forgets it; a newer lock (either one) reinstalls.
 STAMP := $(VENV)/.installed-requirements-lock
+# Production installs requirements.lock; development installs requirements-dev.lock, the same
+# pins plus the test and lint tools (pyproject's `dev` extra). `make lock` compiles both.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --quiet
 IS_PY311 := import sys; sys.exit(sys.version_info[:2] != (3, 11))
 
-.PHONY: venv run test messages
+.PHONY: venv lock run test messages
 
 venv: $(STAMP)
 
 # Keeps an existing 3.11 .venv; otherwise (re)creates it. Debian ships venv in a separate
 # package: a root CI machine installs it, as tests/pgcluster.py does for PostgreSQL.
-$(STAMP): requirements.lock
+$(STAMP): $(LOCK) $(DEV_LOCK)
 	@if ! $(PY) -c '$(IS_PY311)' 2>/dev/null; then \
 	  py=; for c in python3.11 python3; do $$c -c '$(IS_PY311)' 2>/dev/null && { py=$$c; break; }; done; \
 	  [ -n "$$py" ] || { echo "make venv: Python 3.11 is needed (as python3.11 or python3)." >&2; exit 1; }; \
@@ -26,8 +31,16 @@ $(STAMP): requirements.lock
 	    $$py -m venv $(VENV); \
 	  fi; \
 	fi
-	@$(PY) -m pip install --quiet --disable-pip-version-check --no-input --require-hashes -r requirements.lock
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-input --require-hashes -r $(DEV_LOCK)
 	@touch $@
+
+# After changing dependencies in pyproject.toml. The dev lock is constrained by the production
+# one, so tests run on exactly the versions production installs. uv keeps the pins already in a
+# lock unless pyproject.toml asks for others: `make lock UV_ARGS=--upgrade` moves every pin to
+# the newest allowed release (`UV_ARGS="--upgrade-package django"` just one).
+lock: venv
+	$(UV_COMPILE) $(UV_ARGS) -o $(LOCK)
+	$(UV_COMPILE) $(UV_ARGS) --extra dev -c $(LOCK) -o $(DEV_LOCK)
 
 # SQLite unless DATABASE_URL says otherwise; DEBUG=1 so no SECRET_KEY is needed. Beside the web
 # server, a Celery worker with beat runs the scheduled jobs and the imports, on a broker kept in
@@ -52,6 +65,7 @@ PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dr
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy
 	@sh tests/browser/ensure_chromium.sh
 	DEBUG=1 $(PY) tests/pgcluster.py -- bash -c '$(PG_STEPS)' pg-steps $(PYTEST_ARGS)
 

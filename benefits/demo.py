@@ -35,7 +35,7 @@ BENEFITS = {
     CASH_VOUCHER: (Kind.AMOUNT_OFF, 10, 0, 90, "无门槛抵扣 10 元"),
 }
 # tier code ("entry" = the rank 0 tier) or ("plan", code); benefit; quantity; period
-ENTITLEMENTS = [
+ENTITLEMENTS: list[tuple[str | tuple[str, str], str, int, str]] = [
     ("silver", "包邮券", 1, Period.MONTHLY),
     ("gold", "包邮券", 2, Period.MONTHLY),
     ("gold", "满100减20", 1, Period.MONTHLY),
@@ -90,7 +90,7 @@ def ensure_entitlements(benefits: dict[str, Benefit], tiers: dict[str, Tier]) ->
     for holder, benefit, quantity, period in ENTITLEMENTS:
         if isinstance(holder, tuple):
             plan = Plan.objects.filter(code=holder[1]).first()
-            grant = {"plan": plan, "tier": None}
+            grant: dict[str, Tier | Plan | None] = {"plan": plan, "tier": None}
         else:
             plan, grant = None, {"tier": tiers.get(holder), "plan": None}
         if grant["tier"] is None and plan is None:

@@ -10,6 +10,7 @@ Administrators edit the schedules (the role has every permission); other roles d
 from __future__ import annotations
 
 from cron_descriptor import ExpressionDescriptor, FormatException, Options
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.utils.translation import get_language
@@ -111,9 +112,11 @@ class CrontabAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is None:  # a column the form does not show
+            return field
         if db_field.name in HELP_TEXTS:
             field.help_text = HELP_TEXTS[db_field.name]
-        if db_field.name == "timezone":
+        if db_field.name == "timezone" and isinstance(field, forms.ChoiceField):
             # the programme's business day is in its own zone (the library's default is UTC)
             field.choices = [(settings.TIME_ZONE, settings.TIME_ZONE)]
             field.initial = settings.TIME_ZONE

@@ -74,7 +74,7 @@ class AwardReviewAdmin(MemberColumnMixin, admin.ModelAdmin):
     search_fields = ["award__key"]  # shows the search box; the search itself is get_search_results
     search_help_text = _("Exact member number or order number.")
     actions = ["release", "reject"]
-    fields = [
+    fields = readonly_fields = (
         "status",
         "member_link",
         "fact",
@@ -85,8 +85,7 @@ class AwardReviewAdmin(MemberColumnMixin, admin.ModelAdmin):
         "decided_by",
         "decided_at",
         "note",
-    ]
-    readonly_fields = fields
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(lines_prefetch("award__lines"))

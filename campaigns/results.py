@@ -46,9 +46,12 @@ def campaign_results(campaign: Campaign, *, now: datetime.datetime | None = None
         redeemed=Count("coupon", filter=Q(coupon__status=Coupon.Status.REDEEMED)),
     )
     groups = dict(
-        Participation.objects.filter(campaign=campaign).values("control").annotate(n=Count("pk")).order_by()
+        Participation.objects.filter(campaign=campaign)
+        .values("control")
+        .annotate(n=Count("pk"))
+        .order_by()
         .values_list("control", "n")
-    )  # fmt: skip
+    )
     end = min(campaign.ends_at, now)
     spent_points = lines["points"] or 0
     spent_cny = lines["cny"] or Decimal(0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from benefits.models import Benefit, Entitlement
@@ -22,7 +22,7 @@ from members.models import Member
 from members.purchases.models import MemberEvent, Purchase
 from points.models import PointType
 from tiers import selectors as tier_selectors
-from tiers.models import MemberTier, Subscription, Tier, TierPolicy
+from tiers.models import MemberTier, Plan, Subscription, Tier, TierPolicy
 
 #: Campaigns that give to facts inside their window: running ones, and ended ones for facts
 #: that arrive late (a receipt imported the day after the campaign ended still counts).
@@ -129,7 +129,7 @@ def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         event_type_id=campaign.event_type_id,
-        upgrade_rank=campaign.upgrade_tier.rank if campaign.upgrade_tier_id else None,
+        upgrade_rank=campaign.upgrade_tier.rank if campaign.upgrade_tier else None,
         channels=frozenset(campaign.channels),
         store_ids=frozenset(s.pk for s in campaign.stores.all()),
         tier_ids=frozenset(t.pk for t in campaign.tiers.all()),
@@ -159,7 +159,7 @@ def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
     )
 
 
-def campaigns_with_details():
+def campaigns_with_details() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("upgrade_tier", "benefit").prefetch_related(
         "stores", "tiers", "tags"
     )
@@ -195,12 +195,16 @@ def held_multipliers() -> dict[tuple[str, int], list[HeldMultiplier]]:
         active=True, benefit__active=True, benefit__kind=Benefit.Kind.EARN_MULTIPLIER
     ).select_related("benefit", "tier", "plan")
     for entitlement in entitlements.order_by("pk"):
-        holder = ("tier", entitlement.tier_id) if entitlement.tier_id else ("plan", entitlement.plan_id)
+        # An entitlement belongs to a tier or to a plan (a check constraint).
+        owner: Tier | Plan | None = entitlement.tier or entitlement.plan
+        if owner is None:
+            continue
+        holder = ("tier" if entitlement.tier_id else "plan", owner.pk)
         held.setdefault(holder, []).append(
             HeldMultiplier(
                 value=entitlement.benefit.value,
                 benefit=entitlement.benefit.name,
-                holder=(entitlement.tier or entitlement.plan).name,
+                holder=owner.name,
                 birthday_month=entitlement.period == Entitlement.Period.BIRTHDAY,
             )
         )
@@ -227,7 +231,9 @@ def recent_rule_book() -> RuleBook:
     return _cached[1]
 
 
-def member_state(member: Member, book: RuleBook, at: datetime.datetime, *, first_purchase: bool = False):
+def member_state(
+    member: Member, book: RuleBook, at: datetime.datetime, *, first_purchase: bool = False
+) -> engine.MemberState:
     """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday."""
     status = MemberTier.objects.filter(member=member).first()
     tags = frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset()
@@ -279,14 +285,14 @@ def _subscriptions(member_ids: list[int], book: RuleBook) -> dict[int, list[Plan
 
 
 def _state(
-    member,
-    status,
-    tag_ids,
+    member: Member,
+    status: MemberTier | None,
+    tag_ids: frozenset[int],
     plans: tuple[PlanPeriod, ...],
     book: RuleBook,
     at: datetime.datetime,
     first_purchase: bool = False,
-):
+) -> engine.MemberState:
     tier = tier_selectors.effective(status, at, book.tiers)[0] if status else book.entry_tier
     multiplier, benefit, holder = _multiplier(member, tier, plans, book, at)
     return engine.MemberState(
@@ -381,7 +387,7 @@ def usage(
     if not ids:
         return {}
     start, end = day_bounds(at)
-    given = {
+    given: dict[int, Mapping[str, Any]] = {
         row["campaign_id"]: row
         for row in AwardLine.objects.filter(campaign_id__in=ids, member_id=member_id)
         .values("campaign_id")

@@ -90,9 +90,12 @@ def campaign_simulate(campaign: Campaign, *, start: datetime.datetime, end: date
             day = (purchase.member_id, timezone.localtime(purchase.occurred_at).date())
             mine = used[purchase.member_id]
             usage = engine.Usage(
-                times=mine.times, points=mine.points, points_today=days[day],
-                budget_points_left=budget.budget_points_left, budget_cny_left=budget.budget_cny_left,
-            )  # fmt: skip
+                times=mine.times,
+                points=mine.points,
+                points_today=days[day],
+                budget_points_left=budget.budget_points_left,
+                budget_cny_left=budget.budget_cny_left,
+            )
             outcome = engine.evaluate(
                 selectors.purchase_fact(purchase),
                 state,
@@ -140,9 +143,12 @@ def _states(chunk: list[Purchase], book: selectors.RuleBook):
     ):
         tags[member_id].add(tag_id)
     firsts = dict(
-        Purchase.objects.filter(member_id__in=ids).values("member_id").annotate(first=Min("occurred_at")).order_by()
+        Purchase.objects.filter(member_id__in=ids)
+        .values("member_id")
+        .annotate(first=Min("occurred_at"))
+        .order_by()
         .values_list("member_id", "first")
-    )  # fmt: skip
+    )
     now = timezone.now()
     states = {}
     for purchase in chunk:
@@ -150,8 +156,13 @@ def _states(chunk: list[Purchase], book: selectors.RuleBook):
         status = statuses.get(member.pk)
         tier = selectors.tier_selectors.effective(status, now, book.tiers)[0] if status else book.entry_tier
         states[member.pk] = engine.MemberState(
-            id=member.pk, registered_at=member.created_at, tier_id=tier.pk, tier_name=tier.name,
-            tier_rank=tier.rank, multiplier=tier.earn_multiplier, tag_ids=frozenset(tags[member.pk]),
+            id=member.pk,
+            registered_at=member.created_at,
+            tier_id=tier.pk,
+            tier_name=tier.name,
+            tier_rank=tier.rank,
+            multiplier=tier.earn_multiplier,
+            tag_ids=frozenset(tags[member.pk]),
             birthday=member.birthday,
-        )  # fmt: skip
+        )
     return states, firsts

@@ -12,13 +12,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
 from members.api import MemberViewSet
 from members.partners.api.catalogue import EventTypesView, MeView
 from members.partners.api.errors import json_error
 
 
-class JsonErrors:
+class JsonErrors(APIView):
     """Refusals in the error body as JSON, whatever the view renders when it succeeds (the
     schema as YAML, the docs page as HTML)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from typing import overload
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -17,6 +18,10 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
@@ -55,7 +60,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
-def env_database(name: str, default: str) -> dict:
+def env_database(name: str, default: str) -> dj_database_url.DBConfig:
     raw = os.environ.get(name) or default
     try:
         config = dj_database_url.parse(raw, conn_max_age=env_int("CONN_MAX_AGE", 60))

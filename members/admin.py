@@ -69,7 +69,8 @@ class IdentityForm(forms.ModelForm):
         fields = ["kind", "namespace", "value"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if self.instance.pk or not data.get("kind") or not data.get("value"):
             return data
         member = self.instance.member if self.instance.member_id else None
@@ -131,8 +132,7 @@ class ConsentRecordInline(admin.TabularInline):
 
     model = ConsentRecord
     extra = 0
-    fields = ["channel", "granted", "recorded_at", "source", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("channel", "granted", "recorded_at", "source", "actor")
     can_delete = False
     ordering = ["-recorded_at", "-id"]
 
@@ -150,13 +150,25 @@ class MemberAdminForm(forms.ModelForm):
     class Meta:
         model = Member
         fields = [
-            "status", "name", "mobile", "email", "gender", "birthday", "province", "city",
-            "registration_channel", "registration_store", "sms_consent", "email_consent",
-            "wechat_consent", "tags",
-        ]  # fmt: skip
+            "status",
+            "name",
+            "mobile",
+            "email",
+            "gender",
+            "birthday",
+            "province",
+            "city",
+            "registration_channel",
+            "registration_store",
+            "sms_consent",
+            "email_consent",
+            "wechat_consent",
+            "tags",
+        ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "mobile" in data:
             try:
                 data["mobile"] = services.validate_mobile(
@@ -175,9 +187,14 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     # template adds the link next to the export button.
     change_list_template = "admin/members/member/change_list.html"
     list_display = [
-        "member_number", "name", "mobile", "registration_channel", "registration_store", "status",
+        "member_number",
+        "name",
+        "mobile",
+        "registration_channel",
+        "registration_store",
+        "status",
         "created_at",
-    ]  # fmt: skip
+    ]
     list_filter = ["status", "registration_channel", "registration_store", "tags"]
     list_select_related = ["registration_store"]
     search_fields = ["member_number"]  # shows the search box; the search itself is get_search_results

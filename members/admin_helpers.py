@@ -26,7 +26,7 @@ def member_label(member: Member, user) -> str:
     return str(member)  # Member.__str__ masks
 
 
-class MemberColumnMixin:
+class MemberColumnMixin(admin.ModelAdmin):
     """Columns shown in full only to roles that may see personal data: ``pii_columns`` maps a
     name in ``list_display`` to its (full, masked) display methods. ``"member"`` becomes the
     member number with the name (needs ``member`` in ``list_select_related``)."""
@@ -36,7 +36,7 @@ class MemberColumnMixin:
     def get_list_display(self, request):
         pick = 0 if masking.can_view_pii(request.user) else 1
         return [
-            self.pii_columns[name][pick] if name in self.pii_columns else name
+            self.pii_columns[name][pick] if isinstance(name, str) and name in self.pii_columns else name
             for name in super().get_list_display(request)
         ]
 

@@ -31,7 +31,7 @@ from members.partners.codes import (
 from members.partners.models import Grant
 from members.partners.selectors import partner_members, partner_stores
 from members.partners.services import partner_member_update, partner_member_upsert, registration_channel
-from members.selectors import Outcome, member_resolve
+from members.selectors import member_resolve
 from members.services import IdentityKey
 
 
@@ -272,9 +272,11 @@ class MemberViewSet(PartnerViewSet):
             store = partner_stores(self.partner).filter(code=v["registration_store"]).first()
             if store is None:
                 raise APIError(
-                    _("Not one of this partner's stores."), code="invalid", status_code=400,
+                    _("Not one of this partner's stores."),
+                    code="invalid",
+                    status_code=400,
                     fields={"registration_store": [_("Not one of this partner's stores.")]},
-                )  # fmt: skip
+                )
         channel = v.get("channel") or registration_channel(self.partner, store)
         profile = {name: v[name] for name in ("name", "email", "gender", "birthday", "province", "city")} | {
             "registration_store": store,
@@ -413,17 +415,21 @@ class MemberViewSet(PartnerViewSet):
         if params.get("kind") or params.get("value"):
             if not params.get("kind") or not params.get("value"):
                 raise APIError(
-                    _("Give kind and value together."), code="invalid", status_code=400,
+                    _("Give kind and value together."),
+                    code="invalid",
+                    status_code=400,
                     fields={"kind": [_("One of: %(kinds)s.") % {"kinds": ", ".join(Identity.Kind.values)}]},
-                )  # fmt: skip
+                )
             keys.append(IdentityKey(params["kind"], params["value"], params.get("namespace", "")))
         if not keys:
             raise APIError(
-                _("Give member_number, phone, or kind and value."), code="invalid", status_code=400,
+                _("Give member_number, phone, or kind and value."),
+                code="invalid",
+                status_code=400,
                 fields={"member_number": [_("A lookup needs one of these parameters.")]},
-            )  # fmt: skip
+            )
         resolution = member_resolve(keys)
-        if resolution.outcome is not Outcome.FOUND:
+        if resolution.member is None:  # not found (only a found resolution has its member)
             raise not_found()
         found = self.get_queryset().filter(pk=resolution.member.pk).first()
         if found is None:

@@ -26,9 +26,16 @@ class MemberExportResource(ExportResource):
     class Meta:
         model = Member
         fields = (
-            "member_number", "name", "mobile", "gender", "birthday", "city", "registration_channel",
-            "registration_store", "status",
-        )  # fmt: skip
+            "member_number",
+            "name",
+            "mobile",
+            "gender",
+            "birthday",
+            "city",
+            "registration_channel",
+            "registration_store",
+            "status",
+        )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
@@ -90,12 +91,12 @@ def member_lookup(query: str) -> Resolution:
     return _resolution(ids, {})
 
 
-def sees_every_store(user) -> bool:
+def sees_every_store(user: User) -> bool:
     """Roles that browse members (operators, finance, approvers) read every store's data."""
     return user.is_superuser or user.has_perm("members.browse_member")
 
 
-def stores_of(user) -> QuerySet[Store]:
+def stores_of(user: User) -> QuerySet[Store]:
     """The stores a staff user works at (all stores for users who see everything).
 
     An API partner acts through an inactive service user: its stores are the partner's.
@@ -117,7 +118,7 @@ def members_of_stores(stores: QuerySet[Store]) -> Q:
     return Q(registration_store__in=stores) | Q(Exists(bought))
 
 
-def members_visible_to(user, *, looked_up: Iterable[int] = ()) -> QuerySet[Member]:
+def members_visible_to(user: User, *, looked_up: Iterable[int] = ()) -> QuerySet[Member]:
     """The members whose pages ``user`` may open: everyone for roles that browse members; for
     store staff, the members of their stores plus those found by an exact lookup at the
     counter (``looked_up``: the customer gave their phone, card or number)."""

@@ -59,11 +59,18 @@ class AccountInline(admin.TabularInline):
     model = Account
     extra = 0
     can_delete = False
-    fields = [
-        "point_type", "available", "pending", "debt", "earned", "spent", "expired",
-        "open_lots", "latest", "actions",
-    ]  # fmt: skip
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "point_type",
+        "available",
+        "pending",
+        "debt",
+        "earned",
+        "spent",
+        "expired",
+        "open_lots",
+        "latest",
+        "actions",
+    )
     verbose_name_plural = _("points balances")
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -243,8 +250,19 @@ class AccountAdmin(ReadOnlyAdmin):
 @admin.register(Entry)
 class EntryAdmin(SpreadsheetExportMixin, ReadOnlyAdmin):
     resource_classes = [EntryResource]
-    list_display = ["id", "created_at", "member_number", "point_type", "kind", "amount", "balance_after",
-                    "source", "source_display", "actor", "reason"]  # fmt: skip
+    list_display = [
+        "id",
+        "created_at",
+        "member_number",
+        "point_type",
+        "kind",
+        "amount",
+        "balance_after",
+        "source",
+        "source_display",
+        "actor",
+        "reason",
+    ]
     list_filter = ["kind", "source", "account__point_type"]
     list_select_related = ["account__member", "account__point_type", "actor"]
     search_fields = ["source_ref"]

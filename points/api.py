@@ -3,12 +3,15 @@ balances and their ledger history."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from members.models import Member
 from members.partners.api.filters import DateTimeFilter
 from members.partners.api.serializers import EnumField
 from members.partners.api.views import PartnerAPIView, PartnerGenericView
@@ -42,9 +45,10 @@ class BalancesSerializer(serializers.Serializer):
     balances = BalanceSerializer(many=True)
 
 
-def balances_of(member) -> list[dict]:
+def balances_of(member: Member) -> list[dict[str, Any]]:
     """The member's balances as the API shows them (also returned after a redemption)."""
-    return BalanceSerializer(member_balance_sheet(member), many=True).data
+    # The stubs type Serializer(many=True) as the serializer itself, whose .data is one dict.
+    return BalanceSerializer(member_balance_sheet(member), many=True).data  # type: ignore[return-value]
 
 
 class EntrySerializer(serializers.Serializer):
@@ -53,7 +57,8 @@ class EntrySerializer(serializers.Serializer):
     kind = EnumField("EntryKindEnum", choices=Entry.Kind.choices)
     amount = serializers.IntegerField(help_text="Positive in, negative out.")
     balance_after = serializers.IntegerField(help_text="Available plus pending after this entry.")
-    source = EnumField("EntrySourceEnum", choices=Source.choices)
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.source shadowed.
+    source = EnumField("EntrySourceEnum", choices=Source.choices)  # type: ignore[assignment]
     reason = serializers.CharField()
     created_at = serializers.DateTimeField()
 

@@ -16,6 +16,8 @@ was earned.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -127,10 +129,11 @@ class EntryQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("points entries are append-only: post a reversing entry instead")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("points entries are append-only: post a reversing entry instead")
 
-    _raw_delete = delete
+    def _raw_delete(self, using: str | None = None) -> NoReturn:
+        raise TypeError("points entries are append-only: post a reversing entry instead")
 
 
 class Entry(models.Model):

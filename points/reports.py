@@ -42,10 +42,15 @@ def liability_tables(liability: Liability) -> LiabilityTables:
     )
     names = {row.point_type.code: row.point_type.name for row in liability.rows}
     for code, points in liability.outstanding_points.items():
-        summary.append([
-            names.get(code, code), points, liability.outstanding_value[code],
-            percent(liability.breakage_rate[code]), liability.expected_cost[code],
-        ])  # fmt: skip
+        summary.append(
+            [
+                names.get(code, code),
+                points,
+                liability.outstanding_value[code],
+                percent(liability.breakage_rate[code]),
+                liability.expected_cost[code],
+            ]
+        )
     by_month = tablib.Dataset(
         headers=[_("point type"), _("expires in"), _("points"), _("value (CNY)")], title=_("By expiry month")
     )

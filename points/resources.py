@@ -17,9 +17,18 @@ class EntryResource(ExportResource):
     class Meta:
         model = Entry
         fields = (
-            "id", "created_at", "account__member__member_number", "point_type", "kind", "amount",
-            "balance_after", "source", "source_ref", "reason", "actor",
-        )  # fmt: skip
+            "id",
+            "created_at",
+            "account__member__member_number",
+            "point_type",
+            "kind",
+            "amount",
+            "balance_after",
+            "source",
+            "source_ref",
+            "reason",
+            "actor",
+        )
 
     def dehydrate_kind(self, entry: Entry) -> str:
         return str(entry.get_kind_display())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Min, Q, QuerySet, Sum
@@ -30,7 +31,7 @@ def account_history(account: Account, *, limit: int = 50, before_id: int | None 
 
 def points_expiring(
     *, point_type: PointType, within_days: int, now: datetime.datetime | None = None
-) -> QuerySet[dict]:
+) -> QuerySet[Lot, dict[str, Any]]:
     """Per member, points that expire in the next ``within_days`` days (for reminders).
 
     Rows: ``{"account__member_id", "points", "first_expiry"}``, largest first.

@@ -3,8 +3,6 @@ tier and their progress towards the next one."""
 
 from __future__ import annotations
 
-import datetime
-
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -29,7 +27,10 @@ class NextTierSerializer(TierRefSerializer):
 class CurrentTierSerializer(serializers.Serializer):
     code = serializers.CharField(source="tier.code")
     name = serializers.CharField(source="tier.name")
-    source = EnumField("TierSourceEnum", choices=Source.choices, help_text="Why the member has it.")
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.source shadowed.
+    source = EnumField(  # type: ignore[assignment]
+        "TierSourceEnum", choices=Source.choices, help_text="Why the member has it."
+    )
     since = serializers.DateTimeField()
     until = serializers.SerializerMethodField(
         help_text=(
@@ -38,7 +39,7 @@ class CurrentTierSerializer(serializers.Serializer):
         )
     )
 
-    def get_until(self, progress: Progress) -> datetime.datetime | None:
+    def get_until(self, progress: Progress) -> str | None:
         if progress.source == Source.OVERRIDE:
             until = progress.override_until
         elif progress.source == Source.PLAN:

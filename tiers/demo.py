@@ -157,7 +157,7 @@ def _status_match(run: DemoRun, rng: random.Random, tier: Tier, *, exclude: set[
 
 def _counts(run: DemoRun) -> str:
     statuses = MemberTier.objects.filter(member__in=run.members.values("pk"), tier__rank__gt=0)
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for name in statuses.values_list("tier__name", flat=True).order_by("tier__rank"):
         counts[name] += 1
     return ", ".join(f"{name} {count:,}" for name, count in counts.items()) or "no one above the entry tier"

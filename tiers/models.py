@@ -161,10 +161,12 @@ class MemberTier(models.Model):
         verbose_name_plural = _("member tiers")
         indexes = [
             models.Index(fields=["valid_until"], name="membertier_due"),
-            models.Index(fields=["override_until"], name="membertier_override_due", condition=Q(
-                override_until__isnull=False
-            )),
-        ]  # fmt: skip
+            models.Index(
+                fields=["override_until"],
+                name="membertier_override_due",
+                condition=Q(override_until__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(override_tier__isnull=True) | Q(override_until__isnull=False),

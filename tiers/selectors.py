@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import (
+    Aggregate,
     Count,
     DateTimeField,
     DecimalField,
     ExpressionWrapper,
     F,
+    Field,
     IntegerField,
     OuterRef,
+    QuerySet,
     Subquery,
     Sum,
 )
@@ -81,7 +85,7 @@ def qualified_for(tiers: list[Tier], value: int) -> Tier:
     return best
 
 
-def growth_entries():
+def growth_entries() -> QuerySet[Entry]:
     return Entry.objects.filter(account__point_type__code=GROWTH, kind__in=QUALIFYING_KINDS).order_by()
 
 
@@ -108,7 +112,7 @@ def qualifying_between(
     return purchases.exclude(status=Purchase.Status.REFUNDED).count()
 
 
-def review_value(policy: TierPolicy, grace: datetime.timedelta):
+def review_value(policy: TierPolicy, grace: datetime.timedelta) -> Coalesce:
     """Per-row annotation for ``MemberTier`` querysets: the metric over the period under review,
     ``[period_start, valid_until + grace)``."""
     if policy.metric == TierPolicy.Metric.GROWTH:
@@ -118,6 +122,8 @@ def review_value(policy: TierPolicy, grace: datetime.timedelta):
         occurred_at__gte=OuterRef("period_start"),
         occurred_at__lt=ExpressionWrapper(OuterRef("valid_until") + grace, output_field=DateTimeField()),
     ).order_by()
+    total: Aggregate
+    kind: Field[Any, Any]
     if policy.metric == TierPolicy.Metric.SPEND:
         total, kind = (
             Sum(F("paid_amount") - F("refunded_amount")),
@@ -130,7 +136,7 @@ def review_value(policy: TierPolicy, grace: datetime.timedelta):
     return Coalesce(Subquery(per_member), 0, output_field=kind)
 
 
-def review_growth(grace: datetime.timedelta):
+def review_growth(grace: datetime.timedelta) -> Coalesce:
     """Per-row annotation for ``MemberTier`` querysets: growth in the period under review,
     ``[period_start, valid_until + grace)``. One correlated sum per row, on the entry index."""
     per_member = (
@@ -183,10 +189,11 @@ class Progress:
 
     @property
     def unit(self) -> str:
-        return {
+        units: dict[str, str] = {
             TierPolicy.Metric.SPEND: pgettext("unit", "CNY of spending"),
             TierPolicy.Metric.PURCHASES: pgettext("unit", "purchases"),
-        }.get(self.metric, pgettext("unit", "growth"))
+        }
+        return units.get(self.metric, pgettext("unit", "growth"))
 
     @property
     def deadline(self) -> datetime.date:
@@ -215,13 +222,14 @@ class Progress:
         }
 
     def held_by(self) -> str:
-        if self.source == Source.OVERRIDE:
+        # The source is never OVERRIDE or PLAN without its end date (``effective``).
+        if self.source == Source.OVERRIDE and self.override_until:
             return _("%(tier)s by manual override until %(date)s; earned tier %(earned)s.") % {
                 "tier": self.tier.name,
                 "date": last_valid_day(self.override_until),
                 "earned": self.earned_tier.name,
             }
-        if self.source == Source.PLAN:
+        if self.source == Source.PLAN and self.plan_until:
             return _("%(tier)s by paid plan until %(date)s; earned tier %(earned)s.") % {
                 "tier": self.tier.name,
                 "date": last_valid_day(self.plan_until),

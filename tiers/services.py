@@ -8,8 +8,9 @@ Paid plans (tiers/subscriptions.py) lock the same row.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -63,9 +64,15 @@ def lock_statuses(
         for member in missing:
             start, end = periods.current_period(policy, member, at)
             rows.append(
-                MemberTier(member=member, tier=entry_tier, earned_tier=entry_tier, since=member.created_at,
-                           period_start=start, valid_until=end)
-            )  # fmt: skip
+                MemberTier(
+                    member=member,
+                    tier=entry_tier,
+                    earned_tier=entry_tier,
+                    since=member.created_at,
+                    period_start=start,
+                    valid_until=end,
+                )
+            )
         MemberTier.objects.bulk_create(rows, ignore_conflicts=True)
         statuses = locked()
     return statuses
@@ -130,11 +137,10 @@ def tier_refresh(
     with transaction.atomic():
         status = lock_status(member, at, policy, tiers[0])
         while status.valid_until + periods.grace(policy) <= at:
-            status.joined = member.created_at
-            status.review_value = selectors.qualifying_between(
+            value = selectors.qualifying_between(
                 policy, member.pk, status.period_start, status.valid_until + periods.grace(policy)
             )
-            _review([status], policy, tiers, by_id, at)
+            _review([Review(status, value, member.created_at)], policy, tiers, by_id, at)
             status.refresh_from_db()
         start = periods.upgrade_window_start(policy, status.period_start, at)
         value = selectors.qualifying_between(
@@ -304,12 +310,15 @@ def tiers_review_due(now: datetime.datetime | None = None, *, batch: int = REVIE
                 chunk = list(
                     MemberTier.objects.select_for_update(skip_locked=True, of=("self",))
                     .filter(valid_until__lte=now - grace, member_id__gt=last)
-                    .annotate(review_value=selectors.review_value(policy, grace), **joined)
+                    .annotate(review_value=selectors.review_value(policy, grace))
+                    .annotate(**joined)
                     .order_by("member_id")[:batch]
                 )
                 if not chunk:
                     break
-                _review(chunk, policy, tiers, by_id, now)
+                # ``joined`` is annotated only for anniversary windows
+                rows = [Review(s, s.review_value, getattr(s, "joined", None)) for s in chunk]
+                _review(rows, policy, tiers, by_id, now)
             last = chunk[-1].member_id
             in_pass += len(chunk)
         reviewed += in_pass
@@ -317,19 +326,28 @@ def tiers_review_due(now: datetime.datetime | None = None, *, batch: int = REVIE
             return reviewed
 
 
+class Review(NamedTuple):
+    """A member's tier status under review, the metric over its period, and when the member
+    joined (for anniversary windows)."""
+
+    status: MemberTier
+    value: int | Decimal
+    joined: datetime.datetime | None
+
+
 def _review(
-    chunk: list[MemberTier],
+    rows: Sequence[Review],
     policy: TierPolicy,
     tiers: list[Tier],
     by_id: dict[int, Tier],
     now: datetime.datetime,
 ) -> None:
-    """Apply one period-end review to each row (``review_value`` and ``joined`` annotated)."""
+    """Apply one period-end review to each row."""
     changes = []
-    for status in chunk:
-        status.review_value = int(status.review_value)  # CNY spent counts in whole yuan
+    for status, raw_value, joined in rows:
+        value = int(raw_value)  # CNY spent counts in whole yuan
         earned_before = status.earned_tier_id
-        earned = selectors.review_outcome(policy, tiers, by_id[earned_before], status.review_value)
+        earned = selectors.review_outcome(policy, tiers, by_id[earned_before], value)
         status.earned_tier_id = earned.pk
         reason = (
             TierChange.Reason.UPGRADE
@@ -337,13 +355,11 @@ def _review(
             else TierChange.Reason.DOWNGRADE
         )
         status.period_start = status.valid_until
-        status.valid_until = periods.next_period(policy, status.valid_until, getattr(status, "joined", None))
-        change = settle(
-            status, now, by_id, earned_before=earned_before, reason=reason, metric=status.review_value
-        )
+        status.valid_until = periods.next_period(policy, status.valid_until, joined)
+        change = settle(status, now, by_id, earned_before=earned_before, reason=reason, metric=value)
         if change:
             changes.append(change)
-    _write_reviewed(chunk)
+    _write_reviewed([row.status for row in rows])
     TierChange.objects.bulk_create(changes)
 
 

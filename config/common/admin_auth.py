@@ -45,7 +45,7 @@ class PermissionsField(forms.ModelMultipleChoiceField):
         return permission_label(obj)
 
 
-class TranslatedPermissionsMixin:
+class TranslatedPermissionsMixin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         if db_field.name in ("permissions", "user_permissions"):
             kwargs["form_class"] = PermissionsField

@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from django.db import connections, models, router, transaction
+from django.db.models.fields.related import RelatedField
 
 M = TypeVar("M", bound=models.Model)
 
@@ -28,10 +29,18 @@ SMALL = 8
 # An aware datetime goes as it is too (``_moment``); a naive one, and anything else (JSON,
 # files, custom fields), through Django's preparation, as save() would prepare it.
 RAW = (
-    models.AutoField, models.BigAutoField, models.IntegerField, models.BigIntegerField,
-    models.PositiveIntegerField, models.SmallIntegerField, models.CharField, models.TextField,
-    models.BooleanField, models.DecimalField, models.ForeignKey,
-)  # fmt: skip
+    models.AutoField,
+    models.BigAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.PositiveIntegerField,
+    models.SmallIntegerField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.DecimalField,
+    models.ForeignKey,
+)
 
 
 def bulk_insert(objs: Sequence[M]) -> Sequence[M]:
@@ -44,7 +53,7 @@ def bulk_insert(objs: Sequence[M]) -> Sequence[M]:
     if connection.vendor != "postgresql" or len(objs) < SMALL:
         return model._default_manager.bulk_create(objs)
     table, columns, getters = _plan(model, alias)
-    relations = [f for f in model._meta.concrete_fields if f.is_relation]
+    relations = [f for f in model._meta.concrete_fields if isinstance(f, RelatedField)]
     with connection.cursor() as cursor:
         missing = [obj for obj in objs if obj.pk is None]
         if missing:
@@ -76,7 +85,7 @@ def bulk_insert(objs: Sequence[M]) -> Sequence[M]:
 def _plan(model: type[models.Model], alias: str) -> tuple[str, str, list[Callable[[Any], Any]]]:
     connection = connections[alias]
     quote = connection.ops.quote_name
-    getters = []
+    getters: list[Callable[[Any], Any]] = []
     for field in model._meta.concrete_fields:
         if type(field) in RAW or (isinstance(field, RAW) and not _prepares(field)):
             getters.append(attrgetter(field.attname))
@@ -86,6 +95,14 @@ def _plan(model: type[models.Model], alias: str) -> tuple[str, str, list[Callabl
             getters.append(functools.partial(_prepared, field, connection))
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
     return quote(model._meta.db_table), columns, getters
+
+
+def _column(model: type[models.Model], name: str) -> models.Field:
+    """The model's field called ``name``: one with a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} has no column to set")
+    return field
 
 
 def _prepares(field: models.Field) -> bool:
@@ -125,12 +142,12 @@ def bulk_set(objs: Sequence[M], names: Sequence[str]) -> None:
     if connection.vendor != "postgresql" or len(objs) < SMALL:
         model._default_manager.bulk_update(objs, names)
         return
-    fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
+    fields = [model._meta.pk, *(_column(model, name) for name in names)]
     quote = connection.ops.quote_name
     table, name = quote(model._meta.db_table), quote(f"bulk_set_{model._meta.db_table}")
     scratch = f"pg_temp.{name}"  # DROP … IF EXISTS must never find a real table
     columns = ", ".join(quote(field.column) for field in fields)
-    getters = [
+    getters: list[Callable[[Any], Any]] = [
         attrgetter(field.attname)
         if isinstance(field, RAW) and not _prepares(field)
         else functools.partial(_value, field, connection)

@@ -45,7 +45,7 @@ import re
 from typing import Any
 
 import tablib
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
@@ -126,9 +126,9 @@ class ExportResource(resources.ModelResource):
 
 def column(model: type[Model], field_name: str, attribute: str) -> fields.Field:
     """An export column reading ``attribute``, headed by the label of ``model.field_name``."""
-    return fields.Field(
-        attribute=attribute, column_name=model._meta.get_field(field_name).verbose_name, readonly=True
-    )
+    field = model._meta.get_field(field_name)
+    assert isinstance(field, Field), f"{field_name} is the reverse side of a relation: it has no label"
+    return fields.Field(attribute=attribute, column_name=field.verbose_name, readonly=True)
 
 
 class ColumnsExportForm(SelectableFieldsExportForm):

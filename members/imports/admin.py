@@ -7,6 +7,8 @@ buttons, never edited or deleted here. Store staff see the runs they uploaded; o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -22,6 +24,9 @@ from members.imports.mapping import STATUSES, field_label, fields_of
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.selectors import import_runs_of
 from members.selectors import sees_every_store, stores_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class StoreFilter(admin.SimpleListFilter):
@@ -41,9 +46,18 @@ class StoreFilter(admin.SimpleListFilter):
 @admin.register(ImportRun)
 class ImportRunAdmin(admin.ModelAdmin):
     list_display = [
-        "file_name", "profile", "store", "created_by", "created_at", "status_display", "rows_total",
-        "rows_ok", "rows_duplicate", "rows_rejected", "rows_skipped",
-    ]  # fmt: skip
+        "file_name",
+        "profile",
+        "store",
+        "created_by",
+        "created_at",
+        "status_display",
+        "rows_total",
+        "rows_ok",
+        "rows_duplicate",
+        "rows_rejected",
+        "rows_skipped",
+    ]
     list_filter = ["status", ("profile", admin.RelatedOnlyFieldListFilter), StoreFilter, "created_at"]
     list_select_related = ["profile", "store", "created_by"]
     search_fields = ["file_name"]
@@ -159,7 +173,7 @@ class ImportProfileAdmin(HistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         purchases = obj is None or obj.kind == ImportProfile.Kind.PURCHASES
-        fieldsets = [
+        fieldsets: list[tuple[StrOrPromise | None, dict[str, Any]]] = [
             (None, {"fields": ["name", "code", "kind", "source", "channel", "active", "builtin"]}),
             (
                 _("Reading the file"),

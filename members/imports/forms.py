@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.forms.models import ModelFormMetaclass
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from members.imports import mapping
 from members.imports.mapping import IDENTITIES, STATUSES
 from members.imports.models import ImportProfile
-from members.imports.parsing import is_blank, read_table
+from members.imports.parsing import FileFormat, is_blank, read_table
 from members.imports.selectors import sees_every_run
 from members.models import Store
 from members.selectors import stores_of
@@ -44,10 +45,14 @@ def split_words(text: str) -> list[str]:
 # --- upload ----------------------------------------------------------------------------------
 
 
+#: The layouts one can upload with (store staff: those of purchases only).
+ACTIVE_PROFILES = ImportProfile.objects.filter(active=True)
+
+
 class UploadForm(forms.Form):
     profile = forms.ModelChoiceField(
         label=_("File layout"),
-        queryset=ImportProfile.objects.filter(active=True),
+        queryset=ACTIVE_PROFILES,
         help_text=_("Which system the file comes from; it says what the columns mean."),
     )
     store = forms.ModelChoiceField(
@@ -63,10 +68,12 @@ class UploadForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         store = self.fields["store"]
+        assert isinstance(store, forms.ModelChoiceField)
         store.queryset = stores_of(user).order_by("code")
         if not sees_every_run(user):
             profiles = self.fields["profile"]
-            profiles.queryset = profiles.queryset.exclude(kind=ImportProfile.Kind.MEMBERS)
+            assert isinstance(profiles, forms.ModelChoiceField)
+            profiles.queryset = ACTIVE_PROFILES.exclude(kind=ImportProfile.Kind.MEMBERS)
             own = list(store.queryset[:2])
             if len(own) == 1:
                 self.initial.setdefault("store", own[0].pk)
@@ -78,14 +85,14 @@ class UploadForm(forms.Form):
 # --- the profile form ----------------------------------------------------------------------
 
 
-class StoreCodesField(forms.CharField):
+class StoreCodesField(forms.Field):
     """{code in the file: our store code}, typed as ``file code=our code`` lines."""
 
     widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
-        super().__init__(strip=True, **kwargs)
+        super().__init__(**kwargs)  # to_python strips each line
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -116,14 +123,14 @@ class StoreCodesField(forms.CharField):
             raise ValidationError(_("No store has the code %(codes)s.") % {"codes": ", ".join(unknown)})
 
 
-class DateFormatsField(forms.CharField):
+class DateFormatsField(forms.Field):
     """strptime patterns, one per line."""
 
     widget = forms.Textarea(attrs={"rows": 2, "cols": 40})
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
-        super().__init__(strip=True, **kwargs)
+        super().__init__(**kwargs)  # to_python strips each line
 
     def prepare_value(self, value: Any) -> Any:
         return "\n".join(value) if isinstance(value, list | tuple) else value
@@ -154,8 +161,12 @@ def status_field_name(status: str) -> str:
 STATUS_FIELDS = [status_field_name(status) for status in STATUSES]
 #: Fields that mean nothing for a member list.
 PURCHASES_ONLY = [
-    "store_codes", "gross_includes_shipping", "reject_invalid_mobile", "unknown_member", "return_match_days",
-]  # fmt: skip
+    "store_codes",
+    "gross_includes_shipping",
+    "reject_invalid_mobile",
+    "unknown_member",
+    "return_match_days",
+]
 
 
 class _ProfileFormBase(forms.ModelForm):
@@ -181,10 +192,22 @@ class _ProfileFormBase(forms.ModelForm):
     class Meta:
         model = ImportProfile
         fields = [
-            "name", "code", "source", "channel", "file_format", "encoding", "delimiter", "unknown_member",
-            "gross_includes_shipping", "reject_invalid_mobile", "active", "member_match", "store_codes",
-            "date_formats", "return_match_days",
-        ]  # fmt: skip
+            "name",
+            "code",
+            "source",
+            "channel",
+            "file_format",
+            "encoding",
+            "delimiter",
+            "unknown_member",
+            "gross_includes_shipping",
+            "reject_invalid_mobile",
+            "active",
+            "member_match",
+            "store_codes",
+            "date_formats",
+            "return_match_days",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -210,7 +233,8 @@ class _ProfileFormBase(forms.ModelForm):
         return chosen
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         statuses: dict[str, str] = {}
         for status in STATUSES:
             name = status_field_name(status)
@@ -233,7 +257,8 @@ class _ProfileFormBase(forms.ModelForm):
         return super().save(commit)
 
 
-ProfileForm = type(_ProfileFormBase)(
+# The metaclass of every ModelForm, called as ``class`` would, with one field per status.
+ProfileForm = ModelFormMetaclass(
     "ProfileForm",
     (_ProfileFormBase,),
     {
@@ -278,7 +303,8 @@ class SampleForm(forms.Form):
                 del self.fields[name]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload = data.get("sample_file")
         if upload is None or self.errors:
             return data
@@ -296,7 +322,10 @@ class SampleForm(forms.Form):
 def read_sample(data: bytes, profile: ImportProfile) -> dict[str, Any]:
     """The header and the first rows of a file, as its profile would read them."""
     table = read_table(
-        data, file_format=profile.file_format, encoding=profile.encoding, delimiter=profile.delimiter or None
+        data,
+        file_format=cast(FileFormat, profile.file_format),
+        encoding=profile.encoding,
+        delimiter=profile.delimiter or None,
     )
     headers: list[str] | None = None
     rows: list[list[str]] = []
@@ -375,7 +404,8 @@ class ColumnsForm(forms.Form):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         chosen: dict[str, str] = {}
         for index, header in enumerate(self.headers):
             field = data.get(f"column_{index}") or ""

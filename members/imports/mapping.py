@@ -85,11 +85,13 @@ def header_key(text: str) -> str:
     return "".join(str(text).replace("\ufeff", "").split()).lower()
 
 
-def suggestions(kind: str, headers: Iterable[str], known: Mapping[str, Iterable[str]] = ()) -> list[str]:
+def suggestions(
+    kind: str, headers: Iterable[str], known: Mapping[str, Iterable[str]] | None = None
+) -> list[str]:
     """For each header, the field a known layout (``known`` first, then the shipped ones) calls
     it, or "" when none does; a field goes to its first header only."""
     lookup: dict[str, str] = {}
-    layouts = [dict(known)] + [dict(p.columns) for p in SHIPPED.values() if p.kind == kind]
+    layouts = [dict(known or {})] + [dict(p.columns) for p in SHIPPED.values() if p.kind == kind]
     for columns in layouts:
         for field, aliases in columns.items():
             if field in fields_of(kind):

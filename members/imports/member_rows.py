@@ -34,6 +34,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "unionid": ("微信unionid", "unionid", "wechat unionid"),
 }
 
+# One line per gender (per channel below): the synonyms of one value read together; the
+# formatter is told to leave both tables so (one entry a line would spread them over forty lines).
 GENDERS = {
     "男": Gender.MALE, "m": Gender.MALE, "male": Gender.MALE, "1": Gender.MALE,
     "女": Gender.FEMALE, "f": Gender.FEMALE, "female": Gender.FEMALE, "2": Gender.FEMALE,

@@ -287,9 +287,9 @@ def parse_datetime(raw: str, tz: datetime.tzinfo, *, formats: Iterable[str] = ()
     match = _DATETIME.match(text) or _COMPACT.match(text)
     if not match:
         raise error("not_datetime", value=text)
-    parts = [int(part) if part else 0 for part in match.groups()]
+    year, month, day, hour, minute, second = (int(part) if part else 0 for part in match.groups())
     try:
-        return datetime.datetime(*parts, tzinfo=tz)
+        return datetime.datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError:
         raise error("unreal_date", value=text) from None
 

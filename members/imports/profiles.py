@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -61,6 +61,9 @@ from members.models import Channel, Identity
 from members.phones import normalize_mobile
 from members.purchases.services import FUTURE_TOLERANCE, MAX_AMOUNT
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 Kind = Literal["sale", "return", "order", "member", "skip"]
 
 #: Canonical status -> what the row is. A status missing here makes the row a skip.
@@ -75,9 +78,15 @@ REFUND_STATUSES = {"refunded", "partly_refunded"}
 
 #: Longest text each purchase field may hold (the model columns it will be stored in).
 TEXT_LIMITS = {
-    "store_code": 32, "store_name": 100, "order_number": 64, "original_order_number": 64,
-    "card": 64, "unionid": 128, "cashier": 64, "shop": 100,
-}  # fmt: skip
+    "store_code": 32,
+    "store_name": 100,
+    "order_number": 64,
+    "original_order_number": 64,
+    "card": 64,
+    "unionid": 128,
+    "cashier": 64,
+    "shop": 100,
+}
 AMOUNTS = ("gross", "paid", "shipping", "refunded")
 ZERO = Decimal("0.00")
 
@@ -87,7 +96,7 @@ class Profile:
     """One source layout. ``columns`` maps a canonical field to the headers that mean it."""
 
     code: str
-    name: str
+    name: StrOrPromise  # shipped profiles translate their names lazily
     kind: Literal["purchases", "members"]
     columns: Mapping[str, tuple[str, ...]]
     required: tuple[str, ...]
@@ -339,11 +348,12 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
             found[name] = _capture(row, name, parse_amount, raw[name], allow_empty=optional)
     if row.kind == "return":
         for name in ("gross", "paid"):  # POS returns are negative: money going back
-            if found.get(name) is not None and found[name] > 0:
+            amount = found.get(name)
+            if amount is not None and amount > 0:
                 row.add_error(name, "return_positive")
                 found[name] = None
-            elif found.get(name) is not None:
-                found[name] = -found[name]
+            elif amount is not None:
+                found[name] = -amount
         if found.get("paid") == 0 and "paid" not in row.errors:
             row.add_error("paid", "refund_zero")
         unnamed = not row.values.get("original_order_number") and "original_order_number" not in row.errors

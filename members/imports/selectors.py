@@ -48,7 +48,7 @@ def points_awarded(run: ImportRun) -> list[tuple[str, int]]:
     """(point type name, points) of what a run awarded: "积分", not "points". Keys that name
     no point type (runs before coupon lines were left out of the totals) are not shown."""
     shown = run.points_awarded.items()
-    awarded = {code: amount for code, amount in shown if code not in ("", "null", "None")}
+    awarded: dict[str, int] = {code: amount for code, amount in shown if code not in ("", "null", "None")}
     names: dict[str, str] = {}
     for lookup in POINT_TYPE_NAMES:
         names.update(lookup(awarded))

@@ -121,7 +121,7 @@ def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
                 store=form.cleaned_data["store"],
             )
         except ValidationError as exc:
-            form.add_error({"store": "store", "profile": "profile"}.get(exc.code, "file"), exc)
+            form.add_error({"store": "store", "profile": "profile"}.get(exc.code or "", "file"), exc)
         else:
             model_admin.log_addition(request, run, [{"added": {}}])
             return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
@@ -404,7 +404,9 @@ def rejected_csv_view(request: HttpRequest, model_admin, object_id: str) -> Http
         )
         return HttpResponseRedirect(_url("rejected", run))
     response = HttpResponse(data, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, rejected_name(run.file_name))
+    disposition = content_disposition_header(True, rejected_name(run.file_name))
+    assert disposition is not None  # only an inline response without a name has none
+    response["Content-Disposition"] = disposition
     return response
 
 

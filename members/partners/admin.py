@@ -14,13 +14,14 @@ role gets all of (``config.common.roles``); nobody else is granted them.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Model, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -35,6 +36,16 @@ from members.models import Channel
 from members.partners import services
 from members.partners.models import Grant, Partner, PartnerKey, PartnerKind
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+
+class ActiveKeys(TypedDict):
+    """What ``PartnerAdmin.get_queryset`` annotates on each partner."""
+
+    active_key_count: int
+
+
 # The library's own key model is not used: partners have PartnerKey.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -47,7 +58,7 @@ def local_time(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "-"
 
 
-def key_status(key: PartnerKey) -> str:
+def key_status(key: PartnerKey) -> StrOrPromise:
     if key.revoked:
         return _("revoked")
     if key.has_expired:
@@ -139,7 +150,7 @@ class PartnerAdmin(HistoryAdmin):
         return super().get_queryset(request).annotate(active_key_count=Coalesce(Subquery(usable), 0))
 
     @admin.display(description=_("active keys"), ordering="active_key_count")
-    def active_keys(self, partner: Partner) -> str:
+    def active_keys(self, partner: WithAnnotations[Partner, ActiveKeys]) -> str:
         url = reverse("admin:partners_partnerkey_changelist") + f"?partner__id__exact={partner.pk}"
         return format_html('<a href="{}">{}</a>', url, partner.active_key_count)
 
@@ -165,8 +176,12 @@ class PartnerAdmin(HistoryAdmin):
         keys = list(partner.keys.order_by("-created"))
         header = format_html(
             "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            _("prefix"), _("key name"), _("created"), _("expires"), _("status"),
-        )  # fmt: skip
+            _("prefix"),
+            _("key name"),
+            _("created"),
+            _("expires"),
+            _("status"),
+        )
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -207,7 +222,8 @@ def addressed(key: PartnerKey) -> PartnerKey:
 
 
 class KeyChangeList(ChangeList):
-    def url_for_result(self, result: PartnerKey) -> str:
+    def url_for_result(self, result: Model) -> str:
+        assert isinstance(result, PartnerKey)  # the key admin's change list lists keys only
         return key_url(result)
 
 

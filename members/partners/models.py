@@ -115,8 +115,9 @@ class PartnerKey(AbstractAPIKey):
     )
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = _("API key")
-        verbose_name_plural = _("API keys")
+        # The library's Meta declares plain str; Django takes lazy text (a stub too narrow).
+        verbose_name = _("API key")  # type: ignore[assignment]
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]
 
 
 class PartnerMember(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -39,9 +39,14 @@ def partner_create(
     with transaction.atomic():
         user = service_user_for(code)
         partner = Partner(
-            code=code, name=name, grants=sorted(set(grants)), channels=sorted(set(channels)),
-            rate_per_minute=rate_per_minute, user=user, kind=kind,
-        )  # fmt: skip
+            code=code,
+            name=name,
+            grants=sorted(set(grants)),
+            channels=sorted(set(channels)),
+            rate_per_minute=rate_per_minute,
+            user=user,
+            kind=kind,
+        )
         partner.full_clean(exclude=["user"])
         partner.save()
         partner.stores.set(list(stores))
@@ -70,7 +75,9 @@ def key_create(
     *, partner: Partner, name: str, expires_at: datetime.datetime | None = None
 ) -> tuple[PartnerKey, str]:
     """A new key; the clear text is returned once and never stored."""
-    return PartnerKey.objects.create_key(partner=partner, name=name, expiry_date=expires_at)
+    key, text = PartnerKey.objects.create_key(partner=partner, name=name, expiry_date=expires_at)
+    # The library types the key by its abstract base; PartnerKey's manager makes PartnerKeys.
+    return cast(PartnerKey, key), text
 
 
 def key_revoke(*, key: PartnerKey) -> None:
@@ -173,14 +180,18 @@ def partner_member_upsert(
             code="conflict",
         )
     with transaction.atomic():
-        if resolution.found:
+        if resolution.member is not None:  # found (only a found resolution has its member)
             member = resolution.member
             for key in keys:
                 if key.normalized() not in resolution.matches:
                     identity_attach(
-                        member=member, kind=key.kind, value=key.value, namespace=key.namespace,
-                        actor=user, source=partner.source,
-                    )  # fmt: skip
+                        member=member,
+                        kind=key.kind,
+                        value=key.value,
+                        namespace=key.namespace,
+                        actor=user,
+                        source=partner.source,
+                    )
             created = False
         else:
             phone = next((k.value for k in keys if k.kind == Identity.Kind.PHONE), None)
@@ -197,7 +208,7 @@ def partner_member_upsert(
             except ValidationError:
                 # Enrolled by a concurrent request between our lookup and our insert: theirs stands.
                 again = member_resolve(keys)
-                if not again.found:
+                if again.member is None:
                     raise
                 if not partner.is_first_party:
                     _third_party_may_find(partner, keys, again)

@@ -29,23 +29,28 @@ class ReadOnlyInline(admin.TabularInline):
 
 class PurchaseLineInline(ReadOnlyInline):
     model = PurchaseLine
-    fields = ["sku", "name", "category", "quantity", "amount"]
-    readonly_fields = fields
+    fields = readonly_fields = ("sku", "name", "category", "quantity", "amount")
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["source", "refund_number", "amount", "occurred_at", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("source", "refund_number", "amount", "occurred_at", "created_at")
 
 
 @admin.register(Purchase)
 class PurchaseAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
     resource_classes = [PurchaseResource]
     list_display = [
-        "occurred_at", "source", "order_number", "channel", "store", "member_number", "paid_amount",
-        "refunded_amount", "status",
-    ]  # fmt: skip
+        "occurred_at",
+        "source",
+        "order_number",
+        "channel",
+        "store",
+        "member_number",
+        "paid_amount",
+        "refunded_amount",
+        "status",
+    ]
     list_filter = ["channel", "status"]
     list_select_related = ["store", "member"]
     search_fields = ["member__member_number"]  # shows the search box; the search is get_search_results

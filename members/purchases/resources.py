@@ -14,9 +14,18 @@ class PurchaseResource(ExportResource):
     class Meta:
         model = Purchase
         fields = (
-            "source", "order_number", "channel", "store__code", "member__member_number", "occurred_at",
-            "gross_amount", "paid_amount", "shipping_amount", "refunded_amount", "status",
-        )  # fmt: skip
+            "source",
+            "order_number",
+            "channel",
+            "store__code",
+            "member__member_number",
+            "occurred_at",
+            "gross_amount",
+            "paid_amount",
+            "shipping_amount",
+            "refunded_amount",
+            "status",
+        )
 
     def dehydrate_channel(self, purchase: Purchase) -> str:
         return str(purchase.get_channel_display())

@@ -59,7 +59,15 @@ def points_adjust(
     return _request_adjustment(member, point_type, amount, reason.strip(), actor, idempotency_key, at)
 
 
-def _request_adjustment(member, point_type, amount, reason, actor, key, at) -> AdjustmentRequest:
+def _request_adjustment(
+    member: Member,
+    point_type: PointType,
+    amount: int,
+    reason: str,
+    actor: Any,
+    key: str,
+    at: datetime.datetime,
+) -> AdjustmentRequest:
     request_fields = {"amount": amount, "reason": reason, "requested_by_id": actor.pk}
     try:
         with transaction.atomic():
@@ -79,7 +87,9 @@ def _request_adjustment(member, point_type, amount, reason, actor, key, at) -> A
     return request
 
 
-def _post_adjustment(account: Account, amount: int, reason: str, actor: Any, key: str, at) -> Entry:
+def _post_adjustment(
+    account: Account, amount: int, reason: str, actor: Any, key: str, at: datetime.datetime
+) -> Entry:
     digest = fingerprint(op="adjust", account=account.pk, amount=amount, reason=reason)
     if done := replay(key, digest):
         return done

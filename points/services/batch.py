@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from points.models import Account, Entry, Lot, LotAllocation, Source
@@ -19,7 +20,7 @@ from points.models import Account, Entry, Lot, LotAllocation, Source
 DEFAULT_CHUNK = 1000
 
 
-def _due_accounts(lots, chunk: int) -> list[int]:
+def _due_accounts(lots: QuerySet[Lot], chunk: int) -> list[int]:
     return list(lots.order_by("account_id").values_list("account_id", flat=True).distinct()[:chunk])
 
 

@@ -28,7 +28,7 @@ NEED_CHROMIUM = (
     "browser tests need Debian's chromium: apt-get install chromium chromium-driver"
     " (make test does this when run as root)"
 )
-NEED_PLAYWRIGHT = "browser tests need the playwright package: make venv (it is in requirements.lock)"
+NEED_PLAYWRIGHT = "browser tests need the playwright package: make venv (it is in requirements-dev.lock)"
 # Fails a test in seconds rather than Playwright's 30 s when the page is not what it expects.
 TIMEOUT_MS = 5_000
 

@@ -65,9 +65,13 @@ def ensure_demo_partner(members) -> None:
     from members.partners.services import partner_create
 
     partner = Partner.objects.filter(code="demo-pos").first() or partner_create(
-        code="demo-pos", name="演示收银系统 Demo POS", grants=Grant.values, channels=["store", "wechat_mp"],
-        stores=Store.objects.filter(code__in=STORE_USER_STORES), kind=PartnerKind.FIRST_PARTY,
-    )  # fmt: skip
+        code="demo-pos",
+        name="演示收银系统 Demo POS",
+        grants=Grant.values,
+        channels=["store", "wechat_mp"],
+        stores=Store.objects.filter(code__in=STORE_USER_STORES),
+        kind=PartnerKind.FIRST_PARTY,
+    )
     prefix = DEMO_API_KEY.partition(".")[0]
     if not PartnerKey.objects.filter(prefix=prefix).exists():
         hashed = PartnerKey.objects.key_generator.hash(DEMO_API_KEY)

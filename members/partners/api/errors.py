@@ -111,7 +111,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, BusinessRuleError):
         return _business_rule(exc)
     if isinstance(exc, APIError):
-        return Response(body(exc.code, exc.detail, exc.fields), status=exc.status_code)
+        return Response(body(exc.code, str(exc.detail), exc.fields), status=exc.status_code)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return Response(body("not_found", _("Not found.")), status=404)
     if isinstance(exc, DjangoPermissionDenied):
@@ -141,7 +141,7 @@ def json_400(request, exception=None) -> JsonResponse:
     """Django refused the request before any view (e.g. a body over the limit, read by a
     middleware): the same answers as inside the API's views."""
     if isinstance(exception, RequestDataTooBig):
-        return json_error(413, "too_large", too_large().detail)
+        return json_error(413, "too_large", str(too_large().detail))
     return json_error(status.HTTP_400_BAD_REQUEST, "invalid", _("The request is malformed."))
 
 

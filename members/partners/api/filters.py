@@ -76,7 +76,8 @@ class StrictFilterSchema(DjangoFilterExtension):
     """The filters' parameters as drf-spectacular describes them, with text ones non-blank, as
     ``StrictFilterBackend`` checks (an enum, a format or a pattern already excludes blanks)."""
 
-    target_class = StrictFilterBackend
+    # The base names its target by a dotted path, so the stubs infer str; a class is accepted too.
+    target_class = StrictFilterBackend  # type: ignore[assignment]
     priority = 1
 
     def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):

@@ -58,7 +58,9 @@ class PartnerKeyScheme(OpenApiAuthenticationExtension):
 
 
 class PartnerAutoSchema(AutoSchema):
-    def get_description(self) -> str:
+    # drf-spectacular's AutoSchema redefines DRF's get_description(path, method) without
+    # arguments; the DRF stubs know only DRF's.
+    def get_description(self) -> str:  # type: ignore[override]
         """The handler's docstring, else the view's own: not one inherited from the framework's
         base classes, which is written for developers (drf-spectacular falls back on those)."""
         handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)

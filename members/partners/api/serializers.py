@@ -171,7 +171,7 @@ class DecimalText(serializers.DecimalField):
 
     def to_internal_value(self, data):
         if not isinstance(data, str) or not re.fullmatch(self.pattern, data):
-            values = {"example": self.example, "places": self.decimal_places}
+            values: dict[str, object] = {"example": self.example, "places": self.decimal_places}
             if self.max_value is None:
                 message = _('A number as a string ("%(example)s"), above zero, at most %(places)d decimals.')
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
@@ -12,6 +13,7 @@ from rest_framework import exceptions, generics, serializers, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.models import Member
@@ -19,7 +21,7 @@ from members.partners.api import idempotency
 from members.partners.api.auth import HasGrant, PartnerKeyAuthentication, PartnerKeyThrottle
 from members.partners.api.errors import not_found, too_large
 from members.partners.api.filters import StrictFilterBackend
-from members.partners.models import Partner
+from members.partners.models import Partner, PartnerKey
 from members.partners.selectors import partner_members
 from members.partners.services import idempotency_store
 
@@ -75,7 +77,7 @@ class Pages(CursorPagination):
         except exceptions.NotFound:  # not base64, or not DRF's query string
             return None, False
         position = cursor.position if cursor else None
-        valid = position is None or (re.fullmatch(r"[0-9]{1,19}", position) and int(position) <= _MAX_ID)
+        valid = position is None or (re.fullmatch(r"[0-9]{1,19}", str(position)) and int(position) <= _MAX_ID)
         return cursor, bool(valid)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
@@ -104,7 +106,7 @@ class StrictJSONParser(JSONParser):
             raise exceptions.ParseError(_("JSON parse error: nested too deeply.")) from None
 
 
-class _Partnered:
+class _Partnered(APIView):
     """Authentication, grants, throttling and ``Idempotency-Key`` handling for a view.
 
     ``grant`` (or ``grants`` per method) names what the partner must be granted.
@@ -121,12 +123,15 @@ class _Partnered:
     grant: str | None = None
     grants: dict[str, str] = {}
     idempotent = True
-    _idempotency_key: str | None = None
-    _savepoint: str | None = None
+    # The Idempotency-Key this request claimed, and the savepoint taken right after the claim.
+    _claim: tuple[str, str] | None = None
+    queryset: Any  # set by the generic views this is mixed into
 
     @property
     def partner(self) -> Partner:
-        return self.request.auth.partner
+        key = self.request.auth
+        assert isinstance(key, PartnerKey)  # PartnerKeyAuthentication's: every view here has it
+        return key.partner
 
     def dispatch(self, request, *args, **kwargs):
         if request.method in SAFE_METHODS:
@@ -134,10 +139,12 @@ class _Partnered:
         # One transaction per change: a refused request (4xx) or a crash (5xx) leaves no trace.
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
-            if self._idempotency_key is None:  # not idempotent, refused before the claim, or a replay
+            if self._claim is None:  # not idempotent, refused before the claim, or a replay
                 if response.status_code >= 400:
                     transaction.set_rollback(True)
                 return response
+            key, savepoint = self._claim
+            assert isinstance(response, Response)  # what APIView.dispatch answers with
             response.render()
             if response.status_code >= 500:
                 transaction.set_rollback(True)  # no answer stored: the retry runs again
@@ -145,12 +152,15 @@ class _Partnered:
             if response.status_code >= 400:
                 # Undo what the view wrote before it was refused, keeping the key's claim, so
                 # the stored refusal matches the data.
-                transaction.savepoint_rollback(self._savepoint)
+                transaction.savepoint_rollback(savepoint)
                 transaction.set_rollback(False)
             idempotency_store(
-                partner=self.partner, key=self._idempotency_key, status_code=response.status_code,
-                content_type=response["Content-Type"], body=response.content,
-            )  # fmt: skip
+                partner=self.partner,
+                key=key,
+                status_code=response.status_code,
+                content_type=response["Content-Type"],
+                body=response.content,
+            )
             return response
 
     def initial(self, request, *args, **kwargs) -> None:
@@ -170,8 +180,7 @@ class _Partnered:
             done = idempotency.claim(self.partner, request, key)
             if done is not None:
                 raise _Replay(done)
-            self._idempotency_key = key
-            self._savepoint = transaction.savepoint()
+            self._claim = (key, transaction.savepoint())
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):

@@ -60,6 +60,7 @@ class Command(BaseCommand):
     def _create(self, options: dict[str, Any]) -> None:
         partner = self._partner(options["partner"])
         max_length = PartnerKey._meta.get_field("name").max_length
+        assert max_length is not None  # a CharField's
         if not options["name"].strip() or len(options["name"]) > max_length:
             raise CommandError(f"--name must be 1 to {max_length} characters")
         expires_at = expiry(options["expires"]) if options["expires"] else None
