@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,6 +37,7 @@ from campaigns.earning.refunds import (
 )
 from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
 from config.common.bulk import bulk_insert
+from members.errors import MemberClosed
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase, Refund
 from points.models import Source
@@ -200,12 +200,9 @@ def _process(
         if done := Award.objects.filter(key=key).first():
             return done
         if member.status == Member.Status.CLOSED:
-            raise ValidationError(
-                {
-                    "member": _("Member %(number)s is closed and earns nothing.")
-                    % {"number": member.member_number}
-                },
-                code="member_closed",
+            raise MemberClosed(
+                _("Member %(number)s is closed and earns nothing.") % {"number": member.member_number},
+                field="member",
             )
         first = first_purchase is not None and first_purchase()
         state = selectors.member_state(member, book, fact.at, first_purchase=first)

@@ -222,7 +222,7 @@ def test_a_closed_member_earns_nothing_and_the_purchase_is_not_kept(partner_a, m
     Member.objects.filter(pk=member_a.pk).update(status=Member.Status.CLOSED)
     before = counts()
     response = partner_a.post(URL, body(member_a))
-    assert response.status_code == 400
+    assert (response.status_code, response.json()["code"]) == (422, "member_closed")
     assert "member" in response.json()["fields"]
     assert counts() == before  # recorded and awarded together, or neither
 
