@@ -126,8 +126,18 @@ class EntitlementAdmin(HistoryAdmin):
 class RewardForm(forms.ModelForm):
     class Meta:
         model = Reward
-        fields = ["name", "kind", "points_price", "benefit", "active", "stock", "per_member_limit",
-                  "min_tier", "valid_from", "valid_until"]  # fmt: skip
+        fields = [
+            "name",
+            "kind",
+            "points_price",
+            "benefit",
+            "active",
+            "stock",
+            "per_member_limit",
+            "min_tier",
+            "valid_from",
+            "valid_until",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -146,8 +156,18 @@ class RewardForm(forms.ModelForm):
 @admin.register(Reward)
 class RewardAdmin(HistoryAdmin):
     form = RewardForm
-    list_display = ["name", "kind", "price_display", "stock_display", "redeemed", "per_member_limit",
-                    "min_tier", "valid_from", "valid_until", "active"]  # fmt: skip
+    list_display = [
+        "name",
+        "kind",
+        "price_display",
+        "stock_display",
+        "redeemed",
+        "per_member_limit",
+        "min_tier",
+        "valid_from",
+        "valid_until",
+        "active",
+    ]
     list_filter = ["kind", "active", "min_tier"]
     list_select_related = ["min_tier"]
     search_fields = ["name"]
@@ -203,8 +223,16 @@ class RewardAdmin(HistoryAdmin):
 class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     """Read-only, built for millions of rows: exact code or member number search, no full count."""
 
-    list_display = ["display_code", "benefit", "member", "status", "origin", "valid_until", "redeemed_at",
-                    "redeemed_store"]  # fmt: skip
+    list_display = [
+        "display_code",
+        "benefit",
+        "member",
+        "status",
+        "origin",
+        "valid_until",
+        "redeemed_at",
+        "redeemed_store",
+    ]
     list_filter = ["status", "origin", "benefit"]
     list_select_related = ["benefit", "member", "redeemed_store"]
     search_fields = ["code"]  # shows the search box; the search itself is get_search_results
@@ -215,9 +243,24 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     ordering = ["-id"]
     sortable_by: list[str] = []
     actions = ["void"]
-    fields = ["display_code", "benefit", "member", "status", "origin", "valid_from", "valid_until",
-              "issued_at", "entitlement", "period_key", "redeemed_at", "redeemed_store", "redeemed_by",
-              "voided_at", "voided_by", "void_reason"]  # fmt: skip
+    fields = [
+        "display_code",
+        "benefit",
+        "member",
+        "status",
+        "origin",
+        "valid_from",
+        "valid_until",
+        "issued_at",
+        "entitlement",
+        "period_key",
+        "redeemed_at",
+        "redeemed_store",
+        "redeemed_by",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    ]
     readonly_fields = fields
 
     def get_urls(self):
@@ -348,8 +391,16 @@ def advance_from(redemption: Redemption, expected: str, **kwargs: Any) -> Redemp
 @admin.register(Redemption)
 class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     form = FulfilmentForm
-    list_display = ["created_at", "member", "reward", "points", "status", "ship_to", "tracking_number",
-                    "updated_at"]  # fmt: skip
+    list_display = [
+        "created_at",
+        "member",
+        "reward",
+        "points",
+        "status",
+        "ship_to",
+        "tracking_number",
+        "updated_at",
+    ]
     list_filter = [FulfilmentFilter, "reward__kind"]
     list_select_related = ["member", "reward"]
     search_fields = ["idempotency_key"]
@@ -360,8 +411,20 @@ class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     sortable_by: list[str] = []
     actions = ["mark_shipped", "mark_delivered", "cancel"]
     pii_columns = {**MemberColumnMixin.pii_columns, "ship_to": ("ship_to", "ship_to_masked")}
-    detail_fields = ["member", "reward", "points", "status", "ship_to", "tracking_number", "coupon_link",
-                     "created_at", "updated_at", "note", "actor", "idempotency_key"]  # fmt: skip
+    detail_fields = [
+        "member",
+        "reward",
+        "points",
+        "status",
+        "ship_to",
+        "tracking_number",
+        "coupon_link",
+        "created_at",
+        "updated_at",
+        "note",
+        "actor",
+        "idempotency_key",
+    ]
 
     def get_ordering(self, request):
         if request.GET.get("status", "open") == "open":

@@ -193,8 +193,9 @@ def why_not_redeemable(coupon: Coupon | None, at: datetime.datetime) -> str:
     local = timezone.localtime
     if coupon.status == Coupon.Status.REDEEMED:
         return _("Already redeemed at %(store)s on %(when)s.") % {
-            "store": coupon.redeemed_store, "when": f"{local(coupon.redeemed_at):%Y-%m-%d %H:%M}"
-        }  # fmt: skip
+            "store": coupon.redeemed_store,
+            "when": f"{local(coupon.redeemed_at):%Y-%m-%d %H:%M}",
+        }
     if coupon.status == Coupon.Status.VOIDED:
         return _("This coupon was voided: %(reason)s") % {"reason": coupon.void_reason}
     if coupon.status == Coupon.Status.EXPIRED or coupon.valid_until <= at:

@@ -355,10 +355,11 @@ class Redemption(models.Model):
         indexes = [
             models.Index(fields=["member", "reward"], name="redemption_member_reward"),
             models.Index(
-                fields=["created_at"], name="redemption_fulfilment_queue",
+                fields=["created_at"],
+                name="redemption_fulfilment_queue",
                 condition=Q(status__in=["requested", "shipped"]),
             ),
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.reward} · {self.get_status_display()}"

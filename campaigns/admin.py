@@ -171,8 +171,16 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     later step is a button calling ``campaign_transition``."""
 
     form = CampaignForm
-    list_display = ["name", "code", "status_display", "trigger_display", "window_display", "priority_display",
-                    "budget_display", "created_by"]  # fmt: skip
+    list_display = [
+        "name",
+        "code",
+        "status_display",
+        "trigger_display",
+        "window_display",
+        "priority_display",
+        "budget_display",
+        "created_by",
+    ]
     list_filter = [StatusFilter, TriggerFilter]
     search_fields = ["name", "code"]
     search_help_text = _("Part of the name or code.")
@@ -180,35 +188,71 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     ordering = ["-starts_at", "-id"]
     autocomplete_fields = ["stores", "tags", "benefit"]
     filter_horizontal = ["tiers"]
-    readable = {"channels": "channels_display", "weekdays": "weekdays_display",
-                "categories": "categories_display", "skus": "skus_display"}  # fmt: skip
+    readable = {
+        "channels": "channels_display",
+        "weekdays": "weekdays_display",
+        "categories": "categories_display",
+        "skus": "skus_display",
+    }
     change_form_template = "admin/campaigns/campaign/change_form.html"
 
     def get_fieldsets(self, request, obj=None):
         added = obj is not None  # what the admin and the services record, shown once it exists
         sections = [
             (None, {"fields": [*BASICS, *(RECORD if added else [])]}),
-            (_("Trigger"), {
-                "fields": ["trigger", "event_type", "upgrade_tier"],
-                "description": TRIGGER_HELP,
-            }),
-            (_("Conditions"), {
-                "fields": ["channels", "stores", "tiers", "tags", "new_member_days", "first_purchase",
-                           "min_paid", "categories", "skus", "weekdays", "hour_from", "hour_to",
-                           "birthday"],
-                "description": _("Every condition that is set must hold; an empty one does not restrict."),
-            }),
-            (_("Effects"), {
-                "fields": ["multiplier", "bonus_points", "points_per_cny", "growth", "benefit"],
-                "description": _("What a member who qualifies gets: at least one of these."),
-            }),
-            (_("Caps and budget"), {
-                "fields": ["member_max_times", "member_max_points", "member_daily_points", "budget_points",
-                           "budget_cny", *(SPENT if added else [])],
-                "description": _("Limits on the campaign's own points, not the base rule's."),
-            }),
+            (
+                _("Trigger"),
+                {
+                    "fields": ["trigger", "event_type", "upgrade_tier"],
+                    "description": TRIGGER_HELP,
+                },
+            ),
+            (
+                _("Conditions"),
+                {
+                    "fields": [
+                        "channels",
+                        "stores",
+                        "tiers",
+                        "tags",
+                        "new_member_days",
+                        "first_purchase",
+                        "min_paid",
+                        "categories",
+                        "skus",
+                        "weekdays",
+                        "hour_from",
+                        "hour_to",
+                        "birthday",
+                    ],
+                    "description": _(
+                        "Every condition that is set must hold; an empty one does not restrict."
+                    ),
+                },
+            ),
+            (
+                _("Effects"),
+                {
+                    "fields": ["multiplier", "bonus_points", "points_per_cny", "growth", "benefit"],
+                    "description": _("What a member who qualifies gets: at least one of these."),
+                },
+            ),
+            (
+                _("Caps and budget"),
+                {
+                    "fields": [
+                        "member_max_times",
+                        "member_max_points",
+                        "member_daily_points",
+                        "budget_points",
+                        "budget_cny",
+                        *(SPENT if added else []),
+                    ],
+                    "description": _("Limits on the campaign's own points, not the base rule's."),
+                },
+            ),
             (_("Stacking and control group"), {"fields": ["exclusive", "priority", "holdout_percent"]}),
-        ]  # fmt: skip
+        ]
         return self.readable_fieldsets(request, obj, sections)
 
     def get_readonly_fields(self, request, obj=None):
@@ -258,12 +302,15 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/transition/", view(self.transition_view),
-                 name="campaigns_campaign_transition"),
+            path(
+                "<path:object_id>/transition/",
+                view(self.transition_view),
+                name="campaigns_campaign_transition",
+            ),
             path("<path:object_id>/simulate/", view(self.simulate_view), name="campaigns_campaign_simulate"),
             path("<path:object_id>/results/", view(self.results_view), name="campaigns_campaign_results"),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     def transition_view(self, request, object_id):
         return admin_views.transition_view(request, self, object_id)
@@ -380,10 +427,11 @@ class AwardAdmin(MemberColumnMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         # the page's lines in one more query (not in the capped count, which stays on awards alone)
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .select_related("member", "purchase", "refund", "event__event_type")
             .prefetch_related(lines_prefetch())
-        )  # fmt: skip
+        )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -435,10 +483,11 @@ class AwardInline(ReadOnlyInline):
     def get_queryset(self, request):
         # two queries whatever the number of awards and lines: awards with their facts, then lines
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .select_related("purchase", "refund", "event__event_type")
             .prefetch_related(lines_prefetch())
-        )  # fmt: skip
+        )
 
     @admin.display(description=_("fact"))
     def fact(self, award: Award) -> str:

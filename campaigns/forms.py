@@ -118,8 +118,16 @@ class EarnRuleForm(forms.ModelForm):
 
     class Meta:
         model = EarnRule
-        fields = ["point_type", "channel", "store", "rate", "rounding", "excluded_categories",
-                  "excluded_skus", "active"]  # fmt: skip
+        fields = [
+            "point_type",
+            "channel",
+            "store",
+            "rate",
+            "rounding",
+            "excluded_categories",
+            "excluded_skus",
+            "active",
+        ]
 
 
 class CampaignForm(forms.ModelForm):
@@ -159,12 +167,41 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = [
-            "code", "name", "description", "starts_at", "ends_at", "trigger", "event_type", "upgrade_tier",
-            "channels", "stores", "tiers", "tags", "new_member_days", "first_purchase", "min_paid",
-            "categories", "skus", "weekdays", "hour_from", "hour_to", "birthday", "multiplier",
-            "bonus_points", "points_per_cny", "growth", "benefit", "member_max_times", "member_max_points",
-            "member_daily_points", "budget_points", "budget_cny", "exclusive", "priority", "holdout_percent",
-        ]  # fmt: skip
+            "code",
+            "name",
+            "description",
+            "starts_at",
+            "ends_at",
+            "trigger",
+            "event_type",
+            "upgrade_tier",
+            "channels",
+            "stores",
+            "tiers",
+            "tags",
+            "new_member_days",
+            "first_purchase",
+            "min_paid",
+            "categories",
+            "skus",
+            "weekdays",
+            "hour_from",
+            "hour_to",
+            "birthday",
+            "multiplier",
+            "bonus_points",
+            "points_per_cny",
+            "growth",
+            "benefit",
+            "member_max_times",
+            "member_max_points",
+            "member_daily_points",
+            "budget_points",
+            "budget_cny",
+            "exclusive",
+            "priority",
+            "holdout_percent",
+        ]
         help_texts = {
             "stores": _("Empty: every store."),
             "tiers": _("Empty: every tier."),

@@ -36,8 +36,16 @@ ACTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
 
 #: What a draft's author sets; the record (status, author, approval, what was given) belongs to
 #: the lifecycle and the pipeline.
-RECORD_FIELDS = {"id", "status", "created_by", "approved_by", "approved_at", "created_at", "spent_points",
-                 "spent_cny"}  # fmt: skip
+RECORD_FIELDS = {
+    "id",
+    "status",
+    "created_by",
+    "approved_by",
+    "approved_at",
+    "created_at",
+    "spent_points",
+    "spent_cny",
+}
 CONTENT_FIELDS = frozenset(
     field.name
     for field in Campaign._meta.get_fields()
@@ -96,8 +104,9 @@ def _refusal(campaign: Campaign, action: str, user: Any) -> str | None:
     starts_from, _label = ACTIONS[action]
     if campaign.status not in starts_from:
         return _("“%(action)s” is not possible while the campaign is %(status)s.") % {
-            "status": campaign.get_status_display(), "action": ACTIONS[action][1],
-        }  # fmt: skip
+            "status": campaign.get_status_display(),
+            "action": ACTIONS[action][1],
+        }
     if LIFECYCLE[action].by == "approver":
         if not user.has_perm("campaigns.approve_campaign"):
             return _("Only approvers may approve or reject campaigns.")

@@ -52,29 +52,85 @@ from members.services import (
 OWN, FRANCHISE, PARTNER = Store.Kind.OWN, Store.Kind.FRANCHISE, Store.Kind.PARTNER
 # code, name, city, kind, share of in-store registrations (the online store has no city)
 STORES = [
-    ("S0000", "上海徐汇店", "上海", OWN, 14), ("S0001", "上海静安店", "上海", OWN, 12),
-    ("S0002", "上海浦东店", "上海", OWN, 10), ("S0003", "北京朝阳店", "北京", OWN, 12),
-    ("S0004", "北京海淀店", "北京", OWN, 9), ("S0005", "广州天河店", "广州", OWN, 9),
-    ("S0006", "深圳南山店", "深圳", OWN, 9), ("S0007", "杭州西湖店", "杭州", OWN, 8),
+    ("S0000", "上海徐汇店", "上海", OWN, 14),
+    ("S0001", "上海静安店", "上海", OWN, 12),
+    ("S0002", "上海浦东店", "上海", OWN, 10),
+    ("S0003", "北京朝阳店", "北京", OWN, 12),
+    ("S0004", "北京海淀店", "北京", OWN, 9),
+    ("S0005", "广州天河店", "广州", OWN, 9),
+    ("S0006", "深圳南山店", "深圳", OWN, 9),
+    ("S0007", "杭州西湖店", "杭州", OWN, 8),
     ("S0008", "成都春熙路店", "成都", FRANCHISE, 6),
     ("S0009", "南京新街口店", "南京", FRANCHISE, 5),
-    ("S0010", "武汉光谷店", "武汉", OWN, 6), ("S0011", "天猫官方旗舰店", "", PARTNER, 0),
-]  # fmt: skip
-TAGS = {"VIP 客户": "高消费会员", "员工": "本公司员工", "企业客户": "企业团购客户",
-        "流失预警": "超过一年未消费", "新客": "近 90 天注册"}  # fmt: skip
-CHANNELS = {Channel.STORE: 50, Channel.WECHAT_MINIPROGRAM: 20, Channel.TMALL: 10,
-            Channel.DOUYIN: 8, Channel.JD: 7, Channel.YOUZAN: 5}  # fmt: skip
+    ("S0010", "武汉光谷店", "武汉", OWN, 6),
+    ("S0011", "天猫官方旗舰店", "", PARTNER, 0),
+]
+TAGS = {
+    "VIP 客户": "高消费会员",
+    "员工": "本公司员工",
+    "企业客户": "企业团购客户",
+    "流失预警": "超过一年未消费",
+    "新客": "近 90 天注册",
+}
+CHANNELS = {
+    Channel.STORE: 50,
+    Channel.WECHAT_MINIPROGRAM: 20,
+    Channel.TMALL: 10,
+    Channel.DOUYIN: 8,
+    Channel.JD: 7,
+    Channel.YOUZAN: 5,
+}
 STATUSES = {Member.Status.ACTIVE: 985, Member.Status.FROZEN: 10, Member.Status.CLOSED: 5}
 # city: (province, weight as an online member's home); in-store members live by their store
-CITIES = {"上海": ("上海市", 14), "北京": ("北京市", 12), "广州": ("广东省", 8),
-          "深圳": ("广东省", 9), "杭州": ("浙江省", 7), "成都": ("四川省", 7),
-          "南京": ("江苏省", 5), "武汉": ("湖北省", 5), "苏州": ("江苏省", 5),
-          "重庆": ("重庆市", 6), "西安": ("陕西省", 4), "天津": ("天津市", 4),
-          "长沙": ("湖南省", 3), "郑州": ("河南省", 3)}  # fmt: skip
+CITIES = {
+    "上海": ("上海市", 14),
+    "北京": ("北京市", 12),
+    "广州": ("广东省", 8),
+    "深圳": ("广东省", 9),
+    "杭州": ("浙江省", 7),
+    "成都": ("四川省", 7),
+    "南京": ("江苏省", 5),
+    "武汉": ("湖北省", 5),
+    "苏州": ("江苏省", 5),
+    "重庆": ("重庆市", 6),
+    "西安": ("陕西省", 4),
+    "天津": ("天津市", 4),
+    "长沙": ("湖南省", 3),
+    "郑州": ("河南省", 3),
+}
 # Every number with these prefixes and 8 more digits is a valid CN mobile for `phonenumbers`.
-MOBILE_PREFIXES = ["130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151",
-                   "152", "153", "155", "156", "157", "158", "159", "177", "180", "181", "182",
-                   "183", "185", "186", "187", "188", "189", "198", "199"]  # fmt: skip
+MOBILE_PREFIXES = [
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "177",
+    "180",
+    "181",
+    "182",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "198",
+    "199",
+]
 TOKEN_CHARS = string.ascii_letters + string.digits + "-_"
 HISTORY = datetime.timedelta(days=3 * 365)  # registrations spread over the last three years
 NEW_MEMBER, LAPSING_MEMBER = datetime.timedelta(days=90), datetime.timedelta(days=365)
@@ -218,9 +274,14 @@ class MemberSeeder:
             updated_at=created,
         )
         identities, wechat = {}, channel == Channel.WECHAT_MINIPROGRAM
-        shares = {PHONE: 1, CARD: 0.7, UNIONID: 0.9 if wechat else 0.3,
-                  OPENID: 1 if wechat else 0.02, TMALL: channel == Channel.TMALL,
-                  JD: channel == Channel.JD}  # fmt: skip
+        shares = {
+            PHONE: 1,
+            CARD: 0.7,
+            UNIONID: 0.9 if wechat else 0.3,
+            OPENID: 1 if wechat else 0.02,
+            TMALL: channel == Channel.TMALL,
+            JD: channel == Channel.JD,
+        }
         for (kind, namespace), share in shares.items():
             if rng.random() < share:
                 identities[kind, namespace] = Identity(
@@ -231,13 +292,15 @@ class MemberSeeder:
                     is_primary_phone=kind == Identity.Kind.PHONE,
                     created_at=created,
                 )
-        shares = {ConsentChannel.SMS: 0.65, ConsentChannel.EMAIL: 0.5 if member.email else 0,
-                  ConsentChannel.WECHAT: 0.85 if UNIONID in identities else 0.3}  # fmt: skip
+        shares = {
+            ConsentChannel.SMS: 0.65,
+            ConsentChannel.EMAIL: 0.5 if member.email else 0,
+            ConsentChannel.WECHAT: 0.85 if UNIONID in identities else 0.3,
+        }
         for consent, share in shares.items():
             setattr(member, f"{consent}_consent", rng.random() < share)
         new, old = self.now - created < NEW_MEMBER, self.now - created > LAPSING_MEMBER
-        shares = {"VIP 客户": 0.05, "员工": 0.01, "企业客户": 0.02,
-                  "新客": 0.8 * new, "流失预警": 0.12 * old}  # fmt: skip
+        shares = {"VIP 客户": 0.05, "员工": 0.01, "企业客户": 0.02, "新客": 0.8 * new, "流失预警": 0.12 * old}
         tags = [self.tags[tag] for tag, share in shares.items() if rng.random() < share]
         return _Draft(member, identities, tags)
 

@@ -171,11 +171,19 @@ def member_enrol(
     """Create a member with its phone, identities and consents, or change nothing.
     ``members_enrol`` of one."""
     enrolment = Enrolment(
-        name=name, mobile=mobile, email=email, gender=gender, birthday=birthday, province=province,
-        city=city, registration_channel=registration_channel,
+        name=name,
+        mobile=mobile,
+        email=email,
+        gender=gender,
+        birthday=birthday,
+        province=province,
+        city=city,
+        registration_channel=registration_channel,
         registration_store_id=registration_store.pk if registration_store else None,
-        identities=identities, consents=consents, tags=tags,
-    )  # fmt: skip
+        identities=identities,
+        consents=consents,
+        tags=tags,
+    )
     (outcome,) = members_enrol([enrolment], actor=actor, source=source)
     if isinstance(outcome, ValidationError):
         raise outcome

@@ -277,15 +277,26 @@ class MemberTierAdmin(MemberColumnMixin, ServiceAdmin):
     ordering = ["-pk"]
     autocomplete_fields = ["member"]
     actions = ["end_override"]
-    status_fields = ["tier", "source", "since", "earned_tier", "period_start", "valid_until", "plan_tier",
-                     "plan_until"]  # fmt: skip
+    status_fields = [
+        "tier",
+        "source",
+        "since",
+        "earned_tier",
+        "period_start",
+        "valid_until",
+        "plan_tier",
+        "plan_until",
+    ]
     override_fields = ["override_tier", "override_until", "override_reason"]
 
     def get_fieldsets(self, request, obj=None):
-        override = (_("Manual override"), {
-            "fields": self.override_fields,
-            "description": _("Holds the member at this tier until the date, whatever they earn."),
-        })  # fmt: skip
+        override = (
+            _("Manual override"),
+            {
+                "fields": self.override_fields,
+                "description": _("Holds the member at this tier until the date, whatever they earn."),
+            },
+        )
         if obj is None:
             return [(None, {"fields": ["member"]}), override]
         return [(None, {"fields": ["member", *self.status_fields]}), override]
@@ -351,8 +362,17 @@ class PlanAdmin(HistoryAdmin):
 class SubscriptionAdmin(MemberColumnMixin, admin.ModelAdmin):
     """Read-only: periods are recorded by the payment side through ``subscription_start``."""
 
-    list_display = ["member", "plan", "starts_at", "ends_at", "status", "auto_renew", "price", "payment_ref",
-                    "cancelled_at"]  # fmt: skip
+    list_display = [
+        "member",
+        "plan",
+        "starts_at",
+        "ends_at",
+        "status",
+        "auto_renew",
+        "price",
+        "payment_ref",
+        "cancelled_at",
+    ]
     list_filter = ["status", "plan", "auto_renew"]
     list_select_related = ["member", "plan"]
     search_fields = ["payment_ref"]

@@ -222,9 +222,17 @@ def _process(
             coupon = coupon_issue(
                 member, benefit=book.campaigns[campaign_id].benefit, origin=Coupon.Origin.CAMPAIGN, at=at
             )
-            lines.append(AwardLine(award=award, member=member, kind=AwardLine.Kind.CAMPAIGN,
-                                   campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at,
-                                   params={"campaign": book.campaigns[campaign_id].name}))  # fmt: skip
+            lines.append(
+                AwardLine(
+                    award=award,
+                    member=member,
+                    kind=AwardLine.Kind.CAMPAIGN,
+                    campaign_id=campaign_id,
+                    coupon=coupon,
+                    occurred_at=fact.at,
+                    params={"campaign": book.campaigns[campaign_id].name},
+                )
+            )
         AwardLine.objects.bulk_create(lines)
         Participation.objects.bulk_create(participations(award, outcome), ignore_conflicts=True)
         _count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
@@ -277,10 +285,13 @@ def _has_limits(campaign: Campaign) -> bool:
     return any(
         limit is not None
         for limit in (
-            campaign.member_max_times, campaign.member_max_points, campaign.member_daily_points,
-            campaign.budget_points, campaign.budget_cny,
+            campaign.member_max_times,
+            campaign.member_max_points,
+            campaign.member_daily_points,
+            campaign.budget_points,
+            campaign.budget_cny,
         )
-    )  # fmt: skip
+    )
 
 
 def _lock_budgets(book: selectors.RuleBook, matched: list[int]) -> dict[int, Campaign]:
@@ -445,9 +456,13 @@ def refunds_take_back(
             purchase = purchases[refund.purchase_id]
             award = refund_award(refund, purchase, at)
             lines = refund_lines(
-                award, refund, purchase, refunded_before.get(purchase.pk, Decimal(0)), earned[purchase.pk],
+                award,
+                refund,
+                purchase,
+                refunded_before.get(purchase.pk, Decimal(0)),
+                earned[purchase.pk],
                 undone[purchase.pk],
-            )  # fmt: skip
+            )
             made.append((refund, award, lines))
         bulk_insert([award for _refund, award, _lines in made])
         bulk_insert([line for _refund, _award, lines in made for line in lines])

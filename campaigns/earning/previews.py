@@ -42,9 +42,12 @@ def purchase_preview(
     at = at or timezone.now()
     book = book or selectors.rule_book()
     basket = Purchase(
-        paid_amount=paid, gross_amount=gross or paid, shipping_amount=shipping,
-        gift_card_amount=gift_card, points_amount=points_amount,
-    )  # fmt: skip
+        paid_amount=paid,
+        gross_amount=gross or paid,
+        shipping_amount=shipping,
+        gift_card_amount=gift_card,
+        points_amount=points_amount,
+    )
     fact = engine.Fact(
         triggers=frozenset({Campaign.Trigger.PURCHASE}),
         at=at,
@@ -82,20 +85,26 @@ def preview_summary(preview: Preview, book: selectors.RuleBook) -> answers.Award
     """The preview's lines as the API shows an award's: the same order the pipeline stores them."""
     points = [
         answers.ExplainedLine(
-            kind=line.kind, point_type=line.point_type, amount=line.amount,
-            campaign=answers.campaign_name(line.campaign_id, line.params), explanation=text,
+            kind=line.kind,
+            point_type=line.point_type,
+            amount=line.amount,
+            campaign=answers.campaign_name(line.campaign_id, line.params),
+            explanation=text,
         )
         for line, text in zip(preview.outcome.lines, preview.texts, strict=False)
-    ]  # fmt: skip
+    ]
     coupons = [
         answers.ExplainedLine(
-            kind="campaign", point_type=None, amount=0, campaign=book.campaigns[campaign_id].name,
+            kind="campaign",
+            point_type=None,
+            amount=0,
+            campaign=book.campaigns[campaign_id].name,
             explanation=text,
         )
         for (campaign_id, _benefit), text in zip(
             preview.outcome.coupons, preview.texts[len(preview.outcome.lines) :], strict=True
         )
-    ]  # fmt: skip
+    ]
     return answers.summary_of(points + coupons)
 
 

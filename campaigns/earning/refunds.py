@@ -33,10 +33,15 @@ LineSums = tuple[int, Decimal, dict]
 def refund_award(refund: Refund, purchase: Purchase, at: datetime.datetime) -> Award:
     """The refund's award, unsaved: its key makes a refund count once, whichever path takes it."""
     return Award(
-        key=f"return:{refund.pk}", kind=Award.Kind.REFUND, member_id=purchase.member_id, purchase=purchase,
-        refund=refund, reason=_("Refund %(number)s") % {"number": refund.refund_number},
-        occurred_at=refund.occurred_at, created_at=at,
-    )  # fmt: skip
+        key=f"return:{refund.pk}",
+        kind=Award.Kind.REFUND,
+        member_id=purchase.member_id,
+        purchase=purchase,
+        refund=refund,
+        reason=_("Refund %(number)s") % {"number": refund.refund_number},
+        occurred_at=refund.occurred_at,
+        created_at=at,
+    )
 
 
 def refund_lines(
@@ -59,11 +64,19 @@ def refund_lines(
         take = max(0, min(target, amount) - already)
         if take:
             ratio = cny / amount if amount else Decimal(0)
-            lines.append(AwardLine(
-                award=award, member_id=award.member_id, kind=kind, point_type_id=type_id,
-                campaign_id=campaign_id, amount=-take, cny=-(ratio * take), occurred_at=refund.occurred_at,
-                params={**params, "refund_share": str(share)},
-            ))  # fmt: skip
+            lines.append(
+                AwardLine(
+                    award=award,
+                    member_id=award.member_id,
+                    kind=kind,
+                    point_type_id=type_id,
+                    campaign_id=campaign_id,
+                    amount=-take,
+                    cny=-(ratio * take),
+                    occurred_at=refund.occurred_at,
+                    params={**params, "refund_share": str(share)},
+                )
+            )
     return lines
 
 
@@ -72,8 +85,9 @@ def refund_given_back(lines: list[AwardLine], book: selectors.RuleBook) -> list[
     by_code = {pt.pk: code for code, pt in book.point_types.items()}
     return [
         engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
-        for ln in lines if ln.campaign_id
-    ]  # fmt: skip
+        for ln in lines
+        if ln.campaign_id
+    ]
 
 
 def refund_reversals(
@@ -88,11 +102,17 @@ def refund_reversals(
     requests = []
     for type_id, amount in sorted(totals.items()):
         if amount > 0:
-            requests.append(ReverseRequest(
-                member_id=award.member_id, point_type=book.point_types[by_code[type_id]],
-                source=Source.PURCHASE, source_ref=earned_award.key, key=f"{award.key}:{by_code[type_id]}",
-                amount=amount, reason=award.reason,
-            ))  # fmt: skip
+            requests.append(
+                ReverseRequest(
+                    member_id=award.member_id,
+                    point_type=book.point_types[by_code[type_id]],
+                    source=Source.PURCHASE,
+                    source_ref=earned_award.key,
+                    key=f"{award.key}:{by_code[type_id]}",
+                    amount=amount,
+                    reason=award.reason,
+                )
+            )
     return requests
 
 

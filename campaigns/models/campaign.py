@@ -226,10 +226,12 @@ class Campaign(models.Model):
             errors["upgrade_tier"] = _("Only for the tier-upgrade trigger.")
         if self.trigger != self.Trigger.PURCHASE:
             purchase_only = {
-                "min_paid": self.min_paid is not None, "first_purchase": self.first_purchase,
-                "categories": bool(self.categories), "skus": bool(self.skus),
+                "min_paid": self.min_paid is not None,
+                "first_purchase": self.first_purchase,
+                "categories": bool(self.categories),
+                "skus": bool(self.skus),
                 "points_per_cny": self.points_per_cny is not None,
-            }  # fmt: skip
+            }
             for name, used in purchase_only.items():
                 if used:
                     errors[name] = _("Only purchases have this: the trigger is not a purchase.")

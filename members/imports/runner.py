@@ -207,10 +207,16 @@ def _save(run: ImportRun, rows: list[ImportRow], totals: _Totals, seconds: float
     run.busy_seconds += seconds
     run.save(
         update_fields=[
-            "rows_done", "rows_duplicate", "rows_rejected", "purchases_created", "refunds_created",
-            "members_created", "points_awarded", "busy_seconds",
+            "rows_done",
+            "rows_duplicate",
+            "rows_rejected",
+            "purchases_created",
+            "refunds_created",
+            "members_created",
+            "points_awarded",
+            "busy_seconds",
         ]
-    )  # fmt: skip
+    )
 
 
 def _save_rows(rows: list[ImportRow]) -> None:
@@ -514,8 +520,12 @@ def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[st
             continue
         sale = sale_for_return(
             found.get(member_id, []) if member_id else [],
-            store_id=v.get("store_id"), at=v["occurred_at"], amount=v["paid"], days=days, taken=taken,
-        )  # fmt: skip
+            store_id=v.get("store_id"),
+            at=v["occurred_at"],
+            amount=v["paid"],
+            days=days,
+            taken=taken,
+        )
         if sale is None:
             _reject_with(row, "", unmatched_reason(v["paid"], days))
             continue

@@ -78,11 +78,16 @@ class PurchaseFact:
     def stored(self) -> dict[str, Any]:
         """The purchase's fields a resend must repeat, as stored (the key fields aside)."""
         return {
-            "member_id": self.member_id, "channel": self.channel, "store_id": self.store_id,
-            "occurred_at": self.occurred_at, "gross_amount": self.gross_amount,
-            "paid_amount": self.paid_amount, "shipping_amount": self.shipping_amount,
-            "gift_card_amount": self.gift_card_amount, "points_amount": self.points_amount,
-        }  # fmt: skip
+            "member_id": self.member_id,
+            "channel": self.channel,
+            "store_id": self.store_id,
+            "occurred_at": self.occurred_at,
+            "gross_amount": self.gross_amount,
+            "paid_amount": self.paid_amount,
+            "shipping_amount": self.shipping_amount,
+            "gift_card_amount": self.gift_card_amount,
+            "points_amount": self.points_amount,
+        }
 
 
 def purchase_record(
@@ -103,11 +108,19 @@ def purchase_record(
 ) -> tuple[Purchase, bool]:
     """Store a purchase once; returns (purchase, created). ``purchases_record`` of one."""
     fact = PurchaseFact(
-        member_id=member.pk, source=source, order_number=order_number, channel=channel,
-        occurred_at=occurred_at, gross_amount=gross_amount, paid_amount=paid_amount,
-        store_id=store.pk if store else None, shipping_amount=shipping_amount,
-        gift_card_amount=gift_card_amount, points_amount=points_amount, lines=tuple(lines),
-    )  # fmt: skip
+        member_id=member.pk,
+        source=source,
+        order_number=order_number,
+        channel=channel,
+        occurred_at=occurred_at,
+        gross_amount=gross_amount,
+        paid_amount=paid_amount,
+        store_id=store.pk if store else None,
+        shipping_amount=shipping_amount,
+        gift_card_amount=gift_card_amount,
+        points_amount=points_amount,
+        lines=tuple(lines),
+    )
     (outcome,) = purchases_record([fact], now=now)
     if isinstance(outcome, ValidationError):
         raise outcome
@@ -138,13 +151,17 @@ def purchases_record(
                 bulk_insert(
                     [
                         PurchaseLine(
-                            purchase=purchase, sku=line.sku.strip(), name=line.name, category=line.category,
-                            quantity=line.quantity, amount=line.amount,
+                            purchase=purchase,
+                            sku=line.sku.strip(),
+                            name=line.name,
+                            category=line.category,
+                            quantity=line.quantity,
+                            amount=line.amount,
                         )
                         for purchase, fact in new
                         for line in fact.lines
                     ]
-                )  # fmt: skip
+                )
             return outcomes
         except IntegrityError:
             # The same order sent at the same moment by another request or import: the first one
@@ -356,9 +373,12 @@ def _refund_apply(fact: RefundFact, purchase: Purchase, done: Refund | None) -> 
         else Purchase.Status.PARTLY_REFUNDED
     )
     refund = Refund(
-        source=fact.source, refund_number=fact.refund_number, purchase=purchase, amount=fact.amount,
+        source=fact.source,
+        refund_number=fact.refund_number,
+        purchase=purchase,
+        amount=fact.amount,
         occurred_at=fact.occurred_at,
-    )  # fmt: skip
+    )
     return refund, True
 
 

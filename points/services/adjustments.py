@@ -94,9 +94,16 @@ def _post_adjustment(
     if done := replay(key, digest):
         return done
     common = {
-        "kind": Entry.Kind.ADJUST, "amount": amount, "source": Source.OPERATOR, "source_ref": "",
-        "key": key, "digest": digest, "actor": actor, "reason": reason, "at": at,
-    }  # fmt: skip
+        "kind": Entry.Kind.ADJUST,
+        "amount": amount,
+        "source": Source.OPERATOR,
+        "source_ref": "",
+        "key": key,
+        "digest": digest,
+        "actor": actor,
+        "reason": reason,
+        "at": at,
+    }
     if amount > 0:
         repay = apply_incoming(account, amount, pending=False)
         entry = post_entry(account, **common)

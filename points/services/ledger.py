@@ -65,9 +65,14 @@ def points_earn(
     point_type = point_type_of(point_type)
     at = at or timezone.now()
     digest = fingerprint(
-        op="earn", member=member.pk, type=point_type.code, amount=amount, source=source, ref=source_ref,
+        op="earn",
+        member=member.pk,
+        type=point_type.code,
+        amount=amount,
+        source=source,
+        ref=source_ref,
         available_at=available_at,
-    )  # fmt: skip
+    )
     with first_request_wins(idempotency_key), transaction.atomic():
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
@@ -76,9 +81,17 @@ def points_earn(
         repay = apply_incoming(account, amount, pending=available_from > at)
         account.earned += amount
         entry = post_entry(
-            account, kind=Entry.Kind.EARN, amount=amount, source=source, source_ref=source_ref,
-            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
-        )  # fmt: skip
+            account,
+            kind=Entry.Kind.EARN,
+            amount=amount,
+            source=source,
+            source_ref=source_ref,
+            key=idempotency_key,
+            digest=digest,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
         add_lot(account, entry, amount, repay=repay, at=at, available_from=available_from)
         save_account(account, at)
     return entry
@@ -106,9 +119,15 @@ def points_earn_many(
     ``available_at``: one moment for every type instead (``at``: no return window).
     """
     request = EarnRequest(
-        member_id=member.pk, amounts=amounts, source=source, source_ref=source_ref, key=key,
-        reason=reason, pending_from=pending_from, available_at=available_at,
-    )  # fmt: skip
+        member_id=member.pk,
+        amounts=amounts,
+        source=source,
+        source_ref=source_ref,
+        key=key,
+        reason=reason,
+        pending_from=pending_from,
+        available_at=available_at,
+    )
     return points_earn_bulk([request], actor=actor, at=at)[0]
 
 
@@ -172,10 +191,17 @@ def points_earn_bulk(
                 repay = apply_incoming(account, amount, pending=available_from > at)
                 account.earned += amount
                 entry = new_entry(
-                    account, kind=Entry.Kind.EARN, amount=amount, source=each.request.source,
-                    source_ref=each.request.source_ref, key=each.keys[point_type.pk],
-                    digest=each.digests[point_type.pk], actor=actor, reason=each.request.reason, at=at,
-                )  # fmt: skip
+                    account,
+                    kind=Entry.Kind.EARN,
+                    amount=amount,
+                    source=each.request.source,
+                    source_ref=each.request.source_ref,
+                    key=each.keys[point_type.pk],
+                    digest=each.digests[point_type.pk],
+                    actor=actor,
+                    reason=each.request.reason,
+                    at=at,
+                )
                 mine.append(entry)
                 lots.append(
                     new_lot(account, entry, amount, repay=repay, at=at, available_from=available_from)
@@ -208,11 +234,16 @@ def _prepare(request: EarnRequest, at: datetime.datetime) -> _Prepared:
     timed = request.pending_from or request.available_at
     digests = {
         pt.pk: fingerprint(
-            op="earn", member=request.member_id, type=pt.code, amount=amount, source=request.source,
-            ref=request.source_ref, available_at=available[pt.pk] if timed else None,
+            op="earn",
+            member=request.member_id,
+            type=pt.code,
+            amount=amount,
+            source=request.source,
+            ref=request.source_ref,
+            available_at=available[pt.pk] if timed else None,
         )
         for pt, amount in amounts.items()
-    }  # fmt: skip
+    }
     return _Prepared(request, amounts, keys, available, digests)
 
 
@@ -246,9 +277,17 @@ def points_spend(
         account.available -= amount
         account.spent += amount
         entry = post_entry(
-            account, kind=Entry.Kind.SPEND, amount=-amount, source=source, source_ref=source_ref,
-            key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
-        )  # fmt: skip
+            account,
+            kind=Entry.Kind.SPEND,
+            amount=-amount,
+            source=source,
+            source_ref=source_ref,
+            key=idempotency_key,
+            digest=digest,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
         record_taking(entry, taking)
         save_account(account, at)
     return entry
@@ -275,9 +314,17 @@ def points_refund(
         amount = -spend.amount
         repay = apply_incoming(account, amount, pending=False)
         entry = post_entry(
-            account, kind=Entry.Kind.REFUND, amount=amount, source=spend.source, source_ref=spend.source_ref,
-            key=key, digest=digest, actor=actor, reason=reason, at=at,
-        )  # fmt: skip
+            account,
+            kind=Entry.Kind.REFUND,
+            amount=amount,
+            source=spend.source,
+            source_ref=spend.source_ref,
+            key=key,
+            digest=digest,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
         taken = Taking(
             parts=[
                 (allocation.lot, allocation.amount) for allocation in spend.allocations.select_related("lot")
@@ -321,15 +368,23 @@ def points_transfer(
         sender.available -= amount
         common = {"source": Source.SYSTEM, "digest": digest, "actor": actor, "reason": reason, "at": at}
         out_entry = post_entry(
-            sender, kind=Entry.Kind.TRANSFER, amount=-amount, source_ref=f"to:{to_member.member_number}",
-            key=out_key, **common,
-        )  # fmt: skip
+            sender,
+            kind=Entry.Kind.TRANSFER,
+            amount=-amount,
+            source_ref=f"to:{to_member.member_number}",
+            key=out_key,
+            **common,
+        )
         record_taking(out_entry, taking)
         repay = apply_incoming(receiver, amount, pending=False)
         in_entry = post_entry(
-            receiver, kind=Entry.Kind.TRANSFER, amount=amount, source_ref=f"from:{from_member.member_number}",
-            key=in_key, **common,
-        )  # fmt: skip
+            receiver,
+            kind=Entry.Kind.TRANSFER,
+            amount=amount,
+            source_ref=f"from:{from_member.member_number}",
+            key=in_key,
+            **common,
+        )
         _receive_by_expiry(receiver, in_entry, taking, repay, at)
         save_account(sender, at)
         save_account(receiver, at)

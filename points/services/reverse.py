@@ -79,9 +79,14 @@ def points_reverse(
     earned minus what was already reversed. (``reverse_from_lots`` holds the policy.)
     """
     request = ReverseRequest(
-        member_id=member.pk, point_type=point_type_of(point_type), source=source, source_ref=source_ref,
-        key=idempotency_key, amount=amount, reason=reason,
-    )  # fmt: skip
+        member_id=member.pk,
+        point_type=point_type_of(point_type),
+        source=source,
+        source_ref=source_ref,
+        key=idempotency_key,
+        amount=amount,
+        reason=reason,
+    )
     return points_reverse_bulk([request], actor=actor, at=at)[0]
 
 
@@ -128,11 +133,19 @@ def points_reverse_bulk(
                 continue
             source = (account.pk, request.source, request.source_ref)
             entry, taking = reverse_from_lots(
-                account, own[source], reversed_before[source],
+                account,
+                own[source],
+                reversed_before[source],
                 partial(_others, account, own[source], lots),
-                amount=request.amount, source=request.source, source_ref=request.source_ref, key=request.key,
-                digest=digest, actor=actor, reason=request.reason, at=at,
-            )  # fmt: skip
+                amount=request.amount,
+                source=request.source,
+                source_ref=request.source_ref,
+                key=request.key,
+                digest=digest,
+                actor=actor,
+                reason=request.reason,
+                at=at,
+            )
             reversed_before[source] -= entry.amount
             done[request.key] = entry  # a later request with this key is its retry
             results.append(entry)
@@ -273,7 +286,15 @@ def reverse_from_lots(
     account.available -= taking.from_available + deficit
     account.debt += deficit
     entry = new_entry(
-        account, kind=Entry.Kind.REVERSE, amount=-wanted, source=source, source_ref=source_ref,
-        key=key, digest=digest, actor=actor, reason=reason, at=at,
-    )  # fmt: skip
+        account,
+        kind=Entry.Kind.REVERSE,
+        amount=-wanted,
+        source=source,
+        source_ref=source_ref,
+        key=key,
+        digest=digest,
+        actor=actor,
+        reason=reason,
+        at=at,
+    )
     return entry, taking
