@@ -15,7 +15,7 @@ from decimal import Decimal
 from benefits.models import Benefit
 from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.models import BehaviourRule, Campaign
-from campaigns.services import campaign_transition
+from campaigns.services import campaign_draft_create, campaign_transition
 from members.demo import DemoRun
 from members.models import Channel, Member, Store
 from members.purchases.models import EventType
@@ -176,7 +176,7 @@ def _campaign(fields: dict, stage: str, operator, approver, now) -> Campaign | N
     fields = dict(fields)
     if benefit := fields.pop("benefit", None):
         fields["benefit"] = Benefit.objects.filter(name=benefit).first()
-    campaign = Campaign.objects.create(created_by=operator, **fields)
+    campaign = campaign_draft_create(values=fields, actor=operator)
     steps = {"draft": [], "submitted": ["submit"], "live": ["submit", "approve", "schedule"]}
     if stage == "ended":  # it ran its course: approved while it was ahead, ended at its end
         campaign_transition(
@@ -185,11 +185,8 @@ def _campaign(fields: dict, stage: str, operator, approver, now) -> Campaign | N
         campaign_transition(
             campaign, "approve", actor=approver, at=campaign.starts_at - datetime.timedelta(days=2)
         )
-        campaign_transition(
-            campaign, "schedule", actor=operator, at=campaign.starts_at - datetime.timedelta(days=1)
-        )
-        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ENDED)
-        return Campaign.objects.get(pk=campaign.pk)
+        # scheduled now, after its end: the lifecycle's clock rule ends it at once
+        return campaign_transition(campaign, "schedule", actor=operator, at=now)
     for action in steps[stage]:
         campaign = campaign_transition(
             campaign, action, actor=approver if action == "approve" else operator, at=now
