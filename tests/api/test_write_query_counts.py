@@ -64,11 +64,11 @@ def test_a_refund(partner_a, django_assert_num_queries):
         posted(partner_a, URL, body(member, order_number=number), 201)
     refund = {"amount": "40.00", "occurred_at": WHEN}
     posted(partner_a, f"{URL}W-0/refunds/", {**refund, "refund_number": "R-0"}, 201)
-    # 13 savepoints; key, claim, answer stored: 3; record (purchase, its lock, refund?, refund,
-    # purchase's refunded amount): 5; earn (2 awards?, member lock, award? again, refunded sum, lines
-    # x2, award, lines, review): 10; take back per point type x2 (account lock, key, lots, reversed
-    # sum, entry, lots, allocations, balance): 16; answer (as a purchase's): 7
-    with django_assert_num_queries(54):
+    # 6 savepoints and 6 releases; key, claim, answer stored: 3; record (purchase, its lock,
+    # refund?, refund, purchase's refunded amount): 5; earn (awards? x2, member lock, award, refunded
+    # sum, lines x2, award, lines): 9; take back, both point types at once (accounts lock, keys,
+    # lots, reversed sums, entries, lots, allocations, balances): 8; answer (as a purchase's): 6
+    with django_assert_num_queries(43):
         posted(partner_a, f"{URL}W-1/refunds/", {**refund, "refund_number": "R-1"}, 201)
 
 
