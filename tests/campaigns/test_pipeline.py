@@ -294,12 +294,13 @@ def test_a_coupon_campaign_counts_its_times_and_stops_with_its_budget(member, tw
 
 
 def test_a_closed_member_earns_nothing_and_is_told_why(member):
-    from django.core.exceptions import ValidationError
+    from members.errors import MemberClosed
 
     purchase = buy(member, "100")
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
-    with pytest.raises(ValidationError, match="is closed"):
+    with pytest.raises(MemberClosed, match="is closed") as refused:
         purchase_process(purchase, at=NOW)
+    assert (refused.value.code, refused.value.details) == ("member_closed", {"field": "member"})
     assert not Award.objects.exists() and not Entry.objects.exists()
 
 
