@@ -85,7 +85,7 @@ def import_confirm(*, run: ImportRun, user: Any = None, start: bool = True) -> I
     """Queue a previewed import; the job starts once this transaction commits."""
     with transaction.atomic():
         run = ImportRun.objects.select_for_update().get(pk=run.pk)
-        if run.status != ImportRun.Status.PREVIEWED:
+        if not ImportRun.MOVES.allows(run.status, ImportRun.Status.QUEUED):
             raise ValidationError(_("This import was already confirmed."), code="confirmed")
         run.status = ImportRun.Status.QUEUED
         run.confirmed_by = user if getattr(user, "pk", None) else None
@@ -118,9 +118,9 @@ def import_run_execute(
 ) -> ImportRun:
     """Import every pending row of a run; safe to call again on a run that was interrupted."""
     run = ImportRun.objects.get(pk=run_id)
-    if run.status in (ImportRun.Status.DONE, ImportRun.Status.CANCELLED, ImportRun.Status.PREVIEWED):
-        return run
-    ImportRun.objects.filter(pk=run_id).update(
+    if not ImportRun.MOVES.allows(run.status, ImportRun.Status.RUNNING):
+        return run  # done, cancelled, or never confirmed: nothing to run
+    ImportRun.objects.filter(ImportRun.MOVES.may_move_to(ImportRun.Status.RUNNING), pk=run_id).update(
         status=ImportRun.Status.RUNNING, started_at=run.started_at or timezone.now(), error=""
     )
     job = _Job(profile_of(run.profile), {key: group for group in run.enrol_groups for key in group})
@@ -131,9 +131,11 @@ def import_run_execute(
                 on_chunk(ImportRun.objects.get(pk=run_id))
     except Exception as exc:  # a bug or the database gone: the run says so; rows done stay done
         logger.exception("import run %s failed", run_id)
-        ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.FAILED, error=str(exc)[:2000])
+        failed = ImportRun.objects.filter(ImportRun.MOVES.may_move_to(ImportRun.Status.FAILED), pk=run_id)
+        failed.update(status=ImportRun.Status.FAILED, error=str(exc)[:2000])
         raise
-    ImportRun.objects.filter(pk=run_id).update(status=ImportRun.Status.DONE, finished_at=timezone.now())
+    done = ImportRun.objects.filter(ImportRun.MOVES.may_move_to(ImportRun.Status.DONE), pk=run_id)
+    done.update(status=ImportRun.Status.DONE, finished_at=timezone.now())
     return ImportRun.objects.get(pk=run_id)
 
 
