@@ -46,7 +46,7 @@ class CampaignsConfig(AppConfig):
 
         post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="campaigns.schedules")
         from campaigns.earning.imports import import_facts_process, import_review_marks
-        from members.imports.runner import PROCESSORS
+        from members.imports.apply import PROCESSORS
         from members.imports.services import PREVIEW_MARKS
 
         if import_facts_process not in PROCESSORS:

@@ -14,8 +14,8 @@ from campaigns import selectors
 from campaigns.earning import engine
 from campaigns.earning.facts import facts_earn_many
 from campaigns.models import Award, AwardLine, AwardReview
+from members.imports.apply import NewFacts
 from members.imports.models import ImportRow
-from members.imports.runner import NewFacts
 
 
 def import_facts_process(facts: NewFacts) -> Counter:

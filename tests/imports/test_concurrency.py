@@ -101,14 +101,14 @@ def test_two_workers_doing_a_failed_chunk_row_by_row_do_each_row_once(locked: bo
     duplicates of themselves."""
     run = four_sales()
     import_confirm(run=run, start=False)
-    apply = runner._apply
+    apply = runner.apply_rows
 
     def chunks_fail(run: ImportRun, job: Any, rows: list[ImportRow]) -> Any:
         if len(rows) > 1:
             raise IntegrityError("a concurrent import of the same receipts (simulated)")
         return apply(run, job, rows)
 
-    monkeypatch.setattr(runner, "_apply", chunks_fail)
+    monkeypatch.setattr(runner, "apply_rows", chunks_fail)
 
     with unless(locked, ROW_BY_ROW_LOCK):
         results = race(
