@@ -219,9 +219,9 @@ def _process(
             cause.caused.append(award)
         lines = [_line(award, line, book) for line in outcome.lines]
         for campaign_id, _benefit in [] if over else outcome.coupons:  # held: issued on release
-            coupon = coupon_issue(
-                member, benefit=book.campaigns[campaign_id].benefit, origin=Coupon.Origin.CAMPAIGN, at=at
-            )
+            benefit = book.campaigns[campaign_id].benefit
+            assert benefit is not None  # outcome.coupons lists the campaigns that grant one
+            coupon = coupon_issue(member, benefit=benefit, origin=Coupon.Origin.CAMPAIGN, at=at)
             lines.append(AwardLine(award=award, member=member, kind=AwardLine.Kind.CAMPAIGN,
                                    campaign_id=campaign_id, coupon=coupon, occurred_at=fact.at,
                                    params={"campaign": book.campaigns[campaign_id].name}))  # fmt: skip

@@ -178,6 +178,11 @@ class Campaign(models.Model):
         ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
+
     history = HistoricalRecords(
         verbose_name=_("historical campaign"),
         m2m_fields=[stores, tiers, tags],
