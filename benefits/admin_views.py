@@ -81,7 +81,6 @@ class RedeemForm(forms.Form):
 
 def coupon_facts(coupon: Coupon, user) -> list[tuple[str, str]]:
     """What staff need to see before redeeming, the member masked unless they may see it."""
-    field = Coupon._meta.get_field
     member = coupon.member
     whose = member_label(member, user)
     if member.mobile:
@@ -90,12 +89,15 @@ def coupon_facts(coupon: Coupon, user) -> list[tuple[str, str]]:
     local = timezone.localtime
     return [
         (str(_("code")), coupon.display_code),
-        (str(field("benefit").verbose_name), coupon.benefit.name),
+        (str(Coupon._meta.get_field("benefit").verbose_name), coupon.benefit.name),
         (str(_("value")), benefit_value(coupon.benefit)),
         (str(_("conditions")), benefit_conditions(coupon.benefit)),
-        (str(field("valid_until").verbose_name), f"{local(coupon.valid_until):%Y-%m-%d %H:%M}"),
-        (str(field("member").verbose_name), whose),
-        (str(field("status").verbose_name), str(coupon.get_status_display())),
+        (
+            str(Coupon._meta.get_field("valid_until").verbose_name),
+            f"{local(coupon.valid_until):%Y-%m-%d %H:%M}",
+        ),
+        (str(Coupon._meta.get_field("member").verbose_name), whose),
+        (str(Coupon._meta.get_field("status").verbose_name), str(coupon.get_status_display())),
     ]
 
 

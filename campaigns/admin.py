@@ -13,6 +13,7 @@ line explained, to the member page.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -141,7 +142,9 @@ class ChoiceFilter(admin.SimpleListFilter):
         return [(value, choice_label(self.field, value)) for value, _label in self.choices_of()]
 
     def choices_of(self):
-        return Campaign._meta.get_field(self.field).choices
+        field = Campaign._meta.get_field(self.field)
+        assert isinstance(field, models.Field)  # status, trigger: columns
+        return field.choices
 
     def queryset(self, request, queryset):
         return queryset.filter(**{self.field: self.value()}) if self.value() else queryset

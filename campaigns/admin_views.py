@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -70,7 +71,8 @@ def service_refusal(exc: ValidationError) -> str:
     parts = []
     for name, errors in exc.message_dict.items():
         try:
-            label = str(Campaign._meta.get_field(name).verbose_name)
+            field = Campaign._meta.get_field(name)
+            label = str(field.verbose_name) if isinstance(field, models.Field) else ""
         except FieldDoesNotExist:  # e.g. "__all__": the message says it all
             label = ""
         text = " ".join(errors)

@@ -176,7 +176,6 @@ class TierStatusFormSet(ReadOnlyFormSet):
         progress = self.progress
         if progress is None:
             return [(str(_("tier")), str(_("No entry tier (rank 0) is configured.")))]
-        field = MemberTier._meta.get_field
         review = str(progress.deadline)
         if progress.in_grace:
             in_grace = _("in the grace period")
@@ -185,10 +184,10 @@ class TierStatusFormSet(ReadOnlyFormSet):
         if progress.earned_tier.rank > 0:  # the entry tier is never lost: no outlook to give
             lines.append(progress.outlook())
         return [
-            (str(field("tier").verbose_name), progress.tier.name),
-            (str(field("source").verbose_name), str(Source(progress.source).label)),
-            (str(field("since").verbose_name), local_date(progress.since)),
-            (str(field("earned_tier").verbose_name), progress.earned_tier.name),
+            (str(MemberTier._meta.get_field("tier").verbose_name), progress.tier.name),
+            (str(MemberTier._meta.get_field("source").verbose_name), str(Source(progress.source).label)),
+            (str(MemberTier._meta.get_field("since").verbose_name), local_date(progress.since)),
+            (str(MemberTier._meta.get_field("earned_tier").verbose_name), progress.earned_tier.name),
             (str(_("next review")), review),
             (str(_("growth this period")), f"{progress.growth_in_period:,}"),
             (
