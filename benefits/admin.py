@@ -213,12 +213,13 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 50
     ordering = ["-id"]
-    sortable_by: list[str] = []
+    sortable_by = ()
     actions = ["void"]
-    fields = ["display_code", "benefit", "member", "status", "origin", "valid_from", "valid_until",
-              "issued_at", "entitlement", "period_key", "redeemed_at", "redeemed_store", "redeemed_by",
-              "voided_at", "voided_by", "void_reason"]  # fmt: skip
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "display_code", "benefit", "member", "status", "origin", "valid_from", "valid_until",
+        "issued_at", "entitlement", "period_key", "redeemed_at", "redeemed_store", "redeemed_by",
+        "voided_at", "voided_by", "void_reason",
+    )  # fmt: skip
 
     def get_urls(self):
         return [
@@ -357,7 +358,7 @@ class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 100
-    sortable_by: list[str] = []
+    sortable_by = ()
     actions = ["mark_shipped", "mark_delivered", "cancel"]
     pii_columns = {**MemberColumnMixin.pii_columns, "ship_to": ("ship_to", "ship_to_masked")}
     detail_fields = ["member", "reward", "points", "status", "ship_to", "tracking_number", "coupon_link",

@@ -33,7 +33,7 @@ from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Channel
 
 
-class ReadableListsMixin:
+class ReadableListsMixin(admin.ModelAdmin):
     """On read-only pages (roles without the change permission, campaigns past draft) the JSON
     lists show as words: ``readable`` maps each list field to its display method."""
 
@@ -359,7 +359,7 @@ def explanation(award: Award) -> str:
 def signed_total(award: Award, code: str) -> str:
     """The award's lines of one point type (``points``, ``growth``) summed: ``+1,851``."""
     lines = award_lines(award)
-    total = sum(line.amount for line in lines if line.point_type_id and line.point_type.code == code)
+    total = sum(line.amount for line in lines if line.point_type is not None and line.point_type.code == code)
     return f"{total:+,}" if total else "0"
 
 
@@ -376,9 +376,16 @@ class AwardAdmin(MemberColumnMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 100
     ordering = ["-id"]
-    sortable_by: list[str] = []
-    fields = ["key", "kind", "member_link", "fact", "occurred_at", "created_at", "explanation_display"]
-    readonly_fields = fields
+    sortable_by = ()
+    fields = readonly_fields = (
+        "key",
+        "kind",
+        "member_link",
+        "fact",
+        "occurred_at",
+        "created_at",
+        "explanation_display",
+    )
 
     def get_queryset(self, request):
         # the page's lines in one more query (not in the capped count, which stays on awards alone)

@@ -206,7 +206,7 @@ class TierStatusInline(admin.StackedInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = readonly_fields = ["tier"]  # unused: the template renders the formset's rows
+    fields = readonly_fields = ("tier",)  # unused: the template renders the formset's rows
     verbose_name_plural = _("tier status")
 
     def get_queryset(self, request):
