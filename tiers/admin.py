@@ -65,7 +65,7 @@ class TierForm(forms.ModelForm):
     only reads, under the ladder lock that the admin's transaction holds until ``save_model``."""
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # BaseForm._post_clean: missing from django-stubs
         if not self.has_error("rank") and not self.has_error("threshold"):
             for field, message in tier_check(self.instance).items():
                 self.add_error(field if field in self.fields else None, message)
