@@ -23,6 +23,7 @@ from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon
 from members import masking
 from members.admin_helpers import member_label
+from members.models import Store
 from members.selectors import stores_of
 
 REDEEM_PERMISSION = "benefits.redeem_coupon"
@@ -55,7 +56,7 @@ def benefit_conditions(benefit: Benefit) -> str:
 
 
 class RedeemForm(forms.Form):
-    store = forms.ModelChoiceField(label=_("store"), queryset=None)
+    store: forms.ModelChoiceField[Store] = forms.ModelChoiceField(label=_("store"), queryset=None)
     code = forms.CharField(
         label=_("coupon code"),
         max_length=40,
@@ -66,7 +67,9 @@ class RedeemForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         stores = stores_of(user).filter(is_active=True).order_by("code")
-        self.fields["store"].queryset = stores
+        store = self.fields["store"]
+        assert isinstance(store, forms.ModelChoiceField)
+        store.queryset = stores
         if not self.is_bound and "store" not in self.initial:
             only = list(stores[:2])
             if len(only) == 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -50,7 +51,7 @@ class LadderColumn:
     function, its description is the header) and what to prefetch so the ladder stays one query
     per relation."""
 
-    display: Callable[[Tier], str]
+    display: Callable[[Any], str]  # takes a Tier with what ``prefetch`` attaches (WithAnnotations)
     prefetch: tuple[str | Prefetch, ...] = ()
 
 
