@@ -8,7 +8,7 @@ page (latest coupons and redemptions) through the registries of the apps below.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -40,6 +40,17 @@ from members.admin_helpers import HistoryAdmin, MemberColumnMixin, looked_up, me
 from members.selectors import members_visible_to
 from tiers.admin import PLAN_PAGE_INLINES, TIER_LADDER_COLUMNS, TIER_PAGE_INLINES, LadderColumn
 from tiers.models import Tier
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise, WithAnnotations
+
+
+class _LadderColumns(TypedDict):
+    active_entitlements: list[Entitlement]  # the Prefetch's to_attr (TIER_LADDER_COLUMNS)
+
+
+class _RedeemedColumn(TypedDict):
+    redeemed: int  # RewardAdmin.get_queryset's annotation
 
 
 def local_time(moment) -> str:
@@ -87,7 +98,7 @@ class PlanEntitlementInline(EntitlementInline):
 
 
 @admin.display(description=_("benefits"))
-def tier_benefits(tier: Tier) -> str:
+def tier_benefits(tier: WithAnnotations[Tier, _LadderColumns]) -> str:
     entitlements = tier.active_entitlements  # prefetched, see TIER_LADDER_COLUMNS below
     if not entitlements:
         return "-"
@@ -195,11 +206,11 @@ class RewardAdmin(HistoryAdmin):
         return f"{reward.points_price:,}"
 
     @admin.display(description=_("stock"), ordering="stock")
-    def stock_display(self, reward: Reward) -> str:
+    def stock_display(self, reward: Reward) -> StrOrPromise:
         return _("unlimited") if reward.stock is None else f"{reward.stock:,}"
 
     @admin.display(description=_("redeemed"), ordering="redeemed")
-    def redeemed(self, reward: Reward) -> str:
+    def redeemed(self, reward: WithAnnotations[Reward, _RedeemedColumn]) -> str:
         return f"{reward.redeemed:,}"
 
     def save_model(self, request, obj: Reward, form, change: bool) -> None:
@@ -241,9 +252,9 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 50
     ordering = ["-id"]
-    sortable_by: list[str] = []
+    sortable_by = ()
     actions = ["void"]
-    fields = [
+    fields = readonly_fields = (
         "display_code",
         "benefit",
         "member",
@@ -260,8 +271,7 @@ class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
         "voided_at",
         "voided_by",
         "void_reason",
-    ]
-    readonly_fields = fields
+    )
 
     def get_urls(self):
         return [
@@ -408,7 +418,7 @@ class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
     list_per_page = 100
-    sortable_by: list[str] = []
+    sortable_by = ()
     actions = ["mark_shipped", "mark_delivered", "cancel"]
     pii_columns = {**MemberColumnMixin.pii_columns, "ship_to": ("ship_to", "ship_to_masked")}
     detail_fields = [
@@ -470,7 +480,7 @@ class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
 
     @admin.display(description=_("coupon"))
     def coupon_link(self, redemption: Redemption) -> str:
-        if redemption.coupon_id is None:
+        if redemption.coupon is None:  # no query when there is no coupon
             return "-"
         url = reverse("admin:benefits_coupon_change", args=[redemption.coupon_id])
         return format_html('<a href="{}">{}</a>', url, redemption.coupon.display_code)
@@ -483,7 +493,7 @@ class RedemptionAdmin(MemberColumnMixin, ServiceAdmin):
     def mark_delivered(self, request, queryset):
         self._advance(request, queryset, Redemption.Status.SHIPPED, _("%(count)d gifts marked delivered."))
 
-    def _advance(self, request, queryset, expected: str, done_message: str) -> None:
+    def _advance(self, request, queryset, expected: str, done_message: StrOrPromise) -> None:
         run_each(
             request,
             queryset.select_related("reward"),

@@ -23,6 +23,7 @@ from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon
 from members import masking
 from members.admin_helpers import member_label
+from members.models import Store
 from members.selectors import stores_of
 
 REDEEM_PERMISSION = "benefits.redeem_coupon"
@@ -55,7 +56,7 @@ def benefit_conditions(benefit: Benefit) -> str:
 
 
 class RedeemForm(forms.Form):
-    store = forms.ModelChoiceField(label=_("store"), queryset=None)
+    store: forms.ModelChoiceField[Store] = forms.ModelChoiceField(label=_("store"), queryset=None)
     code = forms.CharField(
         label=_("coupon code"),
         max_length=40,
@@ -66,7 +67,9 @@ class RedeemForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         stores = stores_of(user).filter(is_active=True).order_by("code")
-        self.fields["store"].queryset = stores
+        store = self.fields["store"]
+        assert isinstance(store, forms.ModelChoiceField)
+        store.queryset = stores
         if not self.is_bound and "store" not in self.initial:
             only = list(stores[:2])
             if len(only) == 1:
@@ -81,7 +84,6 @@ class RedeemForm(forms.Form):
 
 def coupon_facts(coupon: Coupon, user) -> list[tuple[str, str]]:
     """What staff need to see before redeeming, the member masked unless they may see it."""
-    field = Coupon._meta.get_field
     member = coupon.member
     whose = member_label(member, user)
     if member.mobile:
@@ -90,12 +92,15 @@ def coupon_facts(coupon: Coupon, user) -> list[tuple[str, str]]:
     local = timezone.localtime
     return [
         (str(_("code")), coupon.display_code),
-        (str(field("benefit").verbose_name), coupon.benefit.name),
+        (str(Coupon._meta.get_field("benefit").verbose_name), coupon.benefit.name),
         (str(_("value")), benefit_value(coupon.benefit)),
         (str(_("conditions")), benefit_conditions(coupon.benefit)),
-        (str(field("valid_until").verbose_name), f"{local(coupon.valid_until):%Y-%m-%d %H:%M}"),
-        (str(field("member").verbose_name), whose),
-        (str(field("status").verbose_name), str(coupon.get_status_display())),
+        (
+            str(Coupon._meta.get_field("valid_until").verbose_name),
+            f"{local(coupon.valid_until):%Y-%m-%d %H:%M}",
+        ),
+        (str(Coupon._meta.get_field("member").verbose_name), whose),
+        (str(Coupon._meta.get_field("status").verbose_name), str(coupon.get_status_display())),
     ]
 
 

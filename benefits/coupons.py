@@ -83,6 +83,7 @@ def entitled_members(entitlement: Entitlement, at: datetime.datetime) -> QuerySe
                 pk__in=MemberTier.objects.filter(tier_id=entitlement.tier_id).values("member_id")
             )
     else:
+        assert entitlement.plan_id is not None  # the constraint entitlement_tier_or_plan
         members = members.filter(
             pk__in=Subscription.objects.filter(
                 plan_id=entitlement.plan_id,
@@ -181,7 +182,7 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
             valid_until__gt=at,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
-    if done:
+    if done and coupon is not None:  # found: this transaction just redeemed it
         return coupon
     raise CouponNotRedeemable(why_not_redeemable(coupon, at), code=normal)
 

@@ -3,6 +3,8 @@ an unguessable code, 核销 at a store), and the rewards catalogue bought with p
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -266,6 +268,11 @@ class Reward(models.Model):
     valid_from = models.DateTimeField(_("on offer from"), null=True, blank=True)
     valid_until = models.DateTimeField(_("on offer until"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
+
     history = HistoricalRecords(verbose_name=_("historical reward"))
 
     class Meta:
@@ -345,6 +352,11 @@ class Redemption(models.Model):
     created_at = models.DateTimeField(_("exchanged at"))
     updated_at = models.DateTimeField(_("updated at"))
     note = models.CharField(_("note"), max_length=200, blank=True)
+
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
 
     history = HistoricalRecords(verbose_name=_("historical redemption"))
 

@@ -80,6 +80,7 @@ def reward_redeem(
             Reward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
         coupon = None
         if reward.kind != Reward.Kind.PHYSICAL:
+            assert reward.benefit is not None  # the constraint reward_coupon_has_benefit
             coupon = coupon_issue(member, benefit=reward.benefit, origin=Coupon.Origin.REWARD, at=at)
         return Redemption.objects.create(
             member=member,

@@ -13,6 +13,7 @@ line explained, to the member page.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
@@ -32,7 +33,7 @@ from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Channel
 
 
-class ReadableListsMixin:
+class ReadableListsMixin(admin.ModelAdmin):
     """On read-only pages (roles without the change permission, campaigns past draft) the JSON
     lists show as words: ``readable`` maps each list field to its display method."""
 
@@ -141,7 +142,9 @@ class ChoiceFilter(admin.SimpleListFilter):
         return [(value, choice_label(self.field, value)) for value, _label in self.choices_of()]
 
     def choices_of(self):
-        return Campaign._meta.get_field(self.field).choices
+        field = Campaign._meta.get_field(self.field)
+        assert isinstance(field, models.Field)  # status, trigger: columns
+        return field.choices
 
     def queryset(self, request, queryset):
         return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
@@ -403,7 +406,7 @@ def explanation(award: Award) -> str:
 def signed_total(award: Award, code: str) -> str:
     """The award's lines of one point type (``points``, ``growth``) summed: ``+1,851``."""
     lines = award_lines(award)
-    total = sum(line.amount for line in lines if line.point_type_id and line.point_type.code == code)
+    total = sum(line.amount for line in lines if line.point_type is not None and line.point_type.code == code)
     return f"{total:+,}" if total else "0"
 
 
@@ -420,9 +423,16 @@ class AwardAdmin(MemberColumnMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 100
     ordering = ["-id"]
-    sortable_by: list[str] = []
-    fields = ["key", "kind", "member_link", "fact", "occurred_at", "created_at", "explanation_display"]
-    readonly_fields = fields
+    sortable_by = ()
+    fields = readonly_fields = (
+        "key",
+        "kind",
+        "member_link",
+        "fact",
+        "occurred_at",
+        "created_at",
+        "explanation_display",
+    )
 
     def get_queryset(self, request):
         # the page's lines in one more query (not in the capped count, which stays on awards alone)

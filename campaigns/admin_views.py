@@ -9,10 +9,11 @@ message on the page, never as an error page.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -26,6 +27,9 @@ from campaigns.services import ACTIONS, allowed_actions, campaign_transition
 from campaigns.simulation import campaign_simulate
 from config.common.admin import add_service_error
 from config.common.formats import cny, percent, whole
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: the lifecycle buttons, in the order of ``ACTIONS``; the history keeps the services' labels
 BUTTONS = {
@@ -70,7 +74,8 @@ def service_refusal(exc: ValidationError) -> str:
     parts = []
     for name, errors in exc.message_dict.items():
         try:
-            label = str(Campaign._meta.get_field(name).verbose_name)
+            field = Campaign._meta.get_field(name)
+            label = str(field.verbose_name) if isinstance(field, models.Field) else ""
         except FieldDoesNotExist:  # e.g. "__all__": the message says it all
             label = ""
         text = " ".join(errors)
@@ -133,7 +138,7 @@ def transition_view(request: HttpRequest, model_admin, object_id: str) -> HttpRe
     form = TransitionForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(message) for message in errors))  # ErrorList: the texts
         return back
     action, note = form.cleaned_data["action"], form.cleaned_data["note"]
     try:
@@ -157,7 +162,7 @@ def transition_view(request: HttpRequest, model_admin, object_id: str) -> HttpRe
 # --- simulation ----------------------------------------------------------------------------------
 
 
-def simulation_rows(result) -> list[tuple[str, str]]:
+def simulation_rows(result) -> list[tuple[StrOrPromise, StrOrPromise]]:
     ran_out = moment(result.budget_ran_out_at) if result.budget_ran_out_at else _("not within the range")
     return [
         (_("purchases scanned"), whole(result.purchases)),
@@ -202,8 +207,9 @@ def simulate_view(request: HttpRequest, model_admin, object_id: str) -> HttpResp
 # --- results -------------------------------------------------------------------------------------
 
 
-def results_rows(campaign: Campaign, results) -> list[tuple[str, str]]:
+def results_rows(campaign: Campaign, results) -> list[tuple[StrOrPromise, StrOrPromise]]:
     no_budget = _("no budget")
+    uplift: StrOrPromise
     if results.control == 0:
         uplift = _("no control group")
     elif results.uplift is None:

@@ -136,7 +136,9 @@ class PurchaseInSerializer(PartnerScoped):
     points_amount = optional_amount(
         help_text="Part paid with points; with gift_card_amount at most the paid amount. Earns nothing."
     )
-    lines = PurchaseLineInSerializer(
+    # DRF passes max_length on to the ListSerializer (LIST_SERIALIZER_KWARGS); its stubs'
+    # Serializer.__init__ lacks it.
+    lines = PurchaseLineInSerializer(  # type: ignore[call-arg]
         many=True,
         required=False,
         default=list,
@@ -200,7 +202,10 @@ class PreviewInSerializer(PartnerScoped):
     shipping_amount = optional_amount(source="shipping")
     gift_card_amount = optional_amount(source="gift_card")
     points_amount = optional_amount()
-    lines = PreviewLineInSerializer(many=True, required=False, default=list, max_length=MAX_LINES)
+    # max_length: DRF hands it to the ListSerializer; the stubs' Serializer.__init__ lacks it
+    lines = PreviewLineInSerializer(  # type: ignore[call-arg]
+        many=True, required=False, default=list, max_length=MAX_LINES
+    )
 
     def validate(self, data):
         if data["gross"] is not None and data["paid"] > data["gross"]:

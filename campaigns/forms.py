@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +40,9 @@ def choice_label(field: str, value: str) -> str:
     "Active" and "Registration" carry a context in the model (a member's "Active" is 正常, the
     member page's "Registration" is 注册信息), so the plain choices read right.
     """
-    return str(dict(Campaign._meta.get_field(field).flatchoices).get(value, value))
+    model_field = Campaign._meta.get_field(field)
+    assert isinstance(model_field, models.Field)  # a column, not a relation's reverse side
+    return str(dict(model_field.flatchoices).get(value, value))
 
 
 def status_label(campaign: Campaign) -> str:
@@ -83,7 +86,7 @@ class ListField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         if isinstance(value, list | tuple):
             return [str(item) for item in value]
-        items = split_list(super().to_python(value))
+        items = split_list(super().to_python(value) or "")
         if too_long := [item for item in items if len(item) > self.max_item_length]:
             raise ValidationError(
                 _("Too long to be one item: %(item)s. Separate items with commas."),
@@ -160,9 +163,9 @@ class CampaignForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "trigger" in self.fields:
-            self.fields["trigger"].choices = [
-                (value, choice_label("trigger", value)) for value in Campaign.Trigger.values
-            ]
+            trigger = self.fields["trigger"]
+            assert isinstance(trigger, forms.ChoiceField)
+            trigger.choices = [(value, choice_label("trigger", value)) for value in Campaign.Trigger.values]
 
     class Meta:
         model = Campaign
@@ -234,7 +237,8 @@ class SimulationForm(forms.Form):
         return {"start": today - datetime.timedelta(days=cls.DEFAULT_DAYS), "end": today}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         start, end = data.get("start"), data.get("end")
         if start and end:
             if end < start:
@@ -263,10 +267,13 @@ class TransitionForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # every action, not only the ones shown: a stale page's button gets the service's reason
-        self.fields["action"].choices = [(action, action) for action in ACTIONS]
+        action_field = self.fields["action"]
+        assert isinstance(action_field, forms.ChoiceField)
+        action_field.choices = [(action, action) for action in ACTIONS]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         if data.get("action") == "reject" and not data.get("note"):
             self.add_error("note", _("Say why it is sent back, so the author knows what to change."))
         return data

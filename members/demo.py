@@ -273,8 +273,9 @@ class MemberSeeder:
             created_at=created,
             updated_at=created,
         )
-        identities, wechat = {}, channel == Channel.WECHAT_MINIPROGRAM
-        shares = {
+        identities: dict[tuple[str, str], Identity] = {}
+        wechat = channel == Channel.WECHAT_MINIPROGRAM
+        shares: dict[tuple[str, str], float] = {
             PHONE: 1,
             CARD: 0.7,
             UNIONID: 0.9 if wechat else 0.3,
@@ -292,16 +293,22 @@ class MemberSeeder:
                     is_primary_phone=kind == Identity.Kind.PHONE,
                     created_at=created,
                 )
-        shares = {
+        consent_shares = {
             ConsentChannel.SMS: 0.65,
             ConsentChannel.EMAIL: 0.5 if member.email else 0,
             ConsentChannel.WECHAT: 0.85 if UNIONID in identities else 0.3,
         }
-        for consent, share in shares.items():
+        for consent, share in consent_shares.items():
             setattr(member, f"{consent}_consent", rng.random() < share)
         new, old = self.now - created < NEW_MEMBER, self.now - created > LAPSING_MEMBER
-        shares = {"VIP 客户": 0.05, "员工": 0.01, "企业客户": 0.02, "新客": 0.8 * new, "流失预警": 0.12 * old}
-        tags = [self.tags[tag] for tag, share in shares.items() if rng.random() < share]
+        tag_shares = {
+            "VIP 客户": 0.05,
+            "员工": 0.01,
+            "企业客户": 0.02,
+            "新客": 0.8 * new,
+            "流失预警": 0.12 * old,
+        }
+        tags = [self.tags[tag] for tag, share in tag_shares.items() if rng.random() < share]
         return _Draft(member, identities, tags)
 
     def _member_number(self) -> str:

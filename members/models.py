@@ -5,6 +5,8 @@ Writes go through ``members.services``; these models hold only single-row invari
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -133,6 +135,11 @@ class Member(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="members", blank=True)
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
 
     history = HistoricalRecords(
         m2m_fields=[tags], verbose_name=_("historical member"), excluded_fields=["updated_at"]

@@ -123,6 +123,7 @@ def validate_mobile(raw: object, *, member: Member | None = None) -> str | None:
     errors = FieldErrors()
     e164 = errors.capture("mobile", normalize_mobile, raw)
     errors.raise_if_any()
+    assert e164 is not None  # capture returned None only with an error, raised above
     _check_identity_free(IdentityKey(Identity.Kind.PHONE, e164), member, errors, "mobile")
     errors.raise_if_any()
     return e164
@@ -354,12 +355,12 @@ def _enrol_rows(drafts: list[_Draft], actor: Any, source: str, now: datetime.dat
         if draft.tags:
             draft.member._history_user, draft.member._change_reason = user, source
             draft.member.tags.add(*draft.tags)
-    dated = [draft for draft in drafts if draft.enrolment.enrolled_at]
+    dated = [(draft.member, at) for draft in drafts if (at := draft.enrolment.enrolled_at)]
     if dated:  # registered before today (seed data): the stamps say when
-        for draft in dated:
-            draft.member.created_at = draft.member.updated_at = draft.enrolment.enrolled_at
-        bulk_set([draft.member for draft in dated], ["created_at", "updated_at"])
-        dated_ids = {draft.member.pk for draft in dated}
+        for member, at in dated:
+            member.created_at = member.updated_at = at
+        bulk_set([member for member, _at in dated], ["created_at", "updated_at"])
+        dated_ids = {member.pk for member, _at in dated}
         backdated = [identity for identity in identities if identity.member_id in dated_ids]
         for identity in backdated:
             identity.created_at = identity.member.created_at
@@ -408,6 +409,7 @@ def identity_validate(*, member: Member | None, kind: str, value: str, namespace
     if key is not None and not key.value:
         errors.add("value", _("The identity value is empty."), code="empty")
     errors.raise_if_any()
+    assert key is not None  # capture returned None only with an error, raised above
     _check_identity_free(key, member, errors, "value")
     errors.raise_if_any()
     return key

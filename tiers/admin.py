@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -50,7 +51,7 @@ class LadderColumn:
     function, its description is the header) and what to prefetch so the ladder stays one query
     per relation."""
 
-    display: Callable[[Tier], str]
+    display: Callable[[Any], str]  # takes a Tier with what ``prefetch`` attaches (WithAnnotations)
     prefetch: tuple[str | Prefetch, ...] = ()
 
 
@@ -65,7 +66,7 @@ class TierForm(forms.ModelForm):
     only reads, under the ladder lock that the admin's transaction holds until ``save_model``."""
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # BaseForm._post_clean: missing from django-stubs
         if not self.has_error("rank") and not self.has_error("threshold"):
             for field, message in tier_check(self.instance).items():
                 self.add_error(field if field in self.fields else None, message)
@@ -176,7 +177,6 @@ class TierStatusFormSet(ReadOnlyFormSet):
         progress = self.progress
         if progress is None:
             return [(str(_("tier")), str(_("No entry tier (rank 0) is configured.")))]
-        field = MemberTier._meta.get_field
         review = str(progress.deadline)
         if progress.in_grace:
             in_grace = _("in the grace period")
@@ -185,10 +185,10 @@ class TierStatusFormSet(ReadOnlyFormSet):
         if progress.earned_tier.rank > 0:  # the entry tier is never lost: no outlook to give
             lines.append(progress.outlook())
         return [
-            (str(field("tier").verbose_name), progress.tier.name),
-            (str(field("source").verbose_name), str(Source(progress.source).label)),
-            (str(field("since").verbose_name), local_date(progress.since)),
-            (str(field("earned_tier").verbose_name), progress.earned_tier.name),
+            (str(MemberTier._meta.get_field("tier").verbose_name), progress.tier.name),
+            (str(MemberTier._meta.get_field("source").verbose_name), str(Source(progress.source).label)),
+            (str(MemberTier._meta.get_field("since").verbose_name), local_date(progress.since)),
+            (str(MemberTier._meta.get_field("earned_tier").verbose_name), progress.earned_tier.name),
             (str(_("next review")), review),
             (str(_("growth this period")), f"{progress.growth_in_period:,}"),
             (
@@ -207,7 +207,7 @@ class TierStatusInline(admin.StackedInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = readonly_fields = ["tier"]  # unused: the template renders the formset's rows
+    fields = readonly_fields = ("tier",)  # unused: the template renders the formset's rows
     verbose_name_plural = _("tier status")
 
     def get_queryset(self, request):

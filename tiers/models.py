@@ -15,6 +15,8 @@ the entry tier have no ``MemberTier`` row: the row is created the first time any
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -44,6 +46,11 @@ class Tier(models.Model):
         help_text=_("Base points for purchases are multiplied by this (1.50 = ×1.5)."),
     )
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
+
     history = HistoricalRecords(verbose_name=_("historical tier"))
 
     class Meta:

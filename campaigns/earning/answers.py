@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from campaigns.earning import engine, explain
@@ -62,6 +63,7 @@ def award_summary(award: Award) -> AwardSummary:
             line for caused in award.consequences.all() for line in caused.lines.all()
         ]
     else:
+        awards: list[int] | QuerySet[Award, Any]
         if hasattr(award, "caused"):  # made just now by the pipeline, which noted what it set off
             awards = [award.pk, *(caused.pk for caused in award.caused)]
         else:  # awards first (two index scans: the award and those it caused), then their lines
@@ -75,7 +77,7 @@ def award_summary(award: Award) -> AwardSummary:
         [
             ExplainedLine(
                 kind=line.kind,
-                point_type=line.point_type.code if line.point_type_id else None,
+                point_type=line.point_type.code if line.point_type is not None else None,
                 amount=line.amount,
                 campaign=campaign_name(line.campaign_id, line.params),
                 explanation=explain.line_text(line),

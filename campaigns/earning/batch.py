@@ -96,7 +96,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             .filter(pk__in=[p.member_id for p in purchases])
             .order_by("pk")
         }
-        done = {award.purchase_id: award for award in Award.objects.filter(key__in=keys.values())}
+        done = {
+            award.purchase_id: award
+            for award in Award.objects.filter(key__in=keys.values())
+            if award.purchase_id is not None  # always: these are purchases' awards
+        }
         if any(member.status == Member.Status.CLOSED for member in members.values()):
             return {p.pk: purchase_process(p, at=at, book=book) for p in purchases}  # says who and why
         todo = [p for p in purchases if p.pk not in done]
@@ -133,9 +137,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             at=at,
         )
         before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
-        statuses = lock_statuses([members[m] for m in before], at, book.policy, book.entry_tier)
+        policy = book.policy
+        assert policy is not None  # selectors.rule_book loads it
+        statuses = lock_statuses([members[m] for m in before], at, policy, book.entry_tier)
         tiers = list(book.tiers.values())
-        needed = refresh_needed({m: statuses[m] for m in before}, at, book.policy, tiers)
+        needed = refresh_needed({m: statuses[m] for m in before}, at, policy, tiers)
         # The single path also acts when the tier already stored is above the one the purchase
         # was earned in (a purchase from before an upgrade): its coupons and campaigns, once.
         needed |= {

@@ -283,7 +283,11 @@ def evaluate(
         eligible = rule.eligible(fact)
         points = to_points(eligible * rule.rate, rule.rounding)
         base_points[rule.point_type] = base_points.get(rule.point_type, 0) + points
-        params = {"rate": plain(rule.rate), "rounding": rule.rounding, "eligible": str(eligible)}
+        params: dict[str, object] = {
+            "rate": plain(rule.rate),
+            "rounding": rule.rounding,
+            "eligible": str(eligible),
+        }
         outcome.lines.append(Line("base", rule.point_type, points, params=params))
     for rate in behaviour:
         capped = rate.cap is not None and rate.used >= rate.cap

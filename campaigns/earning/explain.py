@@ -39,7 +39,7 @@ def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], co
         }
     values = {"amount": signed(amount), "unit": unit, **params}
     if kind == AwardLine.Kind.BASE:
-        values["rounding"] = Rounding(params.get("rounding", "floor")).label
+        values["rounding"] = Rounding(str(params.get("rounding", "floor"))).label
         text = _("Base %(amount)s %(unit)s (%(rate)s per CNY of %(eligible)s CNY, %(rounding)s)") % values
     elif kind == AwardLine.Kind.TIER and params.get("benefit"):
         text = _("%(tier)s %(benefit)s ×%(multiplier)s %(amount)s %(unit)s") % values
@@ -47,7 +47,7 @@ def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], co
         text = _("%(tier)s ×%(multiplier)s %(amount)s %(unit)s") % values
     elif kind == AwardLine.Kind.BEHAVIOUR:
         if params.get("capped"):
-            period = BehaviourRule.Period(params.get("period") or "day").label
+            period = BehaviourRule.Period(str(params.get("period") or "day")).label
             return _("%(event)s: limit of %(cap)s %(period)s reached, nothing given") % {
                 **values,
                 "period": period,
@@ -66,8 +66,9 @@ def describe(kind: str, amount: int, unit: str, params: Mapping[str, object], co
 
 def line_text(line: AwardLine) -> str:
     """``line`` needs ``point_type`` and ``coupon__benefit`` loaded (select_related)."""
-    coupon = str(line.coupon.benefit) if line.coupon_id else ""
-    unit = line.point_type.name if line.point_type_id else ""
+    # a relation whose id is None reads as None without a query
+    coupon = str(line.coupon.benefit) if line.coupon is not None else ""
+    unit = line.point_type.name if line.point_type is not None else ""
     return describe(line.kind, line.amount, unit, line.params, coupon)
 
 
@@ -121,17 +122,18 @@ def lifecycle_text(key: str) -> str:
 def award_text(award: Award) -> str:
     """The fact the award answers, in the reader's words: order number, event, lifecycle moment."""
     Kind = Award.Kind
-    if award.kind == Kind.PURCHASE and award.purchase_id:
+    # a relation whose id is None reads as None without a query
+    if award.kind == Kind.PURCHASE and award.purchase is not None:
         return str(_("Purchase %(order)s") % {"order": award.purchase.order_number})
-    if award.kind == Kind.REFUND and award.refund_id:
+    if award.kind == Kind.REFUND and award.refund is not None:
         return str(
             _("Refund %(refund)s of purchase %(order)s")
             % {
                 "refund": award.refund.refund_number,
-                "order": award.purchase.order_number if award.purchase_id else "-",
+                "order": award.purchase.order_number if award.purchase is not None else "-",
             }
         )
-    if award.kind == Kind.EVENT and award.event_id:
+    if award.kind == Kind.EVENT and award.event is not None:
         return str(_("Event: %(event)s") % {"event": award.event.event_type.name})
     trigger = award.key.split(":", 1)[0]
     if trigger in Campaign.Trigger.values:

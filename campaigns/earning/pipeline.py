@@ -46,7 +46,7 @@ from points.services.ledger import EarnRequest, points_earn_bulk
 from tiers.models import MemberTier
 from tiers.services import tier_refresh
 
-SOURCES = {
+SOURCES: dict[str, Source] = {
     Award.Kind.PURCHASE: Source.PURCHASE,
     Award.Kind.EVENT: Source.EVENT,
     Award.Kind.LIFECYCLE: Source.CAMPAIGN,
@@ -219,9 +219,9 @@ def _process(
             cause.caused.append(award)
         lines = [_line(award, line, book) for line in outcome.lines]
         for campaign_id, _benefit in [] if over else outcome.coupons:  # held: issued on release
-            coupon = coupon_issue(
-                member, benefit=book.campaigns[campaign_id].benefit, origin=Coupon.Origin.CAMPAIGN, at=at
-            )
+            benefit = book.campaigns[campaign_id].benefit
+            assert benefit is not None  # outcome.coupons lists the campaigns that grant one
+            coupon = coupon_issue(member, benefit=benefit, origin=Coupon.Origin.CAMPAIGN, at=at)
             lines.append(
                 AwardLine(
                     award=award,
@@ -252,9 +252,10 @@ def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook)
     """The review limits the award goes above (then it is held): those of the channel and store of
     a fact from outside (a purchase, an event). Lifecycle awards follow from approved campaigns
     and are never held."""
-    if award.kind == Award.Kind.PURCHASE:
+    # a purchase's or an event's award names it
+    if award.kind == Award.Kind.PURCHASE and award.purchase is not None:
         scope = (award.purchase.channel, award.purchase.store_id)
-    elif award.kind == Award.Kind.EVENT:
+    elif award.kind == Award.Kind.EVENT and award.event is not None:
         scope = (award.event.channel, None)
     else:
         return {}
@@ -350,7 +351,11 @@ def earn_request(
     """What the ledger earns for the award: per point type its positive total. A purchase's points
     wait out the return window from the sale; behaviour and lifecycle points are available at
     ``at`` (the award, or its release)."""
-    sale = award.purchase.occurred_at if award.kind == Award.Kind.PURCHASE else None
+    sale = (
+        award.purchase.occurred_at
+        if award.kind == Award.Kind.PURCHASE and award.purchase is not None
+        else None
+    )
     return EarnRequest(
         member_id=award.member_id,
         amounts={book.point_types[code]: amount for code, amount in sorted(totals.items()) if amount > 0},
@@ -439,7 +444,9 @@ def refunds_take_back(
         awards = Award.objects.filter(key__in=[*keys.values(), *earned_keys.values()])
         # the review status of a purchase's award (None: never held) decides what its refund posts
         found = {award.key: award for award in awards.annotate(review_status=F("review__status"))}
-        done = {refund.pk: found[keys[refund.pk]] for refund in refunds if keys[refund.pk] in found}
+        done: dict[int, Award] = {
+            refund.pk: found[keys[refund.pk]] for refund in refunds if keys[refund.pk] in found
+        }
         todo = [refund for refund in refunds if refund.pk not in done]
         if not todo:
             return done

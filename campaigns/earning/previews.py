@@ -69,10 +69,14 @@ def purchase_preview(
     return Preview(outcome=outcome, texts=outcome_texts(outcome, book), totals=_totals(outcome))
 
 
+def _unit(line: engine.Line, book: selectors.RuleBook) -> str:
+    """The line's point type's name (the engine's lines all have one; "" as ``line_text`` says)."""
+    return book.point_types[line.point_type].name if line.point_type is not None else ""
+
+
 def outcome_texts(outcome: engine.Outcome, book: selectors.RuleBook) -> list[str]:
     texts = [
-        explain.describe(line.kind, line.amount, book.point_types[line.point_type].name, line.params)
-        for line in outcome.lines
+        explain.describe(line.kind, line.amount, _unit(line, book), line.params) for line in outcome.lines
     ]
     names = dict(Benefit.objects.filter(pk__in=[b for _c, b in outcome.coupons]).values_list("pk", "name"))
     for campaign_id, benefit_id in outcome.coupons:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.db.models import F, Sum
@@ -84,10 +84,16 @@ def refund_given_back(lines: list[AwardLine], book: selectors.RuleBook) -> list[
     """The refund's campaign lines as ``_count_spent`` counts them: budgets get the points back."""
     by_code = {pt.pk: code for code, pt in book.point_types.items()}
     return [
-        engine.Line("campaign", by_code[ln.point_type_id], ln.amount, ln.campaign_id, ln.cny)
+        engine.Line("campaign", by_code[_points_type(ln)], ln.amount, ln.campaign_id, ln.cny)
         for ln in lines
         if ln.campaign_id
     ]
+
+
+def _points_type(line: AwardLine) -> int:
+    """A refund line's point type: ``refund_lines`` makes them from points lines only (``_sums``)."""
+    assert line.point_type_id is not None
+    return line.point_type_id
 
 
 def refund_reversals(
@@ -98,7 +104,7 @@ def refund_reversals(
     by_code = {pt.pk: code for code, pt in book.point_types.items()}
     totals: dict[int, int] = defaultdict(int)
     for line in lines:
-        totals[line.point_type_id] += -line.amount
+        totals[_points_type(line)] += -line.amount
     requests = []
     for type_id, amount in sorted(totals.items()):
         if amount > 0:
@@ -149,7 +155,7 @@ def _net_of_negative_lines(earned: dict) -> dict:
 
 
 def refund_reads(
-    earned_awards: dict[int, Award],
+    earned_awards: Mapping[int, Award],
 ) -> tuple[dict[int, Decimal], dict[int, dict[LineIdent, LineSums]], dict[int, dict[LineIdent, LineSums]]]:
     """Per purchase (id -> its award), what its next refund's lines are computed from: the CNY
     refunded by earlier refunds' awards, the (netted) sums of the purchase award's lines, and the

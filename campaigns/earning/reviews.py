@@ -58,6 +58,7 @@ def award_release(
         _post(award, member, dict(by_type), book, at)
         coupons = []
         for campaign in Campaign.objects.filter(pk__in=review.coupon_campaigns).select_related("benefit"):
+            assert campaign.benefit is not None  # only campaigns that grant a coupon are listed
             coupon = coupon_issue(member, benefit=campaign.benefit, origin=Coupon.Origin.CAMPAIGN, at=at)
             coupons.append(
                 AwardLine(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -23,6 +23,9 @@ from config.common.states import TransitionRefused
 from members.models import Store, Tag
 from members.purchases.models import EventType
 from tiers.models import Tier
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Campaign(models.Model):
@@ -178,6 +181,11 @@ class Campaign(models.Model):
         ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # What simple-history's save() reads as the history row's author and reason: services set
+    # them before saving when no admin request says who (simple-history has no stubs).
+    _history_user: Any
+    _change_reason: str
+
     history = HistoricalRecords(
         verbose_name=_("historical campaign"),
         m2m_fields=[stores, tiers, tags],
@@ -215,7 +223,7 @@ class Campaign(models.Model):
 
         from members.models import Channel
 
-        errors: dict[str, str] = {}
+        errors: dict[str, StrOrPromise] = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The end must be after the start.")
         if self.trigger == self.Trigger.EVENT and not self.event_type_id:

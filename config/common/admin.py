@@ -6,19 +6,24 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.forms.utils import ErrorDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from config.common.errors import BusinessRuleError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: Filtered lists count at most this many rows; past it the admin shows "10000+"-like totals.
 COUNT_CAP = 10_000
@@ -38,9 +43,9 @@ class LargeTablePaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        query = getattr(queryset, "query", None)
-        if query is None:
+        if not isinstance(queryset, QuerySet):  # a list: its length is at hand
             return len(queryset)
+        query = queryset.query
         connection = connections[queryset.db]
         if not query.where and connection.vendor == "postgresql":
             estimate = self._estimate(connection, queryset.model._meta.db_table)
@@ -131,7 +136,8 @@ def refused_form(form_class: type[forms.BaseForm], error: ValidationError) -> ty
     """``form_class`` that, once its own checks are done, shows ``error`` on the fields it names."""
 
     def _post_clean(self) -> None:
-        form_class._post_clean(self)
+        # BaseForm._post_clean (the hook after the fields' checks) is missing from django-stubs
+        form_class._post_clean(self)  # type: ignore[attr-defined]
         add_service_error(self, error)
 
     return type(form_class.__name__, (form_class,), {"_post_clean": _post_clean})
@@ -155,15 +161,17 @@ class ServiceAdmin(admin.ModelAdmin):
     def save_by_service(self, request, form, obj, change: bool) -> Any:
         raise NotImplementedError
 
+    # ModelAdmin._changeform_view (what changeform_view runs in its transaction) is missing
+    # from django-stubs, hence the ignores.
     def _changeform_view(self, request, object_id, form_url, extra_context):
         if request.method != "POST":
-            return super()._changeform_view(request, object_id, form_url, extra_context)
+            return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
         try:
             with transaction.atomic(using=router.db_for_write(self.model)):
-                return super()._changeform_view(request, object_id, form_url, extra_context)
+                return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
         except _Refused as refusal:
             setattr(request, REFUSAL, refusal.error)
-            return super()._changeform_view(request, object_id, form_url, extra_context)
+            return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -192,7 +200,7 @@ def run_each(
     request,
     objects,
     call: Callable[[Any], Any],
-    done_message: str,
+    done_message: StrOrPromise,
     *,
     label: Callable[[Any], str] = str,
     log: Callable[[Any], Any] | None = None,
@@ -221,8 +229,9 @@ class ReadOnlyFormSet(forms.BaseInlineFormSet):
     that posts only the parent's fields, still saves."""
 
     def full_clean(self) -> None:
-        self._errors = []
-        self._non_form_errors = self.error_class(error_class="nonform", renderer=self.renderer)
+        self._errors: list[ErrorDict] = []
+        # BaseFormSet.renderer (Django 4.0+) is missing from django-stubs
+        self._non_form_errors = self.error_class(error_class="nonform", renderer=self.renderer)  # type: ignore[attr-defined]
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -256,7 +265,7 @@ class NewestRowsFormSet(ReadOnlyFormSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk is not None:
+        if self.instance.pk is not None and self.queryset is not None:  # an inline's: never None
             newest = self.queryset.order_by(*self.newest_first).values("pk")[: self.limit]
             self.queryset = self.queryset.filter(pk__in=newest).order_by(*self.newest_first)
 

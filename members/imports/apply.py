@@ -29,7 +29,7 @@ from members.imports.matching import (
 from members.imports.models import ImportRow, ImportRun
 from members.imports.profiles import Profile
 from members.imports.reasons import MESSAGES, Reason, field_reasons, reason
-from members.models import Gender, Identity
+from members.models import Gender, Identity, Member
 from members.purchases.models import EventType, MemberEvent, Purchase, Refund
 from members.purchases.services import (
     EventFact,
@@ -212,13 +212,13 @@ def _apply_sales(
                 number = f"{v['order_number']}/refunded/{target}"
                 amount = target - purchase.refunded_amount
                 refunded.append((row, RefundFact(purchase, spec.source, number, amount, v["occurred_at"])))
-    outcomes = refunds_record([fact for _row, fact in refunded])
-    for (row, _fact), outcome in zip(refunded, outcomes, strict=True):
-        if isinstance(outcome, ValidationError | BusinessRuleError):
+    refund_outcomes = refunds_record([fact for _row, fact in refunded])
+    for (row, _fact), refund_outcome in zip(refunded, refund_outcomes, strict=True):
+        if isinstance(refund_outcome, ValidationError | BusinessRuleError):
             # Its purchase is written already: the chunk is redone row by row, and this row,
             # purchase and refund together, is rejected (all in or all out).
-            raise outcome
-        refund, created = outcome
+            raise refund_outcome
+        refund, created = refund_outcome
         if created:
             row.refund_id = refund.pk
             facts.refunds.append(refund)
@@ -226,6 +226,7 @@ def _apply_sales(
 
 
 def _purchase_fact(spec: Profile, row: ImportRow, v: dict[str, Any]) -> PurchaseFact:
+    assert row.member_id is not None  # only rows with a member are recorded
     return PurchaseFact(
         member_id=row.member_id,
         source=spec.source,
@@ -276,10 +277,11 @@ def _enrol(
             for key in linked:
                 index[key] = person
         person_of[row.number] = person
-    members = members_enrol(enrolments, actor=run.confirmed_by, source=f"import #{run.pk}")
-    for member in members:
+    members: list[Member] = []
+    for member in members_enrol(enrolments, actor=run.confirmed_by, source=f"import #{run.pk}"):
         if isinstance(member, ValidationError):
             raise member  # the chunk is redone row by row: the row is rejected with the reason
+        members.append(member)
     for row in rows:
         row.member_id = members[person_of[row.number]].pk
     if EventType.objects.filter(code="registration", active=True).exists():

@@ -28,7 +28,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, cast
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -84,18 +84,19 @@ def profile_of(model: ImportProfile) -> Profile:
     return Profile(
         code=model.code,
         name=model.name,
-        kind=model.kind,
+        # the model field's choices are these values
+        kind=cast(Literal["purchases", "members"], model.kind),
         columns=columns,
         required=required,
         source=model.source or model.code,
         channel=model.channel,
-        file_format=model.file_format,
+        file_format=cast(Literal["auto", "csv", "tsv", "xlsx"], model.file_format),
         encoding=model.encoding,
         delimiter=model.delimiter or None,
         date_formats=tuple(model.date_formats),
         statuses=dict(model.statuses),
         member_match=tuple(model.member_match),
-        unknown_member=model.unknown_member,
+        unknown_member=cast(Literal["enrol", "reject"], model.unknown_member),
         store_codes=dict(model.store_codes),
         gross_includes_shipping=model.gross_includes_shipping,
         reject_invalid_mobile=model.reject_invalid_mobile,
@@ -490,9 +491,17 @@ class _Groups:
         return [sorted(keys) for keys in groups.values() if len(keys) > 1]
 
 
+def _staged_datetime(text: str) -> datetime.datetime:
+    """A time the preview staged (ISO text it wrote itself, so never malformed)."""
+    at = parse_datetime(text)
+    if at is None:
+        raise ValueError(f"not a staged time: {text!r}")
+    return at
+
+
 def _staged_return(values: dict[str, Any]) -> tuple[datetime.datetime, Decimal]:
     """A staged return's time and amount (staged values are JSON: text)."""
-    return parse_datetime(values["occurred_at"]), Decimal(str(values["paid"]))
+    return _staged_datetime(values["occurred_at"]), Decimal(str(values["paid"]))
 
 
 def _file_sale(values: dict[str, Any]) -> SaleCandidate:
@@ -500,7 +509,7 @@ def _file_sale(values: dict[str, Any]) -> SaleCandidate:
     return SaleCandidate(
         number=values["order_number"],
         store_id=values.get("store_id"),
-        occurred_at=parse_datetime(values["occurred_at"]),
+        occurred_at=_staged_datetime(values["occurred_at"]),
         left=Decimal(str(values["paid"])) - Decimal(str(values.get("refunded") or 0)),
     )
 

@@ -15,6 +15,7 @@ A refund above what is left is a business rule (``RefundTooLarge``, API 422 ``to
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -103,7 +104,7 @@ def purchase_record(
     shipping_amount: Decimal = Decimal(0),
     gift_card_amount: Decimal = Decimal(0),
     points_amount: Decimal = Decimal(0),
-    lines: list[Line] = (),
+    lines: Sequence[Line] = (),
     now: datetime.datetime | None = None,
 ) -> tuple[Purchase, bool]:
     """Store a purchase once; returns (purchase, created). ``purchases_record`` of one."""

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
@@ -230,7 +230,7 @@ def new_lot(
     repay: int,
     at: datetime.datetime,
     available_from: datetime.datetime | None = None,
-    expires: datetime.datetime | bool | None = True,
+    expires: datetime.datetime | Literal[True] | None = True,
 ) -> Lot:
     """The lot for incoming points, unsaved; ``repay`` of them went to the account's debt.
 

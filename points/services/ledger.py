@@ -22,7 +22,7 @@ from config.common.bulk import bulk_insert
 from members.models import Member
 from points import policy
 from points.errors import NotRedeemable
-from points.models import Entry, LotAllocation, PointType, Source
+from points.models import Account, Entry, LotAllocation, PointType, Source
 from points.services.common import (
     Taking,
     add_lot,
@@ -391,7 +391,9 @@ def points_transfer(
     return out_entry, in_entry
 
 
-def _receive_by_expiry(receiver, entry: Entry, taking: Taking, repay: int, at: datetime.datetime) -> None:
+def _receive_by_expiry(
+    receiver: Account, entry: Entry, taking: Taking, repay: int, at: datetime.datetime
+) -> None:
     """One lot per expiry date received; the first ones pay the receiver's debt."""
     by_expiry: dict[datetime.datetime | None, int] = {}
     for lot, part in taking.parts:
