@@ -215,3 +215,10 @@ def test_lookup_refuses_what_the_database_cannot_hold(partner_a):
         assert response.status_code == 400, params
         assert response.json()["code"] == "invalid"
     assert partner_a.get(URL + "lookup/", {"kind": "nope", "value": "x"}).json()["fields"].keys() == {"kind"}
+
+
+def test_a_mistyped_list_filter_is_400_naming_it_not_the_whole_list(partner_a):
+    response = partner_a.get(URL, {"stauts": "active", "page_size": "10"})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"stauts": ["Not a parameter of this list."]}
+    assert partner_a.get(URL, {"status": "active", "page_size": "10"}).status_code == 200

@@ -59,6 +59,18 @@ class StrictFilterBackend(DjangoFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and getattr(view, "action", "list") == "list":
+            # a mistyped filter (``?stauts=active``) would list everything unfiltered
+            paginator = getattr(view, "paginator", None)
+            known = set(filterset_class.base_filters)
+            known |= {
+                getattr(paginator, "cursor_query_param", ""),
+                getattr(paginator, "page_size_query_param", ""),
+            }
+            if unknown := sorted(set(request.query_params) - known):
+                raise serializers.ValidationError(
+                    {name: [_("Not a parameter of this list.")] for name in unknown}
+                )
         if filterset_class is not None:
             empty = sorted(
                 name
