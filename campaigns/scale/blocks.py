@@ -14,9 +14,10 @@ the other. The queue holds at most two blocks, which bounds memory.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.db import connection, connections, transaction
 class Rows:
     """One table's rows of a block, with the time that orders them (and local ids)."""
 
-    __slots__ = ("rows", "times", "ids")
+    __slots__ = ("ids", "rows", "times")
 
     def __init__(self) -> None:
         self.rows: list[Any] = []
@@ -120,7 +121,9 @@ class Writer:
         self.counts: dict[str, int] = {}
         self.error: BaseException | None = None
         self.threads = [
-            threading.Thread(target=self._run, args=(self.first, self.second), name="seed-copy-1", daemon=True),
+            threading.Thread(
+                target=self._run, args=(self.first, self.second), name="seed-copy-1", daemon=True
+            ),
             threading.Thread(target=self._run, args=(self.second, None), name="seed-copy-2", daemon=True),
         ]
         for thread in self.threads:
@@ -151,10 +154,8 @@ class Writer:
         """After a failure in the generating thread: let the threads end."""
         self.error = self.error or RuntimeError("abandoned")
         for into in (self.first, self.second):
-            try:
+            with contextlib.suppress(queue.Full):
                 into.put_nowait(None)
-            except queue.Full:
-                pass
 
     def _run(self, source: queue.Queue, then: queue.Queue | None) -> None:
         try:
@@ -171,11 +172,9 @@ class Writer:
                 then.put(None)
         except BaseException as exc:  # handed to the generating thread by put() and close()
             self.error = exc
-            if then is not None:
-                try:
+            if then is not None:  # unless the second thread failed too: it finds the error then
+                with contextlib.suppress(queue.Full):
                     then.put_nowait(None)
-                except queue.Full:  # the second thread has failed too, or will find the error
-                    pass
         finally:
             connections.close_all()
 

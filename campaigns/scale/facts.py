@@ -23,7 +23,12 @@ HOURS = list(range(24))
 # share of purchases per local hour: shops open 9:00-22:00, evenings busiest
 SHOP_HOURS = [0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 6, 7, 9, 8, 7, 7, 7, 8, 10, 11, 10, 8, 5, 2]
 SIGN_IN_HOURS = [0, 0, 0, 0, 0, 0, 1, 4, 8, 6, 4, 3, 5, 4, 3, 3, 3, 3, 4, 5, 7, 8, 6, 2]
-ONLINE_WEIGHTS = {Channel.TMALL: 40, Channel.JD: 25, Channel.DOUYIN: 20, Channel.WECHAT_MINIPROGRAM: 15}
+ONLINE_WEIGHTS: dict[str, int] = {
+    Channel.TMALL: 40,
+    Channel.JD: 25,
+    Channel.DOUYIN: 20,
+    Channel.WECHAT_MINIPROGRAM: 15,
+}
 REFUNDS = 0.04  # of purchases; most of them whole, some partial
 EVENTS_PER_PURCHASE = 0.5  # behaviour events the run aims at, per purchase asked for
 
@@ -123,7 +128,9 @@ class Facts:
         facts = []
         for n, at in enumerate(times, start=1):
             if rng.random() < person.online:
-                store = self.online[bisect.bisect(self.online_weights, rng.random() * self.online_weights[-1])]
+                store = self.online[
+                    bisect.bisect(self.online_weights, rng.random() * self.online_weights[-1])
+                ]
             elif rng.random() < 0.85:
                 store = person.store
             else:
@@ -133,13 +140,17 @@ class Facts:
             shipping = 0
             if store.channel != Channel.STORE and rng.random() < 0.3 and paid > 2000:
                 shipping = rng.choice((600, 800, 1000, 1200))
-            fact = PurchaseFact(at, store.source, f"{person.number}-{n:04d}", store.channel, store, gross, paid, shipping)
+            fact = PurchaseFact(
+                at, store.source, f"{person.number}-{n:04d}", store.channel, store, gross, paid, shipping
+            )
             if rng.random() < REFUNDS:
                 back = at + int(DAY * min(rng.lognormvariate(1.1, 0.9), 30)) + 600
                 if back < self.now:
                     fact.refund_at = back
                     partial = rng.random() < 0.4 and paid >= 2000
-                    fact.refund = max(100, paid * rng.randint(10, 90) // 100 // 100 * 100) if partial else paid
+                    fact.refund = (
+                        max(100, paid * rng.randint(10, 90) // 100 // 100 * 100) if partial else paid
+                    )
             facts.append(fact)
         return facts
 
@@ -157,7 +168,9 @@ class Facts:
                     continue
                 days.add(day)
                 local = datetime.datetime.fromtimestamp(at, self.tz)
-                events.append(EventFact(at, "daily_sign_in", f"signin:{person.id}:{local:%Y%m%d}", "wechat_mp"))
+                events.append(
+                    EventFact(at, "daily_sign_in", f"signin:{person.id}:{local:%Y%m%d}", "wechat_mp")
+                )
         if person.registered >= self.start and rng.random() < 0.3:
             at = person.registered + rng.randrange(300, 30 * DAY)
             if at < self.now:

@@ -13,8 +13,8 @@ balance exactly as live ones do.
 Lots are appended to the block's lot table when made and changed in place while the member's
 history goes on, so the row written holds the final remainder. A lot is a list
 ``[local id, amount, remaining, available_at, expires_at, entry, account, source]`` (times in
-epoch seconds, the entry's local id); entries and allocations go to their tables with local ids, mapped to real ids when
-the block is written (``campaigns.scale.blocks``).
+epoch seconds, the entry's local id); entries and allocations go to their tables with local
+ids, mapped to real ids when the block is written (``campaigns.scale.render``).
 """
 
 from __future__ import annotations
@@ -34,19 +34,19 @@ class Book:
 
     __slots__ = (
         "account",
-        "member",
-        "code",
-        "block",
-        "lots",
-        "head",
-        "own",
         "balance",
+        "block",
+        "code",
         "debt",
         "earned",
-        "spent",
         "expired",
         "flagged_at",
+        "head",
         "last_at",
+        "lots",
+        "member",
+        "own",
+        "spent",
     )
 
     def __init__(self, block: Block, account: int, member: int, code: str) -> None:
@@ -130,7 +130,9 @@ class Book:
         assert amount == 0, "spend above what is spendable"
         return parts
 
-    def spend(self, amount: int, *, source: str, reason: str, at: int, ref: tuple, kind: str = "spend") -> int:
+    def spend(
+        self, amount: int, *, source: str, reason: str, at: int, ref: tuple, kind: str = "spend"
+    ) -> int:
         """Debit available points (callers check ``spendable`` first); returns the entry."""
         parts = self._take_spendable(amount, at)
         if kind == "spend":
@@ -144,7 +146,9 @@ class Book:
         parts: list[tuple[list[Any], int]] = []
         wanted = amount
         mine = self.own[own]
-        order = [mine] + [lot for lot in self.lots[self.head :] if lot is not mine and lot[AVAILABLE_AT] <= at]
+        order = [mine] + [
+            lot for lot in self.lots[self.head :] if lot is not mine and lot[AVAILABLE_AT] <= at
+        ]
         order += [lot for lot in self.lots[self.head :] if lot is not mine and lot[AVAILABLE_AT] > at]
         for lot in order:
             if wanted <= 0:

@@ -23,17 +23,31 @@ from campaigns.earning.engine import in_control
 from campaigns.scale.facts import EventFact, Facts, PurchaseFact
 from campaigns.scale.ledger import Book
 from campaigns.scale.people import DAY, People, Person
+from campaigns.scale.spending import adjust, redeem
 from campaigns.scale.world import World, cny, money, refund_params
 from points.services.common import fingerprint
 
-GROWTH_KINDS = ("earn", "reverse", "adjust")  # what counts for tiers (tiers.selectors.QUALIFYING_KINDS)
 ADJUSTED = 0.005  # members with an operator's adjustment
 ADJUSTMENTS = [(200, "客诉补偿积分"), (500, "门店活动补录积分"), (-100, "重复积分扣回")]
 
 
 class Life:
-    __slots__ = ("world", "person", "rng", "points", "growth", "tier", "status", "years", "issued")
-    __slots__ += ("bought", "joined", "limits", "redeemed", "controls", "changes_at")
+    __slots__ = (
+        "bought",
+        "controls",
+        "growth",
+        "issued",
+        "joined",
+        "limits",
+        "person",
+        "points",
+        "redeemed",
+        "rng",
+        "status",
+        "tier",
+        "world",
+        "years",
+    )
 
     def __init__(self, world: World, person: Person, first_account: int) -> None:
         self.world, self.person = world, person
@@ -84,9 +98,9 @@ class Life:
             elif kind == "event":
                 self._event(payload)
             elif kind == "redeem":
-                self._redeem(at)
+                redeem(self, at)
             else:
-                self._adjust(at, *payload)
+                adjust(self, at, *payload)
         for at, kind in ticks[tick:]:
             self._tick(at, kind)
         self._finish()
@@ -125,9 +139,9 @@ class Life:
             ("base", growth_type, None, base, Decimal(0), params),
         ]
         tier = world.tiers[self.tier]
-        if (multiplier := world.multipliers[tier.id]) != 100:
-            if extra := base * (multiplier - 100) // 100:
-                earned.append(("tier", points_type, None, extra, Decimal(0), world.tier_params[tier.id]))
+        multiplier = world.multipliers[tier.id]
+        if multiplier != 100 and (extra := base * (multiplier - 100) // 100):
+            earned.append(("tier", points_type, None, extra, Decimal(0), world.tier_params[tier.id]))
         coupons = []
         local = world.local(at)
         for offer in world.offers:
@@ -150,7 +164,9 @@ class Life:
             points = sum(parts.values())
             if points:
                 cost = points * world.programme.cny_value
-                earned.append(("campaign", points_type, offer.id, points, cost, world.campaign_params(offer, parts)))
+                earned.append(
+                    ("campaign", points_type, offer.id, points, cost, world.campaign_params(offer, parts))
+                )
             if offer.benefit_id is not None:
                 coupons.append(offer)
             if points or offer.benefit_id is not None:
@@ -185,17 +201,46 @@ class Life:
     def _purchase_award(self, fact: PurchaseFact, purchase: int, earned: list, coupons: list) -> int:
         """The purchase's award and its lines (every purchase's, or those a campaign gave to)."""
         world, person, at = self.world, self.person, fact.at
-        award = world.award("purchase", person.id, at, reason=f"{fact.source} {fact.order}"[:100], purchase=purchase)
+        award = world.award(
+            "purchase", person.id, at, reason=f"{fact.source} {fact.order}"[:100], purchase=purchase
+        )
         for kind, type_id, campaign, amount, cost, line_params in earned:
-            world.line(award, person.id, kind, type_id, amount, at, line_params, campaign=campaign, cost=cny(amount, world.programme.cny_value) if cost else "0")
+            world.line(
+                award,
+                person.id,
+                kind,
+                type_id,
+                amount,
+                at,
+                line_params,
+                campaign=campaign,
+                cost=cny(amount, world.programme.cny_value) if cost else "0",
+            )
         for offer in coupons:
             coupon = world.coupon(
-                member=person.id, benefit=offer.benefit_id, origin="campaign", at=at, days=offer.benefit_days, store=fact.store
+                member=person.id,
+                benefit=offer.benefit_id,
+                origin="campaign",
+                at=at,
+                days=offer.benefit_days,
+                store=fact.store,
             )
-            world.line(award, person.id, "campaign", None, 0, at, json.dumps({"campaign": offer.name}), campaign=offer.id, coupon=coupon)
+            world.line(
+                award,
+                person.id,
+                "campaign",
+                None,
+                0,
+                at,
+                json.dumps({"campaign": offer.name}),
+                campaign=offer.id,
+                coupon=coupon,
+            )
         return award
 
-    def _refund(self, at: int, purchase: int, fact: PurchaseFact, earned: list, earned_award: int | None) -> None:
+    def _refund(
+        self, at: int, purchase: int, fact: PurchaseFact, earned: list, earned_award: int | None
+    ) -> None:
         world, person = self.world, self.person
         block = world.block
         number = f"{fact.order}-R1"
@@ -206,18 +251,33 @@ class Life:
         award = None
         if earned_award is not None:  # a refund's award mirrors its purchase's
             award = world.award(
-                "refund", person.id, at, reason=(world.refund_reason % {"number": number})[:100], purchase=purchase, refund=refund
+                "refund",
+                person.id,
+                at,
+                reason=(world.refund_reason % {"number": number})[:100],
+                purchase=purchase,
+                refund=refund,
             )
         share = min(Decimal(fact.refund) / Decimal(fact.paid), Decimal(1))
         totals: dict[int, int] = {}
         for kind, type_id, campaign, amount, cost, params in sorted(earned, key=lambda line: str(line[:3])):
-            take = amount if share == 1 else int((amount * share).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+            take = (
+                amount if share == 1 else int((amount * share).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+            )
             take = min(take, amount)
             if take and award is not None:
                 ratio = cost / amount if amount else Decimal(0)
                 back = -(ratio * take)
                 world.line(
-                    award, person.id, kind, type_id, -take, at, refund_params(params, share), campaign=campaign, cost=str(back.quantize(Decimal("0.0001"))) if back else "0"
+                    award,
+                    person.id,
+                    kind,
+                    type_id,
+                    -take,
+                    at,
+                    refund_params(params, share),
+                    campaign=campaign,
+                    cost=str(back.quantize(Decimal("0.0001"))) if back else "0",
                 )
             if take:
                 totals[type_id] = totals.get(type_id, 0) + take
@@ -247,60 +307,6 @@ class Life:
             expires_at=world.expires(at),
             ref=("E", local, 0, at),
         )
-
-    def _redeem(self, at: int) -> None:
-        world, person, rng = self.world, self.person, self.rng
-        if person.status != "active":
-            return
-        have = self.points.spendable(at)
-        choices = [
-            r
-            for r in world.programme.rewards
-            if r.price <= have
-            and r.min_rank <= self.tier
-            and (r.limit is None or self.limits.get(r.id, 0) < r.limit)
-            and (world.stock[r.id] is None or world.stock[r.id] > 0)
-        ]
-        if not choices:
-            return
-        reward = rng.choices(choices, [r.weight for r in choices])[0]
-        if world.stock[reward.id] is not None:
-            world.stock[reward.id] -= 1
-        self.limits[reward.id] = self.limits.get(reward.id, 0) + 1
-        self.redeemed += 1
-        key = f"seed:{person.number}:{self.redeemed}"
-        ref = f"reward:{reward.id}"
-        digest = fingerprint(op="spend", member=person.id, type="points", amount=reward.price, source="redemption", ref=ref)
-        spend = self.points.spend(
-            reward.price, source="redemption", reason=reward.name[:200], at=at, ref=("K", 0, 0, (f"reward:{key}", ref, digest))
-        )
-        coupon, status, tracking, ship_to = None, "completed", "", ""
-        if reward.kind == "physical":
-            age = world.now - at
-            status = "delivered" if age > 10 * DAY else "shipped" if age > 3 * DAY else "requested"
-            tracking = f"SF{1_300_000_000_000 + rng.randrange(10**12):013d}" if status != "requested" else ""
-            ship_to = f"{person.store.city or '上海'} 人民路 {rng.randint(1, 999)} 号"
-        else:
-            assert reward.benefit_id is not None
-            coupon = world.coupon(
-                member=person.id, benefit=reward.benefit_id, origin="reward", at=at, days=reward.valid_days, store=person.store
-            )
-        row = (person.id, reward.id, reward.price, status, spend, coupon, ship_to, tracking, key, at)
-        world.block.redemptions.add(row, at)
-
-    def _adjust(self, at: int, amount: int, reason: str) -> None:
-        book = self.points
-        if amount < 0 and book.spendable(at) < -amount:
-            return
-        key = f"ops:{self.person.number}:1"
-        digest = fingerprint(op="adjust", account=book.account, amount=amount, reason=reason)
-        ref = ("K", 0, 0, (key, "", digest))
-        if amount > 0:
-            book.earn(
-                amount, source="operator", reason=reason, at=at, available_at=at, expires_at=self.world.expires(at), ref=ref, kind="adjust"
-            )
-        else:
-            book.spend(-amount, source="operator", reason=reason, at=at, ref=ref, kind="adjust")
 
     # --- tiers and their coupons ------------------------------------------------------------
 
@@ -333,23 +339,47 @@ class Life:
         coupons = self._issue(at)
         stamp = world.utc_time(at).strftime("%Y%m%d%H%M%S")
         key = f"tier_upgrade:{self.person.id}:{tier.code}:{stamp}"
-        award = world.award("lifecycle", self.person.id, at, reason=world.upgrade_reason, cause=cause, key=key)
+        award = world.award(
+            "lifecycle", self.person.id, at, reason=world.upgrade_reason, cause=cause, key=key
+        )
         offer = world.programme.upgrade
         if offer is not None and offer.starts <= at < offer.ends and offer.bonus:
             params = world.campaign_params(offer, {"bonus": offer.bonus})
             cost = cny(offer.bonus, world.programme.cny_value)
-            world.line(award, self.person.id, "campaign", world.programme.points_type, offer.bonus, at, params, campaign=offer.id, cost=cost)
+            world.line(
+                award,
+                self.person.id,
+                "campaign",
+                world.programme.points_type,
+                offer.bonus,
+                at,
+                params,
+                campaign=offer.id,
+                cost=cost,
+            )
             self._join(offer.id, False, at)
             digest = fingerprint(
-                op="earn", member=self.person.id, type="points", amount=offer.bonus, source="campaign", ref=key,
+                op="earn",
+                member=self.person.id,
+                type="points",
+                amount=offer.bonus,
+                source="campaign",
+                ref=key,
                 available_at=world.utc_time(at),
             )
             self.points.earn(
-                offer.bonus, source="campaign", reason=world.upgrade_reason, at=at, available_at=at,
-                expires_at=world.expires(at), ref=("K", 0, 0, (f"{key}:points", key, digest)),
+                offer.bonus,
+                source="campaign",
+                reason=world.upgrade_reason,
+                at=at,
+                available_at=at,
+                expires_at=world.expires(at),
+                ref=("K", 0, 0, (f"{key}:points", key, digest)),
             )
         for coupon in coupons:
-            world.line(award, self.person.id, "benefit", None, 0, at, world.tier_names[tier.id], coupon=coupon)
+            world.line(
+                award, self.person.id, "benefit", None, 0, at, world.tier_names[tier.id], coupon=coupon
+            )
 
     def _review(self, at: int) -> None:
         """The period-end review (``tiers_review_due``): one level down at most, never below what
@@ -367,7 +397,9 @@ class Life:
             self.tier, status[0] = after, at
             reason = "upgrade" if after > before else "downgrade"
             tiers = world.tiers
-            world.block.changes.add((self.person.id, tiers[before].id, tiers[after].id, tiers[after].id, reason, value, at), at)
+            world.block.changes.add(
+                (self.person.id, tiers[before].id, tiers[after].id, tiers[after].id, reason, value, at), at
+            )
 
     def _issue(self, at: int) -> list[int]:
         """``entitlements_issue`` for this member at ``at``: the period's coupons not yet issued."""
@@ -386,8 +418,15 @@ class Life:
             for seq in range(1, ent.quantity + 1):
                 made.append(
                     world.coupon(
-                        member=person.id, benefit=ent.benefit_id, origin="entitlement", at=at, days=ent.valid_days,
-                        store=person.store, entitlement=ent.id, period=period, seq=seq,
+                        member=person.id,
+                        benefit=ent.benefit_id,
+                        origin="entitlement",
+                        at=at,
+                        days=ent.valid_days,
+                        store=person.store,
+                        entitlement=ent.id,
+                        period=period,
+                        seq=seq,
                     )
                 )
         return made
@@ -397,7 +436,10 @@ class Life:
     def _finish(self) -> None:
         world, person = self.world, self.person
         block = world.block
-        for book, type_id in ((self.points, world.programme.points_type), (self.growth, world.programme.growth_type)):
+        for book, type_id in (
+            (self.points, world.programme.points_type),
+            (self.growth, world.programme.growth_type),
+        ):
             account, member, *figures, flagged, updated = book.account_row(world.now)
             block.accounts.append((account, member, type_id, *figures, flagged, updated or person.registered))
         if self.status is not None:

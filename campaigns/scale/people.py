@@ -86,7 +86,9 @@ class Person:
 class People:
     """Draws member ``index`` of a run: the same person for the same seed, every time."""
 
-    def __init__(self, *, seed: int, total: int, first_id: int, start: int, now: int, programme: Programme) -> None:
+    def __init__(
+        self, *, seed: int, total: int, first_id: int, start: int, now: int, programme: Programme
+    ) -> None:
         self.seed, self.total, self.first_id = seed, total, first_id
         self.start, self.now = start, now
         rng = random.Random(f"scale:{seed}:numbers")
@@ -156,7 +158,10 @@ class People:
         given = rng.choice(self.given[female])
         if len(given) == 1 and rng.random() < 0.4:
             given += rng.choice(self.given[female])[0]
-        name = self.surnames[bisect.bisect(self.surname_weights, rng.random() * self.surname_weights[-1])] + given
+        name = (
+            self.surnames[bisect.bisect(self.surname_weights, rng.random() * self.surname_weights[-1])]
+            + given
+        )
         self.phones.counter = self.cards.counter = person.index
         mobile = f"+86{rng.choice(MOBILE_PREFIXES)}{self.phones()}"
         store = person.store if channel == Channel.STORE else self.online.get(channel)
@@ -198,7 +203,9 @@ def people_chunks(people: People, chunk: int) -> Iterator[tuple[list[tuple], lis
     """(member rows, identity rows, Σ purchase weight, Σ sign-in weight) per ``chunk`` members;
     identity rows lack their id (numbered by the caller)."""
     for first in range(0, people.total, chunk):
-        members, identities, buys, signs = [], [], 0.0, 0.0
+        members: list[tuple] = []
+        identities: list[tuple] = []
+        buys = signs = 0.0
         for index in range(first, min(first + chunk, people.total)):
             person = people.person(index, rows=True)
             members.append(person.row)
@@ -207,4 +214,3 @@ def people_chunks(people: People, chunk: int) -> Iterator[tuple[list[tuple], lis
             buys += person.buys * years
             signs += person.signs * years
         yield members, identities, buys, signs
-

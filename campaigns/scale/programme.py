@@ -140,7 +140,9 @@ class Programme:
 
 def _stores(count: int) -> list[Store]:
     shops = max(1, count - len(ONLINE))
-    slots = [(city, d) for d in range(7) for city, (_p, _w, districts) in CITIES.items() if d < len(districts)]
+    slots = [
+        (city, d) for d in range(7) for city, (_p, _w, districts) in CITIES.items() if d < len(districts)
+    ]
     made = []
     for n in range(min(shops, len(slots))):
         city, d = slots[n]
@@ -150,7 +152,9 @@ def _stores(count: int) -> list[Store]:
         made.append((STORE_CODE.format(n), name, "", Store.Kind.PARTNER))
     stores = []
     for code, name, city, kind in made:
-        stores.append(Store.objects.get_or_create(code=code, defaults={"name": name, "city": city, "kind": kind})[0])
+        stores.append(
+            Store.objects.get_or_create(code=code, defaults={"name": name, "city": city, "kind": kind})[0]
+        )
     return stores
 
 
@@ -256,15 +260,15 @@ def programme_read(stores: list[Store], codes: list[str]) -> Programme:
     policy = TierPolicy.current()
     if policy.window != TierPolicy.Window.CALENDAR or policy.metric != TierPolicy.Metric.GROWTH:
         raise ValueError("seed_scale models the calendar-year growth policy of the demo ladder.")
-    tiers = [
-        TierInfo(t.pk, t.rank, t.code, t.name, t.threshold, t.earn_multiplier) for t in ladder()
-    ]
+    tiers = [TierInfo(t.pk, t.rank, t.code, t.name, t.threshold, t.earn_multiplier) for t in ladder()]
     entitlements: dict[int, list[EntitlementInfo]] = {tier.id: [] for tier in tiers}
     for e in Entitlement.objects.filter(active=True, tier__isnull=False, benefit__active=True).select_related(
         "benefit"
     ):
         if e.benefit.issued and e.tier_id is not None:
-            entitlements[e.tier_id].append(EntitlementInfo(e.pk, e.benefit_id, e.quantity, e.period, e.benefit.valid_days))
+            entitlements[e.tier_id].append(
+                EntitlementInfo(e.pk, e.benefit_id, e.quantity, e.period, e.benefit.valid_days)
+            )
     from benefits.demo import REWARDS
 
     rewards = [
@@ -280,7 +284,9 @@ def programme_read(stores: list[Store], codes: list[str]) -> Programme:
             r.benefit.valid_days if r.benefit else 0,
             REWARDS.get(r.name, (0,) * 7)[6] or 1,
         )
-        for r in Reward.objects.filter(active=True).select_related("benefit", "min_tier").order_by("points_price", "pk")
+        for r in Reward.objects.filter(active=True)
+        .select_related("benefit", "min_tier")
+        .order_by("points_price", "pk")
     ]
     offers, upgrade = [], None
     live = Campaign.objects.filter(

@@ -20,19 +20,23 @@ from points.services.common import fingerprint
 UTC = datetime.UTC
 TABLES = {
     "purchases_purchase": (
-        "id", "source", "order_number", "channel", "store_id", "member_id", "occurred_at", "gross_amount",
-        "paid_amount", "shipping_amount", "gift_card_amount", "points_amount", "refunded_amount", "status",
-        "created_at",
+        "id", "source", "order_number", "channel", "store_id", "member_id", "occurred_at",
+        "gross_amount", "paid_amount", "shipping_amount", "gift_card_amount", "points_amount",
+        "refunded_amount", "status", "created_at",
     ),
-    "purchases_refund": ("id", "purchase_id", "source", "refund_number", "amount", "occurred_at", "created_at"),
-    "purchases_memberevent": ("id", "member_id", "event_type_id", "key", "channel", "occurred_at", "created_at"),
+    "purchases_refund": (
+        "id", "purchase_id", "source", "refund_number", "amount", "occurred_at", "created_at",
+    ),
+    "purchases_memberevent": (
+        "id", "member_id", "event_type_id", "key", "channel", "occurred_at", "created_at",
+    ),
     "campaigns_award": (
         "id", "key", "kind", "member_id", "purchase_id", "refund_id", "event_id", "reason", "cause_id",
         "occurred_at", "created_at",
     ),
     "benefits_coupon": (
-        "id", "code", "benefit_id", "member_id", "status", "valid_from", "valid_until", "origin", "entitlement_id",
-        "period_key", "seq", "issued_at", "redeemed_at", "redeemed_store_id", "void_reason",
+        "id", "code", "benefit_id", "member_id", "status", "valid_from", "valid_until", "origin",
+        "entitlement_id", "period_key", "seq", "issued_at", "redeemed_at", "redeemed_store_id", "void_reason",
     ),
     "campaigns_awardline": (
         "id", "award_id", "member_id", "kind", "point_type_id", "amount", "campaign_id", "coupon_id", "cny",
@@ -47,13 +51,13 @@ TABLES = {
         "idempotency_key", "fingerprint", "created_at",
     ),
     "points_lot": (
-        "id", "account_id", "entry_id", "source", "source_ref", "amount", "remaining", "status", "available_at",
-        "expires_at",
+        "id", "account_id", "entry_id", "source", "source_ref", "amount", "remaining", "status",
+        "available_at", "expires_at",
     ),
     "points_lotallocation": ("id", "entry_id", "lot_id", "amount"),
     "benefits_redemption": (
-        "id", "member_id", "reward_id", "points", "status", "spend_id", "coupon_id", "ship_to", "tracking_number",
-        "idempotency_key", "created_at", "updated_at", "note",
+        "id", "member_id", "reward_id", "points", "status", "spend_id", "coupon_id", "ship_to",
+        "tracking_number", "idempotency_key", "created_at", "updated_at", "note",
     ),
     "campaigns_participation": ("id", "campaign_id", "member_id", "control", "first_at"),
     "tiers_tierchange": (
@@ -179,17 +183,30 @@ def _awards(block: Block, order: list[int]) -> Iterator[tuple]:
         elif kind == "event":
             key = f"event:{event_id}"
         cause_id = None if cause is None else ids[cause]
-        yield ids[local], key, kind, member, purchase_id, refund_id, event_id, reason, cause_id, utc(at), utc(created)
+        yield (
+            ids[local],
+            key,
+            kind,
+            member,
+            purchase_id,
+            refund_id,
+            event_id,
+            reason,
+            cause_id,
+            utc(at),
+            utc(created),
+        )
 
 
 def _coupons(block: Block, order: list[int]) -> Iterator[tuple]:
     rows, ids = block.coupons.rows, block.coupons.ids
     for local in order:
-        code, benefit, member, status, at, until, origin, entitlement, period, seq, used_at, store = rows[local]
+        row = rows[local]
+        code, benefit, member, status, at, until, origin, entitlement, period, seq, used_at, store = row
         moment = utc(at)
         yield (
-            ids[local], code, benefit, member, status, moment, utc(until), origin, entitlement, period, seq, moment,
-            utc(used_at), store, "",
+            ids[local], code, benefit, member, status, moment, utc(until), origin, entitlement, period, seq,
+            moment, utc(used_at), store, "",
         )  # fmt: skip
 
 
@@ -198,17 +215,58 @@ def _lines(block: Block, order: list[int]) -> Iterator[tuple]:
     for local in order:
         award, member, kind, type_id, amount, campaign, coupon, cost, at, params = rows[local]
         coupon_id = None if coupon is None else coupons[coupon]
-        yield ids[local], awards[award], member, kind, type_id, amount, campaign, coupon_id, cost, utc(at), params
+        yield (
+            ids[local],
+            awards[award],
+            member,
+            kind,
+            type_id,
+            amount,
+            campaign,
+            coupon_id,
+            cost,
+            utc(at),
+            params,
+        )
 
 
 def _accounts(block: Block) -> Iterator[tuple]:
-    for account, member, type_id, available, pending, debt, earned, spent, expired, flagged, updated in block.accounts:
-        yield account, member, type_id, available, pending, debt, earned, spent, expired, utc(flagged), utc(updated)
+    for (
+        account,
+        member,
+        type_id,
+        available,
+        pending,
+        debt,
+        earned,
+        spent,
+        expired,
+        flagged,
+        updated,
+    ) in block.accounts:
+        yield (
+            account,
+            member,
+            type_id,
+            available,
+            pending,
+            debt,
+            earned,
+            spent,
+            expired,
+            utc(flagged),
+            utc(updated),
+        )
 
 
 def _entries(block: Block, order: list[int], refs: list[str]) -> Iterator[tuple]:
     rows, ids = block.entries.rows, block.entries.ids
-    purchases, refunds, events, lots = block.purchases.ids, block.refunds.ids, block.events.ids, block.lots.ids
+    purchases, refunds, events, lots = (
+        block.purchases.ids,
+        block.refunds.ids,
+        block.events.ids,
+        block.lots.ids,
+    )
     for local in order:
         account, kind, amount, balance, source, reason, at, member, code, ref_kind, a, b, extra = rows[local]
         if ref_kind == "P":
@@ -235,25 +293,49 @@ def _lots(block: Block, order: list[int], refs: list[str], now: int) -> Iterator
         _lid, amount, remaining, available_at, expires_at, entry, account, source = rows[local]
         status = "pending" if available_at > now else "available"
         yield (
-            ids[local], account, entries[entry], source, refs[entry], amount, remaining, status, utc(available_at),
-            utc(expires_at),
+            ids[local], account, entries[entry], source, refs[entry], amount, remaining, status,
+            utc(available_at), utc(expires_at),
         )  # fmt: skip
 
 
 def _allocations(block: Block, order: list[int]) -> Iterator[tuple]:
-    rows, ids, entries, lots = block.allocations.rows, block.allocations.ids, block.entries.ids, block.lots.ids
+    rows, ids, entries, lots = (
+        block.allocations.rows,
+        block.allocations.ids,
+        block.entries.ids,
+        block.lots.ids,
+    )
     for local in order:
         entry, lot, amount = rows[local]
         yield ids[local], entries[entry], lots[lot], amount
 
 
 def _redemptions(block: Block, order: list[int]) -> Iterator[tuple]:
-    rows, ids, entries, coupons = block.redemptions.rows, block.redemptions.ids, block.entries.ids, block.coupons.ids
+    rows, ids, entries, coupons = (
+        block.redemptions.rows,
+        block.redemptions.ids,
+        block.entries.ids,
+        block.coupons.ids,
+    )
     for local in order:
         member, reward, points, status, spend, coupon, ship_to, tracking, key, at = rows[local]
         moment = utc(at)
         coupon_id = None if coupon is None else coupons[coupon]
-        yield ids[local], member, reward, points, status, entries[spend], coupon_id, ship_to, tracking, key, moment, moment, ""
+        yield (
+            ids[local],
+            member,
+            reward,
+            points,
+            status,
+            entries[spend],
+            coupon_id,
+            ship_to,
+            tracking,
+            key,
+            moment,
+            moment,
+            "",
+        )
 
 
 def _participations(block: Block, order: list[int]) -> Iterator[tuple]:

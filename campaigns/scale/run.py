@@ -144,7 +144,15 @@ def _members(people: People, ids: Ids, writer: Writer, say: Callable[[str], None
     for members, identities, chunk_buys, chunk_signs in people_chunks(people, MEMBER_CHUNK):
         first = ids.take("members_identity", len(identities))
         numbered = [(first + n, *row) for n, row in enumerate(identities)]
-        writer.put(([("members_member", MEMBER_COLUMNS, members), ("members_identity", IDENTITY_COLUMNS, numbered)], []))
+        writer.put(
+            (
+                [
+                    ("members_member", MEMBER_COLUMNS, members),
+                    ("members_identity", IDENTITY_COLUMNS, numbered),
+                ],
+                [],
+            )
+        )
         buys, signs, done = buys + chunk_buys, signs + chunk_signs, done + len(members)
         if done % (10 * MEMBER_CHUNK) == 0 or done == people.total:
             say(f"members {done:>12,} / {people.total:,}")

@@ -23,7 +23,7 @@ from campaigns.scale.programme import Programme, StoreInfo, TierInfo
 from members.models import Channel
 
 # chance that an issued coupon is used, by benefit kind
-USED = {
+USED: dict[str, float] = {
     Benefit.Kind.AMOUNT_OFF: 0.35,
     Benefit.Kind.PERCENT_OFF: 0.3,
     Benefit.Kind.FREE_SHIPPING: 0.45,
@@ -55,7 +55,7 @@ class World:
         self.tiers: list[TierInfo] = programme.tiers
         self.pending = programme.pending_days * DAY
         self.offers = programme.offers
-        self.stock = {r.id: r.stock for r in programme.rewards}
+        self.stock = {r.id: r.stock for r in programme.rewards if r.stock is not None}  # units left
         self.benefit_kinds = dict(Benefit.objects.values_list("pk", "kind"))
         self.online_store = next((s for s in programme.stores if s.channel != Channel.STORE), None)
         self._expiry: dict[int, int] = {}
@@ -125,12 +125,27 @@ class World:
             if used_at < self.now:
                 status = "redeemed"
                 kind = self.benefit_kinds[benefit]
-                shop = self.online_store if kind == Benefit.Kind.FREE_SHIPPING and self.online_store else store
+                shop = (
+                    self.online_store if kind == Benefit.Kind.FREE_SHIPPING and self.online_store else store
+                )
                 used_store = shop.id
             else:
                 used_at = None
         code = "".join(rng.choices(ALPHABET, k=CODE_LENGTH))
-        row = (code, benefit, member, status, at, until, origin, entitlement, period, seq, used_at, used_store)
+        row = (
+            code,
+            benefit,
+            member,
+            status,
+            at,
+            until,
+            origin,
+            entitlement,
+            period,
+            seq,
+            used_at,
+            used_store,
+        )
         return self.block.coupons.add(row, at)
 
     def line(
@@ -147,7 +162,9 @@ class World:
         coupon: int | None = None,
         cost: str = "0",
     ) -> None:
-        self.block.lines.add((award, member, kind, point_type, amount, campaign, coupon, cost, at, params), at)
+        self.block.lines.add(
+            (award, member, kind, point_type, amount, campaign, coupon, cost, at, params), at
+        )
 
     def award(
         self,

@@ -26,12 +26,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--every-award",
             action="store_true",
-            help="an award with its lines for every purchase and event (default: those with a campaign's line)",
+            help="an award with its lines for every purchase and event (default: those a campaign gave to)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["members"] < 1 or options["purchases"] < 0 or options["years"] < 1 or options["stores"] < 5:
-            raise CommandError("--members and --years must be 1 or more, --purchases 0 or more, --stores 5 or more.")
+        if (
+            options["members"] < 1
+            or options["purchases"] < 0
+            or options["years"] < 1
+            or options["stores"] < 5
+        ):
+            raise CommandError(
+                "--members and --years must be 1 or more, --purchases 0 or more, --stores 5 or more."
+            )
         try:
             report = seed(
                 members=options["members"],
