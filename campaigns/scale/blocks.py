@@ -1,4 +1,4 @@
-"""Blocks of rows and the thread that COPYs them.
+"""Blocks of rows and the threads that COPY them.
 
 A block is what a few thousand members did (or a chunk of the members themselves): a buffer
 per table. Rows get local ids as they are made; when the block is complete each table is
@@ -7,9 +7,9 @@ block as they do in a live database (a member's entries lie on different pages; 
 entries lie together, once per block). References between rows (a lot's entry, an expiry's
 lot) are mapped from local to real ids when the rows are rendered.
 
-The writer thread renders and COPYs one block per transaction on its own connection while the
-main thread generates the next one: PostgreSQL ingests on one core while Python generates on
-the other. The queue holds at most two blocks, which bounds memory.
+The writer's threads render and COPY a block while the main thread generates the next one, so
+PostgreSQL ingests while Python generates. Each queue holds one block: with the two being
+written and the one being made, memory stays at a few blocks (about a gigabyte) at any size.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class Writer:
     committed before its referring ones. Index upkeep is most of COPY's cost here, so two
     connections let PostgreSQL use two cores."""
 
-    def __init__(self, depth: int = 2) -> None:
+    def __init__(self, depth: int = 1) -> None:
         self.first: queue.Queue[Stages | None] = queue.Queue(maxsize=depth)
         self.second: queue.Queue[list[Copy] | None] = queue.Queue(maxsize=depth)
         self.counts: dict[str, int] = {}

@@ -144,13 +144,11 @@ def _members(people: People, ids: Ids, writer: Writer, say: Callable[[str], None
     for members, identities, chunk_buys, chunk_signs in people_chunks(people, MEMBER_CHUNK):
         first = ids.take("members_identity", len(identities))
         numbered = [(first + n, *row) for n, row in enumerate(identities)]
+        # identities refer to members: the second connection writes them once members are in
         writer.put(
             (
-                [
-                    ("members_member", MEMBER_COLUMNS, members),
-                    ("members_identity", IDENTITY_COLUMNS, numbered),
-                ],
-                [],
+                [("members_member", MEMBER_COLUMNS, members)],
+                [("members_identity", IDENTITY_COLUMNS, numbered)],
             )
         )
         buys, signs, done = buys + chunk_buys, signs + chunk_signs, done + len(members)
