@@ -47,7 +47,7 @@ def test_the_written_fingerprints_are_the_ledgers():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_seeded_programme_balances_and_has_the_proportions_asked():
-    report = seed(members=3_000, purchases=30_000, years=2, seed=1, stores=20, now=NOW)
+    report = seed(members=3_000, purchases=30_000, years=2, seed=1, stores=20, now=NOW, fast=False)
 
     assert Member.objects.count() == 3_000 == report.counts["members_member"]
     purchases = Purchase.objects.count()
