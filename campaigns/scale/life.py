@@ -13,6 +13,7 @@ grace days, the entitlements on each 1st. Redemptions spend on rewards the membe
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import random
@@ -85,7 +86,7 @@ class Life:
             queue.append((at, order, "adjust", (amount, reason)))
         heapq.heapify(queue)
         ticks = world.ticks
-        tick = 0
+        tick = bisect.bisect_left(ticks, (person.registered, ""))  # the jobs before they joined did nothing
         while queue:
             at, order, kind, payload = heapq.heappop(queue)
             while tick < len(ticks) and ticks[tick][0] <= at:
@@ -292,11 +293,11 @@ class Life:
 
     def _event(self, event: EventFact) -> None:
         world, person, at = self.world, self.person, event.at
-        type_id, name, amount, cap, period = world.programme.events[event.code]
+        type_id, name, amount, _cap, _period = world.programme.events[event.code]
         local = world.block.events.add((person.id, type_id, event.key, event.channel, at), at)
         if world.every_award:
             award = world.award("event", person.id, at, reason=name[:100], event=local)
-            params = json.dumps({"event": name, "cap": cap, "period": period, "capped": False})
+            params = world.event_params(event.code)
             world.line(award, person.id, "behaviour", world.programme.points_type, amount, at, params)
         self.points.earn(
             amount,
@@ -328,7 +329,8 @@ class Life:
             year = world.local(at).year
             self.status = [self.person.registered, world.midnight(year, 1, 1), world.midnight(year + 1, 1, 1)]
         first = world.local(self.status[1]).year
-        value = sum(amount for year, amount in self.years.items() if year >= first)
+        # the period's year and, in its grace days, the next one's first weeks
+        value = self.years.get(first, 0) + self.years.get(first + 1, 0)
         target = self._qualified(value)
         if target <= self.tier:
             return
@@ -406,12 +408,12 @@ class Life:
         world, person = self.world, self.person
         if person.status != "active":
             return []
-        local = world.local(at)
+        month, monthly, yearly = world.periods(at)
         made = []
         for ent in world.programme.entitlements[world.tiers[self.tier].id]:
-            if ent.period == "birthday" and (person.birthday is None or person.birthday.month != local.month):
+            if ent.period == "birthday" and (person.birthday is None or person.birthday.month != month):
                 continue
-            period = f"{local:%Y-%m}" if ent.period == "monthly" else f"{local:%Y}"
+            period = monthly if ent.period == "monthly" else yearly
             if (ent.id, period) in self.issued:
                 continue
             self.issued.add((ent.id, period))

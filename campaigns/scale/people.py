@@ -11,6 +11,7 @@ and redeem.
 
 from __future__ import annotations
 
+import array
 import bisect
 import datetime
 import itertools
@@ -108,6 +109,7 @@ class People:
         self.statuses = [s for s, _w in STATUSES]
         self.status_weights = _cumulative([w for _s, w in STATUSES])
         self.today = datetime.datetime.fromtimestamp(now, datetime.UTC).date()
+        self.known = array.array("q", bytes(8 * total))  # member numbers once drawn (8 MB a million)
 
     def registered_at(self, index: int, rng: random.Random) -> int:
         """More registrations lately; ``OLDER`` of them in the three years before the start."""
@@ -124,22 +126,25 @@ class People:
         shop = self.shops[bisect.bisect(self.shop_weights, rng.random() * self.shop_weights[-1])]
         if channel != Channel.STORE and rng.random() < 0.3:  # online members: a shop in another city
             shop = rng.choice(self.shops)
-        gender = rng.choices((Gender.FEMALE, Gender.MALE, Gender.UNKNOWN), cum_weights=(55, 95, 100))[0]
+        draw = rng.random()
+        gender = Gender.FEMALE if draw < 0.55 else Gender.MALE if draw < 0.95 else Gender.UNKNOWN
         birthday = None
         if rng.random() < 0.88:
-            age_days = int(365.25 * (18 + 52 * rng.betavariate(2.0, 3.5)))
+            age_days = int(365.25 * (18 + 52 * rng.triangular(0, 1, 0.25)))  # most 25 to 40
             birthday = self.today - datetime.timedelta(days=age_days)
         status = self.statuses[bisect.bisect(self.status_weights, rng.random() * self.status_weights[-1])]
         buys = 0.0 if rng.random() < 0.2 else min(rng.paretovariate(1.3), 150.0)
         signs = 0.0 if rng.random() < 0.75 else min(rng.paretovariate(1.2), 120.0)
         redeems = 0.0 if rng.random() < 0.45 else rng.uniform(0.1, 0.6)
         member_id = self.first_id + index
-        self.numbers.counter = index
-        body = MEMBER_NUMBER_PREFIX + self.numbers()
+        if not (number := self.known[index]):  # drawn once, when the member is written
+            self.numbers.counter = index
+            body = MEMBER_NUMBER_PREFIX + self.numbers()
+            number = self.known[index] = int(body + luhn_check_digit(body))
         person = Person(
             index=index,
             id=member_id,
-            number=body + luhn_check_digit(body),
+            number=str(number),
             registered=registered,
             status=status,
             birthday=birthday,

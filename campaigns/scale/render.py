@@ -71,8 +71,21 @@ TABLES = {
 NUMBERED = [table for table in TABLES if table not in ("points_account", "tiers_membertier")]
 
 
-def utc(at: int | None) -> datetime.datetime | None:
-    return None if at is None else datetime.datetime.fromtimestamp(at, UTC)
+_CLOCK = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+_DAYS: dict[int, str] = {}
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
+def _utc_text(at: int, offset: str) -> str:
+    day, second = divmod(at, 86_400)
+    if (text := _DAYS.get(day)) is None:
+        text = _DAYS[day] = datetime.date.fromordinal(_EPOCH + day).isoformat()
+    return f"{text} {_CLOCK[second]}{offset}"
+
+
+def utc(at: int | None) -> str | None:
+    """A time as COPY's text for timestamptz: a tenth of the cost of a datetime per value."""
+    return None if at is None else _utc_text(at, "+00")
 
 
 def _digest(body: str) -> str:
@@ -83,7 +96,7 @@ def earn_fingerprint(member: int, code: str, amount: int, source: str, ref: str,
     """``points.services.common.fingerprint`` of an earn with its available time, written
     directly (it is computed for most of the entries; tests/campaigns/test_seed_scale.py keeps
     the two equal)."""
-    moment = datetime.datetime.fromtimestamp(available_at, UTC)
+    moment = _utc_text(available_at, "+00:00")  # str() of the aware datetime
     return _digest(
         f'{{"amount": {amount}, "available_at": "{moment}", "member": {member}, "op": "earn", '
         f'"ref": "{ref}", "source": "{source}", "type": "{code}"}}'
