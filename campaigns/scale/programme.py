@@ -144,10 +144,11 @@ def _stores(count: int) -> list[Store]:
         (city, d) for d in range(7) for city, (_p, _w, districts) in CITIES.items() if d < len(districts)
     ]
     made = []
-    for n in range(min(shops, len(slots))):
-        city, d = slots[n]
+    for n in range(shops):  # one shop per district, then second shops ("二店"), and so on
+        city, d = slots[n % len(slots)]
         kind = Store.Kind.FRANCHISE if n % 5 == 4 else Store.Kind.OWN
-        made.append((STORE_CODE.format(n), f"{city}{CITIES[city][2][d]}店", city, kind))
+        nth = "" if n < len(slots) else "一二三四五六七八九"[min(n // len(slots), 8)]
+        made.append((STORE_CODE.format(n), f"{city}{CITIES[city][2][d]}{nth}店", city, kind))
     for n, (_channel, name, _source) in enumerate(ONLINE, start=len(made)):
         made.append((STORE_CODE.format(n), name, "", Store.Kind.PARTNER))
     stores = []
