@@ -30,7 +30,7 @@ ONLINE_WEIGHTS: dict[str, int] = {
     Channel.WECHAT_MINIPROGRAM: 15,
 }
 REFUNDS = 0.04  # of purchases; most of them whole, some partial
-EVENTS_PER_PURCHASE = 0.5  # behaviour events the run aims at, per purchase asked for
+EVENTS_PER_PURCHASE = 1.15  # behaviour events the run aims at, per purchase asked for: ~3 entries a purchase
 
 
 def _cumulative(weights: list[int]) -> list[int]:

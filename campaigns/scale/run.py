@@ -89,7 +89,7 @@ def seed(
     ``from campaigns.scale import seed; seed(members=100_000, purchases=1_000_000)``.
 
     ``every_award``: an award with its lines for every purchase and event, as the pipeline
-    writes them (about 40% more rows); by default only the awards that hold a campaign's
+    writes them (about 30% more rows); by default only the awards that hold a campaign's
     line (campaign results need those), upgrades and their refunds. ``fast``: on a superuser
     connection, COPY without foreign-key checks (``session_replication_role = replica``)."""
     seed_check()
