@@ -67,6 +67,9 @@ class _Day(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.day}"
+
 
 def _store() -> models.ForeignKey:
     return models.ForeignKey(
@@ -220,6 +223,9 @@ class CohortMonth(models.Model):
         verbose_name_plural = _("retention cohorts")
         indexes = [models.Index(fields=["month"], name="cohortmonth_month")]
 
+    def __str__(self) -> str:
+        return f"{self.cohort:%Y-%m} → {self.month:%Y-%m}"
+
 
 class CampaignFigures(models.Model):
     """A campaign's group (targeted or control) measured for its league table: recomputed while
@@ -242,6 +248,9 @@ class CampaignFigures(models.Model):
         verbose_name = _("campaign figures")
         verbose_name_plural = _("campaign figures")
         constraints = [models.UniqueConstraint(fields=["campaign", "control"], name="campaignfigures_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {'control' if self.control else 'targeted'}"
 
 
 class StoreSalesDay(_Day):
@@ -276,3 +285,6 @@ class RollupDay(models.Model):
         verbose_name = _("rolled-up day")
         verbose_name_plural = _("rolled-up days")
         ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}"

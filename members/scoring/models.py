@@ -177,3 +177,6 @@ class ScoreCount(models.Model):
     class Meta:
         verbose_name = _("scoring count")
         verbose_name_plural = _("scoring counts")
+
+    def __str__(self) -> str:
+        return f"{self.previous_segment} → {self.segment} ({self.stage}): {self.members}"
