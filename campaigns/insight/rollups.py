@@ -3,7 +3,7 @@
 ``day_rollup(day)`` replaces the day's rows in one transaction, so it can run again for any
 day (a late import, a backfill) and leaves the same tables. Each table is one aggregate query
 over the day's facts, grouped in the database; Python only turns the groups into rows.
-``day_figures(day)`` is the same computation unsaved: the pages add today's figures live.
+Today is rolled up every few minutes (``today_rollup``), the finished day again at night.
 """
 
 from __future__ import annotations
@@ -241,8 +241,9 @@ def _active(day: datetime.date, end, entry: int | None) -> list[ActiveDay]:
     return rows
 
 
-def day_figures(day: datetime.date) -> DayFigures:
-    """Every rollup row of ``day``, computed from the facts and not saved."""
+def day_figures(day: datetime.date, *, actives: bool = True) -> DayFigures:
+    """Every rollup row of ``day``, computed from the facts and not saved (without the
+    active-member counts when not ``actives``: their windows read weeks of facts)."""
     start, end = day_bounds(day)
     entry = entry_tier_id()
     figures = DayFigures(day)
@@ -252,7 +253,8 @@ def day_figures(day: datetime.date) -> DayFigures:
     figures.rows[PointsDay] = _points(day, start, end, entry)
     figures.rows[RedemptionDay] = _redemptions(day, start, end, entry)
     figures.rows[CouponDay] = _coupons(day, start, end, entry)
-    figures.rows[ActiveDay] = _active(day, end, entry)
+    if actives:
+        figures.rows[ActiveDay] = _active(day, end, entry)
     return figures
 
 
@@ -267,26 +269,34 @@ def _cohorts(month: datetime.date, until: datetime.datetime) -> QuerySet:
     )
 
 
-def day_rollup(day: datetime.date) -> dict[str, int]:
-    """Replace ``day``'s rollup rows (and its month's cohort cells) with the facts' totals."""
+def day_rollup(day: datetime.date, *, whole: bool = True) -> dict[str, int]:
+    """Replace ``day``'s rollup rows (and its month's cohort cells) with the facts' totals.
+
+    Not ``whole`` (today, every few minutes): without the active-member windows and the cohort
+    cells, which read weeks of facts; the night's run of the finished day writes them."""
     began = time.monotonic()
-    figures = day_figures(day)
+    figures = day_figures(day, actives=whole)
     month = day.replace(day=1)
-    cohorts = [
-        CohortMonth(
-            month=month, cohort=_as_date(row["cohort"]), store_id=row["home_store"], buyers=row["buyers"]
-        )
-        for row in _cohorts(month, day_bounds(day)[1])
-    ]
+    cohorts = (
+        []
+        if not whole
+        else [
+            CohortMonth(
+                month=month, cohort=_as_date(row["cohort"]), store_id=row["home_store"], buyers=row["buyers"]
+            )
+            for row in _cohorts(month, day_bounds(day)[1])
+        ]
+    )
     written: dict[str, int] = {}
     with transaction.atomic():
-        for model in DAY_TABLES:
+        for model in DAY_TABLES if whole else [m for m in DAY_TABLES if m is not ActiveDay]:
             model._default_manager.filter(day=day).delete()  # type: ignore[misc]
             model._default_manager.bulk_create(figures.of(model), batch_size=2000)  # type: ignore[misc]
             written[model._meta.model_name or ""] = len(figures.of(model))
-        CohortMonth.objects.filter(month=month).delete()
-        CohortMonth.objects.bulk_create(cohorts, batch_size=2000)
-        written["cohortmonth"] = len(cohorts)
+        if whole:
+            CohortMonth.objects.filter(month=month).delete()
+            CohortMonth.objects.bulk_create(cohorts, batch_size=2000)
+            written["cohortmonth"] = len(cohorts)
         RollupDay.objects.update_or_create(
             day=day,
             defaults={"rolled_up_at": timezone.now(), "seconds": round(time.monotonic() - began, 2)},
@@ -318,6 +328,11 @@ def recent_days_rollup(*, days: int = RECENT_DAYS) -> int:
     for _day in days_rollup(last - datetime.timedelta(days=days - 1), last):
         pass
     return days
+
+
+def today_rollup() -> int:
+    """Every few minutes: today so far, so the pages read today's figures from the tables too."""
+    return sum(day_rollup(timezone.localdate(), whole=False).values())
 
 
 def yesterday() -> datetime.date:

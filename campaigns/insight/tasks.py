@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from campaigns.insight.campaigns import campaigns_measure
-from campaigns.insight.rollups import recent_days_rollup
+from campaigns.insight.rollups import recent_days_rollup, today_rollup
 
 
 @shared_task(name="insight.rollup_recent_days")
@@ -14,3 +14,8 @@ def rollup_recent_days() -> int:
 @shared_task(name="insight.measure_campaigns")
 def measure_campaigns() -> int:
     return campaigns_measure()
+
+
+@shared_task(name="insight.rollup_today")
+def rollup_today() -> int:
+    return today_rollup()

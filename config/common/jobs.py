@@ -40,6 +40,7 @@ JOBS: dict[str, Promise] = {
     "insight.rollup_recent_days": _(
         "Adds up the last seven days' purchases, members, points, tiers and coupons for the insight pages."
     ),
+    "insight.rollup_today": _("Adds up today's figures so far for the insight pages."),
     "insight.measure_campaigns": _(
         "Measures running and recent campaigns against their control groups for the campaign league table."
     ),
@@ -73,6 +74,7 @@ SCHEDULES = [
     ("campaigns-birthdays", "campaigns.process_birthdays", "0", "8"),
     # After the night's expiry, tier review and coupons, so the day's figures include them.
     ("insight-rollup-recent-days", "insight.rollup_recent_days", "40", "1"),
+    ("insight-rollup-today", "insight.rollup_today", "*/10", "*"),
     ("insight-measure-campaigns", "insight.measure_campaigns", "20", "2"),
     ("scoring-score-members", "scoring.score_members", "40", "2"),
 ]
