@@ -21,19 +21,43 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.insight import dashboard as board
+from campaigns.insight.charts import Chart, chart_table
 from campaigns.insight.finance import breakage_rates, roll_forward, roll_forward_tables
 from campaigns.insight.forms import FilterForm
 from campaigns.insight.models import InsightSettings, StoreSalesDay
-from campaigns.insight.rfm import rfm_page
-from campaigns.insight.tables import COUNT, TEXT, Table, download
+from campaigns.insight.pages.behaviour import behaviour_page
+from campaigns.insight.pages.campaigns import campaigns_page
+from campaigns.insight.pages.members import members_page
+from campaigns.insight.pages.points import points_page
+from campaigns.insight.pages.rfm import rfm_page
+from campaigns.insight.pages.stores import stores_page
+from campaigns.insight.pages.tiers import tiers_page
+from campaigns.insight.tables import Table, download
 from members.selectors import sees_every_store, stores_of
 
 #: The pages, in the order of their tabs: (url name suffix, title, permission needed)
+PROGRAMME = ("insight.view_programme",)
+STORES = ("insight.view_programme", "insight.view_store")
 PAGES = [
-    ("dashboard", _("Programme dashboard"), ("insight.view_programme", "insight.view_store")),
-    ("rfm", _("RFM segments"), ("insight.view_programme",)),
+    ("dashboard", _("Programme dashboard"), STORES),
+    ("members", _("Members"), STORES),
+    ("rfm", _("RFM segments"), PROGRAMME),
+    ("points", _("Points"), PROGRAMME),
+    ("behaviour", _("Behaviour"), STORES),
+    ("tiers", _("Tiers and benefits"), PROGRAMME),
+    ("campaigns", _("Campaigns"), PROGRAMME),
+    ("stores", _("Stores"), STORES),
     ("finance", _("Points roll-forward"), ("insight.view_finance",)),
 ]
+
+#: The analysis pages with the filter bar: (page, selector taking the query, template)
+FILTERED = {
+    "members": (members_page, "members.html"),
+    "points": (points_page, "points.html"),
+    "behaviour": (behaviour_page, "behaviour.html"),
+    "tiers": (tiers_page, "tiers.html"),
+    "stores": (stores_page, "stores.html"),
+}
 
 
 def may_open(user: Any, page: str) -> bool:
@@ -73,19 +97,6 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def chart_table(chart: board.Chart) -> Table:
-    table = Table(
-        str(chart.title),
-        [
-            ("", TEXT),
-            *((str(s["name"]), chart.unit if i == 0 else COUNT) for i, s in enumerate(chart.series)),
-        ],
-    )
-    for index, label in enumerate(chart.categories):
-        table.rows.append([label, *(s["data"][index] for s in chart.series)])
-    return table
-
-
 @admin.register(InsightSettings)
 class InsightSettingsAdmin(SimpleHistoryAdmin):
     fields = ["cost_target_percent"]
@@ -108,6 +119,11 @@ class InsightSettingsAdmin(SimpleHistoryAdmin):
         return [
             path("dashboard/", view(self.dashboard_view), name="insight_dashboard"),
             path("rfm/", view(self.rfm_view), name="insight_rfm"),
+            path("campaigns/", view(self.campaigns_view), name="insight_campaigns"),
+            *(
+                path(f"{page}/", view(self.filtered_view), {"page": page}, name=f"insight_{page}")
+                for page in FILTERED
+            ),
             path("finance/", view(self.finance_view), name="insight_finance"),
             *super().get_urls(),
         ]
@@ -142,6 +158,29 @@ class InsightSettingsAdmin(SimpleHistoryAdmin):
             request, "dashboard", "dashboard.html", context
         )
 
+    def filtered_view(self, request: HttpRequest, page: str) -> HttpResponse:
+        if not may_open(request.user, page):
+            raise PermissionDenied
+        selector, template = FILTERED[page]
+        form = filter_form(request)
+        query = form.query()
+        context = {"form": form, "query": query, **selector(query)}
+        context["chart_specs"] = [c.spec() for c in context["charts"]]
+        context["chart_tables"] = {c.key: chart_table(c) for c in context["charts"]}
+        return self._csv(request, context["chart_tables"]) or self._page(request, page, template, context)
+
+    def campaigns_view(self, request: HttpRequest) -> HttpResponse:
+        if not may_open(request.user, "campaigns"):
+            raise PermissionDenied
+        context = campaigns_page()
+        context["chart_specs"] = [c.spec() for c in context["charts"]]
+        context["chart_tables"] = {c.key: chart_table(c) for c in context["charts"]}
+        if request.GET.get("format") in ("csv", "xlsx"):
+            return download(context["tables"], request.GET["format"], "campaigns")
+        return self._csv(request, context["chart_tables"]) or self._page(
+            request, "campaigns", "campaigns.html", context
+        )
+
     def rfm_view(self, request: HttpRequest) -> HttpResponse:
         if not may_open(request.user, "rfm"):
             raise PermissionDenied
@@ -160,7 +199,7 @@ class InsightSettingsAdmin(SimpleHistoryAdmin):
         fmt = request.GET.get("format")
         if fmt in ("csv", "xlsx"):
             return download(tables, fmt, "points-roll-forward")
-        chart = board.Chart(
+        chart = Chart(
             "closing",
             _("Closing balance by month"),
             "line",

@@ -25,6 +25,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from benefits.models import Benefit
+from campaigns.insight.charts import CNY, COUNT, PERCENT, POINTS, Chart, bucket_label, num
 from campaigns.insight.figures import Daily, change, cumulative, daily, ratio
 from campaigns.insight.models import (
     ActiveDay,
@@ -41,8 +42,6 @@ from campaigns.insight.rollups import WINDOWS, entry_tier_id, yesterday
 from points.models import Entry, PointType
 
 EPOCH = datetime.date(2000, 1, 1)
-
-COUNT, CNY, PERCENT, POINTS = "count", "cny", "percent", "points"
 
 
 @dataclass(frozen=True)
@@ -321,50 +320,12 @@ def kpis(data: Fetched, settings: InsightSettings) -> list[Kpi]:
     ]
 
 
-@dataclass(frozen=True)
-class Chart:
-    """What ``insight/charts.js`` draws, and the table the page shows under it."""
-
-    key: str
-    title: Promise | str
-    kind: str  # line, bar, pie, heatmap, matrix
-    categories: list[str]
-    series: list[dict[str, Any]]
-    unit: str = COUNT
-    y_categories: list[str] = field(default_factory=list)
-    target: float | None = None
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "title": str(self.title),
-            "kind": self.kind,
-            "categories": self.categories,
-            "series": [{**s, "name": str(s["name"])} for s in self.series],
-            "unit": self.unit,
-            "yCategories": self.y_categories,
-            "target": self.target,
-        }
-
-
-def bucket_label(query: Query, day: datetime.date) -> str:
-    if query.grain == "month":
-        return f"{day:%Y-%m}"
-    if query.grain == "year":
-        return f"{day:%Y}"
-    return f"{day:%m-%d}" if query.grain == "day" else f"{day:%Y-%m-%d}"
-
-
-def _num(value: Any) -> float | int:
-    return value if isinstance(value, int) else float(value)
-
-
 def charts(data: Fetched) -> list[Chart]:
     query = data.query
     labels = [bucket_label(query, b) for b in query.buckets()]
     sales = data.sales.buckets("sales", query)
     refunds = data.sales.buckets("refund_amount", query)
-    net = [_num(Decimal(s) - Decimal(r)) for s, r in zip(sales, refunds, strict=True)]
+    net = [num(Decimal(s) - Decimal(r)) for s, r in zip(sales, refunds, strict=True)]
     types = list(data.types)
 
     def points(*kinds: str, sign: int = -1) -> list[int]:

@@ -210,6 +210,88 @@ class ActiveDay(_Day):
         indexes = [models.Index(fields=["day", "window"], name="activeday_lookup")]
 
 
+class AwardDay(_Day):
+    """What the earning rules gave on one day, by the kind of rule (base, tier multiplier,
+    campaign, behaviour, benefit): where issued points come from, and what campaigns cost."""
+
+    kind = models.CharField(_("kind"), max_length=10)
+    point_type = models.ForeignKey(
+        PointType, verbose_name=_("point type"), on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    store = _store()
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    tier = _tier()
+    amount = models.BigIntegerField(_("points"), default=0)
+    cny = models.DecimalField(_("cost (CNY)"), max_digits=16, decimal_places=4, default=0)
+
+    class Meta:
+        verbose_name = _("awards by day")
+        verbose_name_plural = _("awards by day")
+        indexes = [models.Index(fields=["day", "store"], name="awardday_day_store")]
+
+
+class BalanceDay(_Day):
+    """Members' balances as the night's rollup found them: what is available, pending and owed.
+    A snapshot (balances have no history to add up), so days before the first rollup have none."""
+
+    point_type = models.ForeignKey(
+        PointType, verbose_name=_("point type"), on_delete=models.PROTECT, related_name="+"
+    )
+    store = _store()
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    tier = _tier()
+    available = models.BigIntegerField(_("available"), default=0)
+    pending = models.BigIntegerField(_("pending"), default=0)
+    owed = models.BigIntegerField(_("owed"), default=0)
+    members = models.PositiveIntegerField(_("members with points"), default=0)
+
+    class Meta:
+        verbose_name = _("balances by day")
+        verbose_name_plural = _("balances by day")
+        indexes = [models.Index(fields=["day", "store"], name="balanceday_day_store")]
+
+
+class ProfileCount(models.Model):
+    """Who the members are, as the night's rollup found them (replaced every night): by store
+    and channel of registration, tier, city, gender, age band and tenure."""
+
+    store = _store()
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    tier = _tier()
+    city = models.CharField(_("city"), max_length=30, blank=True)
+    gender = models.CharField(_("gender"), max_length=8)
+    age_band = models.CharField(_("age"), max_length=8)
+    tenure_band = models.CharField(_("member for"), max_length=8)
+    members = models.PositiveIntegerField(_("members"), default=0)
+
+    class Meta:
+        verbose_name = _("member profile count")
+        verbose_name_plural = _("member profile counts")
+
+    def __str__(self) -> str:
+        return f"{self.members}"
+
+
+class BehaviourCount(models.Model):
+    """Buyers of the last scoring run by how often they bought and how many days lay between
+    their purchases, by registration store and tier (replaced after every run)."""
+
+    store = _store()
+    tier = _tier()
+    frequency_band = models.CharField(_("orders"), max_length=8)
+    interval_band = models.CharField(_("days between purchases"), max_length=8)
+    members = models.PositiveIntegerField(_("members"), default=0)
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    sales = models.DecimalField(_("sales (CNY)"), max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("purchase behaviour count")
+        verbose_name_plural = _("purchase behaviour counts")
+
+    def __str__(self) -> str:
+        return f"{self.frequency_band}/{self.interval_band}: {self.members}"
+
+
 class CohortMonth(models.Model):
     """Members who joined in ``cohort`` (a month) and bought in ``month``, by registration store."""
 

@@ -35,6 +35,8 @@ from django.utils import timezone
 from benefits.models import Coupon, Redemption
 from campaigns.insight.models import (
     ActiveDay,
+    AwardDay,
+    BalanceDay,
     CohortMonth,
     CouponDay,
     MemberDay,
@@ -44,15 +46,17 @@ from campaigns.insight.models import (
     SalesDay,
     TierMoveDay,
 )
+from campaigns.models import AwardLine
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase, Refund
-from points.models import Entry, Source
+from points.models import Account, Entry, Source
 from tiers.models import Tier, TierChange
 
 #: Rolling windows (days) of the active-member counts: a day, a week, a month (MAU), a quarter.
 WINDOWS = (1, 7, 30, 90)
 
 DAY_TABLES: tuple[type[Model], ...] = (
+    AwardDay,
     SalesDay,
     MemberDay,
     TierMoveDay,
@@ -61,6 +65,9 @@ DAY_TABLES: tuple[type[Model], ...] = (
     CouponDay,
     ActiveDay,
 )
+#: Snapshots of how things stand (no history to add up): rolled up for yesterday and today only,
+#: and left as they are when an older day is rolled up again.
+SNAPSHOTS: tuple[type[Model], ...] = (BalanceDay,)
 
 
 def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -253,9 +260,44 @@ def day_figures(day: datetime.date, *, actives: bool = True) -> DayFigures:
     figures.rows[PointsDay] = _points(day, start, end, entry)
     figures.rows[RedemptionDay] = _redemptions(day, start, end, entry)
     figures.rows[CouponDay] = _coupons(day, start, end, entry)
+    figures.rows[AwardDay] = _awards(day, start, end, entry)
+    if timezone.localdate() - datetime.timedelta(days=1) <= day <= timezone.localdate():
+        figures.rows[BalanceDay] = _balances(day, entry)
     if actives:
         figures.rows[ActiveDay] = _active(day, end, entry)
     return figures
+
+
+def _awards(day: datetime.date, start, end, entry: int | None) -> list[AwardDay]:
+    given = (
+        AwardLine.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .values(
+            "kind",
+            "point_type_id",
+            store_id=F("member__registration_store"),
+            channel=F("member__registration_channel"),
+            tier_id=tier_at("member_id", end, entry),
+        )
+        .annotate(amount=Sum("amount"), cny=Sum("cny"))
+        .order_by()
+    )
+    return [AwardDay(day=day, **row) for row in given]
+
+
+def _balances(day: datetime.date, entry: int | None) -> list[BalanceDay]:
+    """Balances as they stand now: only the night after ``day`` (or today) can take them."""
+    held = (
+        Account.objects.filter(Q(available__gt=0) | Q(pending__gt=0) | Q(debt__gt=0))
+        .values(
+            "point_type_id",
+            store_id=F("member__registration_store"),
+            channel=F("member__registration_channel"),
+            tier_id=Coalesce(F("member__tier_status__tier"), Value(entry), output_field=IntegerField()),
+        )
+        .annotate(available=Sum("available"), pending=Sum("pending"), owed=Sum("debt"), members=Count("pk"))
+        .order_by()
+    )
+    return [BalanceDay(day=day, **row) for row in held]
 
 
 def _cohorts(month: datetime.date, until: datetime.datetime) -> QuerySet:
@@ -289,7 +331,9 @@ def day_rollup(day: datetime.date, *, whole: bool = True) -> dict[str, int]:
     )
     written: dict[str, int] = {}
     with transaction.atomic():
-        for model in DAY_TABLES if whole else [m for m in DAY_TABLES if m is not ActiveDay]:
+        for model in (*DAY_TABLES, *SNAPSHOTS):
+            if model not in figures.rows:
+                continue  # not taken this time (actives of today, balances of a past day)
             model._default_manager.filter(day=day).delete()  # type: ignore[misc]
             model._default_manager.bulk_create(figures.of(model), batch_size=2000)  # type: ignore[misc]
             written[model._meta.model_name or ""] = len(figures.of(model))
@@ -323,10 +367,14 @@ RECENT_DAYS = 7
 
 
 def recent_days_rollup(*, days: int = RECENT_DAYS) -> int:
-    """The nightly job: the last ``days`` days up to yesterday."""
+    """The nightly job: the last ``days`` days up to yesterday, then the members' snapshots."""
+    from campaigns.insight.snapshots import behaviour_snapshot, profiles_snapshot
+
     last = yesterday()
     for _day in days_rollup(last - datetime.timedelta(days=days - 1), last):
         pass
+    profiles_snapshot()
+    behaviour_snapshot()
     return days
 
 

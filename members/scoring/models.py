@@ -15,7 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from members.models import Member
+from members.models import Member, Store
 
 
 class Segment(models.TextChoices):
@@ -119,8 +119,16 @@ class MemberScore(models.Model):
     member = models.OneToOneField(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, primary_key=True, related_name="score"
     )
+    first_purchase_at = models.DateTimeField(_("first purchase in window"), null=True)
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True)
     frequency = models.PositiveIntegerField(_("orders in window"), default=0)
+    interval_days = models.DecimalField(
+        _("days between purchases"),
+        max_digits=8,
+        decimal_places=1,
+        null=True,
+        help_text=_("Average over the window's purchases; none below two."),
+    )
     monetary = models.DecimalField(_("sales in window (CNY)"), max_digits=14, decimal_places=2, default=0)
     r = models.PositiveSmallIntegerField("R", default=0)
     f = models.PositiveSmallIntegerField("F", default=0)
@@ -163,10 +171,14 @@ class ScoreRun(models.Model):
 
 
 class ScoreCount(models.Model):
-    """A run's members and their sales in the window, per (previous segment, segment, stage)."""
+    """A run's members and their sales in the window, per (previous segment, segment, stage) and
+    registration store (store staff see their stores' counts)."""
 
     run = models.ForeignKey(
         ScoreRun, verbose_name=_("scoring run"), on_delete=models.CASCADE, related_name="counts"
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, null=True, related_name="+"
     )
     previous_segment = models.CharField(_("segment at the previous run"), max_length=20, blank=True)
     segment = models.CharField(_("RFM segment"), max_length=20, choices=Segment.choices)

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from members.scoring.models import (
@@ -45,13 +45,16 @@ WHERE NOT EXISTS (SELECT 1 FROM {_SCORE} s WHERE s.member_id = m.id)
 _AGGREGATE = f"""
 UPDATE {_SCORE} SET
     previous_segment = segment,
+    first_purchase_at = a.first_at,
     last_purchase_at = a.last_at,
     frequency = COALESCE(a.orders, 0),
+    interval_days = CASE WHEN a.orders > 1 THEN a.span_days / (a.orders - 1) END,
     monetary = COALESCE(a.sales, 0)
 FROM (
-    SELECT m.id AS member_id, p.last_at, p.orders, p.sales
+    SELECT m.id AS member_id, p.first_at, p.last_at, p.orders, p.sales, {{span}} AS span_days
     FROM members_member m LEFT JOIN (
         SELECT member_id,
+               MIN(CASE WHEN occurred_at >= %(window)s THEN occurred_at END) AS first_at,
                MAX(occurred_at) AS last_at,
                SUM(CASE WHEN occurred_at >= %(window)s THEN 1 ELSE 0 END) AS orders,
                SUM(CASE WHEN occurred_at >= %(window)s THEN paid_amount - refunded_amount ELSE 0 END) AS sales
@@ -62,6 +65,12 @@ FROM (
 ) a
 WHERE {_SCORE}.member_id = a.member_id
 """
+
+#: Days from the window's first purchase to the last: the one thing SQL dialects write differently.
+_SPAN_DAYS = {
+    "postgresql": "EXTRACT(EPOCH FROM (p.last_at - p.first_at)) / 86400",
+    "sqlite": "(julianday(p.last_at) - julianday(p.first_at))",
+}
 
 _CUTS = f"""
 SELECT tile, MAX(value) FROM (
@@ -141,7 +150,8 @@ def members_score(*, now: datetime.datetime | None = None) -> ScoreRun:
     adapt = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_INSERT_MISSING)
-        cursor.execute(_AGGREGATE, {"window": adapt(window), "lookback": adapt(lookback), "now": adapt(now)})
+        aggregate = _AGGREGATE.replace("{span}", _SPAN_DAYS[connection.vendor])
+        cursor.execute(aggregate, {"window": adapt(window), "lookback": adapt(lookback), "now": adapt(now)})
         cases, params = [], []
         for key, column in (("r", "last_purchase_at"), ("f", "frequency"), ("m", "monetary")):
             cursor.execute(_CUTS.format(column=column))
@@ -162,7 +172,9 @@ def members_score(*, now: datetime.datetime | None = None) -> ScoreRun:
             at=now, seconds=Decimal(0), members=0, window_days=settings.window_days, method=settings.method
         )
         counts = (
-            MemberScore.objects.values("previous_segment", "segment", "stage")
+            MemberScore.objects.values(
+                "previous_segment", "segment", "stage", store_id=F("member__registration_store")
+            )
             .annotate(members=Count("pk"), sales=Sum("monetary"))
             .order_by()
         )

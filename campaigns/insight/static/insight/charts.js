@@ -46,6 +46,7 @@
           data: s.data,
           yAxisIndex: s.yAxis || 0,
           stack: s.stack,
+          areaStyle: s.area ? {} : undefined,
           smooth: (s.type || spec.kind) === "line",
           connectNulls: true,
           emphasis: { focus: "series" }

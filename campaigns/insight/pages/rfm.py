@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from campaigns.insight.dashboard import CNY, COUNT, Chart
+from campaigns.insight.charts import CNY, COUNT, Chart
 from campaigns.insight.tables import PERCENT, TEXT, Table
 from members.scoring.models import SEGMENT_OF, ScoreRun, ScoringSettings, Segment, Stage
 
