@@ -32,7 +32,7 @@ class InsightSettings(models.Model):
     """The one row of settings the insight pages read (pk 1)."""
 
     cost_target_percent = models.DecimalField(
-        _("programme cost target (% of sales)"),
+        _("programme cost target (percent of sales)"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("1.00"),
