@@ -18,7 +18,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.insight import dashboard as board
 from campaigns.insight.charts import Chart, chart_table
@@ -33,6 +32,7 @@ from campaigns.insight.pages.rfm import rfm_page
 from campaigns.insight.pages.stores import stores_page
 from campaigns.insight.pages.tiers import tiers_page
 from campaigns.insight.tables import Table, download
+from members.admin_helpers import HistoryAdmin
 from members.selectors import sees_every_store, stores_of
 
 #: The pages, in the order of their tabs: (url name suffix, title, permission needed)
@@ -98,7 +98,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
 
 
 @admin.register(InsightSettings)
-class InsightSettingsAdmin(SimpleHistoryAdmin):
+class InsightSettingsAdmin(HistoryAdmin):
     fields = ["cost_target_percent"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -233,7 +233,7 @@ def _month_param(value: str | None) -> datetime.date | None:
 
 
 @admin.register(StoreSalesDay)
-class StoreSalesDayAdmin(SimpleHistoryAdmin):
+class StoreSalesDayAdmin(HistoryAdmin):
     list_display = ["day", "store", "orders", "sales"]
     list_filter = ["store"]
     date_hierarchy = "day"

@@ -9,12 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, ReadOnlyInline, local_date
 from config.common.exports import ExportResource, SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import MemberColumnMixin
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin
 from members.scoring.models import MemberScore, ScoringSettings
 
 
@@ -62,7 +61,7 @@ class MemberScoreAdmin(SpreadsheetExportMixin, MemberColumnMixin, ReadOnlyAdmin)
 
 
 @admin.register(ScoringSettings)
-class ScoringSettingsAdmin(SimpleHistoryAdmin):
+class ScoringSettingsAdmin(HistoryAdmin):
     fieldsets = [
         (
             _("RFM"),

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from members.models import Member, Store
@@ -46,10 +47,10 @@ SEGMENT_OF = {
 
 
 class Stage(models.TextChoices):
-    NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
-    DORMANT = "dormant", _("Dormant")
-    LOST = "lost", _("Lost")
+    NEW = "new", pgettext_lazy("lifecycle", "New")
+    ACTIVE = "active", pgettext_lazy("lifecycle", "Active")
+    DORMANT = "dormant", pgettext_lazy("lifecycle", "Dormant")
+    LOST = "lost", pgettext_lazy("lifecycle", "Lost")
 
 
 class ScoringSettings(models.Model):

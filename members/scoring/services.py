@@ -1,6 +1,7 @@
 """The scoring pass: every member's RFM scores, segment and lifecycle stage, in a few statements.
 
-1. Every member gets a score row (an INSERT of the missing ones).
+1. Every member gets a score row (an INSERT of the missing ones, with no segment yet: the
+   moves of their first run start from "not scored before").
 2. One UPDATE joins each member to their purchases of the look-back (the RFM window, or the
    dormancy limit when longer): last purchase, and orders and net sales inside the window. The
    segment moves to ``previous_segment`` first, so the run can tell who moved where.
@@ -37,7 +38,7 @@ _SCORE = "scoring_memberscore"
 
 _INSERT_MISSING = f"""
 INSERT INTO {_SCORE} (member_id, frequency, monetary, r, f, m, segment, previous_segment, stage)
-SELECT m.id, 0, 0, 0, 0, 0, 'none', '', 'new' FROM members_member m
+SELECT m.id, 0, 0, 0, 0, 0, '', '', 'new' FROM members_member m
 WHERE NOT EXISTS (SELECT 1 FROM {_SCORE} s WHERE s.member_id = m.id)
 """
 

@@ -89,7 +89,7 @@
       grid: { left: 8, right: 16, top: 30, bottom: 60, containLabel: true },
       xAxis: { type: "category", data: spec.categories, splitArea: { show: true } },
       yAxis: { type: "category", data: spec.yCategories, splitArea: { show: true }, inverse: true },
-      visualMap: { min: 0, max: max || 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, formatter: fmt, inRange: { color: ["#f3f7fb", "#2f6fb0"] } },
+      visualMap: { min: 0, max: max || 1, dimension: 2, calculable: true, orient: "horizontal", left: "center", bottom: 0, formatter: fmt, inRange: { color: ["#f3f7fb", "#2f6fb0"] } },
       series: [{ name: spec.series[0].name, type: "heatmap", data: spec.series[0].data, label: { show: spec.categories.length <= 13, formatter: function (p) { return fmt(p.value[2]); } } }]
     };
   }
@@ -106,7 +106,7 @@
       grid: { left: 8, right: 16, top: 30, bottom: 60, containLabel: true },
       xAxis: { type: "category", data: spec.categories, position: "top" },
       yAxis: { type: "category", data: spec.yCategories, inverse: true },
-      visualMap: { min: 0, max: max || 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fbf3ea", "#e3832f"] } },
+      visualMap: { min: 0, max: max || 1, dimension: 2, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fbf3ea", "#e3832f"] } },
       series: [{
         name: spec.series[0].name,
         type: "heatmap",
