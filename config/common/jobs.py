@@ -72,11 +72,12 @@ SCHEDULES = [
     # Campaigns start and end on their dates; birthday campaigns run in the morning, local time.
     ("campaigns-start-and-end-due", "campaigns.start_and_end_due_campaigns", "*/5", "*"),
     ("campaigns-birthdays", "campaigns.process_birthdays", "0", "8"),
-    # After the night's expiry, tier review and coupons, so the day's figures include them.
+    # After the night's expiry, tier review and coupons, so the day's figures include them; the
+    # members' scores first, as the rollup's behaviour counts read them.
+    ("scoring-score-members", "scoring.score_members", "20", "1"),
     ("insight-rollup-recent-days", "insight.rollup_recent_days", "40", "1"),
     ("insight-rollup-today", "insight.rollup_today", "*/10", "*"),
     ("insight-measure-campaigns", "insight.measure_campaigns", "20", "2"),
-    ("scoring-score-members", "scoring.score_members", "40", "2"),
 ]
 
 

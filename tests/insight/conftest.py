@@ -52,6 +52,10 @@ def _buy(member, store, channel, at, paid: str, number: str) -> Purchase:
 
 @pytest.fixture
 def programme(db, ladder):  # noqa: F811
+    return build_programme(ladder)
+
+
+def build_programme(ladder) -> dict:  # noqa: F811
     a = StoreFactory(code="A", name="A店", city="上海")
     b = StoreFactory(code="B", name="B店", city="北京")
     m3 = _joined(

@@ -85,3 +85,11 @@ def test_rolling_up_again_gives_the_same_tables(programme):
     day_rollup(D2)
     assert _dump() == first
     assert sum(len(rows) for rows in first.values()) > 10
+
+
+def test_today_is_rolled_up_without_the_nights_windows(programme):
+    """Every ten minutes today is rolled up for the pages, without the active-member windows and
+    cohorts (weeks of facts each): the night's run of the finished day writes those."""
+    written = day_rollup(D2, whole=False)
+    assert "activeday" not in written and "cohortmonth" not in written
+    assert written["salesday"] == 3 and not ActiveDay.objects.exists()

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from benefits.models import Reward
 from campaigns.insight.charts import PERCENT, POINTS, Chart, bucket_label
@@ -19,9 +20,9 @@ from points.models import Entry, PointType
 #: Where issued points come from: award line kinds (the earning rules), then ledger entries
 #: posted outside the rules (operators' adjustments, partners' grants).
 SOURCES = [
-    ("purchase", _("Purchases (base rate, tier and benefit multipliers)"), ("base", "tier", "benefit")),
-    ("behaviour", _("Behaviour"), ("behaviour",)),
-    ("campaign", _("Campaigns"), ("campaign",)),
+    ("purchase", gettext_lazy("Purchases (base rate, tier and benefit multipliers)"), ("base", "tier", "benefit")),
+    ("behaviour", gettext_lazy("Behaviour rules"), ("behaviour",)),
+    ("campaign", gettext_lazy("Campaigns"), ("campaign",)),
 ]
 
 

@@ -77,3 +77,12 @@ def index_dashboard(context: Any) -> dict[str, Any]:
         "filter_action": reverse("admin:insight_dashboard"),
         **dashboard_context(request),
     }
+
+
+@register.filter
+def kpi_tone(kpi: Any) -> str:
+    """"good" or "bad" news, for the colour of the change (a rise in cost is bad news)."""
+    delta = kpi.change
+    if not delta:
+        return ""
+    return "good" if (delta > 0) == kpi.up_is_good else "bad"
