@@ -70,3 +70,19 @@ def test_the_charts_have_one_value_per_day(rolled):
     assert charts["points"].series[1]["data"] == [0, 60]
     week = Query(D1 - datetime.timedelta(days=60), D2)
     assert week.grain == "week" and len(dashboard.charts(dashboard.fetch(week))[0].categories) == 10
+
+
+def test_retention_cells_are_the_share_of_each_months_joiners_buying(rolled, monkeypatch):
+    from campaigns.insight.pages import members
+
+    monkeypatch.setattr(members, "yesterday", lambda: D2)
+    chart = members.retention_chart(Query(D1, D2))
+    rows = {label.split(" ")[0]: index for index, label in enumerate(chart.y_categories)}
+    assert (
+        chart.y_categories[rows["2026-11"]] == "2026-11 (2)"
+        and chart.y_categories[rows["2026-10"]] == "2026-10 (1)"
+    )
+    # November's two joiners (m1, m2) both bought in November; October's (m3) bought a month later
+    assert sorted(chart.series[0]["data"]) == sorted([[0, rows["2026-11"], 1.0], [1, rows["2026-10"], 1.0]])
+    at_b = members.retention_chart(Query(D1, D2, stores=(rolled["b"].pk,)))
+    assert at_b.series[0]["data"] == []  # nobody joined at store B

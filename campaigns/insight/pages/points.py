@@ -20,7 +20,11 @@ from points.models import Entry, PointType
 #: Where issued points come from: award line kinds (the earning rules), then ledger entries
 #: posted outside the rules (operators' adjustments, partners' grants).
 SOURCES = [
-    ("purchase", gettext_lazy("Purchases (base rate, tier and benefit multipliers)"), ("base", "tier", "benefit")),
+    (
+        "purchase",
+        gettext_lazy("Purchases (base rate, tier and benefit multipliers)"),
+        ("base", "tier", "benefit"),
+    ),
     ("behaviour", gettext_lazy("Behaviour rules"), ("behaviour",)),
     ("campaign", gettext_lazy("Campaigns"), ("campaign",)),
 ]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from benefits.models import Benefit
 from campaigns.insight.charts import PERCENT, Chart, bucket_label
 from campaigns.insight.figures import daily
-from campaigns.insight.models import CouponDay, TierMoveDay
+from campaigns.insight.models import CouponDay, MemberDay, TierMoveDay
 from campaigns.insight.pages.members import tier_chart, tiers_over_time
 from campaigns.insight.query import Query
 from campaigns.insight.tables import COUNT, TEXT, Table
@@ -34,12 +34,18 @@ def tiers_page(query: Query) -> dict[str, Any]:
             ups[bucket] += values["moves"]
         else:
             downs[bucket] += values["moves"]
-    # promotion rate: upgrades in the period ÷ members below the top tier when it began
+    # promotion rate: upgrades in the period ÷ the members who could move up in it (below the
+    # top tier when it began, and those who joined during it)
     eve = query.start - datetime.timedelta(days=1)
     start = Query(eve, eve, query.stores, query.channel, None)
     at_start = tiers_over_time(start, tiers)
-    below_top = sum(v[0] for pk, v in at_start.items() if pk != top)
-    promotion = Decimal(sum(ups.values())) / below_top if below_top else None
+    joined = daily(
+        MemberDay, Query(query.start, query.end, query.stores, query.channel, None), ["joined"], tier=None
+    )
+    could = sum(v[0] for pk, v in at_start.items() if pk != top) + joined.total(
+        "joined", query.start, query.end
+    )
+    promotion = Decimal(sum(ups.values())) / could if could else None
     labels = [bucket_label(query, b) for b in query.buckets()]
     coupons = daily(CouponDay, query, ["issued", "redeemed", "expired"], by=("benefit_id",))
     issued = coupons.grouped("issued", query.start, query.end, 0)

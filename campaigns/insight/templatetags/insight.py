@@ -81,7 +81,7 @@ def index_dashboard(context: Any) -> dict[str, Any]:
 
 @register.filter
 def kpi_tone(kpi: Any) -> str:
-    """"good" or "bad" news, for the colour of the change (a rise in cost is bad news)."""
+    """ "good" or "bad" news, for the colour of the change (a rise in cost is bad news)."""
     delta = kpi.change
     if not delta:
         return ""
