@@ -27,8 +27,8 @@ MAX_DAYS = 3 * 366
 
 class FilterForm(forms.Form):
     period = forms.ChoiceField(label=_("period"), choices=PRESETS, initial="30", required=False)
-    start = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     store = forms.ModelChoiceField(label=_("store"), queryset=Store.objects.none(), required=False)
     channel = forms.ChoiceField(
         label=_("channel"), choices=[("", "---------"), *Channel.choices], required=False

@@ -38,7 +38,7 @@
       grid: { left: 8, right: twoAxes ? 8 : 16, top: 40, bottom: 8, containLabel: true },
       toolbox: toolbox(),
       xAxis: { type: "category", data: spec.categories, axisLabel: { hideOverlap: true } },
-      yAxis: [{ type: "value", axisLabel: { formatter: fmt } }],
+      yAxis: [{ type: "value", axisLabel: { formatter: fmt }, minInterval: spec.unit === "count" || spec.unit === "points" ? 1 : 0 }],
       series: spec.series.map(function (s) {
         return {
           name: s.name,
@@ -53,7 +53,7 @@
         };
       })
     };
-    if (twoAxes) option.yAxis.push({ type: "value", splitLine: { show: false } });
+    if (twoAxes) option.yAxis.push({ type: "value", splitLine: { show: false }, minInterval: 1 });
     if (spec.target !== null && spec.target !== undefined && option.series.length) {
       option.series[0].markLine = { symbol: "none", data: [{ yAxis: spec.target, name: "target" }], label: { formatter: fmt(spec.target) } };
     }
