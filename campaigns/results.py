@@ -80,7 +80,7 @@ def groups_sales(campaign: Campaign, end: datetime.datetime) -> dict[bool, Group
         .annotate(total=Sum(F("paid_amount") - F("refunded_amount")))
         .values("total")
     )
-    money = DecimalField(max_digits=16, decimal_places=2)
+    money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
     rows = (
         Participation.objects.filter(campaign=campaign)
         .annotate(spent=Coalesce(Subquery(paid, output_field=money), Value(Decimal(0)), output_field=money))

@@ -29,9 +29,7 @@ def daily(
     fields = list(fields)
     group = ["day", *by]
     rows = (
-        model._default_manager.filter(  # type: ignore[attr-defined]
-            query.in_period(store=store, channel=channel, tier=tier), **where
-        )
+        model._default_manager.filter(query.in_period(store=store, channel=channel, tier=tier), **where)
         .values(*group)
         .annotate(**{f"total_{f}": Sum(f) for f in fields})
         .order_by()
@@ -116,7 +114,7 @@ def cumulative(
     sums_at = {
         f"upto_{i}": Sum(Case(When(day__lte=end, then=field), default=Value(0))) for i, end in enumerate(ends)
     }
-    base = model._default_manager.filter(  # type: ignore[attr-defined]
+    base = model._default_manager.filter(
         query.where(store=store, channel=channel, tier=tier), day__lte=ends[-1]
     )
     rows = base.values(by).annotate(**sums_at).order_by() if by else [base.aggregate(**sums_at)]

@@ -82,9 +82,9 @@ def roll_forward(first: datetime.date, last: datetime.date) -> list[RollRow]:
                 key: sign * sum(moved.get((month, pt.pk, kind), 0) for kind in kinds)
                 for key, kinds, sign in MOVEMENTS
             }
-            row = RollRow(month, pt, balance[pt.pk], moves, 0)
-            closing = row.opening + row.movement_total()
-            out.append(RollRow(month, pt, row.opening, moves, closing))
+            line = RollRow(month, pt, balance[pt.pk], moves, 0)
+            closing = line.opening + line.movement_total()
+            out.append(RollRow(month, pt, line.opening, moves, closing))
             balance[pt.pk] = closing
         month = _next_month(month)
     return out

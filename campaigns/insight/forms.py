@@ -27,7 +27,9 @@ MAX_DAYS = 3 * 366
 
 class FilterForm(forms.Form):
     period = forms.ChoiceField(label=_("period"), choices=PRESETS, initial="30", required=False)
-    start = forms.DateField(label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     end = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     store = forms.ModelChoiceField(label=_("store"), queryset=Store.objects.none(), required=False)
     channel = forms.ChoiceField(
@@ -39,11 +41,13 @@ class FilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.stores = stores
         self.every_store = every_store
-        self.fields["store"].queryset = stores.order_by("code")
-        self.fields["store"].empty_label = _("all stores") if every_store else _("all my stores")
+        store = self.fields["store"]
+        assert isinstance(store, forms.ModelChoiceField)
+        store.queryset = stores.order_by("code")
+        store.empty_label = _("all stores") if every_store else _("all my stores")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("period") == "custom":
             start, end = data.get("start"), data.get("end")
             if not start or not end:

@@ -95,7 +95,7 @@ class DayFigures:
     """One day's rollup rows, unsaved (``day_rollup`` saves them)."""
 
     day: datetime.date
-    rows: dict[type[Model], list[Model]] = field(default_factory=dict)
+    rows: dict[type[Model], list[Any]] = field(default_factory=dict)
 
     def of(self, model: type[Model]) -> list[Any]:
         return self.rows.get(model, [])
@@ -334,8 +334,8 @@ def day_rollup(day: datetime.date, *, whole: bool = True) -> dict[str, int]:
         for model in (*DAY_TABLES, *SNAPSHOTS):
             if model not in figures.rows:
                 continue  # not taken this time (actives of today, balances of a past day)
-            model._default_manager.filter(day=day).delete()  # type: ignore[misc]
-            model._default_manager.bulk_create(figures.of(model), batch_size=2000)  # type: ignore[misc]
+            model._default_manager.filter(day=day).delete()
+            model._default_manager.bulk_create(figures.of(model), batch_size=2000)
             written[model._meta.model_name or ""] = len(figures.of(model))
         if whole:
             CohortMonth.objects.filter(month=month).delete()

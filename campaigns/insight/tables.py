@@ -71,7 +71,7 @@ def download(tables: list[Table], fmt: str, name: str) -> HttpResponse:
     stamp = timezone.localdate().isoformat()
     if fmt == "xlsx":
         book = Workbook()
-        book.remove(book.active)  # type: ignore[arg-type]
+        book.remove(book.active)
         for table in tables:
             sheet = book.create_sheet(title=table.title[:31] or "Sheet")
             sheet.append(table.headers)

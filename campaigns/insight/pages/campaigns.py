@@ -61,7 +61,7 @@ def campaigns_page() -> dict[str, Any]:
         _("ROI: incremental sales ÷ cost"),
         "bar",
         [row.campaign.name for row in with_roi],
-        [{"name": _("ROI"), "data": [round(float(row.roi), 4) for row in with_roi], "type": "bar"}],
+        [{"name": _("ROI"), "data": [round(float(row.roi or 0), 4) for row in with_roi], "type": "bar"}],
         PERCENT,
     )
     return {"charts": [chart], "tables": [table], "min_group": MIN_GROUP}
