@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -32,7 +32,7 @@ from campaigns.insight.pages.rfm import rfm_page
 from campaigns.insight.pages.stores import stores_page
 from campaigns.insight.pages.tiers import tiers_page
 from campaigns.insight.tables import Table, download
-from members.admin_helpers import HistoryAdmin
+from members.admin_helpers import HistoryAdmin, SettingsAdmin
 from members.selectors import sees_every_store, stores_of
 
 #: The pages, in the order of their tabs: (url name suffix, title, permission needed)
@@ -99,21 +99,8 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
 
 
 @admin.register(InsightSettings)
-class InsightSettingsAdmin(HistoryAdmin):
+class InsightSettingsAdmin(SettingsAdmin):
     fields = ["cost_target_percent"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        """One row of settings: the list opens it."""
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        settings = InsightSettings.current()
-        return HttpResponseRedirect(reverse("admin:insight_insightsettings_change", args=[settings.pk]))
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view

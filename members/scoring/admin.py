@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, ReadOnlyInline, local_date
 from config.common.exports import ExportResource, SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, MemberColumnMixin
+from members.admin_helpers import MemberColumnMixin, SettingsAdmin
 from members.scoring.models import MemberScore, ScoringSettings
 
 
@@ -61,7 +56,7 @@ class MemberScoreAdmin(SpreadsheetExportMixin, MemberColumnMixin, ReadOnlyAdmin)
 
 
 @admin.register(ScoringSettings)
-class ScoringSettingsAdmin(HistoryAdmin):
+class ScoringSettingsAdmin(SettingsAdmin):
     fieldsets = [
         (
             _("RFM"),
@@ -69,20 +64,6 @@ class ScoringSettingsAdmin(HistoryAdmin):
         ),
         (_("Lifecycle stages"), {"fields": ["new_days", "active_days", "dormant_days"]}),
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        """One row of settings: the list opens it."""
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return HttpResponseRedirect(
-            reverse("admin:scoring_scoringsettings_change", args=[ScoringSettings.current().pk])
-        )
 
 
 class MemberScoreInline(ReadOnlyInline):
