@@ -205,7 +205,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("Run this against PostgreSQL (DATABASE_URL=postgres://... or tests/pgcluster.py).")
     call_command("migrate", verbosity=0)
-    if Member.objects.count() < args.members:
+    if not Member.objects.exists():
         say(f"seeding {args.members:,} members, {args.purchases:,} purchases over {args.years} years")
         seconds = stopwatch(
             lambda: call_command(
