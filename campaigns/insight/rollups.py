@@ -311,13 +311,14 @@ def _cohorts(month: datetime.date, until: datetime.datetime) -> QuerySet:
     )
 
 
-def day_rollup(day: datetime.date, *, whole: bool = True) -> dict[str, int]:
+def day_rollup(day: datetime.date, *, whole: bool = True, actives: bool | None = None) -> dict[str, int]:
     """Replace ``day``'s rollup rows (and its month's cohort cells) with the facts' totals.
 
+    ``actives`` (default: ``whole``) says whether to count the active-member windows too.
     Not ``whole`` (today, every few minutes): without the active-member windows and the cohort
     cells, which read weeks of facts; the night's run of the finished day writes them."""
     began = time.monotonic()
-    figures = day_figures(day, actives=whole)
+    figures = day_figures(day, actives=whole if actives is None else actives)
     month = day.replace(day=1)
     cohorts = (
         []
@@ -352,13 +353,30 @@ def _as_date(value: datetime.date | datetime.datetime) -> datetime.date:
     return timezone.localtime(value).date() if isinstance(value, datetime.datetime) else value
 
 
-def days_rollup(first: datetime.date, last: datetime.date, *, missing_only: bool = False) -> Iterator[tuple]:
-    """Roll up every day from ``first`` to ``last``; yields (day, rows written) as it goes."""
+#: Days before the last of a backfill whose active-member counts are all taken.
+EVERY_DAY_ACTIVES = 92
+
+
+def pages_ask_actives(day: datetime.date, last: datetime.date) -> bool:
+    """Whether a page can ask for ``day``'s active-member counts: the last quarter day by day
+    (daily charts, the presets), and before it the ends of weeks and months (the weekly and
+    monthly charts' buckets). A backfill counts those only: each day's windows read up to 90 days
+    of facts, and most old days would never be read."""
+    if (last - day).days < EVERY_DAY_ACTIVES:
+        return True
+    return day.weekday() == 6 or (day + datetime.timedelta(days=1)).day == 1
+
+
+def days_rollup(
+    first: datetime.date, last: datetime.date, *, missing_only: bool = False, sparse: bool = False
+) -> Iterator[tuple]:
+    """Roll up every day from ``first`` to ``last``; yields (day, rows written) as it goes.
+    ``sparse`` (a backfill): active-member counts only for the days pages ask for."""
     done = set(RollupDay.objects.filter(day__range=(first, last)).values_list("day", flat=True))
     day = first
     while day <= last:
         if not (missing_only and day in done):
-            yield day, day_rollup(day)
+            yield day, day_rollup(day, actives=pages_ask_actives(day, last) if sparse else None)
         day += datetime.timedelta(days=1)
 
 

@@ -7,7 +7,7 @@
 it, and seeds it with ``manage.py seed_scale`` when it has fewer members than asked.)
 
 Reported side by side, in one run:
-1. the backfill: every day of the data rolled up (``days_rollup``), its total and per-day time;
+1. the backfill as ``rollup_insight --from`` runs it (``days_rollup(sparse=True)``): total, per day;
 2. one day's rollup (``day_rollup``, median of 3) against the floor: the same tables filled by
    hand-written ``INSERT … SELECT … GROUP BY`` statements into scratch copies, as ratio;
 3. RFM scoring of every member (``members_score``), the night's snapshots, the campaigns' figures;
@@ -227,7 +227,7 @@ def main() -> None:
         first = max(first, last - datetime.timedelta(days=args.backfill_days - 1))
     say(f"backfill {first} .. {last}")
     began = time.perf_counter()
-    days = sum(1 for _ in days_rollup(first, last))
+    days = sum(1 for _ in days_rollup(first, last, sparse=True))
     backfill = time.perf_counter() - began
 
     sql("ANALYZE")

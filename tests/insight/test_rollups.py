@@ -93,3 +93,15 @@ def test_today_is_rolled_up_without_the_nights_windows(programme):
     written = day_rollup(D2, whole=False)
     assert "activeday" not in written and "cohortmonth" not in written
     assert written["salesday"] == 3 and not ActiveDay.objects.exists()
+
+
+def test_a_backfill_counts_actives_where_pages_read_them():
+    import datetime
+
+    from campaigns.insight.rollups import pages_ask_actives
+
+    last = datetime.date(2026, 12, 1)
+    assert pages_ask_actives(datetime.date(2026, 9, 1), last)  # the last 92 days, each
+    assert not pages_ask_actives(datetime.date(2026, 6, 17), last)  # an old Wednesday
+    assert pages_ask_actives(datetime.date(2026, 6, 21), last)  # a Sunday: weekly charts
+    assert pages_ask_actives(datetime.date(2026, 6, 30), last)  # a month's end: monthly charts
