@@ -182,6 +182,7 @@ class InsightSettingsAdmin(SettingsAdmin):
         first = _month_param(request.GET.get("from")) or (last - datetime.timedelta(days=335)).replace(day=1)
         if first > last:
             first, last = last, first
+        first = max(first, (last - datetime.timedelta(days=31 * (MAX_MONTHS - 1))).replace(day=1))
         rows = roll_forward(first, last)
         tables = roll_forward_tables(rows, breakage_rates(last))
         fmt = request.GET.get("format")
@@ -211,6 +212,10 @@ class InsightSettingsAdmin(SettingsAdmin):
                 "chart_tables": {chart.key: chart_table(chart)},
             },
         )
+
+
+#: The longest roll-forward a page shows (and downloads): ten years of months.
+MAX_MONTHS = 120
 
 
 def _month_param(value: str | None) -> datetime.date | None:
