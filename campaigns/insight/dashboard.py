@@ -15,7 +15,7 @@ Definitions (the page shows them too):
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.models import Benefit
 from campaigns.insight.charts import CNY, COUNT, PERCENT, POINTS, Chart, bucket_label, num
-from campaigns.insight.figures import Daily, change, cumulative, daily, ratio
+from campaigns.insight.figures import Daily, change, cumulative, daily, members_by_tier, ratio
 from campaigns.insight.models import (
     ActiveDay,
     CouponDay,
@@ -35,10 +35,9 @@ from campaigns.insight.models import (
     PointsDay,
     SalesDay,
     StoreSalesDay,
-    TierMoveDay,
 )
 from campaigns.insight.query import Query
-from campaigns.insight.rollups import WINDOWS, entry_tier_id, yesterday
+from campaigns.insight.rollups import WINDOWS, yesterday
 from points.models import Entry, PointType
 
 EPOCH = datetime.date(2000, 1, 1)
@@ -88,7 +87,6 @@ class Period:
     points_cost: Decimal = Decimal(0)
     coupon_cost: Decimal = Decimal(0)
     liability: Decimal = Decimal(0)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def net_sales(self) -> Decimal:
@@ -120,7 +118,6 @@ class Fetched:
     members: dict[datetime.date, int]
     held: dict[int, dict[datetime.date, int]]
     active: dict[tuple[datetime.date, int], int]
-    rolled_up: set[datetime.date]
     types: dict[int, PointType]
     coupon_values: dict[int, Decimal]
     reported: dict[bool, dict[str, Any]]
@@ -130,13 +127,7 @@ def fetch(query: Query) -> Fetched:
     before = query.previous()
     span = replace(query, start=before.start)
     ends = [before.end, query.end]
-    members = cumulative(MemberDay, query, "joined", ends, tier=None).get(None, dict.fromkeys(ends, 0))
-    if query.tier is not None:
-        if query.tier != entry_tier_id():
-            members = dict.fromkeys(ends, 0)
-        into = cumulative(TierMoveDay, query, "moves", ends, tier="to_tier").get(None, {})
-        out = cumulative(TierMoveDay, query, "moves", ends, tier="from_tier").get(None, {})
-        members = {end: members[end] + into.get(end, 0) - out.get(end, 0) for end in ends}
+    members = members_by_tier(query, ends).get(query.tier, dict.fromkeys(ends, 0))
     types = _redeemable()
     return Fetched(
         query=query,
@@ -148,7 +139,6 @@ def fetch(query: Query) -> Fetched:
         members=members,
         held=cumulative(PointsDay, query, "amount", ends, by="point_type_id"),
         active=_actives(query, before),
-        rolled_up=set(),
         types=types,
         coupon_values=dict(Benefit.objects.filter(kind=Benefit.Kind.AMOUNT_OFF).values_list("pk", "value")),
         reported=_store_totals(span, before),

@@ -11,7 +11,9 @@ from typing import Any
 
 from django.db.models import Case, Model, Sum, Value, When
 
+from campaigns.insight.models import MemberDay, TierMoveDay
 from campaigns.insight.query import Query
+from campaigns.insight.rollups import entry_tier_id
 
 
 def daily(
@@ -123,3 +125,32 @@ def cumulative(
         for i, end in enumerate(ends):
             out[row[by] if by else None][end] += row[f"upto_{i}"] or 0
     return dict(out)
+
+
+Counts = dict[int | None, dict[datetime.date, int]]
+
+
+def members_by_tier(query: Query, ends: Iterable[datetime.date], *, every_tier: bool = False) -> Counts:
+    """{tier: {date: members in it at the end of that day}} in the query's stores and channel,
+    and {None: {date: all members}}: everyone joins at the entry tier, then moves. One query
+    for all members when neither ``every_tier`` nor the query's tier asks for more, else four."""
+    ends = sorted(set(ends))
+    anywhere = Query(query.start, query.end, query.stores, query.channel, None)
+    joined = cumulative(MemberDay, anywhere, "joined", ends, tier=None).get(None, dict.fromkeys(ends, 0))
+    if not every_tier and query.tier is None:
+        return {None: joined}
+    into = cumulative(TierMoveDay, anywhere, "moves", ends, by="to_tier_id", tier=None)
+    out = cumulative(TierMoveDay, anywhere, "moves", ends, by="from_tier_id", tier=None)
+    entry = entry_tier_id()
+    tiers = {entry, *into, *out}
+    counts: Counts = {
+        tier: {
+            end: (joined[end] if tier == entry else 0)
+            + into.get(tier, {}).get(end, 0)
+            - out.get(tier, {}).get(end, 0)
+            for end in ends
+        }
+        for tier in tiers
+    }
+    counts[None] = dict(joined)
+    return counts

@@ -16,10 +16,10 @@ from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
 from campaigns.insight.charts import PERCENT, Chart, bucket_label
-from campaigns.insight.figures import cumulative, daily
-from campaigns.insight.models import CohortMonth, MemberDay, ProfileCount, TierMoveDay
+from campaigns.insight.figures import daily, members_by_tier
+from campaigns.insight.models import CohortMonth, MemberDay, ProfileCount
 from campaigns.insight.query import Query
-from campaigns.insight.rollups import entry_tier_id, yesterday
+from campaigns.insight.rollups import yesterday
 from campaigns.insight.snapshots import AGE_BANDS, BAND_LABELS, TENURE_BANDS
 from members.models import Channel, Gender, Store
 from members.scoring.models import ScoreCount, ScoreRun, Stage
@@ -40,18 +40,9 @@ def tiers_over_time(query: Query, tiers: list[Tier]) -> dict[int, list[int]]:
     """{tier: members in it at the end of each chart bucket}: joined at the entry tier, plus
     moves in, less moves out (three queries however long the period)."""
     ends = list(bucket_ends(query).values())
-    unfiltered = Query(query.start, query.end, query.stores, query.channel, None)
-    joined = cumulative(MemberDay, unfiltered, "joined", ends, tier=None).get(None, dict.fromkeys(ends, 0))
-    into = cumulative(TierMoveDay, unfiltered, "moves", ends, by="to_tier_id", tier=None)
-    out = cumulative(TierMoveDay, unfiltered, "moves", ends, by="from_tier_id", tier=None)
-    entry = entry_tier_id()
+    counts = members_by_tier(query, ends, every_tier=True)
     return {
-        tier.pk: [
-            (joined[end] if tier.pk == entry else 0)
-            + into.get(tier.pk, {}).get(end, 0)
-            - out.get(tier.pk, {}).get(end, 0)
-            for end in ends
-        ]
+        tier.pk: [counts.get(tier.pk, {}).get(end, 0) for end in ends]
         for tier in tiers
         if query.tier is None or tier.pk == query.tier
     }
