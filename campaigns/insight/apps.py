@@ -13,6 +13,7 @@ class InsightConfig(AppConfig):
     name = "campaigns.insight"
     label = "insight"
     verbose_name = _("Insight")
+    demo_seed = "campaigns.insight.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
 
     role_permissions = {
         Role.OPERATOR: [
