@@ -1,12 +1,20 @@
-"""A campaign's results: reach, cost, budget, coupons, and sales against the control group."""
+"""A campaign's results: reach, cost, budget, coupons, and sales against the control group.
+
+Sales are what the group's members paid, less what was refunded, for purchases made while the
+campaign ran. The uplift compares sales per member of the targeted group with the control
+group's; whether the difference can be told from chance is Welch's t-test on the members' sales
+(normal approximation; said to be undecidable below ``MIN_GROUP`` members a group).
+"""
 
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from benefits.models import Coupon
@@ -36,6 +44,93 @@ class Results:
         return self.sales_per_participant / self.sales_per_control - 1
 
 
+#: Below this many members in either group the uplift's significance is not stated.
+MIN_GROUP = 30
+
+
+@dataclass(frozen=True)
+class GroupSales:
+    """One group's sales while the campaign ran: enough for its mean and variance."""
+
+    members: int
+    buyers: int
+    sales: Decimal
+    squares: Decimal  # Σ (a member's sales)²
+
+    @property
+    def mean(self) -> Decimal | None:
+        return self.sales / self.members if self.members else None
+
+    @property
+    def variance(self) -> float:
+        if self.members < 2:
+            return 0.0
+        mean = float(self.sales) / self.members
+        return max(0.0, (float(self.squares) - self.members * mean * mean) / (self.members - 1))
+
+
+def groups_sales(campaign: Campaign, end: datetime.datetime) -> dict[bool, GroupSales]:
+    """{control: GroupSales} of the campaign's targeted (False) and control (True) groups: each
+    member's net sales in the window, summed in the database with their squares."""
+    paid = (
+        Purchase.objects.filter(
+            member_id=OuterRef("member_id"), occurred_at__gte=campaign.starts_at, occurred_at__lt=end
+        )
+        .values("member_id")
+        .annotate(total=Sum(F("paid_amount") - F("refunded_amount")))
+        .values("total")
+    )
+    money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
+    rows = (
+        Participation.objects.filter(campaign=campaign)
+        .annotate(spent=Coalesce(Subquery(paid, output_field=money), Value(Decimal(0)), output_field=money))
+        .values("control")
+        .annotate(
+            members=Count("pk"),
+            buyers=Count("pk", filter=Q(spent__gt=0)),
+            sales=Sum("spent"),
+            squares=Sum(F("spent") * F("spent"), output_field=DecimalField(max_digits=30, decimal_places=4)),
+        )
+        .order_by()
+    )
+    return {
+        row["control"]: GroupSales(
+            row["members"], row["buyers"], row["sales"] or Decimal(0), row["squares"] or Decimal(0)
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """Targeted against control: sales per member, the difference, and whether it is chance."""
+
+    per_member: Decimal | None  # targeted mean less control mean (CNY per member)
+    relative: Decimal | None  # 0.12 = +12 %
+    incremental_sales: Decimal | None  # per_member × targeted members
+    p_value: float | None  # two-sided; None when a group is too small to tell
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < 0.05
+
+
+def uplift(targeted: GroupSales | None, control: GroupSales | None) -> Uplift:
+    if not targeted or not control or not targeted.members or not control.members:
+        return Uplift(None, None, None, None)
+    mean_t, mean_c = targeted.mean or Decimal(0), control.mean or Decimal(0)
+    per_member = mean_t - mean_c
+    relative = mean_t / mean_c - 1 if mean_c else None
+    p_value = None
+    if min(targeted.members, control.members) >= MIN_GROUP:
+        error = math.sqrt(targeted.variance / targeted.members + control.variance / control.members)
+        if error > 0:
+            p_value = math.erfc(abs(float(per_member)) / error / math.sqrt(2))
+        else:
+            p_value = 0.0 if per_member else 1.0
+    return Uplift(per_member, relative, per_member * targeted.members, p_value)
+
+
 def campaign_results(campaign: Campaign, *, now: datetime.datetime | None = None) -> Results:
     now = now or timezone.now()
     lines = AwardLine.objects.filter(campaign=campaign).aggregate(
@@ -45,19 +140,14 @@ def campaign_results(campaign: Campaign, *, now: datetime.datetime | None = None
         coupons=Count("coupon"),
         redeemed=Count("coupon", filter=Q(coupon__status=Coupon.Status.REDEEMED)),
     )
-    groups = dict(
-        Participation.objects.filter(campaign=campaign)
-        .values("control")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("control", "n")
-    )
     end = min(campaign.ends_at, now)
     spent_points = lines["points"] or 0
     spent_cny = lines["cny"] or Decimal(0)
+    sales = groups_sales(campaign, end)
+    none = GroupSales(0, 0, Decimal(0), Decimal(0))
     return Results(
-        participants=groups.get(False, 0),
-        control=groups.get(True, 0),
+        participants=sales.get(False, none).members,
+        control=sales.get(True, none).members,
         points=spent_points,
         cny=spent_cny,
         growth=lines["growth"] or 0,
@@ -65,19 +155,6 @@ def campaign_results(campaign: Campaign, *, now: datetime.datetime | None = None
         budget_cny_left=None if campaign.budget_cny is None else campaign.budget_cny - spent_cny,
         coupons=lines["coupons"],
         coupons_redeemed=lines["redeemed"],
-        sales_per_participant=_sales_per_member(campaign, False, end, groups.get(False, 0)),
-        sales_per_control=_sales_per_member(campaign, True, end, groups.get(True, 0)),
+        sales_per_participant=sales.get(False, none).mean,
+        sales_per_control=sales.get(True, none).mean,
     )
-
-
-def _sales_per_member(
-    campaign: Campaign, control: bool, end: datetime.datetime, members: int
-) -> Decimal | None:
-    """Net CNY (paid less refunded) per member of the group, bought inside the campaign's window."""
-    if not members:
-        return None
-    group = Participation.objects.filter(campaign=campaign, control=control).values("member_id")
-    total = Purchase.objects.filter(
-        member_id__in=group, occurred_at__gte=campaign.starts_at, occurred_at__lt=end
-    ).aggregate(total=Sum(F("paid_amount") - F("refunded_amount")))["total"]
-    return (total or Decimal(0)) / members

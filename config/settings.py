@@ -62,10 +62,12 @@ INSTALLED_APPS = [
     "members.purchases",
     "members.imports",
     "members.partners",
+    "members.scoring",
     "points",
     "tiers",
     "benefits",
     "campaigns",
+    "campaigns.insight",  # reads every app: rollups, the insight pages, the finance roll-forward
 ]
 
 MIDDLEWARE = [

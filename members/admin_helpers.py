@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -121,3 +122,23 @@ class HistoryAdmin(SimpleHistoryAdmin):
         except (ValidationError, ValueError):
             pass
         raise Http404
+
+
+class SettingsAdmin(HistoryAdmin):
+    """The one row of a settings model (its ``current()`` makes it): the list opens the row's
+    page; nobody adds or deletes one. Changes keep their history, like every setting."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        opts = self.model._meta
+        row = self.model.current()
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])
+        )

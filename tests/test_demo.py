@@ -61,7 +61,7 @@ def test_refuses_to_create_known_passwords_in_production():
 
 
 def test_apps_above_members_declare_their_demo_hooks_in_dependency_order():
-    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits", "campaigns"]
+    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits", "campaigns", "insight"]
 
 
 def test_demo_shows_tiers_and_benefits_and_the_books_balance():

@@ -4,8 +4,9 @@ functions, where an upward import hides best) goes down or sideways, never up.
     config.common  <-  members  <-  points  <-  tiers  <-  benefits  <-  campaigns  <-  config
 
 Inside members, the member domain and what members did (``members.purchases``: which store's
-members staff may see depends on where they bought) are one layer; the import framework and the
-partner-API framework sit above it: the member domain's own modules import neither. The members
+members staff may see depends on where they bought) are one layer; the scoring of members (RFM,
+lifecycle stages, read from what they did) sits on it; the import framework and the
+partner-API framework sit above those: the member domain's own modules import neither. The members
 app's interfaces (``members/api.py``, ``members/admin.py``) are built on the partner-API
 framework and may use it.
 """
@@ -23,6 +24,7 @@ LAYERS = [
     ("config.common", 0),
     ("members", 1),
     ("members.purchases", 1),
+    ("members.scoring", 2),
     ("members.imports", 3),
     ("members.partners", 3),
     ("points", 4),
@@ -120,4 +122,4 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
     modules = {p.stem for p in (ROOT / "members").glob("*.py")}
     assert modules <= allowed, modules - allowed
     packages = {p.name for p in (ROOT / "members").iterdir() if (p / "__init__.py").exists()}
-    assert packages == {"purchases", "imports", "partners", "management", "migrations"}
+    assert packages == {"purchases", "scoring", "imports", "partners", "management", "migrations"}

@@ -33,7 +33,26 @@ def test_the_migration_schedules_every_job_at_its_time():
         "benefits-expire-due-coupons": ("benefits.expire_due_coupons", "30 *"),
         "campaigns-start-and-end-due": ("campaigns.start_and_end_due_campaigns", "*/5 *"),
         "campaigns-birthdays": ("campaigns.process_birthdays", "0 8"),
+        "scoring-score-members": ("scoring.score_members", "20 1"),
+        "insight-rollup-recent-days": ("insight.rollup_recent_days", "40 1"),
+        "insight-rollup-today": ("insight.rollup_today", "*/10 *"),
+        "insight-measure-campaigns": ("insight.measure_campaigns", "20 2"),
     }
+
+
+def test_a_deploy_schedules_its_new_jobs_and_keeps_the_administrators_changes():
+    from django_celery_beat.models import CrontabSchedule
+
+    from config.common.jobs import schedules_ensure
+
+    moved = PeriodicTask.objects.get(name="points-expire-due-lots")
+    moved.crontab = CrontabSchedule.objects.create(minute="45", hour="2", timezone="Asia/Shanghai")
+    moved.save()
+    PeriodicTask.objects.filter(task="insight.rollup_today").delete()  # a job the old version lacked
+    schedules_ensure()
+    now = schedules()
+    assert now["insight-rollup-today"] == ("insight.rollup_today", "*/10 *")
+    assert now["points-expire-due-lots"] == ("points.expire_due_lots", "45 2")
     crontabs = PeriodicTask.objects.values_list("crontab__timezone", "crontab__day_of_week").distinct()
     assert [(str(zone), days) for zone, days in crontabs] == [("Asia/Shanghai", "*")]
 

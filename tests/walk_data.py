@@ -20,6 +20,10 @@ from benefits.coupons import coupon_issue
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import reward_redeem
 from campaigns.earning.pipeline import purchase_process
+from campaigns.insight.campaigns import campaigns_measure
+from campaigns.insight.models import InsightSettings, StoreSalesDay
+from campaigns.insight.rollups import day_rollup
+from campaigns.insight.snapshots import behaviour_snapshot, profiles_snapshot
 from campaigns.models import Award
 from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
@@ -27,6 +31,8 @@ from members.imports.services import import_preview
 from members.models import Identity, Member, Store
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
+from members.scoring.models import MemberScore, ScoringSettings
+from members.scoring.services import members_score
 from members.services import IdentityKey, member_enrol
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services import points_adjust, points_earn
@@ -178,6 +184,18 @@ def _build(make_user) -> WalkData:
         store=store_b,
     )
 
+    # The insight figures: the night's jobs, and each store's sales for all customers.
+    for store, sales in ((store_a, "3880.00"), (store_b, "2880.00")):
+        StoreSalesDay.objects.create(store=store, day=now.date(), orders=10, sales=Decimal(sales))
+    InsightSettings.current()
+    ScoringSettings.current()
+    members_score()
+    for day in (timezone.localdate(now) - datetime.timedelta(days=2), timezone.localdate(now)):
+        day_rollup(day)
+    profiles_snapshot()
+    behaviour_snapshot()
+    campaigns_measure()
+
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
         history = getattr(model, "history", None)
@@ -196,6 +214,7 @@ def _build(make_user) -> WalkData:
         Redemption: redemptions,
         AdjustmentRequest: [adjustment],
         ImportRun: [run_a, run_b],
+        MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
     }
     return WalkData(
         store_a=store_a,

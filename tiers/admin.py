@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -34,7 +33,7 @@ from config.common.admin import (
     run_each,
 )
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin, member_ids
 from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
 from tiers.selectors import tier_progress
 from tiers.services import tier_check, tier_override, tier_override_end, tier_save
@@ -135,22 +134,11 @@ class TierAdmin(HistoryAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(HistoryAdmin):
-    """One row: the list is the row's page; saving returns to the ladder."""
+class TierPolicyAdmin(SettingsAdmin):
+    """One row; saving returns to the ladder."""
 
     fields = ["metric", "window", "downgrade", "grace_days", "updated_at"]
     readonly_fields = ["updated_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return HttpResponseRedirect(reverse("admin:tiers_tierpolicy_change", args=[TierPolicy.current().pk]))
 
     def response_post_save_change(self, request, obj):
         if request.user.has_perm("tiers.view_tier"):

@@ -1,7 +1,8 @@
 """What each scheduled job does, in the words the admin's list of schedules (周期任务) shows.
 
-The schedules are rows of django-celery-beat: a new database gets ``SCHEDULES`` (below, after
-``migrate``), administrators edit them in the admin. Tasks
+The schedules are rows of django-celery-beat: each job of ``SCHEDULES`` (below) gets its row
+after ``migrate`` when its task has none; administrators edit them in the admin (and switch a
+job off rather than delete it, or the next deploy schedules it again). Tasks
 are named by stable strings (``points.activate_due_lots``), not module paths, so a module can
 move without orphaning its schedule. A task scheduled here needs a line below: a test fails
 otherwise.
@@ -36,6 +37,16 @@ JOBS: dict[str, Promise] = {
         "Scheduled campaigns start, and running ones end, on their dates."
     ),
     "campaigns.process_birthdays": _("Birthday campaigns award the members whose birthday is today."),
+    "insight.rollup_recent_days": _(
+        "Adds up the last seven days' purchases, members, points, tiers and coupons for the insight pages."
+    ),
+    "insight.rollup_today": _("Adds up today's figures so far for the insight pages."),
+    "insight.measure_campaigns": _(
+        "Measures running and recent campaigns against their control groups for the campaign league table."
+    ),
+    "scoring.score_members": _(
+        "Scores every member: RFM segment, scores and lifecycle stage, with the moves since the last run."
+    ),
     "imports.run_import": _("Runs a confirmed import (queued by the import page, not scheduled)."),
 }
 
@@ -61,19 +72,28 @@ SCHEDULES = [
     # Campaigns start and end on their dates; birthday campaigns run in the morning, local time.
     ("campaigns-start-and-end-due", "campaigns.start_and_end_due_campaigns", "*/5", "*"),
     ("campaigns-birthdays", "campaigns.process_birthdays", "0", "8"),
+    # After the night's expiry, tier review and coupons, so the day's figures include them; the
+    # members' scores first, as the rollup's behaviour counts read them.
+    ("scoring-score-members", "scoring.score_members", "20", "1"),
+    ("insight-rollup-recent-days", "insight.rollup_recent_days", "40", "1"),
+    ("insight-rollup-today", "insight.rollup_today", "*/10", "*"),
+    ("insight-measure-campaigns", "insight.measure_campaigns", "20", "2"),
 ]
 
 
 def schedules_ensure(*, apps: Any = None, using: str = "default", **_kwargs: Any) -> None:
-    """post_migrate: a database with none of these jobs scheduled gets them, in the programme's
-    time zone; once any is there (perhaps edited by an administrator), nothing is added."""
+    """post_migrate: every job of ``SCHEDULES`` whose task has no schedule yet gets its own, in the
+    programme's time zone. A job an administrator moved or switched off keeps its row as it is;
+    a job added by a new version starts running after the deploy's ``migrate``."""
     apps = apps or global_apps  # flush sends post_migrate without the migration state
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    if PeriodicTask.objects.using(using).filter(name__in=[name for name, *_rest in SCHEDULES]).exists():
+    scheduled = set(PeriodicTask.objects.using(using).values_list("task", flat=True))
+    missing = [row for row in SCHEDULES if row[1] not in scheduled]
+    if not missing:
         return
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    for name, task, minute, hour in SCHEDULES:
+    for name, task, minute, hour in missing:
         crontab, _created = CrontabSchedule.objects.using(using).get_or_create(
             minute=minute,
             hour=hour,

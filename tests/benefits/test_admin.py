@@ -453,8 +453,9 @@ def test_member_page_query_count_with_every_inline(client, operator, member, tie
     # per account its member, open lots, latest entries (2 x 3), and what the entries came from
     # (one query per kind of source, shared by the accounts: here the rewards); tiers: policy,
     # ladder, status row, growth sum, tier changes; coupons; redemptions; campaigns: earnings
-    # (their lines are one more query once there are any, see tests/campaigns/test_admin.py)
-    with django_assert_num_queries(25) as captured:
+    # (their lines are one more query once there are any, see tests/campaigns/test_admin.py);
+    # scoring: the member's RFM and lifecycle row
+    with django_assert_num_queries(26) as captured:
         client.get(url)
     add_history(6)
     with django_assert_num_queries(len(captured)):

@@ -1,0 +1,74 @@
+"""The insight pages as their users open them: each answers within its query budget, store staff
+see their own stores' figures only, and each role sees the pages it may."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from campaigns.insight import dashboard
+from campaigns.insight.admin import PAGES
+from members.scoring.services import members_score
+from tests.insight.conftest import D1, D2, roll_up
+
+pytestmark = pytest.mark.django_db
+
+#: The most queries a page may take, whatever the data (sessions and permissions included).
+BUDGET = 20
+
+
+@pytest.fixture
+def rolled(programme, monkeypatch):
+    roll_up()
+    members_score()
+    monkeypatch.setattr(dashboard, "yesterday", lambda: D2)
+    return programme
+
+
+def period(**extra) -> dict:
+    return {"period": "custom", "start": D1.isoformat(), "end": D2.isoformat(), **extra}
+
+
+@pytest.mark.parametrize("page", [name for name, _t, _p in PAGES])
+def test_every_page_within_its_query_budget(
+    page, rolled, client, administrator, django_assert_max_num_queries
+):
+    client.force_login(administrator)
+    client.get(reverse(f"admin:insight_{page}"))  # the session and the permission caches
+    with django_assert_max_num_queries(BUDGET):
+        response = client.get(reverse(f"admin:insight_{page}"), period(channel="store"))
+    assert response.status_code == 200
+    assert b'id="insight-charts"' in response.content
+
+
+def test_store_staff_see_their_stores_figures_only(rolled, client, store_staff):
+    rolled["a"].staff.add(store_staff)
+    client.force_login(store_staff)
+    page = client.get(reverse("admin:insight_dashboard"), period())
+    cards = {k.key: k for k in page.context["kpis"]}
+    # joined at A: m1, m3; bought at A: p1 100.00 and p4 40.00
+    assert (cards["members"].value, str(cards["sales"].value)) == (2, "140.00")
+    assert list(page.context["form"].fields["store"].queryset) == [rolled["a"]]
+    # asking for store B is refused by the form and answered for their own stores
+    other = client.get(reverse("admin:insight_dashboard"), period(store=rolled["b"].pk))
+    assert {k.key: k for k in other.context["kpis"]}["members"].value == 2
+    stores = client.get(reverse("admin:insight_stores"), period()).context["tables"][0]
+    assert [row[0] for row in stores.rows] == ["A A店"]
+    for name in ("rfm", "points", "tiers", "campaigns", "finance"):
+        assert client.get(reverse(f"admin:insight_{name}")).status_code == 403, name
+
+
+def test_the_first_page_is_the_dashboard_for_who_may_see_it(rolled, client, operator, approver, make_user):
+    client.force_login(operator)
+    assert b'data-kpi="members"' in client.get(reverse("admin:index")).content
+    nobody = make_user(None, "nobody")
+    client.force_login(nobody)
+    assert b'data-kpi="members"' not in client.get(reverse("admin:index")).content
+
+
+def test_each_chart_downloads_as_csv(rolled, client, operator):
+    client.force_login(operator)
+    text = client.get(reverse("admin:insight_dashboard"), period(csv="sales")).content.decode("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[1:] == ["11-10,350.5,2", "11-11,69.5,2"]
+    assert client.get(reverse("admin:insight_dashboard"), period(csv="nope")).status_code == 404
