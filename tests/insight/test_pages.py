@@ -3,6 +3,8 @@ see their own stores' figures only, and each role sees the pages it may."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
@@ -72,3 +74,17 @@ def test_each_chart_downloads_as_csv(rolled, client, operator):
     lines = text.strip().splitlines()
     assert lines[1:] == ["11-10,350.5,2", "11-11,69.5,2"]
     assert client.get(reverse("admin:insight_dashboard"), period(csv="nope")).status_code == 404
+
+
+def test_the_stores_table_and_the_promotion_rate(rolled, client, operator):
+    client.force_login(operator)
+    table = client.get(reverse("admin:insight_stores"), period()).context["tables"][0]
+    rows = {row[0]: row[1:] for row in table.rows}
+    # store A: members m1 and m3 (joined there), m1 joined in the period; p1 and p4 bought there
+    # (140.00); its share is on the day it reported only: 100.00 of 1,000.00; points of its
+    # members: 100 + 40 + 80 issued, 60 redeemed
+    assert rows["A A店"] == [2, 1, 2, Decimal("140.00"), Decimal("0.1"), 220, 60, 0]
+    assert rows["B B店"] == [0, 0, 1, Decimal("80.00"), None, 0, 0, 0]
+    tiers = client.get(reverse("admin:insight_tiers"), period()).context
+    # m3 moved up; who could: m3 (below the top on 11-09) and the two who joined in the period
+    assert (tiers["upgrades"], tiers["downgrades"], tiers["promotion_rate"]) == (1, 0, Decimal(1) / 3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils.translation import gettext as _
 
 from campaigns.insight.charts import CNY, Chart
@@ -31,6 +31,15 @@ def stores_page(query: Query) -> dict[str, Any]:
         reported = reported.filter(store__in=query.stores)
     totals = {
         r["store_id"]: r["sales"] for r in reported.values("store_id").annotate(sales=Sum("sales")).order_by()
+    }
+    # members' sales on the same store-days as the totals: a day a store did not report counts in neither
+    same_day = StoreSalesDay.objects.filter(store=OuterRef("store"), day=OuterRef("day"))
+    on_reported = {
+        r["store_id"]: r["sales"]
+        for r in SalesDay.objects.filter(query.in_period(), Exists(same_day))
+        .values("store_id")
+        .annotate(sales=Sum("sales"))
+        .order_by()
     }
     start, end = query.start, query.end
     new = joined.grouped("joined", start, end, 0)
@@ -61,7 +70,7 @@ def stores_page(query: Query) -> dict[str, Any]:
         spent = -points.total(
             "amount", start, end, store_id=store.pk, kind=[Entry.Kind.SPEND, Entry.Kind.REFUND]
         )
-        share = Decimal(sales.get(store.pk, 0)) / totals[store.pk] if totals.get(store.pk) else None
+        share = Decimal(on_reported.get(store.pk) or 0) / totals[store.pk] if totals.get(store.pk) else None
         table.rows.append(
             [
                 f"{store.code} {store.name}",
