@@ -88,3 +88,19 @@ def test_the_stores_table_and_the_promotion_rate(rolled, client, operator):
     tiers = client.get(reverse("admin:insight_tiers"), period()).context
     # m3 moved up; who could: m3 (below the top on 11-09) and the two who joined in the period
     assert (tiers["upgrades"], tiers["downgrades"], tiers["promotion_rate"]) == (1, 0, Decimal(1) / 3)
+
+
+def test_the_behaviour_page(rolled, client, operator):
+    from campaigns.insight.snapshots import behaviour_snapshot
+
+    behaviour_snapshot()
+    client.force_login(operator)
+    page = client.get(reverse("admin:insight_behaviour"), period()).context
+    charts = {c.key: c for c in page["charts"]}
+    # in the scoring window m2 and m3 bought once, m1 twice (11-10 12:00 and 11-11 23:30: 1.5 days apart)
+    frequency = dict(zip(charts["frequency"].categories, charts["frequency"].series[0]["data"], strict=True))
+    assert (frequency["1"], frequency["2"], sum(frequency.values())) == (2, 1, 3)
+    assert charts["interval"].series[0]["data"][0] == 1 and sum(charts["interval"].series[0]["data"]) == 1
+    assert page["repurchase_rate"] == Decimal(1) / 3
+    # average order by the tier held that day: 普通会员 (100 + 250.50 + 40) ÷ 3, 银卡 80 ÷ 1
+    assert charts["aov_tier"].series[0]["data"][:2] == [130.17, 80.0]
