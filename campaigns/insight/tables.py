@@ -18,12 +18,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 
+from config.common.exports import neutralise_formula
 from config.common.formats import money, percent, whole
 
 TEXT, COUNT, CNY, PERCENT, POINTS = "text", "count", "cny", "percent", "points"
 
 _XLSX_FORMATS = {COUNT: "#,##0", POINTS: "#,##0", CNY: "#,##0.00", PERCENT: "0.0%"}
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -56,13 +56,6 @@ def _show(cell: Any, kind: str) -> str:
     return str(cell)
 
 
-def _text(cell: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets Excel's text mark (names come from files)."""
-    if isinstance(cell, str) and cell.lstrip().startswith(_FORMULA):
-        return "'" + cell
-    return cell
-
-
 def _number(cell: Any) -> Any:
     return float(cell) if isinstance(cell, Decimal) else cell
 
@@ -78,7 +71,7 @@ def download(tables: list[Table], fmt: str, name: str) -> HttpResponse:
             for row in table.rows:
                 sheet.append(
                     [
-                        _text(c) if kind == TEXT else _number(c)
+                        neutralise_formula(c) if kind == TEXT else _number(c)
                         for c, (_h, kind) in zip(row, table.columns, strict=True)
                     ]
                 )
@@ -103,7 +96,7 @@ def download(tables: list[Table], fmt: str, name: str) -> HttpResponse:
             for row in table.rows:
                 writer.writerow(
                     [
-                        _text(c) if kind == TEXT else ("" if c is None else c)
+                        neutralise_formula(c) if kind == TEXT else ("" if c is None else c)
                         for c, (_h, kind) in zip(row, table.columns, strict=True)
                     ]
                 )
