@@ -13,7 +13,8 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.admin import award_fact, explanation, lines_prefetch, scope_text
+from campaigns.admin import scope_text
+from campaigns.admin_awards import award_fact, explanation, lines_prefetch
 from campaigns.earning.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.selectors import recent_rule_book

@@ -47,7 +47,7 @@ class CampaignsConfig(AppConfig):
         post_migrate.connect(schedules_ensure, sender=self, dispatch_uid="campaigns.schedules")
         from campaigns.earning.imports import import_facts_process, import_review_marks
         from members.imports.apply import PROCESSORS
-        from members.imports.services import PREVIEW_MARKS
+        from members.imports.verdicts import PREVIEW_MARKS
 
         if import_facts_process not in PROCESSORS:
             PROCESSORS.append(import_facts_process)

@@ -49,6 +49,13 @@ def mask_identifier(value: str) -> str:
     return f"{value[:2]}{'*' * min(len(value) - 4, 8)}{value[-2:]}"
 
 
+def mask_address(value: str) -> str:
+    """Keeps the city and district (the first characters); the rest names and locates a person."""
+    if not value:
+        return ""
+    return value[:6] + "****" if len(value) > 6 else "*" * len(value)
+
+
 def mask_birthday(value: datetime.date | None) -> str:
     """The year goes; month and day stay so staff can still offer the birthday gift."""
     return f"****-{value:%m-%d}" if value else ""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -28,6 +27,7 @@ from benefits.coupons import coupon_issue, entitlements_issue
 from benefits.models import Coupon
 from campaigns import selectors
 from campaigns.earning import engine
+from campaigns.earning.budgets import count_spent, count_spent_in_order, has_limits, lock_budgets
 from campaigns.earning.refunds import (
     refund_award,
     refund_given_back,
@@ -207,8 +207,8 @@ def _process(
         first = first_purchase is not None and first_purchase()
         state = selectors.member_state(member, book, fact.at, first_purchase=first)
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
-        campaigns = _lock_budgets(book, matched)
-        capped = [pk for pk in matched if _has_limits(book.campaigns[pk])]  # limits are frozen once live
+        campaigns = lock_budgets(book, matched)
+        capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at))
         over = review_over(award, outcome, book)
         award.member = member
@@ -235,7 +235,7 @@ def _process(
             )
         AwardLine.objects.bulk_create(lines)
         Participation.objects.bulk_create(participations(award, outcome), ignore_conflicts=True)
-        _count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
+        count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
         if over:
             # AwardReview(award=award) caches itself as award.review
             award_hold(award, outcome, over).save(force_insert=True)
@@ -280,45 +280,6 @@ def participations(award: Award, outcome: engine.Outcome) -> list[Participation]
         Participation(campaign_id=pk, member_id=award.member_id, control=control, first_at=award.occurred_at)
         for pk, control in outcome.targeted.items()
     ]
-
-
-def _has_limits(campaign: Campaign) -> bool:
-    return any(
-        limit is not None
-        for limit in (
-            campaign.member_max_times,
-            campaign.member_max_points,
-            campaign.member_daily_points,
-            campaign.budget_points,
-            campaign.budget_cny,
-        )
-    )
-
-
-def _lock_budgets(book: selectors.RuleBook, matched: list[int]) -> dict[int, Campaign]:
-    """The matched campaigns, with the budgeted ones locked and re-read (the book may be older)."""
-    campaigns = {pk: book.campaigns[pk] for pk in matched}
-    budgeted = sorted({pk for pk in matched if book.offer(pk).budgeted})
-    if budgeted:
-        fresh = Campaign.objects.select_for_update().filter(pk__in=budgeted).order_by("pk")
-        for row in fresh.only("pk", "budget_points", "budget_cny", "spent_points", "spent_cny"):
-            campaigns[row.pk] = row
-    return campaigns
-
-
-def _count_spent(lines: list[engine.Line], campaigns: dict[int, Campaign]) -> None:
-    """Budgeted campaigns keep a running total (their rows are locked); results sum the lines."""
-    spent: dict[int, list] = defaultdict(lambda: [0, Decimal(0)])
-    for line in lines:
-        if line.campaign_id in campaigns and line.point_type == engine.POINTS and line.amount:
-            spent[line.campaign_id][0] += line.amount
-            spent[line.campaign_id][1] += line.cny
-    for pk, (points, cny) in spent.items():
-        campaign = campaigns[pk]
-        if campaign.budget_points is not None or campaign.budget_cny is not None:
-            Campaign.objects.filter(pk=pk).update(
-                spent_points=F("spent_points") + points, spent_cny=F("spent_cny") + cny
-            )
 
 
 def _line(award: Award, line: engine.Line, book: selectors.RuleBook) -> AwardLine:
@@ -474,7 +435,7 @@ def refunds_take_back(
         bulk_insert([award for _refund, award, _lines in made])
         bulk_insert([line for _refund, _award, lines in made for line in lines])
         review = {refund.pk: earned_awards[refund.purchase_id].review_status for refund, _a, _l in made}
-        _count_spent_in_order(
+        count_spent_in_order(
             [
                 refund_given_back(lines, book)
                 for refund, _award, lines in made
@@ -492,23 +453,3 @@ def refunds_take_back(
             at=at,
         )
     return {**done, **{refund.pk: award for refund, award, _lines in made}}
-
-
-#: The smallest CNY amount a campaign's running total keeps (its column's decimal places).
-SPENT_CNY_STEP = Decimal(1).scaleb(-Campaign._meta.get_field("spent_cny").decimal_places)
-
-
-def _count_spent_in_order(given_back: list[list[engine.Line]], campaigns: dict[int, Campaign]) -> None:
-    """``_count_spent`` for each refund's lines, in order, with the wave's result.
-
-    The database rounds a campaign's CNY total to its column's places after each UPDATE, so
-    adding the wave's sum at once equals adding refund after refund only when every amount is
-    a whole number of those places (the usual case: points x a CNY value per point). Then it
-    is one UPDATE per campaign; otherwise one per refund and campaign.
-    """
-    lines = [line for each in given_back for line in each]
-    if all(line.cny == line.cny.quantize(SPENT_CNY_STEP) for line in lines):
-        _count_spent(lines, campaigns)
-    else:
-        for each in given_back:
-            _count_spent(each, campaigns)

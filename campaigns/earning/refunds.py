@@ -81,7 +81,7 @@ def refund_lines(
 
 
 def refund_given_back(lines: list[AwardLine], book: selectors.RuleBook) -> list[engine.Line]:
-    """The refund's campaign lines as ``_count_spent`` counts them: budgets get the points back."""
+    """The refund's campaign lines as ``count_spent`` counts them: budgets get the points back."""
     by_code = {pt.pk: code for code, pt in book.point_types.items()}
     return [
         engine.Line("campaign", by_code[_points_type(ln)], ln.amount, ln.campaign_id, ln.cny)

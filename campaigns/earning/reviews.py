@@ -26,7 +26,8 @@ from benefits.coupons import coupon_issue
 from benefits.models import Coupon
 from campaigns import selectors
 from campaigns.earning import engine
-from campaigns.earning.pipeline import _after_growth, _count_spent, _post
+from campaigns.earning.budgets import count_spent
+from campaigns.earning.pipeline import _after_growth, _post
 from campaigns.models import Award, AwardLine, AwardReview, Campaign
 from config.common.errors import BusinessRuleError
 from members.models import Member
@@ -95,7 +96,7 @@ def award_reject(
             for (code, campaign_id), (amount, cny) in sorted(net.items(), key=str)
             if campaign_id
         ]
-        _count_spent(back, campaigns)
+        count_spent(back, campaigns)
         return _decide(review, AwardReview.Status.REJECTED, actor, note, at)
 
 

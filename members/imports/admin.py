@@ -1,5 +1,5 @@
 """Imports admin: file imports (upload, preview, confirm, progress, result) and import profiles
-with a column mapper. An interface only; the pages are in ``members.imports.views``.
+with a column mapper. An interface only; the pages are in ``members.imports.views`` and ``mapper_views``.
 
 Runs are a read-only record: made by an upload, moved on by the confirm, cancel and resume
 buttons, never edited or deleted here. Store staff see the runs they uploaded; operators all.
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator
 from members.admin_helpers import HistoryAdmin
-from members.imports import views
+from members.imports import mapper_views, views
 from members.imports.forms import STATUS_FIELDS, ProfileForm
 from members.imports.mapping import STATUSES, field_label, fields_of
 from members.imports.models import ImportProfile, ImportRun
@@ -238,7 +238,7 @@ class ImportProfileAdmin(HistoryAdmin):
         ]
 
     def mapper_view(self, request, object_id=None):
-        return views.mapper_view(request, self, object_id)
+        return mapper_views.mapper_view(request, self, object_id)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.has_change_permission(request, obj):

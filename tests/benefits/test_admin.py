@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from benefits.admin import FulfilmentForm
+from benefits.admin_redemptions import FulfilmentForm
 from benefits.coupons import coupon_issue
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import reward_redeem

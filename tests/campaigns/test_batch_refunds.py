@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.earning import engine
 from campaigns.earning.batch_refunds import refunds_process_many
-from campaigns.earning.pipeline import _count_spent, _count_spent_in_order, purchase_process, refund_process
+from campaigns.earning.budgets import count_spent, count_spent_in_order
+from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.models import Award, AwardLine, Campaign
 from campaigns.selectors import rule_book
 from config.common.bulk import SMALL
@@ -183,12 +184,12 @@ def test_budget_totals_that_the_database_rounds_are_counted_refund_by_refund(db)
     try:
         with transaction.atomic():
             for lines in tiny:
-                _count_spent(lines, campaigns)
+                count_spent(lines, campaigns)
             single = Campaign.objects.values_list("spent_points", "spent_cny").get(pk=budgeted.pk)
             raise Rollback
     except Rollback:
         pass
-    _count_spent_in_order(tiny, campaigns)
+    count_spent_in_order(tiny, campaigns)
     assert Campaign.objects.values_list("spent_points", "spent_cny").get(pk=budgeted.pk) == single
 
 

@@ -434,7 +434,7 @@ def test_two_members_deciding_the_last_of_a_budget_at_once_never_overspend_it(lo
     limited = campaign(name="限量加赠", bonus_points=100, budget_points=100)
     purchases = [buy(MemberFactory(), "20.00"), buy(MemberFactory(), "30.00")]
 
-    with unless(locked, "campaigns/earning/pipeline.py::_lock_budgets"):
+    with unless(locked, "campaigns/earning/budgets.py::lock_budgets"):
         no_errors(
             race(2, lambda i: purchase_process(purchases[i], at=NOW), meet=r'^INSERT INTO "campaigns_award"')
         )
