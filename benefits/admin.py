@@ -28,9 +28,11 @@ from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_update
 from config.common.admin import (
     LargeTablePaginator,
+    ModelAdmin,
     ReadOnlyInline,
     ServiceAdmin,
     ServiceForm,
+    TabularInline,
     newest_rows,
     run_each,
 )
@@ -79,7 +81,7 @@ class BenefitAdmin(HistoryAdmin):
         return benefit_value(benefit)
 
 
-class EntitlementInline(admin.TabularInline):
+class EntitlementInline(TabularInline):
     model = Entitlement
     fields = ["benefit", "quantity", "period", "active"]
     extra = 0
@@ -231,7 +233,7 @@ class RewardAdmin(HistoryAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
+class CouponAdmin(MemberColumnMixin, ModelAdmin):
     """Read-only, built for millions of rows: exact code or member number search, no full count."""
 
     list_display = [

@@ -27,13 +27,13 @@ from campaigns.earning.explain import award_text, line_text
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import Award, AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
-from config.common.admin import LargeTablePaginator, ReadOnlyInline, ServiceAdmin, newest_rows
+from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyInline, ServiceAdmin, newest_rows
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Channel
 
 
-class ReadableListsMixin(admin.ModelAdmin):
+class ReadableListsMixin(ModelAdmin):
     """On read-only pages (roles without the change permission, campaigns past draft) the JSON
     lists show as words: ``readable`` maps each list field to its display method."""
 
@@ -411,7 +411,7 @@ def signed_total(award: Award, code: str) -> str:
 
 
 @admin.register(Award)
-class AwardAdmin(MemberColumnMixin, admin.ModelAdmin):
+class AwardAdmin(MemberColumnMixin, ModelAdmin):
     """Read-only, for finance and support: why a member got what they got."""
 
     list_display = ["key", "member", "kind", "occurred_at", "points_display", "growth_display"]

@@ -17,7 +17,7 @@ from campaigns.admin import award_fact, explanation, lines_prefetch, scope_text
 from campaigns.earning.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.selectors import recent_rule_book
-from config.common.admin import run_each
+from config.common.admin import ModelAdmin, run_each
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 
 
@@ -57,7 +57,7 @@ def _amounts(values: dict[str, int]) -> str:
 
 
 @admin.register(AwardReview)
-class AwardReviewAdmin(MemberColumnMixin, admin.ModelAdmin):
+class AwardReviewAdmin(MemberColumnMixin, ModelAdmin):
     """The approvers' queue: awards above a review limit, waiting; release or reject."""
 
     list_display = [

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key import admin as _library_admin  # noqa: F401  (registers APIKey: undone below)
 from rest_framework_api_key.models import APIKey
 
+from config.common.admin import ModelAdmin
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 from members.partners import services
@@ -268,7 +269,7 @@ class PartnerKeyForm(forms.ModelForm):
 
 
 @admin.register(PartnerKey)
-class PartnerKeyAdmin(admin.ModelAdmin):
+class PartnerKeyAdmin(ModelAdmin):
     form = PartnerKeyForm
     list_display = ["key_prefix", "key_name", "partner", "key_created", "key_expires", "key_revoked"]
     list_display_links = ["key_prefix", "key_name"]
