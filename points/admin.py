@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyAdmin, TabularInline
+from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyAdmin, TabularInline, once_per_row
 from config.common.admin_widgets import ThemedForm
 from config.common.exports import SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
@@ -92,6 +92,7 @@ class AccountInline(TabularInline):
         return request.user.has_perm("members.view_member") or super().has_view_permission(request, obj)
 
     @admin.display(description=_("open lots"))
+    @once_per_row
     def open_lots(self, account: Account) -> str:
         lots = list(account.lots.filter(remaining__gt=0).order_by("expires_at", "id")[:5])
         if not lots:
@@ -109,6 +110,7 @@ class AccountInline(TabularInline):
         return str(_("expires %(date)s") % {"date": last_valid_day(lot.expires_at).isoformat()})
 
     @admin.display(description=_("latest entries"))
+    @once_per_row
     def latest(self, account: Account) -> str:
         entries = account_history(account, limit=5)
         if not entries:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, wraps
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -289,6 +289,25 @@ class NewestRowsFormSet(ReadOnlyFormSet):
 
 def newest_rows(*newest_first: str, limit: int = 20) -> type[NewestRowsFormSet]:
     return type("NewestRowsFormSet", (NewestRowsFormSet,), {"newest_first": newest_first, "limit": limit})
+
+
+def once_per_row(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A display method that queries, run once per row however often the page draws its cell.
+
+    django-unfold 0.91 looks a read-only field up each time it passes over a form (an inline
+    row is passed over twice, and each pass looks the value up again): without this a column
+    of balances' lots would ask the database several times per row. The answer is kept on the
+    row's object, which lives as long as the request.
+    """
+
+    @wraps(method)
+    def display(self, obj):
+        answers = obj.__dict__.setdefault("_display_answers", {})
+        if method.__name__ not in answers:
+            answers[method.__name__] = method(self, obj)
+        return answers[method.__name__]
+
+    return display
 
 
 def local_date(moment) -> str:
