@@ -286,6 +286,10 @@ LOGGING = {
 # The product's own name in the admin header.
 ADMIN_SITE_HEADER = _("Loyalty back office")
 
+# People sign in to the admin only. Its theme's login form posts no "next" (Django's does), so
+# signing in at /admin/login/ itself lands here rather than on Django's /accounts/profile/.
+LOGIN_REDIRECT_URL = "admin:index"
+
 # The admin's theme (django-unfold): its name, the language menu, the sidebar by what each role
 # comes for (config/admin_theme.py), and our pages' tables in its look (config/common/static).
 UNFOLD = {

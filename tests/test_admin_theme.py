@@ -192,3 +192,11 @@ def test_icon_names_are_not_words_a_reader_sees():
             return "text/html"
 
     assert visible_text(Page()).split("\n") == ["History", "Open"]
+
+
+def test_signing_in_at_the_login_page_itself_lands_on_the_admin(client, operator):
+    """The theme's login form posts no "next": without a setting Django would go to /accounts/profile/."""
+    page = client.get(reverse("admin:login")).content.decode()
+    assert 'name="next"' not in page  # what the setting makes up for
+    response = client.post(reverse("admin:login"), {"username": "operator", "password": "pw-for-tests-2026"})
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
