@@ -144,7 +144,7 @@ def test_the_language_menu_is_in_the_user_menu(client, operator):
 
 
 class _Sample(ThemedForm, forms.Form):
-    name = forms.CharField(max_length=12, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    name = forms.CharField(label="store", max_length=12, widget=forms.TextInput({"autocomplete": "off"}))
     kind = forms.ChoiceField(choices=[("a", "A"), ("b", "B")])
     day = forms.DateField(widget=AdminDateWidget)
     file = forms.FileField(required=False)
@@ -159,6 +159,7 @@ def test_our_forms_take_the_themes_widgets_keeping_their_settings():
     assert isinstance(form["name"].field.widget, unfold_widgets.UnfoldAdminTextInputWidget)
     assert form["name"].field.widget.attrs["maxlength"] == "12"
     assert form["name"].field.widget.attrs["autocomplete"] == "off"
+    assert form["name"].label == "Store"  # as the admin labels a model's field
     assert isinstance(form["kind"].field.widget, unfold_widgets.UnfoldAdminSelectWidget)
     assert list(form["kind"].field.widget.choices) == [("a", "A"), ("b", "B")]
     assert isinstance(form["day"].field.widget, unfold_widgets.UnfoldAdminSingleDateWidget)

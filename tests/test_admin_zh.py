@@ -66,6 +66,9 @@ IGNORED_TEXT = [
     # Django 5.2 builds this help text in English at start-up (AdminPasswordChangeForm joins a
     # lazy text to a plain one): no catalogue reaches it; administrators' password page only
     re.compile(re.escape("If disabled, the current password for this user will be lost.")),
+    # a user's password summary: the first characters of a random salt and hash ("哈希: aIXB+c****"
+    # reads as the word "aIXB" now and then); data, like usernames
+    re.compile(r"(?:盐|哈希)\n: \S+"),
 ]
 
 #: A word of letters only, not part of a code (``walk-a.csv``, ``pos_receipts_gbk``, ``a@b.c``,

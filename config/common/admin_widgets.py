@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.forms.boundfield import BoundField
+from django.utils.text import capfirst
 from unfold import widgets as unfold
 
 #: Django's widget (exactly this class: a subclass is somebody's own) -> the theme's equivalent.
@@ -55,12 +56,15 @@ def themed(widget: forms.Widget) -> forms.Widget:
 class ThemedForm(forms.BaseForm):
     """A form drawn in the theme: ``class F(ThemedForm, forms.Form)``. Each field takes the
     theme's widget when it is first drawn, so fields a form adds in its ``__init__`` (after
-    Django's) are drawn in the theme too."""
+    Django's) are drawn in the theme too; its label starts with a capital, as the admin's
+    labels of model fields do ("store" reads "Store")."""
 
     def __getitem__(self, name: str) -> BoundField:
         if name in self.fields:
             field = self.fields[name]  # the form's own copy: the class's field is left alone
             field.widget = themed(field.widget)
+            if field.label:
+                field.label = capfirst(field.label)
         return super().__getitem__(name)
 
 
