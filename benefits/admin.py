@@ -28,7 +28,9 @@ from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import reward_update
 from config.common.admin import (
     LargeTablePaginator,
+    ModelAdmin,
     ReadOnlyInline,
+    TabularInline,
     newest_rows,
     run_each,
 )
@@ -69,7 +71,7 @@ class BenefitAdmin(HistoryAdmin):
         return benefit_value(benefit)
 
 
-class EntitlementInline(admin.TabularInline):
+class EntitlementInline(TabularInline):
     model = Entitlement
     fields = ["benefit", "quantity", "period", "active"]
     extra = 0
@@ -221,7 +223,7 @@ class RewardAdmin(HistoryAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(MemberColumnMixin, admin.ModelAdmin):
+class CouponAdmin(MemberColumnMixin, ModelAdmin):
     """Read-only, built for millions of rows: exact code or member number search, no full count."""
 
     list_display = [

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from benefits.coupons import coupon_find, coupon_redeem, normalise_code, why_not_redeemable
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon
+from config.common.admin_widgets import ThemedForm
 from members import masking
 from members.admin_helpers import member_label
 from members.models import Store
@@ -55,7 +56,7 @@ def benefit_conditions(benefit: Benefit) -> str:
     return "; ".join(parts) or "-"
 
 
-class RedeemForm(forms.Form):
+class RedeemForm(ThemedForm, forms.Form):
     store: forms.ModelChoiceField[Store] = forms.ModelChoiceField(label=_("store"), queryset=None)
     code = forms.CharField(
         label=_("coupon code"),

@@ -22,12 +22,12 @@ from campaigns import admin_views
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
 from campaigns.models import BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
-from config.common.admin import ServiceAdmin
+from config.common.admin import ModelAdmin, ServiceAdmin
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 
 
-class ReadableListsMixin(admin.ModelAdmin):
+class ReadableListsMixin(ModelAdmin):
     """On read-only pages (roles without the change permission, campaigns past draft) the JSON
     lists show as words: ``readable`` maps each list field to its display method."""
 

@@ -5,6 +5,8 @@ Only crontab schedules in the programme's time zone are offered: every job runs 
 (or every N minutes), and the library's interval, solar and clocked schedules would be three more
 pages to explain. The jobs take no arguments, so the form has none.
 Administrators edit the schedules (the role has every permission); other roles do not see them.
+The library's admins are re-registered on the theme's classes, its form with the theme's widgets
+(as django-unfold's guide to django-celery-beat does).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from config.common.admin import ModelAdmin, TabularInline
 from config.common.jobs import job_description
 
 for model in (PeriodicTask, CrontabSchedule, IntervalSchedule, SolarSchedule, ClockedSchedule):
@@ -48,8 +52,22 @@ def schedule_text(crontab: CrontabSchedule | None) -> str:
     return f"{words} ({crontab.timezone})"
 
 
+class TaskSelect(UnfoldAdminSelectWidget, beat_admin.TaskSelectWidget):
+    """The registered tasks, in the theme's select."""
+
+
+class JobForm(beat_admin.PeriodicTaskForm):
+    """The library's form declares its two task fields itself, past the theme's widget overrides."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["regtask"].widget = TaskSelect()
+        self.fields["task"].widget = UnfoldAdminTextInputWidget()
+
+
 @admin.register(PeriodicTask)
-class JobAdmin(beat_admin.PeriodicTaskAdmin):
+class JobAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
+    form = JobForm
     list_display = ["name", "what_it_does", "schedule", "enabled", "last_run_at"]
     list_display_links = ["name"]
     list_filter = ["enabled"]
@@ -77,7 +95,7 @@ class JobAdmin(beat_admin.PeriodicTaskAdmin):
         return field
 
 
-class JobInline(beat_admin.PeriodicTaskInline):
+class JobInline(beat_admin.PeriodicTaskInline, TabularInline):
     fields = ["name", "what_it_does"]
     verbose_name = verbose_name_plural = _("jobs on this schedule")
     readonly_fields = fields
@@ -100,7 +118,7 @@ HELP_TEXTS = {
 
 
 @admin.register(CrontabSchedule)
-class CrontabAdmin(admin.ModelAdmin):
+class CrontabAdmin(ModelAdmin):
     list_display = ["readable"]
     fields = ["readable", "minute", "hour", "day_of_month", "month_of_year", "day_of_week", "timezone"]
     readonly_fields = ["readable"]

@@ -18,7 +18,7 @@ from campaigns.admin_awards import award_fact, explanation, lines_prefetch
 from campaigns.earning.reviews import DECIDE_PERMISSION, award_reject, award_release
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.selectors import recent_rule_book
-from config.common.admin import run_each
+from config.common.admin import ModelAdmin, run_each
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 
 
@@ -58,7 +58,7 @@ def _amounts(values: dict[str, int]) -> str:
 
 
 @admin.register(AwardReview)
-class AwardReviewAdmin(MemberColumnMixin, admin.ModelAdmin):
+class AwardReviewAdmin(MemberColumnMixin, ModelAdmin):
     """The approvers' queue: awards above a review limit, waiting; release or reject."""
 
     list_display = [

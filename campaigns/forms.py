@@ -21,6 +21,7 @@ from django.utils.translation import pgettext_lazy
 
 from campaigns.models import Campaign, EarnRule
 from campaigns.services import ACTIONS
+from config.common.admin_widgets import ThemedForm
 from members.models import Channel
 
 WEEKDAYS = [
@@ -224,7 +225,7 @@ class CampaignForm(forms.ModelForm):
         }
 
 
-class SimulationForm(forms.Form):
+class SimulationForm(ThemedForm, forms.Form):
     start = forms.DateField(label=capfirst(_("first day")), widget=AdminDateWidget)
     end = forms.DateField(label=capfirst(_("last day")), widget=AdminDateWidget)
 

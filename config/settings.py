@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 from config.env import (
@@ -38,6 +39,15 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG el
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # The admin's theme (config/admin_theme.py): before django.contrib.admin so its templates win;
+    # its contrib apps restyle the pages of the libraries below (filters, forms, import-export,
+    # simple-history). django-celery-beat needs no app of its own: campaigns/admin_jobs.py
+    # registers its admins on unfold's classes.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -277,3 +287,24 @@ LOGGING = {
 
 # The product's own name in the admin header.
 ADMIN_SITE_HEADER = _("Loyalty back office")
+
+# People sign in to the admin only. Its theme's login form posts no "next" (Django's does), so
+# signing in at /admin/login/ itself lands here rather than on Django's /accounts/profile/.
+LOGIN_REDIRECT_URL = "admin:index"
+
+# The admin's theme (django-unfold): its name, the language menu, the sidebar by what each role
+# comes for (config/admin_theme.py), and our pages' tables in its look (config/common/static).
+UNFOLD = {
+    "SITE_TITLE": ADMIN_SITE_HEADER,
+    "SITE_HEADER": ADMIN_SITE_HEADER,
+    "SITE_SYMBOL": "loyalty",
+    "SITE_URL": None,  # "/" is the admin itself: no "view site" link
+    "SHOW_LANGUAGES": True,
+    "STYLES": [lambda request: static("loyalty/admin.css")],
+    "SIDEBAR": {
+        "show_search": True,
+        # every list the user may open, as Django's app list has them: nothing is out of reach
+        "show_all_applications": True,
+        "navigation": "config.admin_theme.sidebar",
+    },
+}

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator
+from config.common.admin import LargeTablePaginator, ModelAdmin, TabularInline
 from config.common.exports import SpreadsheetExportMixin
 from members import masking, services
 from members.admin_helpers import HistoryAdmin, looked_up, remember_looked_up
@@ -58,7 +58,7 @@ class StoreAdmin(HistoryAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ModelAdmin):
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
 
@@ -98,7 +98,7 @@ class IdentityFormSet(forms.BaseInlineFormSet):
                 )
 
 
-class IdentityInline(admin.TabularInline):
+class IdentityInline(TabularInline):
     """Existing identities are read-only: an id is removed and re-added, never edited."""
 
     model = Identity
@@ -127,11 +127,12 @@ class IdentityInline(admin.TabularInline):
         return identity.masked_value()
 
 
-class ConsentRecordInline(admin.TabularInline):
+class ConsentRecordInline(TabularInline):
     """The PIPL consent trail: written by ``member_set_consent`` only, never edited."""
 
     model = ConsentRecord
     extra = 0
+    hide_title = True  # the row's cells say what the theme's row heading would
     fields = readonly_fields = ("channel", "granted", "recorded_at", "source", "actor")
     can_delete = False
     ordering = ["-recorded_at", "-id"]

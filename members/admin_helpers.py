@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from config.common.admin import ReadableHistoryHelper
+from config.common.admin import ModelAdmin, ReadableHistoryHelper
 from members import masking
 from members.models import Member
 from members.selectors import sees_every_store
@@ -27,7 +27,7 @@ def member_label(member: Member, user) -> str:
     return str(member)  # Member.__str__ masks
 
 
-class MemberColumnMixin(admin.ModelAdmin):
+class MemberColumnMixin(ModelAdmin):
     """Columns shown in full only to roles that may see personal data: ``pii_columns`` maps a
     name in ``list_display`` to its (full, masked) display methods. ``"member"`` becomes the
     member number with the name (needs ``member`` in ``list_select_related``)."""
@@ -77,7 +77,7 @@ def looked_up(request) -> list[int]:
     return list(request.session.get(LOOKED_UP, []))
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(SimpleHistoryAdmin, ModelAdmin):
     """Version history to read, never to revert.
 
     simple-history saves a posted past version after checking only that the user may *view*

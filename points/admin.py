@@ -21,7 +21,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator, ReadOnlyAdmin
+from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyAdmin, TabularInline, once_per_row
+from config.common.admin_widgets import ThemedForm
 from config.common.exports import SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
 from points.errors import PointsError
@@ -35,7 +36,7 @@ from points.sources import source_words, sources_text
 
 
 @admin.register(PointType)
-class PointTypeAdmin(admin.ModelAdmin):
+class PointTypeAdmin(ModelAdmin):
     list_display = [
         "code",
         "name",
@@ -53,12 +54,13 @@ class PointTypeAdmin(admin.ModelAdmin):
         return ["code", "redeemable"] if obj else []
 
 
-class AccountInline(admin.TabularInline):
+class AccountInline(TabularInline):
     """The member page's balances: one row per point type, with its latest entries."""
 
     model = Account
     extra = 0
     can_delete = False
+    hide_title = True  # the row's cells say what the theme's row heading would
     fields = readonly_fields = (
         "point_type",
         "available",
@@ -90,6 +92,7 @@ class AccountInline(admin.TabularInline):
         return request.user.has_perm("members.view_member") or super().has_view_permission(request, obj)
 
     @admin.display(description=_("open lots"))
+    @once_per_row
     def open_lots(self, account: Account) -> str:
         lots = list(account.lots.filter(remaining__gt=0).order_by("expires_at", "id")[:5])
         if not lots:
@@ -107,6 +110,7 @@ class AccountInline(admin.TabularInline):
         return str(_("expires %(date)s") % {"date": last_valid_day(lot.expires_at).isoformat()})
 
     @admin.display(description=_("latest entries"))
+    @once_per_row
     def latest(self, account: Account) -> str:
         entries = account_history(account, limit=5)
         if not entries:
@@ -149,7 +153,7 @@ class AccountInline(admin.TabularInline):
 MEMBER_PAGE_INLINES.append(AccountInline)
 
 
-class AdjustForm(forms.Form):
+class AdjustForm(ThemedForm, forms.Form):
     amount = forms.IntegerField(label=_("points (+/-)"), help_text=_("Negative to take points away."))
     reason = forms.CharField(label=_("reason"), max_length=200, help_text=_("Shown in the member's history."))
 

@@ -214,20 +214,26 @@ def response_text(response) -> str:
 
 class _VisibleText(HTMLParser):
     """Text a reader sees: text nodes outside script/style/template, button and placeholder
-    texts, tooltips. (Not ``alt``: Django's yes/no icons carry an untranslatable "True".)"""
+    texts, tooltips. (Not ``alt``: Django's yes/no icons carry an untranslatable "True".)
+
+    Not the names of the admin theme's icons either: ``<span class="material-symbols-outlined">
+    history</span>`` is drawn as a picture by the icon font (a ligature), never as the word."""
 
     HIDDEN = {"script", "style", "template", "noscript"}
+    ICON = "material-symbols-outlined"
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.hidden = 0
-        self.skip_depth: list[str] = []
+        self.icon: list[str] = []  # the open tags from an icon's element inward
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.HIDDEN:
             self.hidden += 1
         attributes = dict(attrs)
+        if self.icon or self.ICON in (attributes.get("class") or "").split():
+            self.icon.append(tag)
         if tag == "input" and attributes.get("type") in {"submit", "button"} and attributes.get("value"):
             self.parts.append(attributes["value"] or "")
         for name in ("placeholder", "title", "aria-label"):
@@ -237,9 +243,11 @@ class _VisibleText(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self.HIDDEN and self.hidden:
             self.hidden -= 1
+        if self.icon and tag in self.icon:
+            del self.icon[len(self.icon) - 1 - self.icon[::-1].index(tag) :]
 
     def handle_data(self, data: str) -> None:
-        if not self.hidden and data.strip():
+        if not self.hidden and not self.icon and data.strip():
             self.parts.append(data.strip())
 
 

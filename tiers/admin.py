@@ -24,10 +24,12 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import (
     LargeTablePaginator,
+    ModelAdmin,
     ReadOnlyFormSet,
     ReadOnlyInline,
     ServiceAdmin,
     ServiceForm,
+    StackedInline,
     local_date,
     newest_rows,
     run_each,
@@ -186,7 +188,7 @@ class TierStatusFormSet(ReadOnlyFormSet):
         ]
 
 
-class TierStatusInline(admin.StackedInline):
+class TierStatusInline(StackedInline):
     """The member's tier and the path from here, read-only (overrides: the member tier page)."""
 
     model = MemberTier
@@ -347,7 +349,7 @@ class PlanAdmin(HistoryAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(MemberColumnMixin, admin.ModelAdmin):
+class SubscriptionAdmin(MemberColumnMixin, ModelAdmin):
     """Read-only: periods are recorded by the payment side through ``subscription_start``."""
 
     list_display = [

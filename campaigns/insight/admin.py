@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.insight import dashboard as board
 from campaigns.insight.charts import Chart, chart_table
 from campaigns.insight.finance import breakage_rates, roll_forward, roll_forward_tables
-from campaigns.insight.forms import FilterForm
+from campaigns.insight.forms import FilterForm, MonthsForm
 from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.pages.behaviour import behaviour_page
 from campaigns.insight.pages.campaigns import campaigns_page
@@ -124,7 +124,6 @@ class InsightSettingsAdmin(SettingsAdmin):
             {
                 **self.admin_site.each_context(request),
                 "title": title,
-                "opts": self.model._meta,
                 "tabs": tabs(request.user, page),
                 **context,
             },
@@ -205,6 +204,7 @@ class InsightSettingsAdmin(SettingsAdmin):
             "finance.html",
             {
                 "tables": tables,
+                "form": MonthsForm({"from": f"{first:%Y-%m}", "to": f"{last:%Y-%m}"}),
                 "first": f"{first:%Y-%m}",
                 "last": f"{last:%Y-%m}",
                 "chart_specs": [chart.spec()],

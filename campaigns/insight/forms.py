@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.insight.query import Query
+from config.common.admin_widgets import MonthInput, ThemedForm
 from members.models import Channel, Store
 from tiers.models import Tier
 
@@ -25,7 +26,7 @@ PRESETS = [
 MAX_DAYS = 3 * 366
 
 
-class FilterForm(forms.Form):
+class FilterForm(ThemedForm, forms.Form):
     period = forms.ChoiceField(label=_("period"), choices=PRESETS, initial="30", required=False)
     start = forms.DateField(
         label=_("first day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -33,9 +34,11 @@ class FilterForm(forms.Form):
     end = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     store = forms.ModelChoiceField(label=_("store"), queryset=Store.objects.none(), required=False)
     channel = forms.ChoiceField(
-        label=_("channel"), choices=[("", "---------"), *Channel.choices], required=False
+        label=_("channel"), choices=[("", _("all channels")), *Channel.choices], required=False
     )
-    tier = forms.ModelChoiceField(label=_("tier"), queryset=Tier.objects.order_by("rank"), required=False)
+    tier = forms.ModelChoiceField(
+        label=_("tier"), queryset=Tier.objects.order_by("rank"), required=False, empty_label=_("all tiers")
+    )
 
     def __init__(self, *args: Any, stores: Any, every_store: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,3 +81,13 @@ class FilterForm(forms.Form):
             stores = tuple(self.stores.values_list("pk", flat=True))
         tier = data.get("tier")
         return Query(start, end, stores, data.get("channel") or "", tier.pk if tier else None)
+
+
+class MonthsForm(ThemedForm, forms.Form):
+    """The roll-forward's months, drawn with the months the page shows (``from``, ``to``: the
+    parameters are Python keywords, so the fields are added here)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = forms.CharField(label=_("first month"), widget=MonthInput(), required=False)
+        self.fields["to"] = forms.CharField(label=_("last month"), widget=MonthInput(), required=False)

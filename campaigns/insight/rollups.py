@@ -49,7 +49,7 @@ from campaigns.insight.models import (
 from campaigns.models import AwardLine
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase, Refund
-from points.models import Account, Entry, Source
+from points.models import Account, Entry
 from tiers.models import Tier, TierChange
 
 #: Rolling windows (days) of the active-member counts: a day, a week, a month (MAU), a quarter.
@@ -179,8 +179,9 @@ def _points(day: datetime.date, start, end, entry: int | None) -> list[PointsDay
 
 
 def _redemptions(day: datetime.date, start, end, entry: int | None) -> list[RedemptionDay]:
+    # The partner API redeems as the partner's own user; anyone else is someone in the admin.
     via = Case(
-        When(spend__source=Source.PARTNER, then=Value(RedemptionDay.Via.API)),
+        When(actor__partner__isnull=False, then=Value(RedemptionDay.Via.API)),
         default=Value(RedemptionDay.Via.ADMIN),
     )
     exchanged = (

@@ -1,15 +1,20 @@
 """Admin building blocks with no domain, shared by every app's admin: large tables, history
-pages, read-only admins and inlines, forms and actions that call one service."""
+pages, read-only admins and inlines, forms and actions that call one service.
+
+Every admin and inline of the project derives from the theme's classes (django-unfold):
+``ModelAdmin``, ``TabularInline`` and ``StackedInline`` are taken from here, so a page drawn
+with Django's plain classes (unstyled widgets, no sidebar tabs) cannot slip in unnoticed
+(tests/test_admin_theme.py checks every registered admin)."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, wraps
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, router, transaction
@@ -19,7 +24,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
+from unfold import admin as unfold
+from unfold.admin import StackedInline as StackedInline  # re-exported: the theme's, for every app
+from unfold.admin import TabularInline as TabularInline
 
+from config.common.admin_widgets import themed_form
 from config.common.errors import BusinessRuleError
 
 if TYPE_CHECKING:
@@ -81,10 +90,18 @@ class ReadableHistoryHelper(HistoricalRecordContextHelper):
         return super().prepare_delta_change_value(change, value)
 
 
+class ModelAdmin(unfold.ModelAdmin):
+    """The theme's ModelAdmin, whose forms draw the fields they declare in the theme too (unfold
+    themes only the fields it makes from model fields)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return themed_form(super().get_form(request, obj, change=change, **kwargs))
+
+
 # --- read-only pages, forms and actions that call services ----------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """The ledger is written by services only."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -143,7 +160,7 @@ def refused_form(form_class: type[forms.BaseForm], error: ValidationError) -> ty
     return type(form_class.__name__, (form_class,), {"_post_clean": _post_clean})
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ModelAdmin):
     """An add/change page whose save is one service call, made after the form validated.
 
     The form only validates (no writes, no locks). Where Django would save the object,
@@ -161,17 +178,16 @@ class ServiceAdmin(admin.ModelAdmin):
     def save_by_service(self, request, form, obj, change: bool) -> Any:
         raise NotImplementedError
 
-    # ModelAdmin._changeform_view (what changeform_view runs in its transaction) is missing
-    # from django-stubs, hence the ignores.
+    # ModelAdmin._changeform_view: what changeform_view runs in its transaction.
     def _changeform_view(self, request, object_id, form_url, extra_context):
         if request.method != "POST":
-            return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            return super()._changeform_view(request, object_id, form_url, extra_context)
         try:
             with transaction.atomic(using=router.db_for_write(self.model)):
-                return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+                return super()._changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refusal:
             setattr(request, REFUSAL, refusal.error)
-            return super()._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            return super()._changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -234,13 +250,14 @@ class ReadOnlyFormSet(forms.BaseInlineFormSet):
         self._non_form_errors = self.error_class(error_class="nonform", renderer=self.renderer)  # type: ignore[attr-defined]
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TabularInline):
     """A read-only table on another model's page."""
 
     formset = ReadOnlyFormSet
     extra = 0
     max_num = 0
     can_delete = False
+    hide_title = True  # the theme heads each row with the object's name, which its cells already say
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -272,6 +289,25 @@ class NewestRowsFormSet(ReadOnlyFormSet):
 
 def newest_rows(*newest_first: str, limit: int = 20) -> type[NewestRowsFormSet]:
     return type("NewestRowsFormSet", (NewestRowsFormSet,), {"newest_first": newest_first, "limit": limit})
+
+
+def once_per_row(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A display method that queries, run once per row however often the page draws its cell.
+
+    django-unfold 0.91 looks a read-only field up each time it passes over a form (an inline
+    row is passed over twice, and each pass looks the value up again): without this a column
+    of balances' lots would ask the database several times per row. The answer is kept on the
+    row's object, which lives as long as the request.
+    """
+
+    @wraps(method)
+    def display(self, obj):
+        answers = obj.__dict__.setdefault("_display_answers", {})
+        if method.__name__ not in answers:
+            answers[method.__name__] = method(self, obj)
+        return answers[method.__name__]
+
+    return display
 
 
 def local_date(moment) -> str:

@@ -13,6 +13,9 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from config.common.admin import ModelAdmin
 
 ACTIONS = {
     "add": _("Can add %(model)s"),
@@ -45,7 +48,7 @@ class PermissionsField(forms.ModelMultipleChoiceField):
         return permission_label(obj)
 
 
-class TranslatedPermissionsMixin(admin.ModelAdmin):
+class TranslatedPermissionsMixin(ModelAdmin):
     def formfield_for_manytomany(self, db_field, request=None, **kwargs):
         if db_field.name in ("permissions", "user_permissions"):
             kwargs["form_class"] = PermissionsField
@@ -63,4 +66,7 @@ class GroupAdmin(TranslatedPermissionsMixin, auth_admin.GroupAdmin):
 
 @admin.register(User)
 class UserAdmin(TranslatedPermissionsMixin, auth_admin.UserAdmin):
-    pass
+    # the theme's widgets on the forms Django's UserAdmin declares
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm

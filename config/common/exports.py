@@ -49,7 +49,7 @@ from django.db.models import Field, Model, QuerySet
 from import_export import fields, resources
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
-from import_export.forms import SelectableFieldsExportForm
+from unfold.contrib.import_export.forms import SelectableFieldsExportForm
 
 #: First characters that make Excel, WPS or LibreOffice evaluate a cell (OWASP "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -133,7 +133,8 @@ def column(model: type[Model], field_name: str, attribute: str) -> fields.Field:
 
 class ColumnsExportForm(SelectableFieldsExportForm):
     """The export page's column checkboxes say the column as the file heads it ("会员编号"),
-    not the resource's field name with it ("Member Number (会员编号)")."""
+    not the resource's field name with it ("Member Number (会员编号)"). The theme's form (its
+    widgets; django-unfold's import-export integration) under it."""
 
     def _get_field_label(self, resource: Any, field_name: str) -> str:
         field = resource.fields.get(field_name)

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator
+from config.common.admin import LargeTablePaginator, ModelAdmin
 from members.admin_helpers import HistoryAdmin
 from members.imports import mapper_views, views
 from members.imports.forms import STATUS_FIELDS, ProfileForm
@@ -44,7 +44,7 @@ class StoreFilter(admin.SimpleListFilter):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(ModelAdmin):
     list_display = [
         "file_name",
         "profile",

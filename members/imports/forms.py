@@ -19,6 +19,7 @@ from django.forms.models import ModelFormMetaclass
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from config.common.admin_widgets import ThemedForm
 from members.imports import mapping
 from members.imports.mapping import IDENTITIES, STATUSES
 from members.imports.models import ImportProfile
@@ -49,7 +50,7 @@ def split_words(text: str) -> list[str]:
 ACTIVE_PROFILES = ImportProfile.objects.filter(active=True)
 
 
-class UploadForm(forms.Form):
+class UploadForm(ThemedForm, forms.Form):
     profile = forms.ModelChoiceField(
         label=_("File layout"),
         queryset=ACTIVE_PROFILES,
@@ -280,7 +281,7 @@ ProfileForm = ModelFormMetaclass(
 # --- the column mapper ---------------------------------------------------------------------
 
 
-class SampleForm(forms.Form):
+class SampleForm(ThemedForm, forms.Form):
     """Step 1: a sample file, and for a new profile what kind of rows it has."""
 
     kind = forms.ChoiceField(label=_("The rows are"), choices=ImportProfile.Kind.choices)
@@ -362,7 +363,7 @@ def sample_from_token(token: str) -> dict[str, Any]:
     return signing.loads(token, salt=SAMPLE_SALT)
 
 
-class ColumnsForm(forms.Form):
+class ColumnsForm(ThemedForm, forms.Form):
     """Step 2: for each header of the sample, which canonical field it is (or none)."""
 
     sample = forms.CharField(widget=forms.HiddenInput)
@@ -420,7 +421,7 @@ class ColumnsForm(forms.Form):
         return data
 
 
-class NewProfileForm(forms.ModelForm):
+class NewProfileForm(ThemedForm, forms.ModelForm):
     """Step 2 of a new profile: what to call it and where its rows come from."""
 
     class Meta:

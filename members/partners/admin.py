@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypedDict
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Model, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -30,7 +30,9 @@ from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key import admin as _library_admin  # noqa: F401  (registers APIKey: undone below)
 from rest_framework_api_key.models import APIKey
+from unfold.views import ChangeList
 
+from config.common.admin import ModelAdmin
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 from members.partners import services
@@ -268,7 +270,7 @@ class PartnerKeyForm(forms.ModelForm):
 
 
 @admin.register(PartnerKey)
-class PartnerKeyAdmin(admin.ModelAdmin):
+class PartnerKeyAdmin(ModelAdmin):
     form = PartnerKeyForm
     list_display = ["key_prefix", "key_name", "partner", "key_created", "key_expires", "key_revoked"]
     list_display_links = ["key_prefix", "key_name"]
@@ -383,3 +385,9 @@ class PartnerKeyAdmin(admin.ModelAdmin):
         if obj is not None:
             context["original"] = addressed(obj)  # the history link of the object tools
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # the page's header links the key by its object
+        key = self.get_object(request, unquote(object_id))
+        shown = {"object": addressed(key)} if key is not None else {}
+        return super().history_view(request, object_id, {**shown, **(extra_context or {})})

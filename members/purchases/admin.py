@@ -9,16 +9,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator
+from config.common.admin import LargeTablePaginator, ModelAdmin, TabularInline
 from config.common.exports import SpreadsheetExportMixin
 from members.models import Member
 from members.purchases.models import Purchase, PurchaseLine, Refund
 from members.purchases.resources import PurchaseResource
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TabularInline):
     extra = 0
     can_delete = False
+    hide_title = True  # the row's cells say what the theme's row heading would
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -38,7 +39,7 @@ class RefundInline(ReadOnlyInline):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(SpreadsheetExportMixin, admin.ModelAdmin):
+class PurchaseAdmin(SpreadsheetExportMixin, ModelAdmin):
     resource_classes = [PurchaseResource]
     list_display = [
         "occurred_at",

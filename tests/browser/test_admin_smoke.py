@@ -22,8 +22,13 @@ def test_store_staff_logs_in_and_sees_the_admin_index(page, live_server, store_s
 
     expect(page).to_have_url(f"{live_server.url}/admin/")
     expect(page.locator("#site-name")).to_have_text("会员忠诚度管理后台")
-    expect(page.locator("#user-tools")).to_contain_text(f"欢迎， {store_staff.username}")
+    # the signed-in user, at the foot of the sidebar (the admin theme's user menu)
+    expect(page.locator("#nav-sidebar").get_by_text(store_staff.username, exact=True)).to_be_visible()
     # The counter's work: members, the one thing staff may add; no users or roles.
-    expect(page.locator("#members-member").get_by_role("link")).to_have_text("会员")
-    expect(page.get_by_role("link", name="增加")).to_have_attribute("href", "/admin/members/member/add/")
-    expect(page.locator("#content-main .app-auth")).to_have_count(0)
+    expect(page.locator("#content .app-members .model-member th a")).to_have_text("会员")
+    add = page.locator("#content a.addlink")  # the theme draws it as a "+" icon titled 增加
+    expect(add).to_have_count(1)
+    expect(add).to_have_attribute("href", "/admin/members/member/add/")
+    expect(add).to_have_attribute("title", "增加")
+    expect(page.locator("#content .app-auth")).to_have_count(0)
+    expect(page.locator('#nav-sidebar a[href^="/admin/auth/"]')).to_have_count(0)

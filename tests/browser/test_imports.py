@@ -30,7 +30,7 @@ def sign_in(page, user) -> None:
     page.goto("/admin/login/")
     page.locator("#id_username").fill(user.username)
     page.locator("#id_password").fill(PASSWORD)
-    page.locator("input[type=submit]").click()
+    page.locator("#login-form [type=submit]").click()  # the admin theme's login button
     page.wait_for_url("**/admin/")
 
 
@@ -87,7 +87,8 @@ def test_store_staff_import_the_pos_sample_and_see_a_members_points(page, make_u
     sample = sample_bytes("pos_receipts_gbk")
     sign_in(page, staff)
     page.goto(reverse("admin:imports_importrun_changelist"))
-    page.get_by_role("link", name="导入文件").click()
+    # the list's own action, in the header (the sidebar links the upload too)
+    page.locator("#header-inner").get_by_role("link", name="导入文件").click()
     profile = ImportProfile.objects.get(code="pos_receipts_gbk")
     page.locator("#id_profile").select_option(value=str(profile.pk))
     page.locator("#id_file").set_input_files(

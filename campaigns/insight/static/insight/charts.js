@@ -15,6 +15,14 @@
   var numberLocale = locale === "ZH" ? "zh-CN" : "en-US";
   var palette = ["#2f6fb0", "#e3832f", "#3aa57a", "#c4473f", "#8a63b8", "#7a8591", "#d4a72c", "#3c9fb8", "#b05c8a"];
 
+  // Dates may skip labels (the neighbours say which day it is); names (segments, stores) may
+  // not, so every one is shown, slanted when they are many.
+  function namedAxisLabel(categories) {
+    var dated = categories.length && /^\d{2,4}[-W]/.test(String(categories[0]));
+    if (dated || categories.length > 24) return { hideOverlap: true };
+    return { interval: 0, rotate: categories.length > 6 ? 30 : 0 };
+  }
+
   function formatter(unit) {
     return function (value) {
       if (value === null || value === undefined || value === "") return "—";
@@ -37,7 +45,7 @@
       legend: { top: 0, left: 0, type: "scroll", right: 90 },
       grid: { left: 8, right: twoAxes ? 8 : 16, top: 40, bottom: 8, containLabel: true },
       toolbox: toolbox(),
-      xAxis: { type: "category", data: spec.categories, axisLabel: { hideOverlap: true } },
+      xAxis: { type: "category", data: spec.categories, axisLabel: namedAxisLabel(spec.categories) },
       yAxis: [{ type: "value", axisLabel: { formatter: fmt }, minInterval: spec.unit === "count" || spec.unit === "points" ? 1 : 0 }],
       series: spec.series.map(function (s) {
         return {
@@ -47,7 +55,6 @@
           yAxisIndex: s.yAxis || 0,
           stack: s.stack,
           areaStyle: s.area ? {} : undefined,
-          smooth: (s.type || spec.kind) === "line",
           connectNulls: true,
           emphasis: { focus: "series" }
         };
