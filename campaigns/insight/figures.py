@@ -59,10 +59,13 @@ class Daily:
         (``by`` of ``daily``), e.g. ``total("amount", s, e, kind="earn")``."""
         return sum((v[field] for key, v in self._within(start, end, dims)), 0)
 
-    def grouped(self, field: str, start: datetime.date, end: datetime.date, position: int) -> dict[Any, Any]:
-        """{dimension value: total} over [start, end] for the dimension at ``position`` of ``by``."""
+    def grouped(
+        self, field: str, start: datetime.date, end: datetime.date, position: int, **dims: Any
+    ) -> dict[Any, Any]:
+        """{dimension value: total} over [start, end] for the dimension at ``position`` of ``by``,
+        of the rows ``dims`` pick (as ``total``): one pass, however many values the dimension has."""
         out: dict[Any, Any] = defaultdict(int)
-        for key, values in self._within(start, end, {}):
+        for key, values in self._within(start, end, dims):
             out[key[1 + position]] += values[field]
         return dict(out)
 

@@ -64,12 +64,10 @@ def stores_page(query: Query) -> dict[str, Any]:
             (_("coupons redeemed"), COUNT),
         ],
     )
+    issued = points.grouped("amount", start, end, 0, kind=Entry.Kind.EARN)
+    spent = points.grouped("amount", start, end, 0, kind=[Entry.Kind.SPEND, Entry.Kind.REFUND])
     for store in stores:
         net = Decimal(sales.get(store.pk, 0)) - Decimal(refunds.get(store.pk, 0))
-        issued = points.total("amount", start, end, store_id=store.pk, kind=Entry.Kind.EARN)
-        spent = -points.total(
-            "amount", start, end, store_id=store.pk, kind=[Entry.Kind.SPEND, Entry.Kind.REFUND]
-        )
         share = Decimal(on_reported.get(store.pk) or 0) / totals[store.pk] if totals.get(store.pk) else None
         table.rows.append(
             [
@@ -79,8 +77,8 @@ def stores_page(query: Query) -> dict[str, Any]:
                 orders.get(store.pk, 0),
                 net,
                 share,
-                issued,
-                spent,
+                issued.get(store.pk, 0),
+                -spent.get(store.pk, 0),
                 redeemed.get(store.pk, 0),
             ]
         )
