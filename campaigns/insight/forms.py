@@ -34,10 +34,10 @@ class FilterForm(ThemedForm, forms.Form):
     end = forms.DateField(label=_("last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     store = forms.ModelChoiceField(label=_("store"), queryset=Store.objects.none(), required=False)
     channel = forms.ChoiceField(
-        label=_("channel"), choices=[("", _("all channels")), *Channel.choices], required=False
+        label=_("channel"), choices=[("", _("All channels")), *Channel.choices], required=False
     )
     tier = forms.ModelChoiceField(
-        label=_("tier"), queryset=Tier.objects.order_by("rank"), required=False, empty_label=_("all tiers")
+        label=_("tier"), queryset=Tier.objects.order_by("rank"), required=False, empty_label=_("All tiers")
     )
 
     def __init__(self, *args: Any, stores: Any, every_store: bool, **kwargs: Any) -> None:
@@ -47,7 +47,7 @@ class FilterForm(ThemedForm, forms.Form):
         store = self.fields["store"]
         assert isinstance(store, forms.ModelChoiceField)
         store.queryset = stores.order_by("code")
-        store.empty_label = _("all stores") if every_store else _("all my stores")
+        store.empty_label = _("All stores") if every_store else _("All my stores")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
