@@ -35,7 +35,9 @@ pytestmark = pytest.mark.django_db
 
 def _award(member, key: str, at, *lines: tuple[str, int]) -> None:
     points = PointType.objects.get(code="points")
-    award = Award.objects.create(key=key, kind=Award.Kind.PURCHASE, member=member, occurred_at=at, created_at=at)
+    award = Award.objects.create(
+        key=key, kind=Award.Kind.PURCHASE, member=member, occurred_at=at, created_at=at
+    )
     for kind, amount in lines:
         AwardLine.objects.create(
             award=award, member=member, kind=kind, point_type=points, amount=amount,
@@ -51,7 +53,9 @@ def points_month(programme, operator):
     _award(m3, "a3", local(2026, 11, 11, 10), (AwardLine.Kind.CAMPAIGN, 30))
     points_adjust(member=m3, point_type="points", amount=15, reason="补偿", actor=operator,
                   idempotency_key="adj-1", at=local(2026, 11, 11, 12))  # fmt: skip
-    ten_off = Benefit.objects.create(name="减10元", kind=Benefit.Kind.AMOUNT_OFF, value=Decimal("10"), valid_days=30)
+    ten_off = Benefit.objects.create(
+        name="减10元", kind=Benefit.Kind.AMOUNT_OFF, value=Decimal("10"), valid_days=30
+    )
     coupon = Reward.objects.create(name="减10元券", kind=Reward.Kind.COUPON, points_price=50, benefit=ten_off)
     tote = Reward.objects.create(name="帆布袋", kind=Reward.Kind.PHYSICAL, points_price=100, stock=5)
     reward_redeem(member=m2, reward=coupon, idempotency_key="r-admin", actor=operator,
@@ -85,7 +89,7 @@ def test_sources_flows_rates_rewards_and_channels(points_month, client, operator
     by_via = dict(zip(charts["by_via"].categories, charts["by_via"].series[0]["data"], strict=True))
     assert by_via == {str(RedemptionDay.Via.API.label): 100, str(RedemptionDay.Via.ADMIN.label): 50}
     (top,) = page["tables"]
-    assert [row for row in top.rows] == [["帆布袋", 1, 100], ["减10元券", 1, 50]]
+    assert list(top.rows) == [["帆布袋", 1, 100], ["减10元券", 1, 50]]
 
 
 def test_one_day_and_one_channel(points_month, client, operator):
