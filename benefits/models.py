@@ -203,6 +203,12 @@ class Coupon(models.Model):
         indexes = [
             models.Index(fields=["member", "-issued_at"], name="coupon_member_recent"),
             models.Index(fields=["valid_until"], name="coupon_expiry_due", condition=Q(status="issued")),
+            # the insight rollups count a day's issued, redeemed and expired coupons
+            models.Index(fields=["issued_at"], name="coupon_issued"),
+            models.Index(
+                fields=["redeemed_at"], name="coupon_redeemed", condition=Q(redeemed_at__isnull=False)
+            ),
+            models.Index(fields=["valid_until"], name="coupon_expired", condition=Q(status="expired")),
         ]
         constraints = [
             # a member never gets the same period's entitlement twice: the database says so
@@ -366,6 +372,7 @@ class Redemption(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["member", "reward"], name="redemption_member_reward"),
+            models.Index(fields=["created_at"], name="redemption_time"),  # the insight rollups' day
             models.Index(
                 fields=["created_at"],
                 name="redemption_fulfilment_queue",

@@ -223,7 +223,10 @@ class TierChange(models.Model):
         verbose_name = _("tier change")
         verbose_name_plural = _("tier changes")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["member", "-at"], name="tierchange_member_recent")]
+        indexes = [
+            models.Index(fields=["member", "-at"], name="tierchange_member_recent"),
+            models.Index(fields=["at"], name="tierchange_time"),  # the insight rollups' day
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_tier or '—'} → {self.to_tier}"

@@ -312,18 +312,21 @@ def _cohorts(month: datetime.date, until: datetime.datetime) -> QuerySet:
     )
 
 
-def day_rollup(day: datetime.date, *, whole: bool = True, actives: bool | None = None) -> dict[str, int]:
+def day_rollup(
+    day: datetime.date, *, whole: bool = True, actives: bool | None = None, cohorts: bool | None = None
+) -> dict[str, int]:
     """Replace ``day``'s rollup rows (and its month's cohort cells) with the facts' totals.
 
-    ``actives`` (default: ``whole``) says whether to count the active-member windows too.
-    Not ``whole`` (today, every few minutes): without the active-member windows and the cohort
-    cells, which read weeks of facts; the night's run of the finished day writes them."""
+    ``actives`` and ``cohorts`` (default: ``whole``) say whether to count the active-member
+    windows and the month's cohort cells too. Not ``whole`` (today, every few minutes): without
+    them, as they read weeks of facts; the night's run of the finished day writes them."""
     began = time.monotonic()
     figures = day_figures(day, actives=whole if actives is None else actives)
     month = day.replace(day=1)
-    cohorts = (
+    with_cohorts = whole if cohorts is None else cohorts
+    cells = (
         []
-        if not whole
+        if not with_cohorts
         else [
             CohortMonth(
                 month=month, cohort=_as_date(row["cohort"]), store_id=row["home_store"], buyers=row["buyers"]
@@ -339,10 +342,10 @@ def day_rollup(day: datetime.date, *, whole: bool = True, actives: bool | None =
             model._default_manager.filter(day=day).delete()
             model._default_manager.bulk_create(figures.of(model), batch_size=2000)
             written[model._meta.model_name or ""] = len(figures.of(model))
-        if whole:
+        if with_cohorts:
             CohortMonth.objects.filter(month=month).delete()
-            CohortMonth.objects.bulk_create(cohorts, batch_size=2000)
-            written["cohortmonth"] = len(cohorts)
+            CohortMonth.objects.bulk_create(cells, batch_size=2000)
+            written["cohortmonth"] = len(cells)
         RollupDay.objects.update_or_create(
             day=day,
             defaults={"rolled_up_at": timezone.now(), "seconds": round(time.monotonic() - began, 2)},
@@ -377,7 +380,10 @@ def days_rollup(
     day = first
     while day <= last:
         if not (missing_only and day in done):
-            yield day, day_rollup(day, actives=pages_ask_actives(day, last) if sparse else None)
+            # a month's cohort cells read the month so far: counted once, on its last day rolled up
+            month_ends = day == last or (day + datetime.timedelta(days=1)).day == 1
+            actives = pages_ask_actives(day, last) if sparse else None
+            yield day, day_rollup(day, actives=actives, cohorts=month_ends)
         day += datetime.timedelta(days=1)
 
 

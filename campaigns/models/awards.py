@@ -120,6 +120,8 @@ class AwardLine(models.Model):
         indexes = [
             models.Index(fields=["campaign", "member", "occurred_at"], name="awardline_campaign_member"),
             models.Index(fields=["member", "kind", "occurred_at"], name="awardline_member_kind"),
+            # the insight rollups read one local day of facts at a time (campaigns/insight/rollups.py)
+            models.Index(fields=["occurred_at"], name="awardline_time"),
         ]
 
     def __str__(self) -> str:

@@ -70,7 +70,11 @@ class Purchase(models.Model):
                 name="purchase_refunded_in_range",
             ),
         ]
-        indexes = [models.Index(fields=["member", "occurred_at"], name="purchase_member_time")]
+        indexes = [
+            models.Index(fields=["member", "occurred_at"], name="purchase_member_time"),
+            # the insight rollups read one local day of facts at a time (campaigns/insight/rollups.py)
+            models.Index(fields=["occurred_at"], name="purchase_time"),
+        ]
         permissions = [("export_purchase", _("Can export purchases"))]
 
     def __str__(self) -> str:
@@ -114,6 +118,8 @@ class Refund(models.Model):
     class Meta:
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
+        # the insight rollups read one local day of facts at a time (campaigns/insight/rollups.py)
+        indexes = [models.Index(fields=["occurred_at"], name="refund_time")]
         constraints = [
             models.UniqueConstraint(fields=["source", "refund_number"], name="refund_once_per_source"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
@@ -158,7 +164,9 @@ class MemberEvent(models.Model):
         verbose_name_plural = _("member events")
         constraints = [models.UniqueConstraint(fields=["event_type", "key"], name="event_counts_once")]
         indexes = [
-            models.Index(fields=["member", "event_type", "occurred_at"], name="event_member_type_time")
+            models.Index(fields=["member", "event_type", "occurred_at"], name="event_member_type_time"),
+            # the insight rollups read one local day of facts at a time (campaigns/insight/rollups.py)
+            models.Index(fields=["occurred_at"], name="event_time"),
         ]
 
     def __str__(self) -> str:
