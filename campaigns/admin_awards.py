@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.earning.explain import award_text, line_text
 from campaigns.models import Award, AwardLine
-from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyInline, newest_rows
+from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, ReadOnlyInline, newest_rows
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import MemberColumnMixin, member_ids
 
@@ -51,7 +51,7 @@ def signed_total(award: Award, code: str) -> str:
 
 
 @admin.register(Award)
-class AwardAdmin(MemberColumnMixin, ModelAdmin):
+class AwardAdmin(MemberColumnMixin, ReadOnlyAdmin):
     """Read-only, for finance and support: why a member got what they got."""
 
     list_display = ["key", "member", "kind", "occurred_at", "points_display", "growth_display"]
@@ -88,15 +88,6 @@ class AwardAdmin(MemberColumnMixin, ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(Q(key=term) | Q(member_id__in=member_ids(term))), False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("points"))
     def points_display(self, award: Award) -> str:
