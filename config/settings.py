@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "benefits",
     "campaigns",
     "campaigns.insight",  # reads every app: rollups, the insight pages, the finance roll-forward
+    "campaigns.segments",  # members found by conditions on every app's data
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,15 @@ def account_history(account: Account, *, limit: int = 50, before_id: int | None 
     return list(entries.order_by("-id")[:limit])
 
 
+def expiring_lots(*, within_days: int, now: datetime.datetime | None = None) -> QuerySet[Lot]:
+    """Lots with points left that expire in the next ``within_days`` days (pending ones too: they
+    expire on the same clock)."""
+    now = now or timezone.now()
+    return Lot.objects.filter(
+        remaining__gt=0, expires_at__gt=now, expires_at__lte=now + datetime.timedelta(days=within_days)
+    )
+
+
 def points_expiring(
     *, point_type: PointType, within_days: int, now: datetime.datetime | None = None
 ) -> QuerySet[Lot, dict[str, Any]]:
@@ -36,14 +45,9 @@ def points_expiring(
 
     Rows: ``{"account__member_id", "points", "first_expiry"}``, largest first.
     """
-    now = now or timezone.now()
     return (
-        Lot.objects.filter(
-            account__point_type=point_type,
-            remaining__gt=0,
-            expires_at__gt=now,
-            expires_at__lte=now + datetime.timedelta(days=within_days),
-        )
+        expiring_lots(within_days=within_days, now=now)
+        .filter(account__point_type=point_type)
         .values("account__member_id")
         .annotate(points=Sum("remaining"), first_expiry=Min("expires_at"))
         .order_by("-points")

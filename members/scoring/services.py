@@ -1,14 +1,16 @@
 """The scoring pass: every member's RFM scores, segment and lifecycle stage, in a few statements.
 
-1. Every member gets a score row (an INSERT of the missing ones, with no segment yet: the
-   moves of their first run start from "not scored before").
-2. One UPDATE joins each member to their purchases of the look-back (the RFM window, or the
-   dormancy limit when longer): last purchase, and orders and net sales inside the window. The
-   segment moves to ``previous_segment`` first, so the run can tell who moved where.
-3. The quintile cut points of R, F and M among members who bought (NTILE, one query each).
-4. One UPDATE gives the scores 1–5 (equal values get equal scores), high or low by the method,
-   the segment, and the lifecycle stage.
-5. The run's counts per (previous segment, segment, stage) are kept for the pages.
+1. One aggregate over the look-back's purchases (the RFM window, or the dormancy limit when
+   longer) fills a scratch table with each buyer's last purchase, and orders and net sales
+   inside the window.
+2. The quintile cut points of R, F and M among members who bought in the window (NTILE, one
+   query each, over the scratch table).
+3. One UPDATE writes each scored member's new figures, scores 1–5 (equal values get equal
+   scores), segment and stage, and keeps the old segment in ``previous_segment`` so the run can
+   tell who moved where; one INSERT gives members scored for the first time their row, with no
+   previous segment. Each score row is written once a run: at a million members, every extra
+   full-table UPDATE costs about as much as the aggregate.
+4. The run's counts per (previous segment, segment, stage) are kept for the pages.
 
 Portable SQL: the same statements run on PostgreSQL and on SQLite (make run).
 """
@@ -35,51 +37,58 @@ from members.scoring.models import (
 )
 
 _SCORE = "scoring_memberscore"
+_WINDOW = "scoring_window"  # the scratch table: a temporary table, dropped at the end of the run
 
-_INSERT_MISSING = f"""
-INSERT INTO {_SCORE} (member_id, frequency, monetary, r, f, m, segment, previous_segment, stage)
-SELECT m.id, 0, 0, 0, 0, 0, '', '', 'new' FROM members_member m
-WHERE NOT EXISTS (SELECT 1 FROM {_SCORE} s WHERE s.member_id = m.id)
-"""
-
-# Members with no purchase in the look-back get nulls and zeros from the LEFT JOIN.
 _AGGREGATE = f"""
-UPDATE {_SCORE} SET
-    previous_segment = segment,
-    first_purchase_at = a.first_at,
-    last_purchase_at = a.last_at,
-    frequency = COALESCE(a.orders, 0),
-    interval_days = CASE WHEN a.orders > 1 THEN a.span_days / (a.orders - 1) END,
-    monetary = COALESCE(a.sales, 0)
-FROM (
-    SELECT m.id AS member_id, p.first_at, p.last_at, p.orders, p.sales, {{span}} AS span_days
-    FROM members_member m LEFT JOIN (
-        SELECT member_id,
-               MIN(CASE WHEN occurred_at >= %(window)s THEN occurred_at END) AS first_at,
-               MAX(occurred_at) AS last_at,
-               SUM(CASE WHEN occurred_at >= %(window)s THEN 1 ELSE 0 END) AS orders,
-               SUM(CASE WHEN occurred_at >= %(window)s THEN paid_amount - refunded_amount ELSE 0 END) AS sales
-        FROM purchases_purchase
-        WHERE occurred_at >= %(lookback)s AND occurred_at < %(now)s
-        GROUP BY member_id
-    ) p ON p.member_id = m.id
-) a
-WHERE {_SCORE}.member_id = a.member_id
+CREATE TEMPORARY TABLE {_WINDOW} AS
+SELECT member_id,
+       MIN(CASE WHEN occurred_at >= %(window)s THEN occurred_at END) AS first_at,
+       MAX(occurred_at) AS last_at,
+       SUM(CASE WHEN occurred_at >= %(window)s THEN 1 ELSE 0 END) AS orders,
+       SUM(CASE WHEN occurred_at >= %(window)s THEN paid_amount - refunded_amount ELSE 0 END) AS sales
+FROM purchases_purchase
+WHERE occurred_at >= %(lookback)s AND occurred_at < %(now)s AND member_id IS NOT NULL
+GROUP BY member_id
 """
 
 #: Days from the window's first purchase to the last: the one thing SQL dialects write differently.
 _SPAN_DAYS = {
-    "postgresql": "EXTRACT(EPOCH FROM (p.last_at - p.first_at)) / 86400",
-    "sqlite": "(julianday(p.last_at) - julianday(p.first_at))",
+    "postgresql": "EXTRACT(EPOCH FROM (w.last_at - w.first_at)) / 86400",
+    "sqlite": "(julianday(w.last_at) - julianday(w.first_at))",
 }
 
 _CUTS = f"""
 SELECT tile, MAX(value) FROM (
     SELECT {{column}} AS value, NTILE(5) OVER (ORDER BY {{column}}) AS tile
-    FROM {_SCORE} WHERE frequency > 0
+    FROM {_WINDOW} WHERE orders > 0
 ) t GROUP BY tile ORDER BY tile
 """
 
+#: Every member with their figures and scores (members with no purchase in the look-back get
+#: nulls and zeros from the LEFT JOIN); the outer query adds segment and stage, which read the
+#: scores by name.
+_FIGURES = """
+SELECT s.*, {segment} AS segment, {stage} AS stage FROM (
+    SELECT m.id AS member_id, m.created_at, w.first_at AS first_purchase_at,
+           w.last_at AS last_purchase_at, COALESCE(w.orders, 0) AS frequency,
+           CASE WHEN w.orders > 1 THEN {span} / (w.orders - 1) END AS interval_days,
+           COALESCE(w.sales, 0) AS monetary, {r} AS r, {f} AS f, {m} AS m
+    FROM members_member m LEFT JOIN {window} w ON w.member_id = m.id
+) s
+"""
+
+_COLUMNS = (
+    "first_purchase_at",
+    "last_purchase_at",
+    "frequency",
+    "interval_days",
+    "monetary",
+    "r",
+    "f",
+    "m",
+    "segment",
+    "stage",
+)
 
 def _score_case(column: str, cuts: list[Any]) -> tuple[str, list[Any]]:
     """SQL giving 1–5 from the four upper bounds of the lower quintiles (0 when nothing bought)."""
@@ -87,7 +96,7 @@ def _score_case(column: str, cuts: list[Any]) -> tuple[str, list[Any]]:
         return "0", []
     bounds = (cuts + [cuts[-1]] * 4)[:4]
     sql = (
-        "CASE WHEN frequency = 0 THEN 0 "
+        "CASE WHEN COALESCE(w.orders, 0) = 0 THEN 0 "
         + "".join(f"WHEN {column} <= %s THEN {score} " for score in range(1, 5))
         + "ELSE 5 END"
     )
@@ -95,14 +104,15 @@ def _score_case(column: str, cuts: list[Any]) -> tuple[str, list[Any]]:
 
 
 def _high(settings: ScoringSettings, now: datetime.datetime) -> dict[str, tuple[str, list[Any]]]:
-    """SQL deciding high (1) or low (0) for each of R, F, M, after the scores are written."""
+    """SQL deciding high (1) or low (0) for each of R, F, M; it reads the scores and figures by name."""
     if settings.method == ScoringSettings.Method.QUINTILES:
         return {k: (f"{k} >= 4", []) for k in ("r", "f", "m")}
     since = now - datetime.timedelta(days=settings.recent_days)
     return {
         "r": ("last_purchase_at >= %s", [connection.ops.adapt_datetimefield_value(since)]),
         "f": ("frequency >= %s", [settings.frequent_orders]),
-        "m": ("monetary >= %s", [connection.ops.adapt_decimalfield_value(settings.monetary_amount, 14, 2)]),
+        # a cast, as SQLite binds decimals as text, and text never equals a number there
+        "m": ("monetary >= CAST(%s AS NUMERIC)", [str(settings.monetary_amount)]),
     }
 
 
@@ -150,25 +160,35 @@ def members_score(*, now: datetime.datetime | None = None) -> ScoreRun:
     lookback = now - datetime.timedelta(days=max(settings.window_days, settings.dormant_days))
     adapt = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_INSERT_MISSING)
-        aggregate = _AGGREGATE.replace("{span}", _SPAN_DAYS[connection.vendor])
-        cursor.execute(aggregate, {"window": adapt(window), "lookback": adapt(lookback), "now": adapt(now)})
-        cases, params = [], []
-        for key, column in (("r", "last_purchase_at"), ("f", "frequency"), ("m", "monetary")):
+        cursor.execute(f"DROP TABLE IF EXISTS {_WINDOW}")
+        cursor.execute(_AGGREGATE, {"window": adapt(window), "lookback": adapt(lookback), "now": adapt(now)})
+        cursor.execute(f"ANALYZE {_WINDOW}")  # nothing else gathers a temporary table's statistics
+        scores, params = {}, []
+        for key, column in (("r", "last_at"), ("f", "orders"), ("m", "sales")):
             cursor.execute(_CUTS.format(column=column))
-            sql, bounds = _score_case(column, [row[1] for row in cursor.fetchall()][:4])
-            cases.append(f"{key} = {sql}")
+            scores[key], bounds = _score_case(f"w.{column}", [row[1] for row in cursor.fetchall()][:4])
             params.extend(bounds)
         segment_sql, segment_params = _segment_case(_high(settings, now))
         stage_sql, stage_params = _stage_case(settings, now)
-        # R, F, M first: the segment's quintile conditions read the new scores, which SQL only
-        # sees in a later statement (an UPDATE's expressions read the row as it was)
-        cursor.execute(f"UPDATE {_SCORE} SET {', '.join(cases)}, scored_at = %s", [*params, adapt(now)])
-        cursor.execute(
-            f"UPDATE {_SCORE} SET segment = {segment_sql}, stage = {stage_sql} "
-            f"FROM members_member WHERE members_member.id = {_SCORE}.member_id",
-            [*segment_params, *stage_params],
+        figures = _FIGURES.format(
+            segment=segment_sql, stage=stage_sql, span=_SPAN_DAYS[connection.vendor], window=_WINDOW, **scores
         )
+        # the outer query's placeholders come first in the text: segment, stage, then the scores
+        params = [*segment_params, *stage_params, *params]
+        assignments = ", ".join(f"{column} = s.{column}" for column in _COLUMNS)
+        cursor.execute(
+            f"UPDATE {_SCORE} SET previous_segment = {_SCORE}.segment, {assignments}, scored_at = %s "
+            f"FROM ({figures}) s WHERE {_SCORE}.member_id = s.member_id",
+            [adapt(now), *params],
+        )
+        columns = ", ".join(_COLUMNS)
+        cursor.execute(
+            f"INSERT INTO {_SCORE} (member_id, {columns}, previous_segment, scored_at) "
+            f"SELECT s.member_id, {', '.join(f's.{c}' for c in _COLUMNS)}, '', %s FROM ({figures}) s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_SCORE} o WHERE o.member_id = s.member_id)",
+            [adapt(now), *params],
+        )
+        cursor.execute(f"DROP TABLE {_WINDOW}")
         run = ScoreRun.objects.create(
             at=now, seconds=Decimal(0), members=0, window_days=settings.window_days, method=settings.method
         )
