@@ -134,6 +134,7 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("members.Member", "group"),
                 model("members.Store", "storefront"),
                 model("members.Tag", "sell"),
+                model("segments.Segment", "filter_alt"),
             ],
         },
         {

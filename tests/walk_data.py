@@ -25,6 +25,8 @@ from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.rollups import day_rollup
 from campaigns.insight.snapshots import behaviour_snapshot, profiles_snapshot
 from campaigns.models import Award
+from campaigns.segments.models import Condition, Field, Operator, Segment, SegmentMember
+from campaigns.segments.services import segment_count
 from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.services import import_preview
@@ -196,6 +198,14 @@ def _build(make_user) -> WalkData:
     behaviour_snapshot()
     campaigns_measure()
 
+    # A segment of store B's members, and a list with store A's.
+    of_b = Segment.objects.create(name="门店B会员", created_by=operator)
+    Condition.objects.create(segment=of_b, field=Field.STORE, operator=Operator.IS, store=store_b)
+    listed = Segment.objects.create(name="门店A名单", kind=Segment.Kind.STATIC, created_by=operator)
+    SegmentMember.objects.create(segment=listed, member=member_a)
+    for segment in (of_b, listed):
+        segment_count(segment)
+
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
         history = getattr(model, "history", None)
@@ -215,6 +225,7 @@ def _build(make_user) -> WalkData:
         AdjustmentRequest: [adjustment],
         ImportRun: [run_a, run_b],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
+        Segment: [of_b, listed],
     }
     return WalkData(
         store_a=store_a,

@@ -22,7 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.segments.models import Condition, Field, Operator
 from members.models import Channel, ConsentChannel, Gender, Member
 from members.purchases.models import Purchase
-from members.scoring.models import MemberScore, Segment as RfmSegment, Stage
+from members.scoring.models import MemberScore, Stage
+from members.scoring.models import Segment as RfmSegment
 from points.models import Account, Entry, Lot
 from points.selectors import expiring_lots
 from tiers.models import MemberTier
@@ -60,10 +61,7 @@ def _totals_over(rows: QuerySet[Any], member: str, amount: Aggregate, limit: Dec
     """Members whose rows add up to more than ``limit`` (negated for "at most"): correlated, so
     its negation is an anti-join."""
     over = (
-        rows.filter(**{member: OuterRef("pk")})
-        .values(member)
-        .annotate(total=amount)
-        .filter(total__gt=limit)
+        rows.filter(**{member: OuterRef("pk")}).values(member).annotate(total=amount).filter(total__gt=limit)
     )
     return Q(Exists(over))
 
@@ -86,7 +84,9 @@ def _earned(condition: Condition, now: datetime.datetime) -> QuerySet[Entry]:
 
 
 def _expiring(condition: Condition, now: datetime.datetime) -> QuerySet[Lot]:
-    return expiring_lots(within_days=condition.days or 0, now=now).filter(account__point_type__redeemable=True)
+    return expiring_lots(within_days=condition.days or 0, now=now).filter(
+        account__point_type__redeemable=True
+    )
 
 
 _NET = Sum(F("paid_amount") - F("refunded_amount"))
@@ -137,7 +137,9 @@ FIELDS: dict[str, Spec] = {
         tuple(Stage.choices),
     ),
     Field.TAG: Spec(
-        IS, ("tag",), lambda c, now: Q(Exists(Member.tags.through.objects.filter(member=OuterRef("pk"), tag=c.tag)))
+        IS,
+        ("tag",),
+        lambda c, now: Q(Exists(Member.tags.through.objects.filter(member=OuterRef("pk"), tag=c.tag))),
     ),
     Field.SPEND: Spec(
         RANGE,
@@ -172,7 +174,9 @@ FIELDS: dict[str, Spec] = {
     ),
     Field.BIRTHDAY: Spec(IS, ("choice",), _birthday, (*RELATIVE_MONTHS, *MONTHS)),
     Field.STORE: Spec(IS, ("store",), lambda c, now: Q(registration_store=c.store)),
-    Field.CHANNEL: Spec(IS, ("choice",), lambda c, now: Q(registration_channel=c.choice), tuple(Channel.choices)),
+    Field.CHANNEL: Spec(
+        IS, ("choice",), lambda c, now: Q(registration_channel=c.choice), tuple(Channel.choices)
+    ),
     Field.JOINED: Spec(
         RANGE,
         ("days",),

@@ -115,7 +115,9 @@ class Condition(models.Model):
     )
     field = models.CharField(_("field"), max_length=10, choices=Field.choices)
     operator = models.CharField(_("operator"), max_length=6, choices=Operator.choices)
-    number = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    number = models.DecimalField(
+        pgettext_lazy("segment", "amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     days = models.PositiveIntegerField(_("days"), null=True, blank=True)
     tier = models.ForeignKey(
         Tier, verbose_name=_("tier"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -133,13 +135,18 @@ class Condition(models.Model):
 
     class Meta:
         verbose_name = _("condition")
-        verbose_name_plural = _("conditions")
+        verbose_name_plural = pgettext_lazy("segment", "conditions")
         ordering = ["group", "pk"]
 
     def __str__(self) -> str:
         from campaigns.segments.conditions import describe  # the field registry reads this model
 
         return describe(self)
+
+    def clean(self) -> None:
+        from campaigns.segments.conditions import validate
+
+        validate(self)
 
 
 class SegmentMember(models.Model):

@@ -32,11 +32,17 @@ def _combine(parts: list[Q], logic: str) -> Q:
 
 
 def conditions_members(
-    conditions: Iterable[Condition], *, groups_logic: str, conditions_logic: str, now: datetime.datetime | None = None
+    conditions: Iterable[Condition],
+    *,
+    groups_logic: str,
+    conditions_logic: str,
+    now: datetime.datetime | None = None,
 ) -> QuerySet[Member]:
     """Active members who match: none when there are no conditions (a segment of everyone is
     made on purpose, with a condition, not by forgetting one)."""
-    q = conditions_q(conditions, groups_logic=groups_logic, conditions_logic=conditions_logic, now=now or timezone.now())
+    q = conditions_q(
+        conditions, groups_logic=groups_logic, conditions_logic=conditions_logic, now=now or timezone.now()
+    )
     if q is None:
         return Member.objects.none()
     return Member.objects.filter(q, status=Member.Status.ACTIVE)

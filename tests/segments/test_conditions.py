@@ -65,7 +65,12 @@ def programme(db):
         )
         if tier:
             MemberTier.objects.create(
-                member=m, tier=tier, earned_tier=tier, since=ago(30), period_start=ago(30), valid_until=ago(-300)
+                member=m,
+                tier=tier,
+                earned_tier=tier,
+                since=ago(30),
+                period_start=ago(30),
+                valid_until=ago(-300),
             )
         if rfm:
             MemberScore.objects.create(member=m, segment=rfm, stage="active")
@@ -111,7 +116,9 @@ def names(programme, members) -> str:
 
 def who(programme, field, operator, **value) -> str:
     condition = Condition(field=field, operator=operator, **value)
-    return names(programme, conditions_members([condition], groups_logic="all", conditions_logic="all", now=NOW))
+    return names(
+        programme, conditions_members([condition], groups_logic="all", conditions_logic="all", now=NOW)
+    )
 
 
 IS, NOT, GTE, LTE = Operator.IS, Operator.IS_NOT, Operator.AT_LEAST, Operator.AT_MOST
@@ -167,7 +174,9 @@ def test_groups_and_logic(programme):
     p = programme
     segment = Segment.objects.create(name="沉默高价值", groups_logic=Logic.ALL, conditions_logic=Logic.ANY)
     Condition.objects.create(segment=segment, group=1, field=Field.TAG, operator=IS, tag=p["vip"])  # a d
-    Condition.objects.create(segment=segment, group=1, field=Field.RFM, operator=IS, choice="important_win_back")
+    Condition.objects.create(
+        segment=segment, group=1, field=Field.RFM, operator=IS, choice="important_win_back"
+    )
     Condition.objects.create(segment=segment, group=2, field=Field.CHANNEL, operator=IS, choice="tmall")  # d
     Condition.objects.create(segment=segment, group=2, field=Field.SILENT, operator=GTE, days=60)  # c
     # (a or d or c) and (d or c)
