@@ -209,7 +209,7 @@ def condition_errors(condition: Condition) -> dict[str, str]:
         return {}  # the field's own choices validation names it
     errors: dict[str, Any] = {}
     if condition.operator and condition.operator not in spec.operators:
-        allowed = ", ".join(str(Operator(o).label) for o in spec.operators)
+        allowed = " / ".join(str(Operator(o).label) for o in spec.operators)
         errors["operator"] = _("This field takes: %(operators)s.") % {"operators": allowed}
     for column in spec.inputs:
         value = getattr(condition, f"{column}_id", None) if column in ("tier", "store", "tag") else None
