@@ -135,6 +135,7 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("members.Store", "storefront"),
                 model("members.Tag", "sell"),
                 model("segments.Segment", "filter_alt"),
+                model("segments.TagRule", "new_label"),
             ],
         },
         {

@@ -37,6 +37,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "insight-rollup-recent-days": ("insight.rollup_recent_days", "40 1"),
         "insight-rollup-today": ("insight.rollup_today", "*/10 *"),
         "insight-measure-campaigns": ("insight.measure_campaigns", "20 2"),
+        "segments-apply-tag-rules": ("segments.apply_tag_rules", "40 2"),
     }
 
 

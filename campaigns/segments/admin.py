@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.segments.forms import ConditionForm, field_inputs
-from campaigns.segments.models import Condition, Segment
+from campaigns.segments.models import Condition, Segment, TagRule
 from campaigns.segments.selectors import conditions_members, segment_members
 from campaigns.segments.services import segment_count
 from config.common.admin import TabularInline
@@ -132,3 +132,22 @@ def _preview_row(member: Member, user: Any, entry_tier: str) -> dict[str, str]:
         "city": member.city,
         "joined": f"{timezone.localtime(member.created_at):%Y-%m-%d}",
     }
+
+
+@admin.register(TagRule)
+class TagRuleAdmin(HistoryAdmin):
+    list_display = ["tag", "segment", "is_active", "last_run_at", "last_added", "last_removed"]
+    list_filter = ["is_active"]
+    autocomplete_fields = ["tag", "segment"]
+    readonly_fields = ["last_run_at", "last_added", "last_removed", "created_by"]
+
+    def get_fields(self, request, obj=None):
+        return ["tag", "segment", "is_active", *(self.readonly_fields if obj else [])]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tag", "segment")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

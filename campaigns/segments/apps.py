@@ -3,15 +3,9 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
 
-_READ = ["segments.view_segment", "segments.view_condition"]
-_WRITE = [
-    "segments.add_segment",
-    "segments.change_segment",
-    "segments.delete_segment",
-    "segments.add_condition",
-    "segments.change_condition",
-    "segments.delete_condition",
-]
+_MODELS = ["segment", "condition", "tagrule"]
+_READ = [f"segments.view_{model}" for model in _MODELS]
+_WRITE = [f"segments.{action}_{model}" for model in _MODELS for action in ("add", "change", "delete")]
 
 
 class SegmentsConfig(AppConfig):

@@ -165,3 +165,39 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment} · {self.member}"
+
+
+class TagRule(models.Model):
+    """A tag kept equal to a segment: every night its members get the tag and everyone else with
+    it loses it. The rule owns its tag: a tag given by hand to someone outside the segment goes
+    at the next run, so a tag has at most one rule."""
+
+    tag = models.OneToOneField(Tag, verbose_name=_("tag"), on_delete=models.PROTECT, related_name="+")
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="+"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, editable=False)
+    last_added = models.PositiveIntegerField(_("tagged at the last run"), null=True, editable=False)
+    last_removed = models.PositiveIntegerField(_("untagged at the last run"), null=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        related_name="+",
+    )
+
+    _history_user: Any
+    history = HistoricalRecords(
+        verbose_name=_("historical tag rule"), excluded_fields=["last_run_at", "last_added", "last_removed"]
+    )
+
+    class Meta:
+        verbose_name = _("tag rule")
+        verbose_name_plural = _("tag rules")
+        ordering = ["tag__name"]
+
+    def __str__(self) -> str:
+        return f"{self.tag} ← {self.segment}"

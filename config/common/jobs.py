@@ -47,6 +47,9 @@ JOBS: dict[str, Promise] = {
     "scoring.score_members": _(
         "Scores every member: RFM segment, scores and lifecycle stage, with the moves since the last run."
     ),
+    "segments.apply_tag_rules": _(
+        "Keeps each rule's tag equal to its segment: members who entered get the tag, those who left lose it."
+    ),
     "imports.run_import": _("Runs a confirmed import (queued by the import page, not scheduled)."),
 }
 
@@ -78,6 +81,8 @@ SCHEDULES = [
     ("insight-rollup-recent-days", "insight.rollup_recent_days", "40", "1"),
     ("insight-rollup-today", "insight.rollup_today", "*/10", "*"),
     ("insight-measure-campaigns", "insight.measure_campaigns", "20", "2"),
+    # After the scores, which segments read (RFM segment, stage).
+    ("segments-apply-tag-rules", "segments.apply_tag_rules", "40", "2"),
 ]
 
 

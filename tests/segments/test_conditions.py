@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns.segments.models import Condition, Field, Logic, Operator, Segment, SegmentMember
+from campaigns.segments.models import Condition, Field, Logic, Operator, Segment, SegmentMember, TagRule
 from campaigns.segments.selectors import conditions_members, segment_members
-from campaigns.segments.services import segment_count
+from campaigns.segments.services import segment_count, tag_rule_apply, tag_rules_apply
 from members.models import Member
 from members.purchases.models import Purchase
 from members.scoring.models import MemberScore
@@ -200,3 +200,18 @@ def test_no_conditions_no_members_and_static_lists(programme):
     for name in ("a", "c", "e"):
         SegmentMember.objects.create(segment=listed, member=p[name])
     assert names(p, segment_members(listed)) == "ac"  # e is frozen
+
+
+def test_a_tag_rule_keeps_its_tag_equal_to_its_segment(programme):
+    p = programme
+    silent = Segment.objects.create(name="沉默")
+    Condition.objects.create(segment=silent, field=Field.SILENT, operator=GTE, days=30)  # c only
+    tag = TagFactory(name="高价值沉默")
+    p["b"].tags.add(tag)  # given by hand, outside the segment
+    p["e"].tags.add(tag)  # frozen: in no segment, loses it too
+    rule = TagRule.objects.create(tag=tag, segment=silent)
+    assert tag_rule_apply(rule, now=NOW) == (1, 2)  # c gained it; b and e lost it
+    assert names(p, Member.objects.filter(tags=tag)) == "c"
+    assert tag_rules_apply(now=NOW) == 1
+    rule.refresh_from_db()
+    assert (rule.last_added, rule.last_removed, rule.last_run_at) == (0, 0, NOW)  # nothing moved
