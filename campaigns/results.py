@@ -13,13 +13,12 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from benefits.models import Coupon
-from campaigns.models import AwardLine, Campaign, Participation
-from members.purchases.models import Purchase
+from campaigns.models import AwardLine, Campaign
 
 
 @dataclass(frozen=True)
@@ -69,35 +68,43 @@ class GroupSales:
         return max(0.0, (float(self.squares) - self.members * mean * mean) / (self.members - 1))
 
 
+#: Each group's members, buyers, sales and squares: one pass over the window's purchases of the
+#: participants, grouped per member, joined to the participants (a member who bought nothing
+#: counts with 0). Written once per member, not per figure: the ORM repeats an annotation in
+#: every aggregate that uses it, and each repeat re-read the purchases.
+_GROUPS_SALES = """
+SELECT p.control, COUNT(*), SUM(CASE WHEN s.spent > 0 THEN 1 ELSE 0 END),
+       SUM(COALESCE(s.spent, 0)), SUM(COALESCE(s.spent, 0) * COALESCE(s.spent, 0))
+FROM campaigns_participation p LEFT JOIN (
+    SELECT u.member_id, SUM(u.paid_amount - u.refunded_amount) AS spent
+    FROM purchases_purchase u
+    WHERE u.occurred_at >= %(start)s AND u.occurred_at < %(end)s AND u.member_id IN (
+        SELECT member_id FROM campaigns_participation WHERE campaign_id = %(campaign)s
+    )
+    GROUP BY u.member_id
+) s ON s.member_id = p.member_id
+WHERE p.campaign_id = %(campaign)s
+GROUP BY p.control
+"""
+
+
+def _decimal(value: object, places: str) -> Decimal:
+    # SQLite sums decimals as floats: back to the cents (or the squares' four places)
+    return Decimal(str(value or 0)).quantize(Decimal(places))
+
+
 def groups_sales(campaign: Campaign, end: datetime.datetime) -> dict[bool, GroupSales]:
     """{control: GroupSales} of the campaign's targeted (False) and control (True) groups: each
     member's net sales in the window, summed in the database with their squares."""
-    paid = (
-        Purchase.objects.filter(
-            member_id=OuterRef("member_id"), occurred_at__gte=campaign.starts_at, occurred_at__lt=end
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _GROUPS_SALES, {"start": adapt(campaign.starts_at), "end": adapt(end), "campaign": campaign.pk}
         )
-        .values("member_id")
-        .annotate(total=Sum(F("paid_amount") - F("refunded_amount")))
-        .values("total")
-    )
-    money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
-    rows = (
-        Participation.objects.filter(campaign=campaign)
-        .annotate(spent=Coalesce(Subquery(paid, output_field=money), Value(Decimal(0)), output_field=money))
-        .values("control")
-        .annotate(
-            members=Count("pk"),
-            buyers=Count("pk", filter=Q(spent__gt=0)),
-            sales=Sum("spent"),
-            squares=Sum(F("spent") * F("spent"), output_field=DecimalField(max_digits=30, decimal_places=4)),
-        )
-        .order_by()
-    )
+        rows = cursor.fetchall()
     return {
-        row["control"]: GroupSales(
-            row["members"], row["buyers"], row["sales"] or Decimal(0), row["squares"] or Decimal(0)
-        )
-        for row in rows
+        bool(control): GroupSales(members, buyers or 0, _decimal(sales, "0.01"), _decimal(squares, "0.0001"))
+        for control, members, buyers, sales, squares in rows
     }
 
 
