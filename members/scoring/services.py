@@ -90,6 +90,7 @@ _COLUMNS = (
     "stage",
 )
 
+
 def _score_case(column: str, cuts: list[Any]) -> tuple[str, list[Any]]:
     """SQL giving 1–5 from the four upper bounds of the lower quintiles (0 when nothing bought)."""
     if not cuts:
