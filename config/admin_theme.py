@@ -202,6 +202,16 @@ def groups_of_links() -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": _("Message centre"),
+            "separator": True,
+            "items": [
+                model("messaging.Template", "edit_note"),
+                model("messaging.Message", "outbox"),
+                model("messaging.RecordedMessage", "inbox"),
+                model("messaging.MessagingSettings", "schedule"),
+            ],
+        },
+        {
             "title": _("Partners and API"),
             "separator": True,
             "items": [

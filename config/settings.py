@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "members.imports",
     "members.partners",
     "members.scoring",
+    "members.messaging",  # the outbox: any app's service queues a message in its own transaction
     "points",
     "tiers",
     "benefits",

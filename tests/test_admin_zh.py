@@ -17,6 +17,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from members.imports.models import ImportProfile
+from members.messaging.models import Template
+from members.messaging.rendering import VARIABLES
 from members.partners.models import Grant, Partner, PartnerKey
 from members.purchases.models import Purchase
 from points.models import PointType
@@ -95,6 +97,9 @@ def data_words() -> set[str]:
     texts += list(Plan.objects.values_list("code", flat=True))
     texts += list(Grant.values)  # the API's names of the grants, shown beside their labels
     texts += list(PartnerKey.objects.values_list("name", flat=True))
+    texts += list(Template.objects.values_list("code", flat=True))
+    # template variables are codes operators type into templates, as in Chinese SMS consoles' ${code}
+    texts += list(VARIABLES)
     for columns, statuses in ImportProfile.objects.values_list("columns", "statuses"):
         # the header names and status words of the files a profile reads, English files too
         texts += [alias for aliases in columns.values() for alias in aliases] + list(statuses)

@@ -117,9 +117,27 @@ def test_shared_building_blocks_import_no_app():
 
 def test_the_members_package_holds_only_the_member_domain_and_named_subsystems():
     """Top-level modules of members/ are about members; subsystems live in named sub-packages."""
-    allowed = {"__init__", "models", "services", "selectors", "errors", "phones", "masking", "demo"}
+    allowed = {
+        "__init__",
+        "models",
+        "services",
+        "selectors",
+        "errors",
+        "phones",
+        "masking",
+        "demo",
+        "tagging",
+    }
     allowed |= {"admin", "admin_helpers", "api", "apps", "resources"}  # its interfaces
     modules = {p.stem for p in (ROOT / "members").glob("*.py")}
     assert modules <= allowed, modules - allowed
     packages = {p.name for p in (ROOT / "members").iterdir() if (p / "__init__.py").exists()}
-    assert packages == {"purchases", "scoring", "imports", "partners", "management", "migrations"}
+    assert packages == {
+        "purchases",
+        "scoring",
+        "imports",
+        "partners",
+        "messaging",
+        "management",
+        "migrations",
+    }

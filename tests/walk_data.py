@@ -25,12 +25,14 @@ from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.rollups import day_rollup
 from campaigns.insight.snapshots import behaviour_snapshot, profiles_snapshot
 from campaigns.models import Award
-from campaigns.segments.models import Condition, Field, Operator, Segment, SegmentMember
-from campaigns.segments.services import segment_count
+from campaigns.segments.models import Condition, Field, Operator, Segment, SegmentMember, TagRule
+from campaigns.segments.services import segment_count, tag_rule_apply
 from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.services import import_preview
-from members.models import Identity, Member, Store
+from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
+from members.messaging.services import Outgoing, message_queue, messages_send_due
+from members.models import Identity, Member, Store, Tag
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
 from members.scoring.models import MemberScore, ScoringSettings
@@ -205,6 +207,17 @@ def _build(make_user) -> WalkData:
     SegmentMember.objects.create(segment=listed, member=member_a)
     for segment in (of_b, listed):
         segment_count(segment)
+    tag_rule = TagRule.objects.create(tag=Tag.objects.create(name="门店B"), segment=of_b, created_by=operator)
+    tag_rule_apply(tag_rule)
+
+    # A template, and a message to store B's member: sent (recorded) and one not sent.
+    template = Template.objects.create(code="welcome", name="欢迎", channel="sms", body="{name}，欢迎入会")
+    for key, kind in (("walk-1", "service"), ("walk-2", "marketing")):
+        message_queue(
+            Outgoing(member=member_b, channel="sms", body="欢迎入会", key=key, kind=kind, template=template)
+        )
+    messages_send_due()
+    MessagingSettings.current()
 
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
@@ -226,6 +239,10 @@ def _build(make_user) -> WalkData:
         ImportRun: [run_a, run_b],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
         Segment: [of_b, listed],
+        TagRule: [tag_rule],
+        Message: list(Message.objects.order_by("pk")),
+        RecordedMessage: list(RecordedMessage.objects.order_by("pk")),
+        Template: [template],
     }
     return WalkData(
         store_a=store_a,

@@ -47,6 +47,9 @@ JOBS: dict[str, Promise] = {
     "scoring.score_members": _(
         "Scores every member: RFM segment, scores and lifecycle stage, with the moves since the last run."
     ),
+    "messaging.send_due": _(
+        "Sends the queued messages that are due (new ones also start a send at once); retries failed ones."
+    ),
     "segments.apply_tag_rules": _(
         "Keeps each rule's tag equal to its segment: members who entered get the tag, those who left lose it."
     ),
@@ -65,6 +68,9 @@ SCHEDULES = [
     ("partners-purge-idempotency-keys", "partners.purge_idempotency_keys", "30", "3"),
     ("points-activate-due-lots", "points.activate_due_lots", "*/15", "*"),
     ("points-expire-due-lots", "points.expire_due_lots", "5", "0"),
+    # A safety net: each queued message starts a send after its commit; this catches the rest
+    # (retries, quiet hours ending, a broker that lost a task).
+    ("messaging-send-due", "messaging.send_due", "*", "*"),
     # Paid periods and overrides end before the review, so it settles members on what they hold.
     ("tiers-expire-due-subscriptions", "tiers.expire_due_subscriptions", "*/15", "*"),
     ("tiers-end-due-overrides", "tiers.end_due_overrides", "*/15", "*"),

@@ -1,0 +1,77 @@
+"""Providers: what actually sends a message on a channel, behind one interface.
+
+``MESSAGING_PROVIDERS`` (settings) names the provider of each channel; the default for every
+channel is ``recording``, which sends nothing and keeps exactly what would have gone out
+(``RecordedMessage``), so an operator of a new programme sees its messages before any gateway is
+connected. A provider gets the message's id as its idempotency key: the recording provider
+cannot record a message twice (a unique constraint), and gateways that take a caller's serial
+number (most Chinese SMS gateways do) drop a resent one.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from members.messaging.models import Channel, Message, RecordedMessage
+
+
+class ProviderError(Exception):
+    """A send that did not go through. ``temporary``: worth retrying later (a timeout, a rate
+    limit, a 5xx); otherwise the message fails at once (a number the gateway refuses)."""
+
+    def __init__(self, message: str, *, temporary: bool = True) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+class Provider(Protocol):
+    #: at most this many sends a second per worker process (0: no limit)
+    rate_per_second: float
+
+    def send(self, message: Message) -> str:
+        """Send (or record) ``message``; returns the provider's reference for it."""
+
+
+class RecordingProvider:
+    """Sends nothing: keeps the message as it would have gone out."""
+
+    rate_per_second = 0.0
+
+    def send(self, message: Message) -> str:
+        recorded = RecordedMessage.objects.create(
+            message=message,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message.body,
+            recorded_at=timezone.now(),
+            worker=f"{os.uname().nodename}:{os.getpid()}",
+        )
+        return f"recorded-{recorded.pk}"
+
+
+class InboxProvider:
+    """The app's inbox is ours: a sent inbox message is one the brand's app reads through the API."""
+
+    rate_per_second = 0.0
+
+    def send(self, message: Message) -> str:
+        return "inbox"
+
+
+_PROVIDERS = {
+    "recording": "members.messaging.providers.RecordingProvider",
+    "inbox": "members.messaging.providers.InboxProvider",
+}
+
+
+def provider_for(channel: str) -> Provider:
+    default = "inbox" if channel == Channel.INBOX else "recording"
+    name = getattr(settings, "MESSAGING_PROVIDERS", {}).get(channel, default)
+    provider: Provider = import_string(_PROVIDERS.get(name, name))()
+    return provider

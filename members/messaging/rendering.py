@@ -1,0 +1,76 @@
+"""Template text with {variables}: the variables there are, the check of a template, and filling
+one in for a member. Plain ``{name}`` placeholders, not a template language: operators write
+them, and nothing in a message may run code or reach attributes."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+#: Every variable a template may use, with what it is (shown beside the template form).
+VARIABLES: dict[str, Any] = {
+    "name": _("the member's name (or “会员” when none)"),
+    "member_number": _("member number"),
+    "points": _("available points"),
+    "expiring_points": _("points expiring next"),
+    "expiring_date": _("the last day they are valid"),
+    "tier": _("current tier"),
+    "next_tier": _("the next tier"),
+    "growth_needed": _("growth value still needed for the next tier (or to keep the tier)"),
+    "review_date": _("the date of the next tier review"),
+    "coupon": _("the coupon's name"),
+    "coupon_expires": _("the coupon's last valid day"),
+    "reward": _("a reward the member can afford now"),
+    "reward_points": _("what that reward costs in points"),
+    "unsubscribe": _("a link to unsubscribe"),
+}
+
+
+class _Plain(string.Formatter):
+    """Fills plain names only: "{name.attr}" or "{name[0]}" read as nothing (the template check
+    refuses them; this holds for a template saved before a variable was retired too)."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        if not field_name.isidentifier():
+            return "", field_name
+        return kwargs[field_name], field_name
+
+
+_FORMATTER = _Plain()
+
+
+def placeholders(text: str) -> list[str]:
+    """The {names} in ``text``; raises ValueError on a malformed brace."""
+    return [name for _literal, name, _spec, _conv in _FORMATTER.parse(text) if name is not None]
+
+
+def template_errors(template: Any) -> None:
+    """Unknown or malformed variables in a template's subject or text, by field."""
+    errors: dict[str, Any] = {}
+    for field in ("subject", "body"):
+        try:
+            names = placeholders(getattr(template, field))
+        except ValueError:
+            errors[field] = _("A brace is not closed: write {name}, or {{ for a brace itself.")
+            continue
+        unknown = sorted({n for n in names if n not in VARIABLES})
+        if unknown:
+            errors[field] = _("Unknown variable: %(names)s. The variables are listed below the form.") % {
+                "names": ", ".join("{" + n + "}" for n in unknown)
+            }
+    if errors:
+        raise ValidationError(errors)
+
+
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""  # a variable the cause did not supply reads as nothing, never as "{name}"
+
+
+def render(text: str, values: Mapping[str, Any]) -> str:
+    """``text`` with its variables filled in (missing ones empty)."""
+    return _FORMATTER.vformat(text, (), _Values(values))
