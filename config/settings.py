@@ -175,6 +175,13 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
+# Which provider sends each channel's messages, as channel=provider pairs ("sms=recording"); a
+# provider is a name of members/messaging/providers.py or a dotted path to a class. Unnamed
+# channels record their messages instead of sending them (the inbox is always the app's own).
+MESSAGING_PROVIDERS = dict(
+    pair.partition("=")[::2] for pair in env_list("MESSAGING_PROVIDERS", [])
+)
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # Without a broker tasks run in-process when they are enqueued (and nothing runs the schedule).
 # `make run` sets ``filesystem://``: kombu keeps the queue as files in CELERY_FILESYSTEM_DIR, so

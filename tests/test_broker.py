@@ -3,7 +3,8 @@
 An import confirmed on the page runs in a worker; the scheduled activation and expiry jobs,
 sent as beat sends them, change the balances; a worker killed in the middle of an import (the
 whole worker, SIGKILL) leaves its message unacknowledged, and the next worker resumes the job
-to the exact totals. Transactional: the workers see only what the test committed.
+to the exact totals; a worker killed in the middle of sending messages leaves none unsent and
+none sent twice. Transactional: the workers see only what the test committed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -23,6 +24,8 @@ from config.celery import app
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.runner import import_confirm
 from members.imports.services import import_preview
+from members.messaging.models import Kind, Message, RecordedMessage
+from members.messaging.services import LEASE, Outgoing, messages_queue
 from members.models import Member
 from members.purchases.models import Purchase
 from points.models import Account, Lot, Source
@@ -179,3 +182,32 @@ def test_a_worker_killed_mid_import_leaves_the_job_to_the_next_one(start_worker,
     assert balances() == {"points": (points, 0), "growth": (points, 0)}
     assert run.points_awarded == {"points": points, "growth": points}
     assert ledger_problems() == {}
+
+
+def test_a_worker_killed_mid_batch_sends_every_message_exactly_once(start_worker, monkeypatch):
+    """The outbox: 300 messages queued in one commit start one send task. The worker is killed
+    mid-batch (SIGKILL), leaving the rest of its batch claimed; once the claims' lease has passed
+    (made older here instead of waiting five minutes), the next worker, handed the same task
+    again, sends them. Each message reaches the (recording) provider exactly once."""
+    monkeypatch.setenv("MESSAGING_PROVIDERS", "sms=tests.messaging.slow.SlowRecordingProvider")
+    members = [MemberFactory() for _ in range(30)]
+    first = start_worker(visibility_timeout=3)
+    with transaction.atomic():
+        messages_queue(
+            [
+                Outgoing(member=members[i % 30], channel="sms", body=f"#{i}", key=f"k{i}", kind=Kind.SERVICE)
+                for i in range(300)
+            ]
+        )
+    wait_for(lambda: RecordedMessage.objects.count() >= 100, first, 60, "the first hundred sent")
+    first.kill()
+    assert RecordedMessage.objects.count() < 300, "all were sent before the kill: use more messages"
+    claimed = Message.objects.filter(status=Message.Status.SENDING)
+    assert claimed.exists()  # the killed worker's batch, claimed and not sent
+    claimed.update(claimed_at=F("claimed_at") - LEASE - datetime.timedelta(seconds=1))
+
+    second = start_worker(visibility_timeout=3)
+    wait_for(lambda: Message.objects.filter(status="sent").count() == 300, second, 120, "every message sent")
+    assert "Task messaging.send_due[" in second.output()
+    recorded = list(RecordedMessage.objects.values_list("message_id", flat=True))
+    assert sorted(recorded) == sorted(Message.objects.values_list("pk", flat=True))  # once each
