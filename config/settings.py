@@ -178,9 +178,11 @@ CACHES = {
 # Which provider sends each channel's messages, as channel=provider pairs ("sms=recording"); a
 # provider is a name of members/messaging/providers.py or a dotted path to a class. Unnamed
 # channels record their messages instead of sending them (the inbox is always the app's own).
-MESSAGING_PROVIDERS = dict(
-    pair.partition("=")[::2] for pair in env_list("MESSAGING_PROVIDERS", [])
-)
+MESSAGING_PROVIDERS = dict(pair.partition("=")[::2] for pair in env_list("MESSAGING_PROVIDERS", []))
+# The secret gateways sign their callbacks with (SMS replies, delivery receipts); none: refused.
+MESSAGING_CALLBACK_SECRET = env_str("MESSAGING_CALLBACK_SECRET", "")
+# Where members reach this server (links in messages: unsubscribing).
+PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # Without a broker tasks run in-process when they are enqueued (and nothing runs the schedule).

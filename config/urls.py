@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("config.api")),
+    path("", include("members.messaging.urls")),  # the unsubscribe page, gateways' callbacks
 ]
 
 
