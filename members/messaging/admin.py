@@ -47,7 +47,17 @@ class MessagingSettingsAdmin(SettingsAdmin):
 
 @admin.register(Message)
 class MessageAdmin(MemberColumnMixin, ReadOnlyAdmin):
-    list_display = ["created_at", "member", "channel", "kind", "status", "reason", "source", "sent_at"]
+    list_display = [
+        "created_at",
+        "member",
+        "channel",
+        "kind",
+        "status",
+        "reason",
+        "send_after",
+        "sent_at",
+        "source",
+    ]
     list_filter = ["status", "channel", "kind", "reason"]
     list_select_related = ["member"]
     search_fields = ["=member__member_number", "=key"]

@@ -39,8 +39,8 @@ CONSENT_OF: dict[str, str | None] = {
 
 
 class Kind(models.TextChoices):
-    MARKETING = "marketing", _("Marketing (needs consent; quiet hours and caps apply)")
-    SERVICE = "service", _("Service notice (codes, receipts: sent at once, no caps)")
+    MARKETING = "marketing", _("Marketing")
+    SERVICE = "service", _("Service notice")
 
 
 class MessagingSettings(models.Model):
@@ -143,7 +143,16 @@ class Message(models.Model):
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.MARKETING)
+    kind = models.CharField(
+        _("kind"),
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.MARKETING,
+        help_text=_(
+            "Marketing needs consent and keeps to quiet hours and caps; service notices (codes, "
+            "receipts) go at once."
+        ),
+    )
     template = models.ForeignKey(
         Template,
         verbose_name=_("template"),
