@@ -54,9 +54,18 @@ def through_broker(settings, broker_url) -> Iterator[str]:
     """This process sends tasks to the broker instead of running them on the spot."""
     before = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     settings.CELERY_BROKER_URL = broker_url
+    forget_connections()  # an eager task of an earlier test made them, for the default broker
     app.conf.update(broker_url=broker_url, task_always_eager=False)
     yield broker_url
-    app.conf.update(before)  # eager again; the pooled connection to this module's Redis stays idle
+    app.conf.update(before)  # eager again
+    forget_connections()
+
+
+def forget_connections() -> None:
+    """Celery keeps its connection pool (and the producers on it) from the first task sent,
+    eager ones included, with the broker URL of that moment: a new URL needs new ones."""
+    app._pool = None  # dropped, not closed: kombu's producer pools may still hold it
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture

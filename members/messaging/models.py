@@ -149,8 +149,7 @@ class Message(models.Model):
         choices=Kind.choices,
         default=Kind.MARKETING,
         help_text=_(
-            "Marketing needs consent and keeps to quiet hours and caps; service notices (codes, "
-            "receipts) go at once."
+            "Marketing needs consent, quiet hours and caps; service notices (codes, receipts) go at once."
         ),
     )
     template = models.ForeignKey(
