@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy
 from campaigns.segments.forms import ConditionForm, field_inputs
 from campaigns.segments.models import Condition, Segment, TagRule
 from campaigns.segments.selectors import conditions_members, segment_members
-from campaigns.segments.services import segment_count
-from config.common.admin import TabularInline
+from campaigns.segments.services import segment_count, tag_rule_apply
+from config.common.admin import TabularInline, run_each
 from members.admin_helpers import HistoryAdmin, member_label
 from members.models import Member
 from tiers.models import Tier
@@ -136,7 +136,11 @@ def _preview_row(member: Member, user: Any, entry_tier: str) -> dict[str, str]:
 
 @admin.register(TagRule)
 class TagRuleAdmin(HistoryAdmin):
+    """Bulk tagging: a rule over a segment (a list of members, or conditions) tags them nightly,
+    or now with the action."""
+
     list_display = ["tag", "segment", "is_active", "last_run_at", "last_added", "last_removed"]
+    actions = ["apply_now"]
     list_filter = ["is_active"]
     autocomplete_fields = ["tag", "segment"]
     readonly_fields = ["last_run_at", "last_added", "last_removed", "created_by"]
@@ -151,3 +155,20 @@ class TagRuleAdmin(HistoryAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    @admin.action(description=gettext_lazy("Apply the selected rules now"), permissions=["change"])
+    def apply_now(self, request, queryset):
+        def apply(rule: TagRule) -> None:
+            added, removed = tag_rule_apply(rule)
+            self.log_change(
+                request,
+                rule,
+                _("Applied: %(added)d tagged, %(removed)d untagged") % {"added": added, "removed": removed},
+            )
+
+        run_each(
+            request,
+            queryset.select_related("tag", "segment"),
+            apply,
+            gettext_lazy("%(count)d rules applied."),
+        )
