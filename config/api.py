@@ -71,6 +71,7 @@ urlpatterns = [
     path("v1/me/", MeView.as_view(), name="api-me"),
     path("v1/event-types/", EventTypesView.as_view(), name="api-event-types"),
     # each app's own endpoints (members/api/ holds the framework they share)
+    path("v1/", include("members.messaging.api")),
     path("v1/", include("points.api")),
     path("v1/", include("tiers.api")),
     path("v1/", include("benefits.api")),

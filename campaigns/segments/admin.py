@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError, connection, transaction
 from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,13 +18,14 @@ from django.utils.translation import gettext_lazy
 from campaigns.segments.forms import ConditionForm, field_inputs
 from campaigns.segments.models import Condition, Segment, TagRule
 from campaigns.segments.selectors import conditions_members, segment_members
-from campaigns.segments.services import segment_count
-from config.common.admin import TabularInline
+from campaigns.segments.services import segment_count, tag_rule_apply
+from config.common.admin import TabularInline, run_each
 from members.admin_helpers import HistoryAdmin, member_label
 from members.models import Member
 from tiers.models import Tier
 
 PREVIEW_ROWS = 20
+COUNT_TIMEOUT_MS = 30_000
 
 
 class ConditionInline(TabularInline):
@@ -107,9 +109,18 @@ class SegmentAdmin(HistoryAdmin):
             )
         sample = members.select_related("tier_status__tier").order_by("-pk")[:PREVIEW_ROWS]
         entry = Tier.objects.filter(rank=0).values_list("name", flat=True).first() or ""
-        return JsonResponse(
-            {"count": members.count(), "members": [_preview_row(m, request.user, entry) for m in sample]}
-        )
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    # an operator typing must not pile up counts on the database: each gets this long
+                    connection.cursor().execute(f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}")
+                count = members.count()
+                rows = [_preview_row(m, request.user, entry) for m in sample]
+        except OperationalError:
+            return JsonResponse(
+                {"error": _("Counting took too long: save the segment, and its list shows the count.")}
+            )
+        return JsonResponse({"count": count, "members": rows})
 
 
 def _row_error(formset: Any) -> str:
@@ -136,7 +147,11 @@ def _preview_row(member: Member, user: Any, entry_tier: str) -> dict[str, str]:
 
 @admin.register(TagRule)
 class TagRuleAdmin(HistoryAdmin):
+    """Bulk tagging: a rule over a segment (a list of members, or conditions) tags them nightly,
+    or now with the action."""
+
     list_display = ["tag", "segment", "is_active", "last_run_at", "last_added", "last_removed"]
+    actions = ["apply_now"]
     list_filter = ["is_active"]
     autocomplete_fields = ["tag", "segment"]
     readonly_fields = ["last_run_at", "last_added", "last_removed", "created_by"]
@@ -151,3 +166,20 @@ class TagRuleAdmin(HistoryAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    @admin.action(description=gettext_lazy("Apply the selected rules now"), permissions=["change"])
+    def apply_now(self, request, queryset):
+        def apply(rule: TagRule) -> None:
+            added, removed = tag_rule_apply(rule)
+            self.log_change(
+                request,
+                rule,
+                _("Applied: %(added)d tagged, %(removed)d untagged") % {"added": added, "removed": removed},
+            )
+
+        run_each(
+            request,
+            queryset.select_related("tag", "segment"),
+            apply,
+            gettext_lazy("%(count)d rules applied."),
+        )

@@ -279,3 +279,10 @@ def messages_send_due(
             if message_send(message_id, now=now) == Message.Status.SENT:
                 sent += 1
     return sent
+
+
+def inbox_mark_read(message: Message, *, now: datetime.datetime | None = None) -> Message:
+    """The member read it: the first time stays."""
+    Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now or timezone.now())
+    message.refresh_from_db(fields=["read_at"])
+    return message

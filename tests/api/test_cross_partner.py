@@ -18,6 +18,8 @@ from drf_spectacular.generators import SchemaGenerator
 
 from benefits.models import Coupon, Redemption
 from campaigns.models import Award, AwardLine
+from members.messaging.models import Message
+from members.messaging.services import Outgoing, message_queue, messages_send_due
 from members.models import ConsentRecord, Identity, Member
 from members.partners.models import MemberCode, PartnerKind, PartnerMember
 from members.purchases.models import MemberEvent, Purchase, Refund
@@ -60,7 +62,14 @@ def a_world(partner_a, voucher):
     )  # fmt: skip
     assert purchase.status_code == 201, purchase.json()
     redemption = partner_a.post(f"/api/v1/rewards/{voucher.pk}/redeem/", {"member_number": number}).json()
+    inbox = message_queue(
+        Outgoing(
+            member=Member.objects.get(member_number=number), channel="inbox", body="A 的消息", key="a-inbox"
+        )
+    )
+    messages_send_due()
     return {
+        "inbox": inbox.pk,
         "number": number,
         "order": "A-1",
         "redemption": redemption["redemption"]["id"],
@@ -84,6 +93,9 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
         ("get", "/api/v1/members/{member_number}/ledger/", f"/api/v1/members/{n}/ledger/", None),
         ("get", "/api/v1/members/{member_number}/tier/", f"/api/v1/members/{n}/tier/", None),
         ("get", "/api/v1/members/{member_number}/coupons/", f"/api/v1/members/{n}/coupons/", None),
+        ("get", "/api/v1/members/{member_number}/inbox/", f"/api/v1/members/{n}/inbox/", None),
+        ("post", "/api/v1/members/{member_number}/inbox/{message_id}/read/",
+         f"/api/v1/members/{n}/inbox/{w['inbox']}/read/", {}),
         ("get", "/api/v1/purchases/{order_number}/", f"/api/v1/purchases/{order}/", None),
         ("post", "/api/v1/purchases/{order_number}/refunds/", f"/api/v1/purchases/{order}/refunds/",
          {"refund_number": "R-1", "amount": "10.00", "occurred_at": w["at"]}),
@@ -159,6 +171,7 @@ def snapshot() -> dict:
         "accounts": list(Account.objects.order_by("pk").values()),
         "coupons": list(Coupon.objects.order_by("pk").values()),
         "redemptions": list(Redemption.objects.order_by("pk").values()),
+        "messages": list(Message.objects.order_by("pk").values()),
     }
 
 

@@ -4,11 +4,13 @@ saved), the count kept on save, and who may do it."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
+from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 
-from campaigns.segments.models import Condition, Segment
-from members.models import Member
+from campaigns.segments.models import Condition, Segment, TagRule
+from members.models import Member, Tag
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory
 
@@ -92,3 +94,34 @@ def test_store_staff_and_approvers_cannot_count(client, store_staff, approver, s
         assert client.post(reverse("admin:segments_segment_count"), form()).status_code == 403
     login(client, store_staff)
     assert client.get(reverse("admin:segments_segment_changelist")).status_code == 403
+
+
+def test_applying_a_tag_rule_now_tags_its_segment_and_logs_who(client, operator, shanghai):
+    _store, people = shanghai
+    segment = Segment.objects.create(name="上海")
+    Condition.objects.create(segment=segment, field="city", operator="is", text="上海")
+    tag = Tag.objects.create(name="上海会员")
+    rule = TagRule.objects.create(tag=tag, segment=segment)
+    login(client, operator)
+    response = client.post(
+        reverse("admin:segments_tagrule_changelist"), {"action": "apply_now", "_selected_action": [rule.pk]}
+    )
+    assert response.status_code == 302
+    assert set(Member.objects.filter(tags=tag)) == set(people[:2])  # the frozen third is in no segment
+    entry = LogEntry.objects.get(object_id=str(rule.pk))
+    assert (entry.user, entry.change_message) == (operator, "已执行：2 位打上标签，0 位移除标签")
+
+
+def test_a_count_that_takes_too_long_is_cut_short_with_a_reason(client, operator, shanghai, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+    monkeypatch.setattr("campaigns.segments.admin.COUNT_TIMEOUT_MS", 1)
+    monkeypatch.setattr(
+        "campaigns.segments.admin.conditions_members",
+        lambda *a, **k: Member.objects.extra(where=["pg_sleep(0.05) IS NOT NULL"]),
+    )
+    login(client, operator)
+    answer = client.post(
+        reverse("admin:segments_segment_count"), form({"field": "city", "operator": "is", "text": "上海"})
+    )
+    assert answer.json() == {"error": "统计耗时过长：请先保存分群，列表中会显示人数。"}

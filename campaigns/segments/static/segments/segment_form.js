@@ -50,11 +50,16 @@
     const note = panel.querySelector("[data-preview-note]");
     let timer = null;
     let sequence = 0;
+    let pending = null;
 
     function refresh() {
       const mine = ++sequence;
+      if (pending) pending.abort(); // a count of an older form is of no use
+      pending = new AbortController();
       state.textContent = text(panel.querySelector("template[data-counting]"));
-      fetch(panel.dataset.url, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+      fetch(panel.dataset.url, {
+        method: "POST", body: new FormData(form), credentials: "same-origin", signal: pending.signal,
+      })
         .then(function (response) {
           if (!response.ok) throw new Error(response.status);
           return response.json();
@@ -79,7 +84,8 @@
           });
           table.hidden = note.hidden = data.members.length === 0;
         })
-        .catch(function () {
+        .catch(function (failure) {
+          if (failure.name === "AbortError") return;
           if (mine === sequence) state.textContent = text(panel.querySelector("template[data-failed]"));
         });
     }
