@@ -27,6 +27,9 @@ LAYERS = [
     ("members.scoring", 2),
     ("members.imports", 3),
     ("members.partners", 3),
+    # the message centre: its inbox is served through the partner-API framework; every app from
+    # points up may queue a message in its own transaction
+    ("members.messaging", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),
