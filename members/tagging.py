@@ -30,12 +30,6 @@ def tag_members(tag: Tag, members: QuerySet[Member]) -> int:
         return max(cursor.rowcount, 0)
 
 
-def untag_members(tag: Tag, members: QuerySet[Member]) -> int:
-    """Take ``tag`` from every member of ``members``; returns how many lost it."""
-    deleted, _ = _LINKS.objects.filter(tag=tag, member__in=members.values("pk")).delete()
-    return deleted
-
-
 def untag_members_except(tag: Tag, keep: QuerySet[Member]) -> int:
     """Take ``tag`` from every member who has it and is not in ``keep``; returns how many."""
     deleted, _ = (

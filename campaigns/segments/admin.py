@@ -37,8 +37,17 @@ class ConditionInline(TabularInline):
     fields = ["group", "field", "operator", "choice", "number", "days", "tier", "store", "tag", "text"]
 
 
+class AuthoredAdmin(HistoryAdmin):
+    """Records who created the row (``created_by``)."""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(Segment)
-class SegmentAdmin(HistoryAdmin):
+class SegmentAdmin(AuthoredAdmin):
     list_display = ["name", "kind", "member_count", "counted_at", "created_by"]
     list_filter = ["kind"]
     search_fields = ["name"]
@@ -53,11 +62,6 @@ class SegmentAdmin(HistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by")
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -146,7 +150,7 @@ def _preview_row(member: Member, user: Any, entry_tier: str) -> dict[str, str]:
 
 
 @admin.register(TagRule)
-class TagRuleAdmin(HistoryAdmin):
+class TagRuleAdmin(AuthoredAdmin):
     """Bulk tagging: a rule over a segment (a list of members, or conditions) tags them nightly,
     or now with the action."""
 
@@ -161,11 +165,6 @@ class TagRuleAdmin(HistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("tag", "segment")
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
 
     @admin.action(description=gettext_lazy("Apply the selected rules now"), permissions=["change"])
     def apply_now(self, request, queryset):

@@ -60,7 +60,3 @@ def segment_members(segment: Segment, *, now: datetime.datetime | None = None) -
         conditions_logic=segment.conditions_logic,
         now=now,
     )
-
-
-def member_in_segment(member: Member, segment: Segment, *, now: datetime.datetime | None = None) -> bool:
-    return segment_members(segment, now=now).filter(pk=member.pk).exists()
