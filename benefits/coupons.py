@@ -48,19 +48,37 @@ def coupon_issue(
     valid_until: datetime.datetime | None = None,
 ) -> Coupon:
     """Issue one coupon of ``benefit`` to ``member`` (a reward bought, an operator's goodwill)."""
+    coupon = coupons_issue([member.pk], benefit=benefit, origin=origin, at=at, valid_until=valid_until)[0]
+    coupon.member = member
+    return coupon
+
+
+def coupons_issue(
+    member_ids: list[int],
+    *,
+    benefit: Benefit,
+    origin: str,
+    at: datetime.datetime | None = None,
+    valid_until: datetime.datetime | None = None,
+) -> list[Coupon]:
+    """A coupon of ``benefit`` for each of ``member_ids`` (in that order), in one insert."""
     at = at or timezone.now()
     if not benefit.issued:
         raise ValidationError(
             {"benefit": _("%(benefit)s is held, not issued as a coupon.") % {"benefit": benefit}}
         )
-    return Coupon.objects.create(
-        code=new_code(),
-        benefit=benefit,
-        member=member,
-        origin=origin,
-        valid_from=at,
-        valid_until=valid_until or at + datetime.timedelta(days=benefit.valid_days),
-        issued_at=at,
+    until = valid_until or at + datetime.timedelta(days=benefit.valid_days)
+    return Coupon.objects.bulk_create(
+        Coupon(
+            code=new_code(),
+            benefit=benefit,
+            member_id=member_id,
+            origin=origin,
+            valid_from=at,
+            valid_until=until,
+            issued_at=at,
+        )
+        for member_id in member_ids
     )
 
 

@@ -1,7 +1,7 @@
 """Campaigns admin: earning rules, campaigns with their lifecycle, simulation and results (the
 awards the pipeline made: ``campaigns.admin_awards``). An interface only: drafts are saved through
 ``campaign_draft_create``/``campaign_draft_update`` after the form validated, lifecycle steps go
-through ``campaigns.services.campaign_transition``, the figures come from ``campaigns.simulation`` and
+through ``campaigns.services.lifecycle_transition``, the figures come from ``campaigns.simulation`` and
 ``campaigns.results`` (see ``campaigns.admin_views`` for those pages).
 
 Operators never type JSON: channels and weekdays are ticked, categories and SKUs typed as text
@@ -165,7 +165,7 @@ SPENT = ["spent_points_display", "spent_cny_display"]
 @admin.register(Campaign)
 class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     """Drafts are written here through ``campaign_draft_create``/``campaign_draft_update``; every
-    later step is a button calling ``campaign_transition``."""
+    later step is a button calling ``lifecycle_transition``."""
 
     form = CampaignForm
     list_display = [
@@ -302,7 +302,7 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
             path(
                 "<path:object_id>/transition/",
                 view(self.transition_view),
-                name="campaigns_campaign_transition",
+                name="campaigns_lifecycle_transition",
             ),
             path("<path:object_id>/simulate/", view(self.simulate_view), name="campaigns_campaign_simulate"),
             path("<path:object_id>/results/", view(self.results_view), name="campaigns_campaign_results"),

@@ -1,7 +1,7 @@
 """The campaign's own admin pages: lifecycle buttons, the simulation and the results.
 
 Each is an interface only: a lifecycle button posts to ``transition_view``, which calls
-``campaign_transition``; the simulation page calls ``campaign_simulate`` (it writes nothing);
+``lifecycle_transition``; the simulation page calls ``campaign_simulate`` (it writes nothing);
 the results page calls ``campaign_results``. Whatever the service refuses comes back as a
 message on the page, never as an error page.
 """
@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.forms import SimulationForm, TransitionForm, status_label
 from campaigns.models import Campaign
 from campaigns.results import campaign_results
-from campaigns.services import ACTIONS, allowed_actions, campaign_transition
+from campaigns.services import ACTIONS, allowed_actions, lifecycle_transition
 from campaigns.simulation import campaign_simulate
 from config.common.admin import add_service_error
 from config.common.formats import cny, percent, whole
@@ -67,14 +67,14 @@ def budget_used(campaign: Campaign) -> str:
     return " · ".join(parts)
 
 
-def service_refusal(exc: ValidationError) -> str:
-    """A service's ValidationError in one sentence, naming the fields it is about."""
+def service_refusal(exc: ValidationError, model: type[models.Model] = Campaign) -> str:
+    """A service's ValidationError in one sentence, naming the fields (of ``model``) it is about."""
     if not hasattr(exc, "error_dict"):
         return " ".join(exc.messages)
     parts = []
     for name, errors in exc.message_dict.items():
         try:
-            field = Campaign._meta.get_field(name)
+            field = model._meta.get_field(name)
             label = str(field.verbose_name) if isinstance(field, models.Field) else ""
         except FieldDoesNotExist:  # e.g. "__all__": the message says it all
             label = ""
@@ -108,7 +108,7 @@ def lifecycle_context(request: HttpRequest, campaign: Campaign, can_change: bool
     return {
         "lifecycle_buttons": [(action, BUTTONS[action]) for action in actions],
         "campaign_status": status_label(campaign),
-        "lifecycle_url": reverse("admin:campaigns_campaign_transition", args=[pk]),
+        "lifecycle_url": reverse("admin:campaigns_lifecycle_transition", args=[pk]),
         "status_note": status_note(campaign, can_change),
         "simulate_url": (
             reverse("admin:campaigns_campaign_simulate", args=[pk])
@@ -130,11 +130,15 @@ def _campaign_for(request: HttpRequest, model_admin, object_id: str) -> Campaign
 
 
 def transition_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
-    """One lifecycle step from the change page's buttons; back to the page with the outcome."""
+    """One lifecycle step of a campaign or journey from the change page's buttons; back to the
+    page with the outcome."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     campaign = _campaign_for(request, model_admin, object_id)
-    back = HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    opts = model_admin.model._meta
+    back = HttpResponseRedirect(
+        reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[campaign.pk])
+    )
     form = TransitionForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -142,12 +146,12 @@ def transition_view(request: HttpRequest, model_admin, object_id: str) -> HttpRe
         return back
     action, note = form.cleaned_data["action"], form.cleaned_data["note"]
     try:
-        campaign = campaign_transition(campaign, action, actor=request.user, note=note)
+        campaign = lifecycle_transition(campaign, action, actor=request.user, note=note)
     except PermissionDenied as exc:
         messages.error(request, str(exc) or _("You may not do this."))
         return back
     except ValidationError as exc:
-        messages.error(request, service_refusal(exc))
+        messages.error(request, service_refusal(exc, model_admin.model))
         return back
     done = str(ACTIONS[action][1])
     model_admin.log_change(request, campaign, f"{done}: {note}" if note else done)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from benefits.models import Benefit
 from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.models import BehaviourRule, Campaign
-from campaigns.services import campaign_draft_create, campaign_transition, campaigns_due
+from campaigns.services import campaign_draft_create, campaigns_due, lifecycle_transition
 from members.demo import DemoRun
 from members.models import Channel, Member, Store
 from members.purchases.models import EventType
@@ -179,19 +179,19 @@ def _campaign(fields: dict, stage: str, operator, approver, now) -> Campaign | N
     campaign = campaign_draft_create(values=fields, actor=operator)
     steps = {"draft": [], "submitted": ["submit"], "live": ["submit", "approve", "schedule"]}
     if stage == "ended":  # it ran its course: approved while it was ahead, ended at its end
-        campaign_transition(
+        lifecycle_transition(
             campaign, "submit", actor=operator, at=campaign.starts_at - datetime.timedelta(days=3)
         )
-        campaign_transition(
+        lifecycle_transition(
             campaign, "approve", actor=approver, at=campaign.starts_at - datetime.timedelta(days=2)
         )
-        campaign_transition(
+        lifecycle_transition(
             campaign, "schedule", actor=operator, at=campaign.starts_at - datetime.timedelta(days=1)
         )
         campaigns_due(now)  # the start-and-end job, as beat runs it: its end has passed
         return Campaign.objects.get(pk=campaign.pk)
     for action in steps[stage]:
-        campaign = campaign_transition(
+        campaign = lifecycle_transition(
             campaign, action, actor=approver if action == "approve" else operator, at=now
         )
     return campaign

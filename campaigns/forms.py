@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
@@ -23,6 +23,9 @@ from campaigns.models import Campaign, EarnRule
 from campaigns.services import ACTIONS
 from config.common.admin_widgets import ThemedForm
 from members.models import Channel
+
+if TYPE_CHECKING:
+    from campaigns.journeys.models import Journey
 
 WEEKDAYS = [
     (1, pgettext_lazy("weekday", "Mon")),
@@ -46,7 +49,7 @@ def choice_label(field: str, value: str) -> str:
     return str(dict(model_field.flatchoices).get(value, value))
 
 
-def status_label(campaign: Campaign) -> str:
+def status_label(campaign: Campaign | Journey) -> str:
     return choice_label("status", campaign.status)
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,13 @@ from campaigns.models import LIFECYCLE, Campaign, lifecycle_move
 from config.common.states import TransitionRefused
 
 S = Campaign.Status
+
+if TYPE_CHECKING:
+    from campaigns.journeys.models import Journey
+
+    #: what has the campaign lifecycle: campaigns and journeys
+    Lifecycled = Campaign | Journey
+L = TypeVar("L", "Campaign", "Journey")
 
 #: The steps people take (the admin's buttons), each with the statuses it starts from and its
 #: label; the clock's own steps (start, finish) are taken by ``campaigns_due``. Read from the
@@ -95,37 +103,42 @@ def _draft_save(campaign: Campaign, values: Mapping[str, Any], actor: Any) -> Ca
 # --- the lifecycle ---------------------------------------------------------------------------------
 
 
-def allowed_actions(campaign: Campaign, user: Any) -> list[str]:
-    """The actions ``user`` may take on ``campaign`` now (the admin shows these as buttons)."""
+def allowed_actions(campaign: Lifecycled, user: Any) -> list[str]:
+    """The actions ``user`` may take on a campaign or journey now (the admin shows these as buttons)."""
     return [action for action in ACTIONS if _refusal(campaign, action, user) is None]
 
 
-def _refusal(campaign: Campaign, action: str, user: Any) -> str | None:
+def _refusal(campaign: Lifecycled, action: str, user: Any) -> str | None:
+    meta = campaign._meta
+    names = {"thing": meta.verbose_name, "things": meta.verbose_name_plural}
     starts_from, _label = ACTIONS[action]
     if campaign.status not in starts_from:
-        return _("“%(action)s” is not possible while the campaign is %(status)s.") % {
+        return _("“%(action)s” is not possible while the %(thing)s is %(status)s.") % {
+            **names,
             "status": campaign.get_status_display(),
             "action": ACTIONS[action][1],
         }
     if LIFECYCLE[action].by == "approver":
-        if not user.has_perm("campaigns.approve_campaign"):
-            return _("Only approvers may approve or reject campaigns.")
+        if not user.has_perm(f"{meta.app_label}.approve_{meta.model_name}"):
+            return _("Only approvers may approve or reject %(things)s.") % names
         if campaign.created_by_id == user.pk:
-            return _("An approver may not approve their own campaign.")
-    elif not user.has_perm("campaigns.change_campaign"):
-        return _("You may not change campaigns.")
+            return _("An approver may not approve their own %(thing)s.") % names
+    elif not user.has_perm(f"{meta.app_label}.change_{meta.model_name}"):
+        return _("You may not change %(things)s.") % names
     return None
 
 
-def campaign_transition(
-    campaign: Campaign, action: str, *, actor: Any, note: str = "", at: datetime.datetime | None = None
-) -> Campaign:
-    """Take one lifecycle step; refused with the reason if the status or the person does not allow it."""
+def lifecycle_transition(
+    campaign: L, action: str, *, actor: Any, note: str = "", at: datetime.datetime | None = None
+) -> L:
+    """Take one lifecycle step of a campaign or journey; refused with the reason if the status or
+    the person does not allow it."""
     if action not in ACTIONS:
         raise ValidationError(_("Unknown action %(action)s.") % {"action": action})
     at = at or timezone.now()
+    model = type(campaign)
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        campaign = model.objects.select_for_update().get(pk=campaign.pk)
         if refusal := _refusal(campaign, action, actor):
             raise PermissionDenied(refusal)
         if action == "submit":
@@ -139,7 +152,7 @@ def campaign_transition(
             campaign.ends_at = max(at, campaign.starts_at + datetime.timedelta(seconds=1))
         if action == "schedule" and campaign.ends_at <= at:
             raise ValidationError(
-                {"ends_at": _("The campaign's end is already past: send it back and change it.")}
+                {"ends_at": _("The end is already past: send it back to draft and change it.")}
             )
         campaign._history_user = actor
         label = str(ACTIONS[action][1])
@@ -150,21 +163,27 @@ def campaign_transition(
 
 def campaigns_due(now: datetime.datetime | None = None) -> int:
     """Job: start scheduled campaigns whose start came, end those whose end came. Safe to rerun."""
+    return lifecycle_due(Campaign, now)
+
+
+def lifecycle_due(model: type[Lifecycled], now: datetime.datetime | None = None) -> int:
+    """Start the scheduled rows of ``model`` (campaigns, journeys) whose start came, end those
+    whose end came; returns how many moved. Safe to rerun."""
     now = now or timezone.now()
     start, finish = LIFECYCLE["start"], LIFECYCLE["finish"]
-    due = Campaign.objects.filter(status__in=start.sources, starts_at__lte=now) | Campaign.objects.filter(
-        status__in=finish.sources, ends_at__lte=now
+    due = model.objects.filter(
+        Q(status__in=start.sources, starts_at__lte=now) | Q(status__in=finish.sources, ends_at__lte=now)
     )
     moved = 0
     for pk in due.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            campaign = Campaign.objects.select_for_update().get(pk=pk)
-            action = "finish" if campaign.ends_at <= now else "start"
+            row = model.objects.select_for_update().get(pk=pk)
+            action = "finish" if row.ends_at <= now else "start"
             try:
-                lifecycle_move(campaign, action, now)
+                lifecycle_move(row, action, now)
             except TransitionRefused:  # moved by someone else since the list was read
                 continue
-            campaign._change_reason = str(LIFECYCLE[action].label)
-            campaign.save()
+            row._change_reason = str(LIFECYCLE[action].label)
+            row.save()
             moved += 1
     return moved

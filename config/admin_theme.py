@@ -205,6 +205,15 @@ def groups_of_links() -> list[dict[str, Any]]:
             "title": _("Message centre"),
             "separator": True,
             "items": [
+                model("journeys.Journey", "route"),
+                page(
+                    _("Journeys to approve"),
+                    "admin:journeys_journey_changelist",
+                    "approval",
+                    "journeys.approve_journey",
+                    query="?status=submitted",
+                ),
+                model("journeys.JourneyEntry", "directions_walk"),
                 model("messaging.Template", "edit_note"),
                 model("messaging.Message", "outbox"),
                 model("messaging.RecordedMessage", "inbox"),

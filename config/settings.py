@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "campaigns",
     "campaigns.insight",  # reads every app: rollups, the insight pages, the finance roll-forward
     "campaigns.segments",  # members found by conditions on every app's data
+    "campaigns.journeys",  # automated marketing: triggers, waits, conditions, messages, coupons
 ]
 
 MIDDLEWARE = [

@@ -177,7 +177,7 @@ def test_a_campaign_history_reads_in_chinese(client, operator, make_user):
     from django.utils import translation
 
     from campaigns.models import Campaign
-    from campaigns.services import campaign_transition
+    from campaigns.services import lifecycle_transition
     from config.common.roles import Role
     from tests.campaigns.conftest import NOW, campaign
     from tests.tiers.conftest import local
@@ -193,7 +193,7 @@ def test_a_campaign_history_reads_in_chinese(client, operator, make_user):
     )
     with translation.override("zh-hans"):  # as in the admin: the reason is kept as written
         for action, actor in [("submit", author), ("approve", approver), ("schedule", author)]:
-            campaign_transition(draft, action, actor=actor, at=NOW)
+            lifecycle_transition(draft, action, actor=actor, at=NOW)
     response = login(client, operator).get(reverse("admin:campaigns_campaign_history", args=[draft.pk]))
     text = visible_text(response)
     with translation.override("zh-hans"):

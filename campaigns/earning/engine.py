@@ -210,7 +210,7 @@ class Outcome:
         )
 
 
-def in_control(campaign_id: int, member_id: int, percent: int) -> bool:
+def in_control(campaign_id: int | str, member_id: int, percent: int) -> bool:
     """Stable per (campaign, member): the same member is always in or out of one campaign's control group."""
     if percent <= 0:
         return False

@@ -27,6 +27,8 @@ from tiers.models import Tier
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+    from campaigns.journeys.models import Journey
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
@@ -296,15 +298,19 @@ LIFECYCLE: dict[str, Step] = {
 }
 
 
-def lifecycle_move(campaign: Campaign, action: str, at: datetime.datetime) -> str:
+def lifecycle_move(campaign: Campaign | Journey, action: str, at: datetime.datetime) -> str:
     """Move ``campaign`` (in memory; the caller locked the row and saves it) by one step of
     ``LIFECYCLE``, and return its new status. A step with several targets goes by the clock: a
     campaign whose end has passed ends, one whose start has come is active, else scheduled."""
     step = LIFECYCLE[action]
     if campaign.status not in step.sources:
         raise TransitionRefused(
-            _("“%(action)s” is not possible while the campaign is %(status)s.")
-            % {"status": campaign.get_status_display(), "action": step.label}
+            _("“%(action)s” is not possible while the %(thing)s is %(status)s.")
+            % {
+                "thing": campaign._meta.verbose_name,
+                "status": campaign.get_status_display(),
+                "action": step.label,
+            }
         )
     if len(step.targets) == 1:
         target = step.targets[0]

@@ -53,6 +53,9 @@ JOBS: dict[str, Promise] = {
     "segments.apply_tag_rules": _(
         "Keeps each rule's tag equal to its segment: members who entered get the tag, those who left lose it."
     ),
+    "journeys.run": _(
+        "Runs the live journeys: starts and ends them, lets new members in and moves each one on a step."
+    ),
     "imports.run_import": _("Runs a confirmed import (queued by the import page, not scheduled)."),
 }
 
@@ -89,6 +92,9 @@ SCHEDULES = [
     ("insight-measure-campaigns", "insight.measure_campaigns", "20", "2"),
     # After the scores, which segments read (RFM segment, stage).
     ("segments-apply-tag-rules", "segments.apply_tag_rules", "40", "2"),
+    # Every ten minutes, so a welcome follows an enrolment soon; date triggers fire on the first
+    # run of their day (quiet hours hold the night's messages until the morning).
+    ("journeys-run", "journeys.run", "*/10", "*"),
 ]
 
 

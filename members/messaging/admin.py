@@ -4,14 +4,25 @@ outbox and the recordings are read-only: messages are written by their causes, n
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.utils.html import format_html_join
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin
 from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
-from members.messaging.rendering import VARIABLES
+from members.masking import can_view_pii
+from members.messaging.rendering import VARIABLES, preview
+from members.models import Member
+
+
+class PreviewForm(forms.Form):
+    member_number = forms.CharField(label=_("member number"), max_length=32, required=False, strip=True)
 
 
 @admin.register(Template)
@@ -30,8 +41,58 @@ class TemplateAdmin(HistoryAdmin):
         "wechat_template_id",
         "is_active",
         "variables",
+        "preview_link",
     ]
-    readonly_fields = ["variables"]
+    readonly_fields = ["variables", "preview_link"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/preview/", view(self.preview_view), name="messaging_template_preview"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("preview"))
+    def preview_link(self, obj: Template | None = None) -> str:
+        if obj is None or obj.pk is None:
+            return str(_("Save the template first, then preview it with a member's data."))
+        url = reverse("admin:messaging_template_preview", args=[obj.pk])
+        return format_html(
+            '<a class="text-primary-600" href="{}">{}</a>', url, _("Preview with a member's data")
+        )
+
+    def preview_view(self, request, object_id):
+        """The saved template as a real member would receive it now: the newest active member,
+        or the one whose number is asked for. Personal data: for roles that may see it."""
+        if not self.has_view_permission(request) or not can_view_pii(request.user):
+            raise PermissionDenied
+        template = self.get_object(request, object_id)
+        if template is None:
+            raise Http404
+        form = PreviewForm(request.GET or None)
+        members = Member.objects.filter(status=Member.Status.ACTIVE)
+        member = None
+        if form.is_valid() and form.cleaned_data["member_number"]:
+            member = members.filter(member_number=form.cleaned_data["member_number"]).first()
+            if member is None:
+                form.add_error("member_number", _("No active member has this number."))
+        elif not form.errors:
+            member = members.order_by("-pk").first()
+        subject, body = preview(template, member) if member else ("", "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Preview of “%(template)s”") % {"template": template.name},
+            "opts": Template._meta,
+            "original": template,
+            "form": form,
+            "member": member,
+            "rows": [
+                (_("member"), f"{member.member_number} {member.name}" if member else "-"),
+                (_("subject"), subject or "-"),
+                (_("text"), body or "-"),
+            ],
+        }
+        return TemplateResponse(request, "admin/messaging/template/preview.html", context)
 
     @admin.display(description=_("variables"))
     def variables(self, obj: Template | None = None) -> str:

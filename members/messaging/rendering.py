@@ -5,11 +5,15 @@ them, and nothing in a message may run code or reach attributes."""
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from members.messaging.models import Template
+    from members.models import Member
 
 #: Every variable a template may use, with what it is (shown beside the template form).
 VARIABLES: dict[str, Any] = {
@@ -74,3 +78,17 @@ class _Values(dict[str, Any]):
 def render(text: str, values: Mapping[str, Any]) -> str:
     """``text`` with its variables filled in (missing ones empty)."""
     return _FORMATTER.vformat(text, (), _Values(values))
+
+
+#: Every variable's value for one member on a channel and language: the journeys app, which reads
+#: the apps above this one (points, tiers, coupons, rewards), sets it at start-up.
+PREVIEW_VALUES: Callable[[Member, str, str], dict[str, Any]] | None = None
+
+
+def preview(template: Template, member: Member) -> tuple[str, str]:
+    """``template``'s subject and text as ``member`` would receive them now."""
+    if PREVIEW_VALUES is None:
+        values: dict[str, Any] = {"name": member.name, "member_number": member.member_number}
+    else:
+        values = PREVIEW_VALUES(member, template.channel, template.language)
+    return render(template.subject, values), render(template.body, values)

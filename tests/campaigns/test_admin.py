@@ -47,7 +47,7 @@ def change_url(obj: Campaign) -> str:
 
 
 def transition(client, obj: Campaign, action: str, note: str = ""):
-    url = reverse("admin:campaigns_campaign_transition", args=[obj.pk])
+    url = reverse("admin:campaigns_lifecycle_transition", args=[obj.pk])
     return client.post(url, {"action": action, "note": note}, follow=True)
 
 
@@ -350,7 +350,7 @@ def test_refusals_are_messages_never_errors(en, author, approver):
     assert response.status_code == 200
     assert "Bonus points: The campaign gives nothing" in response.content.decode()
     assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.DRAFT
-    assert en.get(reverse("admin:campaigns_campaign_transition", args=[obj.pk])).status_code == 405
+    assert en.get(reverse("admin:campaigns_lifecycle_transition", args=[obj.pk])).status_code == 405
 
 
 def test_sending_back_needs_a_note_and_reaches_the_history(en, author, approver):
@@ -613,7 +613,7 @@ def test_store_staff_get_403_on_every_campaign_page(client, store_staff, author,
     for url in urls:
         assert client.get(url).status_code == 403, url
     response = client.post(
-        reverse("admin:campaigns_campaign_transition", args=[obj.pk]), {"action": "submit"}
+        reverse("admin:campaigns_lifecycle_transition", args=[obj.pk]), {"action": "submit"}
     )
     assert response.status_code == 403
     assert Campaign.objects.get(pk=obj.pk).status == Campaign.Status.DRAFT

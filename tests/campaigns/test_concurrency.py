@@ -29,7 +29,7 @@ from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.forms import CampaignForm
 from campaigns.models import Award, AwardLine, Campaign
 from campaigns.selectors import rule_book
-from campaigns.services import CONTENT_FIELDS, campaign_draft_update, campaign_transition, campaigns_due
+from campaigns.services import CONTENT_FIELDS, campaign_draft_update, campaigns_due, lifecycle_transition
 from members.models import Member
 from points.models import Account, Entry
 from points.selectors import ledger_problems
@@ -193,9 +193,9 @@ def test_a_campaign_approved_and_rejected_at_once_is_one_or_the_other(locked: bo
 
     def decide(i: int) -> Any:
         action, approver = decisions[i]
-        return campaign_transition(submitted, action, actor=approver, at=NOW)
+        return lifecycle_transition(submitted, action, actor=approver, at=NOW)
 
-    with unless(locked, "campaigns/services.py::campaign_transition"):
+    with unless(locked, "campaigns/services.py::lifecycle_transition"):
         results = race(2, decide, meet=r'^UPDATE "campaigns_campaign"')
 
     refused = [r for r in results if isinstance(r, PermissionDenied)]
@@ -235,7 +235,7 @@ def test_a_draft_saved_while_it_is_submitted_is_saved_before_the_submission(lock
 
     def work(i: int) -> Any:
         if i == 1:
-            return campaign_transition(draft, "submit", actor=boss, at=NOW)
+            return lifecycle_transition(draft, "submit", actor=boss, at=NOW)
         with transaction.atomic():  # as the admin saves a change form
             form = CampaignForm(data=data, instance=Campaign.objects.get(pk=draft.pk))
             if not form.is_valid():

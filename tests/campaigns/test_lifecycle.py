@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.models import Campaign
 from campaigns.results import campaign_results
-from campaigns.services import allowed_actions, campaign_transition, campaigns_due
+from campaigns.services import allowed_actions, campaigns_due, lifecycle_transition
 from campaigns.simulation import campaign_simulate
 from config.common.roles import Role
 from tests.campaigns.conftest import NOW, buy, campaign, refund
@@ -31,14 +31,14 @@ def test_draft_to_live_needs_an_approver_who_is_not_the_author(draft, author, ma
     approver = make_user(Role.APPROVER, username="approver")
     author.groups.add(*approver.groups.all())  # the author may approve others' campaigns, never their own
     author = type(author).objects.get(pk=author.pk)
-    campaign_transition(draft, "submit", actor=author, at=NOW)
+    lifecycle_transition(draft, "submit", actor=author, at=NOW)
     assert "approve" not in allowed_actions(draft, author)
     with pytest.raises(PermissionDenied, match="own campaign"):
-        campaign_transition(draft, "approve", actor=author, at=NOW)
+        lifecycle_transition(draft, "approve", actor=author, at=NOW)
     with pytest.raises(PermissionDenied, match="not possible"):
-        campaign_transition(draft, "schedule", actor=author, at=NOW)  # not approved yet
-    campaign_transition(draft, "approve", actor=approver, at=NOW)
-    scheduled = campaign_transition(draft, "schedule", actor=author, at=NOW)
+        lifecycle_transition(draft, "schedule", actor=author, at=NOW)  # not approved yet
+    lifecycle_transition(draft, "approve", actor=approver, at=NOW)
+    scheduled = lifecycle_transition(draft, "schedule", actor=author, at=NOW)
     assert scheduled.status == Campaign.Status.SCHEDULED and scheduled.approved_by == approver
     assert campaigns_due(local(2026, 12, 1, 0, 1)) == 1
     assert Campaign.objects.get(pk=draft.pk).status == Campaign.Status.ACTIVE
@@ -60,10 +60,10 @@ def test_a_draft_gives_nothing_and_a_paused_campaign_stops_giving(draft, author,
     assert not draft.lines.exists()
     approver = make_user(Role.APPROVER, username="approver")
     for action, actor in (("submit", author), ("approve", approver), ("schedule", author)):
-        campaign_transition(draft, action, actor=actor, at=NOW)
+        lifecycle_transition(draft, action, actor=actor, at=NOW)
     purchase_process(buy(member, "100"), at=NOW)
     assert draft.lines.get().amount == 100
-    campaign_transition(draft, "pause", actor=author, at=NOW)
+    lifecycle_transition(draft, "pause", actor=author, at=NOW)
     purchase_process(buy(member, "100"), at=NOW)
     assert draft.lines.count() == 1
 
@@ -72,14 +72,14 @@ def test_submitting_an_incomplete_campaign_names_the_fields(author):
     bad = campaign(status=Campaign.Status.DRAFT, created_by=author, trigger=Campaign.Trigger.EVENT,
                    min_paid=Decimal(100), weekdays=[8])  # fmt: skip
     with pytest.raises(ValidationError) as refused:
-        campaign_transition(bad, "submit", actor=author)
+        lifecycle_transition(bad, "submit", actor=author)
     assert set(refused.value.message_dict) >= {"event_type", "min_paid", "weekdays", "bonus_points"}
     assert Campaign.objects.get(pk=bad.pk).status == Campaign.Status.DRAFT
 
 
 def test_ending_early_stops_later_facts(author, member):
     live = campaign(created_by=author, bonus_points=10)
-    campaign_transition(live, "end", actor=author, at=NOW)
+    lifecycle_transition(live, "end", actor=author, at=NOW)
     purchase_process(buy(member, "100", at=NOW + datetime.timedelta(minutes=5)), at=NOW)
     late = purchase_process(
         buy(member, "100", at=NOW - datetime.timedelta(hours=1)), at=NOW
