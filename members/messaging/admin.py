@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin
-from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
 from members.masking import can_view_pii
+from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
 from members.messaging.rendering import VARIABLES, preview
 from members.models import Member
 
