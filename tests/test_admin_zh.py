@@ -16,6 +16,7 @@ import polib
 import pytest
 from django.contrib.auth.models import Group, User
 
+from campaigns.journeys.models import Journey
 from members.imports.models import ImportProfile
 from members.messaging.models import Template
 from members.messaging.rendering import VARIABLES
@@ -98,6 +99,7 @@ def data_words() -> set[str]:
     texts += list(Grant.values)  # the API's names of the grants, shown beside their labels
     texts += list(PartnerKey.objects.values_list("name", flat=True))
     texts += list(Template.objects.values_list("code", flat=True))
+    texts += list(Journey.objects.values_list("code", flat=True))
     # template variables are codes operators type into templates, as in Chinese SMS consoles' ${code}
     texts += list(VARIABLES)
     for columns, statuses in ImportProfile.objects.values_list("columns", "statuses"):

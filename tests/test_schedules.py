@@ -38,6 +38,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "insight-rollup-today": ("insight.rollup_today", "*/10 *"),
         "insight-measure-campaigns": ("insight.measure_campaigns", "20 2"),
         "segments-apply-tag-rules": ("segments.apply_tag_rules", "40 2"),
+        "journeys-run": ("journeys.run", "*/10 *"),
         "messaging-send-due": ("messaging.send_due", "* *"),
     }
 

@@ -211,7 +211,7 @@ def _build(make_user) -> WalkData:
     tag_rule_apply(tag_rule)
 
     # A template, and a message to store B's member: sent (recorded) and one not sent.
-    template = Template.objects.create(code="welcome", name="欢迎", channel="sms", body="{name}，欢迎入会")
+    template = Template.objects.create(code="walk-hi", name="欢迎", channel="sms", body="{name}，欢迎入会")
     for key, kind in (("walk-1", "service"), ("walk-2", "marketing")):
         message_queue(
             Outgoing(member=member_b, channel="sms", body="欢迎入会", key=key, kind=kind, template=template)

@@ -37,7 +37,8 @@ class StepInline(TabularInline):
         "points",
         "tag",
     ]
-    autocomplete_fields = ["segment", "benefit", "tag"]
+    # segments and templates are few: plain lists read better than searches
+    autocomplete_fields = ["benefit", "tag"]
     ordering = ["position"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -60,7 +61,6 @@ class JourneyAdmin(AuthoredAdmin):
     search_fields = ["name", "code"]
     search_help_text = _("Part of the name or code.")
     inlines = [StepInline]
-    autocomplete_fields = ["segment"]
     change_form_template = "admin/journeys/journey/change_form.html"
 
     def get_fieldsets(self, request, obj=None):

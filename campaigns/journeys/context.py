@@ -140,5 +140,25 @@ def preview_values(member: Member, channel: str, language: str) -> dict[str, Any
     return member_values([member], rendering.VARIABLES, channel=channel, language=language)[member.pk]
 
 
+def _journeys(refs: list[str]) -> dict[str, str]:
+    """Ledger keys of points a journey gave (``journey:<code>:<entry>``), in words."""
+    from django.utils.translation import gettext as _
+
+    from campaigns.journeys.models import Journey
+
+    codes = {ref: ref.split(":")[1] for ref in refs if ref.count(":") >= 1}
+    names = dict(Journey.objects.filter(code__in=set(codes.values())).values_list("code", "name"))
+    return {
+        ref: _("Journey: %(journey)s") % {"journey": names[code]}
+        for ref, code in codes.items()
+        if code in names
+    }
+
+
 def register() -> None:
+    """Hand the apps below what only this one can compute: the preview's values (the message
+    centre) and the words for the points a journey gave (the ledger's pages)."""
+    from points.sources import DESCRIBERS
+
     rendering.PREVIEW_VALUES = preview_values
+    DESCRIBERS["journey"] = _journeys

@@ -196,7 +196,6 @@ class JourneyStep(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text=_("Sent in the member's language when the template has that version."),
     )
     benefit = models.ForeignKey(
         Benefit,

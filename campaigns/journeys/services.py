@@ -132,13 +132,13 @@ def _exits(
 ) -> list[JourneyEntry]:
     """Entries that leave before their next step: the member is no longer active, or bought
     since entering a journey that ends on a purchase. The rest go on."""
-    buyers = [e for e in entries if journeys[e.journey_id].exit_on_purchase]
+    buyers = {e.pk: e for e in entries if journeys[e.journey_id].exit_on_purchase}
     bought: dict[int, datetime.datetime] = {}
     if buyers:
         purchases = (
             Purchase.objects.filter(
-                member_id__in={e.member_id for e in buyers},
-                occurred_at__gte=min(e.entered_at for e in buyers),
+                member_id__in={e.member_id for e in buyers.values()},
+                occurred_at__gte=min(e.entered_at for e in buyers.values()),
             )
             .exclude(status=Purchase.Status.REFUNDED)
             .values_list("member_id", "occurred_at")
@@ -149,7 +149,7 @@ def _exits(
     for entry in entries:
         if members[entry.member_id].status != Member.Status.ACTIVE:
             _finish([entry], S.EXITED, JourneyEntry.Exit.INACTIVE, now)
-        elif entry in buyers and bought.get(entry.member_id, entry.entered_at) > entry.entered_at:
+        elif entry.pk in buyers and bought.get(entry.member_id, entry.entered_at) > entry.entered_at:
             _finish([entry], S.EXITED, JourneyEntry.Exit.PURCHASE, now)
         else:
             going.append(entry)

@@ -156,9 +156,8 @@ def arrivals(journey: Journey, now: datetime.datetime | None = None) -> list[Arr
         found.setdefault(arrival.member_id, arrival)
     if journey.segment_id and journey.trigger != Trigger.SEGMENT:
         assert journey.segment is not None
-        allowed = set(
-            segment_members(journey.segment, now=now).filter(pk__in=list(found)).values_list("pk", flat=True)
-        )
+        # the segment's members read once (a segment evaluates in one query, whatever its size)
+        allowed = set(segment_members(journey.segment, now=now).values_list("pk", flat=True).iterator(CHUNK))
         found = {pk: a for pk, a in found.items() if pk in allowed}
     member_ids = list(found)
     for start in range(0, len(member_ids), CHUNK):

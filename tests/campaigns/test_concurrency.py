@@ -211,7 +211,7 @@ def test_two_start_jobs_at_once_start_a_campaign_once(locked: bool):
         name="双11", status=Campaign.Status.SCHEDULED, starts_at=NOW - datetime.timedelta(minutes=1)
     )
 
-    with unless(locked, "campaigns/services.py::campaigns_due"):
+    with unless(locked, "campaigns/services.py::lifecycle_due"):
         results = race(2, lambda i: campaigns_due(now=NOW), meet=r'^UPDATE "campaigns_campaign"')
 
     assert sorted(results) == ([0, 1] if locked else [1, 1]), results
