@@ -32,6 +32,7 @@ SKIPPED = {
 #: Query strings a page is also visited with (its other outputs).
 VARIANTS = {
     "points_account_liability": ["?format=csv", "?format=xlsx"],
+    "journeys_journey_results": ["?audience=1"],
 }
 
 #: How many objects of a model the walk opens, besides the ones a test names.

@@ -24,6 +24,7 @@ from campaigns.insight.campaigns import campaigns_measure
 from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.rollups import day_rollup
 from campaigns.insight.snapshots import behaviour_snapshot, profiles_snapshot
+from campaigns.journeys.models import Journey, JourneyEntry
 from campaigns.models import Award
 from campaigns.segments.models import Condition, Field, Operator, Segment, SegmentMember, TagRule
 from campaigns.segments.services import segment_count, tag_rule_apply
@@ -218,6 +219,12 @@ def _build(make_user) -> WalkData:
         )
     messages_send_due()
     MessagingSettings.current()
+    # Store B's member walked the shipped welcome journey.
+    welcome = Journey.objects.get(code="welcome")
+    JourneyEntry.objects.create(
+        journey=welcome, member=member_b, status=JourneyEntry.Status.COMPLETED, position=4,
+        entered_at=timezone.now(), due_at=timezone.now(), finished_at=timezone.now(),
+    )  # fmt: skip
 
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
