@@ -5,7 +5,7 @@ outbox and the recordings are read-only: messages are written by their causes, n
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin
@@ -35,9 +35,12 @@ class TemplateAdmin(HistoryAdmin):
 
     @admin.display(description=_("variables"))
     def variables(self, obj: Template | None = None) -> str:
-        return format_html_join(
+        listed = format_html_join(
             "", "<div><code>{{{}}}</code> {}</div>", ((name, label) for name, label in VARIABLES.items())
         )
+        fields = _("WeChat: a line per field of the WeChat template, “field: value” (thing1: 积分即将到期).")
+        rest = _("Plain text fills one field. Fields thing1, thing2 … take 20 characters; more is cut.")
+        return format_html("{}<p>{}<br>{}</p>", listed, fields, rest)
 
 
 @admin.register(MessagingSettings)
