@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail.backends.base import BaseEmailBackend
 
+from members.messaging.checks import providers_configured
 from members.messaging.models import Channel, Kind, Message, Template
 from members.messaging.providers import ProviderError, provider_for
 from members.messaging.providers.email import EmailProvider
@@ -407,3 +408,20 @@ def test_providers_by_name_and_their_rates(settings):
     assert isinstance(provider_for("wechat"), WeChatSubscribeProvider)
     assert isinstance(provider_for("email"), EmailProvider)
     assert (provider_for("sms").rate_per_second, provider_for("email").rate_per_second) == (50.0, 0.0)
+
+
+def test_a_provider_without_its_settings_stops_the_process(settings):
+    settings.MESSAGING_PROVIDERS = {"sms": "sms", "wechat": "wechat", "email": "email", "inbox": "nope.Nope"}
+    settings.MESSAGING_SMS_URL = "https://sms.example.cn/send"
+    settings.MESSAGING_SMS_SECRET = ""
+    settings.MESSAGING_WECHAT_APPID = settings.MESSAGING_WECHAT_SECRET = ""
+    assert [(e.id, e.msg) for e in providers_configured()] == [
+        ("messaging.E002", "MESSAGING_PROVIDERS: sms=sms needs MESSAGING_SMS_SECRET."),
+        (
+            "messaging.E002",
+            "MESSAGING_PROVIDERS: wechat=wechat needs MESSAGING_WECHAT_APPID, MESSAGING_WECHAT_SECRET.",
+        ),
+        ("messaging.E001", "MESSAGING_PROVIDERS: inbox=nope.Nope names no provider."),
+    ]
+    settings.MESSAGING_PROVIDERS = {}
+    assert providers_configured() == []  # the default records: nothing to set
