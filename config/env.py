@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import zoneinfo
-from typing import overload
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -80,3 +83,31 @@ def env_timezone(name: str, default: str) -> str:
             f"{name}={value!r} is not an IANA time zone such as Asia/Shanghai."
         ) from None
     return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
+
+
+@overload
+def env_pairs(name: str) -> dict[str, str]: ...
+@overload
+def env_pairs(name: str, convert: Callable[[str], T]) -> dict[str, T]: ...
+def env_pairs(name: str, convert: Callable[[str], Any] = str) -> dict[str, Any]:
+    """``key=value,key=value`` (e.g. ``sms=50,wechat=20``); empty or unset: no pairs."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    pairs: dict[str, Any] = {}
+    for item in raw.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not (key and sep and value):
+            raise ImproperlyConfigured(f"{name}={raw!r}: {item.strip()!r} is not key=value.")
+        try:
+            pairs[key] = convert(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {value!r} of {key!r} is not usable.") from None
+    return pairs

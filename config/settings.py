@@ -16,9 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from config.env import (
     env_bool,
+    env_choice,
     env_database,
     env_int,
     env_list,
+    env_pairs,
     env_str,
     env_timezone,
 )
@@ -179,11 +181,56 @@ CACHES = {
 # Which provider sends each channel's messages, as channel=provider pairs ("sms=recording"); a
 # provider is a name of members/messaging/providers.py or a dotted path to a class. Unnamed
 # channels record their messages instead of sending them (the inbox is always the app's own).
-MESSAGING_PROVIDERS = dict(pair.partition("=")[::2] for pair in env_list("MESSAGING_PROVIDERS", []))
+MESSAGING_PROVIDERS = env_pairs("MESSAGING_PROVIDERS")
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0 < rate < 100_000:
+        raise ValueError(value)
+    return rate
+
+
+# Sends a second per channel ("sms=50,wechat=20"), shared by every worker process (a row per
+# channel in the database: members/messaging/rates.py); unnamed channels are not limited.
+MESSAGING_RATES = env_pairs("MESSAGING_RATES", _rate)
+# Seconds a gateway (SMS, WeChat) may take to answer before the send is retried later.
+MESSAGING_TIMEOUT = env_int("MESSAGING_TIMEOUT", 5)
+# The signed-HTTP SMS gateway (provider "sms"; the signature: docs/architecture.md).
+MESSAGING_SMS_URL = env_str("MESSAGING_SMS_URL", "")
+MESSAGING_SMS_KEY_ID = env_str("MESSAGING_SMS_KEY_ID", "")
+MESSAGING_SMS_SECRET = env_str("MESSAGING_SMS_SECRET", "")
+MESSAGING_SMS_FORMAT = env_choice("MESSAGING_SMS_FORMAT", "json", ("json", "form"))
+MESSAGING_SMS_SIGN_NAME = env_str("MESSAGING_SMS_SIGN_NAME", "")  # 短信签名, e.g. 品牌会员
+# The gateway's template per template code ("points_expiry=SMS_1234"), for gateways that ask for one.
+MESSAGING_SMS_TEMPLATES = env_pairs("MESSAGING_SMS_TEMPLATES")
+# Where the gateway's answer names its own id for the message (provider_ref, delivery receipts).
+MESSAGING_SMS_ID_FIELD = env_str("MESSAGING_SMS_ID_FIELD", "id")
+# WeChat (provider "wechat"): the brand's mini-program (subscribe messages) or official account
+# (template messages); its AppID and AppSecret fetch the access token.
+MESSAGING_WECHAT_APPID = env_str("MESSAGING_WECHAT_APPID", "")
+MESSAGING_WECHAT_SECRET = env_str("MESSAGING_WECHAT_SECRET", "")
+MESSAGING_WECHAT_KIND = env_choice("MESSAGING_WECHAT_KIND", "subscribe", ("subscribe", "template"))
+# The page a subscribe message opens ("pages/inbox/index"), or a template message's link.
+MESSAGING_WECHAT_PAGE = env_str("MESSAGING_WECHAT_PAGE", "")
+MESSAGING_WECHAT_STATE = env_choice("MESSAGING_WECHAT_STATE", "formal", ("formal", "trial", "developer"))
+# The field a body that is not "key: value" lines goes to, whole (cut to its 20 characters).
+MESSAGING_WECHAT_FIELD = env_str("MESSAGING_WECHAT_FIELD", "thing1")
+MESSAGING_WECHAT_API = env_str("MESSAGING_WECHAT_API", "https://api.weixin.qq.com")
 # The secret gateways sign their callbacks with (SMS replies, delivery receipts); none: refused.
 MESSAGING_CALLBACK_SECRET = env_str("MESSAGING_CALLBACK_SECRET", "")
 # Where members reach this server (links in messages: unsubscribing).
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
+# Email (provider "email") goes through Django's email backend: SMTP unless EMAIL_BACKEND says otherwise.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # Django's default waits for ever
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 # Without a broker tasks run in-process when they are enqueued (and nothing runs the schedule).

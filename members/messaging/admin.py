@@ -96,9 +96,12 @@ class TemplateAdmin(HistoryAdmin):
 
     @admin.display(description=_("variables"))
     def variables(self, obj: Template | None = None) -> str:
-        return format_html_join(
+        listed = format_html_join(
             "", "<div><code>{{{}}}</code> {}</div>", ((name, label) for name, label in VARIABLES.items())
         )
+        fields = _("WeChat: a line per field of the WeChat template, “field: value” (thing1: 积分即将到期).")
+        rest = _("Plain text fills one field. Fields thing1, thing2 … take 20 characters; more is cut.")
+        return format_html("{}<p>{}<br>{}</p>", listed, fields, rest)
 
 
 @admin.register(MessagingSettings)

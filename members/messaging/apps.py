@@ -20,6 +20,9 @@ class MessagingConfig(AppConfig):
     label = "messaging"
     verbose_name = _("Messages")
 
+    def ready(self) -> None:
+        from members.messaging import checks  # noqa: F401  (registers the providers' check)
+
     role_permissions = {
         Role.OPERATOR: [
             *_READ,

@@ -211,3 +211,18 @@ class RecordedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.recipient}"
+
+
+class SendRate(models.Model):
+    """A channel's rate limit, shared by every worker process: the earliest moment (seconds since
+    the epoch) its next message may go. Taken by one conditional UPDATE (``rates.rate_take``)."""
+
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, primary_key=True)
+    next_at = models.FloatField(_("next send at"), default=0.0)
+
+    class Meta:
+        verbose_name = _("send rate")
+        verbose_name_plural = _("send rates")
+
+    def __str__(self) -> str:
+        return str(self.get_channel_display())

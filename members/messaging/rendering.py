@@ -4,10 +4,12 @@ them, and nothing in a message may run code or reach attributes."""
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -66,8 +68,54 @@ def template_errors(template: Any) -> None:
             errors[field] = _("Unknown variable: %(names)s. The variables are listed below the form.") % {
                 "names": ", ".join("{" + n + "}" for n in unknown)
             }
+    if getattr(template, "channel", "") == "wechat":
+        for field, error in _wechat_errors(template).items():
+            errors.setdefault(field, error)
     if errors:
         raise ValidationError(errors)
+
+
+#: A line of a WeChat template's text that fills one field: ``thing1: 您的积分即将到期``.
+WECHAT_LINE = re.compile(r"^\s*([a-z_]+[0-9]+)\s*[:：]\s*(.*?)\s*$")
+#: WeChat refuses a ``thing`` longer than this: such values are cut (a name or reward filled in
+#: can make any text too long).
+THING_LENGTH = 20
+
+
+def wechat_fields(text: str, whole: str | None = None) -> dict[str, str]:
+    """The WeChat template's fields from a message's text: each line ``key: value``; a text that
+    is not such lines goes whole into the field ``whole`` (MESSAGING_WECHAT_FIELD)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    matches = [WECHAT_LINE.match(line) for line in lines]
+    if lines and all(matches):
+        fields = {m[1]: m[2] for m in matches if m}
+    else:
+        fields = {whole or settings.MESSAGING_WECHAT_FIELD: " ".join(line.strip() for line in lines)}
+    return {
+        key: (
+            value[: THING_LENGTH - 1] + "…"
+            if key.startswith("thing") and len(value) > THING_LENGTH
+            else value
+        )
+        for key, value in fields.items()
+    }
+
+
+def _wechat_errors(template: Any) -> dict[str, Any]:
+    """A WeChat template needs WeChat's template id, and its text is either all ``key: value``
+    lines, each key once, or plain text (which fills one field)."""
+    errors: dict[str, Any] = {}
+    if not template.wechat_template_id:
+        errors["wechat_template_id"] = _("A WeChat message needs the id of its template in WeChat.")
+    lines = [line for line in template.body.splitlines() if line.strip()]
+    keys = [m[1] for line in lines if (m := WECHAT_LINE.match(line))]
+    if keys and len(keys) < len(lines):
+        errors["body"] = _(
+            "Write every line as “field: value” (e.g. thing1: 积分即将到期), or plain text with no such line."
+        )
+    elif len(set(keys)) < len(keys):
+        errors["body"] = _("A WeChat field is named on two lines.")
+    return errors
 
 
 class _Values(dict[str, Any]):

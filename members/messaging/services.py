@@ -10,7 +10,9 @@ idempotent by key (a journey run twice queues nothing new).
 the same row), send each in its own transaction that also marks it sent, retry temporary
 failures with exponential backoff. A worker killed mid-send leaves its rows "sending"; after
 ``LEASE`` they are due again. With the recording provider the record and the mark are one
-transaction, so every message is recorded exactly once whatever is killed when.
+transaction, so every message is recorded exactly once whatever is killed when. A channel with a
+rate (MESSAGING_RATES) takes a send slot shared by all workers first (``rates.rate_take``); a
+message that gets none in time goes back to the queue as it was, not counted as an attempt.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from django.utils import timezone
 
 from members.messaging.models import CONSENT_OF, Channel, Kind, Message, MessagingSettings, Template
 from members.messaging.providers import ProviderError, provider_for
+from members.messaging.rates import rate_take
 from members.models import Identity, Member
 
 #: A claimed message not marked sent or failed within this time is claimed again.
 LEASE = datetime.timedelta(minutes=5)
 #: Temporary failures are retried this many times in all, waiting 30 s, 1, 2, 4 … minutes (≤ 1 h).
 MAX_ATTEMPTS = 8
+#: Seconds a worker waits for its channel's next send slot before it puts the message back.
+RATE_WAIT = 2.0
 _COUNTED = [Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT, Message.Status.DELIVERED]
 
 
@@ -211,9 +216,30 @@ def messages_claim(*, limit: int, now: datetime.datetime | None = None) -> list[
     return ids
 
 
-def message_send(message_id: int, *, now: datetime.datetime | None = None) -> str:
-    """Send one claimed message; returns its status afterwards."""
+def _slot(message_id: int, channel: str, rate: float, wait: float) -> bool:
+    """Take the channel's next send slot (outside the send's transaction, which would hold the
+    channel's row until the gateway answers); without one in ``wait`` seconds the message goes
+    back to the queue as it was: due, no attempt counted."""
+    if rate_take(channel, rate, wait=wait) is not None:
+        return True
+    Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
+        status=Message.Status.QUEUED, claimed_at=None
+    )
+    return False
+
+
+def message_send(
+    message_id: int, *, now: datetime.datetime | None = None, wait: float | None = RATE_WAIT
+) -> str:
+    """Send one claimed message; returns its status afterwards. A channel with a rate waits up to
+    ``wait`` seconds for a send slot, and without one puts the message back ("queued");
+    ``wait=None``: the caller has taken the slot."""
     now = now or timezone.now()
+    if wait is not None:
+        channel = Message.objects.filter(pk=message_id).values_list("channel", flat=True).first()
+        rate = provider_for(channel).rate_per_second if channel else 0
+        if channel and rate and not _slot(message_id, channel, rate, wait):
+            return Message.Status.QUEUED
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
         if message.status != Message.Status.SENDING:
@@ -258,26 +284,31 @@ def messages_send_due(
     *, batch: int = 200, seconds: float = 50.0, now: datetime.datetime | None = None
 ) -> int:
     """Send due messages until none is due or ``seconds`` have passed; returns how many were sent.
-    Each channel's provider rate is kept per worker process. ``now``: a fixed clock (tests)."""
+    After ``seconds`` a claimed message waits for no send slot: if none is free it goes back to
+    the queue for the next round. ``now``: a fixed clock (tests)."""
     started = time.monotonic()
     sent = 0
     messages_release_stale(now=now)
-    last_send: dict[str, float] = {}
     while time.monotonic() - started < seconds:
         ids = messages_claim(limit=batch, now=now)
         if not ids:
             break
         channels = dict(Message.objects.filter(pk__in=ids).values_list("pk", "channel"))
+        rates = {channel: provider_for(channel).rate_per_second for channel in set(channels.values())}
+        throttled: set[str] = set()  # got no slot in this batch: the rest of the batch does not wait
+        put_back = 0
         for message_id in ids:
             channel = channels[message_id]
-            rate = provider_for(channel).rate_per_second
-            if rate:
-                wait = last_send.get(channel, 0.0) + 1 / rate - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                last_send[channel] = time.monotonic()
-            if message_send(message_id, now=now) == Message.Status.SENT:
+            if rates[channel]:
+                wait = 0.0 if channel in throttled else min(RATE_WAIT, started + seconds - time.monotonic())
+                if not _slot(message_id, channel, rates[channel], max(wait, 0.0)):
+                    throttled.add(channel)
+                    put_back += 1
+                    continue
+            if message_send(message_id, now=now, wait=None) == Message.Status.SENT:
                 sent += 1
+        if put_back == len(ids):
+            break  # all at their channels' rates: the next round (beat, or the next commit) retries
     return sent
 
 

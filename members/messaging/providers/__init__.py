@@ -6,6 +6,12 @@ channel is ``recording``, which sends nothing and keeps exactly what would have 
 connected. A provider gets the message's id as its idempotency key: the recording provider
 cannot record a message twice (a unique constraint), and gateways that take a caller's serial
 number (most Chinese SMS gateways do) drop a resent one.
+
+The real channels: ``sms`` (``sms.SignedHttpSmsProvider``, a signed HTTP gateway), ``wechat``
+(``wechat.WeChatSubscribeProvider``: subscribe or template messages to the member's OpenID) and
+``email`` (``email.EmailProvider``: Django's email backend). Each raises ``ProviderError`` saying
+whether a retry can help. ``MESSAGING_RATES`` gives a channel's sends a second, kept across all
+workers (``members/messaging/rates.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ class ProviderError(Exception):
 
 
 class Provider(Protocol):
-    #: at most this many sends a second per worker process (0: no limit)
+    #: at most this many sends a second, all worker processes together (0: no limit); the
+    #: class's own value unless MESSAGING_RATES names the channel
     rate_per_second: float
 
     def send(self, message: Message) -> str:
@@ -67,6 +74,9 @@ class InboxProvider:
 _PROVIDERS = {
     "recording": "members.messaging.providers.RecordingProvider",
     "inbox": "members.messaging.providers.InboxProvider",
+    "sms": "members.messaging.providers.sms.SignedHttpSmsProvider",
+    "wechat": "members.messaging.providers.wechat.WeChatSubscribeProvider",
+    "email": "members.messaging.providers.email.EmailProvider",
 }
 
 
@@ -74,4 +84,7 @@ def provider_for(channel: str) -> Provider:
     default = "inbox" if channel == Channel.INBOX else "recording"
     name = getattr(settings, "MESSAGING_PROVIDERS", {}).get(channel, default)
     provider: Provider = import_string(_PROVIDERS.get(name, name))()
+    rates = getattr(settings, "MESSAGING_RATES", {})
+    if channel in rates:
+        provider.rate_per_second = rates[channel]
     return provider
