@@ -77,6 +77,7 @@ def segment_static_create(
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {connection.ops.quote_name(_LISTED)} (segment_id, member_id, added_at) "
+                # a query over several tables may name a member twice: the list keeps one
                 f"SELECT DISTINCT %s, m.pk, %s FROM ({select}) m",
                 [segment.pk, now, *params],
             )

@@ -19,6 +19,7 @@ import openpyxl
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
@@ -218,3 +219,29 @@ def test_only_who_may_add_segments_can_save(client, finance, store_staff, scored
     login(client, finance)
     assert b"rfm-save" not in client.get(reverse("admin:insight_rfm")).content
     assert not Segment.objects.exists()
+
+
+def test_the_command_line_fills_a_segment_too(tmp_path, people, vip):
+    jia, yi, _bing = people
+    path = tmp_path / "名单.csv"
+    path.write_bytes(f"会员号,手机号\r\n{jia.member_number},\r\n,{yi.mobile}\r\n".encode("gbk"))
+    call_command("import_file", str(path), profile="segment_members", target=vip.pk, stdout=io.StringIO())
+    assert SegmentMember.objects.filter(segment=vip).count() == 2
+    with pytest.raises(SystemExit) as refused:  # no segment named: the file is refused as a whole
+        call_command("import_file", str(path), profile="segment_members", stderr=io.StringIO())
+    assert refused.value.code == 2
+
+
+def test_store_staff_given_the_permissions_save_only_their_stores_members(client, store_staff, store, scored):
+    """Scored members of no store of theirs (the fixture's) stay out."""
+    from django.contrib.auth.models import Permission
+
+    mine = MemberFactory(registration_store=store)
+    MemberScore.objects.create(member=mine, segment="important_value", stage="active")
+    store.staff.add(store_staff)
+    for codename in ("view_programme", "add_segment"):
+        store_staff.user_permissions.add(Permission.objects.get(codename=codename))
+    login(client, store_staff)
+    client.post(reverse("admin:insight_rfm_save"), {"rfm": "important_value", "name": "本店重要价值"})
+    saved = Segment.objects.get(name="本店重要价值")
+    assert list(SegmentMember.objects.filter(segment=saved).values_list("member_id", flat=True)) == [mine.pk]

@@ -160,3 +160,23 @@ def test_a_dynamic_segment_without_conditions_cannot_be_targeted(db):
     static = Segment.objects.create(name="名单", kind=Segment.Kind.STATIC)
     target.segment = static
     target.full_clean()  # an empty list can be filled later
+
+
+def test_a_campaign_for_a_segment_costs_a_purchase_one_query(partner_a, settings, monkeypatch):  # noqa: F811
+    """The same purchase (the second of a member, rule book cached) with and without a live
+    campaign for a dynamic segment: one query more, the segment's, for a member outside it."""
+    settings.RULE_BOOK_CACHE_SECONDS = 60
+    now = datetime.datetime.now(tz=NOW.tzinfo)
+
+    def queries(member, number: str) -> int:
+        monkeypatch.setattr(selectors, "_cached", None)
+        partner_a.post(URL, body(member, order_number=f"{number}-0"))  # the book loaded, accounts made
+        with CaptureQueriesContext(connection) as captured:
+            assert partner_a.post(URL, body(member, order_number=f"{number}-1")).status_code == 201
+        return len(captured)
+
+    without = queries(served_by(partner_a, MemberFactory(city="北京")), "Q")
+    shanghai = Segment.objects.create(name="上海")
+    Condition.objects.create(segment=shanghai, field="city", operator="is", text="上海")
+    campaign(name="上海礼", bonus_points=30, segment=shanghai, starts_at=now - DAY, ends_at=now + DAY)
+    assert queries(served_by(partner_a, MemberFactory(city="北京")), "R") == without + 1
