@@ -183,7 +183,7 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     search_help_text = _("Part of the name or code.")
     show_full_result_count = False
     ordering = ["-starts_at", "-id"]
-    autocomplete_fields = ["stores", "tags", "benefit"]
+    autocomplete_fields = ["stores", "tags", "segment", "benefit"]
     filter_horizontal = ["tiers"]
     readable = {
         "channels": "channels_display",
@@ -212,6 +212,7 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
                         "stores",
                         "tiers",
                         "tags",
+                        "segment",
                         "new_member_days",
                         "first_purchase",
                         "min_paid",

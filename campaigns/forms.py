@@ -186,6 +186,7 @@ class CampaignForm(forms.ModelForm):
             "stores",
             "tiers",
             "tags",
+            "segment",
             "new_member_days",
             "first_purchase",
             "min_paid",
@@ -213,6 +214,9 @@ class CampaignForm(forms.ModelForm):
             "stores": _("Empty: every store."),
             "tiers": _("Empty: every tier."),
             "tags": _("Members with any of these tags. Empty: every member."),
+            "segment": _(
+                "Only members in this segment when the purchase or event happens. Empty: every member."
+            ),
             "min_paid": _("Empty: any amount."),
             "hour_from": _("0 to 23, the shop's local time. Empty: from midnight."),
             "bonus_points": _("Points given once per qualifying purchase or event."),

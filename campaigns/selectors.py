@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import time
@@ -18,6 +19,8 @@ from django.utils import timezone
 from benefits.models import Benefit, Entitlement
 from campaigns.earning import engine
 from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
+from campaigns.segments.models import Segment
+from campaigns.segments.selectors import members_segments, segments_with_conditions
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase
 from points.models import PointType
@@ -54,6 +57,8 @@ class RuleBook:
     review_limits: list[ReviewLimit] = field(default_factory=list)
     #: Held earn-multiplier benefits: ("tier" | "plan", its id) -> what each gives.
     multipliers: dict[tuple[str, int], list[HeldMultiplier]] = field(default_factory=dict)
+    #: The segments campaigns target, with their conditions: id -> segment.
+    segments: dict[int, Segment] = field(default_factory=dict)
 
     @cached_property
     def uses_plans(self) -> bool:
@@ -134,6 +139,7 @@ def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
         store_ids=frozenset(s.pk for s in campaign.stores.all()),
         tier_ids=frozenset(t.pk for t in campaign.tiers.all()),
         tag_ids=frozenset(t.pk for t in campaign.tags.all()),
+        segment_id=campaign.segment_id,
         new_member_days=campaign.new_member_days,
         first_purchase=campaign.first_purchase,
         min_paid=campaign.min_paid,
@@ -185,7 +191,13 @@ def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
         campaigns={c.pk: c for c in campaigns},
         policy=TierPolicy.current(),
         review_limits=list(ReviewLimit.objects.filter(active=True).select_related("point_type")),
+        segments=_targeted_segments(campaigns),
     )
+
+
+def _targeted_segments(campaigns: list[Campaign]) -> dict[int, Segment]:
+    ids = {c.segment_id for c in campaigns if c.segment_id is not None}
+    return {s.pk: s for s in segments_with_conditions().filter(pk__in=ids)} if ids else {}
 
 
 def held_multipliers() -> dict[tuple[str, int], list[HeldMultiplier]]:
@@ -232,13 +244,50 @@ def recent_rule_book() -> RuleBook:
 
 
 def member_state(
-    member: Member, book: RuleBook, at: datetime.datetime, *, first_purchase: bool = False
+    member: Member,
+    book: RuleBook,
+    at: datetime.datetime,
+    *,
+    first_purchase: bool = False,
+    fact: engine.Fact | None = None,
 ) -> engine.MemberState:
-    """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday."""
+    """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday;
+    with ``fact``, also the targeted segments that decide something for it (``with_segments``)."""
     status = MemberTier.objects.filter(member=member).first()
     tags = frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset()
     plans = tuple(_subscriptions([member.pk], book).get(member.pk, ()))
-    return _state(member, status, tags, plans, book, at, first_purchase)
+    state = _state(member, status, tags, plans, book, at, first_purchase)
+    return with_segments([(fact, state)], book)[0] if fact is not None else state
+
+
+def with_segments(
+    cases: list[tuple[engine.Fact, engine.MemberState]],
+    book: RuleBook,
+    *,
+    at: datetime.datetime | None = None,
+    offers: list[engine.Offer] | None = None,
+) -> list[engine.MemberState]:
+    """The states of ``cases`` with the targeted segments each member is in. Read once per segment
+    for all the members whose fact a campaign on that segment could reward
+    (``engine.segments_to_read``), as of ``at``, default the earliest fact's time: a single fact
+    is judged as of its own time; a wave or a chunk as of its first fact (a purchase earlier in
+    the same chunk does not move a member into or out of a segment for a later one)."""
+    if not book.segments:
+        return [state for _fact, state in cases]
+    members: dict[int, set[int]] = {}  # segment -> the members to ask about
+    for fact, state in cases:
+        for segment_id in engine.segments_to_read(book.offers if offers is None else offers, fact, state):
+            members.setdefault(segment_id, set()).add(state.id)
+    if not members:
+        return [state for _fact, state in cases]
+    at = at or min(fact.at for fact, _state in cases)
+    found: dict[int, set[int]] = {}
+    for segment_id, ids in sorted(members.items()):
+        for member_id, segment_ids in members_segments([book.segments[segment_id]], ids, at=at).items():
+            found.setdefault(member_id, set()).update(segment_ids)
+    return [
+        dataclasses.replace(state, segment_ids=frozenset(found.get(state.id, ()))) for _fact, state in cases
+    ]
 
 
 def member_states(members: list[Member], book: RuleBook) -> dict[int, Callable[..., engine.MemberState]]:

@@ -1,8 +1,9 @@
 """Run one campaign over a past date range of real purchases: cost, reach, when the budget ends.
 
 The engine is the pipeline's; only the inputs differ: the campaign is treated as live over the
-range (its own dates are ignored), member state is today's (tier, tags), and caps and budget
-are counted in memory. Nothing is written.
+range (its own dates are ignored), member state is today's (tier, tags), a targeted segment is
+read as the pipeline reads it for a batch (once per chunk of purchases, as of its first one),
+and caps and budget are counted in memory. Nothing is written.
 """
 
 from __future__ import annotations
@@ -82,11 +83,21 @@ def campaign_simulate(campaign: Campaign, *, start: datetime.datetime, end: date
             break
         last = (chunk[-1].occurred_at, chunk[-1].pk)
         states, firsts = _states(chunk, book)
-        for purchase in chunk:
+        cases = [
+            (
+                selectors.purchase_fact(purchase),
+                dataclasses.replace(
+                    states[purchase.member_id],
+                    first_purchase=firsts.get(purchase.member_id) == purchase.occurred_at,
+                ),
+            )
+            for purchase in chunk
+        ]
+        # a targeted segment as the pipeline reads it for a chunk: once, as of its first purchase
+        targeted = selectors.with_segments(cases, book, offers=[offer])
+        for purchase, (fact, _state), state in zip(chunk, cases, targeted, strict=True):
             result.purchases += 1
             result.sales += purchase.paid_amount
-            first = firsts.get(purchase.member_id) == purchase.occurred_at
-            state = dataclasses.replace(states[purchase.member_id], first_purchase=first)
             day = (purchase.member_id, timezone.localtime(purchase.occurred_at).date())
             mine = used[purchase.member_id]
             usage = engine.Usage(
@@ -97,7 +108,7 @@ def campaign_simulate(campaign: Campaign, *, start: datetime.datetime, end: date
                 budget_cny_left=budget.budget_cny_left,
             )
             outcome = engine.evaluate(
-                selectors.purchase_fact(purchase),
+                fact,
                 state,
                 base=book.base_for(purchase.channel, purchase.store_id),
                 offers=[offer],

@@ -108,9 +108,13 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             prefetch_related_objects(todo, "lines")
         states = selectors.member_states(list(members.values()), book)
         made: list[tuple[Purchase, Award, engine.Outcome]] = []
-        for purchase in todo:
-            fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
-            state = states[purchase.member_id](purchase.occurred_at)
+        cases = [
+            (selectors.purchase_fact(p, lines=book.uses_lines), states[p.member_id](p.occurred_at))
+            for p in todo
+        ]
+        # the targeted segments: one query per segment for the wave's members, as of its first fact
+        targeted = selectors.with_segments(cases, book)
+        for purchase, (fact, _state), state in zip(todo, cases, targeted, strict=True):
             # usage={}: a batchable book has no limits that would read it
             outcome = purchase_evaluate(purchase, fact, state, book, {})
             made.append((purchase, purchase_award(purchase, at), outcome))

@@ -19,6 +19,7 @@ Order of work for one fact:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -75,6 +76,8 @@ class MemberState:
     tag_ids: frozenset[int] = frozenset()
     birthday: datetime.date | None = None
     first_purchase: bool = False
+    #: the targeted segments the member is in (only those of campaigns that may apply are read)
+    segment_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class Offer:
     store_ids: frozenset[int] = frozenset()
     tier_ids: frozenset[int] = frozenset()
     tag_ids: frozenset[int] = frozenset()
+    segment_id: int | None = None
     new_member_days: int | None = None
     first_purchase: bool = False
     min_paid: Decimal | None = None
@@ -247,6 +251,7 @@ def applies(offer: Offer, fact: Fact, member: MemberState) -> bool:
         not offer.store_ids or fact.store_id in offer.store_ids,
         not offer.tier_ids or member.tier_id in offer.tier_ids,
         not offer.tag_ids or bool(offer.tag_ids & member.tag_ids),
+        offer.segment_id is None or offer.segment_id in member.segment_ids,
         offer.new_member_days is None
         or fact.at - member.registered_at <= datetime.timedelta(days=offer.new_member_days),
         not offer.first_purchase or member.first_purchase,
@@ -258,6 +263,21 @@ def applies(offer: Offer, fact: Fact, member: MemberState) -> bool:
         _birthday_matches(offer.birthday, member.birthday, fact.local.date()),
     )
     return all(checks)
+
+
+def segments_to_read(offers: Iterable[Offer], fact: Fact, member: MemberState) -> set[int]:
+    """The segments whose membership decides something for this fact: those of the campaigns that
+    would apply if the member were in every segment. The callers read only these (a campaign for
+    another channel or outside its window costs no segment query)."""
+    targeted = {offer.segment_id for offer in offers if offer.segment_id is not None}
+    if not targeted:
+        return set()
+    anywhere = dataclasses.replace(member, segment_ids=frozenset(targeted))
+    return {
+        offer.segment_id
+        for offer in offers
+        if offer.segment_id is not None and applies(offer, fact, anywhere)
+    }
 
 
 def _hour_matches(offer: Offer, hour: int) -> bool:

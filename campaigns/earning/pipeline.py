@@ -205,7 +205,7 @@ def _process(
                 field="member",
             )
         first = first_purchase is not None and first_purchase()
-        state = selectors.member_state(member, book, fact.at, first_purchase=first)
+        state = selectors.member_state(member, book, fact.at, first_purchase=first, fact=fact)
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = lock_budgets(book, matched)
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live

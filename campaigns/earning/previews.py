@@ -61,7 +61,7 @@ def purchase_preview(
         ),
     )
     first = book.uses_first_purchase and selectors.is_first_purchase(member.pk, at)
-    state = selectors.member_state(member, book, at, first_purchase=first)
+    state = selectors.member_state(member, book, at, first_purchase=first, fact=fact)
     base = book.base_for(channel, fact.store_id)
     matched = engine.evaluate(fact, state, base=base, offers=book.offers).matched
     usage = selectors.usage(member.pk, book.campaigns, matched, at)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.insight import dashboard as board
 from campaigns.insight.charts import Chart, chart_table
 from campaigns.insight.finance import breakage_rates, roll_forward, roll_forward_tables
-from campaigns.insight.forms import FilterForm, MonthsForm
+from campaigns.insight.forms import FilterForm, MonthsForm, SaveSegmentForm
 from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.pages.behaviour import behaviour_page
 from campaigns.insight.pages.campaigns import campaigns_page
@@ -32,8 +33,10 @@ from campaigns.insight.pages.rfm import rfm_page
 from campaigns.insight.pages.stores import stores_page
 from campaigns.insight.pages.tiers import tiers_page
 from campaigns.insight.tables import Table, download
+from campaigns.segments.services import segment_static_create
 from members.admin_helpers import HistoryAdmin, SettingsAdmin
-from members.selectors import sees_every_store, stores_of
+from members.scoring.models import MemberScore
+from members.selectors import members_visible_to, sees_every_store, stores_of
 
 #: The pages, in the order of their tabs: (url name suffix, title, permission needed)
 PROGRAMME = ("insight.view_programme",)
@@ -107,6 +110,7 @@ class InsightSettingsAdmin(SettingsAdmin):
         return [
             path("dashboard/", view(self.dashboard_view), name="insight_dashboard"),
             path("rfm/", view(self.rfm_view), name="insight_rfm"),
+            path("rfm/save/", view(self.rfm_save_view), name="insight_rfm_save"),
             path("campaigns/", view(self.campaigns_view), name="insight_campaigns"),
             *(
                 path(f"{page}/", view(self.filtered_view), {"page": page}, name=f"insight_{page}")
@@ -172,7 +176,41 @@ class InsightSettingsAdmin(SettingsAdmin):
         if not may_open(request.user, "rfm"):
             raise PermissionDenied
         context = rfm_page()
+        if request.user.has_perm("segments.add_segment"):
+            today = timezone.localdate()
+            context["save_url"] = reverse("admin:insight_rfm_save")
+            for row in context["segments"]:
+                row["save_name"] = f"RFM {row['segment'].label} {today:%Y-%m-%d}"[:60]
         return self._csv(request, context["chart_tables"]) or self._page(request, "rfm", "rfm.html", context)
+
+    def rfm_save_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: the members an RFM segment's list shows (every page of it, those the user may see)
+        saved as a static segment, by ``segment_static_create``; then its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not may_open(request.user, "rfm") or not request.user.has_perm("segments.add_segment"):
+            raise PermissionDenied
+        user: Any = request.user  # a signed-in staff user: admin_view lets no one else in
+        form = SaveSegmentForm(request.POST)
+        if form.is_valid():
+            scored = MemberScore.objects.filter(member=OuterRef("pk"), segment=form.cleaned_data["rfm"])
+            members = members_visible_to(user).filter(Exists(scored))
+            try:
+                segment = segment_static_create(
+                    name=form.cleaned_data["name"], members=members, actor=request.user
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _("Saved “%(name)s”: a static segment of %(count)s members.")
+                    % {"name": segment.name, "count": f"{segment.member_count or 0:,}"},
+                )
+                return HttpResponseRedirect(reverse("admin:segments_segment_change", args=[segment.pk]))
+        else:
+            messages.error(request, " ".join(str(m) for errors in form.errors.values() for m in errors))
+        return HttpResponseRedirect(reverse("admin:insight_rfm"))
 
     def finance_view(self, request: HttpRequest) -> HttpResponse:
         if not may_open(request.user, "finance"):

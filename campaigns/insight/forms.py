@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.insight.query import Query
 from config.common.admin_widgets import MonthInput, ThemedForm
 from members.models import Channel, Store
+from members.scoring.models import Segment as RfmSegment
 from tiers.models import Tier
 
 PRESETS = [
@@ -91,3 +92,10 @@ class MonthsForm(ThemedForm, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["from"] = forms.CharField(label=_("first month"), widget=MonthInput(), required=False)
         self.fields["to"] = forms.CharField(label=_("last month"), widget=MonthInput(), required=False)
+
+
+class SaveSegmentForm(forms.Form):
+    """The RFM page's "save as segment": which RFM segment's members, under what name."""
+
+    rfm = forms.ChoiceField(label=_("RFM segment"), choices=RfmSegment.choices)
+    name = forms.CharField(label=_("segment name"), max_length=60, strip=True)

@@ -116,6 +116,15 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Registered at most this many days before."),
     )
+    segment = models.ForeignKey(
+        "segments.Segment",
+        verbose_name=_("segment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Only members in this segment when the fact happens. Empty: every member."),
+    )
     first_purchase = models.BooleanField(_("first purchase only"), default=False)
     min_paid = models.DecimalField(
         _("minimum paid (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
@@ -250,6 +259,8 @@ class Campaign(models.Model):
                 errors["multiplier"] = _("Nothing to multiply: give bonus points instead.")
             if self.channels:
                 errors["channels"] = _("Birthdays and upgrades have no channel.")
+        if self.segment_id and (problem := _segment_problem(self.segment_id)):
+            errors["segment"] = problem
         if unknown := [c for c in self.channels if c not in Channel.values]:
             errors["channels"] = _("Unknown channel %(channel)s.") % {"channel": ", ".join(unknown)}
         if any(not str(day).isdigit() or not 1 <= int(day) <= 7 for day in self.weekdays):
@@ -264,6 +275,16 @@ class Campaign(models.Model):
             errors["bonus_points"] = _("The campaign gives nothing: set at least one effect.")
         if errors:
             raise ValidationError(errors)
+
+
+def _segment_problem(segment_id: int) -> StrOrPromise | None:
+    """Why a segment cannot be targeted: a dynamic segment without conditions has no members."""
+    from campaigns.segments.models import Segment
+
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is not None and segment.kind == Segment.Kind.DYNAMIC and not segment.conditions.exists():
+        return _("This segment has no conditions, so no members: the campaign would give nothing.")
+    return None
 
 
 S = Campaign.Status

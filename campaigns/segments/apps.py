@@ -20,3 +20,11 @@ class SegmentsConfig(AppConfig):
         Role.OPERATOR: [*_READ, *_WRITE],
         Role.APPROVER: _READ,
     }
+
+    def ready(self) -> None:
+        # members' import framework fills static segments through us (it cannot import campaigns)
+        from campaigns.segments.imports import SEGMENT_TARGET
+        from members.imports.models import ImportProfile
+        from members.imports.targets import TARGETS
+
+        TARGETS.setdefault(ImportProfile.Kind.SEGMENT, SEGMENT_TARGET)

@@ -112,14 +112,18 @@ def _birthday(condition: Condition, now: datetime.datetime) -> Q:
 
 
 def _silent(condition: Condition, now: datetime.datetime) -> Q:
-    """At least N days since the last purchase: bought once, but not in the last N days."""
-    bought = Purchase.objects.filter(member=OuterRef("pk"))
+    """At least N days since the last purchase: bought once, but not in the last N days. Only
+    purchases before ``now`` count: a campaign asks as of its fact, which is not its own past."""
+    bought = Purchase.objects.filter(member=OuterRef("pk"), occurred_at__lt=now)
     return Q(Exists(bought)) & ~Q(Exists(bought.filter(occurred_at__gte=_since(condition, now))))
 
 
 def _silent_over(condition: Condition, now: datetime.datetime) -> Q:
     """Negated for "at most N days": the members who did not buy in the last N days."""
-    return ~Q(Exists(Purchase.objects.filter(member=OuterRef("pk"), occurred_at__gte=_since(condition, now))))
+    recent = Purchase.objects.filter(
+        member=OuterRef("pk"), occurred_at__gte=_since(condition, now), occurred_at__lt=now
+    )
+    return ~Q(Exists(recent))
 
 
 FIELDS: dict[str, Spec] = {

@@ -152,8 +152,10 @@ class Condition(models.Model):
 class SegmentMember(models.Model):
     """A member of a static segment."""
 
+    # no index of its own: the unique (segment, member) one starts with it, and every index costs a
+    # write per row of a list saved at once (a million rows)
     segment = models.ForeignKey(
-        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="listed"
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, related_name="listed", db_index=False
     )
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
     added_at = models.DateTimeField(_("added at"), auto_now_add=True)

@@ -29,6 +29,7 @@ from members.imports.matching import (
 from members.imports.models import ImportRow, ImportRun
 from members.imports.profiles import Profile
 from members.imports.reasons import MESSAGES, Reason, field_reasons, reason
+from members.imports.targets import TARGETS, Target
 from members.models import Gender, Identity, Member
 from members.purchases.models import EventType, MemberEvent, Purchase, Refund
 from members.purchases.services import (
@@ -62,12 +63,14 @@ class Totals:
     purchases: int = 0
     refunds: int = 0
     members: int = 0
+    listed: int = 0  # members added to a list (``targets``)
     points: Counter = field(default_factory=Counter)
 
     def __iadd__(self, other: Totals) -> Totals:
         self.purchases += other.purchases
         self.refunds += other.refunds
         self.members += other.members
+        self.listed += other.listed
         self.points.update(other.points)
         return self
 
@@ -132,6 +135,8 @@ def apply_rows(run: ImportRun, job: Job, rows: list[ImportRow]) -> Totals:
     spec = job.spec
     if spec.kind == "members":
         return _apply_members(run, rows)
+    if spec.kind == "segment":
+        return _apply_listed(run, TARGETS[spec.kind], rows)
     totals = Totals()
     facts = NewFacts()
     sales = [row for row in rows if row.kind != "return"]
@@ -418,3 +423,16 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> Totals:
         row.member_id = member.pk
         totals.members += 1
     return totals
+
+
+def _apply_listed(run: ImportRun, target: Target, rows: list[ImportRow]) -> Totals:
+    """Lists of existing members: the chunk's members through the list's own service (its app
+    registered it, ``targets.TARGETS``); a member it did not add (on the list already, e.g. by
+    another upload since the preview) makes the row a duplicate."""
+    assert run.target_id is not None  # the preview refuses a list without one
+    wanted = [row.member_id for row in rows if row.member_id is not None]
+    added = target.add(run.target_id, wanted, run.confirmed_by)
+    for row in rows:
+        if row.member_id not in added:
+            row.state, row.errors = State.DUPLICATE, {"": [reason("already_listed")]}
+    return Totals(listed=len(added))

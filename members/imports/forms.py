@@ -25,6 +25,7 @@ from members.imports.mapping import IDENTITIES, STATUSES
 from members.imports.models import ImportProfile
 from members.imports.parsing import FileFormat, is_blank, read_table
 from members.imports.selectors import sees_every_run
+from members.imports.targets import TARGETS
 from members.models import Store
 from members.selectors import stores_of
 
@@ -62,6 +63,13 @@ class UploadForm(ThemedForm, forms.Form):
         required=False,
         help_text=_("When set, rows of other stores are rejected."),
     )
+    target = forms.TypedChoiceField(
+        label=_("Static segment"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text=_("For a list of members (member numbers or phones): the segment they are added to."),
+    )
     file = forms.FileField(
         label=_("File"), help_text=_("CSV (UTF-8 or GBK), TSV or XLSX, as the system exported it.")
     )
@@ -71,10 +79,20 @@ class UploadForm(ThemedForm, forms.Form):
         store = self.fields["store"]
         assert isinstance(store, forms.ModelChoiceField)
         store.queryset = stores_of(user).order_by("code")
+        target = TARGETS.get(ImportProfile.Kind.SEGMENT)
+        choices = target.choices(user) if target is not None and sees_every_run(user) else []
+        if choices:
+            field = self.fields["target"]
+            assert isinstance(field, forms.TypedChoiceField)
+            field.choices = [("", "---------"), *choices]
+        else:  # nothing this user may fill: no field
+            del self.fields["target"]
         if not sees_every_run(user):
             profiles = self.fields["profile"]
             assert isinstance(profiles, forms.ModelChoiceField)
-            profiles.queryset = ACTIVE_PROFILES.exclude(kind=ImportProfile.Kind.MEMBERS)
+            profiles.queryset = ACTIVE_PROFILES.exclude(
+                kind__in=[ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT]
+            )
             own = list(store.queryset[:2])
             if len(own) == 1:
                 self.initial.setdefault("store", own[0].pk)

@@ -53,6 +53,11 @@ MEMBER_FIELDS: dict[str, Any] = {
     "card": _("Membership card number"),
     "unionid": _("WeChat UnionID"),
 }
+#: A list of existing members for a static segment: who, by member number or phone.
+LIST_FIELDS: dict[str, Any] = {
+    "member_number": _("Member number"),
+    "mobile": _("Mobile phone"),
+}
 assert set(MEMBER_FIELDS) == set(HEADER_ALIASES)  # the member list's fields are the importer's
 
 #: The identities a row can name its member by, in the order a new profile tries them.
@@ -71,7 +76,9 @@ STATUSES: dict[str, Any] = {
 
 
 def fields_of(kind: str) -> dict[str, Any]:
-    return MEMBER_FIELDS if kind == Kind.MEMBERS else PURCHASE_FIELDS
+    if kind == Kind.MEMBERS:
+        return MEMBER_FIELDS
+    return LIST_FIELDS if kind == Kind.SEGMENT else PURCHASE_FIELDS
 
 
 def field_label(kind: str, field: str) -> str:
@@ -125,10 +132,11 @@ def required_problems(kind: str, mapped: Iterable[str], required: Iterable[str] 
             _("Say which column holds the %(time)s or the %(paid_at)s.")
             % {"time": labels["occurred_at"], "paid_at": labels["paid_at"]}
         )
-    if not mapped & set(IDENTITIES):
+    identities = set(LIST_FIELDS) if kind == Kind.SEGMENT else set(IDENTITIES)
+    if not mapped & identities:
         problems.append(
             _("Say which column names the member: %(fields)s.")
-            % {"fields": ", ".join(str(labels[f]) for f in IDENTITIES)}
+            % {"fields": ", ".join(str(labels[f]) for f in labels if f in identities)}
         )
     return problems
 

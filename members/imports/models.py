@@ -30,6 +30,9 @@ class ImportProfile(models.Model):
     class Kind(models.TextChoices):
         PURCHASES = "purchases", _("Purchases and returns")
         MEMBERS = "members", _("Members")
+        #: rows name existing members (member number or phone) for a list an app above keeps
+        #: (``members.imports.targets``: a static segment)
+        SEGMENT = "segment", _("Members for a static segment")
 
     class FileFormat(models.TextChoices):
         AUTO = "auto", _("Detect from the file")
@@ -162,6 +165,8 @@ class ImportRun(models.Model):
         related_name="+",
         help_text=_("When set, rows of other stores are rejected."),
     )
+    #: What a list of members goes into (a static segment's id, ``members.imports.targets``).
+    target_id = models.BigIntegerField(null=True, blank=True, editable=False)
     #: Store ids the uploader may import for; null: every store.
     allowed_stores = models.JSONField(_("allowed stores"), null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -201,6 +206,7 @@ class ImportRun(models.Model):
     purchases_created = models.PositiveIntegerField(_("purchases created"), default=0)
     refunds_created = models.PositiveIntegerField(_("refunds created"), default=0)
     members_created = models.PositiveIntegerField(_("members enrolled"), default=0)
+    members_listed = models.PositiveIntegerField(_("members added to the list"), default=0)
     #: {point type code: points}, net of what refunds took back
     points_awarded = models.JSONField(_("points awarded"), default=dict, blank=True)
     # Seconds the job spent working; a resumed job adds to it, so the rate stays honest.

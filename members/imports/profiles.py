@@ -27,6 +27,7 @@ Rules decided here:
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -57,14 +58,14 @@ from members.imports.reasons import (
     reason,
     reasons_of,
 )
-from members.models import Channel, Identity
+from members.models import Channel, Identity, Member
 from members.phones import normalize_mobile
 from members.purchases.services import FUTURE_TOLERANCE, MAX_AMOUNT
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-Kind = Literal["sale", "return", "order", "member", "skip"]
+Kind = Literal["sale", "return", "order", "member", "listed", "skip"]
 
 #: Canonical status -> what the row is. A status missing here makes the row a skip.
 STATUS_KINDS: dict[str, Kind] = {
@@ -97,7 +98,7 @@ class Profile:
 
     code: str
     name: StrOrPromise  # shipped profiles translate their names lazily
-    kind: Literal["purchases", "members"]
+    kind: Literal["purchases", "members", "segment"]
     columns: Mapping[str, tuple[str, ...]]
     required: tuple[str, ...]
     source: str = ""  # Purchase.source: with the order number, what makes a receipt unique
@@ -206,7 +207,23 @@ MEMBERS = Profile(
     unknown_member="enrol",
 )
 
-SHIPPED: dict[str, Profile] = {p.code: p for p in (POS_RECEIPTS, ECOMMERCE_ORDERS, MEMBERS)}
+#: A list of existing members for a static segment (``members.imports.targets``): each row a
+#: member number or a phone, or both (then they must name the same member).
+LISTED = ("member_number", "mobile")
+SEGMENT_MEMBERS = Profile(
+    code="segment_members",
+    name=gettext_lazy("Members for a static segment (member number or phone)"),
+    kind="segment",
+    columns={
+        "member_number": ("会员号", "会员编号", "会员号码", "会员编码", "member number", "member no"),
+        "mobile": ("手机号", "手机", "手机号码", "会员手机", "mobile", "phone"),
+    },
+    required=(),
+    member_match=LISTED,
+    unknown_member="reject",
+)
+
+SHIPPED: dict[str, Profile] = {p.code: p for p in (POS_RECEIPTS, ECOMMERCE_ORDERS, MEMBERS, SEGMENT_MEMBERS)}
 
 
 def parse_rows(
@@ -238,9 +255,12 @@ def parse_rows(
             yield ParsedRow(number, "skip", reason=reason("totals_row"), cells=cells)
         else:
             raw = {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
-            row = ParsedRow(number, "member" if profile.kind == "members" else "sale", cells=cells)
+            kind: Kind = {"members": "member", "segment": "listed"}.get(profile.kind, "sale")  # type: ignore[assignment]
+            row = ParsedRow(number, kind, cells=cells)
             if profile.kind == "members":
                 _member_row(row, raw)
+            elif profile.kind == "segment":
+                _listed_row(row, raw)
             else:
                 _purchase_row(profile, row, raw, statuses, now=now, tz=tz)
             yield row
@@ -270,6 +290,26 @@ def _member_row(row: ParsedRow, raw: dict[str, str]) -> None:
         "card": identities.get(Identity.Kind.CARD, ""),
         "unionid": identities.get(Identity.Kind.WECHAT_UNIONID, ""),
     }
+
+
+# --- lists of existing members ------------------------------------------------------------
+
+MEMBER_NUMBER = re.compile(rf"[0-9A-Za-z]{{1,{Member._meta.get_field('member_number').max_length}}}")
+
+
+def _listed_row(row: ParsedRow, raw: dict[str, str]) -> None:
+    """A member number, a phone, or both; which member they name is the preview's business."""
+    number = "".join(str(raw.get("member_number") or "").split())
+    if number and not MEMBER_NUMBER.fullmatch(number):
+        row.add_error("member_number", "not_member_number", value=number[:20])
+    mobile = None
+    if raw.get("mobile"):
+        mobile, problems = _normalized_mobile(raw["mobile"])
+        if mobile is None:
+            row.errors.setdefault("mobile", []).extend(problems)
+    if not number and not raw.get("mobile"):
+        row.add_error("member", "no_member_listed")
+    row.values = {"member_number": number, "mobile": mobile}
 
 
 # --- purchases -----------------------------------------------------------------------------

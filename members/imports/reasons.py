@@ -60,6 +60,11 @@ MESSAGES: dict[str, Any] = {
     "refunded_above_paid": gettext_lazy("The refunded amount cannot exceed the paid amount."),
     "refund_missing": gettext_lazy("A refunded order needs its refund amount."),
     "no_member_named": gettext_lazy("The row names no member (no card number, phone or UnionID)."),
+    "no_member_listed": gettext_lazy("The row names no member (no member number or phone)."),
+    "not_member_number": gettext_lazy("“%(value)s” is not a member number."),
+    "not_one_member": gettext_lazy("The member number and the phone are two different members."),
+    "same_member": gettext_lazy("Same member as row %(row)d."),
+    "already_listed": gettext_lazy("Already on the list."),
     "no_identity": gettext_lazy("A member needs a phone, a card number or a WeChat UnionID."),
     # the row against the database and the rest of the file
     "unknown_store": gettext_lazy(
@@ -155,9 +160,9 @@ def column_name(field: str, labels: Mapping[str, str]) -> str:
     """The file's own header for a logical field, else the field in the reader's words."""
     if field in labels:
         return labels[field]
-    from members.imports.mapping import MEMBER_FIELDS, PURCHASE_FIELDS  # the mapper's words
+    from members.imports.mapping import LIST_FIELDS, MEMBER_FIELDS, PURCHASE_FIELDS  # the mapper's words
 
-    name = PURCHASE_FIELDS.get(field) or MEMBER_FIELDS.get(field)
+    name = PURCHASE_FIELDS.get(field) or MEMBER_FIELDS.get(field) or LIST_FIELDS.get(field)
     return str(name) if name else field
 
 

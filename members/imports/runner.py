@@ -154,6 +154,7 @@ def _save(run: ImportRun, rows: list[ImportRow], totals: Totals, seconds: float)
     run.purchases_created += totals.purchases
     run.refunds_created += totals.refunds
     run.members_created += totals.members
+    run.members_listed += totals.listed
     run.points_awarded = {code: int(amount) for code, amount in points.items()}
     run.busy_seconds += seconds
     run.save(
@@ -164,6 +165,7 @@ def _save(run: ImportRun, rows: list[ImportRow], totals: Totals, seconds: float)
             "purchases_created",
             "refunds_created",
             "members_created",
+            "members_listed",
             "points_awarded",
             "busy_seconds",
         ]

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_insert
 from members.imports.models import ImportProfile, ImportRow, ImportRun
-from members.imports.profiles import SHIPPED, ParsedRow, Profile, parse_rows
+from members.imports.profiles import LISTED, SHIPPED, ParsedRow, Profile, parse_rows
+from members.imports.targets import TARGETS
 from members.imports.verdicts import Judge
 from members.models import Store
 from members.selectors import stores_of
@@ -42,7 +43,7 @@ def profile_of(model: ImportProfile) -> Profile:
     columns = {name: tuple(headers) for name, headers in model.columns.items() if headers}
     if shipped is not None:
         required = shipped.required
-    elif model.kind == ImportProfile.Kind.MEMBERS:
+    elif model.kind in (ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT):
         required = ()
     else:
         required = CUSTOM_REQUIRED + (("paid_at",) if "paid_at" in columns else ("occurred_at",))
@@ -50,7 +51,7 @@ def profile_of(model: ImportProfile) -> Profile:
         code=model.code,
         name=model.name,
         # the model field's choices are these values
-        kind=cast(Literal["purchases", "members"], model.kind),
+        kind=cast(Literal["purchases", "members", "segment"], model.kind),
         columns=columns,
         required=required,
         source=model.source or model.code,
@@ -60,7 +61,8 @@ def profile_of(model: ImportProfile) -> Profile:
         delimiter=model.delimiter or None,
         date_formats=tuple(model.date_formats),
         statuses=dict(model.statuses),
-        member_match=tuple(model.member_match),
+        # a list names its members by member number or phone, whatever the mapper ticked
+        member_match=LISTED if model.kind == ImportProfile.Kind.SEGMENT else tuple(model.member_match),
         unknown_member=cast(Literal["enrol", "reject"], model.unknown_member),
         store_codes=dict(model.store_codes),
         gross_includes_shipping=model.gross_includes_shipping,
@@ -110,19 +112,31 @@ def import_preview(
     file_name: str,
     user: Any = None,
     store: Store | None = None,
+    target_id: int | None = None,
     now: datetime.datetime | None = None,
 ) -> ImportRun:
-    """Read and judge the whole file, stage its rows; nothing is imported yet.
+    """Read and judge the whole file, stage its rows; nothing is imported yet. ``target_id``:
+    the list a file of members for a list goes into (``members.imports.targets``).
 
     Raises ValidationError when the file as a whole cannot be read (not text, not a workbook,
-    columns missing, a store the user does not work at); then nothing is saved.
+    columns missing, a store the user does not work at, no list chosen); then nothing is saved.
     """
     now = now or timezone.now()
     spec = profile_of(profile)
     allowed = None
-    if user is not None and not _sees_all_stores(user) and profile.kind == ImportProfile.Kind.MEMBERS:
+    lists = (ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT)
+    if user is not None and not _sees_all_stores(user) and profile.kind in lists:
         # A member list is personal data in bulk: for roles that browse members, not the counter.
         raise ValidationError(_("Member lists are imported by operators."), code="profile")
+    target = TARGETS.get(profile.kind)
+    if profile.kind == ImportProfile.Kind.SEGMENT:
+        if target is None:
+            raise ValidationError(_("Nothing receives this kind of file here."), code="profile")
+        choices = {pk for pk, _name in target.choices(user)}
+        if target_id not in choices:
+            raise ValidationError(_("Choose the static segment the members go into."), code="target")
+    else:
+        target_id = None
     if user is not None and not _sees_all_stores(user):
         # Staff import for their own stores: a file with a store column may hold several of
         # them (other stores' rows are rejected); a file without one is for the store chosen.
@@ -145,6 +159,7 @@ def import_preview(
             file_name=file_name[:255],
             file_sha256=hashlib.sha256(data).hexdigest(),
             store=store,
+            target_id=target_id,
             allowed_stores=sorted(allowed) if allowed is not None else None,
             created_by=user if getattr(user, "pk", None) else None,
         )

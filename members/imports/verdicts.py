@@ -44,7 +44,8 @@ from members.imports.matching import (
 from members.imports.models import ImportRow, ImportRun
 from members.imports.profiles import ParsedRow, Profile
 from members.imports.reasons import Reason, reason
-from members.models import Store
+from members.imports.targets import TARGETS
+from members.models import Identity, Member, Store
 from members.purchases.models import Purchase, Refund
 
 State = ImportRow.State
@@ -67,6 +68,7 @@ class Judge:
         # people to enrol) is settled in the database once every row is staged (``settle``):
         # nothing per row is kept in memory, so a million-row file previews in bounded memory.
         self.identities_seen: dict[tuple[str, str], int] = {}  # member lists: id -> first row
+        self.listed_seen: dict[int, int] = {}  # lists of members: member id -> first row
 
     # Each check returns a verdict for one row, or None to go on.
 
@@ -75,13 +77,15 @@ class Judge:
         live = [(row, item) for row, item in zip(parsed, staged, strict=True) if item.state == State.PENDING]
         if self.spec.kind == "members":
             self._members(live)
+        elif self.spec.kind == "segment":
+            self._listed(live)
         else:
             self._purchases(live)
         return staged
 
     def settle(self) -> None:
         """The verdicts that need the whole file, from the staged rows (one pass of SQL)."""
-        if self.spec.kind == "members":
+        if self.spec.kind in ("members", "segment"):
             return
         pending = ImportRow.objects.filter(run=self.run, state=State.PENDING)
         sales, returns = pending.exclude(kind="return"), pending.filter(kind="return")
@@ -303,6 +307,55 @@ class Judge:
             elif member_id is not None:
                 _reject(item, "member", "taken", owners=owners.describe(values, match))
 
+    # --- lists of existing members ---
+
+    def _listed(self, live: list[tuple[ParsedRow, ImportRow]]) -> None:
+        """Each row's member (by number, phone or both: they must agree), one query per key; an
+        unknown or closed one is rejected, one named before in the file or already on the list
+        is a duplicate (running the file again adds nothing)."""
+        values = [item.values for _row, item in live]
+        numbers = {v["member_number"] for v in values if v["member_number"]}
+        phones = {v["mobile"] for v in values if v["mobile"]}
+        by_number = {
+            number: (pk, status)
+            for number, pk, status in Member.objects.filter(member_number__in=numbers).values_list(
+                "member_number", "pk", "status"
+            )
+        }
+        by_phone = {
+            phone: (pk, status)
+            for phone, pk, status in Identity.objects.filter(
+                kind=Identity.Kind.PHONE, value__in=phones
+            ).values_list("value", "member_id", "member__status")
+        }
+        found: list[tuple[ImportRow, int]] = []
+        for _row, item in live:
+            v = item.values
+            named = [(name, v[name]) for name in ("member_number", "mobile") if v[name]]
+            owners = {
+                (by_number if name == "member_number" else by_phone).get(value) for name, value in named
+            }
+            if None in owners:
+                _reject(item, "member", "no_such_member", identities=[[n, str(x)] for n, x in named])
+            elif len(owners) > 1:
+                _reject(item, "member", "not_one_member")
+            else:
+                ((member_id, status),) = owners  # type: ignore[misc]
+                if status == Member.Status.CLOSED:
+                    _reject(item, "member", "member_closed", number=v["member_number"] or v["mobile"])
+                elif member_id in self.listed_seen:
+                    _duplicate(item, "same_member", row=self.listed_seen[member_id])
+                else:
+                    self.listed_seen[member_id] = item.number
+                    item.member_id = member_id
+                    found.append((item, member_id))
+        target = TARGETS.get(self.spec.kind)
+        if target is not None and self.run.target_id is not None and found:
+            present = target.present(self.run.target_id, [member_id for _item, member_id in found])
+            for item, member_id in found:
+                if member_id in present:
+                    _duplicate(item, "already_listed")
+
 
 class _Groups:
     """Union-find over the identities of people to enrol: rows naming card A, then phone P,
@@ -364,9 +417,9 @@ def _reject_with(item: ImportRow, field: str, problem: Reason) -> None:
     item.errors = {field: [problem]}
 
 
-def _duplicate(item: ImportRow, code: str) -> None:
+def _duplicate(item: ImportRow, code: str, /, **params: Any) -> None:
     item.state = State.DUPLICATE
-    item.errors = {"": [reason(code)]}
+    item.errors = {"": [reason(code, **params)]}
 
 
 def _unknown_member(values: dict[str, Any], match: Iterable[str]) -> Reason:

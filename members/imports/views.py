@@ -49,6 +49,7 @@ from members.imports.selectors import (
     sees_every_run,
 )
 from members.imports.services import import_cancel, import_preview
+from members.imports.targets import TARGETS
 
 PREVIEW_ROWS = 20
 REJECTED_ON_PAGE = 50
@@ -113,9 +114,11 @@ def upload_view(request: HttpRequest, model_admin) -> HttpResponse:
                 file_name=PurePath(upload.name).name,
                 user=request.user,
                 store=form.cleaned_data["store"],
+                target_id=form.cleaned_data.get("target") or None,
             )
         except ValidationError as exc:
-            form.add_error({"store": "store", "profile": "profile"}.get(exc.code or "", "file"), exc)
+            field = {"store": "store", "profile": "profile", "target": "target"}.get(exc.code or "", "file")
+            form.add_error(field if field in form.fields else None, exc)
         else:
             model_admin.log_addition(request, run, [{"added": {}}])
             return HttpResponseRedirect(reverse(RUN_URL, args=[run.pk]))
@@ -270,6 +273,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         str(run),
         original=run,
         run=run,
+        target_name=_target_name(run),
         labels=list(labels.values()),
         can_import=user.has_perm("imports.import_file"),
         **rejected_context(run, labels, user),
@@ -296,6 +300,12 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         can_resume=run.status in RESUMABLE and sees_every_run(user) and user.has_perm("imports.import_file"),
     )
     return TemplateResponse(request, "admin/imports/run.html", context)
+
+
+def _target_name(run: ImportRun) -> str:
+    """The list a run of members for a list goes into, by name ("" for other runs)."""
+    target = TARGETS.get(run.profile.kind)
+    return target.name(run.target_id) if target is not None and run.target_id is not None else ""
 
 
 def progress_view(request: HttpRequest, model_admin, object_id: str) -> JsonResponse:

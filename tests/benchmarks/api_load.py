@@ -4,6 +4,7 @@ Side by side in one run: throughput as the ratio ours ÷ ceiling, latencies next
 
     DEBUG=1 .venv/bin/python tests/pgcluster.py -- .venv/bin/python tests/benchmarks/api_load.py \
         [--members 2000] [--requests 2000] [--concurrency 8] [--workers 4] [--worker-class sync]
+        [--segment-campaign]
 
 (or DATABASE_URL=postgres://... on an empty database; the script migrates it itself.)
 
@@ -31,6 +32,11 @@ distinct order number and Idempotency-Key each, bodies built beforehand.
     award and its two lines, lock the member's two accounts (SELECT … ORDER BY id FOR UPDATE, the
     ledger's lock), insert two entries and two lots, update the two accounts, store the response
     (status 201 and a body of the size of ours, taken from a warm-up answer), commit.
+
+--segment-campaign adds a live campaign (+1 point) for a dynamic segment, "spent at least
+¥1,000,000 in the last 30 days": every purchase reads the segment for its member (the spend of
+their window) and nobody is in it, so the answers and the ceiling's rows stay the same and the
+difference is the cost of targeting a segment.
 
 Both get --warmup purchases first (not timed: they warm the workers, connections and prepared
 statements), then ANALYZE; the ceiling runs first, then ours. Checks (asserted): every answer
@@ -128,6 +134,21 @@ def set_up(members: int) -> tuple[int, str, int]:
         PartnerMember.objects.bulk_create(PartnerMember(partner=partner, member=m) for m in cohort)
     sql("VACUUM ANALYZE")
     return partner.pk, text, store.pk
+
+
+def segment_campaign() -> None:
+    """A live campaign for a dynamic segment nobody is in (see --segment-campaign)."""
+    from campaigns.models import Campaign
+    from campaigns.segments.models import Condition, Segment
+
+    segment = Segment.objects.create(name="压测大客户")
+    Condition.objects.create(segment=segment, field="spend", operator="gte", number=1_000_000, days=30)
+    now = timezone.now()
+    Campaign.objects.create(
+        code="bench-segment", name="压测分群活动", status=Campaign.Status.ACTIVE, bonus_points=1,
+        starts_at=now - datetime.timedelta(days=1), ends_at=now + datetime.timedelta(days=30),
+        segment=segment,
+    )  # fmt: skip
 
 
 def make_plan(prefix: str, n: int, members: int, seed: int) -> list[tuple[dict, str]]:
@@ -430,6 +451,7 @@ def main() -> None:
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread only)")
     parser.add_argument("--warmup", type=int, default=100, help="purchases per variant before timing")
+    parser.add_argument("--segment-campaign", action="store_true", help="a campaign for a dynamic segment")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this against PostgreSQL (tests/pgcluster.py, or DATABASE_URL=postgres://...).")
@@ -441,6 +463,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so that gunicorn is stopped too
     find_postmaster()
     partner_id, key, store_id = set_up(args.members)
+    if args.segment_campaign:
+        segment_campaign()
     say(f"set-up: {2 * args.members:,} members with accounts and tier rows, partner and key")
     plans = {p: make_plan(p, args.requests, args.members, seed=1) for p in (OURS, CEILING)}
     warm = {p: make_plan(p, args.warmup, args.members, seed=2) for p in (OURS, CEILING)}

@@ -35,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--profile", required=True, help="import profile code, e.g. pos_receipts_gbk")
         parser.add_argument("--store", help="store code: rows of other stores are rejected")
+        parser.add_argument("--target", type=int, help="for a list of members: the static segment's id")
         parser.add_argument("--chunk-size", type=int, default=CHUNK, help="rows per transaction")
         parser.add_argument("--show-rejected", type=int, default=20, help="rejected rows to list")
         parser.add_argument(
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
 
-        run = self._unfinished(profile, data, store)
+        run = self._unfinished(profile, data, store, options["target"])
         if run is not None:
             self.stdout.write(
                 f"Resuming import #{run.pk}: {run.rows_done} of {run.rows_ok} rows already done."
@@ -72,7 +73,9 @@ class Command(BaseCommand):
         else:
             started = time.monotonic()
             try:
-                run = import_preview(profile=profile, data=data, file_name=path.name, store=store)
+                run = import_preview(
+                    profile=profile, data=data, file_name=path.name, store=store, target_id=options["target"]
+                )
             except ValidationError as exc:
                 self.stderr.write("; ".join(error_messages(exc)))
                 sys.exit(2)
@@ -87,13 +90,12 @@ class Command(BaseCommand):
         if run.rows_rejected:
             sys.exit(1)
 
-    def _unfinished(self, profile: ImportProfile, data: bytes, store: Store | None) -> ImportRun | None:
+    def _unfinished(
+        self, profile: ImportProfile, data: bytes, store: Store | None, target: int | None
+    ) -> ImportRun | None:
         digest = hashlib.sha256(data).hexdigest()
-        return (
-            ImportRun.objects.filter(profile=profile, file_sha256=digest, store=store, status__in=UNFINISHED)
-            .order_by("-pk")
-            .first()
-        )
+        runs = ImportRun.objects.filter(profile=profile, file_sha256=digest, store=store, target_id=target)
+        return runs.filter(status__in=UNFINISHED).order_by("-pk").first()
 
     def _progress(self, run: ImportRun) -> None:
         progress = run.progress()
