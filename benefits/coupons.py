@@ -21,8 +21,10 @@ from django.utils.translation import gettext as _
 
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon, Entitlement
+from benefits.webhooks import coupons_emit
 from members.models import Member, Store
 from members.selectors import stores_of
+from members.webhooks.models import EventType
 from tiers.models import MemberTier, Subscription
 from tiers.selectors import ladder
 
@@ -53,15 +55,18 @@ def coupon_issue(
         raise ValidationError(
             {"benefit": _("%(benefit)s is held, not issued as a coupon.") % {"benefit": benefit}}
         )
-    return Coupon.objects.create(
-        code=new_code(),
-        benefit=benefit,
-        member=member,
-        origin=origin,
-        valid_from=at,
-        valid_until=valid_until or at + datetime.timedelta(days=benefit.valid_days),
-        issued_at=at,
-    )
+    with transaction.atomic():
+        coupon = Coupon.objects.create(
+            code=new_code(),
+            benefit=benefit,
+            member=member,
+            origin=origin,
+            valid_from=at,
+            valid_until=valid_until or at + datetime.timedelta(days=benefit.valid_days),
+            issued_at=at,
+        )
+        coupons_emit(EventType.COUPON_ISSUED, [coupon], at)
+    return coupon
 
 
 def period_key(period: str, at: datetime.datetime) -> str:
@@ -148,6 +153,7 @@ def entitlements_issue(
                     if (member_id, seq) not in have
                 ]
                 Coupon.objects.bulk_create(new)
+                coupons_emit(EventType.COUPON_ISSUED, new, at)
             issued += len(new)
             last = chunk[-1]
     return issued
@@ -182,6 +188,8 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
             valid_until__gt=at,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
+        if done and coupon is not None:
+            coupons_emit(EventType.COUPON_REDEEMED, [coupon], at)
     if done and coupon is not None:  # found: this transaction just redeemed it
         return coupon
     raise CouponNotRedeemable(why_not_redeemable(coupon, at), code=normal)

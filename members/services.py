@@ -24,6 +24,7 @@ from simple_history.utils import bulk_create_with_history
 
 from config.common.bulk import bulk_set
 from config.common.validation import FieldErrors
+from members import hooks
 from members.models import Channel, ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.phones import normalize_mobile
 
@@ -338,6 +339,7 @@ def _enrol_rows(drafts: list[_Draft], actor: Any, source: str, now: datetime.dat
         for field, key in draft.keys
     ]
     Identity.objects.bulk_create(identities)
+    hooks.member_facts("member.created", [member.pk for member in members], now)
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
             member=draft.member,
@@ -399,6 +401,7 @@ def member_update(*, member: Member, actor: Any = None, source: str = "admin", *
         member.full_clean(exclude=["member_number", "mobile", "tags"])
         _record_history(member, actor, source)
         member.save()
+        hooks.member_facts("member.updated", [member.pk], timezone.now())
     return member
 
 

@@ -30,6 +30,8 @@ LAYERS = [
     # the message centre: its inbox is served through the partner-API framework; every app from
     # points up may queue a message in its own transaction
     ("members.messaging", 3),
+    # partners' webhooks: an outbox like the message centre's, scoped by the partners' members
+    ("members.webhooks", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.common.validation import FieldErrors
+from members import hooks
 from members.models import Channel, Identity, Member, Store
 from members.partners.codes import first_party_only, member_code_required
 from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerKind, PartnerMember
@@ -214,6 +215,8 @@ def partner_member_upsert(
                     _third_party_may_find(partner, keys, again)
                 member, created = again.member, False
         member_link(partner=partner, member=member)
+        if created:  # now that this partner sees them (a third party did not before the link)
+            hooks.member_facts("member.created", [member.pk], timezone.now())
     return member, created
 
 
