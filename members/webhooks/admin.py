@@ -24,6 +24,12 @@ from members.webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        label=capfirst(_("URL")),
+        max_length=500,
+        assume_scheme="https",
+        help_text=WebhookEndpoint._meta.get_field("url").help_text,
+    )
     event_types = forms.MultipleChoiceField(
         label=capfirst(_("events")),
         choices=EventType.choices,

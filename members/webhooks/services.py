@@ -115,6 +115,18 @@ def webhook_emit(
                 wanted.append((subscriber, fact))
     if not wanted:
         return 0
+    # the caller's transaction (no savepoint: a failure here fails the fact), or our own
+    with transaction.atomic(savepoint=False):
+        return _write(event_type, wanted, keys, member_ids, at)
+
+
+def _write(
+    event_type: str,
+    wanted: list[tuple[_Subscriber, Fact]],
+    keys: dict[str, str],
+    member_ids: list[int],
+    at: datetime.datetime,
+) -> int:
     first = _take_sequences(Counter((s.partner_id, fact.member_id) for s, fact in wanted))
     numbers = dict(Member.objects.filter(pk__in=member_ids).values_list("pk", "member_number"))
     stamp = at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
