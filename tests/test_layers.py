@@ -143,6 +143,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "imports",
         "partners",
         "messaging",
+        "webhooks",
         "management",
         "migrations",
     }

@@ -13,14 +13,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.common.validation import FieldErrors
-from members import hooks
 from members.models import Channel, Identity, Member, Store
 from members.partners.codes import first_party_only, member_code_required
 from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerKind, PartnerMember
 from members.partners.selectors import partner_members
 from members.phones import try_normalize_mobile
 from members.selectors import Outcome, Resolution, member_resolve
-from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
+from members.services import (
+    IdentityKey,
+    identity_attach,
+    member_enrol,
+    member_facts,
+    member_set_consent,
+    member_update,
+)
 
 #: A partner's retry gets its first response back for at least this long (the issue: 24 hours).
 IDEMPOTENCY_TTL = datetime.timedelta(hours=48)
@@ -216,7 +222,7 @@ def partner_member_upsert(
                 member, created = again.member, False
         member_link(partner=partner, member=member)
         if created:  # now that this partner sees them (a third party did not before the link)
-            hooks.member_facts("member.created", [member.pk], timezone.now())
+            member_facts("member.created", [member.pk], timezone.now())
     return member, created
 
 

@@ -12,8 +12,9 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
-        from members import hooks
+        from members.services import MEMBER_FACT_LISTENERS
         from members.webhooks.services import member_facts_emit
 
         # the member domain ranks below this app: it tells what happened through its hook
-        hooks.MEMBER_FACT_LISTENERS.append(member_facts_emit)
+        if member_facts_emit not in MEMBER_FACT_LISTENERS:
+            MEMBER_FACT_LISTENERS.append(member_facts_emit)

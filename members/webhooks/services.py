@@ -192,7 +192,7 @@ def _take_sequences(counts: Counter[tuple[int, int]]) -> dict[tuple[int, int], i
 
 def _kick() -> None:
     # Without a broker tasks run in the calling process: a web request would deliver inline.
-    # There the tests (and `manage.py deliver_webhooks`) deliver; with one, a worker does.
+    # Tests call the delivery themselves; with a broker, a worker delivers.
     if not settings.CELERY_BROKER_URL:
         return
     from members.webhooks.tasks import deliver_due  # the task module imports the delivery
@@ -201,7 +201,7 @@ def _kick() -> None:
 
 
 def member_facts_emit(event_type: str, member_ids: Sequence[int], at: datetime.datetime) -> None:
-    """The member domain's hook (``members.hooks``): enrolled or changed members."""
+    """The member domain's hook (``members.services.member_facts``): enrolled or changed members."""
 
     def facts() -> list[Fact]:
         rows = Member.objects.filter(pk__in=member_ids).values_list("pk", "status", "registration_channel")

@@ -41,7 +41,8 @@ def test_private_and_reserved_addresses_are_refused(url, settings):
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://93.184.215.14/x", "file:///etc/passwd", "gopher://93.184.215.14/", "http://u:p@93.184.215.14/"]
+    "url",
+    ["ftp://93.184.215.14/x", "file:///etc/passwd", "gopher://93.184.215.14/", "http://u:p@93.184.215.14/"],
 )
 def test_only_plain_http_and_https_urls(url):
     with pytest.raises(TargetRefused):
