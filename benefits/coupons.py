@@ -55,7 +55,7 @@ def coupon_issue(
         raise ValidationError(
             {"benefit": _("%(benefit)s is held, not issued as a coupon.") % {"benefit": benefit}}
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction if any: no savepoint
         coupon = Coupon.objects.create(
             code=new_code(),
             benefit=benefit,
