@@ -69,6 +69,9 @@ class WebhookSequence(models.Model):
     last = models.PositiveBigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("webhook sequence counter")
+        verbose_name_plural = _("webhook sequence counters")
+        default_permissions = ()  # internal: no page, nobody is granted anything on it
         constraints = [
             models.UniqueConstraint(fields=["partner", "member"], name="webhook_sequence_once"),
         ]
