@@ -14,7 +14,9 @@ from django.utils import timezone
 from benefits.coupons import coupon_issue, coupon_redeem
 from benefits.models import Benefit
 from campaigns.earning.pipeline import purchase_process
+from members.partners.services import partner_member_upsert
 from members.purchases.services import purchase_record
+from members.services import IdentityKey
 from members.webhooks.models import EventType, WebhookEvent
 from points.models import Lot
 from points.services import lots_activate_due, lots_expire_due, points_earn
@@ -131,3 +133,15 @@ def test_a_rolled_back_fact_emits_nothing(brand):
                     idempotency_key="x")  # fmt: skip
         raise RuntimeError
     assert not WebhookEvent.objects.filter(event_type=EventType.POINTS_CHANGED).exists()
+
+
+def test_a_third_party_partner_gets_the_enrolment_of_the_member_it_enrols(brand):
+    mall = make_partner("mall")
+    subscribe(mall, PUBLIC, [EventType.MEMBER_CREATED])
+    member, created = partner_member_upsert(
+        partner=mall, keys=[IdentityKey("phone", "13912345678")], profile={"name": "新会员"}, consents={}
+    )
+    assert created
+    rows = WebhookEvent.objects.filter(event_type="member.created").values_list("partner__code", "sequence")
+    assert sorted(rows) == [("brand", 1), ("mall", 1)]  # once each: the brand's was not repeated
+    assert bodies("member.created")[0]["member"] == member.member_number
