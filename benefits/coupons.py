@@ -21,8 +21,10 @@ from django.utils.translation import gettext as _
 
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Benefit, Coupon, Entitlement
+from benefits.webhooks import coupons_emit
 from members.models import Member, Store
 from members.selectors import stores_of
+from members.webhooks.models import EventType
 from tiers.models import MemberTier, Subscription
 from tiers.selectors import ladder
 
@@ -68,18 +70,21 @@ def coupons_issue(
             {"benefit": _("%(benefit)s is held, not issued as a coupon.") % {"benefit": benefit}}
         )
     until = valid_until or at + datetime.timedelta(days=benefit.valid_days)
-    return Coupon.objects.bulk_create(
-        Coupon(
-            code=new_code(),
-            benefit=benefit,
-            member_id=member_id,
-            origin=origin,
-            valid_from=at,
-            valid_until=until,
-            issued_at=at,
+    with transaction.atomic(savepoint=False):  # the caller's transaction if any: no savepoint
+        coupons = Coupon.objects.bulk_create(
+            Coupon(
+                code=new_code(),
+                benefit=benefit,
+                member_id=member_id,
+                origin=origin,
+                valid_from=at,
+                valid_until=until,
+                issued_at=at,
+            )
+            for member_id in member_ids
         )
-        for member_id in member_ids
-    )
+        coupons_emit(EventType.COUPON_ISSUED, coupons, at)
+    return coupons
 
 
 def period_key(period: str, at: datetime.datetime) -> str:
@@ -166,6 +171,7 @@ def entitlements_issue(
                     if (member_id, seq) not in have
                 ]
                 Coupon.objects.bulk_create(new)
+                coupons_emit(EventType.COUPON_ISSUED, new, at)
             issued += len(new)
             last = chunk[-1]
     return issued
@@ -200,6 +206,8 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
             valid_until__gt=at,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
         coupon = coupon_find(normal)
+        if done and coupon is not None:
+            coupons_emit(EventType.COUPON_REDEEMED, [coupon], at)
     if done and coupon is not None:  # found: this transaction just redeemed it
         return coupon
     raise CouponNotRedeemable(why_not_redeemable(coupon, at), code=normal)

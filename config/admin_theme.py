@@ -226,6 +226,8 @@ def groups_of_links() -> list[dict[str, Any]]:
             "items": [
                 model("partners.Partner", "handshake"),
                 model("partners.PartnerKey", "key"),
+                model("webhooks.WebhookEndpoint", "webhook"),
+                model("webhooks.WebhookEvent", "send"),
             ],
         },
         {

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "members.partners",
     "members.scoring",
     "members.messaging",  # the outbox: any app's service queues a message in its own transaction
+    "members.webhooks",  # the same for partners' webhooks
     "points",
     "tiers",
     "benefits",
@@ -219,6 +220,11 @@ MESSAGING_WECHAT_FIELD = env_str("MESSAGING_WECHAT_FIELD", "thing1")
 MESSAGING_WECHAT_API = env_str("MESSAGING_WECHAT_API", "https://api.weixin.qq.com")
 # The secret gateways sign their callbacks with (SMS replies, delivery receipts); none: refused.
 MESSAGING_CALLBACK_SECRET = env_str("MESSAGING_CALLBACK_SECRET", "")
+# Webhooks to partners: hosts (names or literal addresses) and networks (CIDR) that may be called
+# although they are private or loopback (on-premise partners; tests' local receivers). Anything
+# else private, loopback, link-local, multicast or reserved is refused (SSRF).
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
 # Where members reach this server (links in messages: unsubscribing).
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
 # Email (provider "email") goes through Django's email backend: SMTP unless EMAIL_BACKEND says otherwise.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,18 @@ class IdentityKey:
 
     def normalized(self) -> IdentityKey:
         return IdentityKey(self.kind, normalize_identity_value(self.kind, self.value), self.namespace.strip())
+
+
+#: Told of each member fact inside its transaction: ``listener(event_type, member_ids, at)`` with
+#: "member.created" or "member.updated". The webhooks outbox ranks above the member domain (it
+#: needs partners), so it registers itself here when Django starts (``members.webhooks.apps``),
+#: as the earning pipeline registers itself with the import framework.
+MEMBER_FACT_LISTENERS: list[Callable[[str, Sequence[int], datetime.datetime], None]] = []
+
+
+def member_facts(event_type: str, member_ids: Sequence[int], at: datetime.datetime) -> None:
+    for listener in MEMBER_FACT_LISTENERS:
+        listener(event_type, member_ids, at)
 
 
 def normalize_identity_value(kind: str, value: object) -> str:
@@ -338,6 +350,7 @@ def _enrol_rows(drafts: list[_Draft], actor: Any, source: str, now: datetime.dat
         for field, key in draft.keys
     ]
     Identity.objects.bulk_create(identities)
+    member_facts("member.created", [member.pk for member in members], now)
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
             member=draft.member,
@@ -399,6 +412,7 @@ def member_update(*, member: Member, actor: Any = None, source: str = "admin", *
         member.full_clean(exclude=["member_number", "mobile", "tags"])
         _record_history(member, actor, source)
         member.save()
+        member_facts("member.updated", [member.pk], timezone.now())
     return member
 
 

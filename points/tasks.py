@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from points.services import lots_activate_due, lots_expire_due
+from points.webhooks import expiring_announce
 
 
 @shared_task(name="points.activate_due_lots")
@@ -13,3 +14,8 @@ def activate_due_lots() -> int:
 @shared_task(name="points.expire_due_lots")
 def expire_due_lots() -> int:
     return lots_expire_due()
+
+
+@shared_task(name="points.announce_expiring")
+def announce_expiring() -> int:
+    return expiring_announce()

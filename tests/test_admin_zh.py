@@ -22,6 +22,7 @@ from members.messaging.models import Template
 from members.messaging.rendering import VARIABLES
 from members.partners.models import Grant, Partner, PartnerKey
 from members.purchases.models import Purchase
+from members.webhooks.models import WebhookEvent
 from points.models import PointType
 from tests.admin_walk import admin_pages, visible_text
 from tests.conftest import login
@@ -54,6 +55,7 @@ ALLOWED = {
         "Excel",
         "WPS",
         "App",
+        "Webhook",
     ],
     # keys named on the keyboard (Django's "hold down Control, or Command on a Mac"; the admin
     # theme's search closes with "esc")
@@ -100,6 +102,8 @@ def data_words() -> set[str]:
     texts += list(PartnerKey.objects.values_list("name", flat=True))
     texts += list(Template.objects.values_list("code", flat=True))
     texts += list(Journey.objects.values_list("code", flat=True))
+    # the webhook delivery log shows what was sent: the API's JSON, with its English keys
+    texts += list(WebhookEvent.objects.values_list("body", flat=True))
     # template variables are codes operators type into templates, as in Chinese SMS consoles' ${code}
     texts += list(VARIABLES)
     for columns, statuses in ImportProfile.objects.values_list("columns", "statuses"):

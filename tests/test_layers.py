@@ -30,6 +30,8 @@ LAYERS = [
     # the message centre: its inbox is served through the partner-API framework; every app from
     # points up may queue a message in its own transaction
     ("members.messaging", 3),
+    # partners' webhooks: an outbox like the message centre's, scoped by the partners' members
+    ("members.webhooks", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),
@@ -141,6 +143,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "imports",
         "partners",
         "messaging",
+        "webhooks",
         "management",
         "migrations",
     }

@@ -34,11 +34,14 @@ from members.imports.services import import_preview
 from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
 from members.messaging.services import Outgoing, message_queue, messages_send_due
 from members.models import Identity, Member, Store, Tag
+from members.partners.models import Partner
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
 from members.scoring.models import MemberScore, ScoringSettings
 from members.scoring.services import members_score
 from members.services import IdentityKey, member_enrol
+from members.webhooks.models import EventType, WebhookEndpoint, WebhookEvent
+from members.webhooks.services import endpoint_save
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services import points_adjust, points_earn
 from tests.factories import StoreFactory
@@ -75,6 +78,14 @@ def _build(make_user) -> WalkData:
     with override_settings(DEBUG=True):
         call_command("seed_demo", "--members", "30", stdout=io.StringIO())
     now = timezone.now()
+    # the demo partner subscribes to every event: what follows fills the delivery log
+    endpoint, _secret = endpoint_save(
+        endpoint=WebhookEndpoint(
+            partner=Partner.objects.order_by("pk").first(),
+            url="https://93.184.215.14/loyalty/hooks",
+            event_types=list(EventType.values),
+        )
+    )
     store_a = StoreFactory(code="WA01", name="走查甲店", city="杭州")
     store_b = StoreFactory(code="WB01", name="走查乙店", city="苏州")
     staff_a = make_user(Role.STORE_STAFF, "walk_staff_a")
@@ -250,6 +261,8 @@ def _build(make_user) -> WalkData:
         Message: list(Message.objects.order_by("pk")),
         RecordedMessage: list(RecordedMessage.objects.order_by("pk")),
         Template: [template],
+        WebhookEndpoint: [endpoint],
+        WebhookEvent: list(WebhookEvent.objects.filter(member__in=members).order_by("pk")[:4]),
     }
     return WalkData(
         store_a=store_a,

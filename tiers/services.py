@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from members.models import Member
 from tiers import periods, selectors
 from tiers.models import MemberTier, Tier, TierChange, TierPolicy
+from tiers.webhooks import changes_emit
 
 REVIEW_BATCH = 2000
 
@@ -165,6 +166,7 @@ def tier_refresh(
         status.save()
         if change:
             change.save()
+            changes_emit([change], at)
     return status
 
 
@@ -233,6 +235,7 @@ def tier_override(
         status.save()
         if change:
             change.save()
+            changes_emit([change], at)
     return status
 
 
@@ -261,6 +264,7 @@ def _end_override(status: MemberTier, by_id: dict[int, Tier], at: datetime.datet
     status.save()
     if change:
         change.save()
+        changes_emit([change], at)
 
 
 def overrides_end_due(now: datetime.datetime | None = None) -> int:
@@ -361,6 +365,7 @@ def _review(
             changes.append(change)
     _write_reviewed([row.status for row in rows])
     TierChange.objects.bulk_create(changes)
+    changes_emit(changes, now)
 
 
 _REVIEWED_FIELDS = ["tier_id", "source", "since", "earned_tier_id", "period_start", "valid_until"]

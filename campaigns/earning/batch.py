@@ -45,9 +45,11 @@ from campaigns.earning.pipeline import (
     review_over,
 )
 from campaigns.models import Award, AwardReview, Participation
+from campaigns.webhooks import awards_emit
 from config.common.bulk import bulk_insert
 from members.models import Member
 from members.purchases.models import Purchase
+from members.webhooks.models import EventType
 from points.services.ledger import points_earn_bulk
 from tiers.selectors import refresh_needed
 from tiers.services import lock_statuses
@@ -139,6 +141,11 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
                 if purchase.pk not in held
             ],
             at=at,
+        )
+        awards_emit(
+            EventType.PURCHASE_AWARDED,
+            [(award, outcome.totals()) for purchase, award, outcome in made if purchase.pk not in held],
+            at,
         )
         before = {p.member_id: states[p.member_id](p.occurred_at) for p, _a, _o in made}
         policy = book.policy

@@ -36,6 +36,7 @@ from campaigns.earning.refunds import (
     refund_reversals,
 )
 from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
+from campaigns.webhooks import purchase_awarded
 from config.common.bulk import bulk_insert
 from members.errors import MemberClosed
 from members.models import Member
@@ -242,6 +243,7 @@ def _process(
             return award
         Award.review.related.set_cached_value(award, None)  # known: not held (answers ask)
         _post(award, member, outcome.totals(), book, at)
+        purchase_awarded(award, outcome.totals(), at)
         growth = outcome.total(engine.GROWTH)
         if award.kind == Award.Kind.PURCHASE or growth > 0:
             _after_growth(member, state.tier_rank, book, at, cause=cause or award)  # the root fact

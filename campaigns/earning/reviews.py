@@ -29,6 +29,7 @@ from campaigns.earning import engine
 from campaigns.earning.budgets import count_spent
 from campaigns.earning.pipeline import _after_growth, _post
 from campaigns.models import Award, AwardLine, AwardReview, Campaign
+from campaigns.webhooks import review_released
 from config.common.errors import BusinessRuleError
 from members.models import Member
 
@@ -57,6 +58,7 @@ def award_release(
         for (code, _campaign), (amount, _cny) in _net(award).items():
             by_type[code] += amount
         _post(award, member, dict(by_type), book, at)
+        review_released(award, dict(by_type), at)
         coupons = []
         for campaign in Campaign.objects.filter(pk__in=review.coupon_campaigns).select_related("benefit"):
             assert campaign.benefit is not None  # only campaigns that grant a coupon are listed

@@ -50,6 +50,12 @@ JOBS: dict[str, Promise] = {
     "messaging.send_due": _(
         "Sends the queued messages that are due (new ones also start a send at once); retries failed ones."
     ),
+    "webhooks.deliver_due": _(
+        "Delivers the partners' webhook events that are due (new ones start at once); retries failed ones."
+    ),
+    "points.announce_expiring": _(
+        "Tells subscribed partners which members have points expiring within 30 days (once per expiry day)."
+    ),
     "segments.apply_tag_rules": _(
         "Keeps each rule's tag equal to its segment: members who entered get the tag, those who left lose it."
     ),
@@ -74,6 +80,10 @@ SCHEDULES = [
     # A safety net: each queued message starts a send after its commit; this catches the rest
     # (retries, quiet hours ending, a broker that lost a task).
     ("messaging-send-due", "messaging.send_due", "*", "*"),
+    # The same safety net for partners' webhooks (retries, a lost kick).
+    ("webhooks-deliver-due", "webhooks.deliver_due", "*", "*"),
+    # After the night's expiry, so what is announced is still there in the morning.
+    ("points-announce-expiring", "points.announce_expiring", "30", "0"),
     # Paid periods and overrides end before the review, so it settles members on what they hold.
     ("tiers-expire-due-subscriptions", "tiers.expire_due_subscriptions", "*/15", "*"),
     ("tiers-end-due-overrides", "tiers.end_due_overrides", "*/15", "*"),

@@ -5,7 +5,6 @@ reply keyword to an SMS) and delivery receipts. Withdrawing goes through
 from __future__ import annotations
 
 import datetime
-import hashlib
 import hmac
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from config.common import outbox
 from members.messaging.models import CONSENT_OF, Message, MessagingSettings
 from members.models import ConsentRecord, Identity, Member
 from members.phones import normalize_mobile
@@ -66,13 +66,9 @@ def signature_valid(
     """A gateway's callback: HMAC-SHA256 of "timestamp.body" with the shared secret, within five
     minutes of now (a replayed old callback is refused)."""
     secret = settings.MESSAGING_CALLBACK_SECRET
-    if not secret or not timestamp.isdigit():
+    if not secret or not outbox.signature_fresh(timestamp, now or timezone.now()):
         return False
-    moment = datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC)
-    if abs((now or timezone.now()) - moment) > datetime.timedelta(minutes=5):
-        return False
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(outbox.signature(secret, timestamp, body), signature)
 
 
 def receipt_record(reference: str, delivered: bool, *, now: datetime.datetime | None = None) -> bool:

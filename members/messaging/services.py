@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from config.common.outbox import backoff
 from members.messaging.models import CONSENT_OF, Channel, Kind, Message, MessagingSettings, Template
 from members.messaging.providers import ProviderError, provider_for
 from members.messaging.rates import rate_take
@@ -256,10 +257,9 @@ def message_send(
         except ProviderError as error:
             message.last_error = str(error)[:200]
             if error.temporary and message.attempts < MAX_ATTEMPTS:
-                wait = min(30 * 2 ** (message.attempts - 1), 3600)
                 message.status, message.send_after = (
                     Message.Status.QUEUED,
-                    now + datetime.timedelta(seconds=wait),
+                    now + backoff(message.attempts, first=30, cap=3600),
                 )
             else:
                 message.status = Message.Status.FAILED

@@ -19,7 +19,14 @@ from members.partners.models import IdempotentRequest, Partner, PartnerKey, Part
 from members.partners.selectors import partner_members
 from members.phones import try_normalize_mobile
 from members.selectors import Outcome, Resolution, member_resolve
-from members.services import IdentityKey, identity_attach, member_enrol, member_set_consent, member_update
+from members.services import (
+    IdentityKey,
+    identity_attach,
+    member_enrol,
+    member_facts,
+    member_set_consent,
+    member_update,
+)
 
 #: A partner's retry gets its first response back for at least this long (the issue: 24 hours).
 IDEMPOTENCY_TTL = datetime.timedelta(hours=48)
@@ -214,6 +221,8 @@ def partner_member_upsert(
                     _third_party_may_find(partner, keys, again)
                 member, created = again.member, False
         member_link(partner=partner, member=member)
+        if created:  # now that this partner sees them (a third party did not before the link)
+            member_facts("member.created", [member.pk], timezone.now())
     return member, created
 
 

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from points.models import Account, Entry, Lot, LotAllocation, Source
+from points.webhooks import activations_emit, entries_emit
 
 DEFAULT_CHUNK = 1000
 
@@ -41,11 +42,15 @@ def lots_activate_due(*, now: datetime.datetime | None = None, chunk: int = DEFA
             accounts = _locked_accounts(account_ids)
             lots = list(due.filter(account_id__in=account_ids).values_list("id", "account_id", "remaining"))
             Lot.objects.filter(id__in=[lot_id for lot_id, _a, _r in lots]).update(status=Lot.Status.AVAILABLE)
-            for _lot_id, account_id, remaining in lots:
+            activated: dict[Account, tuple[int, int]] = {}
+            for lot_id, account_id, remaining in lots:
                 account = accounts[account_id]
                 account.pending -= remaining
                 account.available += remaining
+                points, first = activated.get(account, (0, lot_id))
+                activated[account] = (points + remaining, min(first, lot_id))
             Account.objects.bulk_update(accounts.values(), ["pending", "available"])
+            activations_emit(activated, now)
             done += len(lots)
 
 
@@ -75,7 +80,7 @@ def lots_expire_due(*, now: datetime.datetime | None = None, chunk: int = DEFAUL
                 account.expired += remaining
                 entries.append(
                     Entry(
-                        account_id=account_id,
+                        account=account,
                         kind=Entry.Kind.EXPIRE,
                         amount=-remaining,
                         balance_after=account.balance,
@@ -95,4 +100,5 @@ def lots_expire_due(*, now: datetime.datetime | None = None, chunk: int = DEFAUL
             for account in accounts.values():
                 account.updated_at = now
             Account.objects.bulk_update(accounts.values(), ["pending", "available", "expired", "updated_at"])
+            entries_emit(entries, now)
             done += len(lots)

@@ -26,6 +26,7 @@ from config.common.errors import IdempotencyConflict
 from points import policy
 from points.errors import InsufficientPoints
 from points.models import Account, Entry, Lot, LotAllocation, PointType
+from points.webhooks import entries_emit
 
 
 def point_type_of(point_type: PointType | str) -> PointType:
@@ -187,6 +188,7 @@ def post_entry(account: Account, **fields: Any) -> Entry:
     """Write the entry (``new_entry``'s arguments)."""
     entry = new_entry(account, **fields)
     entry.save(force_insert=True)
+    entries_emit([entry], entry.created_at)
     return entry
 
 

@@ -44,6 +44,7 @@ from points.services.common import (
     save_accounts,
     take_spendable,
 )
+from points.webhooks import entries_emit
 
 
 def points_earn(
@@ -219,6 +220,7 @@ def points_earn_bulk(
             ]
         )  # the points that paid a debt, as add_lot records them
         save_accounts({entry.account.pk: entry.account for entry in entries}.values(), at)
+        entries_emit(entries, at)
     return results
 
 

@@ -39,6 +39,7 @@ from points.services.common import (
     save_accounts,
     take,
 )
+from points.webhooks import entries_emit
 
 #: One source on one account: (account id, source, source reference).
 SourceKey = tuple[int, str, str]
@@ -221,6 +222,7 @@ def _write(made: list[tuple[Entry, Taking]], at: datetime.datetime) -> None:
         ]
     )
     save_accounts({entry.account.pk: entry.account for entry, _taking in made}.values(), at)
+    entries_emit([entry for entry, _taking in made], at)
 
 
 def reverse_fingerprint(

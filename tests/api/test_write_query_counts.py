@@ -54,7 +54,7 @@ def test_a_purchase(partner_a, django_assert_num_queries):
     # earn (award?, member lock, award? again, tier, award, lines): 6; post (accounts lock, keys,
     # entries, lots, balances): 5; tier (status lock, growth): 2; answer (purchase, lines, accounts,
     # lot sums x2, point types, tier): 7
-    with django_assert_num_queries(41):
+    with django_assert_num_queries(43):  # +2: is anyone subscribed to points.changed, purchase.awarded
         posted(partner_a, URL, body(member, order_number="W-1", lines=lines), 201)
 
 
@@ -68,7 +68,7 @@ def test_a_refund(partner_a, django_assert_num_queries):
     # refund?, refund, purchase's refunded amount): 5; earn (awards? x2, member lock, award, refunded
     # sum, lines x2, award, lines): 9; take back, both point types at once (accounts lock, keys,
     # lots, reversed sums, entries, lots, allocations, balances): 8; answer (as a purchase's): 6
-    with django_assert_num_queries(43):
+    with django_assert_num_queries(44):  # +1: is anyone subscribed to points.changed
         posted(partner_a, f"{URL}W-1/refunds/", {**refund, "refund_number": "R-1"}, 201)
 
 
@@ -81,7 +81,7 @@ def test_an_event(partner_a, django_assert_num_queries):
     # 11 savepoints; key, claim, answer stored: 3; record (member, event type, event?, event): 4;
     # earn (award?, member lock, award? again, tier, cap counts x2, award, lines): 8; post (accounts
     # lock, keys, entries, lots, balances): 5; answer (lines, accounts, lot sums x2, point types): 5
-    with django_assert_num_queries(36):
+    with django_assert_num_queries(37):  # +1: is anyone subscribed to points.changed
         answer = posted(partner_a, EVENTS, {**event, "key": "signin:1"}, 201)
     assert answer["award"]["totals"] == {"points": 5, "growth": 0}
 
@@ -93,7 +93,7 @@ def test_a_reward_redemption(partner_a, voucher, django_assert_num_queries):
     # 9 savepoints; key, claim, answer stored: 3; member, reward: 2; reward lock, redemption by key,
     # point type: 3; spend (account lock, key, lots, entry, lots, allocations, balance): 7; coupon,
     # redemption, its history row: 3; answer (redemption, accounts, lot sums x2, point types): 5
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(34):  # +2: subscribers to points.changed, coupon.issued
         posted(partner_a, redeem, {"member_number": member.member_number}, 201)
 
 
@@ -103,5 +103,5 @@ def test_a_coupon_redeemed_at_the_till(partner_a, free_shipping, django_assert_n
     posted(partner_a, "/api/v1/coupons/redeem/", {"code": first.code, "store": "A001"}, 200)
     # 7 savepoints; key, claim, answer stored: 3; store, coupon, the partner's member and store
     # (2 EXISTS), coupon, the conditional UPDATE that redeems it, coupon re-read: 7
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(18):  # +1: is anyone subscribed to coupon.redeemed
         posted(partner_a, "/api/v1/coupons/redeem/", {"code": second.code, "store": "A001"}, 200)

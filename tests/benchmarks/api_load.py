@@ -4,9 +4,11 @@ Side by side in one run: throughput as the ratio ours ÷ ceiling, latencies next
 
     DEBUG=1 .venv/bin/python tests/pgcluster.py -- .venv/bin/python tests/benchmarks/api_load.py \
         [--members 2000] [--requests 2000] [--concurrency 8] [--workers 4] [--worker-class sync]
-        [--segment-campaign]
+        [--segment-campaign] [--webhooks]
 
 (or DATABASE_URL=postgres://... on an empty database; the script migrates it itself.)
+``--webhooks``: the partner subscribes to every webhook event, so each purchase also writes its
+events (points.changed, purchase.awarded) in its transaction; nothing is delivered.
 
 Set-up, not timed: the migrations' point types and base rules (1 point and 1 growth per CNY,
 rounded down; no campaign, only the entry tier); one store; the partner ``bench`` (every grant,
@@ -94,6 +96,8 @@ from members.models import Member, Store
 from members.partners.api.idempotency import fingerprint as request_fingerprint
 from members.partners.models import Grant, PartnerMember
 from members.partners.services import key_create, partner_create
+from members.webhooks.models import EventType, WebhookEndpoint
+from members.webhooks.services import endpoint_save
 from points import policy
 from points.models import Account, PointType
 from points.selectors import ledger_problems
@@ -113,13 +117,16 @@ def floor(value: Decimal) -> int:
 # --- set-up --------------------------------------------------------------------------------
 
 
-def set_up(members: int) -> tuple[int, str, int]:
+def set_up(members: int, subscribe: bool = False) -> tuple[int, str, int]:
     """The store, the partner and its key, both cohorts with accounts and tier rows. Returns
     (partner id, key text, store id)."""
     store = Store.objects.create(code=STORE, name="压测门店")
     partner = partner_create(code="bench", name="压测伙伴", grants=Grant.values, channels=["store"],
                              stores=[store], rate_per_minute=10**9)  # fmt: skip
     _key, text = key_create(partner=partner, name="bench")
+    if subscribe:  # every event written in each purchase's transaction (delivery is not measured)
+        endpoint_save(endpoint=WebhookEndpoint(partner=partner, url="https://93.184.215.14/hook",
+                                               event_types=list(EventType.values)))  # fmt: skip
     types = list(PointType.objects.filter(code__in=["points", "growth"]))
     assert len(types) == 2 and Tier.objects.count() == 1, "the migrations' point types and entry tier only"
     rules = EarnRule.objects.filter(active=True, channel="", store=None, rate=1, rounding="floor")
@@ -452,6 +459,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per worker (gthread only)")
     parser.add_argument("--warmup", type=int, default=100, help="purchases per variant before timing")
     parser.add_argument("--segment-campaign", action="store_true", help="a campaign for a dynamic segment")
+    parser.add_argument(
+        "--webhooks", action="store_true", help="the partner subscribes to every webhook event"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run this against PostgreSQL (tests/pgcluster.py, or DATABASE_URL=postgres://...).")
@@ -462,7 +472,7 @@ def main() -> None:
     settings.DEBUG = False  # no query log in this process
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so that gunicorn is stopped too
     find_postmaster()
-    partner_id, key, store_id = set_up(args.members)
+    partner_id, key, store_id = set_up(args.members, args.webhooks)
     if args.segment_campaign:
         segment_campaign()
     say(f"set-up: {2 * args.members:,} members with accounts and tier rows, partner and key")
