@@ -87,7 +87,7 @@ def service_refusal(exc: ValidationError, model: type[models.Model] = Campaign) 
 
 
 FROZEN = _("Its settings are frozen now. To change them, withdraw it to draft; it then needs approval again.")
-RAN = _("Its settings stay as they ran. To give something else, end it and create a new campaign.")
+RAN = _("Its settings stay as they ran. To change what it does, end it and create a new one.")
 
 
 def status_note(campaign: Campaign, can_change: bool) -> str:

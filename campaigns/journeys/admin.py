@@ -74,8 +74,7 @@ class JourneyAdmin(AuthoredAdmin):
                 {
                     "fields": ["trigger", "days", "segment", "reentry_days"],
                     "description": _(
-                        "Who enters: members who meet the trigger (and, when a segment is set for "
-                        "another trigger, are in it)."
+                        "Who enters: members who meet the trigger (and are in the segment, when one is set)."
                     ),
                 },
             ),

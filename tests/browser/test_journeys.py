@@ -73,20 +73,17 @@ def test_operator_builds_a_segment_and_runs_the_win_back_journey(
     # a segment: Shanghai, silent for at least 90 days; the count follows the form
     page.goto(reverse("admin:segments_segment_add"))
     page.locator("#id_name").fill("上海沉默会员")
-    add_row = page.locator("#conditions-group .add-row a, #conditions-group a.add-row").first
-    for field, operator_value, name, value in (
-        ("city", "is", "text", "上海"),
-        ("silent", "gte", "days", "90"),
-    ):
-        add_row.click()
-        row = page.locator("#conditions-group tr.form-row:not(.empty-form)").last
-        row.locator("select[name$='-field']").select_option(field)
-        row.locator("select[name$='-operator']").select_option(operator_value)
-        row.locator(f"input[name$='-{name}']").fill(value)
-        row.locator(f"input[name$='-{name}']").press("Tab")
+    conditions = (("city", "is", "text", "上海"), ("silent", "gte", "days", "90"))
+    for index, (field, operator_value, name, value) in enumerate(conditions):
+        page.locator("#conditions-group a.add-row").first.click()
+        prefix = f"conditions-{index}-"
+        page.locator(f"select[name='{prefix}field']").select_option(field)
+        page.locator(f"select[name='{prefix}operator']").select_option(operator_value)
+        page.locator(f"input[name='{prefix}{name}']").fill(value)
+        page.locator(f"input[name='{prefix}{name}']").press("Tab")
     expect(page.locator("#segment-count [data-count]")).to_have_text("2")
     page.screenshot(path=str(SHOTS / "journey-1-segment.png"), full_page=True)
-    page.locator("input[name='_save']").click()
+    page.locator("[name='_save']").click()
     segment = Segment.objects.get(name="上海沉默会员")
 
     # the shipped win-back journey, pointed at it, without a control group, submitted
@@ -95,10 +92,10 @@ def test_operator_builds_a_segment_and_runs_the_win_back_journey(
     page.goto(reverse("admin:journeys_journey_change", args=[journey.pk]))
     page.locator("#id_segment").select_option(str(segment.pk))
     page.locator("#id_holdout_percent").fill("0")
-    page.locator("input[name='_continue']").click()
+    page.locator("[name='_continue']").click()
     expect(page.locator("#campaign-lifecycle")).to_contain_text("草稿")
     page.locator("button[value='submit']").click()
-    expect(page.locator("#campaign-lifecycle")).to_contain_text("待审批")
+    expect(page.locator("#campaign-lifecycle")).to_contain_text("已提交审批")
 
     # the approver, in a browser of their own
     other = browser.new_context(base_url=live_server.url, locale="zh-CN")
