@@ -25,6 +25,7 @@ RANDOM = bool(os.environ.get("API_FUZZ_RANDOM"))
 
 LISTS = ["/api/v1/members/", "/api/v1/purchases/", "/api/v1/redemptions/", "/api/v1/rewards/"]
 LISTS += ["/api/v1/members/{member_number}/ledger/", "/api/v1/members/{member_number}/coupons/"]
+LISTS += ["/api/v1/members/{member_number}/inbox/"]
 
 #: Where a request the schema finds valid may still be a 400, and which fields that 400 may name,
 #: per operation. Each is a rule OpenAPI cannot state (docs/api.md, "What the schema promises"):

@@ -376,7 +376,7 @@ def test_a_campaign_past_draft_is_read_only_and_its_lists_read_as_words(en, auth
     assert "Tmall" in page and "Mon, Fri" in page and "食品, 酒水" in page
     assert '["' not in page  # no JSON
     assert buttons(page) == {"pause", "end"}
-    assert "end it and create a new campaign" in page
+    assert "end it and create a new one" in page
     response = en.post(change_url(obj), campaign_form(code=obj.code, name="改名"), follow=True)
     assert "Only a draft can be changed" in response.content.decode()
     assert Campaign.objects.get(pk=obj.pk).name == "双11双倍积分"

@@ -411,7 +411,7 @@ def test_file_level_errors():
 
 
 def test_profiles_are_plain_data():
-    assert set(SHIPPED) == {"pos_receipts_gbk", "ecommerce_orders", "members"}
+    assert set(SHIPPED) == {"pos_receipts_gbk", "ecommerce_orders", "members", "segment_members"}
     for code, profile in SHIPPED.items():
         assert profile.code == code and str(profile.name)
         assert set(profile.required) <= set(profile.columns)

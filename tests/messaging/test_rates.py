@@ -108,7 +108,10 @@ def test_two_workers_together_keep_the_channels_rate(shared, settings, monkeypat
 
     monkeypatch.setattr(services, "rate_take", shared_slot if shared else per_worker_slot)
     sent = race(2, lambda i: messages_send_due(batch=3, now=NOON, seconds=30))
-    assert sum(sent) == 30 and min(sent) > 0, sent  # both workers sent
+    assert sum(sent) == 30, sent
+    # With the shared limit a loaded machine may let one worker take every slot (the rate still
+    # holds, checked below); without it both must have sent for the harm to show.
+    assert shared or min(sent) > 0, sent
     slots.sort()
     # the slots in each second from a slot on (slot times are sums of floats near 1.8e9, each
     # off by up to 1e-7: a millisecond off the end of the second covers them)
