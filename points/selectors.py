@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -78,7 +78,9 @@ class Balance:
 
 
 def next_expiries(account_ids: list[int], *, now: datetime.datetime | None = None) -> dict[int, NextExpiry]:
-    """Per account, the open points that expire on the soonest last valid day. Two queries."""
+    """Per account, the open points that expire on the soonest last valid day. Two queries: each
+    account's soonest expiry, then the open lots up to the latest of those days, added up here
+    (one condition per account in SQL, a thousand ORs, costs more to plan than to run)."""
     now = now or timezone.now()
     open_lots = Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__gt=now)
     firsts = dict(
@@ -96,16 +98,13 @@ def next_expiries(account_ids: list[int], *, now: datetime.datetime | None = Non
         )
         for account_id, first in firsts.items()
     }
-    same_day = Q()
-    for account_id, end in day_ends.items():
-        same_day |= Q(account_id=account_id, expires_at__lte=end)
-    points = dict(
-        open_lots.filter(same_day)
-        .values("account_id")
-        .annotate(points=Sum("remaining"))
-        .order_by()
-        .values_list("account_id", "points")
+    points: dict[int, int] = dict.fromkeys(firsts, 0)
+    soonest = open_lots.filter(expires_at__lte=max(day_ends.values())).values_list(
+        "account_id", "expires_at", "remaining"
     )
+    for account_id, expires_at, remaining in soonest:
+        if expires_at is not None and expires_at <= day_ends[account_id]:
+            points[account_id] += remaining
     return {account_id: NextExpiry(points[account_id], first) for account_id, first in firsts.items()}
 
 

@@ -56,11 +56,12 @@ def prepare(count: int) -> tuple[Journey, datetime.datetime]:
     before the soonest expiry of the seeded points."""
     soonest = one("SELECT min(expires_at) FROM points_lot WHERE remaining > 0 AND expires_at > now()")
     now = soonest - datetime.timedelta(days=6)
+    Journey.objects.filter(segment__name=SEGMENT).update(segment=None)  # an interrupted run's
     Segment.objects.filter(name=SEGMENT).delete()
     segment = Segment.objects.create(name=SEGMENT, kind=Segment.Kind.STATIC)
     sql(
-        """INSERT INTO segments_segmentmember (segment_id, member_id)
-        SELECT %s, m.id FROM members_member m WHERE m.status = 'active' AND m.mobile IS NOT NULL
+        """INSERT INTO segments_segmentmember (segment_id, member_id, added_at)
+        SELECT %s, m.id, now() FROM members_member m WHERE m.status = 'active' AND m.mobile IS NOT NULL
         AND m.mobile <> '' AND EXISTS (SELECT 1 FROM points_lot l JOIN points_account a ON a.id = l.account_id
             WHERE a.member_id = m.id AND l.remaining > 0 AND l.expires_at > %s AND l.expires_at <= %s)
         ORDER BY m.id LIMIT %s""",
