@@ -35,6 +35,7 @@ from campaigns.earning.refunds import (
     refund_reads,
     refund_reversals,
 )
+from campaigns.earning.usage import behaviour_rates, usage_of
 from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
 from campaigns.webhooks import purchase_awarded
 from config.common.bulk import bulk_insert
@@ -136,7 +137,7 @@ def event_process(
         fact=fact,
         book=book,
         evaluate=lambda state, usage: engine.evaluate(
-            fact, state, behaviour=selectors.behaviour_rates(book, event), offers=book.offers, usage=usage
+            fact, state, behaviour=behaviour_rates(book, event), offers=book.offers, usage=usage
         ),
     )
 
@@ -210,7 +211,7 @@ def _process(
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = lock_budgets(book, matched)
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
-        outcome = evaluate(state, selectors.usage(member.pk, campaigns, capped, fact.at))
+        outcome = evaluate(state, usage_of(member.pk, campaigns, capped, fact.at))
         over = review_over(award, outcome, book)
         award.member = member
         award.save(force_insert=True)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from benefits.models import Benefit
 from campaigns import selectors
 from campaigns.earning import answers, engine, explain
+from campaigns.earning.usage import usage_of
 from campaigns.models import Campaign
 from members.models import Member, Store
 from members.purchases.models import Purchase
@@ -64,7 +65,7 @@ def purchase_preview(
     state = selectors.member_state(member, book, at, first_purchase=first, fact=fact)
     base = book.base_for(channel, fact.store_id)
     matched = engine.evaluate(fact, state, base=base, offers=book.offers).matched
-    usage = selectors.usage(member.pk, book.campaigns, matched, at)
+    usage = usage_of(member.pk, book.campaigns, matched, at)
     outcome = engine.evaluate(fact, state, base=base, offers=book.offers, usage=usage)
     return Preview(outcome=outcome, texts=outcome_texts(outcome, book), totals=_totals(outcome))
 

@@ -63,7 +63,6 @@ import http.client
 import json
 import os
 import queue
-import random
 import secrets
 import signal
 import socket
@@ -72,7 +71,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -83,100 +81,28 @@ from tests.benchmarks.common import ROOT, say, sql
 from tests.benchmarks.api_load_report import APP_GROUP, CEILING, OURS, Run, WaitSampler, cpu_snapshot
 from tests.benchmarks.api_load_report import SOURCE, STATS_IDLE_FLUSH, find_postmaster, report, stored_answers
 from tests.benchmarks.api_load_report import table_stats, written
+from tests.benchmarks.api_load_setup import make_plan, segment_campaign, set_up
 # isort: on
 
 import psycopg
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import connection
 
-from campaigns.models import Award, EarnRule
-from members.models import Member, Store
+from campaigns.models import Award
+from members.models import Member
 from members.partners.api.idempotency import fingerprint as request_fingerprint
-from members.partners.models import Grant, PartnerMember
-from members.partners.services import key_create, partner_create
-from members.webhooks.models import EventType, WebhookEndpoint
-from members.webhooks.services import endpoint_save
 from points import policy
-from points.models import Account, PointType
+from points.models import PointType
 from points.selectors import ledger_problems
 from points.services.common import fingerprint as entry_fingerprint
-from tiers.models import Tier, TierPolicy
-from tiers.services import lock_statuses
 
 PATH = "/api/v1/purchases/"
-STORE = "BENCH01"
 RATE = {"rate": "1", "rounding": "floor"}  # the migrations' base rules, as the award lines record them
 
 
 def floor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_FLOOR))
-
-
-# --- set-up --------------------------------------------------------------------------------
-
-
-def set_up(members: int, subscribe: bool = False) -> tuple[int, str, int]:
-    """The store, the partner and its key, both cohorts with accounts and tier rows. Returns
-    (partner id, key text, store id)."""
-    store = Store.objects.create(code=STORE, name="压测门店")
-    partner = partner_create(code="bench", name="压测伙伴", grants=Grant.values, channels=["store"],
-                             stores=[store], rate_per_minute=10**9)  # fmt: skip
-    _key, text = key_create(partner=partner, name="bench")
-    if subscribe:  # every event written in each purchase's transaction (delivery is not measured)
-        endpoint_save(endpoint=WebhookEndpoint(partner=partner, url="https://93.184.215.14/hook",
-                                               event_types=list(EventType.values)))  # fmt: skip
-    types = list(PointType.objects.filter(code__in=["points", "growth"]))
-    assert len(types) == 2 and Tier.objects.count() == 1, "the migrations' point types and entry tier only"
-    rules = EarnRule.objects.filter(active=True, channel="", store=None, rate=1, rounding="floor")
-    assert rules.count() == EarnRule.objects.count() == 2, "the migrations' base rules only (1 per CNY)"
-    for prefix in (OURS, CEILING):
-        Member.objects.bulk_create(Member(member_number=f"{prefix}{i:07d}", name=f"压测{i:04d}")
-                                   for i in range(members))  # fmt: skip
-        cohort = list(Member.objects.filter(member_number__startswith=prefix).order_by("pk"))
-        Account.objects.bulk_create(Account(member=m, point_type=t) for m in cohort for t in types)
-        with transaction.atomic():  # the tier rows exactly as the pipeline creates them on first need
-            lock_statuses(cohort, timezone.now(), TierPolicy.current(), Tier.objects.get(rank=0))
-        PartnerMember.objects.bulk_create(PartnerMember(partner=partner, member=m) for m in cohort)
-    sql("VACUUM ANALYZE")
-    return partner.pk, text, store.pk
-
-
-def segment_campaign() -> None:
-    """A live campaign for a dynamic segment nobody is in (see --segment-campaign)."""
-    from campaigns.models import Campaign
-    from campaigns.segments.models import Condition, Segment
-
-    segment = Segment.objects.create(name="压测大客户")
-    Condition.objects.create(segment=segment, field="spend", operator="gte", number=1_000_000, days=30)
-    now = timezone.now()
-    Campaign.objects.create(
-        code="bench-segment", name="压测分群活动", status=Campaign.Status.ACTIVE, bonus_points=1,
-        starts_at=now - datetime.timedelta(days=1), ends_at=now + datetime.timedelta(days=30),
-        segment=segment,
-    )  # fmt: skip
-
-
-def make_plan(prefix: str, n: int, members: int, seed: int) -> list[tuple[dict, str]]:
-    """``n`` purchases (request body, Idempotency-Key) of random members of the cohort ``prefix``:
-    the same members (by index), amounts and times for every prefix with the same ``seed``."""
-    rng, keys, now = random.Random(seed), random.Random(f"{prefix}-{seed}"), timezone.localtime()
-    plan = []
-    for i in range(n):
-        paid = Decimal(rng.randint(1000, 80000)) / 100
-        gross = (paid * Decimal("1.2")).quantize(Decimal("0.01"))
-        at = now - datetime.timedelta(seconds=rng.randint(60, 3600))
-        body = {
-            "member_number": f"{prefix}{rng.randrange(members):07d}",
-            "order_number": f"{prefix}-{seed}-{i:07d}",
-            "channel": "store", "store": STORE, "occurred_at": at.isoformat(timespec="seconds"),
-            "gross_amount": str(gross), "paid_amount": str(paid),
-            "lines": [{"sku": f"SKU{i % 97:03d}", "name": "T恤", "category": "服装", "quantity": "1",
-                       "amount": str(paid)}],
-        }  # fmt: skip
-        plan.append((body, str(uuid.UUID(int=keys.getrandbits(128), version=4))))
-    return plan
 
 
 # --- the load: C threads in a closed loop ------------------------------------------------------
