@@ -62,6 +62,26 @@ def words(items) -> str:
     return join_list(items) or "-"
 
 
+class DraftOnlyMixin(ModelAdmin):
+    """Campaigns and journeys: their content changes only while a draft (``obj.editable``); a
+    page posted after it moved on is sent back with the reason."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or obj.editable)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            obj = self.get_object(request, object_id)
+            if obj is not None and not obj.editable and self.has_view_permission(request, obj):
+                messages.error(
+                    request,
+                    _("Only a draft can be changed: withdraw the %(thing)s to draft first.")
+                    % {"thing": self.model._meta.verbose_name},
+                )
+                return HttpResponseRedirect(request.path)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 # --- standing rules ---------------------------------------------------------------------------
 
 
@@ -163,7 +183,7 @@ SPENT = ["spent_points_display", "spent_cny_display"]
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
+class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdmin):
     """Drafts are written here through ``campaign_draft_create``/``campaign_draft_update``; every
     later step is a button calling ``lifecycle_transition``."""
 
@@ -261,9 +281,7 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
         # the list's author column and the change page's author and approver, in the row's query
         return super().get_queryset(request).select_related("created_by", "approved_by")
 
-    # --- who may do what: content only as a draft, lifecycle through the services -------------
-    def has_change_permission(self, request, obj=None) -> bool:
-        return super().has_change_permission(request, obj) and (obj is None or obj.editable)
+    # --- who may do what: content only as a draft (DraftOnlyMixin), lifecycle through the services
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and obj is not None and obj.editable
@@ -278,16 +296,6 @@ class CampaignAdmin(ReadableListsMixin, ServiceAdmin, HistoryAdmin):
         if change:
             return campaign_draft_update(obj, values=values, actor=request.user)
         return campaign_draft_create(values=values, actor=request.user)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "POST":
-            campaign = self.get_object(request, object_id)
-            if campaign is not None and not campaign.editable and self.has_view_permission(request, campaign):
-                messages.error(
-                    request, _("Only a draft can be changed: withdraw the campaign to draft first.")
-                )
-                return HttpResponseRedirect(request.path)
-        return super().change_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

@@ -5,7 +5,7 @@ members' walks (``JourneyEntry``) are read-only: the job writes them."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import admin_views
+from campaigns.admin import DraftOnlyMixin
 from campaigns.forms import status_label
 from campaigns.journeys import selectors
 from campaigns.journeys.models import Journey, JourneyEntry, JourneyStep
@@ -55,7 +56,7 @@ RECORD = ["status_display", "created_by", "approved_by", "approved_at", "created
 
 
 @admin.register(Journey)
-class JourneyAdmin(AuthoredAdmin):
+class JourneyAdmin(DraftOnlyMixin, AuthoredAdmin):
     list_display = ["name", "code", "status_display", "trigger", "starts_at", "ends_at", "created_by"]
     list_filter = ["status", "trigger"]
     search_fields = ["name", "code"]
@@ -90,21 +91,8 @@ class JourneyAdmin(AuthoredAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by", "approved_by")
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return super().has_change_permission(request, obj) and (obj is None or obj.editable)
-
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a journey ends; its members' walks stay for the results
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "POST":
-            journey = self.get_object(request, object_id)
-            if journey is not None and not journey.editable and self.has_view_permission(request, journey):
-                messages.error(
-                    request, _("Only a draft can be changed: withdraw the journey to draft first.")
-                )
-                return HttpResponseRedirect(request.path)
-        return super().change_view(request, object_id, form_url, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
