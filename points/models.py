@@ -235,11 +235,13 @@ class Lot(models.Model):
             ),
         ]
         indexes = [
-            # spend order: soonest-expiring first among what is open on the account
+            # spend order: soonest-expiring first among what is open on the account; with what
+            # is left, so a member's next expiry is read from the index alone (no lot rows)
             models.Index(
                 fields=["account", "expires_at", "id"],
                 name="lot_open_by_expiry",
                 condition=Q(remaining__gt=0),
+                include=["remaining"],
             ),
             models.Index(fields=["available_at"], name="lot_pending_due", condition=Q(status="pending")),
             models.Index(fields=["expires_at"], name="lot_expiry_due", condition=Q(remaining__gt=0)),

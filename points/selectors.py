@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Min, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import F, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from members.models import Member
@@ -78,34 +78,24 @@ class Balance:
 
 
 def next_expiries(account_ids: list[int], *, now: datetime.datetime | None = None) -> dict[int, NextExpiry]:
-    """Per account, the open points that expire on the soonest last valid day. Two queries: each
-    account's soonest expiry, then the open lots up to the latest of those days, added up here
-    (one condition per account in SQL, a thousand ORs, costs more to plan than to run)."""
+    """Per account, the open points that expire on the soonest last valid day. One query adds up
+    each account's open lots per last valid day (local): a few days per account, however many
+    lots share one (a year's lots all end at the calendar clear-out); the soonest is kept here."""
     now = now or timezone.now()
-    open_lots = Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__gt=now)
-    firsts = dict(
-        open_lots.values("account_id")
-        .annotate(first=Min("expires_at"))
+    tick = datetime.timedelta(microseconds=1)  # expired from 00:00 = valid through the day before
+    by_day = (
+        Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__gt=now)
+        .annotate(day=TruncDate(F("expires_at") - tick, tzinfo=timezone.get_current_timezone()))
+        .values("account_id", "day")
+        .annotate(first=Min("expires_at"), points=Sum("remaining"))
         .order_by()
-        .values_list("account_id", "first")
+        .values_list("account_id", "day", "first", "points")
     )
-    if not firsts:
-        return {}
-    # expired from the next day's 00:00 (local) or sooner = valid through that same last day
-    day_ends = {
-        account_id: timezone.make_aware(
-            datetime.datetime.combine(last_valid_day(first) + datetime.timedelta(days=1), datetime.time.min)
-        )
-        for account_id, first in firsts.items()
-    }
-    points: dict[int, int] = dict.fromkeys(firsts, 0)
-    soonest = open_lots.filter(expires_at__lte=max(day_ends.values())).values_list(
-        "account_id", "expires_at", "remaining"
-    )
-    for account_id, expires_at, remaining in soonest:
-        if expires_at is not None and expires_at <= day_ends[account_id]:
-            points[account_id] += remaining
-    return {account_id: NextExpiry(points[account_id], first) for account_id, first in firsts.items()}
+    soonest: dict[int, tuple[datetime.date, NextExpiry]] = {}
+    for account_id, day, first, points in by_day:
+        if account_id not in soonest or day < soonest[account_id][0]:
+            soonest[account_id] = (day, NextExpiry(points, first))
+    return {account_id: expiry for account_id, (_day, expiry) in soonest.items()}
 
 
 def member_balance_sheet(member: Member, *, now: datetime.datetime | None = None) -> list[Balance]:

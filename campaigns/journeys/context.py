@@ -59,12 +59,11 @@ def member_values(
     }
     balances: dict[int, int] = {}
     if wanted & {"points", "expiring_points", "expiring_date", "reward", "reward_points"}:
-        accounts = dict(
-            Account.objects.filter(member_id__in=ids, point_type__code=POINTS).values_list("member_id", "pk")
+        rows = Account.objects.filter(member_id__in=ids, point_type__code=POINTS).values_list(
+            "member_id", "pk", "available"
         )
-        balances = dict(
-            Account.objects.filter(pk__in=accounts.values()).values_list("member_id", "available")
-        )
+        accounts = {member_id: pk for member_id, pk, _available in rows}
+        balances = {member_id: available for member_id, _pk, available in rows}
         if wanted & {"expiring_points", "expiring_date"}:
             expiries = next_expiries(list(accounts.values()), now=now)
             for member_id, account_id in accounts.items():

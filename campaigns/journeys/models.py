@@ -279,7 +279,8 @@ class JourneyEntry(models.Model):
             models.UniqueConstraint(fields=["journey", "member", "occurrence"], name="journey_entry_once"),
         ]
         indexes = [
-            models.Index(fields=["due_at"], name="journey_entry_due", condition=Q(status="active")),
+            # the job's chunks, in order (a tie on due_at would sort every due entry for each chunk)
+            models.Index(fields=["due_at", "id"], name="journey_entry_due", condition=Q(status="active")),
             models.Index(fields=["journey", "member", "-entered_at"], name="journey_entry_member"),
         ]
 

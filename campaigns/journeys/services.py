@@ -16,9 +16,8 @@ import datetime
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import groupby
-from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -31,6 +30,7 @@ from campaigns.journeys.triggers import arrivals
 from campaigns.models import Campaign
 from campaigns.segments.selectors import segment_members
 from campaigns.services import lifecycle_due
+from config.common.bulk import bulk_insert_new, bulk_set
 from members.messaging.rendering import placeholders, render
 from members.messaging.services import Outgoing, messages_queue
 from members.models import Member
@@ -41,6 +41,9 @@ from points.services.ledger import EarnRequest, points_earn_bulk
 
 S = JourneyEntry.Status
 CHUNK = 1000
+#: Entries let in per statement, each its own transaction (a run beside this one, inserting the
+#: same occurrences, waits for one chunk at most).
+ENTER_CHUNK = 10_000
 LIVE = Campaign.Status.ACTIVE
 
 
@@ -55,13 +58,13 @@ def journey_enter(journey: Journey, *, now: datetime.datetime | None = None) -> 
     now = now or timezone.now()
     found = arrivals(journey, now)
     entered = 0
-    for start in range(0, len(found), CHUNK):
+    for start in range(0, len(found), ENTER_CHUNK):
         rows = []
-        for arrival in found[start : start + CHUNK]:
+        for arrival in found[start : start + ENTER_CHUNK]:
             control = in_control(f"journey-{journey.pk}", arrival.member_id, journey.holdout_percent)
             rows.append(
                 JourneyEntry(
-                    journey=journey,
+                    journey_id=journey.pk,
                     member_id=arrival.member_id,
                     occurrence=arrival.occurrence,
                     coupon_id=arrival.coupon_id,
@@ -71,7 +74,7 @@ def journey_enter(journey: Journey, *, now: datetime.datetime | None = None) -> 
                     finished_at=now if control else None,
                 )
             )
-        entered += len(JourneyEntry.objects.bulk_create(rows, ignore_conflicts=True))
+        entered += bulk_insert_new(rows)
     return entered
 
 
@@ -124,29 +127,9 @@ def _advance(entries: list[JourneyEntry], now: datetime.datetime) -> None:
 
 
 def _save_moves(entries: list[JourneyEntry]) -> None:
-    """Where each entry now is, in a few UPDATEs: a chunk's entries move together, so they share
-    few combinations of the columns (Django's ``bulk_update`` writes a CASE per row and column,
-    most of a chunk's time)."""
-    moves: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for e in entries:
-        moves[(e.status, e.exit_reason, e.position, e.due_at, e.finished_at)].append(e.pk)
-    for (status, reason, position, due_at, finished_at), pks in moves.items():
-        JourneyEntry.objects.filter(pk__in=pks).update(
-            status=status, exit_reason=reason, position=position, due_at=due_at, finished_at=finished_at
-        )
-    coupons: dict[int, list[int]] = defaultdict(list)
-    for e in entries:
-        if e.coupon_id is not None:
-            coupons[e.coupon_id].append(e.pk)
-    if coupons:  # each its own coupon: one statement pairing them
-        pairs = ", ".join(["(%s, %s)"] * len(coupons))
-        table = JourneyEntry._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET coupon_id = v.coupon FROM (VALUES {pairs}) AS v(entry, coupon) "
-                f"WHERE {table}.id = v.entry AND {table}.coupon_id IS DISTINCT FROM v.coupon",
-                [value for coupon, pks in coupons.items() for pk in pks for value in (pk, coupon)],
-            )
+    """Where each entry now is, and the coupon it was given (COPY and one UPDATE: ``bulk_update``
+    writes a CASE per row and column, most of a chunk's time)."""
+    bulk_set(entries, ["status", "exit_reason", "position", "due_at", "finished_at", "coupon"])
 
 
 def _exits(
@@ -257,6 +240,7 @@ def _message(
             for entry in batch
         ],
         now=now,
+        locked=True,  # _advance locked and read them
     )
 
 

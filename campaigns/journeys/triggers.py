@@ -41,9 +41,22 @@ def _day(moment: datetime.datetime) -> str:
     return f"{last_valid_day(moment):%Y-%m-%d}"
 
 
+def _in_segment(journey: Journey, member: str, now: datetime.datetime) -> Q:
+    """A segment set on a trigger other than the segment's limits it in SQL (``member``: the
+    path to the member): the trigger's rows for the segment's members only, not the programme's
+    (the clear-out would otherwise read every member's lots)."""
+    if journey.segment is None or journey.trigger == Trigger.SEGMENT:
+        return Q()
+    return Q(**{f"{member}__in": segment_members(journey.segment, now=now).values("pk")})
+
+
 def _candidates(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
     days = datetime.timedelta(days=journey.days or 0)
     active = Member.Status.ACTIVE
+
+    def within(member: str) -> Q:
+        return _in_segment(journey, member, now)
+
     if journey.trigger == Trigger.SEGMENT:
         assert journey.segment is not None
         occurrence = "" if journey.reentry_days is None else f"{timezone.localdate(now):%Y-%m-%d}"
@@ -52,12 +65,18 @@ def _candidates(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
         ):
             yield Arrival(member_id, occurrence)
     elif journey.trigger == Trigger.ENROLMENT:
-        members = Member.objects.filter(created_at__gte=journey.starts_at, created_at__lte=now, status=active)
-        for member_id in members.values_list("pk", flat=True).iterator(CHUNK):
+        enrolled = Member.objects.filter(
+            within("pk"), created_at__gte=journey.starts_at, created_at__lte=now, status=active
+        )
+        for member_id in enrolled.values_list("pk", flat=True).iterator(CHUNK):
             yield Arrival(member_id, "")
     elif journey.trigger == Trigger.TIER_UPGRADE:
         changes = TierChange.objects.filter(
-            reason=TierChange.Reason.UPGRADE, at__gte=journey.starts_at, at__lte=now, member__status=active
+            within("member"),
+            reason=TierChange.Reason.UPGRADE,
+            at__gte=journey.starts_at,
+            at__lte=now,
+            member__status=active,
         )
         for pk, member_id in changes.values_list("pk", "member_id").iterator(CHUNK):
             yield Arrival(member_id, f"upgrade:{pk}")
@@ -66,6 +85,7 @@ def _candidates(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
         # expiry date, however many lots share it (the calendar clear-out 积分清零 is one date)
         soonest = (
             Lot.objects.filter(
+                within("account__member"),
                 account__point_type__code=POINTS,
                 account__member__status=active,
                 remaining__gt=0,
@@ -77,14 +97,18 @@ def _candidates(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
             .order_by()
             .values_list("account__member_id", "first")
         )
+        days_of: dict[datetime.datetime, str] = {}  # a few instants, shared by many (the clear-out)
         for member_id, first in soonest.iterator(CHUNK):
-            yield Arrival(member_id, _day(first))
+            if first not in days_of:
+                days_of[first] = _day(first)
+            yield Arrival(member_id, days_of[first])
     elif journey.trigger == Trigger.BIRTHDAY:
-        yield from _birthdays(journey, now)
+        yield from _birthdays(journey, within("pk"), now)
     elif journey.trigger == Trigger.TIER_REVIEW:
-        yield from _reviews(journey, now)
+        yield from _reviews(journey, within("member"), now)
     elif journey.trigger == Trigger.COUPON_EXPIRING:
         coupons = Coupon.objects.filter(
+            within("member"),
             status=Coupon.Status.ISSUED,
             valid_until__gt=now,
             valid_until__lte=now + days,
@@ -94,7 +118,7 @@ def _candidates(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
             yield Arrival(member_id, f"coupon:{pk}", pk)
 
 
-def _birthdays(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
+def _birthdays(journey: Journey, within: Q, now: datetime.datetime) -> Iterator[Arrival]:
     """Birthdays from today to ``days`` ahead; 29 February is kept on the 28th in other years."""
     today = timezone.localdate(now)
     dates = [today + datetime.timedelta(days=n) for n in range((journey.days or 0) + 1)]
@@ -103,8 +127,8 @@ def _birthdays(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
         match |= Q(birthday__month=day.month, birthday__day=day.day)
         if (day.month, day.day) == (2, 28) and not _leap(day.year):
             match |= Q(birthday__month=2, birthday__day=29)
-    members = Member.objects.filter(match, status=Member.Status.ACTIVE, birthday__isnull=False)
-    for member_id, birthday in members.values_list("pk", "birthday").iterator(CHUNK):
+    born = Member.objects.filter(within, match, status=Member.Status.ACTIVE, birthday__isnull=False)
+    for member_id, birthday in born.values_list("pk", "birthday").iterator(CHUNK):
         assert birthday is not None  # filtered
         year = next(d.year for d in dates if _falls_on(birthday, d))
         yield Arrival(member_id, f"birthday:{year}")
@@ -122,7 +146,7 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _reviews(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
+def _reviews(journey: Journey, within: Q, now: datetime.datetime) -> Iterator[Arrival]:
     """Members whose earned tier is reviewed within ``days`` and who, with what they have earned
     so far, would not keep it (the entry tier cannot be lost)."""
     policy = TierPolicy.current()
@@ -133,6 +157,7 @@ def _reviews(journey: Journey, now: datetime.datetime) -> Iterator[Arrival]:
     statuses = (
         MemberTier.objects.annotate(review_at=review_at)
         .filter(
+            within,
             review_at__gt=now,
             review_at__lte=now + datetime.timedelta(days=journey.days or 0),
             member__status=Member.Status.ACTIVE,
@@ -154,11 +179,6 @@ def arrivals(journey: Journey, now: datetime.datetime | None = None) -> list[Arr
     found: dict[int, Arrival] = {}
     for arrival in _candidates(journey, now):
         found.setdefault(arrival.member_id, arrival)
-    if journey.segment_id and journey.trigger != Trigger.SEGMENT:
-        assert journey.segment is not None
-        # the segment's members read once (a segment evaluates in one query, whatever its size)
-        allowed = set(segment_members(journey.segment, now=now).values_list("pk", flat=True).iterator(CHUNK))
-        found = {pk: a for pk, a in found.items() if pk in allowed}
     member_ids = list(found)
     for start in range(0, len(member_ids), CHUNK):
         chunk = member_ids[start : start + CHUNK]

@@ -1,4 +1,5 @@
-"""``bulk_insert``: ``bulk_create`` for the few tables an import writes a row per row into.
+"""``bulk_insert``: ``bulk_create`` for the few tables a job writes a row per row into (an
+import's lines, entries and lots; a journey's messages and entries).
 
 Django's ``bulk_create`` on PostgreSQL builds one INSERT … RETURNING id whose every value is
 prepared, bound and quoted in Python; for the import's award lines, entries and lots that is
@@ -6,6 +7,9 @@ most of the job's time. ``bulk_insert`` takes the ids from the table's sequence 
 and sends the rows with COPY, whose values psycopg writes in C. The rows, the ids on the objects
 and the constraints checked are the same; like ``bulk_create`` it sends no signals and calls
 no ``save()``. Other databases (SQLite for ``make run``) get ``bulk_create``.
+
+``bulk_insert_new`` is the same for rows a unique constraint may already hold (skipped, and
+counted out); ``bulk_set`` writes chosen fields of existing rows, each row its own values.
 """
 
 from __future__ import annotations
@@ -79,6 +83,46 @@ def bulk_insert(objs: Sequence[M]) -> Sequence[M]:
     for obj in objs:
         obj._state.adding, obj._state.db = False, alias
     return objs
+
+
+def bulk_insert_new(objs: Sequence[models.Model]) -> int:
+    """Insert the instances a unique constraint does not already hold; returns how many went in
+    (``bulk_create(ignore_conflicts=True)`` cannot say, and prepares each value in Python). On
+    PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
+    Primary keys are not set on the objects."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    manager = model._default_manager.using(alias)
+    if connection.vendor != "postgresql":
+        with transaction.atomic(using=alias):
+            before = manager.count()  # the demo's SQLite: small tables
+            manager.bulk_create(objs, ignore_conflicts=True)
+            return manager.count() - before
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk]
+    _table, _columns, getters = _plan(model, alias)
+    getters = [get for f, get in zip(model._meta.concrete_fields, getters, strict=True) if f in fields]
+    table, name = quote(model._meta.db_table), quote(f"bulk_new_{model._meta.db_table}")
+    scratch = f"pg_temp.{name}"  # DROP … IF EXISTS must never find a real table
+    columns = ", ".join(quote(field.column) for field in fields)
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {scratch}")  # one of an earlier call in this transaction
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} FROM {table} LIMIT 0"
+        )
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy,
+        ):
+            for obj in objs:
+                copy.write_row([get(obj) for get in getters])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {scratch} ON CONFLICT DO NOTHING"
+        )
+        return cursor.rowcount
 
 
 @functools.cache

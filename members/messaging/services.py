@@ -7,8 +7,9 @@ hours. A message that fails a check is kept as "not sent" with its reason. Queue
 idempotent by key (a journey run twice queues nothing new).
 
 ``messages_send_due`` is the workers' loop: claim due rows (SKIP LOCKED, so workers never take
-the same row), send each in its own transaction that also marks it sent, retry temporary
-failures with exponential backoff. A worker killed mid-send leaves its rows "sending"; after
+the same row), send each in its own transaction that also marks it sent (a provider that only
+writes this database, such as the recording one, gets the batch in one transaction), retry
+temporary failures with exponential backoff. A worker killed mid-send leaves its rows "sending"; after
 ``LEASE`` they are due again. With the recording provider the record and the mark are one
 transaction, so every message is recorded exactly once whatever is killed when. A channel with a
 rate (MESSAGING_RATES) takes a send slot shared by all workers first (``rates.rate_take``); a
@@ -25,10 +26,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
+from config.common.bulk import bulk_insert, bulk_set
 from config.common.outbox import backoff
 from members.messaging.models import CONSENT_OF, Channel, Kind, Message, MessagingSettings, Template
-from members.messaging.providers import ProviderError, provider_for
+from members.messaging.providers import LocalProvider, ProviderError, provider_for
 from members.messaging.rates import rate_take
 from members.models import Identity, Member
 
@@ -70,10 +73,11 @@ def quiet_end(moment: datetime.datetime, settings: MessagingSettings) -> datetim
 
 
 def addresses(members: Sequence[Member], channel: str) -> dict[int, str]:
-    """Each member's address on ``channel`` (absent: none). WeChat: the member's OpenID (the
-    first recorded, for the brand's app)."""
-    if channel == Channel.SMS:
-        return {m.pk: str(m.mobile) for m in members if m.mobile}
+    """Each member's address on ``channel`` (absent: none). SMS: the number in E.164; WeChat: the
+    member's OpenID (the first recorded, for the brand's app)."""
+    if channel == Channel.SMS:  # +8613912345678: what gateways take (str() is the admin's spaced form)
+        numbers = {m.pk: m.mobile for m in members if isinstance(m.mobile, PhoneNumber)}  # not None, not ""
+        return {pk: n.as_e164 if n.country_code else n.raw_input for pk, n in numbers.items()}
     if channel == Channel.EMAIL:
         return {m.pk: m.email for m in members if m.email}
     if channel == Channel.WECHAT:
@@ -108,18 +112,25 @@ def _sent_so_far(member_ids: list[int], now: datetime.datetime) -> dict[int, tup
     return {row["member_id"]: (row["day"], row["week"]) for row in rows}
 
 
-def messages_queue(outgoing: Sequence[Outgoing], *, now: datetime.datetime | None = None) -> list[Message]:
+def messages_queue(
+    outgoing: Sequence[Outgoing], *, now: datetime.datetime | None = None, locked: bool = False
+) -> list[Message]:
     """Queue ``outgoing`` (a message per item, in order); an item whose key was queued before
     returns that message and queues nothing. The members are locked (in primary-key order) so
-    two causes queueing for one member at once count each other against the caps."""
+    two causes queueing for one member at once count each other against the caps, and read
+    under the lock (a consent withdrawn a moment ago is seen). ``locked``: the caller already
+    holds the members' locks in this transaction and read the items' members under them."""
     now = now or timezone.now()
     settings = MessagingSettings.current()
     keys = [o.key for o in outgoing]
     with transaction.atomic():
         member_ids = sorted({o.member.pk for o in outgoing})
-        members = {
-            m.pk: m for m in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk")
-        }
+        if locked:
+            members = {o.member.pk: o.member for o in outgoing}
+        else:
+            members = {
+                m.pk: m for m in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk")
+            }
         existing = {m.key: m for m in Message.objects.filter(key__in=keys)}
         counts = {pk: list(c) for pk, c in _sent_so_far(member_ids, now).items()}
         by_channel: dict[str, dict[int, str]] = {}
@@ -157,7 +168,7 @@ def messages_queue(outgoing: Sequence[Outgoing], *, now: datetime.datetime | Non
             existing[item.key] = message
             new.append(message)
         # a key queued meanwhile by another transaction is seen above: both lock the member first
-        Message.objects.bulk_create(new)
+        bulk_insert(new)
     if any(m.status == Message.Status.QUEUED for m in new):
         transaction.on_commit(_kick)
     return [existing[k] for k in keys]
@@ -280,6 +291,34 @@ def message_send(
         return message.status
 
 
+def messages_send_local(
+    message_ids: list[int], provider: LocalProvider, *, now: datetime.datetime | None = None
+) -> int:
+    """Send claimed messages of one channel whose provider only writes this database, all in one
+    transaction: the records and the marks commit together, as one message's do in
+    ``message_send`` (a worker killed half-way recorded none of them; they are claimed again
+    after the lease). Returns how many were sent."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        messages = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=message_ids, status=Message.Status.SENDING)  # not released meanwhile
+            .order_by("pk")
+        )
+        later = quiet_end(now, MessagingSettings.current())
+        waiting = [m for m in messages if later and m.kind == Kind.MARKETING]
+        if waiting:  # retries that fell into quiet hours wait for the morning
+            Message.objects.filter(pk__in=[m.pk for m in waiting]).update(
+                status=Message.Status.QUEUED, send_after=later, claimed_at=None
+            )
+            messages = [m for m in messages if m not in waiting]
+        for message, ref in zip(messages, provider.send_many(messages), strict=True):
+            message.status, message.sent_at, message.provider_ref = Message.Status.SENT, now, ref[:64]
+            message.attempts, message.last_error, message.claimed_at = message.attempts + 1, "", None
+        bulk_set(messages, ["status", "sent_at", "provider_ref", "attempts", "last_error", "claimed_at"])
+    return len(messages)
+
+
 def messages_send_due(
     *, batch: int = 200, seconds: float = 50.0, now: datetime.datetime | None = None
 ) -> int:
@@ -294,7 +333,13 @@ def messages_send_due(
         if not ids:
             break
         channels = dict(Message.objects.filter(pk__in=ids).values_list("pk", "channel"))
-        rates = {channel: provider_for(channel).rate_per_second for channel in set(channels.values())}
+        providers = {channel: provider_for(channel) for channel in set(channels.values())}
+        rates = {channel: provider.rate_per_second for channel, provider in providers.items()}
+        for channel, provider in providers.items():
+            if isinstance(provider, LocalProvider) and not rates[channel]:
+                local = [pk for pk in ids if channels[pk] == channel]
+                sent += messages_send_local(local, provider, now=now)
+                ids = [pk for pk in ids if channels[pk] != channel]
         throttled: set[str] = set()  # got no slot in this batch: the rest of the batch does not wait
         put_back = 0
         for message_id in ids:
@@ -307,7 +352,7 @@ def messages_send_due(
                     continue
             if message_send(message_id, now=now, wait=None) == Message.Status.SENT:
                 sent += 1
-        if put_back == len(ids):
+        if ids and put_back == len(ids):
             break  # all at their channels' rates: the next round (beat, or the next commit) retries
     return sent
 

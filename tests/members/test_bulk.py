@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.common.bulk import SMALL, bulk_insert, bulk_set
+from config.common.bulk import SMALL, bulk_insert, bulk_insert_new, bulk_set
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.models import Channel, Store
 from members.purchases.models import Purchase
@@ -81,6 +81,26 @@ def test_bulk_insert_checks_constraints_and_leaves_nothing_behind():
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert(purchases(member, store, "C-"))  # the same receipts again
     assert len(stored("C-")) == SMALL + 2
+
+
+def test_bulk_insert_new_skips_rows_already_held_and_counts_the_rest():
+    member, store = MemberFactory(), Store.objects.create(code="S1", name="一号店")
+    bulk_insert(purchases(member, store, "A-", n=3))  # A-0 … A-2 are there
+    batch = purchases(member, store, "A-", n=SMALL + 2)  # A-0 … A-9: seven new
+    assert bulk_insert_new(batch) == SMALL + 2 - 3
+    assert bulk_insert_new(batch) == 0  # all held now: nothing twice
+    assert stored("A-") == stored_like(purchases(member, store, "A-", n=SMALL + 2))
+    assert Purchase.objects.filter(order_number__startswith="A-").count() == SMALL + 2
+
+
+def stored_like(made: list[Purchase]) -> list[tuple]:
+    Purchase.objects.bulk_create([_renamed(p, "Z-") for p in made])
+    return stored("Z-")
+
+
+def _renamed(purchase: Purchase, prefix: str) -> Purchase:
+    purchase.order_number = prefix + purchase.order_number.split("-", 1)[1]
+    return purchase
 
 
 def test_bulk_set_writes_the_named_fields_of_each_row_only():

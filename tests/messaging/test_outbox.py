@@ -42,7 +42,8 @@ def test_consent_is_needed_for_marketing_on_its_channel(alice):
     # a service notice (a code, a receipt) needs no marketing consent; the inbox never does
     assert message_queue(out(alice, "code", Channel.EMAIL, Kind.SERVICE), now=NOON).status == "queued"
     assert message_queue(out(alice, "inbox", Channel.INBOX), now=NOON).status == "queued"
-    assert Message.objects.get(key="sms").recipient == str(alice.mobile)
+    recipient = Message.objects.get(key="sms").recipient
+    assert recipient == alice.mobile.as_e164 and recipient.startswith("+86139") and " " not in recipient
 
 
 def test_inactive_members_and_missing_addresses_get_nothing(alice):
@@ -139,3 +140,30 @@ def test_a_claim_left_by_a_dead_worker_is_sent_after_the_lease(alice):
     )
     assert messages_send_due() == 1
     assert RecordedMessage.objects.filter(message=message).count() == 1
+
+
+def test_a_batch_to_the_recording_provider_is_recorded_whole_or_not_at_all(alice, monkeypatch):
+    """The recording provider (and the inbox) only write this database: a worker records its
+    whole claimed batch and marks it sent in one transaction. Dying between the two records
+    nothing; after the lease the batch is sent, each message once."""
+    for key in ("a", "b", "c"):
+        message_queue(out(alice, key, kind=Kind.SERVICE), now=NOON)
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr("members.messaging.services.bulk_set", die)  # after the records, before the marks
+    with pytest.raises(SystemExit):
+        messages_send_due(now=NOON)
+    assert RecordedMessage.objects.count() == 0
+    assert set(Message.objects.values_list("status", flat=True)) == {"sending"}
+    monkeypatch.undo()
+    assert messages_send_due(now=NOON) == 0  # still within the dead worker's lease
+    later = NOON + datetime.timedelta(minutes=6)
+    assert messages_send_due(now=later) == 3
+    assert sorted(RecordedMessage.objects.values_list("body", flat=True)) == ["您好 a", "您好 b", "您好 c"]
+    sent = Message.objects.all()
+    assert {(m.status, m.attempts, m.sent_at) for m in sent} == {("sent", 1, later)}
+    assert sorted(m.provider_ref for m in sent) == sorted(
+        f"recorded-{pk}" for pk in RecordedMessage.objects.values_list("pk", flat=True)
+    )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from points.models import Account, Lot
-from points.selectors import account_history, points_expiring, points_liability
+from points.selectors import account_history, next_expiries, points_expiring, points_liability
 from points.services import lots_activate_due, lots_expire_due, points_earn, points_spend
 from tests.points.conftest import T0, days, key
 
@@ -40,6 +42,30 @@ def test_points_expiring_within_n_days_per_member(alice, bob, points_type):
         for r in points_expiring(point_type=points_type, within_days=60, now=T0 + days(25))
     }
     assert later == {alice.pk: 50, bob.pk: 5}
+
+
+def test_next_expiry_adds_up_the_lots_of_the_soonest_last_valid_day(alice, bob):
+    def local(*args):
+        return timezone.make_aware(datetime.datetime(*args))
+
+    expiries = [
+        (100, local(2027, 1, 1, 0, 0)),  # from 1 Jan 00:00: valid through 31 Dec
+        (50, local(2026, 12, 31, 18, 0)),  # the soonest: also through 31 Dec
+        (30, local(2027, 1, 1, 9, 0)),  # valid through 1 Jan: the next day, not counted
+        (20, local(2026, 3, 20, 0, 0)),  # already expired on the day asked
+    ]
+    for amount, expires_at in expiries:
+        Lot.objects.filter(pk=earn(alice, amount).lots.get().pk).update(expires_at=expires_at)
+    spent = earn(alice, 40).lots.get()  # expires first, but nothing is left of it
+    Lot.objects.filter(pk=spent.pk).update(expires_at=local(2026, 12, 1), remaining=0)
+    earn(bob, 7)  # another account: its own figures
+    accounts = {a.member_id: a.pk for a in Account.objects.filter(point_type__code="points")}
+    found = next_expiries([accounts[alice.pk], accounts[bob.pk]], now=T0 + days(30))
+    assert (found[accounts[alice.pk]].points, found[accounts[alice.pk]].last_day) == (
+        150, datetime.date(2026, 12, 31),
+    )  # fmt: skip
+    assert found[accounts[alice.pk]].expires_at == local(2026, 12, 31, 18, 0)
+    assert found[accounts[bob.pk]].points == 7
 
 
 def test_liability_by_expiry_month_and_breakage_from_history(alice, points_type):

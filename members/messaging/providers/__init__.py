@@ -11,18 +11,21 @@ The real channels: ``sms`` (``sms.SignedHttpSmsProvider``, a signed HTTP gateway
 (``wechat.WeChatSubscribeProvider``: subscribe or template messages to the member's OpenID) and
 ``email`` (``email.EmailProvider``: Django's email backend). Each raises ``ProviderError`` saying
 whether a retry can help. ``MESSAGING_RATES`` gives a channel's sends a second, kept across all
-workers (``members/messaging/rates.py``).
+workers (``members/messaging/rates.py``). The recording provider and the inbox write only this
+database (``LocalProvider``): workers send their messages a batch per transaction.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.common.bulk import bulk_insert
 from members.messaging.models import Channel, Message, RecordedMessage
 
 
@@ -44,22 +47,40 @@ class Provider(Protocol):
         """Send (or record) ``message``; returns the provider's reference for it."""
 
 
+@runtime_checkable
+class LocalProvider(Provider, Protocol):
+    """A provider that only writes this database (nothing leaves it): the workers send its
+    messages a batch at a time, the batch's records and marks in one transaction."""
+
+    def send_many(self, messages: Sequence[Message]) -> list[str]:
+        """``send`` for each of ``messages``, in order."""
+
+
 class RecordingProvider:
     """Sends nothing: keeps the message as it would have gone out."""
 
     rate_per_second = 0.0
 
     def send(self, message: Message) -> str:
-        recorded = RecordedMessage.objects.create(
-            message=message,
-            channel=message.channel,
-            recipient=message.recipient,
-            subject=message.subject,
-            body=message.body,
-            recorded_at=timezone.now(),
-            worker=f"{os.uname().nodename}:{os.getpid()}",
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: Sequence[Message]) -> list[str]:
+        now, worker = timezone.now(), f"{os.uname().nodename}:{os.getpid()}"
+        recorded = bulk_insert(
+            [
+                RecordedMessage(
+                    message=message,
+                    channel=message.channel,
+                    recipient=message.recipient,
+                    subject=message.subject,
+                    body=message.body,
+                    recorded_at=now,
+                    worker=worker,
+                )
+                for message in messages
+            ]
         )
-        return f"recorded-{recorded.pk}"
+        return [f"recorded-{r.pk}" for r in recorded]
 
 
 class InboxProvider:
@@ -69,6 +90,9 @@ class InboxProvider:
 
     def send(self, message: Message) -> str:
         return "inbox"
+
+    def send_many(self, messages: Sequence[Message]) -> list[str]:
+        return ["inbox"] * len(messages)
 
 
 _PROVIDERS = {
