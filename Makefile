@@ -61,7 +61,11 @@ run: venv
 # One throwaway PostgreSQL cluster (tests/pgcluster.py) serves all three steps. PYTEST_ARGS
 # reaches pytest as "$@", so its shell quoting survives: PYTEST_ARGS="-k 'a or b'".
 # The browser tests need Debian's chromium: installed when missing as root, else they skip.
-PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run && $(PY) -m pytest "$$@"
+# pytest-xdist runs a test process per core (TEST_WORKERS=1: one), each with its own database;
+# a file's tests stay together in one process, so its module fixtures are built once.
+TEST_WORKERS ?= auto
+PG_STEPS := $(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run \
+  && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile "$$@"
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

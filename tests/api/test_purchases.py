@@ -367,7 +367,8 @@ def test_another_partners_order_cannot_be_refunded(partner_a, partner_b, member_
 
 def test_an_event_earns_its_behaviour_rule_once(partner_a, partner_b, member_a):
     sign_in = EventType.objects.get(code="daily_sign_in")
-    BehaviourRule.objects.create(event_type=sign_in, point_type_id=1, amount=5, cap=1, cap_period="ever")
+    points = PointType.objects.get(code="points")
+    BehaviourRule.objects.create(event_type=sign_in, point_type=points, amount=5, cap=1, cap_period="ever")
     event = {"member_number": member_a.member_number, "event_type": "daily_sign_in", "key": "signin:1",
              "occurred_at": WHEN, "channel": "wechat_mp"}  # fmt: skip
     first = partner_a.post(EVENTS, event)

@@ -16,6 +16,7 @@ from benefits.models import Coupon
 from campaigns.models import BehaviourRule
 from config.common import bulk
 from members.purchases.models import EventType
+from points.models import PointType
 from tests.api.test_purchases import EVENTS, URL, WHEN, body, served_by
 from tests.api.test_rewards_coupons import member_of
 from tests.benefits import conftest as benefits_fixtures
@@ -53,8 +54,8 @@ def test_a_purchase(partner_a, django_assert_num_queries):
     # 13 savepoints; key, claim, answer stored: 3; record (store, member, order?, purchase, lines): 5;
     # earn (award?, member lock, award? again, tier, award, lines): 6; post (accounts lock, keys,
     # entries, lots, balances): 5; tier (status lock, growth): 2; answer (purchase, lines, accounts,
-    # lot sums x2, point types, tier): 7
-    with django_assert_num_queries(43):  # +2: is anyone subscribed to points.changed, purchase.awarded
+    # next expiries, point types, tier): 6
+    with django_assert_num_queries(42):  # +2: is anyone subscribed to points.changed, purchase.awarded
         posted(partner_a, URL, body(member, order_number="W-1", lines=lines), 201)
 
 
@@ -67,21 +68,22 @@ def test_a_refund(partner_a, django_assert_num_queries):
     # 6 savepoints and 6 releases; key, claim, answer stored: 3; record (purchase, its lock,
     # refund?, refund, purchase's refunded amount): 5; earn (awards? x2, member lock, award, refunded
     # sum, lines x2, award, lines): 9; take back, both point types at once (accounts lock, keys,
-    # lots, reversed sums, entries, lots, allocations, balances): 8; answer (as a purchase's): 6
-    with django_assert_num_queries(44):  # +1: is anyone subscribed to points.changed
+    # lots, reversed sums, entries, lots, allocations, balances): 8; answer (as a purchase's): 5
+    with django_assert_num_queries(43):  # +1: is anyone subscribed to points.changed
         posted(partner_a, f"{URL}W-1/refunds/", {**refund, "refund_number": "R-1"}, 201)
 
 
 def test_an_event(partner_a, django_assert_num_queries):
     sign_in = EventType.objects.get(code="daily_sign_in")
-    BehaviourRule.objects.create(event_type=sign_in, point_type_id=1, amount=5, cap=10, cap_period="ever")
+    points = PointType.objects.get(code="points")
+    BehaviourRule.objects.create(event_type=sign_in, point_type=points, amount=5, cap=10, cap_period="ever")
     member = served_by(partner_a)
     event = {"member_number": member.member_number, "event_type": "daily_sign_in", "occurred_at": WHEN}
     posted(partner_a, EVENTS, {**event, "key": "signin:0"}, 201)
     # 11 savepoints; key, claim, answer stored: 3; record (member, event type, event?, event): 4;
     # earn (award?, member lock, award? again, tier, cap counts x2, award, lines): 8; post (accounts
-    # lock, keys, entries, lots, balances): 5; answer (lines, accounts, lot sums x2, point types): 5
-    with django_assert_num_queries(37):  # +1: is anyone subscribed to points.changed
+    # lock, keys, entries, lots, balances): 5; answer (lines, accounts, next expiries, point types): 4
+    with django_assert_num_queries(36):  # +1: is anyone subscribed to points.changed
         answer = posted(partner_a, EVENTS, {**event, "key": "signin:1"}, 201)
     assert answer["award"]["totals"] == {"points": 5, "growth": 0}
 
@@ -92,8 +94,8 @@ def test_a_reward_redemption(partner_a, voucher, django_assert_num_queries):
     posted(partner_a, redeem, {"member_number": member.member_number}, 201)
     # 9 savepoints; key, claim, answer stored: 3; member, reward: 2; reward lock, redemption by key,
     # point type: 3; spend (account lock, key, lots, entry, lots, allocations, balance): 7; coupon,
-    # redemption, its history row: 3; answer (redemption, accounts, lot sums x2, point types): 5
-    with django_assert_num_queries(34):  # +2: subscribers to points.changed, coupon.issued
+    # redemption, its history row: 3; answer (redemption, accounts, next expiries, point types): 4
+    with django_assert_num_queries(33):  # +2: subscribers to points.changed, coupon.issued
         posted(partner_a, redeem, {"member_number": member.member_number}, 201)
 
 

@@ -14,7 +14,7 @@ from campaigns.earning.previews import purchase_preview
 from campaigns.models import Award, AwardLine, Campaign, Participation
 from members.models import Member
 from members.purchases.services import event_record
-from points.models import Account, Entry
+from points.models import Account, Entry, PointType
 from points.selectors import ledger_problems
 from tests.campaigns.conftest import NOW, buy, campaign, refund
 from tests.factories import MemberFactory
@@ -229,10 +229,11 @@ def test_daily_sign_in_counts_once_a_day_and_reviews_three_a_month(member):
     from campaigns.models import BehaviourRule
     from members.purchases.models import EventType
 
+    points = PointType.objects.get(code="points")
     BehaviourRule.objects.create(event_type=EventType.objects.get(code="daily_sign_in"),
-                                 point_type_id=1, amount=5, cap=1, cap_period="day")  # fmt: skip
+                                 point_type=points, amount=5, cap=1, cap_period="day")  # fmt: skip
     BehaviourRule.objects.create(event_type=EventType.objects.get(code="review"),
-                                 point_type_id=1, amount=20, cap=3, cap_period="month")  # fmt: skip
+                                 point_type=points, amount=20, cap=3, cap_period="month")  # fmt: skip
     for hour in (9, 10):
         event, _ = event_record(member=member, event_type="daily_sign_in", key=f"s{hour}",
                                 occurred_at=local(2026, 11, 10, hour), now=NOW)  # fmt: skip
@@ -309,8 +310,9 @@ def test_registration_event_runs_behaviour_rule_and_registration_campaigns_once(
     from members.purchases.models import EventType
 
     registration = EventType.objects.get(code="registration")
+    points = PointType.objects.get(code="points")
     BehaviourRule.objects.create(
-        event_type=registration, point_type_id=1, amount=50, cap=1, cap_period="ever"
+        event_type=registration, point_type=points, amount=50, cap=1, cap_period="ever"
     )
     welcome = campaign(name="注册礼", trigger=Campaign.Trigger.REGISTRATION, bonus_points=100, growth=10)
     event, _ = event_record(member=member, event_type="registration", key=f"reg:{member.pk}", occurred_at=NOW)
