@@ -9,7 +9,14 @@ import pytest
 from django.db import IntegrityError, connection
 
 from members.messaging.models import Channel, Kind, Message, MessagingSettings, RecordedMessage
-from members.messaging.services import Outgoing, message_queue, message_send, messages_claim
+from members.messaging.providers import RecordingProvider
+from members.messaging.services import (
+    Outgoing,
+    message_queue,
+    message_send,
+    messages_claim,
+    messages_send_local,
+)
 from tests.concurrency import LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
 from tests.messaging.test_outbox import NOON
@@ -76,3 +83,26 @@ def test_a_message_two_workers_hold_is_sent_once(locked: bool):
         assert sorted(results) == ["sent", "sent"]  # the second found it sent and did nothing
     else:
         assert sum(isinstance(r, IntegrityError) for r in results) == 1, results  # sent twice
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_batch_two_workers_hold_is_recorded_once(locked: bool):
+    """The recording provider's batches: a worker slow past its lease and the one that took its
+    batch over record at once; the batch is recorded once, by one of them."""
+    member = MemberFactory(consents={"sms": True})
+    for key in ("a", "b", "c"):
+        message_queue(
+            Outgoing(member=member, channel=Channel.SMS, body=key, key=key, kind=Kind.SERVICE), now=NOON
+        )
+    ids = messages_claim(limit=5, now=NOON)
+    with unless(locked, "members/messaging/services.py::messages_send_local"):
+        results = race(
+            2,
+            lambda i: messages_send_local(ids, RecordingProvider(), now=NOON),
+            meet=r"^SELECT nextval\(pg_get_serial_sequence",  # the records' ids, before their COPY
+        )
+    assert RecordedMessage.objects.count() == 3
+    if locked:
+        assert sorted(results) == [0, 3]  # the second found them sent and did nothing
+    else:
+        assert sum(isinstance(r, IntegrityError) for r in results) == 1, results  # recorded twice
