@@ -101,28 +101,41 @@ def bulk_insert_new(objs: Sequence[models.Model]) -> int:
             before = manager.count()  # the demo's SQLite: small tables
             manager.bulk_create(objs, ignore_conflicts=True)
             return manager.count() - before
-    quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk]
     _table, _columns, getters = _plan(model, alias)
     getters = [get for f, get in zip(model._meta.concrete_fields, getters, strict=True) if f in fields]
-    table, name = quote(model._meta.db_table), quote(f"bulk_new_{model._meta.db_table}")
-    scratch = f"pg_temp.{name}"  # DROP … IF EXISTS must never find a real table
-    columns = ", ".join(quote(field.column) for field in fields)
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {scratch}")  # one of an earlier call in this transaction
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} FROM {table} LIMIT 0"
-        )
-        with (
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy,
-        ):
-            for obj in objs:
-                copy.write_row([get(obj) for get in getters])
+        table, scratch, columns = _scratch(cursor, "bulk_new", fields, getters, objs)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {scratch} ON CONFLICT DO NOTHING"
         )
         return cursor.rowcount
+
+
+def _scratch(
+    cursor: Any,
+    prefix: str,
+    fields: Sequence[models.Field],
+    getters: Sequence[Callable[[Any], Any]],
+    objs: Sequence[models.Model],
+) -> tuple[str, str, str]:
+    """A temporary table (dropped at commit) of the model's ``fields``, filled with ``objs`` by
+    COPY; returns the model's table, the scratch table and the columns, quoted."""
+    connection = cursor.db
+    quote = connection.ops.quote_name
+    model = type(objs[0])
+    table, name = quote(model._meta.db_table), quote(f"{prefix}_{model._meta.db_table}")
+    scratch = f"pg_temp.{name}"  # DROP … IF EXISTS must never find a real table
+    columns = ", ".join(quote(field.column) for field in fields)
+    cursor.execute(f"DROP TABLE IF EXISTS {scratch}")  # one of an earlier call in this transaction
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} FROM {table} LIMIT 0")
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objs:
+            copy.write_row([get(obj) for get in getters])
+    return table, scratch, columns
 
 
 @functools.cache
@@ -188,9 +201,6 @@ def bulk_set(objs: Sequence[M], names: Sequence[str]) -> None:
         return
     fields = [model._meta.pk, *(_column(model, name) for name in names)]
     quote = connection.ops.quote_name
-    table, name = quote(model._meta.db_table), quote(f"bulk_set_{model._meta.db_table}")
-    scratch = f"pg_temp.{name}"  # DROP … IF EXISTS must never find a real table
-    columns = ", ".join(quote(field.column) for field in fields)
     getters: list[Callable[[Any], Any]] = [
         attrgetter(field.attname)
         if isinstance(field, RAW) and not _prepares(field)
@@ -198,16 +208,7 @@ def bulk_set(objs: Sequence[M], names: Sequence[str]) -> None:
         for field in fields
     ]
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {scratch}")  # one of an earlier call in this transaction
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS SELECT {columns} FROM {table} LIMIT 0"
-        )
-        with (
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN") as copy,
-        ):
-            for obj in objs:
-                copy.write_row([get(obj) for get in getters])
+        table, scratch, _columns = _scratch(cursor, "bulk_set", fields, getters, objs)
         pk = quote(model._meta.pk.column)
         assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields[1:])
         cursor.execute(f"UPDATE {table} t SET {assignments} FROM {scratch} s WHERE t.{pk} = s.{pk}")
