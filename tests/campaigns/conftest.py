@@ -17,6 +17,13 @@ NOW = local(2026, 11, 11, 20, 0)
 
 
 @pytest.fixture
+def en(client):
+    """Pages in English, so assertions do not depend on the zh-hans catalogue."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
 def author(make_user):
     from config.common.roles import Role
 
