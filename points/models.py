@@ -244,7 +244,14 @@ class Lot(models.Model):
                 include=["remaining"],
             ),
             models.Index(fields=["available_at"], name="lot_pending_due", condition=Q(status="pending")),
-            models.Index(fields=["expires_at"], name="lot_expiry_due", condition=Q(remaining__gt=0)),
+            # what expires in a window, per account: the expiry job and segments on expiring points
+            # read it from the index alone
+            models.Index(
+                fields=["expires_at"],
+                name="lot_expiry_due",
+                condition=Q(remaining__gt=0),
+                include=["account", "remaining"],
+            ),
             models.Index(fields=["account", "source", "source_ref"], name="lot_by_source"),
         ]
 

@@ -11,6 +11,11 @@ count written by hand in SQL, as a ratio; median of --repeat runs each, warm. Fo
 segment the naive form (``NOT IN`` a subquery, what ``~Q(pk__in=...)`` gives) is timed too: it is
 why every negated condition is ``NOT EXISTS``. The budget: a segment of about 100,000 members
 counted in ≤ 5 s.
+
+The planner's settings are printed: the sums over a window are read from covering indexes in
+member order, which PostgreSQL prefers over a hash that spills only when random reads are priced
+as on SSD (``random_page_cost = 1.1``, README "Production configuration"); try both with
+``PGOPTIONS="-c random_page_cost=1.1"``.
 """
 
 from __future__ import annotations
@@ -149,7 +154,8 @@ def main() -> None:
         say("scoring the members")
         members_score()
     sql("ANALYZE")
-    print(f"{Member.objects.count():,} members\n")
+    cost, jit = sql("SELECT current_setting('random_page_cost'), current_setting('jit')")[0]
+    print(f"{Member.objects.count():,} members; PostgreSQL random_page_cost={cost}, jit={jit}\n")
     now = timezone.now()
     entry = Tier.objects.get(rank=0)
     params = {"now": now, "entry": entry.pk}
