@@ -84,7 +84,7 @@ def next_expiries(account_ids: list[int], *, now: datetime.datetime | None = Non
     now = now or timezone.now()
     tick = datetime.timedelta(microseconds=1)  # expired from 00:00 = valid through the day before
     by_day = (
-        Lot.objects.filter(account_id__in=account_ids, remaining__gt=0, expires_at__gt=now)
+        Lot.objects.filter(account_id__any=account_ids, remaining__gt=0, expires_at__gt=now)
         .annotate(day=TruncDate(F("expires_at") - tick, tzinfo=timezone.get_current_timezone()))
         .values("account_id", "day")
         .annotate(first=Min("expires_at"), points=Sum("remaining"))

@@ -59,7 +59,7 @@ def member_values(
     }
     balances: dict[int, int] = {}
     if wanted & {"points", "expiring_points", "expiring_date", "reward", "reward_points"}:
-        rows = Account.objects.filter(member_id__in=ids, point_type__code=POINTS).values_list(
+        rows = Account.objects.filter(member_id__any=ids, point_type__code=POINTS).values_list(
             "member_id", "pk", "available"
         )
         accounts = {member_id: pk for member_id, pk, _available in rows}
@@ -113,7 +113,7 @@ def _add_coupons(
     missing = [pk for pk in ids if pk not in found]
     if missing:
         for coupon in (
-            Coupon.objects.filter(member_id__in=missing, status=Coupon.Status.ISSUED, valid_until__gt=now)
+            Coupon.objects.filter(member_id__any=missing, status=Coupon.Status.ISSUED, valid_until__gt=now)
             .select_related("benefit")
             .order_by("member_id", "valid_until", "pk")
         ):

@@ -258,7 +258,11 @@ class JourneyEntry(models.Model):
         ENDED = "ended", _("Journey ended")
 
     journey = models.ForeignKey(
-        Journey, verbose_name=_("journey"), on_delete=models.PROTECT, related_name="entries"
+        Journey,
+        verbose_name=_("journey"),
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,  # journey_entry_member leads with the journey
     )
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
     occurrence = models.CharField(_("occurrence"), max_length=40, blank=True)

@@ -32,7 +32,7 @@ from campaigns.segments.selectors import segment_members
 from campaigns.services import lifecycle_due
 from config.common.bulk import bulk_insert_new, bulk_set
 from members.messaging.rendering import placeholders, render
-from members.messaging.services import Outgoing, messages_queue
+from members.messaging.services import Outgoing, members_for_messages, messages_queue
 from members.models import Member
 from members.purchases.models import Purchase
 from members.tagging import tag_members
@@ -82,6 +82,7 @@ def journeys_advance(*, now: datetime.datetime | None = None, chunk: int = CHUNK
     """Move every due entry of live journeys on, until none is due; returns how many moved."""
     now = now or timezone.now()
     moved = 0
+    journeys: dict[int, Journey] = {}  # with their steps: read once a run, not once a chunk
     while True:
         with transaction.atomic():
             entries = list(
@@ -92,23 +93,28 @@ def journeys_advance(*, now: datetime.datetime | None = None, chunk: int = CHUNK
             )
             if not entries:
                 return moved
-            _advance(entries, now)
+            _advance(entries, journeys, now)
             moved += len(entries)
 
 
-def _advance(entries: list[JourneyEntry], now: datetime.datetime) -> None:
+def _advance(entries: list[JourneyEntry], journeys: dict[int, Journey], now: datetime.datetime) -> None:
+    """Move ``entries`` on as far as they go now. ``journeys``: those read so far (with their
+    steps), added to when an entry is of another."""
     members = {
         m.pk: m
-        for m in Member.objects.select_for_update()
-        .filter(pk__in=sorted({e.member_id for e in entries}))
-        .order_by("pk")
-    }
-    journeys = {
-        j.pk: j
-        for j in Journey.objects.filter(pk__in={e.journey_id for e in entries}).prefetch_related(
-            "steps__template", "steps__benefit", "steps__point_type", "steps__tag", "steps__segment"
+        for m in members_for_messages(
+            Member.objects.select_for_update()
+            .filter(pk__any=sorted({e.member_id for e in entries}))
+            .order_by("pk")
         )
     }
+    if unread := {e.journey_id for e in entries} - journeys.keys():
+        journeys.update(
+            (j.pk, j)
+            for j in Journey.objects.filter(pk__in=unread).prefetch_related(
+                "steps__template", "steps__benefit", "steps__point_type", "steps__tag", "steps__segment"
+            )
+        )
     steps = {pk: list(j.steps.all()) for pk, j in journeys.items()}
     pending = _exits(entries, members, journeys, now)
     while pending:
@@ -145,7 +151,7 @@ def _exits(
     if buyers:
         purchases = (
             Purchase.objects.filter(
-                member_id__in={e.member_id for e in buyers.values()},
+                member_id__any={e.member_id for e in buyers.values()},
                 occurred_at__gte=min(e.entered_at for e in buyers.values()),
             )
             .exclude(status=Purchase.Status.REFUNDED)
@@ -189,7 +195,7 @@ def _perform(
         assert step.segment is not None
         inside = set(
             segment_members(step.segment, now=now)
-            .filter(pk__in=[e.member_id for e in batch])
+            .filter(pk__any=[e.member_id for e in batch])
             .values_list("pk", flat=True)
         )
         _finish([e for e in batch if e.member_id not in inside], S.EXITED, JourneyEntry.Exit.CONDITION, now)

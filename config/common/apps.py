@@ -9,4 +9,5 @@ class CommonConfig(AppConfig):
     label = "common"
 
     def ready(self) -> None:
-        from config.common import admin_auth  # noqa: F401  (registers users and roles)
+        # registering: users and roles in the admin; the field__any lookup
+        from config.common import admin_auth, lookups  # noqa: F401

@@ -141,7 +141,13 @@ class Message(models.Model):
         WEEKLY_CAP = "weekly_cap", _("Weekly cap reached")
         INACTIVE = "inactive", _("Member not active")
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # message_member_time leads with the member
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     kind = models.CharField(
         _("kind"),

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
@@ -72,12 +73,32 @@ def quiet_end(moment: datetime.datetime, settings: MessagingSettings) -> datetim
     return timezone.make_aware(datetime.datetime.combine(day, end), local.tzinfo)
 
 
+#: The mobile as stored, as text: E.164 already (``members.phones`` normalises every number
+#: before it is saved), while turning each into a PhoneNumber is most of reading a member.
+SMS_ADDRESS = "sms_address"
+_UNREAD = object()
+
+
+def members_for_messages(members: QuerySet[Member]) -> QuerySet[Member]:
+    """``members`` read for queueing messages: the mobile as its stored text (``addresses``)."""
+    return members.defer("mobile").annotate(**{SMS_ADDRESS: Cast("mobile", CharField())})
+
+
+def _sms_address(member: Member) -> str:
+    stored = member.__dict__.get(SMS_ADDRESS, _UNREAD)
+    if stored is not _UNREAD:
+        return stored or ""
+    number = member.mobile
+    if not isinstance(number, PhoneNumber):  # None or ""
+        return ""
+    return number.as_e164 if number.country_code else number.raw_input
+
+
 def addresses(members: Sequence[Member], channel: str) -> dict[int, str]:
     """Each member's address on ``channel`` (absent: none). SMS: the number in E.164; WeChat: the
     member's OpenID (the first recorded, for the brand's app)."""
     if channel == Channel.SMS:  # +8613912345678: what gateways take (str() is the admin's spaced form)
-        numbers = {m.pk: m.mobile for m in members if isinstance(m.mobile, PhoneNumber)}  # not None, not ""
-        return {pk: n.as_e164 if n.country_code else n.raw_input for pk, n in numbers.items()}
+        return {m.pk: number for m in members if (number := _sms_address(m))}
     if channel == Channel.EMAIL:
         return {m.pk: m.email for m in members if m.email}
     if channel == Channel.WECHAT:
@@ -103,7 +124,7 @@ def _sent_so_far(member_ids: list[int], now: datetime.datetime) -> dict[int, tup
     week = today - datetime.timedelta(days=today.weekday())
     rows = (
         Message.objects.filter(
-            member_id__in=member_ids, kind=Kind.MARKETING, status__in=_COUNTED, created_at__gte=week
+            member_id__any=member_ids, kind=Kind.MARKETING, status__in=_COUNTED, created_at__gte=week
         )
         .values("member_id")
         .annotate(week=Count("pk"), day=Count("pk", filter=Q(created_at__gte=today)))
@@ -128,10 +149,9 @@ def messages_queue(
         if locked:
             members = {o.member.pk: o.member for o in outgoing}
         else:
-            members = {
-                m.pk: m for m in Member.objects.select_for_update().filter(pk__in=member_ids).order_by("pk")
-            }
-        existing = {m.key: m for m in Message.objects.filter(key__in=keys)}
+            locking = Member.objects.select_for_update().filter(pk__any=member_ids).order_by("pk")
+            members = {m.pk: m for m in members_for_messages(locking)}
+        existing = {m.key: m for m in Message.objects.filter(key__any=keys)}
         counts = {pk: list(c) for pk, c in _sent_so_far(member_ids, now).items()}
         by_channel: dict[str, dict[int, str]] = {}
         quiet = quiet_end(now, settings)

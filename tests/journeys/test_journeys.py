@@ -113,6 +113,9 @@ def test_the_expiry_reminder_end_to_end(programme, people):
         "【会员中心】贝贝您好，您有1000积分将于2026-12-30到期，当前可用1000积分，可兑换帆布包。退订回T"
     )
     assert (a.status, b.status) == (Message.Status.QUEUED, Message.Status.QUEUED)
+    assert a.recipient == programme["a"].mobile.as_e164 and a.recipient.startswith(
+        "+86"
+    )  # what gateways take
     assert (c.status, c.reason) == (Message.Status.BLOCKED, Message.Reason.NO_CONSENT)
 
     journeys_run(now=NOW)  # the job again, and the next day: nothing twice
