@@ -95,7 +95,7 @@ def expiring_announce(
     )
     written = 0
     batch: list[Fact] = []
-    for row in list(rows):
+    for row in rows.iterator(chunk_size=chunk):  # a calendar clear-out is most members: not all in memory
         batch.append(
             Fact(
                 row["account__member_id"],

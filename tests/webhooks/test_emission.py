@@ -117,6 +117,8 @@ def test_the_jobs_emit_once_per_lot_batch_and_a_rerun_emits_nothing(brand):
     assert expiring_announce(now=ten_days_before + datetime.timedelta(days=1)) == 0
     (expiring,) = bodies("points.expiring")
     assert expiring["data"]["points"] == 140
+    assert expiring["data"]["expires_on"] == timezone.localdate(expires).isoformat()  # the day they are gone
+    assert timezone.localtime(expires).time() == datetime.time(0)  # (valid through the day before)
 
     lots_expire_due(now=expires)
     lots_expire_due(now=expires + datetime.timedelta(days=1))
