@@ -11,7 +11,9 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 
+from members.imports import runner
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_preview
@@ -70,3 +72,55 @@ def expected_points(data: bytes, rejected: set[int]) -> tuple[int, int, int]:
             share = Decimal(earned[original]) * refunded[original] / paid[original]
             reversed_[original] = int(share.to_integral_value(ROUND_HALF_UP))
     return sum(earned.values()) - sum(reversed_.values()), sales, returns
+
+
+# --- admin pages (tests/imports/test_admin*.py) --------------------------------------------------
+
+UPLOAD = reverse("admin:imports_importrun_upload")
+POS = "pos_receipts_gbk"
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def en(client):
+    """Pages in English, so assertions do not depend on the zh-hans catalogue."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def jobs(monkeypatch):
+    """The job runs inline when the confirmation commits (no thread, no broker)."""
+    started: list[int] = []
+
+    def start(run_id: int) -> None:
+        started.append(run_id)
+        import_run_execute(run_id)
+
+    monkeypatch.setattr(runner, "job_start", start)
+    return started
+
+
+def profile(code: str = POS) -> ImportProfile:
+    return ImportProfile.objects.get(code=code)
+
+
+def run_url(run: ImportRun, name: str = "change") -> str:
+    return reverse(f"admin:imports_importrun_{name}", args=[run.pk])
+
+
+def upload(client, data: bytes, *, code: str = POS, name: str = "pos_receipts_gbk.csv", store=None, **kw):
+    file = io.BytesIO(data)
+    file.name = name
+    payload = {"profile": profile(code).pk, "file": file, "store": store.pk if store else ""}
+    return client.post(UPLOAD, payload, **kw)
+
+
+def confirm(client, run: ImportRun, capture) -> None:
+    with capture(execute=True):
+        response = client.post(run_url(run, "confirm"))
+    assert response.status_code == 302
