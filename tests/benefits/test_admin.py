@@ -1,23 +1,17 @@
-"""Benefits in the admin: the counter's coupon redemption (核销), the coupon list, the rewards
-catalogue, the fulfilment queue, and coupons and redemptions on the member page."""
+"""Benefits in the admin: the counter's coupon redemption (核销), the coupon list, and coupons
+and redemptions on the member page. The rewards catalogue and the fulfilment queue:
+test_admin_rewards.py."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from benefits.admin_redemptions import FulfilmentForm
 from benefits.coupons import coupon_issue
-from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
-from benefits.rewards import reward_redeem
-from points.models import Account
-from points.services import points_earn
+from benefits.models import Benefit, Coupon, Entitlement, Reward
+from tests.benefits.conftest import earn_now, points_of, redeem_reward
 from tests.conftest import login
 from tests.factories import MemberFactory, StoreFactory
 from tiers.models import Tier
@@ -27,15 +21,6 @@ pytestmark = pytest.mark.django_db
 
 REDEEM = reverse("admin:benefits_coupon_redeem")
 COUPONS = reverse("admin:benefits_coupon_changelist")
-QUEUE = reverse("admin:benefits_redemption_changelist")
-_keys = itertools.count()
-
-
-@pytest.fixture
-def en(client):
-    """Pages in English, so assertions do not depend on the zh-hans catalogue."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
 
 
 @pytest.fixture
@@ -49,7 +34,8 @@ def tier_ladder(db) -> dict[str, Tier]:
 
 
 @pytest.fixture
-def voucher(db) -> Benefit:
+def dine_in_voucher(db) -> Benefit:
+    """A coupon's benefit (the conftest's ``voucher`` is a reward)."""
     return Benefit.objects.create(
         name="满200减20",
         kind=Benefit.Kind.AMOUNT_OFF,
@@ -60,8 +46,8 @@ def voucher(db) -> Benefit:
 
 
 @pytest.fixture
-def coupon(member, voucher) -> Coupon:
-    return coupon_issue(member, benefit=voucher, origin=Coupon.Origin.MANUAL)
+def coupon(member, dine_in_voucher) -> Coupon:
+    return coupon_issue(member, benefit=dine_in_voucher, origin=Coupon.Origin.MANUAL)
 
 
 @pytest.fixture
@@ -69,26 +55,6 @@ def counter(store_staff, store):
     """The store staff user works at ``store``."""
     store.staff.add(store_staff)
     return store_staff
-
-
-def earn(member, amount: int, point_type: str = "points") -> None:
-    now = timezone.now()
-    points_earn(member=member, point_type=point_type, amount=amount, source="purchase",
-                source_ref=f"order-{next(_keys)}", idempotency_key=f"earn-{next(_keys)}",
-                at=now, available_at=now)  # fmt: skip
-
-
-def points_of(member) -> int:
-    return Account.objects.get(member=member, point_type__code="points").available
-
-
-def redeem_reward(member, reward: Reward, **kwargs) -> Redemption:
-    return reward_redeem(member=member, reward=reward, idempotency_key=f"redeem-{next(_keys)}", **kwargs)
-
-
-@pytest.fixture
-def gift(db) -> Reward:
-    return Reward.objects.create(name="保温杯", kind=Reward.Kind.PHYSICAL, points_price=500, stock=10)
 
 
 # --- the counter: redeeming a coupon ----------------------------------------------------------
@@ -161,9 +127,9 @@ def test_garbage_input_gets_a_clear_message(en, counter, store, coupon, store_va
     assert Coupon.objects.get().status == "issued"
 
 
-def test_expired_or_voided_coupons_say_why(en, counter, store, member, voucher):
+def test_expired_or_voided_coupons_say_why(en, counter, store, member, dine_in_voucher):
     now = timezone.now()
-    old = coupon_issue(member, benefit=voucher, origin="manual", at=now - timezone.timedelta(days=60))
+    old = coupon_issue(member, benefit=dine_in_voucher, origin="manual", at=now - timezone.timedelta(days=60))
     login(en, counter)
     response = en.post(REDEEM, {"store": store.pk, "code": old.code})
     assert "Expired on" in response.content.decode() and 'name="redeem"' not in response.content.decode()
@@ -191,9 +157,9 @@ def test_redemption_page_is_linked_from_the_coupon_list_and_the_app_page(client,
 
 
 def test_store_staff_find_coupons_only_by_exact_code_or_member_number(
-    client, counter, member, coupon, voucher
+    client, counter, member, coupon, dine_in_voucher
 ):
-    other = coupon_issue(MemberFactory(name="李娜"), benefit=voucher, origin="manual")
+    other = coupon_issue(MemberFactory(name="李娜"), benefit=dine_in_voucher, origin="manual")
     login(client, counter)
     assert client.get(COUPONS).context["cl"].result_count == 0
     for term in [coupon.display_code.lower(), coupon.code, member.member_number]:
@@ -226,7 +192,7 @@ def test_operator_voids_a_coupon_and_is_recorded(client, operator, coupon):
 
 
 def test_a_coupon_bought_with_points_is_cancelled_not_voided(en, operator, member):
-    earn(member, 1000)
+    earn_now(member, 1000)
     reward = Reward.objects.create(
         name="咖啡券", kind=Reward.Kind.COUPON, points_price=300,
         benefit=Benefit.objects.create(name="咖啡一杯", kind=Benefit.Kind.GIFT),
@@ -246,9 +212,11 @@ def test_store_staff_cannot_void(client, counter, coupon):
     assert Coupon.objects.get().status == "issued"
 
 
-def test_coupon_list_query_count_does_not_grow(client, operator, member, voucher, django_assert_num_queries):
+def test_coupon_list_query_count_does_not_grow(
+    client, operator, member, dine_in_voucher, django_assert_num_queries
+):
     for _ in range(3):
-        coupon_issue(member, benefit=voucher, origin="manual")
+        coupon_issue(member, benefit=dine_in_voucher, origin="manual")
     login(client, operator)
     client.get(COUPONS)
     # session, user, 2x permissions, benefit filter choices, capped count, page
@@ -256,164 +224,22 @@ def test_coupon_list_query_count_does_not_grow(client, operator, member, voucher
         response = client.get(COUPONS, {"status__exact": "issued"})
     assert len(response.context["cl"].result_list) == 3
     for _ in range(20):
-        coupon_issue(MemberFactory(), benefit=voucher, origin="manual")
+        coupon_issue(MemberFactory(), benefit=dine_in_voucher, origin="manual")
     with django_assert_num_queries(7):
         response = client.get(COUPONS, {"status__exact": "issued"})
     assert len(response.context["cl"].result_list) == 23
-
-
-# --- rewards ----------------------------------------------------------------------------------
-
-
-def test_reward_list_shows_stock_and_redemptions(en, operator, member, gift):
-    earn(member, 2000)
-    redeem_reward(member, gift)
-    redeem_reward(member, gift)
-    five_off = Benefit.objects.create(name="抵5元", kind=Benefit.Kind.AMOUNT_OFF, value=5)
-    Reward.objects.create(name="积分抵现", kind=Reward.Kind.CASH, points_price=100, benefit=five_off)
-    response = login(en, operator).get(reverse("admin:benefits_reward_changelist"))
-    rows = {r.name: r for r in response.context["cl"].result_list}
-    assert rows["保温杯"].redeemed == 2 and rows["保温杯"].stock == 8
-    assert "unlimited" in response.content.decode()
-
-
-def test_editing_a_reward_keeps_units_redeemed_while_the_form_was_open(client, operator, member, gift):
-    earn(member, 2000)
-    login(client, operator)
-    url = reverse("admin:benefits_reward_change", args=[gift.pk])
-    client.get(url)  # the operator opens the form: stock 10
-    redeem_reward(member, gift)  # meanwhile one unit goes: stock 9
-    form = {"name": "保温杯（新款）", "kind": "physical", "points_price": "500", "active": "on",
-            "stock": "10", "initial-stock": "10", "per_member_limit": "", "min_tier": "", "benefit": "",
-            "valid_from_0": "", "valid_from_1": "", "valid_until_0": "", "valid_until_1": ""}  # fmt: skip
-    assert client.post(url, form).status_code == 302
-    gift.refresh_from_db()
-    assert gift.name == "保温杯（新款）" and gift.stock == 9  # the name saved, the unit sold kept
-    assert client.post(url, {**form, "stock": "15", "initial-stock": "9"}).status_code == 302
-    gift.refresh_from_db()
-    assert gift.stock == 15  # restocked by six
-
-
-# --- the fulfilment queue ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def orders(member, gift):
-    """Three gift orders and one coupon reward for the member (who keeps 500 points)."""
-    earn(member, 2500)
-    coupon_reward = Reward.objects.create(
-        name="咖啡券", kind=Reward.Kind.COUPON, points_price=500,
-        benefit=Benefit.objects.create(name="咖啡一杯", kind=Benefit.Kind.GIFT),
-    )  # fmt: skip
-    gifts = [
-        redeem_reward(member, gift, ship_to="上海市徐汇区漕溪北路88号 张伟 13812345678") for _ in range(3)
-    ]
-    redeem_reward(member, coupon_reward)
-    return gifts
-
-
-def test_queue_shows_open_gifts_by_default(client, operator, orders):
-    login(client, operator)
-    listed = client.get(QUEUE).context["cl"].result_list
-    assert {r.pk for r in listed} == {r.pk for r in orders}
-    assert len(client.get(QUEUE, {"status": "all"}).context["cl"].result_list) == 4
-    assert len(client.get(QUEUE, {"status": "completed"}).context["cl"].result_list) == 1
-
-
-def test_fulfilment_actions_move_gifts_on_and_cancel_refunds_the_points(en, operator, member, gift, orders):
-    first, second, third = orders
-    assert points_of(member) == 500
-    login(en, operator)
-    en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk, second.pk]})
-    en.post(QUEUE, {"action": "mark_delivered", "_selected_action": [first.pk]})
-    response = en.post(QUEUE, {"action": "cancel", "_selected_action": [third.pk]}, follow=True)
-    assert "1 redemptions cancelled" in response.content.decode()
-    statuses = {r.pk: r.status for r in Redemption.objects.all()}
-    assert (statuses[first.pk], statuses[second.pk], statuses[third.pk]) == (
-        "delivered",
-        "shipped",
-        "cancelled",
-    )
-    assert points_of(member) == 1000  # the cancelled gift's 500 points are back
-    gift.refresh_from_db()
-    assert gift.stock == 8  # three taken, one returned
-    assert Redemption.objects.get(pk=first.pk).history.first().history_user == operator
-
-
-def test_fulfilment_steps_out_of_order_are_refused_with_a_message(en, operator, member, orders):
-    first = orders[0]
-    login(en, operator)
-    response = en.post(QUEUE, {"action": "mark_delivered", "_selected_action": [first.pk]}, follow=True)
-    assert response.status_code == 200 and "It is Waiting for fulfilment now." in response.content.decode()
-    en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk]})
-    again = en.post(QUEUE, {"action": "mark_shipped", "_selected_action": [first.pk]}, follow=True)
-    assert "It is Shipped now." in again.content.decode()
-    cancel = en.post(QUEUE, {"action": "cancel", "_selected_action": [first.pk]}, follow=True)
-    assert cancel.status_code == 200 and "cannot be cancelled" in cancel.content.decode()
-    assert Redemption.objects.get(pk=first.pk).status == "shipped"
-    assert points_of(member) == 500
-
-
-def test_tracking_number_on_the_change_form_ships_the_gift(client, operator, orders):
-    first = orders[0]
-    login(client, operator)
-    url = reverse("admin:benefits_redemption_change", args=[first.pk])
-    assert client.post(url, {"tracking_number": "SF1234567890"}).status_code == 302
-    first.refresh_from_db()
-    assert first.status == "shipped" and first.tracking_number == "SF1234567890"
-    # shipped: the form has nothing left to change, saving changes nothing
-    assert client.post(url, {"tracking_number": "OTHER"}).status_code == 302
-    first.refresh_from_db()
-    assert first.status == "shipped" and first.tracking_number == "SF1234567890"
-
-
-def test_validating_a_tracking_number_ships_nothing(orders):
-    """The gift is shipped by the service the admin calls after validation, not by ``is_valid``."""
-    first = orders[0]
-    with CaptureQueriesContext(connection) as queries:
-        assert FulfilmentForm(data={"tracking_number": "SF1234567890"}, instance=first).is_valid()
-    assert queries.captured_queries == []
-    first.refresh_from_db()
-    assert first.status == "requested" and first.tracking_number == ""
-
-
-@pytest.mark.parametrize("role", ["finance", "approver"])
-def test_queue_masks_member_and_address_and_is_read_only(request, client, role, orders):
-    login(client, request.getfixturevalue(role))
-    page = client.get(QUEUE).content.decode()
-    assert "张*" in page and "上海市徐汇区****" in page
-    assert "张伟" not in page and "漕溪北路" not in page and "13812345678" not in page
-    assert 'value="cancel"' not in page
-    detail = client.get(reverse("admin:benefits_redemption_change", args=[orders[0].pk])).content.decode()
-    assert "漕溪北路" not in detail
-    client.post(QUEUE, {"action": "cancel", "_selected_action": [orders[0].pk]})
-    assert Redemption.objects.get(pk=orders[0].pk).status == "requested"
-
-
-def test_queue_query_count_does_not_grow(client, operator, member, gift, orders, django_assert_num_queries):
-    login(client, operator)
-    client.get(QUEUE)
-    with django_assert_num_queries(6):  # session, user, 2x permissions, capped count, page
-        response = client.get(QUEUE)
-    assert len(response.context["cl"].result_list) == 3
-    earn(member, 5000)
-    for _ in range(5):
-        redeem_reward(member, gift)
-    with django_assert_num_queries(6):
-        response = client.get(QUEUE)
-    assert len(response.context["cl"].result_list) == 8
 
 
 # --- the member page --------------------------------------------------------------------------
 
 
 def test_member_page_shows_tier_progress_coupons_and_redemptions(
-    en, operator, member, tier_ladder, voucher, gift
+    en, operator, member, tier_ladder, dine_in_voucher, gift
 ):
-    earn(member, 1200, "growth")
+    earn_now(member, 1200, "growth")
     tier_refresh(member)
-    earn(member, 1000)
-    coupon = coupon_issue(member, benefit=voucher, origin="manual")
+    earn_now(member, 1000)
+    coupon = coupon_issue(member, benefit=dine_in_voucher, origin="manual")
     redeem_reward(member, gift)
     page = login(en, operator).get(reverse("admin:members_member_change", args=[member.pk])).content.decode()
     assert "银卡" in page and "3,800 more growth to reach 金卡." in page
@@ -421,10 +247,10 @@ def test_member_page_shows_tier_progress_coupons_and_redemptions(
     assert "保温杯" in page and "Waiting for fulfilment" in page
 
 
-def test_member_page_lists_only_the_latest_twenty_coupons(client, operator, member, voucher):
+def test_member_page_lists_only_the_latest_twenty_coupons(client, operator, member, dine_in_voucher):
     now = timezone.now()
     coupons = [
-        coupon_issue(member, benefit=voucher, origin="manual", at=now - timezone.timedelta(minutes=n))
+        coupon_issue(member, benefit=dine_in_voucher, origin="manual", at=now - timezone.timedelta(minutes=n))
         for n in range(25)
     ]
     response = login(client, operator).get(reverse("admin:members_member_change", args=[member.pk]))
@@ -432,17 +258,18 @@ def test_member_page_lists_only_the_latest_twenty_coupons(client, operator, memb
     assert [form.instance.pk for form in formset.forms] == [c.pk for c in coupons[:20]]
 
 
-def test_member_page_query_count_with_every_inline(client, operator, member, tier_ladder, voucher, gift,
-                                                   django_assert_num_queries):  # fmt: skip
+def test_member_page_query_count_with_every_inline(
+    client, operator, member, tier_ladder, dine_in_voucher, gift, django_assert_num_queries
+):
     benefit_types = Benefit.objects.create(name="免运费", kind=Benefit.Kind.FREE_SHIPPING)
     Entitlement.objects.create(benefit=benefit_types, tier=tier_ladder["silver"])
-    earn(member, 1500, "growth")
+    earn_now(member, 1500, "growth")
     tier_refresh(member)
-    earn(member, 5000)
+    earn_now(member, 5000)
 
     def add_history(n: int) -> None:
         for _ in range(n):
-            coupon_issue(member, benefit=voucher, origin="manual")
+            coupon_issue(member, benefit=dine_in_voucher, origin="manual")
             redeem_reward(member, gift)
 
     add_history(2)
