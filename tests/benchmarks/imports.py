@@ -64,19 +64,18 @@ from pathlib import Path
 # isort: off
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 from tests.benchmarks.common import local, profile_top, say, sql, statement_kind, stopwatch, table
+from tests.benchmarks.imports_baselines import COPY_TABLE, PLAIN_TABLE, copy_file, create_tables, plain_import
 from tests.benchmarks.imports_report import report
 from tests.fixtures import exports
 # isort: on
 
-import tablib
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection, models, transaction
-from import_export import fields, resources
+from django.db import connection, models
 
 from campaigns.models import Award, Campaign
-from members.imports import runner
+from members.imports import apply, runner
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.profiles import parse_rows
 from members.imports.services import import_cancel, import_preview, profile_of
@@ -87,14 +86,6 @@ from points.selectors import ledger_problems
 
 WORK_ENV = "BENCH_IMPORTS_WORK"  # the temporary directory: the files, and MEDIA_ROOT (ImportRun.file)
 PROFILE = "pos_receipts_gbk"
-COPY_TABLE, PLAIN_TABLE = "bench_copy", "bench_plain_receipt"
-# The file's columns, in its order: (our name, its header)
-COLUMNS = [
-    ("store_code", "门店编码"), ("store_name", "门店名称"), ("receipt_no", "小票号"), ("card", "会员卡号"),
-    ("mobile", "手机号"), ("kind", "交易类型"), ("gross", "应收金额"), ("paid", "实收金额"),
-    ("occurred_at", "交易时间"), ("original_no", "原小票号"), ("cashier", "收银员"),
-]  # fmt: skip
-NAMES = ", ".join(name for name, _header in COLUMNS)
 SALE, RETURN = "销售", "退货"
 
 
@@ -142,72 +133,6 @@ def kinds_in(data: bytes) -> Counter:
     reader = csv.reader(io.StringIO(data.decode("gb18030"), newline=""))
     next(reader)
     return Counter(row[5] or row[0] for row in reader)
-
-
-# --- (a) the floor: COPY -------------------------------------------------------------------
-
-
-def copy_file(path: Path) -> None:
-    statement = f"COPY {COPY_TABLE} ({NAMES}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'GBK')"
-    with (
-        transaction.atomic(),
-        connection.cursor() as cursor,
-        path.open("rb") as f,
-        cursor.copy(statement) as copy,
-    ):
-        while block := f.read(1 << 20):
-            copy.write(block)
-
-
-# --- (b) plain django-import-export --------------------------------------------------------
-
-
-class PlainReceipt(models.Model):
-    """The file's row as it is: what a project writes first for "import the POS export"."""
-
-    store_code = models.CharField(max_length=32)
-    store_name = models.CharField(max_length=100)
-    receipt_no = models.CharField(max_length=64)
-    card = models.CharField(max_length=64, blank=True)
-    mobile = models.CharField(max_length=32, blank=True)
-    kind = models.CharField(max_length=16)
-    gross = models.CharField(max_length=32)
-    paid = models.CharField(max_length=32)
-    occurred_at = models.CharField(max_length=32)
-    original_no = models.CharField(max_length=64, blank=True)
-    cashier = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        app_label = "members"
-        managed = False
-        db_table = PLAIN_TABLE
-
-    def __str__(self) -> str:
-        return self.receipt_no
-
-
-class PlainReceiptResource(resources.ModelResource):
-    store_code = fields.Field(attribute="store_code", column_name="门店编码")
-    store_name = fields.Field(attribute="store_name", column_name="门店名称")
-    receipt_no = fields.Field(attribute="receipt_no", column_name="小票号")
-    card = fields.Field(attribute="card", column_name="会员卡号")
-    mobile = fields.Field(attribute="mobile", column_name="手机号")
-    kind = fields.Field(attribute="kind", column_name="交易类型")
-    gross = fields.Field(attribute="gross", column_name="应收金额")
-    paid = fields.Field(attribute="paid", column_name="实收金额")
-    occurred_at = fields.Field(attribute="occurred_at", column_name="交易时间")
-    original_no = fields.Field(attribute="original_no", column_name="原小票号")
-    cashier = fields.Field(attribute="cashier", column_name="收银员")
-
-    class Meta:
-        model = PlainReceipt
-        fields = ("id", *(name for name, _header in COLUMNS))
-
-
-def plain_import(data: bytes) -> None:
-    dataset = tablib.Dataset().load(data.decode("gb18030"), format="csv")
-    result = PlainReceiptResource().import_data(dataset, dry_run=False)
-    assert not result.has_errors() and not result.has_validation_errors(), "plain import failed"
 
 
 # --- (c) ours, in a child process ----------------------------------------------------------
@@ -265,7 +190,7 @@ def child(path: Path, chunk_size: int, preview_only: bool) -> None:
 
         return run
 
-    runner.PROCESSORS[:] = [timed(processor) for processor in runner.PROCESSORS]
+    apply.PROCESSORS[:] = [timed(processor) for processor in apply.PROCESSORS]
     profile = ImportProfile.objects.get(code=PROFILE)
     baseline = rss_mib()
     last, marks = [time.perf_counter(), 0], []
@@ -437,9 +362,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
     if n["ours"] < args.rows:
         ours_path = work / f"first-{n['ours']}.csv"
         ours_path.write_bytes(head(path, n["ours"]))
-    columns = ", ".join(f"{name} text" for name, _header in COLUMNS)
-    sql(f"CREATE TABLE {COPY_TABLE} ({columns})")
-    sql(f"CREATE TABLE {PLAIN_TABLE} (id bigserial PRIMARY KEY, {columns})")
+    create_tables()
     sql("VACUUM ANALYZE")
 
     # (a), (b), then (c): one after the other, on the same database.

@@ -35,122 +35,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
-from tests.benchmarks.common import local, say, stopwatch, table  # sets Django up: before any model import
+from tests.benchmarks.common import say, stopwatch, table  # sets Django up: before any model import
+from tests.benchmarks.ledger_earn import bench_earn
+from tests.benchmarks.ledger_fixtures import (
+    NAIVE_EXPIRY_NOW,
+    NOW,
+    SERVICE_EXPIRY_NOW,
+    analyze,
+    assert_consistent,
+    make_accounts,
+    ms,
+    seed_earned_lots,
+)
 # isort: on
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from members.models import Member
-from points import policy
 from points.models import Account, Entry, Lot, LotAllocation, PointType, Source
-from points.selectors import account_history, ledger_problems, member_balances
-from points.services import lots_expire_due, points_earn, points_spend
-from points.services.common import fingerprint
-
-NAIVE_EXPIRY_NOW = local(2025, 1, 1, 0, 1)  # the naive sample: earned in 2023, cleared out 1 Jan 2025
-SERVICE_EXPIRY_NOW = local(2026, 1, 1, 0, 1)  # the service's lots: earned in 2024, cleared out 1 Jan 2026
-NOW = local(2026, 3, 1, 10, 0)  # balances read, points spent and earned
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def assert_consistent(after: str) -> None:
-    elapsed = time.perf_counter()
-    problems = ledger_problems()
-    say(f"ledger_problems() after {after}: {len(problems)} accounts ({time.perf_counter() - elapsed:.1f}s)")
-    assert problems == {}, f"after {after}: {dict(list(problems.items())[:10])}"
-
-
-def analyze() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.3f} ms"
-
-
-# --- fixtures ------------------------------------------------------------------------------
-
-
-def make_accounts(count: int, prefix: str, point_type: PointType) -> list[tuple[int, int]]:
-    """``count`` new members with an empty account each; [(member id, account id)] in id order."""
-    numbers = [f"{prefix}{n:09d}" for n in range(count)]
-    for start in range(0, count, 10_000):
-        Member.objects.bulk_create(
-            Member(member_number=number, name=f"压测{number[-6:]}")
-            for number in numbers[start : start + 10_000]
-        )
-    member_ids = list(
-        Member.objects.filter(member_number__startswith=prefix).order_by("id").values_list("id")
-    )
-    Account.objects.bulk_create(
-        (Account(member_id=member_id, point_type=point_type) for (member_id,) in member_ids),
-        batch_size=10_000,
-    )
-    return list(
-        Account.objects.filter(member__member_number__startswith=prefix, point_type=point_type)
-        .order_by("id")
-        .values_list("member_id", "id")
-    )
-
-
-# Per account, ``per_account`` earn entries of 100 + i % 50 points earned across the year from
-# ``earned_from``, each with its lot (available, already past the return window), balance_after
-# running on from the account's opening balance; then the account caches catch up.
-SEED_SQL = """
-WITH earns AS (
-    SELECT a.id AS account_id, a.available + a.pending AS opening, i, 100 + i %% 50 AS amount,
-           %(earned_from)s + (i - 1) * %(spacing)s AS earned_at
-    FROM points_account a CROSS JOIN generate_series(1, %(per_account)s) AS i
-    WHERE a.id = ANY(%(accounts)s)
-), entries AS (
-    INSERT INTO points_entry (account_id, kind, amount, balance_after, source, source_ref, reason,
-                              idempotency_key, fingerprint, created_at)
-    SELECT account_id, 'earn', amount, opening + SUM(amount) OVER (PARTITION BY account_id ORDER BY i),
-           'purchase', 'seed-' || i, '', %(prefix)s || account_id || ':' || i, '', earned_at
-    FROM earns ORDER BY account_id, i
-    RETURNING id, account_id, amount, source_ref, created_at
-)
-INSERT INTO points_lot (account_id, entry_id, source, source_ref, amount, remaining, status,
-                        available_at, expires_at)
-SELECT account_id, id, 'purchase', source_ref, amount, amount, 'available',
-       created_at + make_interval(days => %(pending_days)s), %(expires_at)s
-FROM entries
-"""
-SEED_CACHE_SQL = """
-UPDATE points_account
-SET available = available + t.total, earned = earned + t.total, updated_at = %(now)s
-FROM (SELECT SUM(100 + i %% 50) AS total FROM generate_series(1, %(per_account)s) AS i) AS t
-WHERE id = ANY(%(accounts)s)
-"""
-
-
-def seed_earned_lots(
-    account_ids: list[int], per_account: int, point_type: PointType, *, year: int, prefix: str
-) -> None:
-    earned_from = local(year, 1, 1, 9, 0)
-    params = {
-        "accounts": account_ids,
-        "per_account": per_account,
-        "earned_from": earned_from,
-        "spacing": datetime.timedelta(days=360) / per_account,
-        "prefix": prefix,
-        "pending_days": point_type.pending_days,
-        "expires_at": policy.expires_at(point_type, earned_from),  # the same for the whole year
-        "now": timezone.now(),
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(account_ids), 20_000):
-            chunk = {**params, "accounts": account_ids[start : start + 20_000]}
-            cursor.execute(SEED_SQL, chunk)
-            cursor.execute(SEED_CACHE_SQL, chunk)
-
+from points.selectors import account_history, member_balances
+from points.services import lots_expire_due, points_spend
 
 # --- 1. expiry -----------------------------------------------------------------------------
 
@@ -301,178 +207,6 @@ def bench_balance(args: argparse.Namespace, point_type: PointType) -> None:
     print(f"2. Reading a balance: account with {args.history:,} entries (and open lots) vs one with 10")
     print("   median per call, interleaved (limit=50 gives 10 rows on the small account, 50 on the big)\n")
     table(["read", "calls", "10 entries", f"{args.history:,} entries", "ratio"], rows)
-
-
-# --- 3. earning ----------------------------------------------------------------------------
-
-
-def service_earn(member: Member, point_type: PointType, amount: int, ref: str, key: str) -> None:
-    points_earn(
-        member=member, point_type=point_type, amount=amount, source=Source.PURCHASE, source_ref=ref,
-        idempotency_key=key, at=NOW,
-    )  # fmt: skip
-
-
-def raw_earn(member: Member, point_type: PointType, amount: int, ref: str, key: str) -> None:
-    """What a hand-written SQL earn needs: one transaction, lock, two INSERTs, one UPDATE.
-
-    Idempotency is left to the unique index on the key (a retry fails the INSERT), so unlike the
-    service there is no look-up of the key first; the fingerprint is still computed and stored.
-    """
-    digest = fingerprint(
-        op="earn", member=member.pk, type=point_type.code, amount=amount, source=Source.PURCHASE, ref=ref,
-        available_at=None,
-    )  # fmt: skip
-    available_from = policy.available_at(point_type, NOW)
-    expires = policy.expires_at(point_type, NOW)
-    pending = available_from > NOW
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, available, pending, debt FROM points_account"
-            " WHERE member_id = %s AND point_type_id = %s FOR UPDATE",
-            [member.pk, point_type.pk],
-        )
-        account_id, available, pending_before, debt = cursor.fetchone()
-        repay = min(debt, amount)
-        available += repay + (0 if pending else amount - repay)
-        pending_after = pending_before + (amount - repay if pending else 0)
-        cursor.execute(
-            "INSERT INTO points_entry (account_id, kind, amount, balance_after, source, source_ref, reason,"
-            " idempotency_key, fingerprint, created_at) VALUES (%s, 'earn', %s, %s, %s, %s, '', %s, %s, %s)"
-            " RETURNING id",
-            [account_id, amount, available + pending_after, Source.PURCHASE, ref, key, digest, NOW],
-        )
-        (entry_id,) = cursor.fetchone()
-        cursor.execute(
-            "INSERT INTO points_lot (account_id, entry_id, source, source_ref, amount, remaining, status,"
-            " available_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                account_id, entry_id, Source.PURCHASE, ref, amount, amount - repay,
-                Lot.Status.PENDING if pending else Lot.Status.AVAILABLE, available_from, expires,
-            ],
-        )  # fmt: skip
-        assert repay == 0, "the benchmark's accounts have no debt (no allocation row written)"
-        cursor.execute(
-            "UPDATE points_account SET available = %s, pending = %s, debt = %s, earned = earned + %s,"
-            " updated_at = %s WHERE id = %s",
-            [available, pending_after, debt - repay, amount, timezone.now(), account_id],
-        )
-
-
-# All earns in one transaction: lock the accounts, insert entries and lots in one statement
-# (balance_after as a running sum per account), bring the caches up to date in one UPDATE.
-BATCH_LOCK_SQL = "SELECT id FROM points_account WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
-BATCH_INSERT_SQL = """
-WITH earns AS (
-    SELECT * FROM unnest(%(accounts)s::bigint[], %(amounts)s::bigint[], %(refs)s::text[], %(keys)s::text[])
-        WITH ORDINALITY AS t(account_id, amount, ref, key, n)
-), entries AS (
-    INSERT INTO points_entry (account_id, kind, amount, balance_after, source, source_ref, reason,
-                              idempotency_key, fingerprint, created_at)
-    SELECT e.account_id, 'earn', e.amount,
-           a.available + a.pending + SUM(e.amount) OVER (PARTITION BY e.account_id ORDER BY e.n),
-           'purchase', e.ref, '', e.key, '', %(at)s
-    FROM earns e JOIN points_account a ON a.id = e.account_id
-    ORDER BY e.n
-    RETURNING id, account_id, amount, source_ref
-)
-INSERT INTO points_lot (account_id, entry_id, source, source_ref, amount, remaining, status,
-                        available_at, expires_at)
-SELECT account_id, id, 'purchase', source_ref, amount, amount, 'pending', %(available_at)s, %(expires_at)s
-FROM entries
-"""
-BATCH_CACHE_SQL = """
-UPDATE points_account a SET pending = a.pending + t.total, earned = a.earned + t.total, updated_at = %(now)s
-FROM (SELECT account_id, SUM(amount) AS total
-      FROM unnest(%(accounts)s::bigint[], %(amounts)s::bigint[]) AS u(account_id, amount)
-      GROUP BY account_id) AS t
-WHERE a.id = t.account_id
-"""
-
-
-def batched_earns(plan: list[tuple[int, int, str, str]], point_type: PointType) -> None:
-    params = {
-        "accounts": [account_id for account_id, _a, _r, _k in plan],
-        "amounts": [amount for _i, amount, _r, _k in plan],
-        "refs": [ref for _i, _a, ref, _k in plan],
-        "keys": [key for _i, _a, _r, key in plan],
-        "at": NOW,
-        "available_at": policy.available_at(point_type, NOW),
-        "expires_at": policy.expires_at(point_type, NOW),
-        "now": timezone.now(),
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(BATCH_LOCK_SQL, [sorted(set(params["accounts"]))])
-        cursor.execute(BATCH_INSERT_SQL, params)
-        cursor.execute(BATCH_CACHE_SQL, params)
-
-
-def bench_earn(args: argparse.Namespace, point_type: PointType) -> None:
-    n_members = args.earn_members
-    owners = {
-        variant: make_accounts(n_members, prefix, point_type)
-        for variant, prefix in (("service", "BS"), ("raw", "BR"), ("batch", "BF"))
-    }
-    members = {
-        variant: list(Member.objects.filter(pk__in=[m for m, _a in pairs]).order_by("pk"))
-        for variant, pairs in owners.items()
-    }
-    analyze()
-
-    def earn_args(variant: str, i: int) -> tuple[Member, PointType, int, str, str]:
-        return members[variant][i % n_members], point_type, 1 + i % 500, f"order-{i}", f"bench:{variant}:{i}"
-
-    with CaptureQueriesContext(connection) as service_queries:  # one warm-up earn each, not timed
-        service_earn(*earn_args("service", args.earns))
-    with CaptureQueriesContext(connection) as raw_queries:
-        raw_earn(*earn_args("raw", args.earns))
-
-    samples: dict[str, list[float]] = {"service": [], "raw": []}
-    totals = dict.fromkeys(samples, 0.0)
-    block = 1000
-    for start in range(0, args.earns, block):  # interleaved blocks: table growth hits both alike
-        for variant, earn in (("service", service_earn), ("raw", raw_earn)):
-            block_start = time.perf_counter()
-            for i in range(start, min(start + block, args.earns)):
-                call_start = time.perf_counter()
-                earn(*earn_args(variant, i))
-                samples[variant].append(time.perf_counter() - call_start)
-            totals[variant] += time.perf_counter() - block_start
-        if start and start % (block * 20) == 0:
-            say(f"earns: {start:,} of {args.earns:,} each")
-    assert_consistent("points_earn and raw SQL earns")
-
-    batch_accounts = [account_id for _m, account_id in owners["batch"]]
-    plan = [
-        (batch_accounts[i % n_members], 1 + i % 500, f"order-{i}", f"bench:batch:{i}")
-        for i in range(args.earns)
-    ]
-    totals["batch"] = stopwatch(lambda: batched_earns(plan, point_type))
-    assert_consistent("batched SQL earns")
-
-    print(f"3. Posting {args.earns:,} earns over {n_members:,} members (each variant its own members)")
-    print(
-        f"   per earn: service {len(service_queries)} queries, raw SQL {len(raw_queries)}"
-        " (each counting BEGIN and COMMIT); service and raw interleaved in blocks of 1,000\n"
-    )
-    rows = []
-    for label, variant in (
-        ("points_earn (service), 1 tx per earn", "service"),
-        ("raw SQL per earn, 1 tx per earn", "raw"),
-        ("raw SQL batched, 1 tx for all (floor)", "batch"),
-    ):
-        total = totals[variant]
-        median = ms(statistics.median(samples[variant])) if variant in samples else ""
-        rows.append(
-            [
-                label,
-                f"{total:.1f} s",
-                f"{args.earns / total:,.0f}",
-                median,
-                f"×{totals['service'] / total:.1f}",
-            ]
-        )
-    table(["variant", "time", "earns/s", "median per earn", "service ÷ this"], rows)
 
 
 # --- main ----------------------------------------------------------------------------------
