@@ -36,3 +36,10 @@ class BenefitsConfig(AppConfig):
         Role.FINANCE: _READ,
         Role.APPROVER: _READ,
     }
+
+    def ready(self) -> None:
+        from benefits.merging import benefits_merge
+        from members.oneid.services import MOVED_LABELS, register_step
+
+        register_step("coupons", _("Coupons"), benefits_merge)
+        MOVED_LABELS.setdefault("redemptions", _("Redemptions"))

@@ -57,3 +57,8 @@ class CampaignsConfig(AppConfig):
         from campaigns.earning.explain import sources_register
 
         sources_register()
+        from campaigns.merging import campaigns_merge
+        from members.oneid.services import MOVED_LABELS, register_step
+
+        register_step("awards", _("Awards"), campaigns_merge)
+        MOVED_LABELS.setdefault("segments", _("Segment memberships"))

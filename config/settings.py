@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "members.scoring",
     "members.messaging",  # the outbox: any app's service queues a message in its own transaction
     "members.webhooks",  # the same for partners' webhooks
+    "members.oneid",  # one person, one member: duplicates and merges (each app moves its own rows)
     "points",
     "tiers",
     "benefits",

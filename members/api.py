@@ -19,7 +19,7 @@ from members.partners.api.errors import APIError, not_found
 from members.partners.api.filters import DateTimeFilter
 from members.partners.api.serializers import Strict
 from members.partners.api.trust import refusal
-from members.partners.api.views import MEMBER_NUMBER, PartnerViewSet
+from members.partners.api.views import MEMBER_NUMBER, PartnerViewSet, merged_pointer
 from members.partners.codes import (
     CODE_DIGITS,
     IssueKeyReused,
@@ -242,6 +242,12 @@ class MemberViewSet(PartnerViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_object(self):
+        member = self.get_queryset().filter(member_number=self.kwargs["member_number"]).first()
+        if member is None or member.merged_into_id:
+            merged_pointer(self.partner, self.kwargs["member_number"])
+        return member
 
     @extend_schema(summary="One member")
     def retrieve(self, request, member_number: str):

@@ -14,3 +14,9 @@ class MemberClosed(BusinessRuleError):
     """The member is not active: nothing new is issued to or recorded for them."""
 
     code = "member_closed"
+
+
+class MemberMerged(BusinessRuleError):
+    """The member was merged into another (OneID): ``merged_into`` names the one to use now."""
+
+    code = "member_merged"

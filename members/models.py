@@ -133,6 +133,17 @@ class Member(models.Model):
     email_consent = models.BooleanField(_("email marketing consent"), default=False)
     wechat_consent = models.BooleanField(_("WeChat marketing consent"), default=False)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="members", blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="absorbed_members",
+        db_index=False,  # the partial index below: merged members are few
+        help_text=_("The member this record was merged into (OneID); it is closed and holds nothing."),
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -160,6 +171,9 @@ class Member(models.Model):
             models.Index(fields=["registration_store", "-id"], name="member_store_recent"),
             # frozen and closed members are ~1%: operators filter for them, so index just those
             models.Index(fields=["status", "-id"], name="member_not_active", condition=~Q(status="active")),
+            models.Index(
+                fields=["merged_into"], name="member_merged", condition=Q(merged_into__isnull=False)
+            ),
         ]
         permissions = [
             ("view_member_pii", _("Can see members' full personal data (unmasked)")),

@@ -44,6 +44,12 @@ class PointsConfig(AppConfig):
 
         if point_type_names not in POINT_TYPE_NAMES:
             POINT_TYPE_NAMES.append(point_type_names)
+        from members.oneid.services import APPROVAL_CHECKS, register_step
+        from points.services.merge import points_merge, points_merge_needs_approval
+
+        register_step("points", _("Points"), points_merge)
+        if points_merge_needs_approval not in APPROVAL_CHECKS:
+            APPROVAL_CHECKS.append(points_merge_needs_approval)
 
 
 def point_type_names(codes: Iterable[str]) -> dict[str, str]:

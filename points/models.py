@@ -120,7 +120,7 @@ class Source(models.TextChoices):
     REDEMPTION = "redemption", _("Redemption")
     OPERATOR = "operator", _("Operator")
     PARTNER = "partner", _("Partner")
-    SYSTEM = "system", _("System (expiry, transfer)")
+    SYSTEM = "system", _("System (expiry, transfer, merge)")
 
 
 class EntryQuerySet(models.QuerySet):
@@ -147,6 +147,7 @@ class Entry(models.Model):
         EXPIRE = "expire", _("Expiry")
         TRANSFER = "transfer", _("Transfer")
         REFUND = "refund", _("Refund of a spend")
+        MERGE = "merge", _("Member merge")
 
     account = models.ForeignKey(  # indexed by the composite indexes below, which lead with it
         Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries", db_index=False

@@ -32,6 +32,9 @@ LAYERS = [
     ("members.messaging", 3),
     # partners' webhooks: an outbox like the message centre's, scoped by the partners' members
     ("members.webhooks", 3),
+    # OneID: a merge moves what the member domain and the partners hold; the apps above
+    # register their own steps with it
+    ("members.oneid", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),

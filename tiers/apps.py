@@ -40,3 +40,10 @@ class TiersConfig(AppConfig):
         from tiers.defaults import ladder_ensure
 
         post_migrate.connect(ladder_ensure, sender=self, dispatch_uid="tiers.defaults")
+        from members.oneid.services import APPROVAL_CHECKS, MOVED_LABELS, register_step
+        from tiers.merging import tiers_merge, tiers_merge_needs_approval
+
+        register_step("tier", _("Tier"), tiers_merge)
+        MOVED_LABELS.setdefault("subscriptions", _("Paid plan subscriptions"))
+        if tiers_merge_needs_approval not in APPROVAL_CHECKS:
+            APPROVAL_CHECKS.append(tiers_merge_needs_approval)

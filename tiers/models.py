@@ -195,6 +195,7 @@ class TierChange(models.Model):
         OVERRIDE_ENDED = "override_ended", _("Manual override ended")
         PLAN = "plan", _("Paid plan started")
         PLAN_ENDED = "plan_ended", _("Paid plan ended")
+        MERGE = "merge", _("Member merge")
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="tier_changes"

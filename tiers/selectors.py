@@ -11,6 +11,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     DecimalField,
+    Expression,
     ExpressionWrapper,
     F,
     Field,
@@ -93,10 +94,17 @@ def growth_between(member_id: int, start: datetime.datetime, end: datetime.datet
     """Qualifying growth of one member in ``[start, end)``."""
     total = (
         growth_entries()
-        .filter(account__member_id=member_id, created_at__gte=start, created_at__lt=end)
+        .filter(account__member_id__in=[member_id, *_absorbed_into(member_id)])
+        .filter(created_at__gte=start, created_at__lt=end)
         .aggregate(total=Sum("amount"))["total"]
     )
     return total or 0
+
+
+def _absorbed_into(member_id: int) -> list[int]:
+    """Members merged into this one: what they earned counts toward its tier (their growth
+    entries stay on their own accounts, with their dates)."""
+    return list(Member.objects.filter(merged_into_id=member_id).values_list("pk", flat=True))
 
 
 def qualifying_between(
@@ -112,7 +120,7 @@ def qualifying_between(
     return purchases.exclude(status=Purchase.Status.REFUNDED).count()
 
 
-def review_value(policy: TierPolicy, grace: datetime.timedelta) -> Coalesce:
+def review_value(policy: TierPolicy, grace: datetime.timedelta) -> Expression:
     """Per-row annotation for ``MemberTier`` querysets: the metric over the period under review,
     ``[period_start, valid_until + grace)``."""
     if policy.metric == TierPolicy.Metric.GROWTH:
@@ -136,21 +144,29 @@ def review_value(policy: TierPolicy, grace: datetime.timedelta) -> Coalesce:
     return Coalesce(Subquery(per_member), 0, output_field=kind)
 
 
-def review_growth(grace: datetime.timedelta) -> Coalesce:
+def review_growth(grace: datetime.timedelta) -> Expression:
     """Per-row annotation for ``MemberTier`` querysets: growth in the period under review,
     ``[period_start, valid_until + grace)``. One correlated sum per row, on the entry index."""
+    window = {
+        "created_at__gte": OuterRef("period_start"),
+        "created_at__lt": ExpressionWrapper(OuterRef("valid_until") + grace, output_field=DateTimeField()),
+    }
     per_member = (
         growth_entries()
-        .filter(
-            account__member_id=OuterRef("member_id"),
-            created_at__gte=OuterRef("period_start"),
-            created_at__lt=ExpressionWrapper(OuterRef("valid_until") + grace, output_field=DateTimeField()),
-        )
+        .filter(account__member_id=OuterRef("member_id"), **window)
         .values("account__member_id")
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    return Coalesce(Subquery(per_member), 0)
+    # members merged into this one (``_absorbed_into``): one probe of a partial index, empty for almost all
+    merged = (
+        growth_entries()
+        .filter(account__member__merged_into=OuterRef("member_id"), **window)
+        .values("account__member__merged_into")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(per_member), 0) + Coalesce(Subquery(merged), 0)
 
 
 def effective(status: MemberTier, at: datetime.datetime, tiers: dict[int, Tier]) -> tuple[Tier, str]:

@@ -201,6 +201,8 @@ def _process(
         member = Member.objects.select_for_update(no_key=True).get(pk=member_id)
         if done := Award.objects.filter(key=key).first():
             return done
+        if member.merged_into_id is not None:
+            member = _follow_merge(member, award)
         if member.status == Member.Status.CLOSED:
             raise MemberClosed(
                 _("Member %(number)s is closed and earns nothing.") % {"number": member.member_number},
@@ -249,6 +251,20 @@ def _process(
         if award.kind == Award.Kind.PURCHASE or growth > 0:
             _after_growth(member, state.tier_rank, book, at, cause=cause or award)  # the root fact
     return award
+
+
+def _follow_merge(member: Member, award: Award) -> Member:
+    """The survivor, locked, for a fact of a member merged since it was recorded (its insert
+    waited for the merge's lock): the fact becomes the survivor's, as the merge made the member's
+    other facts, and earns there."""
+    assert member.merged_into_id is not None
+    survivor = Member.objects.select_for_update(no_key=True).get(pk=member.merged_into_id)
+    if award.purchase_id:
+        Purchase.objects.filter(pk=award.purchase_id, member_id=member.pk).update(member=survivor)
+    if award.event_id:
+        MemberEvent.objects.filter(pk=award.event_id, member_id=member.pk).update(member=survivor)
+    award.member_id = survivor.pk
+    return survivor
 
 
 def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook) -> dict[str, int]:

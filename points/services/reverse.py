@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -161,12 +161,17 @@ def _own_lots(sources: set[SourceKey]) -> tuple[dict[SourceKey, list[Lot]], dict
     One query over the accounts, sources and references involved; rows of a combination not
     asked for (account A's reference of account B) are read but belong to no request.
     """
-    rows = Lot.objects.filter(
-        account_id__in={account for account, _source, _ref in sources},
-        source__in={source for _account, source, _ref in sources},
-        source_ref__in={ref for _account, _source, ref in sources},
-        entry__kind=Entry.Kind.EARN,
-    ).order_by("id")
+    rows = (
+        Lot.objects.filter(
+            account_id__in={account for account, _source, _ref in sources},
+            source__in={source for _account, source, _ref in sources},
+            source_ref__in={ref for _account, _source, ref in sources},
+            # a merge brings the absorbed member's lots over with their source (points.services.merge)
+            entry__kind__in=[Entry.Kind.EARN, Entry.Kind.MERGE],
+        )
+        .annotate(entry_kind=F("entry__kind"))
+        .order_by("id")
+    )
     own: dict[SourceKey, list[Lot]] = {source: [] for source in sources}
     lots: dict[int, Lot] = {}
     for lot in rows:
@@ -269,6 +274,11 @@ def reverse_from_lots(
     entry, unsaved, and the taking for the caller to write (``record_taking``).
     """
     reversible = sum(lot.amount for lot in own) - reversed_before
+    if amount is not None and any(getattr(lot, "entry_kind", "") == Entry.Kind.MERGE for lot in own):
+        # A merged source came over as what was left of it: the points it earned that the
+        # absorbed member had spent are taken from the balance, as for any source (the caller,
+        # the refund, never asks for more than the purchase earned).
+        reversible = max(reversible, amount)
     if reversible <= 0:
         raise NothingToReverse(
             _("Nothing left to reverse for %(source)s %(ref)s.") % {"source": source, "ref": source_ref}

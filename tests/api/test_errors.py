@@ -215,7 +215,15 @@ def codes_the_server_sends() -> set[str]:
     # Abstract bases, never raised themselves; approval_error and review_decided come only from
     # the admin's maker-checker flows (points/services/adjustments.py, campaigns/earning/reviews.py),
     # which no API path calls.
-    rules -= {"business_rule", "points_error", "benefit_error", "approval_error", "review_decided"}
+    # merge_refused likewise: merges are asked for and approved in the admin only.
+    rules -= {
+        "business_rule",
+        "points_error",
+        "benefit_error",
+        "approval_error",
+        "review_decided",
+        "merge_refused",
+    }
     written = {"conflict"}  # from the services' ValidationError codes
     sources = [
         ROOT / "config" / "api.py",

@@ -97,7 +97,10 @@ def _django_validation(exc: DjangoValidationError) -> Response:
 def _business_rule(exc: BusinessRuleError) -> Response:
     """422 with the rule's code; ``fields`` names the input the rule is about when it says."""
     field = exc.details.get("field")
-    return Response(body(exc.code, exc.message, {str(field): [exc.message]} if field else None), status=422)
+    data = body(exc.code, exc.message, {str(field): [exc.message]} if field else None)
+    if merged_into := exc.details.get("merged_into"):
+        data["merged_into"] = merged_into  # member_merged: the member number to use now
+    return Response(data, status=422)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -39,6 +39,10 @@ ERROR_SCHEMA = {
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
             "description": "Per field (`lines[0].amount`), what is wrong with it.",
         },
+        "merged_into": {
+            "type": "string",
+            "description": "With `member_merged` only: the number of the member this one was merged into.",
+        },
     },
     "required": ["code", "message", "fields"],
 }

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, generics, serializers, viewsets
 from rest_framework.pagination import CursorPagination
@@ -16,6 +15,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from members.errors import MemberMerged
 from members.models import Member
 from members.partners.api import idempotency
 from members.partners.api.auth import HasGrant, PartnerKeyAuthentication, PartnerKeyThrottle
@@ -203,10 +203,33 @@ class _Partnered(APIView):
         return dict(data.validated_data)
 
     def member(self, member_number: str) -> Member:
-        """One of this partner's members, else 404 (whether or not the number exists)."""
+        """One of this partner's members, else 404 (whether or not the number exists); a member
+        merged into one the partner may see is 422 ``member_merged`` naming the survivor."""
         if not MEMBER_NUMBER.fullmatch(member_number):  # e.g. a NUL byte, which PostgreSQL refuses
             raise not_found()
-        return get_object_or_404(partner_members(self.partner), member_number=member_number)
+        member = partner_members(self.partner).filter(member_number=member_number).first()
+        if member is None or member.merged_into_id:
+            merged_pointer(self.partner, member_number)
+        assert member is not None  # merged_pointer raised otherwise
+        return member
+
+
+def merged_pointer(partner: Partner, member_number: str) -> None:
+    """Raise ``member_merged`` if the number is a merged member whose survivor the partner may
+    see (a merge moves the partner's link to the survivor); else 404, as for any unknown number."""
+    survivor = (
+        Member.objects.filter(member_number=member_number, merged_into__isnull=False)
+        .values_list("merged_into_id", "merged_into__member_number")
+        .first()
+    )
+    if survivor and partner_members(partner).filter(pk=survivor[0]).exists():
+        raise MemberMerged(
+            _("Member %(number)s was merged into member %(into)s: use %(into)s.")
+            % {"number": member_number, "into": survivor[1]},
+            field="member_number",
+            merged_into=survivor[1],
+        )
+    raise not_found()
 
 
 class _Replay(Exception):
