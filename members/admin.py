@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +23,7 @@ from config.common.exports import SpreadsheetExportMixin
 from members import masking, services
 from members.admin_helpers import HistoryAdmin, looked_up, remember_looked_up
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
+from members.oneid.candidates import duplicates_find
 from members.phones import try_normalize_mobile
 from members.resources import MemberExportResource
 from members.selectors import member_lookup, members_visible_to, sees_every_store, stores_of
@@ -205,10 +207,11 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     list_per_page = 50
     autocomplete_fields = ["registration_store"]
     filter_horizontal = ["tags"]
-    readonly_fields = ["member_number", "created_at", "updated_at"]
+    readonly_fields = ["member_number", "merged_into", "created_at", "updated_at"]
     inlines = [IdentityInline, ConsentRecordInline]
+    actions = ["find_duplicates"]
     fieldsets = [
-        (None, {"fields": ["member_number", "status"]}),
+        (None, {"fields": ["member_number", "status", "merged_into"]}),
         (_("Profile"), {"fields": ["name", "mobile", "email", "gender", "birthday", "province", "city"]}),
         (
             _("Registration"),
@@ -223,6 +226,20 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
         (_("Registration"), {"fields": ["registration_channel", "registration_store"]}),
         *fieldsets[3:],
     ]
+
+    @admin.action(
+        description=_("Find likely duplicates of the selected members"), permissions=["find_duplicates"]
+    )
+    def find_duplicates(self, request, queryset) -> HttpResponseRedirect:
+        found = duplicates_find(member_ids=list(queryset.values_list("pk", flat=True)[:500]))
+        messages.info(request, _("%(count)d new pairs to decide.") % {"count": found})
+        url = reverse("admin:oneid_duplicatecandidate_changelist")
+        if len(numbers := list(queryset.values_list("member_number", flat=True)[:2])) == 1:
+            url += f"?q={numbers[0]}"
+        return HttpResponseRedirect(url)
+
+    def has_find_duplicates_permission(self, request) -> bool:
+        return request.user.has_perm("oneid.change_duplicatecandidate")
 
     # --- who sees what ----------------------------------------------------------------
     def can_browse(self, request) -> bool:

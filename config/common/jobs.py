@@ -63,6 +63,10 @@ JOBS: dict[str, Promise] = {
         "Runs the live journeys: starts and ends them, lets new members in and moves each one on a step."
     ),
     "imports.run_import": _("Runs a confirmed import (queued by the import page, not scheduled)."),
+    "oneid.find_duplicates": _(
+        "Lists members who are likely one person (same UnionID, card or phone in another form, same "
+        "name, birthday and city) for operators to merge or dismiss."
+    ),
 }
 
 
@@ -105,6 +109,8 @@ SCHEDULES = [
     # Every ten minutes, so a welcome follows an enrolment soon; date triggers fire on the first
     # run of their day (quiet hours hold the night's messages until the morning).
     ("journeys-run", "journeys.run", "*/10", "*"),
+    # At night, when the member and identity tables are quiet: one pass over each.
+    ("oneid-find-duplicates", "oneid.find_duplicates", "50", "3"),
 ]
 
 

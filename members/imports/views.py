@@ -29,7 +29,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 
 from members import masking
@@ -201,11 +201,36 @@ def rows_table(
     ]
 
 
+#: Reasons that say a row names several existing members: the person may be one, to merge.
+TWO_PEOPLE = ("taken", "two_members")
+
+
+def merge_url(row: ImportRow, user: Any) -> str:
+    """The merge page (OneID) for the members a row was rejected for naming, when it names two or
+    more and the user may ask for merges; else ""."""
+    if user is None or not user.has_perm("oneid.add_membermerge"):
+        return ""
+    numbers: list[str] = []
+    for items in (row.errors or {}).values():
+        for item in items:
+            if isinstance(item, dict) and item.get("code") in TWO_PEOPLE:
+                for *_named, number in (item.get("params") or {}).get("owners") or []:
+                    if number not in numbers:
+                        numbers.append(number)
+    if len(numbers) < 2:
+        return ""
+    query = urlencode({"survivor": numbers[0], "absorbed": " ".join(numbers[1:])})
+    return f"{reverse('admin:oneid_membermerge_add')}?{query}"
+
+
 def rejected_context(run: ImportRun, labels: dict[str, str], user: Any = None) -> dict[str, Any]:
     show = shown_as(user)
     shown = list(rejected_rows(run)[: REJECTED_ON_PAGE + 1])
     return {
-        "rejected": [(row.number, show("", row_message(row, labels))) for row in shown[:REJECTED_ON_PAGE]],
+        "rejected": [
+            (row.number, show("", row_message(row, labels)), merge_url(row, user))
+            for row in shown[:REJECTED_ON_PAGE]
+        ],
         "rejected_more": len(shown) > REJECTED_ON_PAGE,
         "rejected_url": _url("rejected", run),
         "rejected_csv_url": _url("rejected_csv", run),
@@ -385,7 +410,10 @@ def rejected_view(request: HttpRequest, model_admin, object_id: str) -> HttpResp
         original=run,
         run=run,
         page=page,
-        rows=[(row.number, shown_as(request.user)("", row_message(row, labels))) for row in page.object_list],
+        rows=[
+            (row.number, shown_as(request.user)("", row_message(row, labels)), merge_url(row, request.user))
+            for row in page.object_list
+        ],
         original_url=reverse(RUN_URL, args=[run.pk]),
         rejected_csv_url=_url("rejected_csv", run),
         **store_fix_context(request, run),

@@ -171,9 +171,7 @@ def merge_approve(*, merge: MemberMerge, actor: Any, note: str = "") -> MemberMe
     return merge_execute(merge, actor=actor, approving=True)
 
 
-def merge_reject(*, merge: MemberMerge, actor: Any, note: str) -> MemberMerge:
-    if not note.strip():
-        FieldErrors.single("decision_note", _("Say why the merge is rejected."))
+def merge_reject(*, merge: MemberMerge, actor: Any, note: str = "") -> MemberMerge:
     with transaction.atomic():
         merge = MemberMerge.objects.select_for_update().get(pk=merge.pk)
         if merge.status != MemberMerge.Status.PENDING:
@@ -326,6 +324,17 @@ MEMBER_STEPS: list[tuple[str, Promise | str, Callable[[Merge], None]]] = [
     ("facts", MOVED_LABELS["purchases"], _move_facts),
     ("partner_links", MOVED_LABELS["partner_links"], _move_partner_links),
 ]
+
+
+def candidate_dismiss(*, candidate: DuplicateCandidate, actor: Any) -> DuplicateCandidate:
+    """Not the same person: the pair is not asked about again."""
+    if candidate.status != DuplicateCandidate.Status.OPEN:
+        raise MergeRefused(_("This pair was already decided."))
+    candidate.status = DuplicateCandidate.Status.DISMISSED
+    candidate.decided_by = actor if getattr(actor, "pk", None) else None
+    candidate.decided_at = timezone.now()
+    candidate.save(update_fields=["status", "decided_by", "decided_at"])
+    return candidate
 
 
 def merge_validate_members(

@@ -32,7 +32,9 @@ pytestmark = [
 
 
 def held(member: Member) -> int:
-    return sum(a.available + a.pending for a in Account.objects.filter(member=member, point_type__code="points"))
+    return sum(
+        a.available + a.pending for a in Account.objects.filter(member=member, point_type__code="points")
+    )
 
 
 def pending_merge(survivor: Member, absorbed: Member) -> MemberMerge:
