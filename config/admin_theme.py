@@ -132,6 +132,8 @@ def groups_of_links() -> list[dict[str, Any]]:
             "separator": True,
             "items": [
                 model("members.Member", "group"),
+                model("oneid.DuplicateCandidate", "join_inner"),
+                model("oneid.MemberMerge", "merge"),
                 model("members.Store", "storefront"),
                 model("members.Tag", "sell"),
                 model("segments.Segment", "filter_alt"),

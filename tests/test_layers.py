@@ -147,6 +147,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "partners",
         "messaging",
         "webhooks",
+        "oneid",
         "management",
         "migrations",
     }

@@ -39,6 +39,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "insight-measure-campaigns": ("insight.measure_campaigns", "20 2"),
         "segments-apply-tag-rules": ("segments.apply_tag_rules", "40 2"),
         "journeys-run": ("journeys.run", "*/10 *"),
+        "oneid-find-duplicates": ("oneid.find_duplicates", "50 3"),
         "messaging-send-due": ("messaging.send_due", "* *"),
         "webhooks-deliver-due": ("webhooks.deliver_due", "* *"),
         "points-announce-expiring": ("points.announce_expiring", "30 0"),

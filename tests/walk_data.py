@@ -34,6 +34,8 @@ from members.imports.services import import_preview
 from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
 from members.messaging.services import Outgoing, message_queue, messages_send_due
 from members.models import Identity, Member, Store, Tag
+from members.oneid.models import DuplicateCandidate, MemberMerge
+from members.oneid.services import merge_request
 from members.partners.models import Partner
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
@@ -171,6 +173,12 @@ def _build(make_user) -> WalkData:
         idempotency_key="walk-adjust-b",
     )
     assert isinstance(adjustment, AdjustmentRequest)
+    # store B's member enrolled twice (OneID): merged; store A's two members found as a pair
+    twin_b = enrol("司马乙", "13600000012", "", store_b, "WALKB0002", "oUnionWalkB0002")
+    (merge,) = merge_request(survivor=member_b, absorbed=[twin_b], reason="走查合并", actor=operator)
+    pair = DuplicateCandidate.objects.create(
+        first=member_a, second=member_a2, found_at=now, reasons=[{"code": "card_form", "value": "WALKA0001"}]
+    )
 
     when = f"{timezone.localtime(now - datetime.timedelta(days=1)):%Y-%m-%d %H:%M:%S}"
     pos = ImportProfile.objects.get(code="pos_receipts_gbk")
@@ -254,6 +262,8 @@ def _build(make_user) -> WalkData:
         Coupon: coupons,
         Redemption: redemptions,
         AdjustmentRequest: [adjustment],
+        MemberMerge: [merge],
+        DuplicateCandidate: [pair],
         ImportRun: [run_a, run_b],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
         Segment: [of_b, listed],

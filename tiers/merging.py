@@ -6,7 +6,7 @@
 
 The effective tier is worked out again from those (``settle``) and recorded as a tier change
 "member merge". What the absorbed member earned keeps counting toward the survivor's tier at
-its next review (``tiers.selectors._absorbed_into``).
+its next review (``tiers.selectors._member_and_absorbed``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from django.db.models import (
     Field,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -94,17 +95,17 @@ def growth_between(member_id: int, start: datetime.datetime, end: datetime.datet
     """Qualifying growth of one member in ``[start, end)``."""
     total = (
         growth_entries()
-        .filter(account__member_id__in=[member_id, *_absorbed_into(member_id)])
+        .filter(account__member_id__in=_member_and_absorbed(member_id))
         .filter(created_at__gte=start, created_at__lt=end)
         .aggregate(total=Sum("amount"))["total"]
     )
     return total or 0
 
 
-def _absorbed_into(member_id: int) -> list[int]:
-    """Members merged into this one: what they earned counts toward its tier (their growth
-    entries stay on their own accounts, with their dates)."""
-    return list(Member.objects.filter(merged_into_id=member_id).values_list("pk", flat=True))
+def _member_and_absorbed(member_id: int) -> QuerySet[Member, Any]:
+    """The member and those merged into it: what they earned counts toward its tier (their growth
+    entries stay on their own accounts, with their dates). A subquery: no query of its own."""
+    return Member.objects.filter(Q(pk=member_id) | Q(merged_into_id=member_id)).values("pk")
 
 
 def qualifying_between(
@@ -158,7 +159,7 @@ def review_growth(grace: datetime.timedelta) -> Expression:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    # members merged into this one (``_absorbed_into``): one probe of a partial index, empty for almost all
+    # members merged into this one (``_member_and_absorbed``): a probe of a partial index, mostly empty
     merged = (
         growth_entries()
         .filter(account__member__merged_into=OuterRef("member_id"), **window)

@@ -222,6 +222,8 @@ def merge_execute(
 
 
 def _history(member: Member, merge: Merge, reason: str) -> None:
+    """Who made the change and why, for the history row simple-history writes on save
+    (``merge:<record id>``: a code, as imports and partners record theirs)."""
     if getattr(merge.actor, "pk", None):
         member._history_user = merge.actor
     member._change_reason = reason
@@ -235,7 +237,7 @@ def _move_identities(merge: Merge) -> None:
     if absorbed.mobile:
         # the mobile is unique across members: the absorbed record lets go of it first
         absorbed.mobile = None
-        _history(absorbed, merge, "merge")
+        _history(absorbed, merge, f"merge:{merge.record.pk}")
         absorbed.save(update_fields=["mobile", "updated_at"])
     take_primary = not survivor.mobile
     for identity in identities:
@@ -244,10 +246,10 @@ def _move_identities(merge: Merge) -> None:
             identity.is_primary_phone = take_primary
             if take_primary:
                 survivor.mobile = identity.value
-        _history(identity, merge, "merge")  # type: ignore[arg-type]
+        _history(identity, merge, f"merge:{merge.record.pk}")  # type: ignore[arg-type]
         identity.save(update_fields=["member", "is_primary_phone"])
     if take_primary and survivor.mobile:
-        _history(survivor, merge, "merge")
+        _history(survivor, merge, f"merge:{merge.record.pk}")
         survivor.save(update_fields=["mobile", "updated_at"])
     merge.note("identities", len(identities))
 
@@ -274,7 +276,7 @@ def _move_consents(merge: Merge) -> None:
     for channel in ConsentChannel.values:
         setattr(absorbed, f"{channel}_consent", False)
     if changed:
-        _history(survivor, merge, "merge")
+        _history(survivor, merge, f"merge:{merge.record.pk}")
         survivor.save(update_fields=[*changed, "updated_at"])
     merge.note("consents", moved)
 
@@ -282,7 +284,7 @@ def _move_consents(merge: Merge) -> None:
 def _move_tags(merge: Merge) -> None:
     tags = set(merge.absorbed.tags.all()) - set(merge.survivor.tags.all())
     if tags:
-        _history(merge.survivor, merge, "merge")
+        _history(merge.survivor, merge, f"merge:{merge.record.pk}")
         merge.survivor.tags.add(*tags)
     merge.note("tags", len(tags))
 
@@ -310,7 +312,7 @@ def _close_absorbed(merge: Merge) -> None:
     absorbed = merge.absorbed
     absorbed.status = Member.Status.CLOSED
     absorbed.merged_into = merge.survivor
-    _history(absorbed, merge, "merge")
+    _history(absorbed, merge, f"merge:{merge.record.pk}")
     absorbed.save()
     absorbed.tags.clear()
     # whoever was merged into the absorbed member points at the survivor now: one hop, always

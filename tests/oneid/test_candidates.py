@@ -31,7 +31,9 @@ def test_each_signal_finds_its_pair_with_the_evidence():
     # a Tmall account that is the mobile of another member
     phone_owner = MemberFactory(mobile="13912345678")
     shopper = MemberFactory()
-    Identity.objects.create(member=shopper, kind=Identity.Kind.PLATFORM, namespace="tmall", value="13912345678")
+    Identity.objects.create(
+        member=shopper, kind=Identity.Kind.PLATFORM, namespace="tmall", value="13912345678"
+    )
     # one UnionID under two apps' namespaces
     wx_a = MemberFactory()
     wx_b = MemberFactory()
