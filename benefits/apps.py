@@ -43,3 +43,12 @@ class BenefitsConfig(AppConfig):
 
         register_step("coupons", _("Coupons"), benefits_merge)
         MOVED_LABELS.setdefault("redemptions", _("Redemptions"))
+        from benefits.privacy import coupons_of, redemptions_erase, redemptions_of
+        from members.privacy.exports import PERSONAL_DATA
+        from members.privacy.services import ERASURE_STEPS
+
+        for section in (("coupons", coupons_of), ("redemptions", redemptions_of)):
+            if section not in PERSONAL_DATA:
+                PERSONAL_DATA.append(section)
+        if redemptions_erase not in ERASURE_STEPS:
+            ERASURE_STEPS.append(redemptions_erase)

@@ -134,6 +134,7 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("members.Member", "group"),
                 model("oneid.DuplicateCandidate", "join_inner"),
                 model("oneid.MemberMerge", "merge"),
+                model("privacy.ErasureRequest", "person_remove"),
                 model("members.Store", "storefront"),
                 model("members.Tag", "sell"),
                 model("segments.Segment", "filter_alt"),
@@ -246,6 +247,8 @@ def groups_of_links() -> list[dict[str, Any]]:
             "items": [
                 model("auth.User", "person"),
                 model("auth.Group", "badge"),
+                model("privacy.AccessLog", "visibility"),
+                model("privacy.PrivacySettings", "shield_person"),
             ],
         },
     ]

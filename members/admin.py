@@ -12,10 +12,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ModelAdmin, TabularInline
@@ -25,6 +26,9 @@ from members.admin_helpers import HistoryAdmin, looked_up, remember_looked_up
 from members.models import ConsentChannel, ConsentRecord, Identity, Member, Store, Tag
 from members.oneid.candidates import duplicates_find
 from members.phones import try_normalize_mobile
+from members.privacy.exports import personal_data_json
+from members.privacy.models import AccessLog
+from members.privacy.services import access_record
 from members.resources import MemberExportResource
 from members.selectors import member_lookup, members_visible_to, sees_every_store, stores_of
 
@@ -322,7 +326,46 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["can_view_pii"] = masking.can_view_pii(request.user)
+        obj = context.get("original")
+        if obj is not None and request.user.has_perm("privacy.export_personal_data"):
+            context["personal_data_url"] = reverse("admin:members_member_personal_data", args=[obj.pk])
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200 and masking.can_view_pii(request.user):
+            # PIPL: who saw this member's personal data in full, and when
+            access_record(
+                user=request.user, what=AccessLog.What.MEMBER_PAGE, member=response.context_data["original"]
+            )
+        return response
+
+    def get_urls(self):
+        personal = path(
+            "<path:object_id>/personal-data/",
+            self.admin_site.admin_view(self.personal_data_view),
+            name="members_member_personal_data",
+        )
+        return [personal, *super().get_urls()]
+
+    def personal_data_view(self, request, object_id: str) -> HttpResponse:
+        """Everything the programme holds about the member, as one JSON file (PIPL access and
+        portability); the download is logged."""
+        if not request.user.has_perm("privacy.export_personal_data"):
+            raise PermissionDenied
+        member = self.get_object(request, unquote(object_id))
+        if member is None:
+            raise Http404
+        access_record(user=request.user, what=AccessLog.What.PERSONAL_DATA, member=member)
+        response = HttpResponse(personal_data_json(member), content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="member-{member.member_number}.json"'
+        return response
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        data = super().get_export_data(file_format, request, queryset, **kwargs)
+        if masking.can_view_pii(request.user):
+            access_record(user=request.user, what=AccessLog.What.MEMBER_EXPORT, count=queryset.count())
+        return data
 
     def history_view(self, request, object_id, extra_context=None):
         # History rows hold full previous values: only for roles that may see personal data.

@@ -50,6 +50,12 @@ class PointsConfig(AppConfig):
         register_step("points", _("Points"), points_merge)
         if points_merge_needs_approval not in APPROVAL_CHECKS:
             APPROVAL_CHECKS.append(points_merge_needs_approval)
+        from members.privacy.exports import PERSONAL_DATA
+        from points.privacy import accounts_of, entries_of
+
+        for section in (("points_accounts", accounts_of), ("points_entries", entries_of)):
+            if section not in PERSONAL_DATA:
+                PERSONAL_DATA.append(section)
 
 
 def point_type_names(codes: Iterable[str]) -> dict[str, str]:

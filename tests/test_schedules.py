@@ -40,6 +40,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "segments-apply-tag-rules": ("segments.apply_tag_rules", "40 2"),
         "journeys-run": ("journeys.run", "*/10 *"),
         "oneid-find-duplicates": ("oneid.find_duplicates", "50 3"),
+        "privacy-purge-personal-data": ("privacy.purge_personal_data", "10 4"),
         "messaging-send-due": ("messaging.send_due", "* *"),
         "webhooks-deliver-due": ("webhooks.deliver_due", "* *"),
         "points-announce-expiring": ("points.announce_expiring", "30 0"),

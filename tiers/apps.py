@@ -47,3 +47,9 @@ class TiersConfig(AppConfig):
         MOVED_LABELS.setdefault("subscriptions", _("Paid plan subscriptions"))
         if tiers_merge_needs_approval not in APPROVAL_CHECKS:
             APPROVAL_CHECKS.append(tiers_merge_needs_approval)
+        from members.privacy.exports import PERSONAL_DATA
+        from tiers.privacy import subscriptions_of, tier_of
+
+        for section in (("tier", tier_of), ("subscriptions", subscriptions_of)):
+            if section not in PERSONAL_DATA:
+                PERSONAL_DATA.append(section)

@@ -63,6 +63,10 @@ JOBS: dict[str, Promise] = {
         "Runs the live journeys: starts and ends them, lets new members in and moves each one on a step."
     ),
     "imports.run_import": _("Runs a confirmed import (queued by the import page, not scheduled)."),
+    "privacy.purge_personal_data": _(
+        "Deletes personal data kept only for a while: finished imports' files and rows, partners' "
+        "stored answers (periods in the privacy settings)."
+    ),
     "oneid.find_duplicates": _(
         "Lists members who are likely one person (same UnionID, card or phone in another form, same "
         "name, birthday and city) for operators to merge or dismiss."
@@ -111,6 +115,7 @@ SCHEDULES = [
     ("journeys-run", "journeys.run", "*/10", "*"),
     # At night, when the member and identity tables are quiet: one pass over each.
     ("oneid-find-duplicates", "oneid.find_duplicates", "50", "3"),
+    ("privacy-purge-personal-data", "privacy.purge_personal_data", "10", "4"),
 ]
 
 

@@ -1,0 +1,28 @@
+"""A member's tier and paid plans in their personal data copy (``members.privacy``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from members.models import Member
+from members.privacy.exports import records
+from tiers.models import MemberTier, Subscription, TierChange
+
+
+def tier_of(member: Member) -> list[dict[str, Any]]:
+    status = records(MemberTier.objects.filter(member=member), "tier__name", "source", "since", "valid_until")
+    changes = records(
+        TierChange.objects.filter(member=member).order_by("at"),
+        "from_tier__name",
+        "to_tier__name",
+        "reason",
+        "at",
+    )
+    return status + changes
+
+
+def subscriptions_of(member: Member) -> list[dict[str, Any]]:
+    return records(
+        Subscription.objects.filter(member=member).order_by("starts_at"),
+        "plan__name", "status", "starts_at", "ends_at", "payment_ref",
+    )  # fmt: skip
