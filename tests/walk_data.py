@@ -36,6 +36,8 @@ from members.messaging.services import Outgoing, message_queue, messages_send_du
 from members.models import Identity, Member, Store, Tag
 from members.oneid.models import DuplicateCandidate, MemberMerge
 from members.oneid.services import merge_request
+from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
+from members.privacy.services import access_record, erasure_request
 from members.partners.models import Partner
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
@@ -176,6 +178,10 @@ def _build(make_user) -> WalkData:
     # store B's member enrolled twice (OneID): merged; store A's two members found as a pair
     twin_b = enrol("司马乙", "13600000012", "", store_b, "WALKB0002", "oUnionWalkB0002")
     (merge,) = merge_request(survivor=member_b, absorbed=[twin_b], reason="走查合并", actor=operator)
+    # store A's member asked to be erased (waiting for an approver); someone opened a member page
+    erasure = erasure_request(member=member_a2, reason="走查：会员来电", actor=operator)
+    access_record(user=operator, what=AccessLog.What.MEMBER_PAGE, member=member_b)
+    PrivacySettings.current()
     pair = DuplicateCandidate.objects.create(
         first=member_a, second=member_a2, found_at=now, reasons=[{"code": "card_form", "value": "WALKA0001"}]
     )
@@ -264,6 +270,8 @@ def _build(make_user) -> WalkData:
         AdjustmentRequest: [adjustment],
         MemberMerge: [merge],
         DuplicateCandidate: [pair],
+        ErasureRequest: [erasure],
+        AccessLog: list(AccessLog.objects.all()),
         ImportRun: [run_a, run_b],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
         Segment: [of_b, listed],

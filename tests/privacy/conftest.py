@@ -1,0 +1,1 @@
+from tests.api.conftest import partner_a  # noqa: F401  (fixtures shared)
