@@ -35,6 +35,9 @@ LAYERS = [
     # OneID: a merge moves what the member domain and the partners hold; the apps above
     # register their own steps with it
     ("members.oneid", 3),
+    # PIPL: what every members subsystem holds about a member, copied or erased; the apps above
+    # register what they hold
+    ("members.privacy", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),
@@ -148,6 +151,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "messaging",
         "webhooks",
         "oneid",
+        "privacy",
         "management",
         "migrations",
     }

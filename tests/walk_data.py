@@ -36,9 +36,9 @@ from members.messaging.services import Outgoing, message_queue, messages_send_du
 from members.models import Identity, Member, Store, Tag
 from members.oneid.models import DuplicateCandidate, MemberMerge
 from members.oneid.services import merge_request
+from members.partners.models import Partner
 from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
 from members.privacy.services import access_record, erasure_request
-from members.partners.models import Partner
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
 from members.scoring.models import MemberScore, ScoringSettings

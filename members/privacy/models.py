@@ -20,10 +20,7 @@ class PrivacySettings(models.Model):
         _("keep imported files' rows for (days)"),
         default=90,
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
-        help_text=_(
-            "After this many days a finished import's file and its rows' values are deleted; its "
-            "counts and what it created stay."
-        ),
+        help_text=_("Then a finished import's file and row values are deleted (its counts stay)."),
     )
     api_answers_hours = models.PositiveSmallIntegerField(
         _("keep partners' stored answers for (hours)"),

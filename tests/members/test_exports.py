@@ -17,6 +17,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from config.common.exports import neutralise_dataset, neutralise_formula
 from members.models import Channel
+from members.privacy.models import AccessLog
 from members.purchases.resources import PurchaseResource
 from members.purchases.services import purchase_record
 from members.resources import MemberExportResource
@@ -197,6 +198,9 @@ def test_member_export_reads_all_rows_in_one_query(client, operator, django_asse
     for i in range(40):
         MemberFactory(registration_store=StoreFactory(code=f"M{i % 4:04d}"))
     login(client, operator)
-    # session, user, two permission lookups, stores and tags for the list filters, the rows
-    with django_assert_max_num_queries(7):
+    # session, user, two permission lookups, stores and tags for the list filters, the rows, and
+    # the access log's row (PIPL: the operator took 40 members' personal data)
+    with django_assert_max_num_queries(8):
         post_export(client, MEMBERS, MemberExportResource, CSV_FORMAT)
+    log = AccessLog.objects.get()
+    assert (log.user, log.what, log.count) == (operator, AccessLog.What.MEMBER_EXPORT, 40)

@@ -24,7 +24,7 @@ from members.privacy.models import ErasureRequest
 from members.privacy.services import ErasureRefused, erasure_approve, erasure_request
 from members.services import member_update
 from points.selectors import ledger_problems, points_liability
-from tests.benefits.conftest import give_points, gift  # noqa: F401  (fixture)
+from tests.benefits.conftest import give_points
 from tests.factories import MemberFactory, StoreFactory
 from tests.oneid.conftest import buy
 from tests.walk_data import _pos_file
