@@ -115,7 +115,13 @@ def erasure_approve(
             raise ErasureRefused(_("This erasure is not waiting for approval."))
         if request.requested_by_id == getattr(actor, "pk", None):
             raise ErasureRefused(_("An erasure must be approved by someone other than who asked for it."))
+        # the member as it is now: a merge waiting on this lock, or done before it, is seen
         member = Member.objects.select_for_update().get(pk=request.member_id)
+        if member.merged_into_id:
+            raise ErasureRefused(
+                _("Member %(number)s was merged into another: erase that member.")
+                % {"number": member.member_number}
+            )
         erasure = Erasure(member=member, needles=_needles(member), at=at)
         for step in [*MEMBER_STEPS, *ERASURE_STEPS]:
             step(erasure)
