@@ -129,6 +129,11 @@ class MemberMergeAdmin(PiiColumns, ServiceAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a merge is asked for, approved or rejected: never edited
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # asked once: no "save and add another" or "save and continue editing"
+        context.update(show_save_and_add_another=False, show_save_and_continue=False)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 

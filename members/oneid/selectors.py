@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
 
 from members import masking
 from members.models import Member
@@ -17,16 +17,15 @@ from members.oneid.services import approval_reasons
 def candidate_evidence(candidate: DuplicateCandidate, *, full: bool) -> str:
     """Each signal that matched, in the reader's language, with the shared value (masked unless ``full``)."""
     labels = dict(DuplicateCandidate.Reason.choices)
-    return format_html_join(
-        "; ",
-        "{}: {}",
-        (
-            (
-                labels.get(item.get("code", ""), item.get("code", "")),
-                item.get("value", "") if full else masked_value(item.get("code", ""), item.get("value", "")),
-            )
-            for item in candidate.reasons
-        ),
+    return _("; ").join(
+        _("%(signal)s: %(value)s")
+        % {
+            "signal": labels.get(item.get("code", ""), item.get("code", "")),
+            "value": item.get("value", "")
+            if full
+            else masked_value(item.get("code", ""), item.get("value", "")),
+        }
+        for item in candidate.reasons
     )
 
 

@@ -57,6 +57,11 @@ class ErasureRequestAdmin(MemberColumnMixin, ServiceAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def render_change_form(self, request, context, *args, **kwargs):
+        # asked once: no "save and add another" or "save and continue editing"
+        context.update(show_save_and_add_another=False, show_save_and_continue=False)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
