@@ -17,7 +17,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from points.models import Account, Entry, Lot, LotAllocation, PointType, Source
+from members.oneid.services import MergeRefused
+from points.models import Account, AdjustmentRequest, Entry, Lot, LotAllocation, PointType, Source
 from points.services.common import (
     apply_incoming,
     fingerprint,
@@ -33,6 +34,14 @@ from points.services.common import (
 def points_merge(merge: Any) -> None:
     """The points step of a merge (``members.oneid.services.Merge``): both members are locked."""
     absorbed, survivor = merge.absorbed, merge.survivor
+    if AdjustmentRequest.objects.filter(
+        account__member=absorbed, status=AdjustmentRequest.Status.PENDING
+    ).exists():
+        # its approval would post to the closed record: decided first, it moves with the rest
+        raise MergeRefused(
+            _("Member %(number)s has a points adjustment waiting for approval: decide it first.")
+            % {"number": absorbed.member_number}
+        )
     types = list(PointType.objects.filter(account__member=absorbed).order_by("pk"))
     if not types:
         return
@@ -47,9 +56,13 @@ def points_merge(merge: Any) -> None:
 
 
 def points_merge_needs_approval(survivor: Any, absorbed: Any) -> list[str]:
-    """A balance above its type's approval threshold moves only with a second person's approval."""
+    """A spendable balance above its type's approval threshold moves only with a second person's
+    approval (growth value buys nothing: the tier it earned is the tiers' check)."""
     reasons = []
-    for account in Account.objects.filter(member=absorbed).select_related("point_type"):
+    accounts = Account.objects.filter(member=absorbed, point_type__redeemable=True).select_related(
+        "point_type"
+    )
+    for account in accounts:
         if abs(account.balance) > account.point_type.approval_threshold:
             reasons.append(
                 _("Member %(number)s holds %(points)d %(type)s, above the approval threshold of %(limit)d.")

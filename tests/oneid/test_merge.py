@@ -207,3 +207,19 @@ def test_a_purchase_recorded_for_the_absorbed_member_earns_for_the_survivor(alic
     assert balance(alice) == (0, 100)
     assert balance(alice_again) == (0, 0)
     assert ledger_problems() == {}
+
+
+def test_a_pending_points_adjustment_is_decided_before_the_merge(alice, alice_again, operator):
+    from points.services import points_adjust
+
+    points_adjust(
+        member=alice_again,
+        point_type="points",
+        amount=5000,
+        reason="补偿",
+        actor=operator,
+        idempotency_key="adj",
+    )
+    with pytest.raises(MergeRefused, match="adjustment waiting for approval"):
+        merged(alice, alice_again, by=operator)
+    assert Member.objects.get(pk=alice_again.pk).merged_into is None  # nothing moved
