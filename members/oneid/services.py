@@ -102,8 +102,9 @@ def merge_request(
 ) -> list[MemberMerge]:
     """Ask to merge each of ``absorbed`` into ``survivor``; merged at once unless a member's
     points, tier or state need a second person (``approval_reasons``), then waiting for them.
+    One transaction for all of them: one refused, none is merged.
 
-    ``idempotency_key`` (the admin form's, the API's) makes a retry return the first requests.
+    ``idempotency_key`` (a caller's retry key) makes a retry return the first requests.
     """
     at = at or timezone.now()
     errors = FieldErrors()
@@ -119,6 +120,13 @@ def merge_request(
     done = list(MemberMerge.objects.filter(idempotency_key__startswith=f"{key}#").order_by("pk"))
     if done:
         return done
+    with transaction.atomic():
+        return _request_each(survivor, absorbed, reason=reason, actor=actor, key=key, at=at)
+
+
+def _request_each(
+    survivor: Member, absorbed: Sequence[Member], *, reason: str, actor: Any, key: str, at: datetime.datetime
+) -> list[MemberMerge]:
     records = []
     survivor = Member.objects.select_related("merged_into").get(pk=survivor.pk)
     for number, member in enumerate(absorbed):

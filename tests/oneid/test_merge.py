@@ -14,7 +14,7 @@ from members.oneid.models import DuplicateCandidate, MemberMerge
 from members.oneid.services import MergeRefused, merge_approve, merge_reject, merge_request
 from members.purchases.models import Purchase
 from members.services import member_set_consent
-from points.models import Account, Entry, Lot, Source
+from points.models import Account, AdjustmentRequest, Entry, Lot, Source
 from points.selectors import ledger_problems
 from points.services import lots_activate_due, points_earn, points_spend
 from tests.factories import MemberFactory, TagFactory
@@ -223,3 +223,26 @@ def test_a_pending_points_adjustment_is_decided_before_the_merge(alice, alice_ag
     with pytest.raises(MergeRefused, match="adjustment waiting for approval"):
         merged(alice, alice_again, by=operator)
     assert Member.objects.get(pk=alice_again.pk).merged_into is None  # nothing moved
+
+
+def test_several_members_merge_as_one_transaction(alice, alice_again, operator):
+    """Three records of one person: the third cannot go yet, so neither goes."""
+    from points.services import points_adjust
+
+    third = MemberFactory(name="张丽")
+    points_adjust(
+        member=third, point_type="points", amount=5000, reason="补偿", actor=operator,
+        idempotency_key="adj-3",
+    )  # fmt: skip
+    with pytest.raises(MergeRefused, match="adjustment waiting"):
+        merge_request(survivor=alice, absorbed=[alice_again, third], reason="同一人", actor=operator)
+    assert not MemberMerge.objects.exists()
+    assert Member.objects.get(pk=alice_again.pk).status == "active"
+
+    AdjustmentRequest.objects.update(status=AdjustmentRequest.Status.REJECTED)
+    records = merge_request(survivor=alice, absorbed=[alice_again, third], reason="同一人", actor=operator)
+    assert [r.status for r in records] == ["done", "done"]
+    assert set(Member.objects.filter(merged_into=alice).values_list("pk", flat=True)) == {
+        alice_again.pk,
+        third.pk,
+    }
