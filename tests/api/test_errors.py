@@ -215,7 +215,7 @@ def codes_the_server_sends() -> set[str]:
     # Abstract bases, never raised themselves; approval_error and review_decided come only from
     # the admin's maker-checker flows (points/services/adjustments.py, campaigns/earning/reviews.py),
     # which no API path calls.
-    # merge_refused likewise: merges are asked for and approved in the admin only.
+    # merge_refused and erasure_refused likewise: merges and erasures are decided in the admin only.
     rules -= {
         "business_rule",
         "points_error",
@@ -223,6 +223,7 @@ def codes_the_server_sends() -> set[str]:
         "approval_error",
         "review_decided",
         "merge_refused",
+        "erasure_refused",
     }
     written = {"conflict"}  # from the services' ValidationError codes
     sources = [
