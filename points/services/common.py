@@ -45,9 +45,9 @@ def require_positive(amount: int, field: str = "amount") -> None:
         raise ValidationError({field: _("Give a whole number of points above zero.")})
 
 
-#: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends): never
-#: accepted from callers.
-RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:")
+#: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends, member
+#: merges): never accepted from callers.
+RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:")
 
 
 def require_key(key: str) -> None:
@@ -57,7 +57,11 @@ def require_key(key: str) -> None:
         )
     if key.startswith(RESERVED_KEY_PREFIXES):
         raise ValidationError(
-            {"idempotency_key": _("Idempotency keys may not start with expire:, adjustment: or refund:.")}
+            {
+                "idempotency_key": _(
+                    "Idempotency keys may not start with expire:, adjustment:, refund: or merge:."
+                )
+            }
         )
 
 

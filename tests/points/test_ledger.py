@@ -210,7 +210,7 @@ def test_entries_cannot_be_changed_through_the_orm(alice):
 
 
 def test_keys_the_ledger_derives_itself_are_refused_from_callers(alice):
-    for reserved in ["expire:lot:1", "adjustment:7", "refund:3"]:
+    for reserved in ["expire:lot:1", "adjustment:7", "refund:3", "merge:5:points:in"]:
         with pytest.raises(ValidationError):
             points_earn(member=alice, point_type="points", amount=1, source="event", idempotency_key=reserved)
 
