@@ -89,6 +89,12 @@ def test_nothing_of_the_member_is_left_and_the_books_are_unchanged(
         first=member, second=other, found_at=timezone.now(), reasons=[{"code": "phone_form", "value": PHONE}]
     )
     assert all(everywhere(needle) for needle in NEEDLES), "the test must plant every value first"
+    planted = set(everywhere(NAME)) | set(everywhere(PHONE))
+    assert {
+        "partners.IdempotentRequest.body",
+        "imports.ImportRow.values",
+        "messaging.Message.body",
+    } <= planted
     for day in (timezone.localdate() - datetime.timedelta(days=10), timezone.localdate()):
         day_rollup(day)
     month = timezone.localdate().replace(day=1)
