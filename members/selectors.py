@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
+from config.common.validation import FieldErrors
 from members.models import Identity, Member, Store
 from members.phones import try_normalize_mobile
 from members.purchases.models import Purchase
@@ -125,3 +127,12 @@ def members_visible_to(user: User, *, looked_up: Iterable[int] = ()) -> QuerySet
     if sees_every_store(user):
         return Member.objects.all()
     return Member.objects.filter(members_of_stores(stores_of(user)) | Q(pk__in=list(looked_up)))
+
+
+def member_numbered(number: str, errors: FieldErrors, field: str) -> Member | None:
+    """The member an operator named by number; None, with the reason added to ``errors`` under
+    ``field``, when no member has it (forms asking for members by number report every one)."""
+    member = Member.objects.filter(member_number=number.strip()).first()
+    if member is None:
+        errors.add(field, _("No member has number %(number)s.") % {"number": number.strip()})
+    return member

@@ -132,12 +132,13 @@ def _same_person(member_ids: Sequence[int] | None) -> Groups:
     if member_ids is not None:
         people = people.filter(name__in=people.filter(pk__in=member_ids).values("name"))
     rows = people.order_by("name", "birthday", "city").values_list("name", "birthday", "city", "pk")
+    chosen = set(member_ids or ())
     groups: Groups = []
     for (name, birthday, city), members in itertools.groupby(
         rows.iterator(chunk_size=5000), key=lambda row: row[:3]
     ):
         ids = [row[3] for row in members]
-        if 1 < len(ids) <= MAX_GROUP and (member_ids is None or set(ids) & set(member_ids)):
+        if 1 < len(ids) <= MAX_GROUP and (member_ids is None or chosen.intersection(ids)):
             groups.append((f"{name} {birthday:%Y-%m-%d} {city}", ids))
     return groups
 

@@ -30,6 +30,7 @@ from members.models import ConsentChannel, ConsentRecord, Identity, Member
 from members.oneid.models import DuplicateCandidate, MemberMerge
 from members.partners.models import PartnerMember
 from members.purchases.models import MemberEvent, Purchase
+from members.selectors import member_numbered
 from members.services import member_facts
 
 
@@ -352,16 +353,9 @@ def merge_validate_members(
 ) -> tuple[Member, list[Member]]:
     """The members an operator named by number, or ValidationError naming the field."""
     errors = FieldErrors()
-    survivor = Member.objects.filter(member_number=survivor_number.strip()).first()
-    if survivor is None:
-        errors.add("survivor", _("No member has number %(number)s.") % {"number": survivor_number})
-    absorbed = []
-    for number in absorbed_numbers:
-        member = Member.objects.filter(member_number=number.strip()).first()
-        if member is None:
-            errors.add("absorbed", _("No member has number %(number)s.") % {"number": number})
-        else:
-            absorbed.append(member)
+    survivor = member_numbered(survivor_number, errors, "survivor")
+    found = [member_numbered(number, errors, "absorbed") for number in absorbed_numbers]
+    absorbed = [member for member in found if member is not None]
     errors.raise_if_any()
     assert survivor is not None
     return survivor, absorbed

@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.common.admin import ReadOnlyAdmin, ServiceAdmin, ServiceForm, run_each
+from config.common.validation import FieldErrors
 from members.admin_helpers import MemberColumnMixin, SettingsAdmin
-from members.models import Member
 from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
 from members.privacy.services import ERASED_LABELS, erasure_approve, erasure_reject, erasure_request
+from members.selectors import member_numbered
 
 
 class ErasureForm(ServiceForm):
@@ -66,12 +67,10 @@ class ErasureRequestAdmin(MemberColumnMixin, ServiceAdmin):
         return False
 
     def save_by_service(self, request, form, obj, change: bool) -> Any:
-        number = form.cleaned_data["member_number"].strip()
-        member = Member.objects.filter(member_number=number).first()
-        if member is None:
-            raise forms.ValidationError(
-                {"member_number": _("No member has number %(number)s.") % {"number": number}}
-            )
+        errors = FieldErrors()
+        member = member_numbered(form.cleaned_data["member_number"], errors, "member_number")
+        errors.raise_if_any()
+        assert member is not None
         return erasure_request(member=member, reason=form.cleaned_data["reason"], actor=request.user)
 
     def get_actions(self, request):

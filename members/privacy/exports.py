@@ -45,14 +45,10 @@ def _history(member: Member) -> list[dict[str, Any]]:
     versions = records(
         Member.history.filter(id=member.pk).order_by("history_date"),
         "history_date", "history_type", "history_change_reason", "history_user__username",
-        "name", "email", "gender", "birthday", "province", "city", "status",
+        "name", "mobile", "email", "gender", "birthday", "province", "city", "status",
     )  # fmt: skip
-    for version, mobile in zip(
-        versions,
-        Member.history.filter(id=member.pk).order_by("history_date").values_list("mobile", flat=True),
-        strict=True,
-    ):
-        version["mobile"] = str(mobile) if mobile else None
+    for version in versions:
+        version["mobile"] = version["mobile"].as_e164 if version["mobile"] else None
     ids = records(
         Identity.history.filter(member_id=member.pk).order_by("history_date"),
         "history_date", "history_type", "history_change_reason", "kind", "namespace", "value",
