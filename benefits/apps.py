@@ -38,6 +38,10 @@ class BenefitsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from benefits.legacy import COUPON_FILE
+        from members.imports.legacy import legacy_register
+
+        legacy_register(COUPON_FILE)
         from benefits.merging import benefits_merge
         from members.oneid.services import MOVED_LABELS, register_step
 

@@ -146,6 +146,7 @@ class Coupon(models.Model):
         REWARD = "reward", _("Bought with points")
         MANUAL = "manual", _("Issued by an operator")
         CAMPAIGN = "campaign", _("Campaign")
+        MIGRATION = "migration", _("Moved in from the old system")
 
     code = models.CharField(_("code"), max_length=20, unique=True, editable=False)
     benefit = models.ForeignKey(

@@ -37,6 +37,10 @@ class PointsConfig(AppConfig):
     role_revoked_permissions = {Role.STORE_STAFF: ["points.view_account"]}
 
     def ready(self) -> None:
+        from members.imports.legacy import legacy_register
+        from points.legacy import BALANCES
+
+        legacy_register(BALANCES)
         from points.defaults import point_types_ensure
 
         post_migrate.connect(point_types_ensure, sender=self, dispatch_uid="points.defaults")

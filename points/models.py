@@ -121,6 +121,7 @@ class Source(models.TextChoices):
     OPERATOR = "operator", _("Operator")
     PARTNER = "partner", _("Partner")
     SYSTEM = "system", _("System (expiry, transfer, merge)")
+    MIGRATION = "migration", _("Moved in from an old system")
 
 
 class EntryQuerySet(models.QuerySet):
@@ -148,6 +149,7 @@ class Entry(models.Model):
         TRANSFER = "transfer", _("Transfer")
         REFUND = "refund", _("Refund of a spend")
         MERGE = "merge", _("Member merge")
+        OPENING = "opening", _("Opening balance (migration)")
 
     account = models.ForeignKey(  # indexed by the composite indexes below, which lead with it
         Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries", db_index=False
@@ -258,6 +260,36 @@ class Lot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.remaining}/{self.amount}"
+
+
+class CarriedTotals(models.Model):
+    """An account's lifetime counters from the old system it was moved in from (数据迁移).
+
+    ``Account.earned``/``spent``/``expired`` count them too, so a member's history and the
+    breakage rate start with what the old system knew; ``ledger_problems`` checks the counters
+    as entries plus these. Written once per account, by the migration of opening balances.
+    """
+
+    account = models.OneToOneField(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, primary_key=True, related_name="carried"
+    )
+    earned = models.BigIntegerField(_("earned before the move"), default=0)
+    spent = models.BigIntegerField(_("spent before the move"), default=0)
+    expired = models.BigIntegerField(_("expired before the move"), default=0)
+    source_ref = models.CharField(_("source reference"), max_length=64)
+    created_at = models.DateTimeField(_("moved in at"))
+
+    class Meta:
+        verbose_name = _("totals from the old system")
+        verbose_name_plural = _("totals from the old system")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(earned__gte=0) & Q(spent__gte=0) & Q(expired__gte=0), name="carried_non_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.earned}/{self.spent}/{self.expired}"
 
 
 class LotAllocation(models.Model):

@@ -189,7 +189,7 @@ CHECKS = {
     "lot_out_of_range": "a lot's remaining is below zero or above its amount",
     "negative_not_flagged": "negative available balance not flagged for review",
     "debt_with_open_lots": "debt while lots still hold points",
-    "lifetime_counters": "earned/spent/expired differ from their entries",
+    "lifetime_counters": "earned/spent/expired differ from their entries (and an old system's totals)",
     "last_balance_after": "the last entry's balance_after differs from the balance",
     "lot_untraced": "a lot's consumed points differ from its allocations",
 }
@@ -221,13 +221,15 @@ SELECT a.id,
        COALESCE(l.bad, 0) > 0,
        a.available < 0 AND a.flagged_at IS NULL,
        a.debt > 0 AND COALESCE(l.open_lots, 0) > 0,
-       a.earned <> COALESCE(e.earned, 0) OR a.spent <> COALESCE(e.spent, 0)
-           OR a.expired <> COALESCE(e.expired, 0),
+       a.earned <> COALESCE(e.earned, 0) + COALESCE(c.earned, 0)
+           OR a.spent <> COALESCE(e.spent, 0) + COALESCE(c.spent, 0)
+           OR a.expired <> COALESCE(e.expired, 0) + COALESCE(c.expired, 0),
        COALESCE(le.balance_after, 0) <> a.available + a.pending,
        COALESCE(l.untraced, 0) > 0
 FROM points_account a
 LEFT JOIN e ON e.account_id = a.id
 LEFT JOIN l ON l.account_id = a.id
+LEFT JOIN points_carriedtotals c ON c.account_id = a.id
 LEFT JOIN points_entry le ON le.id = e.last_id
 """
 

@@ -37,6 +37,10 @@ class TiersConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from members.imports.legacy import legacy_register
+        from tiers.legacy import TIERS
+
+        legacy_register(TIERS)
         from tiers.defaults import ladder_ensure
 
         post_migrate.connect(ladder_ensure, sender=self, dispatch_uid="tiers.defaults")

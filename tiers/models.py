@@ -196,6 +196,7 @@ class TierChange(models.Model):
         PLAN = "plan", _("Paid plan started")
         PLAN_ENDED = "plan_ended", _("Paid plan ended")
         MERGE = "merge", _("Member merge")
+        MIGRATION = "migration", _("Moved in from the old system")
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="tier_changes"

@@ -36,7 +36,8 @@ from tiers.models import MemberTier, Source, Tier, TierPolicy
 
 #: Growth that counts toward a tier: what was earned, less what was reversed (refunds) or
 #: adjusted. Expiry of growth value does not take a tier away mid-period.
-QUALIFYING_KINDS = [Entry.Kind.EARN, Entry.Kind.REVERSE, Entry.Kind.ADJUST]
+# An opening balance of growth is the qualifying value an old system had counted (tiers' migration).
+QUALIFYING_KINDS = [Entry.Kind.EARN, Entry.Kind.REVERSE, Entry.Kind.ADJUST, Entry.Kind.OPENING]
 GROWTH = "growth"
 
 

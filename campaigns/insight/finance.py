@@ -33,6 +33,7 @@ MOVEMENTS: list[tuple[str, tuple[str, ...], int]] = [
     ("redeemed", (Entry.Kind.SPEND, Entry.Kind.REFUND), -1),
     ("expired", (Entry.Kind.EXPIRE,), -1),
     ("transferred", (Entry.Kind.TRANSFER, Entry.Kind.MERGE), 1),  # between members: nets to 0
+    ("moved_in", (Entry.Kind.OPENING,), 1),  # balances brought from an old system (数据迁移)
 ]
 
 
@@ -122,6 +123,7 @@ def roll_forward_tables(rows: list[RollRow], breakage: dict[int, Decimal]) -> li
         "redeemed": _("redeemed"),
         "expired": _("expired"),
         "transferred": _("transferred"),
+        "moved_in": _("moved in from the old system"),
     }
     columns += [(headers[key], POINTS) for key, _k, _s in MOVEMENTS] + [(_("closing"), POINTS)]
     points = Table(_("Points"), columns)

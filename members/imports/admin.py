@@ -20,6 +20,7 @@ from config.common.admin import LargeTablePaginator, ModelAdmin
 from members.admin_helpers import HistoryAdmin
 from members.imports import mapper_views, views
 from members.imports.forms import STATUS_FIELDS, ProfileForm
+from members.imports.legacy import LEGACY
 from members.imports.mapping import STATUSES, field_label, fields_of
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.selectors import import_runs_of
@@ -110,6 +111,7 @@ class ImportRunAdmin(ModelAdmin):
             view(self.resume_view, "resume", "<path:object_id>/resume/"),
             view(self.rejected_view, "rejected", "<path:object_id>/rejected/"),
             view(self.rejected_csv_view, "rejected_csv", "<path:object_id>/rejected.csv"),
+            view(self.report_view, "report", "<path:object_id>/report.<str:fmt>"),
             *super().get_urls(),
         ]
 
@@ -133,6 +135,9 @@ class ImportRunAdmin(ModelAdmin):
 
     def rejected_csv_view(self, request, object_id):
         return views.rejected_csv_view(request, self, object_id)
+
+    def report_view(self, request, object_id, fmt):
+        return views.report_view(request, self, object_id, fmt)
 
 
 STATUSES_HELP = format_lazy(
@@ -192,11 +197,13 @@ class ImportProfileAdmin(HistoryAdmin):
                 )
             )
         members = ["member_match", *(["unknown_member", "reject_invalid_mobile"] if purchases else [])]
-        fieldsets.append((_("Members"), {"fields": members}))
+        if obj is None or obj.kind not in LEGACY:  # an old CRM's rows name members one way
+            fieldsets.append((_("Members"), {"fields": members}))
         if purchases:
             # The store code mapping names every store: not for staff, who see only their own.
             stores = ["store_codes"] if sees_every_store(request.user) else []
             fieldsets.append((_("Amounts and stores"), {"fields": ["gross_includes_shipping", *stores]}))
+            fieldsets.append((_("Points"), {"fields": ["earns"]}))
             fieldsets.append((_("Returns"), {"fields": ["return_match_days"]}))
         if obj is not None and not self.has_change_permission(request, obj):
             fieldsets = [(name, {**opts, "fields": readable(opts["fields"])}) for name, opts in fieldsets]

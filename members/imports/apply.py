@@ -17,11 +17,13 @@ from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from config.common.errors import BusinessRuleError
+from members.imports.legacy import LEGACY
 from members.imports.matching import (
     IDENTITY_OF,
     Owners,
     identity_keys,
     matched_note,
+    members_named,
     recorded_sales,
     sale_for_return,
     unmatched_reason,
@@ -137,6 +139,8 @@ def apply_rows(run: ImportRun, job: Job, rows: list[ImportRow]) -> Totals:
         return _apply_members(run, rows)
     if spec.kind == "segment":
         return _apply_listed(run, TARGETS[spec.kind], rows)
+    if spec.kind in LEGACY:
+        return _apply_legacy(run, spec, rows)
     totals = Totals()
     facts = NewFacts()
     sales = [row for row in rows if row.kind != "return"]
@@ -145,8 +149,9 @@ def apply_rows(run: ImportRun, job: Job, rows: list[ImportRow]) -> Totals:
     returns = [row for row in rows if row.kind == "return"]
     if returns:
         _apply_returns(spec, returns, facts, totals)
-    for processor in PROCESSORS:
-        totals.points.update(processor(facts))
+    if spec.earns:  # history from an old system is recorded, not earned on again
+        for processor in PROCESSORS:
+            totals.points.update(processor(facts))
     return totals
 
 
@@ -289,7 +294,7 @@ def _enrol(
         members.append(member)
     for row in rows:
         row.member_id = members[person_of[row.number]].pk
-    if EventType.objects.filter(code="registration", active=True).exists():
+    if spec.earns and EventType.objects.filter(code="registration", active=True).exists():
         # joining at the till is a registration: registration campaigns apply
         registrations = []
         for i, member in enumerate(members):
@@ -423,6 +428,21 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> Totals:
         row.member_id = member.pk
         totals.members += 1
     return totals
+
+
+def _apply_legacy(run: ImportRun, spec: Profile, rows: list[ImportRow]) -> Totals:
+    """An old CRM's records: each row's member found again under the job's transaction (closed
+    or merged since the preview: rejected), then written by the kind's own ``apply``, which says
+    what it posted (points by type code)."""
+    named = members_named([row.values for row in rows], spec.member_match)
+    for row, (member_id, problem) in zip(rows, named, strict=True):
+        if problem:
+            reject_with(row, "member", problem)
+        else:
+            row.member_id = member_id
+    live = [row for row in rows if row.state == State.PENDING]
+    posted = LEGACY[spec.kind].apply(run, live) if live else Counter()
+    return Totals(points=posted)
 
 
 def _apply_listed(run: ImportRun, target: Target, rows: list[ImportRow]) -> Totals:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.admin_widgets import ThemedForm
 from members.imports import mapping
+from members.imports.legacy import LEGACY
 from members.imports.mapping import IDENTITIES, STATUSES
 from members.imports.models import ImportProfile
 from members.imports.parsing import FileFormat, is_blank, read_table
@@ -90,8 +91,9 @@ class UploadForm(ThemedForm, forms.Form):
         if not sees_every_run(user):
             profiles = self.fields["profile"]
             assert isinstance(profiles, forms.ModelChoiceField)
+            # member lists and an old system's data are operators' (``import_preview`` says so too)
             profiles.queryset = ACTIVE_PROFILES.exclude(
-                kind__in=[ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT]
+                kind__in=[ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT, *LEGACY]
             )
             own = list(store.queryset[:2])
             if len(own) == 1:
@@ -185,6 +187,7 @@ PURCHASES_ONLY = [
     "reject_invalid_mobile",
     "unknown_member",
     "return_match_days",
+    "earns",
 ]
 
 
@@ -221,6 +224,7 @@ class _ProfileFormBase(forms.ModelForm):
             "unknown_member",
             "gross_includes_shipping",
             "reject_invalid_mobile",
+            "earns",
             "active",
             "member_match",
             "store_codes",
@@ -230,10 +234,12 @@ class _ProfileFormBase(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.kind == ImportProfile.Kind.MEMBERS:
+        if self.instance.kind == ImportProfile.Kind.MEMBERS or self.instance.kind in LEGACY:
             # Declared fields are always on a model form: drop what a member list has not.
             for name in [*STATUS_FIELDS, *PURCHASES_ONLY]:
                 self.fields.pop(name, None)
+        if self.instance.kind in LEGACY:
+            self.fields.pop("member_match")  # by member number, phone or card, always
         by_status: dict[str, list[str]] = {}
         for text, status in (self.instance.statuses or {}).items():
             by_status.setdefault(status, []).append(text)

@@ -14,6 +14,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from members.imports.legacy import LEGACY
+from members.imports.legacy import MEMBER_FIELDS as LEGACY_MEMBER_FIELDS
+from members.imports.legacy import MEMBER_MATCH as LEGACY_MATCH
 from members.imports.member_rows import HEADER_ALIASES
 from members.imports.models import ImportProfile
 from members.imports.profiles import SHIPPED
@@ -76,9 +79,16 @@ STATUSES: dict[str, Any] = {
 
 
 def fields_of(kind: str) -> dict[str, Any]:
+    if kind in LEGACY:
+        return {**LEGACY_MEMBER_FIELDS, **LEGACY[kind].fields}
     if kind == Kind.MEMBERS:
         return MEMBER_FIELDS
     return LIST_FIELDS if kind == Kind.SEGMENT else PURCHASE_FIELDS
+
+
+def legacy_fields(field: str) -> Any:
+    """An old CRM's field in words (``None``: not one of theirs)."""
+    return next((legacy.fields[field] for legacy in LEGACY.values() if field in legacy.fields), None)
 
 
 def field_label(kind: str, field: str) -> str:
@@ -120,7 +130,9 @@ def required_problems(kind: str, mapped: Iterable[str], required: Iterable[str] 
     mapped = set(mapped)
     labels = fields_of(kind)
     problems = []
-    if required is None:
+    if required is None and kind in LEGACY:
+        required = LEGACY[kind].required
+    elif required is None:
         required = ["order_number", "paid"] if kind == Kind.PURCHASES else []
     missing = [field for field in required if field not in mapped]
     if missing:
@@ -132,7 +144,10 @@ def required_problems(kind: str, mapped: Iterable[str], required: Iterable[str] 
             _("Say which column holds the %(time)s or the %(paid_at)s.")
             % {"time": labels["occurred_at"], "paid_at": labels["paid_at"]}
         )
-    identities = set(LIST_FIELDS) if kind == Kind.SEGMENT else set(IDENTITIES)
+    if kind in LEGACY:
+        identities = set(LEGACY_MATCH)
+    else:
+        identities = set(LIST_FIELDS) if kind == Kind.SEGMENT else set(IDENTITIES)
     if not mapped & identities:
         problems.append(
             _("Say which column names the member: %(fields)s.")

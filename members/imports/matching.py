@@ -90,6 +90,46 @@ class Owners:
         )
 
 
+def members_named(
+    rows: Iterable[Mapping[str, Any]], match: Iterable[str]
+) -> list[tuple[int | None, Reason | None]]:
+    """For each row naming an existing member by member number and/or identities (an old CRM's
+    records), (member id, None) or (None, why not): nobody has those keys, they are two members'
+    keys, or the member is closed. Every key the row gives must be its member's or unknown; one
+    query per kind of key for all rows."""
+    rows = list(rows)
+    match = tuple(match)
+    identities = tuple(name for name in match if name != "member_number")
+    owners = Owners(rows, identities)
+    numbers = {str(values["member_number"]) for values in rows if values.get("member_number")}
+    by_number = {
+        number: (pk, number, status == Member.Status.CLOSED)
+        for number, pk, status in Member.objects.filter(member_number__in=numbers).values_list(
+            "member_number", "pk", "status"
+        )
+    }
+    out: list[tuple[int | None, Reason | None]] = []
+    for values in rows:
+        hits: list[tuple[str, str, tuple[int, str, bool]]] = []
+        if (number := str(values.get("member_number") or "")) and number in by_number:
+            hits.append(("member_number", number, by_number[number]))
+        for name in identities:
+            text = identity_value(name, values.get(name))
+            if text and (hit := owners.found.get((IDENTITY_OF[name], text))):
+                hits.append((name, text, hit))
+        if not hits:
+            named = [[name, str(values[name])] for name in match if values.get(name)]
+            out.append((None, reason("no_such_member", identities=named)))
+        elif len({hit[0] for _name, _text, hit in hits}) > 1:
+            described = [[name, text, hit[1]] for name, text, hit in hits]
+            out.append((None, reason("two_members", owners=described)))
+        elif hits[0][2][2]:
+            out.append((None, reason("member_closed", number=hits[0][2][1])))
+        else:
+            out.append((hits[0][2][0], None))
+    return out
+
+
 # --- returns without their original receipt number -------------------------------------------
 
 

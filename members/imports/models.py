@@ -33,6 +33,10 @@ class ImportProfile(models.Model):
         #: rows name existing members (member number or phone) for a list an app above keeps
         #: (``members.imports.targets``: a static segment)
         SEGMENT = "segment", _("Members for a static segment")
+        # Moving in from an old CRM (``members.imports.legacy``): what members held there.
+        BALANCES = "balances", _("Opening points balances (migration)")
+        TIERS = "tiers", _("Tiers (migration)")
+        COUPONS = "coupons", _("Outstanding coupons (migration)")
 
     class FileFormat(models.TextChoices):
         AUTO = "auto", _("Detect from the file")
@@ -87,6 +91,14 @@ class ImportProfile(models.Model):
         _("unknown members"), max_length=8, choices=UnknownMember.choices, default=UnknownMember.ENROL
     )
     gross_includes_shipping = models.BooleanField(_("gross amount includes shipping"), default=False)
+    earns = models.BooleanField(
+        _("award points"),
+        default=True,
+        help_text=_(
+            "Off for history brought in from an old system: the purchases are recorded for reports, "
+            "segments and tiers, and earn nothing again."
+        ),
+    )
     reject_invalid_mobile = models.BooleanField(
         _("reject rows with an invalid phone"),
         default=True,

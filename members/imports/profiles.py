@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from members.imports.legacy import LEGACY
 from members.imports.member_rows import HEADER_ALIASES, parse_row
 from members.imports.parsing import (
     header_map,
@@ -65,7 +66,7 @@ from members.purchases.services import FUTURE_TOLERANCE, MAX_AMOUNT
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-Kind = Literal["sale", "return", "order", "member", "listed", "skip"]
+Kind = Literal["sale", "return", "order", "member", "listed", "record", "skip"]
 
 #: Canonical status -> what the row is. A status missing here makes the row a skip.
 STATUS_KINDS: dict[str, Kind] = {
@@ -98,7 +99,7 @@ class Profile:
 
     code: str
     name: StrOrPromise  # shipped profiles translate their names lazily
-    kind: Literal["purchases", "members", "segment"]
+    kind: str  # ImportProfile.Kind: "purchases", "members", "segment" or an old CRM's (legacy)
     columns: Mapping[str, tuple[str, ...]]
     required: tuple[str, ...]
     source: str = ""  # Purchase.source: with the order number, what makes a receipt unique
@@ -116,6 +117,12 @@ class Profile:
     #: None: a return needs its original receipt number. N: a return without one is matched to
     #: its sale by ``members.imports.matching.sale_for_return`` (same member and store, N days).
     return_match_days: int | None = None
+    #: False: purchases are recorded without earning (history from an old system)
+    earns: bool = True
+
+
+#: What a row of each kind of file is (an old CRM's files: "record", ``members.imports.legacy``).
+ROW_KINDS: dict[str, Kind] = {"members": "member", "segment": "listed"}
 
 
 @dataclass
@@ -255,9 +262,11 @@ def parse_rows(
             yield ParsedRow(number, "skip", reason=reason("totals_row"), cells=cells)
         else:
             raw = {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
-            kind: Kind = {"members": "member", "segment": "listed"}.get(profile.kind, "sale")  # type: ignore[assignment]
+            kind: Kind = "record" if profile.kind in LEGACY else ROW_KINDS.get(profile.kind, "sale")
             row = ParsedRow(number, kind, cells=cells)
-            if profile.kind == "members":
+            if kind == "record":
+                _legacy_row(profile, row, raw, tz)
+            elif profile.kind == "members":
                 _member_row(row, raw)
             elif profile.kind == "segment":
                 _listed_row(row, raw)
@@ -312,6 +321,23 @@ def _listed_row(row: ParsedRow, raw: dict[str, str]) -> None:
     row.values = {"member_number": number, "mobile": mobile}
 
 
+# --- an old CRM's records (``members.imports.legacy``) ---------------------------------------
+
+
+def _legacy_row(profile: Profile, row: ParsedRow, raw: dict[str, str], tz: datetime.tzinfo) -> None:
+    """The member it names (as a list of members names them, or by card), then the kind's own
+    rules (``Legacy.parse``), which also say what the row counts toward the file's totals."""
+    _listed_row(row, raw)
+    member = row.values
+    card = capture(row, "card", parse_text, raw.get("card") or "", TEXT_LIMITS["card"])
+    member["card"] = (card or "").upper()
+    if member["card"] and "member" in row.errors:
+        del row.errors["member"]  # named by the card: ``_listed_row`` knows only numbers and phones
+    if not any(member.get(name) for name in ("member_number", "mobile", "card")):
+        row.errors["member"] = [reason("no_member_named_legacy")]
+    LEGACY[profile.kind].parse(row, raw, tz)
+
+
 # --- purchases -----------------------------------------------------------------------------
 
 
@@ -332,7 +358,7 @@ def _purchase_row(
     values.update(source=profile.source, channel=profile.channel)
     for name, limit in TEXT_LIMITS.items():
         if name in raw:
-            values[name] = _capture(row, name, parse_text, raw[name], limit)
+            values[name] = capture(row, name, parse_text, raw[name], limit)
     if values.get("store_code"):
         values["store_code"] = profile.store_codes.get(values["store_code"], values["store_code"])
 
@@ -356,7 +382,7 @@ def _purchase_row(
     _member(profile, row, raw)
 
 
-def _capture(row: ParsedRow, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+def capture(row: ParsedRow, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return func(*args, **kwargs)
     except ValidationError as exc:
@@ -370,12 +396,12 @@ def _times(
     # An order earns when it is paid; a receipt when it is rung up.
     when = "paid_at" if "paid_at" in raw else "occurred_at"
     formats = profile.date_formats
-    at = _capture(row, when, parse_datetime, raw[when], tz, formats=formats)
+    at = capture(row, when, parse_datetime, raw[when], tz, formats=formats)
     if at is not None and at > now + FUTURE_TOLERANCE:
         row.add_error(when, "future", when=f"{at.astimezone(tz):%Y-%m-%d %H:%M}")
     row.values["occurred_at"] = at
     if raw.get("ordered_at"):
-        row.values["ordered_at"] = _capture(
+        row.values["ordered_at"] = capture(
             row, "ordered_at", parse_datetime, raw["ordered_at"], tz, formats=formats
         )
 
@@ -385,7 +411,7 @@ def _amounts(profile: Profile, row: ParsedRow, raw: dict[str, str]) -> None:
     for name in AMOUNTS:
         if name in raw:
             optional = name in ("shipping", "refunded")
-            found[name] = _capture(row, name, parse_amount, raw[name], allow_empty=optional)
+            found[name] = capture(row, name, parse_amount, raw[name], allow_empty=optional)
     if row.kind == "return":
         for name in ("gross", "paid"):  # POS returns are negative: money going back
             amount = found.get(name)

@@ -61,6 +61,8 @@ MESSAGES: dict[str, Any] = {
     "refund_missing": gettext_lazy("A refunded order needs its refund amount."),
     "no_member_named": gettext_lazy("The row names no member (no card number, phone or UnionID)."),
     "no_member_listed": gettext_lazy("The row names no member (no member number or phone)."),
+    "no_member_named_legacy": gettext_lazy("The row names no member (no member number, phone or card)."),
+    "same_record": gettext_lazy("Same record as row %(row)d."),
     "not_member_number": gettext_lazy("“%(value)s” is not a member number."),
     "not_one_member": gettext_lazy("The member number and the phone are two different members."),
     "same_member": gettext_lazy("Same member as row %(row)d."),
@@ -160,9 +162,14 @@ def column_name(field: str, labels: Mapping[str, str]) -> str:
     """The file's own header for a logical field, else the field in the reader's words."""
     if field in labels:
         return labels[field]
-    from members.imports.mapping import LIST_FIELDS, MEMBER_FIELDS, PURCHASE_FIELDS  # the mapper's words
+    from members.imports.mapping import LIST_FIELDS, MEMBER_FIELDS, PURCHASE_FIELDS, legacy_fields
 
-    name = PURCHASE_FIELDS.get(field) or MEMBER_FIELDS.get(field) or LIST_FIELDS.get(field)
+    name = (
+        PURCHASE_FIELDS.get(field)
+        or MEMBER_FIELDS.get(field)
+        or LIST_FIELDS.get(field)
+        or legacy_fields(field)
+    )
     return str(name) if name else field
 
 

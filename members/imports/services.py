@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_insert
+from members.imports.legacy import LEGACY
+from members.imports.legacy import MEMBER_MATCH as LEGACY_MATCH
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.profiles import LISTED, SHIPPED, ParsedRow, Profile, parse_rows
 from members.imports.targets import TARGETS
@@ -41,8 +43,11 @@ def profile_of(model: ImportProfile) -> Profile:
     """The parsing profile an ``ImportProfile`` row stands for."""
     shipped = SHIPPED.get(model.code) if model.builtin else None
     columns = {name: tuple(headers) for name, headers in model.columns.items() if headers}
+    legacy = LEGACY.get(model.kind)
     if shipped is not None:
         required = shipped.required
+    elif legacy is not None:
+        required = legacy.required
     elif model.kind in (ImportProfile.Kind.MEMBERS, ImportProfile.Kind.SEGMENT):
         required = ()
     else:
@@ -51,7 +56,7 @@ def profile_of(model: ImportProfile) -> Profile:
         code=model.code,
         name=model.name,
         # the model field's choices are these values
-        kind=cast(Literal["purchases", "members", "segment"], model.kind),
+        kind=model.kind,
         columns=columns,
         required=required,
         source=model.source or model.code,
@@ -61,14 +66,23 @@ def profile_of(model: ImportProfile) -> Profile:
         delimiter=model.delimiter or None,
         date_formats=tuple(model.date_formats),
         statuses=dict(model.statuses),
-        # a list names its members by member number or phone, whatever the mapper ticked
-        member_match=LISTED if model.kind == ImportProfile.Kind.SEGMENT else tuple(model.member_match),
-        unknown_member=cast(Literal["enrol", "reject"], model.unknown_member),
+        member_match=_member_match(model),
+        # an old CRM's records are of members brought in first
+        unknown_member="reject" if legacy else cast(Literal["enrol", "reject"], model.unknown_member),
         store_codes=dict(model.store_codes),
         gross_includes_shipping=model.gross_includes_shipping,
         reject_invalid_mobile=model.reject_invalid_mobile,
         return_match_days=model.return_match_days,
+        earns=model.earns,
     )
+
+
+def _member_match(model: ImportProfile) -> tuple[str, ...]:
+    """How rows name members: a list by member number or phone and an old CRM's records by those
+    or the card, whatever the mapper ticked; other files as the profile says."""
+    if model.kind in LEGACY:
+        return LEGACY_MATCH
+    return LISTED if model.kind == ImportProfile.Kind.SEGMENT else tuple(model.member_match)
 
 
 def shipped_profile_fields(profile: Profile) -> dict[str, Any]:
@@ -89,6 +103,7 @@ def shipped_profile_fields(profile: Profile) -> dict[str, Any]:
         "gross_includes_shipping": profile.gross_includes_shipping,
         "reject_invalid_mobile": profile.reject_invalid_mobile,
         "return_match_days": profile.return_match_days,
+        "earns": profile.earns,
     }
 
 
@@ -128,6 +143,8 @@ def import_preview(
     if user is not None and not _sees_all_stores(user) and profile.kind in lists:
         # A member list is personal data in bulk: for roles that browse members, not the counter.
         raise ValidationError(_("Member lists are imported by operators."), code="profile")
+    if user is not None and not _sees_all_stores(user) and profile.kind in LEGACY:
+        raise ValidationError(_("An old system's data is imported by operators."), code="profile")
     target = TARGETS.get(profile.kind)
     if profile.kind == ImportProfile.Kind.SEGMENT:
         if target is None:

@@ -32,11 +32,13 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from members.imports.legacy import LEGACY
 from members.imports.matching import (
     Owners,
     SaleCandidate,
     identity_keys,
     matched_note,
+    members_named,
     recorded_sales,
     sale_for_return,
     unmatched_reason,
@@ -75,7 +77,9 @@ class Judge:
     def chunk(self, parsed: list[ParsedRow]) -> list[ImportRow]:
         staged = [self._first_verdict(row) for row in parsed]
         live = [(row, item) for row, item in zip(parsed, staged, strict=True) if item.state == State.PENDING]
-        if self.spec.kind == "members":
+        if self.spec.kind in LEGACY:
+            self._legacy(live)
+        elif self.spec.kind == "members":
             self._members(live)
         elif self.spec.kind == "segment":
             self._listed(live)
@@ -85,6 +89,9 @@ class Judge:
 
     def settle(self) -> None:
         """The verdicts that need the whole file, from the staged rows (one pass of SQL)."""
+        if self.spec.kind in LEGACY:
+            self._same_records()
+            return
         if self.spec.kind in ("members", "segment"):
             return
         pending = ImportRow.objects.filter(run=self.run, state=State.PENDING)
@@ -180,6 +187,22 @@ class Judge:
             row.errors = {**row.errors, "": [*row.errors.get("", []), matched_note(sale)]}
         ImportRow.objects.bulk_update(returns, ["state", "errors", "values"], batch_size=1000)
 
+    def _same_records(self) -> None:
+        """A record twice in the file (the same ``key``, which the kind's parser gives: a record
+        number, a coupon code, the member's tier): the second is a duplicate of the first."""
+        pending = ImportRow.objects.filter(run=self.run, state=State.PENDING)
+        repeated = (
+            pending.annotate(record=KT("values__key"))
+            .values("record")
+            .annotate(first=Min("number"), times=Count("pk"))
+            .filter(times__gt=1)
+            .order_by()
+        )
+        for group in repeated:
+            pending.filter(values__key=group["record"], number__gt=group["first"]).update(
+                state=State.DUPLICATE, errors={"": [reason("same_record", row=group["first"])]}
+            )
+
     def _first_verdict(self, row: ParsedRow) -> ImportRow:
         item = ImportRow(
             run=self.run,
@@ -192,7 +215,9 @@ class Judge:
         if row.kind == "skip":
             item.state, item.errors, item.values = State.SKIPPED, {"": [row.reason]} if row.reason else {}, {}
         elif row.errors:
-            item.state, item.errors, item.values = State.REJECTED, row.errors, {}
+            # an old CRM's record keeps what it counts toward the file's totals, for the report
+            counts = {"counts": row.values["counts"]} if "counts" in row.values else {}
+            item.state, item.errors, item.values = State.REJECTED, row.errors, counts
         elif row.warnings:
             item.errors = row.warnings  # kept for the record; the row goes in
         return item
@@ -306,6 +331,20 @@ class Judge:
                 _duplicate(item, "already_member")
             elif member_id is not None:
                 _reject(item, "member", "taken", owners=owners.describe(values, match))
+
+    # --- an old CRM's records ---
+
+    def _legacy(self, live: list[tuple[ParsedRow, ImportRow]]) -> None:
+        """Each row's member (``members_named``), then the kind's own verdicts."""
+        items = [item for _row, item in live]
+        for item, (member_id, problem) in zip(
+            items, members_named([item.values for item in items], self.spec.member_match), strict=True
+        ):
+            if problem:
+                _reject_with(item, "member", problem)
+            else:
+                item.member_id = member_id
+        LEGACY[self.spec.kind].judge([item for item in items if item.state == State.PENDING])
 
     # --- lists of existing members ---
 

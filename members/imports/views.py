@@ -40,6 +40,7 @@ from members.imports.forms import (
 )
 from members.imports.mapping import STATUSES
 from members.imports.models import ImportProfile, ImportRow, ImportRun
+from members.imports.report import report_download, report_of
 from members.imports.selectors import (
     RESUMABLE,
     first_rows,
@@ -58,6 +59,7 @@ REJECTED_PER_PAGE = 100
 STALL_SECONDS = 60
 
 RUN_URL = "admin:imports_importrun_change"
+REPORT_URL = "imports_importrun_report"
 
 
 def _url(name: str, run: ImportRun) -> str:
@@ -302,6 +304,10 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         labels=list(labels.values()),
         can_import=user.has_perm("imports.import_file"),
         **rejected_context(run, labels, user),
+        report=report_of(run),
+        report_urls=[
+            (fmt.upper(), reverse(f"admin:{REPORT_URL}", args=[run.pk, fmt])) for fmt in ("xlsx", "csv")
+        ],
         **store_fix_context(request, run),
     )
     if run.status == ImportRun.Status.PREVIEWED:
@@ -440,3 +446,8 @@ def rejected_csv_view(request: HttpRequest, model_admin, object_id: str) -> Http
     assert disposition is not None  # only an inline response without a name has none
     response["Content-Disposition"] = disposition
     return response
+
+
+def report_view(request: HttpRequest, model_admin, object_id: str, fmt: str) -> HttpResponse:
+    """The migration report of an old CRM's file as CSV or XLSX (``members.imports.report``)."""
+    return report_download(request, _run_for(request, model_admin, object_id), fmt)

@@ -47,7 +47,7 @@ def require_positive(amount: int, field: str = "amount") -> None:
 
 #: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends, member
 #: merges): never accepted from callers.
-RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:")
+RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:")
 
 
 def require_key(key: str) -> None:

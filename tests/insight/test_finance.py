@@ -66,7 +66,7 @@ def test_every_line_of_the_roll_forward(ledger):
     assert october.moves == {
         "issued": 800, "reversed": 0, "adjusted": 0,
         "redeemed": 150,  # 200 spent and given back, then 150
-        "expired": 850, "transferred": 0,
+        "expired": 850, "transferred": 0, "moved_in": 0,
     }  # fmt: skip
     assert october.closing == 1000 + 800 - 150 - 850 == 800
     november = rows[(NOV, "points")]
