@@ -82,8 +82,7 @@ MESSAGES: dict[str, Any] = {
     ),
     "other_record": _("Record %(record)s was already brought in with other points or dates."),
     "other_totals": _(
-        "Lifetime totals differ from those already brought in for this account (%(earned)s / %(spent)s / "
-        "%(expired)s)."
+        "Lifetime totals differ from those brought in before (%(earned)s / %(spent)s / %(expired)s)."
     ),
 }
 

@@ -30,6 +30,7 @@ from campaigns.segments.models import Condition, Field, Operator, Segment, Segme
 from campaigns.segments.services import segment_count, tag_rule_apply
 from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
+from members.imports.runner import import_confirm, import_run_execute
 from members.imports.services import import_preview
 from members.messaging.models import Message, MessagingSettings, RecordedMessage, Template
 from members.messaging.services import Outgoing, message_queue, messages_send_due
@@ -213,6 +214,17 @@ def _build(make_user) -> WalkData:
         user=staff_b,
         store=store_b,
     )
+    # Store B's member's points moved in from an old CRM by an operator (one row refused).
+    until = f"{timezone.localdate() + datetime.timedelta(days=200):%Y-%m-%d}"
+    number = member_b.member_number
+    moved = import_preview(
+        profile=ImportProfile.objects.get(code="migration_balances"),
+        data=f"会员号,积分,到期日期\r\n{number},500,{until}\r\n{number},-5,{until}\r\n".encode("gb18030"),
+        file_name="walk-migration.csv",
+        user=operator,
+    )
+    import_confirm(run=moved, user=operator, start=False)
+    import_run_execute(moved.pk)
 
     # The insight figures: the night's jobs, and each store's sales for all customers.
     for store, sales in ((store_a, "3880.00"), (store_b, "2880.00")):
@@ -272,7 +284,7 @@ def _build(make_user) -> WalkData:
         DuplicateCandidate: [pair],
         ErasureRequest: [erasure],
         AccessLog: list(AccessLog.objects.all()),
-        ImportRun: [run_a, run_b],
+        ImportRun: [run_a, run_b, moved],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),
         Segment: [of_b, listed],
         TagRule: [tag_rule],

@@ -111,7 +111,7 @@ class ImportRunAdmin(ModelAdmin):
             view(self.resume_view, "resume", "<path:object_id>/resume/"),
             view(self.rejected_view, "rejected", "<path:object_id>/rejected/"),
             view(self.rejected_csv_view, "rejected_csv", "<path:object_id>/rejected.csv"),
-            view(self.report_view, "report", "<path:object_id>/report.<str:fmt>"),
+            view(self.report_view, "report", "<path:object_id>/report/"),
             *super().get_urls(),
         ]
 
@@ -136,8 +136,8 @@ class ImportRunAdmin(ModelAdmin):
     def rejected_csv_view(self, request, object_id):
         return views.rejected_csv_view(request, self, object_id)
 
-    def report_view(self, request, object_id, fmt):
-        return views.report_view(request, self, object_id, fmt)
+    def report_view(self, request, object_id):
+        return views.report_view(request, self, object_id)
 
 
 STATUSES_HELP = format_lazy(

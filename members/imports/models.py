@@ -94,10 +94,7 @@ class ImportProfile(models.Model):
     earns = models.BooleanField(
         _("award points"),
         default=True,
-        help_text=_(
-            "Off for history brought in from an old system: the purchases are recorded for reports, "
-            "segments and tiers, and earn nothing again."
-        ),
+        help_text=_("Off for an old system's history: its purchases are recorded and earn nothing again."),
     )
     reject_invalid_mobile = models.BooleanField(
         _("reject rows with an invalid phone"),

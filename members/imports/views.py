@@ -59,7 +59,6 @@ REJECTED_PER_PAGE = 100
 STALL_SECONDS = 60
 
 RUN_URL = "admin:imports_importrun_change"
-REPORT_URL = "imports_importrun_report"
 
 
 def _url(name: str, run: ImportRun) -> str:
@@ -305,9 +304,7 @@ def run_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
         can_import=user.has_perm("imports.import_file"),
         **rejected_context(run, labels, user),
         report=report_of(run),
-        report_urls=[
-            (fmt.upper(), reverse(f"admin:{REPORT_URL}", args=[run.pk, fmt])) for fmt in ("xlsx", "csv")
-        ],
+        report_urls=[(fmt.upper(), f"{_url('report', run)}?format={fmt}") for fmt in ("xlsx", "csv")],
         **store_fix_context(request, run),
     )
     if run.status == ImportRun.Status.PREVIEWED:
@@ -448,6 +445,7 @@ def rejected_csv_view(request: HttpRequest, model_admin, object_id: str) -> Http
     return response
 
 
-def report_view(request: HttpRequest, model_admin, object_id: str, fmt: str) -> HttpResponse:
-    """The migration report of an old CRM's file as CSV or XLSX (``members.imports.report``)."""
-    return report_download(request, _run_for(request, model_admin, object_id), fmt)
+def report_view(request: HttpRequest, model_admin, object_id: str) -> HttpResponse:
+    """The migration report of an old CRM's file as XLSX or ``?format=csv`` (``members.imports.report``)."""
+    run = _run_for(request, model_admin, object_id)
+    return report_download(request, run, request.GET.get("format", "xlsx"))
