@@ -37,8 +37,8 @@ from points.models import PointType
 from points.policy import last_valid_day
 from points.services.opening import Opening, points_open_bulk
 from tiers import periods, selectors
-from tiers.models import MemberTier, Tier, TierChange, TierPolicy
-from tiers.services import lock_statuses, settle
+from tiers.models import Tier, TierChange, TierPolicy
+from tiers.services import lock_statuses, settle, statuses_write
 
 State = ImportRow.State
 TIERED = "tiers"  # the report's count of members given a tier
@@ -188,10 +188,7 @@ def apply(run: ImportRun, rows: list[ImportRow]) -> Counter:
         )
         assert change is not None  # ``record``: a tier brought in is always on record
         changes.append(change)
-    MemberTier.objects.bulk_update(
-        [statuses[member_of(row)] for row, _tier in planned],
-        ["tier", "source", "since", "earned_tier", "period_start", "valid_until"],
-    )
+    statuses_write([statuses[member_of(row)] for row, _tier in planned])
     TierChange.objects.bulk_create(changes)
     posted[TIERED] += len(changes)
     return posted

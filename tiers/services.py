@@ -363,7 +363,7 @@ def _review(
         change = settle(status, now, by_id, earned_before=earned_before, reason=reason, metric=value)
         if change:
             changes.append(change)
-    _write_reviewed([row.status for row in rows])
+    statuses_write([row.status for row in rows])
     TierChange.objects.bulk_create(changes)
     changes_emit(changes, now)
 
@@ -371,7 +371,8 @@ def _review(
 _REVIEWED_FIELDS = ["tier_id", "source", "since", "earned_tier_id", "period_start", "valid_until"]
 
 
-def _write_reviewed(chunk: list[MemberTier]) -> None:
+def statuses_write(chunk: list[MemberTier]) -> None:
+    """Write the tier fields of locked statuses (a review's chunk, a migration's)."""
     if connection.vendor != "postgresql":
         MemberTier.objects.bulk_update(
             chunk, [f.removesuffix("_id") for f in _REVIEWED_FIELDS], batch_size=500

@@ -10,6 +10,7 @@ because every run is looked up through the admin's scoped queryset.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -146,6 +147,21 @@ def _local(text: str) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else text
 
 
+#: An old CRM's dates (``members.imports.legacy``): when it started, and when it ends (a date
+#: alone was staged as the next midnight: it reads as the last day again).
+STARTS, ENDS = ("earned_at", "valid_from"), ("expires_at", "valid_until")
+
+
+def _day(text: str, *, end: bool) -> str:
+    moment = parse_datetime(text) if isinstance(text, str) else None
+    if moment is None:
+        return text
+    local = timezone.localtime(moment)
+    if local.time() != datetime.time(0):
+        return f"{local:%Y-%m-%d %H:%M}"
+    return f"{local - datetime.timedelta(days=1) if end else local:%Y-%m-%d}"
+
+
 def cell(field: str, values: dict[str, Any]) -> str:
     """A staged value as the operator reads it: times local, statuses in words."""
     if field == "paid_at":  # the parser keeps the time a row earns at as occurred_at
@@ -155,6 +171,8 @@ def cell(field: str, values: dict[str, Any]) -> str:
         return ""
     if field in ("occurred_at", "ordered_at"):
         return _local(value)
+    if field in STARTS or field in ENDS:
+        return _day(value, end=field in ENDS)
     if field == "status" and value in STATUSES:
         return str(STATUSES[value])
     return str(value)
