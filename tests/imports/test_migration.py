@@ -203,3 +203,20 @@ def test_history_purchases_are_recorded_without_earning(programme, sample_stores
     assert done.members_created > 0
     assert not Entry.objects.exists() and not Award.objects.exists()
     assert not MemberEvent.objects.exists()  # joining then was no registration today
+
+
+def test_import_file_prints_the_report(programme, export, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run("members", export.members)
+    path = tmp_path / "coupons.csv"
+    path.write_bytes(export.coupons)
+    out = StringIO()
+    with pytest.raises(SystemExit):  # rows were rejected: exit 1
+        call_command("import_file", str(path), profile="migration_coupons", stdout=out)
+    text = out.getvalue()
+    good = export.expected.coupons_good
+    assert f"Coupons: {good + 2:,} in the file = {good:,} brought in + 0 before + 2 rejected" in text
+    assert "(accounted for)" in text

@@ -14,8 +14,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 
 from members.imports.files import column_labels, row_message
+from members.imports.legacy import Report
 from members.imports.models import ImportProfile, ImportRow, ImportRun
 from members.imports.parsing import error_messages
+from members.imports.report import report_of
 from members.imports.runner import CHUNK, import_confirm, import_run_execute
 from members.imports.selectors import points_awarded
 from members.imports.services import import_preview
@@ -107,14 +109,10 @@ class Command(BaseCommand):
         )
 
     def _result(self, run: ImportRun, show: int) -> None:
-        points = ", ".join(f"{name} {amount:+,}" for name, amount in points_awarded(run))
-        self.stdout.write(
-            f"{run.get_status_display()}: {run.purchases_created} purchases and "
-            f"{run.refunds_created} refunds created, {run.members_created} members enrolled, "
-            f"points {points or '0'}; "
-            f"{run.rows_duplicate} already imported, {run.rows_rejected} rejected, "
-            f"{run.rows_skipped} skipped."
-        )
+        if (report := report_of(run)) is not None:  # an old CRM's file: its totals, reconciled
+            self._report(run, report)
+        else:
+            self._totals(run)
         rejected = run.rows.filter(state=ImportRow.State.REJECTED).order_by("number")
         if rejected.exists():
             labels = column_labels(run)
@@ -123,3 +121,24 @@ class Command(BaseCommand):
                 self.stdout.write(f"  row {row.number}: {row_message(row, labels)}")
             if run.rows_rejected > show:
                 self.stdout.write(f"  … and {run.rows_rejected - show} more (download them in the admin).")
+
+    def _totals(self, run: ImportRun) -> None:
+        points = ", ".join(f"{name} {amount:+,}" for name, amount in points_awarded(run))
+        self.stdout.write(
+            f"{run.get_status_display()}: {run.purchases_created} purchases and "
+            f"{run.refunds_created} refunds created, {run.members_created} members enrolled, "
+            f"points {points or '0'}; "
+            f"{run.rows_duplicate} already imported, {run.rows_rejected} rejected, "
+            f"{run.rows_skipped} skipped."
+        )
+
+    def _report(self, run: ImportRun, report: Report) -> None:
+        status = run.get_status_display()
+        self.stdout.write(f"{status}: {run.rows_duplicate} already imported, {run.rows_rejected} rejected.")
+        for line in report.lines:
+            tied = "accounted for" if line.balanced else "NOT accounted for"
+            self.stdout.write(
+                f"  {line.label}: {line.in_file:,} in the file = {line.posted:,} brought in"
+                f" + {line.already:,} before + {line.rejected:,} rejected + {line.waiting:,} not yet;"
+                f" {line.held:,} held ({tied})"
+            )
