@@ -218,5 +218,5 @@ def test_import_file_prints_the_report(programme, export, tmp_path):
         call_command("import_file", str(path), profile="migration_coupons", stdout=out)
     text = out.getvalue()
     good = export.expected.coupons_good
-    assert f"Coupons: {good + 2:,} in the file = {good:,} brought in + 0 before + 2 rejected" in text
+    assert f"优惠券: {good + 2:,} in the file = {good:,} brought in + 0 before + 2 rejected" in text
     assert "(accounted for)" in text
