@@ -220,3 +220,18 @@ def test_import_file_prints_the_report(programme, export, tmp_path):
     good = export.expected.coupons_good
     assert f"优惠券: {good + 2:,} in the file = {good:,} brought in + 0 before + 2 rejected" in text
     assert "(accounted for)" in text
+
+
+def test_finance_sees_the_balances_moved_in_not_issued(programme, export):
+    """The roll-forward of the month of the move: the opening lots are "moved in", not points
+    issued (which is what the programme cost counts)."""
+    from campaigns.insight.finance import roll_forward
+    from campaigns.insight.rollups import day_rollup
+
+    moved_in(programme, export)
+    today = timezone.localdate()
+    day_rollup(today)
+    month = today.replace(day=1)
+    row = {r.point_type.code: r for r in roll_forward(month, month)}["points"]
+    assert row.moves["moved_in"] == row.closing == export.expected.points_good
+    assert row.moves["issued"] == 0
