@@ -221,7 +221,7 @@ def _check(rows: list[ImportRow], run: ImportRun | None) -> list[tuple[ImportRow
             planned.append((row, _opening(run, row, point_type, at)))
     entries = {
         e.idempotency_key: e.fingerprint
-        for e in Entry.objects.filter(idempotency_key__in=[opening.key for _row, opening in planned])
+        for e in Entry.objects.filter(idempotency_key__any=[opening.key for _row, opening in planned])
     }
     carried = _carried_now(planned)
     out = []
@@ -259,7 +259,7 @@ def _counters(values: dict[str, Any]) -> tuple[int, int, int] | None:
 
 def _carried_now(planned: list[tuple[ImportRow, Opening]]) -> dict[tuple[int, int], tuple[int, int, int]]:
     members = {opening.member_id for _row, opening in planned}
-    kept = CarriedTotals.objects.filter(account__member_id__in=members).values_list(
+    kept = CarriedTotals.objects.filter(account__member_id__any=members).values_list(
         "account__member_id", "account__point_type_id", "earned", "spent", "expired"
     )
     return {(member, kind): (earned, spent, expired) for member, kind, earned, spent, expired in kept}

@@ -90,7 +90,7 @@ def points_open_bulk(
         accounts = lock_accounts_many(
             [(o.member_id, o.point_type) for o in openings] + [(c.member_id, c.point_type) for c in carried]
         )
-        done = {entry.idempotency_key: entry for entry in Entry.objects.filter(idempotency_key__in=keys)}
+        done = {entry.idempotency_key: entry for entry in Entry.objects.filter(idempotency_key__any=keys)}
         results: list[tuple[Entry, bool]] = []
         entries, lots, repaid = [], [], []
         touched: dict[int, Account] = {}
@@ -160,7 +160,7 @@ def _carried(
     """The counters of accounts that have none yet (once per account: the first wins)."""
     wanted = {(c.member_id, c.point_type.pk): c for c in reversed(carried)}  # the first one given
     ids = [accounts[pair].pk for pair in wanted]
-    have = set(CarriedTotals.objects.filter(account_id__in=ids).values_list("account_id", flat=True))
+    have = set(CarriedTotals.objects.filter(account_id__any=ids).values_list("account_id", flat=True))
     return [
         CarriedTotals(
             account=accounts[pair],
