@@ -96,17 +96,18 @@ def members_named(
     """For each row naming an existing member by member number and/or identities (an old CRM's
     records), (member id, None) or (None, why not): nobody has those keys, they are two members'
     keys, or the member is closed. Every key the row gives must be its member's or unknown; one
-    query per kind of key for all rows."""
+    query per kind of key for all rows. A member number of a member merged into another (OneID)
+    names the one it was merged into (its ids moved there with the merge)."""
     rows = list(rows)
     match = tuple(match)
     identities = tuple(name for name in match if name != "member_number")
     owners = Owners(rows, identities)
     numbers = {str(values["member_number"]) for values in rows if values.get("member_number")}
     by_number = {
-        number: (pk, number, status == Member.Status.CLOSED)
-        for number, pk, status in Member.objects.filter(member_number__in=numbers).values_list(
-            "member_number", "pk", "status"
-        )
+        number: (into, survivor, False) if into else (pk, number, status == Member.Status.CLOSED)
+        for number, pk, status, into, survivor in Member.objects.filter(
+            member_number__in=numbers
+        ).values_list("member_number", "pk", "status", "merged_into_id", "merged_into__member_number")
     }
     out: list[tuple[int | None, Reason | None]] = []
     for values in rows:

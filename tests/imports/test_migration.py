@@ -235,3 +235,17 @@ def test_finance_sees_the_balances_moved_in_not_issued(programme, export):
     row = {r.point_type.code: r for r in roll_forward(month, month)}["points"]
     assert row.moves["moved_in"] == row.closing == export.expected.points_good
     assert row.moves["issued"] == 0
+
+
+def test_a_member_number_merged_since_names_the_survivor(programme, operator):
+    """The old CRM knew two records of one person; they were merged here before the move: a lot
+    of the absorbed number lands on the survivor."""
+    from tests.factories import MemberFactory
+    from tests.oneid.conftest import merged
+
+    survivor, absorbed = MemberFactory(), MemberFactory()
+    merged(survivor, absorbed, by=operator)
+    data = f"会员号,积分,到期日期\r\n{absorbed.member_number},700,2099-12-31\r\n".encode("gb18030")
+    done = run("migration_balances", data)
+    assert done.rows_done == 1 and done.rows_rejected == 0
+    assert Account.objects.get(member=survivor, point_type__code="points").available == 700
