@@ -325,7 +325,7 @@ class MemberViewSet(PartnerViewSet):
             )
         except TrustRefused as exc:
             raise refusal(exc) from None
-        except ReferralRefused as exc:
+        except ReferralRefused:
             if self.partner.is_first_party:
                 raise
             # A third party gets one answer for every refusal: "self-referral" would tell it that

@@ -7,7 +7,6 @@ import pytest
 from members.models import Member
 from members.referrals.models import MemberDevice, Referral
 from members.referrals.services import member_device_record, referral_code_get
-from tests.api.conftest import partner_a, partner_b  # noqa: F401  (fixtures)
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

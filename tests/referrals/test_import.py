@@ -27,7 +27,9 @@ def test_rows_with_good_codes_are_linked_and_a_refused_code_rejects_its_row(oper
         "没有推荐,13700000006,,\n"
     )
     run = run_file("members", text.encode("utf-8"), name="referrals.csv", user=operator)
-    rejected = {row.number: errors_text(row.errors) for row in run.rows.filter(state=ImportRow.State.REJECTED)}
+    rejected = {
+        row.number: errors_text(row.errors) for row in run.rows.filter(state=ImportRow.State.REJECTED)
+    }
     assert set(rejected) == {3, 5}  # file lines: the header is line 1
     assert "Referral code" in rejected[3] and "No member has this referral code" in rejected[3]
     assert "own" in rejected[5]
@@ -54,7 +56,9 @@ def test_a_referrer_closed_after_the_check_fails_the_chunk_then_only_its_row(ope
     monkeypatch.setattr(services, "referral_check", stale_first_check)
     text = f"姓名,手机号,推荐码\n甲,13700000012,{code}\n乙,13700000013,\n"
     run = run_file("members", text.encode("utf-8"), name="closing.csv", user=operator)
-    rejected = {row.number: errors_text(row.errors) for row in run.rows.filter(state=ImportRow.State.REJECTED)}
+    rejected = {
+        row.number: errors_text(row.errors) for row in run.rows.filter(state=ImportRow.State.REJECTED)
+    }
     assert list(rejected) == [2] and "closed" in rejected[2]
     assert calls[1] is not None  # the link after the enrolment refused: the chunk was redone
     assert list(Member.objects.exclude(pk=referrer.pk).values_list("name", flat=True)) == ["乙"]
