@@ -175,7 +175,9 @@ class TriggerFilter(ChoiceFilter):
 
 
 TRIGGER_HELP = _(
-    "What the campaign looks at: a purchase, a behaviour event, a registration, a birthday or a tier upgrade."
+    "What the campaign looks at: a purchase, a behaviour event, a registration, a birthday or a tier "
+    "upgrade; or a referee's first purchase, which rewards the member who referred them (conditions on the "
+    "channel, store and amount are the referee's purchase's; tier, tags and segment the referrer's)."
 )
 BASICS = ["code", "name", "description", "starts_at", "ends_at"]
 RECORD = ["status_display", "created_by", "approved_by", "approved_at", "created_at"]
@@ -235,6 +237,7 @@ class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdm
                         "segment",
                         "new_member_days",
                         "first_purchase",
+                        "referred_only",
                         "min_paid",
                         "categories",
                         "skus",
@@ -260,6 +263,7 @@ class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdm
                 {
                     "fields": [
                         "member_max_times",
+                        "member_times_period",
                         "member_max_points",
                         "member_daily_points",
                         "budget_points",
