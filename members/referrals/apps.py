@@ -26,3 +26,8 @@ class ReferralsConfig(AppConfig):
         if referrals_erase not in ERASURE_STEPS:
             ERASURE_STEPS.append(referrals_erase)
         ERASED_LABELS.setdefault("referrals", _("Devices and the referral's device"))
+        from members.privacy.exports import PERSONAL_DATA
+        from members.referrals.selectors import referrals_personal_data
+
+        if ("referrals", referrals_personal_data) not in PERSONAL_DATA:
+            PERSONAL_DATA.append(("referrals", referrals_personal_data))

@@ -125,3 +125,36 @@ def test_an_unrelated_newcomer_is_accepted():
     identity_attach(member=referrer, kind=Identity.Kind.CARD, value="C-2")
     code = referral_code_get(referrer)
     assert referral_check(code, keys=[IdentityKey(Identity.Kind.CARD, "C-3")], device_id="d") == referrer
+
+
+def test_a_merge_gives_the_referees_to_the_survivor_and_drops_a_link_between_the_two(operator, approver):
+    from members.oneid.services import merge_request
+
+    survivor, absorbed = MemberFactory(), MemberFactory()
+    member_device_record(absorbed, "old-phone")
+    referees = [MemberFactory(), MemberFactory()]
+    for referee in referees:
+        referral_link(referee, referral_code_get(absorbed))
+    referral_link(survivor, referral_code_get(absorbed))  # the same person, twice: now found out
+    (merge,) = merge_request(survivor=survivor, absorbed=[absorbed], reason="同一人", actor=operator)
+    assert merge.status == "done", merge.status
+    assert set(Referral.objects.values_list("referrer_id", "referee_id")) == {
+        (survivor.pk, r.pk) for r in referees
+    }
+    assert MemberDevice.objects.filter(member=survivor, device_id="old-phone").exists()
+    with pytest.raises(ReferrerClosed):  # the absorbed member's code refers nobody any more
+        referral_link(MemberFactory(), referral_code_get(absorbed))
+
+
+def test_the_members_data_copy_lists_their_referrals_and_an_erasure_removes_the_devices(operator, approver):
+    from members.privacy.exports import personal_data
+    from members.privacy.services import erasure_approve, erasure_request
+
+    referrer, member = MemberFactory(), MemberFactory()
+    referral_link(member, referral_code_get(referrer), device_id="device-of-member")
+    rows = personal_data(member)["sections"]["referrals"]
+    assert {"what": "referred_by", "member_number": referrer.member_number}.items() <= rows[0].items()
+    assert [row["device_id"] for row in rows if row["what"] == "device"] == ["device-of-member"]
+    erasure_approve(request=erasure_request(member=member, reason="本人申请", actor=operator), actor=approver)
+    assert not MemberDevice.objects.filter(member=member).exists()
+    assert Referral.objects.get().device_id == ""
