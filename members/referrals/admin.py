@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Q
+from django.utils.functional import lazystr
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, ReadOnlyInline, local_date, newest_rows
@@ -99,9 +100,8 @@ class RefereesInline(ReadOnlyInline):
     def get_formset(self, request, obj=None, **kwargs):
         if obj is not None:  # inline instances are made per request: the count is this page's
             count = Referral.objects.filter(referrer=obj).count()
-            self.verbose_name_plural = _("Members they referred: %(count)d (the newest 20 shown)") % {
-                "count": count
-            }
+            title = _("Members they referred: %(count)d (the newest 20 shown)") % {"count": count}
+            self.verbose_name_plural = lazystr(title)
         return super().get_formset(request, obj, **kwargs)
 
 
