@@ -175,9 +175,7 @@ class TriggerFilter(ChoiceFilter):
 
 
 TRIGGER_HELP = _(
-    "What the campaign looks at: a purchase, a behaviour event, a registration, a birthday or a tier "
-    "upgrade; or a referee's first purchase, which rewards the member who referred them (conditions on the "
-    "channel, store and amount are the referee's purchase's; tier, tags and segment the referrer's)."
+    "What the campaign looks at: a purchase, an event, a registration, a birthday, an upgrade, or a referral."
 )
 BASICS = ["code", "name", "description", "starts_at", "ends_at"]
 RECORD = ["status_display", "created_by", "approved_by", "approved_at", "created_at"]

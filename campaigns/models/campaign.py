@@ -136,10 +136,7 @@ class Campaign(models.Model):
     referred_only = models.BooleanField(
         _("referred members only"),
         default=False,
-        help_text=_(
-            "Only members a referrer brought in (以老带新): with “first purchase only”, the "
-            "referee's own welcome gift."
-        ),
+        help_text=_("Only members a referrer brought in: with “first purchase only”, the referee's gift."),
     )
     min_paid = models.DecimalField(
         _("minimum paid (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
@@ -189,10 +186,7 @@ class Campaign(models.Model):
         choices=TimesPeriod.choices,
         default=TimesPeriod.CAMPAIGN,
         blank=True,
-        help_text=_(
-            "For a referral campaign the member is the referrer: times per member is how many "
-            "referees reward them."
-        ),
+        help_text=_("In a referral campaign the member is the referrer: times = referees that reward them."),
     )
     budget_points = models.PositiveBigIntegerField(_("budget (points)"), null=True, blank=True)
     budget_cny = models.DecimalField(
