@@ -175,7 +175,7 @@ class TriggerFilter(ChoiceFilter):
 
 
 TRIGGER_HELP = _(
-    "What the campaign looks at: a purchase, a behaviour event, a registration, a birthday or a tier upgrade."
+    "What the campaign looks at: a purchase, an event, a registration, a birthday, an upgrade, or a referral."
 )
 BASICS = ["code", "name", "description", "starts_at", "ends_at"]
 RECORD = ["status_display", "created_by", "approved_by", "approved_at", "created_at"]
@@ -235,6 +235,7 @@ class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdm
                         "segment",
                         "new_member_days",
                         "first_purchase",
+                        "referred_only",
                         "min_paid",
                         "categories",
                         "skus",
@@ -260,6 +261,7 @@ class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdm
                 {
                     "fields": [
                         "member_max_times",
+                        "member_times_period",
                         "member_max_points",
                         "member_daily_points",
                         "budget_points",

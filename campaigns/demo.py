@@ -20,6 +20,8 @@ from members.demo import DemoRun
 from members.models import Channel, Member, Store
 from members.purchases.models import EventType
 from members.purchases.services import Line
+from members.referrals.errors import ReferralRefused
+from members.referrals.services import referral_code_get, referral_link
 from points.services import lots_activate_due
 
 BEHAVIOUR = [
@@ -77,6 +79,33 @@ def _campaigns(now: datetime.datetime) -> list[tuple[dict, str]]:
                 "first_purchase": True,
                 "new_member_days": 30,
                 "benefit": "满100减20",
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "invite-friends",
+                "name": "邀请好友首单奖励",
+                "trigger": Campaign.Trigger.REFERRAL,
+                "bonus_points": 300,
+                "min_paid": Decimal(50),
+                "member_max_times": 5,
+                "member_times_period": Campaign.TimesPeriod.MONTH,
+                "description": "好友用推荐码入会并首单满 50 元，推荐人得 300 积分，每月最多 5 位好友",
+                "starts_at": year[0],
+                "ends_at": year[1],
+            },
+            "live",
+        ),
+        (
+            {
+                "code": "referee-welcome",
+                "name": "受邀新人首单礼",
+                "bonus_points": 100,
+                "first_purchase": True,
+                "referred_only": True,
                 "starts_at": year[0],
                 "ends_at": year[1],
             },
@@ -154,14 +183,32 @@ def seed(run: DemoRun) -> str | None:
             defaults={"amount": amount, "cap": cap, "cap_period": period},
         )
     made = [_campaign(fields, stage, operator, approver, run.now) for fields, stage in _campaigns(run.now)]
+    referred = _referrals(run, run.rng("referrals"))
     rng = run.rng("campaigns")
     purchases, refunds, events = _activity(run, rng)
     lots_activate_due(now=run.now)
     live = sum(1 for c in made if c and c.status == Campaign.Status.ACTIVE)
     return (
         f"{len([c for c in made if c])} campaigns ({live} live); "
-        f"{purchases} purchases, {refunds} refunds, {events} sign-ins through the pipeline"
+        f"{purchases} purchases, {refunds} refunds, {events} sign-ins through the pipeline; "
+        f"{referred} members enrolled with a friend's referral code"
     )
+
+
+def _referrals(run: DemoRun, rng: random.Random) -> int:
+    """One newer member in twenty enrolled with an older member's referral code (以老带新)."""
+    active = list(run.members.filter(status=Member.Status.ACTIVE).order_by("pk"))
+    linked = 0
+    for index in range(1, len(active)):
+        if rng.random() >= 0.05:
+            continue
+        referrer = active[rng.randrange(index)]
+        try:
+            referral_link(active[index], referral_code_get(referrer), source="demo")
+        except ReferralRefused:
+            continue  # referred already (a second run), or one person after all
+        linked += 1
+    return linked
 
 
 def _points_id() -> int:

@@ -23,6 +23,7 @@ from campaigns.segments.models import Segment
 from campaigns.segments.selectors import members_segments, segments_with_conditions
 from members.models import Member
 from members.purchases.models import Purchase
+from members.referrals.models import Referral
 from points.models import PointType
 from tiers import selectors as tier_selectors
 from tiers.models import MemberTier, Plan, Subscription, Tier, TierPolicy
@@ -73,6 +74,16 @@ class RuleBook:
     @cached_property
     def uses_first_purchase(self) -> bool:
         return any(offer.first_purchase for offer in self.offers)
+
+    @cached_property
+    def uses_referrals(self) -> bool:
+        """A campaign rewards referrers: a referee's first purchase locks and rewards its referrer."""
+        return any(offer.trigger == Campaign.Trigger.REFERRAL for offer in self.offers)
+
+    @cached_property
+    def uses_referred(self) -> bool:
+        """A campaign is for referred members only: whether a member was referred is read."""
+        return any(offer.referred_only for offer in self.offers)
 
     @cached_property
     def uses_lines(self) -> bool:
@@ -142,6 +153,7 @@ def offer_of(campaign: Campaign, points: PointType | None) -> engine.Offer:
         segment_id=campaign.segment_id,
         new_member_days=campaign.new_member_days,
         first_purchase=campaign.first_purchase,
+        referred_only=campaign.referred_only,
         min_paid=campaign.min_paid,
         categories=frozenset(campaign.categories),
         skus=frozenset(campaign.skus),
@@ -250,13 +262,18 @@ def member_state(
     *,
     first_purchase: bool = False,
     fact: engine.Fact | None = None,
+    referred: bool | None = None,
 ) -> engine.MemberState:
     """The member as the engine sees them at ``at``: effective tier, tags, registration, birthday;
-    with ``fact``, also the targeted segments that decide something for it (``with_segments``)."""
+    with ``fact``, also the targeted segments that decide something for it (``with_segments``).
+    ``referred``: whether a referrer brought them in, when the caller read it (the pipeline, with
+    the member's lock); else read here, only if a campaign is for referred members."""
     status = MemberTier.objects.filter(member=member).first()
     tags = frozenset(member.tags.values_list("pk", flat=True)) if book.uses_tags else frozenset()
     plans = tuple(_subscriptions([member.pk], book).get(member.pk, ()))
-    state = _state(member, status, tags, plans, book, at, first_purchase)
+    if referred is None:
+        referred = book.uses_referred and Referral.objects.filter(referee_id=member.pk).exists()
+    state = _state(member, status, tags, plans, book, at, first_purchase, referred)
     return with_segments([(fact, state)], book)[0] if fact is not None else state
 
 
@@ -341,6 +358,7 @@ def _state(
     book: RuleBook,
     at: datetime.datetime,
     first_purchase: bool = False,
+    referred: bool = False,
 ) -> engine.MemberState:
     tier = tier_selectors.effective(status, at, book.tiers)[0] if status else book.entry_tier
     multiplier, benefit, holder = _multiplier(member, tier, plans, book, at)
@@ -356,6 +374,7 @@ def _state(
         tag_ids=tag_ids,
         birthday=member.birthday,
         first_purchase=first_purchase,
+        referred=referred,
     )
 
 

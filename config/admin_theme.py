@@ -135,6 +135,7 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("oneid.DuplicateCandidate", "join_inner"),
                 model("oneid.MemberMerge", "merge"),
                 model("privacy.ErasureRequest", "person_remove"),
+                model("referrals.Referral", "handshake"),
                 model("members.Store", "storefront"),
                 model("members.Tag", "sell"),
                 model("segments.Segment", "filter_alt"),

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "members.messaging",  # the outbox: any app's service queues a message in its own transaction
     "members.webhooks",  # the same for partners' webhooks
     "members.oneid",  # one person, one member: duplicates and merges (each app moves its own rows)
+    "members.referrals",  # referrals (以老带新): codes, who referred whom
     "members.privacy",  # PIPL: personal data copy, erasure, retention, access log
     "points",
     "tiers",

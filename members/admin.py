@@ -29,6 +29,8 @@ from members.phones import try_normalize_mobile
 from members.privacy.exports import personal_data_json
 from members.privacy.models import AccessLog
 from members.privacy.services import access_record
+from members.referrals.errors import ReferralRefused
+from members.referrals.services import referral_check, referral_link
 from members.resources import MemberExportResource
 from members.selectors import member_lookup, members_visible_to, sees_every_store, stores_of
 
@@ -154,6 +156,13 @@ class ConsentRecordInline(TabularInline):
 
 
 class MemberAdminForm(forms.ModelForm):
+    referral_code = forms.CharField(
+        label=_("Referral code"),
+        max_length=16,
+        required=False,
+        help_text=_("The code of the member who referred this new member (以老带新), if any."),
+    )
+
     class Meta:
         model = Member
         fields = [
@@ -183,6 +192,12 @@ class MemberAdminForm(forms.ModelForm):
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)
+        if data.get("referral_code") and not self.instance.pk:
+            phone = [services.IdentityKey(Identity.Kind.PHONE, data["mobile"])] if data.get("mobile") else []
+            try:
+                referral_check(data["referral_code"], keys=phone)
+            except ReferralRefused as exc:
+                self.add_error("referral_code", exc.message)
         return data
 
 
@@ -227,7 +242,7 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
     # a new member is active and has no number or dates yet
     add_fieldsets = [
         fieldsets[1],
-        (_("Registration"), {"fields": ["registration_channel", "registration_store"]}),
+        (_("Registration"), {"fields": ["registration_channel", "registration_store", "referral_code"]}),
         *fieldsets[3:],
     ]
 
@@ -420,6 +435,8 @@ class MemberAdmin(SpreadsheetExportMixin, HistoryAdmin):
                 source="admin",
                 **profile,
             )
+            if data.get("referral_code"):  # checked by the form; in the page's transaction
+                referral_link(member, data["referral_code"], actor=request.user, source="admin")
             obj.pk, obj.member_number = member.pk, member.member_number
             obj._state.adding = False
             remember_looked_up(request, [member.pk])  # the page they are sent to next

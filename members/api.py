@@ -31,6 +31,9 @@ from members.partners.codes import (
 from members.partners.models import Grant
 from members.partners.selectors import partner_members, partner_stores
 from members.partners.services import partner_member_update, partner_member_upsert, registration_channel
+from members.referrals.errors import ReferralRefused
+from members.referrals.models import Referral
+from members.referrals.services import referral_code_get
 from members.selectors import member_resolve
 from members.services import IdentityKey
 
@@ -129,6 +132,22 @@ class EnrolSerializer(Strict):
         "registration_store is given, else the partner's channel if it has one, else partner.",
     )
     consents = ConsentsSerializer(required=False, default=dict)
+    referral_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The referral code of the member who referred this new member (以老带新). Used only "
+        "when the member is enrolled now (201); a member found is answered as found.",
+    )
+    device_id = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The brand app's id of the device the member enrols on: remembered as theirs, so "
+        "that nobody enrolling on it again counts as their referee.",
+    )
 
     def validate(self, data):
         if data.get("channel") and data["channel"] not in self.context["partner"].channels:
@@ -166,6 +185,12 @@ class MemberCodeSerializer(serializers.Serializer):
         help_text=f"{CODE_DIGITS} digits, for the app to show as a barcode or QR code. Single use."
     )
     expires_at = serializers.DateTimeField(help_text="After it the code is refused (about 2 minutes).")
+
+
+class ReferralSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="8 characters from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ.")
+    referred = serializers.BooleanField(help_text="Whether a member referred this one.")
+    referees = serializers.IntegerField(help_text="How many members enrolled with this member's code.")
 
 
 class LinkResultSerializer(serializers.Serializer):
@@ -291,10 +316,24 @@ class MemberViewSet(PartnerViewSet):
         consents = dict(v["consents"])
         try:
             member, created = partner_member_upsert(
-                partner=self.partner, keys=keys, profile=profile, consents=consents
+                partner=self.partner,
+                keys=keys,
+                profile=profile,
+                consents=consents,
+                referral_code=v["referral_code"],
+                device_id=v["device_id"],
             )
         except TrustRefused as exc:
             raise refusal(exc) from None
+        except ReferralRefused:
+            if self.partner.is_first_party:
+                raise
+            # A third party gets one answer for every refusal: "self-referral" would tell it that
+            # the phone it sent is the code's member's
+            message = _("This referral code cannot be used for this member.")
+            raise APIError(
+                message, code="referral_code_invalid", status_code=422, fields={"referral_code": [message]}
+            ) from None
         member = self.get_queryset().get(pk=member.pk)
         return Response(
             self.get_serializer(member).data,
@@ -394,6 +433,28 @@ class MemberViewSet(PartnerViewSet):
         visit_until = None if self.partner.is_first_party else partner_visit_until(self.partner, member)
         member = self.get_queryset().get(pk=member.pk)
         return Response({"member": self.get_serializer(member).data, "visit_until": visit_until})
+
+    @extend_schema(
+        summary="The member's referral code (以老带新)",
+        description=(
+            "The code the member shares with friends (made the first time it is asked for), "
+            "whether they were referred themselves, and how many members they referred. Nothing "
+            "about the referrer or the referees: they may be members this partner does not see."
+        ),
+        responses=ReferralSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def referral(self, request, member_number: str):
+        member = self.member(member_number)
+        return Response(
+            ReferralSerializer(
+                {
+                    "code": referral_code_get(member),
+                    "referred": Referral.objects.filter(referee=member).exists(),
+                    "referees": Referral.objects.filter(referrer=member).count(),
+                }
+            ).data
+        )
 
     @extend_schema(
         summary="Find one member by number, phone or identity",

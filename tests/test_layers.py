@@ -38,6 +38,9 @@ LAYERS = [
     # PIPL: what every members subsystem holds about a member, copied or erased; the apps above
     # register what they hold
     ("members.privacy", 3),
+    # referrals: enrolments through the API, the import and the admin link a new member to its
+    # referrer; a merge and an erasure run its steps
+    ("members.referrals", 3),
     ("points", 4),
     ("tiers", 5),
     ("benefits", 6),
@@ -152,6 +155,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "webhooks",
         "oneid",
         "privacy",
+        "referrals",
         "management",
         "migrations",
     }

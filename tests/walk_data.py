@@ -42,6 +42,8 @@ from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
 from members.privacy.services import access_record, erasure_request
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
+from members.referrals.models import Referral
+from members.referrals.services import referral_code_get, referral_link
 from members.scoring.models import MemberScore, ScoringSettings
 from members.scoring.services import members_score
 from members.services import IdentityKey, member_enrol
@@ -263,6 +265,11 @@ def _build(make_user) -> WalkData:
         entered_at=timezone.now(), due_at=timezone.now(), finished_at=timezone.now(),
     )  # fmt: skip
 
+    # Store A's member referred A's second member, who enrolled on a device of its own.
+    referral = referral_link(
+        member_a2, referral_code_get(member_a), device_id="walk-device-2", actor=operator
+    )
+
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
         history = getattr(model, "history", None)
@@ -283,6 +290,7 @@ def _build(make_user) -> WalkData:
         MemberMerge: [merge],
         DuplicateCandidate: [pair],
         ErasureRequest: [erasure],
+        Referral: [referral],
         AccessLog: list(AccessLog.objects.all()),
         ImportRun: [run_a, run_b, moved],
         MemberScore: list(MemberScore.objects.filter(member__in=members).order_by("pk")),

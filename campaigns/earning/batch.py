@@ -11,7 +11,9 @@ writer uses, so batches and single facts never deadlock.
 What a wave cannot decide on its own falls back to ``purchase_process`` per purchase, so the
 result stays the same by construction:
 - campaigns with limits or budgets (they need the usage of the moment, purchase by purchase),
-  campaigns that grant coupons, and campaigns for first purchases;
+  campaigns that grant coupons, campaigns for first purchases or referred members;
+- the purchases of referees whose referral is not settled yet, while a referral campaign is
+  live (``campaigns.earning.referrals``: the referrer is locked and rewarded too);
 - closed members (the single path refuses them with the reason);
 - members whose tier may move (``tiers.selectors.refresh_needed``): their tier refresh, and
   the upgrade's coupons and campaigns, run through the single path's ``_after_growth``.
@@ -49,6 +51,7 @@ from campaigns.webhooks import awards_emit
 from config.common.bulk import bulk_insert
 from members.models import Member
 from members.purchases.models import Purchase
+from members.referrals.models import Referral
 from members.webhooks.models import EventType
 from points.services.ledger import points_earn_bulk
 from tiers.selectors import refresh_needed
@@ -61,6 +64,7 @@ def batchable(book: selectors.RuleBook) -> bool:
         offer.budgeted
         or offer.benefit_id
         or offer.first_purchase
+        or offer.referred_only
         or offer.member_max_times is not None
         or offer.member_max_points is not None
         or offer.member_daily_points is not None
@@ -75,15 +79,27 @@ def purchases_process_many(
     at = at or timezone.now()
     if not batchable(book):
         return [purchase_process(purchase, at=at, book=book) for purchase in purchases]
+    # A referee whose first purchase may reward their referrer takes the single path (it locks
+    # and awards the referrer too): one query a chunk, only while a referral campaign is live.
+    referees = (
+        set(
+            Referral.objects.filter(
+                referee_id__any=sorted({p.member_id for p in purchases}), settled_at__isnull=True
+            ).values_list("referee_id", flat=True)
+        )
+        if book.uses_referrals
+        else set()
+    )
+    single = {p.pk: purchase_process(p, at=at, book=book) for p in purchases if p.member_id in referees}
     waves: list[list[Purchase]] = []
     seen: dict[int, int] = defaultdict(int)
-    for purchase in purchases:
+    for purchase in (p for p in purchases if p.pk not in single):
         index = seen[purchase.member_id]
         seen[purchase.member_id] += 1
         if index == len(waves):
             waves.append([])
         waves[index].append(purchase)
-    awards: dict[int, Award] = {}
+    awards: dict[int, Award] = dict(single)
     for wave in waves:
         awards.update(_wave(wave, book, at))
     return [awards[purchase.pk] for purchase in purchases]

@@ -76,6 +76,7 @@ class MemberState:
     tag_ids: frozenset[int] = frozenset()
     birthday: datetime.date | None = None
     first_purchase: bool = False
+    referred: bool = False  # a referrer brought the member in (read only when a campaign asks)
     #: the targeted segments the member is in (only those of campaigns that may apply are read)
     segment_ids: frozenset[int] = frozenset()
 
@@ -129,6 +130,7 @@ class Offer:
     segment_id: int | None = None
     new_member_days: int | None = None
     first_purchase: bool = False
+    referred_only: bool = False
     min_paid: Decimal | None = None
     categories: frozenset[str] = frozenset()
     skus: frozenset[str] = frozenset()
@@ -255,6 +257,7 @@ def applies(offer: Offer, fact: Fact, member: MemberState) -> bool:
         offer.new_member_days is None
         or fact.at - member.registered_at <= datetime.timedelta(days=offer.new_member_days),
         not offer.first_purchase or member.first_purchase,
+        not offer.referred_only or member.referred,
         offer.min_paid is None or fact.paid >= offer.min_paid,
         not offer.by_product
         or any(ln.category in offer.categories or ln.sku in offer.skus for ln in fact.lines),

@@ -99,6 +99,16 @@ def _rewards(refs: list[str]) -> dict[str, str]:
     return {ref: _("Reward: %(reward)s") % {"reward": names[pk]} for ref, pk in ids.items() if pk in names}
 
 
+def _referrals(refs: list[str]) -> dict[str, str]:
+    """``referral:<referee id>`` -> "Referral reward: first purchase of member 8…"."""
+    from members.models import Member
+
+    ids = {ref: int(ref.split(":")[1]) for ref in refs if ref.split(":")[1].isdigit()}
+    numbers = dict(Member.objects.filter(pk__in=ids.values()).values_list("pk", "member_number"))
+    words = _("Referral reward: first purchase of member %(number)s")
+    return {ref: words % {"number": numbers[pk]} for ref, pk in ids.items() if pk in numbers}
+
+
 def sources_register() -> None:
     """Name this app's ledger keys on the member page and the entry list (points sits below us)."""
     from points.sources import DESCRIBERS
@@ -108,14 +118,15 @@ def sources_register() -> None:
             "tier_upgrade": _tier_upgrades,
             "birthday": _birthdays,
             "reward": _rewards,
+            "referral": _referrals,
         }
     )
 
 
 def lifecycle_text(key: str) -> str:
-    """An award of a birthday or tier upgrade, by its key, in words ("Tier upgrade reward: 银卡")."""
+    """A birthday, tier upgrade or referral award, by its key, in words ("Tier upgrade reward: 银卡")."""
     prefix = key.split(":", 1)[0]
-    describe = {"tier_upgrade": _tier_upgrades, "birthday": _birthdays}.get(prefix)
+    describe = {"tier_upgrade": _tier_upgrades, "birthday": _birthdays, "referral": _referrals}.get(prefix)
     return describe([key]).get(key, "") if describe else ""
 
 

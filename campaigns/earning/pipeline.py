@@ -28,6 +28,7 @@ from benefits.models import Coupon
 from campaigns import selectors
 from campaigns.earning import engine
 from campaigns.earning.budgets import count_spent, count_spent_in_order, has_limits, lock_budgets
+from campaigns.earning.referrals import lock_member, referral_reward
 from campaigns.earning.refunds import (
     refund_award,
     refund_given_back,
@@ -197,19 +198,26 @@ def _process(
     with transaction.atomic():
         # This member's facts take turns. NO KEY: a writer holding a row that refers to the member
         # (a tier override holds the tier status, then records a tier change) may still insert
-        # such rows; a full FOR UPDATE would block that insert while we wait for the status.
-        member = Member.objects.select_for_update(no_key=True).get(pk=member_id)
+        # such rows; a full FOR UPDATE would block that insert while we wait for the status. A
+        # referee's first purchase locks its referrer in the same statement (earning/referrals.py).
+        locked = Member.objects.select_for_update(no_key=True)
+        member, referrer = lock_member(
+            locked, member_id, book=book, purchase=award.kind == Award.Kind.PURCHASE
+        )
         if done := Award.objects.filter(key=key).first():
             return done
         if member.merged_into_id is not None:
-            member = _follow_merge(member, award)
+            member, referrer = _follow_merge(member, award), None
         if member.status == Member.Status.CLOSED:
             raise MemberClosed(
                 _("Member %(number)s is closed and earns nothing.") % {"number": member.member_number},
                 field="member",
             )
         first = first_purchase is not None and first_purchase()
-        state = selectors.member_state(member, book, fact.at, first_purchase=first, fact=fact)
+        referred = getattr(member, "referred", None)  # read with the lock when a campaign asks
+        state = selectors.member_state(
+            member, book, fact.at, first_purchase=first, fact=fact, referred=referred
+        )
         matched = evaluate(state, None).matched  # which campaigns' conditions hold, before limits
         campaigns = lock_budgets(book, matched)
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
@@ -240,6 +248,8 @@ def _process(
         AwardLine.objects.bulk_create(lines)
         Participation.objects.bulk_create(participations(award, outcome), ignore_conflicts=True)
         count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
+        if referrer is not None:  # the referee's first purchase rewards the referrer, once
+            referral_reward(award, member, referrer, book, at, _process)
         if over:
             # AwardReview(award=award) caches itself as award.review
             award_hold(award, outcome, over).save(force_insert=True)

@@ -48,8 +48,24 @@ def usage_of(
     result = {}
     for pk in ids:
         campaign, row = campaigns[pk], given.get(pk, {})
+        times = row.get("times") or 0
+        if campaign.member_times_period and times:  # the times in the fact's month or year only
+            since = period_start(campaign.member_times_period, at)
+            assert since is not None  # month or year
+            times = (
+                AwardLine.objects.filter(
+                    campaign_id=pk,
+                    member_id=member_id,
+                    occurred_at__gte=since,
+                    occurred_at__lt=period_end(campaign.member_times_period, since),
+                )
+                .filter(Q(amount__gt=0) | Q(coupon__isnull=False))
+                .values("award")
+                .distinct()
+                .count()
+            )
         result[pk] = engine.Usage(
-            times=row.get("times") or 0,
+            times=times,
             points=row.get("points") or 0,
             points_today=row.get("today") or 0,
             budget_points_left=None

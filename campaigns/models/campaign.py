@@ -46,6 +46,13 @@ class Campaign(models.Model):
         REGISTRATION = "registration", pgettext_lazy("campaign trigger", "Registration")
         BIRTHDAY = "birthday", _("Birthday")
         TIER_UPGRADE = "tier_upgrade", _("Tier upgrade")
+        #: gives to the REFERRER when a member they referred makes a first purchase
+        REFERRAL = "referral", _("Referee's first purchase (rewards the referrer)")
+
+    class TimesPeriod(models.TextChoices):
+        CAMPAIGN = "", _("in the whole campaign")
+        MONTH = "month", _("per calendar month")
+        YEAR = "year", _("per calendar year")
 
     class Birthday(models.TextChoices):
         ANY = "", _("Any day")
@@ -126,6 +133,11 @@ class Campaign(models.Model):
         help_text=_("Only members in this segment when the fact happens. Empty: every member."),
     )
     first_purchase = models.BooleanField(_("first purchase only"), default=False)
+    referred_only = models.BooleanField(
+        _("referred members only"),
+        default=False,
+        help_text=_("Only members a referrer brought in: with “first purchase only”, the referee's gift."),
+    )
     min_paid = models.DecimalField(
         _("minimum paid (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
     )
@@ -168,6 +180,14 @@ class Campaign(models.Model):
     member_max_times = models.PositiveIntegerField(_("times per member"), null=True, blank=True)
     member_max_points = models.PositiveIntegerField(_("points per member"), null=True, blank=True)
     member_daily_points = models.PositiveIntegerField(_("points per member per day"), null=True, blank=True)
+    member_times_period = models.CharField(
+        _("times per member are counted"),
+        max_length=8,
+        choices=TimesPeriod.choices,
+        default=TimesPeriod.CAMPAIGN,
+        blank=True,
+        help_text=_("In a referral campaign the member is the referrer: times = referees that reward them."),
+    )
     budget_points = models.PositiveBigIntegerField(_("budget (points)"), null=True, blank=True)
     budget_cny = models.DecimalField(
         _("budget (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
@@ -243,13 +263,27 @@ class Campaign(models.Model):
             errors["event_type"] = _("Only for the behaviour-event trigger.")
         if self.trigger != self.Trigger.TIER_UPGRADE and self.upgrade_tier_id:
             errors["upgrade_tier"] = _("Only for the tier-upgrade trigger.")
-        if self.trigger != self.Trigger.PURCHASE:
+        if self.trigger == self.Trigger.REFERRAL:
+            # the referee's purchase: its channel, store and amount count, its basket is not read
+            referral_not = {
+                "first_purchase": self.first_purchase,  # always the referee's first purchase
+                "categories": bool(self.categories),
+                "skus": bool(self.skus),
+                "referred_only": self.referred_only,
+            }
+            for name, used in referral_not.items():
+                if used:
+                    errors[name] = _("Not for the referral trigger: it is the referee's first purchase.")
+            if self.multiplier is not None:
+                errors["multiplier"] = _("Nothing to multiply: give bonus points instead.")
+        elif self.trigger != self.Trigger.PURCHASE:
             purchase_only = {
                 "min_paid": self.min_paid is not None,
                 "first_purchase": self.first_purchase,
                 "categories": bool(self.categories),
                 "skus": bool(self.skus),
                 "points_per_cny": self.points_per_cny is not None,
+                "referred_only": self.referred_only,
             }
             for name, used in purchase_only.items():
                 if used:
@@ -269,6 +303,8 @@ class Campaign(models.Model):
             value = getattr(self, name)
             if value is not None and value > 24:
                 errors[name] = _("An hour is 0 to 24.")
+        if self.member_times_period and self.member_max_times is None:
+            errors["member_times_period"] = _("Set the times per member that are counted per period.")
         if not (
             self.multiplier or self.bonus_points or self.points_per_cny or self.growth or self.benefit_id
         ):

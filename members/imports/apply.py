@@ -396,9 +396,16 @@ def _match_sales(spec: Profile, rows: list[ImportRow], values: dict[int, dict[st
 
 def _apply_members(run: ImportRun, rows: list[ImportRow]) -> Totals:
     """Member lists: the rows through ``members_enrol``, the one set of enrolment rules; a row
-    it refuses is rejected with the reasons, the others go in."""
+    it refuses is rejected with the reasons, the others go in. A row with a referral code is
+    linked to its referrer in the chunk's transaction; a code refused is checked before the
+    enrolment (the row is rejected with the reason, nobody enrolled), and a refusal after it
+    (a referrer closed meanwhile) fails the chunk, which the runner redoes row by row."""
+    # imported here: the rest of this module is being changed beside this work (kept apart)
+    from members.referrals.errors import ReferralRefused
+    from members.referrals.services import referral_check, referral_link
+
     totals = Totals()
-    enrolments = []
+    enrolments, enrolled = [], []
     for row in rows:
         v = typed(row.values)
         keys = []
@@ -406,6 +413,14 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> Totals:
             keys.append(IdentityKey(Identity.Kind.CARD, v["card"]))
         if v.get("unionid"):
             keys.append(IdentityKey(Identity.Kind.WECHAT_UNIONID, v["unionid"]))
+        if v.get("referral_code"):
+            phone = [IdentityKey(Identity.Kind.PHONE, v["mobile"])] if v.get("mobile") else []
+            try:
+                referral_check(v["referral_code"], keys=[*phone, *keys])
+            except ReferralRefused as exc:
+                reject(row, exc)
+                continue
+        enrolled.append(row)
         enrolments.append(
             Enrolment(
                 name=v.get("name", ""),
@@ -420,11 +435,14 @@ def _apply_members(run: ImportRun, rows: list[ImportRow]) -> Totals:
                 identities=keys,
             )
         )
-    members = members_enrol(enrolments, actor=run.confirmed_by, source=f"import #{run.pk}")
-    for row, member in zip(rows, members, strict=True):
+    source = f"import #{run.pk}"
+    members = members_enrol(enrolments, actor=run.confirmed_by, source=source)
+    for row, member in zip(enrolled, members, strict=True):
         if isinstance(member, ValidationError):
             reject(row, member)
             continue
+        if code := row.values.get("referral_code"):
+            referral_link(member, code, actor=run.confirmed_by, source=source)
         row.member_id = member.pk
         totals.members += 1
     return totals

@@ -55,6 +55,7 @@ MEMBER_FIELDS: dict[str, Any] = {
     "registration_store": _("Registration store code"),
     "card": _("Membership card number"),
     "unionid": _("WeChat UnionID"),
+    "referral_code": _("Referral code (of the member who referred them)"),
 }
 #: A list of existing members for a static segment: who, by member number or phone.
 LIST_FIELDS: dict[str, Any] = {

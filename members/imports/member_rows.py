@@ -32,6 +32,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "registration_store": ("注册门店", "门店", "门店编码", "store", "store code", "registration store"),
     "card": ("会员卡号", "卡号", "card", "card number", "membership card"),
     "unionid": ("微信unionid", "unionid", "wechat unionid"),
+    "referral_code": ("推荐码", "邀请码", "推荐人推荐码", "referral code", "invite code", "referral"),
 }
 
 # One line per gender (per channel below): the synonyms of one value read together; the
@@ -57,7 +58,15 @@ CHANNELS.update({c.value: c for c in Channel})
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
 _COMPACT_DATE = re.compile(r"^\s*(\d{4})(\d{2})(\d{2})\s*$")
 OLDEST_BIRTH_YEAR = 1900
-MAX_TEXT = {"name": 50, "email": 254, "province": 30, "city": 30, "card": 64, "unionid": 128}
+MAX_TEXT = {
+    "name": 50,
+    "email": 254,
+    "province": 30,
+    "city": 30,
+    "card": 64,
+    "unionid": 128,
+    "referral_code": 16,
+}
 
 
 def parse_date(raw: str) -> datetime.date:
@@ -128,6 +137,7 @@ def parse_row(row: dict[str, Any], stores: dict[str, Store]) -> dict[str, Any]:
     if store_code and cleaned["registration_store"] is None:
         errors.add("registration_store", "unknown_store", code=store_code)
     cleaned["province"], cleaned["city"] = value["province"], value["city"]
+    cleaned["referral_code"] = value["referral_code"]  # checked when the row is enrolled
     identities = []
     if value["card"]:
         identities.append(IdentityKey(Identity.Kind.CARD, value["card"]))

@@ -47,6 +47,13 @@ MESSAGES: dict[str, Any] = {
     "unknown_gender": gettext_lazy("Unknown gender “%(value)s” (use 男, 女 or 未知)."),
     "unknown_channel": gettext_lazy("Unknown channel “%(value)s”."),
     "birthday_too_old": gettext_lazy("Birthday %(date)s is too far in the past."),
+    # a referral code (members.referrals.errors: the service's codes are these)
+    "referral_unknown": gettext_lazy("No member has this referral code."),
+    "referral_taken": gettext_lazy("This member was referred already."),
+    "referral_closed": gettext_lazy("The member of this referral code is closed or merged."),
+    "referral_self": gettext_lazy(
+        "The referral code is the member's own: they share a phone, an id or a device with its member."
+    ),
     # one row's values
     "order_number_required": gettext_lazy("The order number is required."),
     "future": gettext_lazy("%(when)s is in the future."),

@@ -92,6 +92,7 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
         ("get", "/api/v1/members/{member_number}/balances/", f"/api/v1/members/{n}/balances/", None),
         ("get", "/api/v1/members/{member_number}/ledger/", f"/api/v1/members/{n}/ledger/", None),
         ("get", "/api/v1/members/{member_number}/tier/", f"/api/v1/members/{n}/tier/", None),
+        ("get", "/api/v1/members/{member_number}/referral/", f"/api/v1/members/{n}/referral/", None),
         ("get", "/api/v1/members/{member_number}/coupons/", f"/api/v1/members/{n}/coupons/", None),
         ("get", "/api/v1/members/{member_number}/inbox/", f"/api/v1/members/{n}/inbox/", None),
         ("post", "/api/v1/members/{member_number}/inbox/{message_id}/read/",
@@ -128,6 +129,13 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
             "/api/v1/members/",
             "/api/v1/members/",
             {"mobile": "13812345678", "identities": [{"kind": "card", "value": "VIP-1"}]},
+            CODE_REQUIRED,
+        ),
+        (  # A's member's phone with a referral code: still only the customer's code reaches them
+            "post",
+            "/api/v1/members/",
+            "/api/v1/members/",
+            {"mobile": "13812345678", "referral_code": "ZZZZ2222"},
             CODE_REQUIRED,
         ),
         (

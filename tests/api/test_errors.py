@@ -224,6 +224,7 @@ def codes_the_server_sends() -> set[str]:
         "review_decided",
         "merge_refused",
         "erasure_refused",
+        "referral_refused",  # the referrals' base: each refusal has its own code
     }
     written = {"conflict"}  # from the services' ValidationError codes
     sources = [
