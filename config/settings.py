@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "members.oneid",  # one person, one member: duplicates and merges (each app moves its own rows)
     "members.privacy",  # PIPL: personal data copy, erasure, retention, access log
     "points",
+    "points.households",  # 家庭账户: members pool points or give them to the head
     "tiers",
     "benefits",
     "campaigns",

@@ -39,6 +39,8 @@ LAYERS = [
     # register what they hold
     ("members.privacy", 3),
     ("points", 4),
+    # households move points between members' accounts with the ledger's own pieces: part of it
+    ("points.households", 4),
     ("tiers", 5),
     ("benefits", 6),
     ("campaigns", 7),
