@@ -131,7 +131,8 @@ class HouseholdForm(ServiceForm):
             field.queryset = self.instance.memberships.filter(
                 left_at__isnull=True, role=HouseholdMembership.Role.MEMBER
             ).select_related("member")
-            field.label_from_instance = lambda m: str(m.member)  # masked: the page is for every role
+            # masked: the page is for every role
+            field.label_from_instance = lambda obj: str(obj.member)  # type: ignore[method-assign]
 
 
 @admin.register(Household)

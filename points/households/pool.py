@@ -171,10 +171,7 @@ def _check_pool(
         left = max(household.monthly_cap - pool_drawn_in_month(spender.pk, at), 0)
         if short > left:
             raise PoolCapReached(
-                _(
-                    "The household pool allows %(cap)d points a month per member: %(left)d left this "
-                    "month, %(short)d needed."
-                )
+                _("Pool cap %(cap)d a month per member: %(left)d left this month, %(short)d needed.")
                 % {"cap": household.monthly_cap, "left": left, "short": short},
                 wanted=short,
                 available=left,
