@@ -1,8 +1,8 @@
 """The rewards catalogue: buying a reward with points, cancelling it, and fulfilling gifts.
 
 Lock order, the same in every path: the reward row, then (inside the ledger) the member's
-household, if the spend may use its pool, then the points accounts. Whoever locks the reward first decides the last unit; the others find it gone
-before any of their points move.
+household, if the spend may use its pool, then the points accounts. Whoever locks the reward
+first decides the last unit; the others find it gone before any of their points move.
 """
 
 from __future__ import annotations

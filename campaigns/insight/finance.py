@@ -32,7 +32,11 @@ MOVEMENTS: list[tuple[str, tuple[str, ...], int]] = [
     ("adjusted", (Entry.Kind.ADJUST,), 1),
     ("redeemed", (Entry.Kind.SPEND, Entry.Kind.REFUND), -1),
     ("expired", (Entry.Kind.EXPIRE,), -1),
-    ("transferred", (Entry.Kind.TRANSFER, Entry.Kind.MERGE, Entry.Kind.POOL), 1),  # between members: nets to 0
+    (
+        "transferred",
+        (Entry.Kind.TRANSFER, Entry.Kind.MERGE, Entry.Kind.POOL),
+        1,
+    ),  # between members: nets to 0
 ]
 
 

@@ -110,7 +110,7 @@ def test_a_spend_racing_a_leave_sees_her_in_or_out_not_both(locked: bool):
     200) or the leave does (200 back to her; the head alone has 100: refused). Without the
     household lock the spend reads her as a member, the leave returns her 200, then the spend
     draws 300 from someone who has left."""
-    home, head, (mother,) = household(on_leave="return", members=2)
+    _home, head, (mother,) = household(on_leave="return", members=2)
     earn(head, 100)
     earn(mother, 500)
     household_transfer_to_head(member=mother, points=200, idempotency_key="gift", at=NOW)

@@ -43,7 +43,7 @@ def test_create_join_leave(family):
 
 
 def test_a_member_is_in_one_household_at_a_time(family):
-    household, head, mother, _son = family
+    _household, head, mother, _son = family
     other = household_create(name="李家", head=MemberFactory(name="李父"))
     with pytest.raises(ValidationError) as refused:
         household_join(household=other, member=mother)
@@ -138,7 +138,7 @@ def _gift_then_head_spends(family, rule: str):
 
 
 def test_leaving_under_return_gives_back_what_the_head_has_not_spent(family):
-    household, head, mother = _gift_then_head_spends(family, Household.OnLeave.RETURN)
+    _household, head, mother = _gift_then_head_spends(family, Household.OnLeave.RETURN)
     entries = Entry.objects.count()
     membership = household_leave(member=mother, at=NOW)
     # the 50 of 2026 she gave and he did not spend go back to her, dated as they were

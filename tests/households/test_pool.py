@@ -90,7 +90,7 @@ def test_own_points_enough_draw_nothing(funded):
 
 
 def test_cancelling_a_pooled_redemption_gives_each_point_back_where_it_came_from(funded, pricey, operator):
-    household, head, mother, son = funded
+    _household, head, mother, son = funded
     redemption = reward_redeem(member=son, reward=pricey, idempotency_key="r-1", at=NOW)
     later = NOW + datetime.timedelta(days=1)
     cancelled = redemption_cancel(redemption, actor=operator, reason="不要了", at=later)
@@ -113,7 +113,7 @@ def test_cancelling_a_pooled_redemption_gives_each_point_back_where_it_came_from
 
 
 def test_a_refund_after_the_giver_left_still_returns_to_the_giver(funded):
-    household, head, mother, son = funded
+    _household, head, mother, son = funded
     spent = spend(son, 900, "till-1")  # 500 own, 300 of the head, 100 of 张母 (her 2025 points)
     household_leave(member=mother, at=NOW)
     household_refund(spend=spent, at=NOW)
@@ -134,7 +134,7 @@ def test_only_the_head_may_spend_the_pool_when_the_rule_says_so(funded):
 
 
 def test_the_pool_cannot_cover_more_than_it_holds(funded):
-    household, head, mother, son = funded
+    _household, head, mother, son = funded
     entries = Entry.objects.count()
     with pytest.raises(InsufficientPoints) as refused:
         spend(son, 1400, "till-1")  # 500 own + 600 in the pool = 1100
@@ -183,7 +183,7 @@ def test_a_retry_draws_nothing_twice(funded):
 
 
 def test_a_member_who_left_spends_alone_and_outsiders_too(funded):
-    household, head, mother, _son = funded
+    _household, _head, mother, _son = funded
     household_leave(member=mother, at=NOW)
     with pytest.raises(InsufficientPoints):
         spend(mother, 400, "till-1")
@@ -191,3 +191,33 @@ def test_a_member_who_left_spends_alone_and_outsiders_too(funded):
     earn(loner, 50)
     spend(loner, 50, "till-2")
     assert balance(loner) == 0 and not PoolDraw.objects.exists()
+
+
+def test_the_finance_roll_forward_ties_out_with_pool_entries(funded, pricey, operator):
+    """March 2026: opening 100 (张母's 2025 points); issued 300 + 200 + 500 = 1000; the 1000-point
+    redemption (500 of it drawn from the pool) is cancelled 1 day later: redeemed 1000 - 1000 = 0;
+    pool entries +500 - 500 on the draw and again on the return: transferred 0. Closing 1100, the
+    members' balances."""
+    from campaigns.insight.finance import roll_forward
+    from campaigns.insight.rollups import day_rollup
+
+    _household, _head, _mother, son = funded
+    redemption = reward_redeem(member=son, reward=pricey, idempotency_key="r-1", at=NOW)
+    redemption_cancel(redemption, actor=operator, reason="不要了", at=NOW + datetime.timedelta(days=1))
+    for day in (datetime.date(2025, 6, 1), datetime.date(2026, 3, 1), datetime.date(2026, 3, 5),
+                datetime.date(2026, 3, 6)):  # fmt: skip
+        day_rollup(day)
+    (row,) = [
+        r
+        for r in roll_forward(datetime.date(2026, 3, 1), datetime.date(2026, 3, 1))
+        if r.point_type.code == "points"
+    ]
+    assert (row.opening, row.moves["issued"], row.moves["redeemed"], row.moves["transferred"]) == (
+        100,
+        1000,
+        0,
+        0,
+    )
+    assert row.closing == row.opening + row.movement_total() == 1100
+    held = Account.objects.filter(point_type__code="points").aggregate(total=Sum("available"))["total"]
+    assert held == 1100
