@@ -9,12 +9,15 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.common.admin import ReadOnlyInline, ServiceAdmin, ServiceForm, newest_rows, run_each
 from config.common.validation import FieldErrors
 from members import masking
+from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin
 from members.models import Member
 from members.selectors import member_numbered
@@ -226,3 +229,28 @@ class HouseholdAdmin(HistoryAdmin, ServiceAdmin):
             gettext_lazy("%(count)d households dissolved."),
             log=lambda household: self.log_change(request, household, _("Dissolved the household.")),
         )
+
+
+class MemberHouseholdInline(ReadOnlyInline):
+    """The member page: the household the member is in, or was in (name, role, dates). The
+    other members are on the household's page, for roles that may open it."""
+
+    model = HouseholdMembership
+    fk_name = "member"
+    formset = newest_rows("-joined_at", "-id", limit=5)
+    fields = ["household_link", "role", "joined_at", "left_at"]
+    verbose_name_plural = gettext_lazy("household")
+
+    def get_queryset(self, request):
+        self._may_open = request.user.has_perm("households.view_household")
+        return super().get_queryset(request).select_related("household")
+
+    @admin.display(description=gettext_lazy("household"))
+    def household_link(self, obj: HouseholdMembership) -> str:
+        if not getattr(self, "_may_open", False):
+            return obj.household.name
+        url = reverse("admin:households_household_change", args=[obj.household_id])
+        return format_html('<a href="{}">{}</a>', url, obj.household.name)
+
+
+MEMBER_PAGE_INLINES.append(MemberHouseholdInline)

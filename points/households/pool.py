@@ -21,6 +21,7 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -32,7 +33,7 @@ from points.households.errors import PoolCapReached
 from points.households.models import Household, HouseholdMembership, PoolDraw
 from points.households.selectors import membership_of, pool_drawn_in_month
 from points.models import Account, Entry, Lot, PointType, Source
-from points.services import points_refund, points_spend
+from points.services import points_spend
 from points.services.common import (
     Taking,
     add_lot,
@@ -51,6 +52,7 @@ from points.services.common import (
     take,
     take_spendable,
 )
+from points.services.ledger import refund_spend
 
 
 def household_spend(
@@ -234,7 +236,7 @@ def receive_by_expiry(
 def household_refund(
     *, spend: Entry, actor: Any = None, reason: str = "", at: datetime.datetime | None = None
 ) -> Entry:
-    """``points_refund`` for a spend that may have drawn on a household pool: the points go back
+    """``points_refund`` for any spend, one that drew on a household pool included: the points go back
     to the accounts they came from, with the expiry dates they had, once.
 
     The refund entry gives the spender the whole price (as ``points_refund``, same key); the
@@ -243,7 +245,9 @@ def household_refund(
     """
     draws = list(PoolDraw.objects.filter(spend=spend).select_related("spender", "giver", "in_entry"))
     if not draws:
-        return points_refund(spend=spend, actor=actor, reason=reason, at=at)
+        if spend.kind != Entry.Kind.SPEND:
+            raise ValidationError({"spend": _("Only a spend can be refunded.")})
+        return refund_spend(spend=spend, actor=actor, reason=reason, at=at)
     at = at or timezone.now()
     key = f"refund:{spend.pk}"
     digest = fingerprint(op="refund", spend=spend.pk)

@@ -282,8 +282,9 @@ def test_member_page_query_count_with_every_inline(
     # shared by the accounts: here the rewards); tiers: policy, ladder, status row, growth sum, tier
     # changes; coupons; redemptions; campaigns: earnings (their lines are one more query once
     # there are any, see tests/campaigns/test_admin.py); scoring: the member's RFM and lifecycle row;
-    # the access log's row (PIPL: the operator saw the member unmasked)
-    with django_assert_num_queries(25) as captured:
+    # households: the member's households; the access log's row (PIPL: the operator saw the member
+    # unmasked)
+    with django_assert_num_queries(26) as captured:
         client.get(url)
     add_history(6)
     with django_assert_num_queries(len(captured)):

@@ -98,3 +98,17 @@ def test_dissolving_from_the_list(en, operator):
     household.refresh_from_db()
     assert household.status == Household.Status.DISSOLVED
     assert en.get(change(household)).status_code == 200
+
+
+def test_the_member_page_shows_the_household(en, operator, store_staff):
+    from points.households.services import household_create
+
+    head = MemberFactory(name="孙大明")
+    household = household_create(name="孙家", head=head)
+    page = reverse("admin:members_member_change", args=[head.pk])
+    login(en, operator)
+    text = en.get(page).content.decode()
+    assert f'href="{change(household)}"' in text and "孙家" in text
+    login(en, store_staff)  # may not read households: the page opens without them
+    response = en.get(page, follow=True)
+    assert response.status_code == 200 and "孙家" not in response.content.decode()

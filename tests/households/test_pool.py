@@ -221,3 +221,17 @@ def test_the_finance_roll_forward_ties_out_with_pool_entries(funded, pricey, ope
     assert row.closing == row.opening + row.movement_total() == 1100
     held = Account.objects.filter(point_type__code="points").aggregate(total=Sum("available"))["total"]
     assert held == 1100
+
+
+def test_the_plain_refund_refuses_a_pooled_spend(funded):
+    """Refunded by ``points_refund``, the givers' 500 would stay with 张子: refused, nothing moved."""
+    from django.core.exceptions import ValidationError
+
+    from points.services import points_refund
+
+    _household, head, mother, son = funded
+    spent = spend(son, 1000, "till-1")
+    with pytest.raises(ValidationError) as refused:
+        points_refund(spend=spent, at=NOW)
+    assert "spend" in refused.value.message_dict
+    assert (balance(son), balance(head), balance(mother)) == (0, 0, 100)
