@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html
@@ -185,6 +186,11 @@ class HouseholdAdmin(HistoryAdmin, ServiceAdmin):
         # the inlines are read-only and never saved (the services write the rows they show)
         return super().construct_change_message(request, form, [], add)
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status != Household.Status.ACTIVE:
+            return False  # dissolved: a record to read
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the ledger's entries name what moved in it: dissolved, never deleted
 
@@ -192,8 +198,10 @@ class HouseholdAdmin(HistoryAdmin, ServiceAdmin):
         data = form.cleaned_data
         rules = {name: data[name] for name in RULES}
         if not change:
+            if not (data.get("head_number") or "").strip():
+                raise ValidationError({"head_number": _("Give the head's member number.")})
             errors = FieldErrors()
-            head = member_numbered(data.get("head_number") or "", errors, "head_number")
+            head = member_numbered(data["head_number"], errors, "head_number")
             errors.raise_if_any()
             assert head is not None
             return household_create(name=data["name"], head=head, actor=request.user, **rules)

@@ -130,6 +130,11 @@ def household_update(
     _validate_rules(monthly_cap)
     if not name.strip():
         raise ValidationError({"name": _("Give the household a name.")})
+    if (
+        Household.objects.filter(pk=household.pk).values_list("status", flat=True).get()
+        != Household.Status.ACTIVE
+    ):
+        raise HouseholdRefused(_("The household %(name)s was dissolved.") % {"name": household.name})
     household.name, household.pool_spenders = name.strip(), pool_spenders
     household.monthly_cap, household.on_leave = monthly_cap, on_leave
     household.full_clean(exclude=["head"])

@@ -57,6 +57,8 @@ def test_an_operator_founds_a_household_adds_a_member_and_lets_one_leave(en, ope
 def test_refusals_show_on_the_form_and_change_nothing(en, operator):
     head, other = MemberFactory(), MemberFactory()
     login(en, operator)
+    response = en.post(ADD, {"name": "王家", "head_number": " ", **RULES})
+    assert response.status_code == 200 and "Give the head&#x27;s member number." in response.content.decode()
     response = en.post(ADD, {"name": "王家", "head_number": "NOPE", **RULES})
     assert response.status_code == 200 and "No member has number NOPE" in response.content.decode()
     en.post(ADD, {"name": "王家", "head_number": head.member_number, **RULES})
@@ -97,7 +99,11 @@ def test_dissolving_from_the_list(en, operator):
     assert "1 households dissolved." in response.content.decode()
     household.refresh_from_db()
     assert household.status == Household.Status.DISSOLVED
-    assert en.get(change(household)).status_code == 200
+    page = en.get(change(household))
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # read only now
+    assert en.post(change(household), {"name": "新钱家", **RULES}).status_code == 403
+    household.refresh_from_db()
+    assert household.name == "钱家"
 
 
 def test_the_member_page_shows_the_household(en, operator, store_staff):

@@ -77,6 +77,8 @@ def test_the_head_cannot_leave_and_a_dissolved_household_takes_nobody(family):
     household_dissolve(household, at=NOW)
     with pytest.raises(HouseholdRefused):
         household_join(household=household, member=MemberFactory())
+    with pytest.raises(HouseholdRefused):
+        household_update(household, name="张家", pool_spenders="all", monthly_cap=0, on_leave="keep")
 
 
 def test_bad_rules_name_the_field(family):
