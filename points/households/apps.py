@@ -17,3 +17,9 @@ class HouseholdsConfig(AppConfig):
         Role.OPERATOR: [*_READ, "households.add_household", "households.change_household"],
         Role.FINANCE: _READ,
     }
+
+    def ready(self) -> None:
+        from members.oneid.services import register_step
+        from points.households.merging import households_merge
+
+        register_step("households", _("Households"), households_merge)

@@ -181,3 +181,21 @@ def test_dissolving_settles_every_member_then_ends_the_household(family, operato
     assert (balance(head), balance(mother), balance(son)) == (80, 200, 40)
     assert household.history.first().history_user == operator
     assert ledger_problems() == {}
+
+
+def test_a_merged_member_leaves_the_household_and_a_head_cannot_be_absorbed(family, operator):
+    from members.oneid.models import MemberMerge
+    from members.oneid.services import MergeRefused, merge_request
+
+    household, head, mother, _son = family
+    survivor = MemberFactory()
+    (merge,) = merge_request(survivor=survivor, absorbed=[mother], reason="同一人", actor=operator)
+    assert merge.status == MemberMerge.Status.DONE
+    assert {"what": "households", "count": 1, "detail": "张家"} in merge.moved
+    assert HouseholdMembership.objects.get(member=mother).left_at == merge.merged_at
+    assert not HouseholdMembership.objects.filter(member=survivor).exists()
+    with pytest.raises(MergeRefused) as refused:
+        merge_request(survivor=survivor, absorbed=[head], reason="同一人", actor=operator)
+    assert "张家" in refused.value.message
+    head.refresh_from_db()
+    assert head.merged_into is None and household.memberships.get(member=head).left_at is None
