@@ -124,7 +124,8 @@ def household_spend(
             key=idempotency_key, digest=digest, actor=actor, reason=reason, at=at,
         )  # fmt: skip
         record_taking(spend, taking)
-        for account in sorted(accounts.values(), key=lambda a: a.pk):
+        touched = [own, *(accounts[giver.pk] for giver, _part, _out, _into in draws)]
+        for account in sorted(touched, key=lambda a: a.pk):
             save_account(account, at)
         PoolDraw.objects.bulk_create(
             PoolDraw(

@@ -235,3 +235,16 @@ def test_the_plain_refund_refuses_a_pooled_spend(funded):
         points_refund(spend=spent, at=NOW)
     assert "spend" in refused.value.message_dict
     assert (balance(son), balance(head), balance(mother)) == (0, 0, 100)
+
+
+def test_the_queries_of_a_pooled_spend(funded, django_assert_num_queries):
+    """张子 spends 700: his 500, then 200 of the head's. Pinned so a change that adds a query per
+    member or per lot shows."""
+    _household, head, _mother, son = funded
+    # point type, his membership: 2; savepoint, household lock, members, accounts lock, key,
+    # spendable per account: 6; the draw (the head's lots, entry out, webhook subscribers, lot,
+    # allocation, entry in, subscribers, lot): 8; the spend (his lots, entry, subscribers, lots,
+    # allocations): 5; the two accounts that changed, the draw row, release savepoint: 4
+    with django_assert_num_queries(25):
+        spend(son, 700, "till-1")
+    assert balance(head) == 100
