@@ -1,8 +1,8 @@
 """The rewards catalogue: buying a reward with points, cancelling it, and fulfilling gifts.
 
-Lock order, the same in every path: the reward row, then (inside the ledger) the points
-account. Whoever locks the reward first decides the last unit; the others find it gone
-before any of their points move.
+Lock order, the same in every path: the reward row, then (inside the ledger) the member's
+household, if the spend may use its pool, then the points accounts. Whoever locks the reward
+first decides the last unit; the others find it gone before any of their points move.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from benefits.models import Coupon, Redemption, Reward
 from config.common.errors import IdempotencyConflict
 from config.common.states import transition
 from members.models import Member
+from points.households.pool import household_refund, household_spend
 from points.models import Source
-from points.services import points_refund, points_spend
 from tiers.models import MemberTier
 from tiers.selectors import ladder
 
@@ -65,7 +65,9 @@ def reward_redeem(
                 )
             return done
         _check_can_redeem(member, reward, at)
-        spend = points_spend(
+        # a member of a household whose rules let them spend the pool draws on it for what their
+        # own points do not cover (points.households.pool)
+        spend = household_spend(
             member=member,
             point_type=POINTS,
             amount=reward.points_price,
@@ -154,7 +156,10 @@ def redemption_cancel(
                 raise NotCancellable(_("The coupon was already used."))
             if coupon.status == Coupon.Status.ISSUED:
                 coupon_void(coupon, actor=actor, reason=reason, at=at, redemption_cancelled=True)
-        redemption.refund = points_refund(spend=redemption.spend, actor=actor, reason=reason.strip(), at=at)
+        # the points go back to the accounts they came from, a household pool's included
+        redemption.refund = household_refund(
+            spend=redemption.spend, actor=actor, reason=reason.strip(), at=at
+        )
         if reward.stock is not None:
             Reward.objects.filter(pk=reward.pk).update(stock=F("stock") + 1)
         redemption.note = reason.strip()

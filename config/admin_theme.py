@@ -161,6 +161,7 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("points.Account", "account_balance_wallet"),
                 model("points.Entry", "list_alt"),
                 model("points.AdjustmentRequest", "tune"),
+                model("households.Household", "family_restroom"),
                 page(
                     _("Points liability report"),
                     "admin:points_account_liability",

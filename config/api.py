@@ -73,6 +73,7 @@ urlpatterns = [
     # each app's own endpoints (members/api/ holds the framework they share)
     path("v1/", include("members.messaging.api")),
     path("v1/", include("points.api")),
+    path("v1/", include("points.households.api")),
     path("v1/", include("tiers.api")),
     path("v1/", include("benefits.api")),
     path("v1/", include("campaigns.api")),

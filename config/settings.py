@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "members.referrals",  # referrals (以老带新): codes, who referred whom
     "members.privacy",  # PIPL: personal data copy, erasure, retention, access log
     "points",
+    "points.households",  # 家庭账户: members pool points or give them to the head
     "tiers",
     "benefits",
     "campaigns",

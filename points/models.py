@@ -150,6 +150,7 @@ class Entry(models.Model):
         REFUND = "refund", _("Refund of a spend")
         MERGE = "merge", _("Member merge")
         OPENING = "opening", _("Opening balance (migration)")
+        POOL = "pool", _("Household pool")
 
     account = models.ForeignKey(  # indexed by the composite indexes below, which lead with it
         Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries", db_index=False

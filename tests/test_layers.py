@@ -42,6 +42,8 @@ LAYERS = [
     # referrer; a merge and an erasure run its steps
     ("members.referrals", 3),
     ("points", 4),
+    # households move points between members' accounts with the ledger's own pieces: part of it
+    ("points.households", 4),
     ("tiers", 5),
     ("benefits", 6),
     ("campaigns", 7),

@@ -49,6 +49,8 @@ from members.scoring.services import members_score
 from members.services import IdentityKey, member_enrol
 from members.webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 from members.webhooks.services import endpoint_save
+from points.households.models import Household
+from points.households.services import household_create, household_join, household_transfer_to_head
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services import points_adjust, points_earn
 from tests.factories import StoreFactory
@@ -228,6 +230,18 @@ def _build(make_user) -> WalkData:
     import_confirm(run=moved, user=operator, start=False)
     import_run_execute(moved.pk)
 
+    # Households: store A's two members (one gave the head points), store B's member alone.
+    home_a = household_create(
+        name="走查甲家", head=member_a, pool_spenders=Household.Spenders.ALL, actor=operator
+    )
+    household_join(household=home_a, member=member_a2)
+    points_earn(
+        member=member_a2, point_type="points", amount=100, source=Source.PURCHASE,
+        source_ref="walk-home-a", idempotency_key="walk-home-a", at=now, available_at=now,
+    )  # fmt: skip
+    household_transfer_to_head(member=member_a2, points=40, idempotency_key="walk-home-gift")
+    home_b = household_create(name="走查乙家", head=member_b, actor=operator)
+
     # The insight figures: the night's jobs, and each store's sales for all customers.
     for store, sales in ((store_a, "3880.00"), (store_b, "2880.00")):
         StoreSalesDay.objects.create(store=store, day=now.date(), orders=10, sales=Decimal(sales))
@@ -288,6 +302,7 @@ def _build(make_user) -> WalkData:
         Redemption: redemptions,
         AdjustmentRequest: [adjustment],
         MemberMerge: [merge],
+        Household: [home_a, home_b],
         DuplicateCandidate: [pair],
         ErasureRequest: [erasure],
         Referral: [referral],

@@ -32,7 +32,8 @@ MOVEMENTS: list[tuple[str, tuple[str, ...], int]] = [
     ("adjusted", (Entry.Kind.ADJUST,), 1),
     ("redeemed", (Entry.Kind.SPEND, Entry.Kind.REFUND), -1),
     ("expired", (Entry.Kind.EXPIRE,), -1),
-    ("transferred", (Entry.Kind.TRANSFER, Entry.Kind.MERGE), 1),  # between members: nets to 0
+    # between members: nets to 0
+    ("transferred", (Entry.Kind.TRANSFER, Entry.Kind.MERGE, Entry.Kind.POOL), 1),
     ("moved_in", (Entry.Kind.OPENING,), 1),  # balances brought from an old system (数据迁移)
 ]
 

@@ -306,6 +306,19 @@ def points_refund(
     """
     if spend.kind != Entry.Kind.SPEND:
         raise ValidationError({"spend": _("Only a spend can be refunded.")})
+    # refunded here, the givers' points would stay with the spender (points.households' relation)
+    if spend.pool_draws.exists():
+        raise ValidationError(
+            {"spend": _("This spend drew on a household pool: refund it with its redemption.")}
+        )
+    return refund_spend(spend=spend, actor=actor, reason=reason, at=at)
+
+
+def refund_spend(
+    *, spend: Entry, actor: Any = None, reason: str = "", at: datetime.datetime | None = None
+) -> Entry:
+    """``points_refund`` without its checks, for ``points.households.pool.household_refund``,
+    which has made them (the spend drew on no pool)."""
     at = at or timezone.now()
     key = f"refund:{spend.pk}"
     digest = fingerprint(op="refund", spend=spend.pk)

@@ -91,6 +91,7 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
         ("get", "/api/v1/members/lookup/", "/api/v1/members/lookup/?kind=card&value=VIP-1", None),
         ("get", "/api/v1/members/{member_number}/balances/", f"/api/v1/members/{n}/balances/", None),
         ("get", "/api/v1/members/{member_number}/ledger/", f"/api/v1/members/{n}/ledger/", None),
+        ("get", "/api/v1/members/{member_number}/household/", f"/api/v1/members/{n}/household/", None),
         ("get", "/api/v1/members/{member_number}/tier/", f"/api/v1/members/{n}/tier/", None),
         ("get", "/api/v1/members/{member_number}/referral/", f"/api/v1/members/{n}/referral/", None),
         ("get", "/api/v1/members/{member_number}/coupons/", f"/api/v1/members/{n}/coupons/", None),

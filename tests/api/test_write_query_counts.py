@@ -93,9 +93,10 @@ def test_a_reward_redemption(partner_a, voucher, django_assert_num_queries):
     redeem = f"/api/v1/rewards/{voucher.pk}/redeem/"
     posted(partner_a, redeem, {"member_number": member.member_number}, 201)
     # 9 savepoints; key, claim, answer stored: 3; member, reward: 2; reward lock, redemption by key,
-    # point type: 3; spend (account lock, key, lots, entry, lots, allocations, balance): 7; coupon,
-    # redemption, its history row: 3; answer (redemption, accounts, next expiries, point types): 4
-    with django_assert_num_queries(33):  # +2: subscribers to points.changed, coupon.issued
+    # point type: 3; the member's household (may the spend use its pool?): 1; spend (account lock,
+    # key, lots, entry, lots, allocations, balance): 7; coupon, redemption, its history row: 3;
+    # answer (redemption, accounts, next expiries, point types): 4
+    with django_assert_num_queries(34):  # +2: subscribers to points.changed, coupon.issued
         posted(partner_a, redeem, {"member_number": member.member_number}, 201)
 
 
