@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from members.models import Member
@@ -40,7 +41,7 @@ class Household(models.Model):
         ACTIVE = "active", _("Active")
         DISSOLVED = "dissolved", _("Dissolved")
 
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=50)
     head = models.ForeignKey(
         Member, verbose_name=_("head"), on_delete=models.PROTECT, related_name="households_headed"
     )
