@@ -26,25 +26,9 @@ from tiers.orders import plan_orders_expire_due
 pytestmark = pytest.mark.django_db
 
 ladder = tiers_fixtures.ladder  # 普通会员, 银卡, 金卡 ×1.5, 钻石
+clock = tiers_fixtures.clock  # 1 Feb 2031, 10:00, moved by the tests
 SECRET = "pay-notify-secret-for-tests"
 NOTIFY = "/api/v1/payments/notify/"
-
-
-class Clock:
-    """The server's time, moved by the test (a year of 365 days from 1 Feb 2031)."""
-
-    def __init__(self, now: datetime.datetime) -> None:
-        self.now = now
-
-    def move(self, **delta) -> None:
-        self.now += datetime.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    moment = Clock(local(2031, 2, 1, 10, 0))
-    monkeypatch.setattr(timezone, "now", lambda: moment.now)
-    return moment
 
 
 @pytest.fixture(autouse=True)
