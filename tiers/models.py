@@ -271,10 +271,7 @@ class Plan(models.Model):
         max_length=8,
         choices=RefundPolicy.choices,
         default=RefundPolicy.NONE,
-        help_text=_(
-            "What a member gets back when a paid period is ended before its end. Each subscription "
-            "keeps the terms it was sold with."
-        ),
+        help_text=_("Given back when a period ends early; each period keeps the terms it was sold with."),
     )
     cancellation_fee = models.DecimalField(
         _("cancellation fee (CNY)"),

@@ -3,9 +3,10 @@
 A subscription row is one paid period with its payment reference; a renewal is the next row
 (``renewal_of``), starting where the previous one ends. The plan's tier is held while a period
 runs, whatever the member earned; the plan's benefits are issued by the benefits app.
-Payments themselves happen elsewhere (the shop, the payment provider): these services record
-them. "Renews automatically" tells the member and the payment side what to expect; a renewal
-is recorded when its payment arrives.
+Payments themselves happen elsewhere (the payment system): these services record them, from the
+payment notice of an API order (``tiers.orders``) or from an operator in the admin. "Renews
+automatically" tells the member and the payment side what to expect; a renewal is recorded when
+its payment arrives. Ending a period early records the refund its terms give (``tiers.refunds``).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalplan',
             name='refund_policy',
-            field=models.CharField(choices=[('none', 'No refund'), ('days', 'Pro rata by unused days'), ('months', 'Pro rata by whole unused months')], default='none', help_text='What a member gets back when a paid period is ended before its end. Each subscription keeps the terms it was sold with.', max_length=8, verbose_name='refund on early cancellation'),
+            field=models.CharField(choices=[('none', 'No refund'), ('days', 'Pro rata by unused days'), ('months', 'Pro rata by whole unused months')], default='none', help_text='Given back when a period ends early; each period keeps the terms it was sold with.', max_length=8, verbose_name='refund on early cancellation'),
         ),
         migrations.AddField(
             model_name='plan',
@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='plan',
             name='refund_policy',
-            field=models.CharField(choices=[('none', 'No refund'), ('days', 'Pro rata by unused days'), ('months', 'Pro rata by whole unused months')], default='none', help_text='What a member gets back when a paid period is ended before its end. Each subscription keeps the terms it was sold with.', max_length=8, verbose_name='refund on early cancellation'),
+            field=models.CharField(choices=[('none', 'No refund'), ('days', 'Pro rata by unused days'), ('months', 'Pro rata by whole unused months')], default='none', help_text='Given back when a period ends early; each period keeps the terms it was sold with.', max_length=8, verbose_name='refund on early cancellation'),
         ),
         migrations.AddField(
             model_name='subscription',
