@@ -148,6 +148,8 @@ def plan_payment_record(
             )
         if order.payment_ref == payment_ref:
             return order  # the same notice again
+        if paid_at < order.created_at - outbox.REPLAY_WINDOW:  # the two clocks may differ a little
+            raise ValidationError({"paid_at": _("A payment cannot be made before its order.")})
         _refuse_unpayable(order)
         # The reference may pay this very period already (an operator recorded it in the admin
         # first): that period becomes the order's. Anything else it paid is a conflict.

@@ -57,7 +57,9 @@ def sign(raw: bytes, secret: str = SECRET, at: datetime.datetime | None = None) 
 
 def notify(body: dict | str, *, secret: str = SECRET, at=None, header: str | None = None):
     raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    headers = {} if header == "" else {"HTTP_X_LOYALTY_SIGNATURE": header or sign(raw, secret, at)}
+    headers = {"HTTP_ACCEPT_LANGUAGE": "en"}  # messages follow the request's language (zh-hans by default)
+    if header != "":
+        headers["HTTP_X_LOYALTY_SIGNATURE"] = header or sign(raw, secret, at)
     return APIClient().generic("POST", NOTIFY, raw, content_type="application/json", **headers)
 
 
@@ -198,6 +200,8 @@ def test_malformed_notices_are_400_naming_the_field_and_unknown_orders_404(partn
     assert (response.status_code, response.json()["code"]) == (400, "invalid")
     assert set(response.json()["fields"]) == {"amount", "paid_at"}
     assert notify("{not json").json()["code"] == "parse_error"
+    before = notify(paid(order, "WX-1", paid_at="2031-02-01T09:54:59+08:00"))  # 5 min before the order
+    assert (before.status_code, list(before.json()["fields"])) == (400, ["paid_at"])
     unknown = notify(paid({**order, "order_number": "PO203102019999999999"}, "WX-1"))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
     assert APIClient().get(NOTIFY).status_code == 405
