@@ -405,11 +405,12 @@ class PlanOrder(models.Model):
         CANCELLED = "cancelled", _("Cancelled before payment")
         EXPIRED = "expired", _("Expired unpaid")
 
-    #: A late payment of an expired order is still recorded: the customer paid.
+    #: A late payment of an expired order is still recorded (the customer paid), unless the
+    #: partner cancelled the order: then its payment is refused.
     MOVES = Transitions(
         {
             Status.PENDING: (Status.PAID, Status.CANCELLED, Status.EXPIRED),
-            Status.EXPIRED: (Status.PAID,),
+            Status.EXPIRED: (Status.PAID, Status.CANCELLED),
         }
     )
 

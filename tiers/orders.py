@@ -89,8 +89,9 @@ def plan_order_cancel(
     immediately: bool = False,
     at: datetime.datetime | None = None,
 ) -> PlanOrder:
-    """A pending order is cancelled (no payment will be recorded for it); a paid one cancels its
-    subscription: renewal stops, or with ``immediately`` it ends now with its refund."""
+    """A pending or expired order is cancelled (a payment for it will be refused); a paid one
+    cancels its subscription: renewal stops, or with ``immediately`` it ends now with its refund.
+    A cancelled one is refused (``TransitionRefused``)."""
     at = at or timezone.now()
     if not reason.strip():
         raise ValidationError({"reason": _("Say why the order is cancelled.")})

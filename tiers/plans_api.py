@@ -194,9 +194,9 @@ class PlanOrderCancelView(_OrderOfPartner):
     @extend_schema(
         summary="Cancel an order, or the period it paid",
         description=(
-            "A pending order is cancelled (a payment arriving for it later is refused with "
-            "order_cancelled). A paid one cancels its period: renewal stops, or with `immediately` "
-            "it ends now with its refund. 422 invalid_transition for an expired or cancelled "
+            "A pending or expired order is cancelled (a payment arriving for it later is refused "
+            "with order_cancelled). A paid one cancels its period: renewal stops, or with "
+            "`immediately` it ends now with its refund. 422 invalid_transition for a cancelled "
             "order, not_cancellable for a period over or ended already."
         ),
         request=OrderCancelSerializer,

@@ -230,11 +230,22 @@ def test_cancelled_orders_refuse_their_payment_and_expired_ones_take_it(partner_
     clock.move(minutes=31)
     assert partner_a.get(f"/api/v1/plan-orders/{late['order_number']}/").json()["status"] == "expired"
     assert plan_orders_expire_due() == 1 and plan_orders_expire_due() == 0
-    again = partner_a.post(f"/api/v1/plan-orders/{late['order_number']}/cancel/", {"reason": "x"})
+    again = partner_a.post(f"/api/v1/plan-orders/{cancelled['order_number']}/cancel/", {"reason": "x"})
     assert (again.status_code, again.json()["code"]) == (422, "invalid_transition")
     assert notify(paid(late, "WX-2")).status_code == 200  # the customer paid: it is recorded
     assert PlanOrder.objects.get(order_number=late["order_number"]).status == "paid"
     assert Subscription.objects.count() == 1
+
+
+def test_an_expired_order_the_app_gave_up_on_refuses_its_payment(partner_a, plus, clock):
+    order = order_for(partner_a, MemberFactory())
+    clock.move(minutes=31)
+    plan_orders_expire_due()
+    response = partner_a.post(f"/api/v1/plan-orders/{order['order_number']}/cancel/", {"reason": "超时未付"})
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    refused = notify(paid(order, "WX-1"))
+    assert (refused.status_code, refused.json()["code"]) == (422, "order_cancelled")
+    assert not Subscription.objects.exists()
 
 
 def test_a_plan_not_on_sale_or_a_closed_member_gets_no_order(partner_a, plus, clock):

@@ -75,6 +75,7 @@ def test_ending_early_shows_the_refund_then_records_it(client, operator, plus, c
     """199 × 100/365 = 54.52 used after 100 days: 144.48 back."""
     subscription = subscription_start(MemberFactory(), plan=plus, payment_ref="POS-1")
     clock.now = local(2031, 5, 12, 10, 0)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the words below are the English ones
     login(client, operator)
     change = client.get(reverse("admin:tiers_subscription_change", args=[subscription.pk])).content.decode()
     url = reverse("admin:tiers_subscription_end", args=[subscription.pk])
