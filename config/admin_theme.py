@@ -180,6 +180,13 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("tiers.MemberTier", "military_tech"),
                 model("tiers.Plan", "card_membership"),
                 model("tiers.Subscription", "autorenew"),
+                model("tiers.PlanOrder", "shopping_cart"),
+                page(
+                    _("Membership fee revenue"),
+                    "admin:tiers_subscription_revenue",
+                    "account_balance",
+                    "tiers.view_deferred_revenue",
+                ),
                 model("benefits.Benefit", "featured_seasonal_and_gifts"),
                 model("benefits.Entitlement", "link"),
                 model("benefits.Reward", "shopping_bag"),

@@ -75,6 +75,7 @@ urlpatterns = [
     path("v1/", include("points.api")),
     path("v1/", include("points.households.api")),
     path("v1/", include("tiers.api")),
+    path("v1/", include("tiers.plans_api")),
     path("v1/", include("benefits.api")),
     path("v1/", include("campaigns.api")),
     path("schema/", SchemaView.as_view(), name="api-schema"),

@@ -327,6 +327,13 @@ RULE_BOOK_CACHE_SECONDS = env_int("RULE_BOOK_CACHE_SECONDS", 5)
 MEMBER_CODE_SECONDS = env_int("MEMBER_CODE_SECONDS", 120)
 MEMBER_VISIT_MINUTES = env_int("MEMBER_VISIT_MINUTES", 15)
 
+# Selling paid plans (docs/api.md, "Selling a paid plan"): how long an order waits for its payment,
+# and the secret the brand's payment system signs its payment notices with (none: every notice is
+# refused). During a rotation the previous secret is accepted too.
+PLAN_ORDER_MINUTES = env_int("PLAN_ORDER_MINUTES", 30)
+PAYMENT_NOTIFY_SECRET = env_str("PAYMENT_NOTIFY_SECRET", "")
+PAYMENT_NOTIFY_PREVIOUS_SECRET = env_str("PAYMENT_NOTIFY_PREVIOUS_SECRET", "")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty partner API",
     "DESCRIPTION": (

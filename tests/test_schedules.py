@@ -28,6 +28,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "points-expire-due-lots": ("points.expire_due_lots", "5 0"),
         "tiers-expire-due-subscriptions": ("tiers.expire_due_subscriptions", "*/15 *"),
         "tiers-end-due-overrides": ("tiers.end_due_overrides", "*/15 *"),
+        "tiers-expire-plan-orders": ("tiers.expire_plan_orders", "*/15 *"),
         "tiers-review-due": ("tiers.review_due_tiers", "15 0"),
         "benefits-issue-entitlements": ("benefits.issue_entitlements", "0 1"),
         "benefits-expire-due-coupons": ("benefits.expire_due_coupons", "30 *"),

@@ -54,6 +54,8 @@ from points.households.services import household_create, household_join, househo
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
 from points.services import points_adjust, points_earn
 from tests.factories import StoreFactory
+from tiers.models import Plan, PlanOrder
+from tiers.orders import plan_order_create, plan_payment_record
 
 POS_HEADER = "门店编码,门店名称,小票号,会员卡号,手机号,交易类型,应收金额,实收金额,交易时间,原小票号,收银员"
 
@@ -242,6 +244,16 @@ def _build(make_user) -> WalkData:
     household_transfer_to_head(member=member_a2, points=40, idempotency_key="walk-home-gift")
     home_b = household_create(name="走查乙家", head=member_b, actor=operator)
 
+    # Store B's member bought PLUS through the API (an order, the payment system's notice); another
+    # order waits for its payment.
+    plus = Plan.objects.get(code="plus")
+    partner = Partner.objects.order_by("pk").first()
+    paid = plan_order_create(partner=partner, member=member_b, plan=plus)
+    plan_payment_record(
+        order_number=paid.order_number, payment_ref="WALK-PAY-B", amount=plus.price, paid_at=now
+    )
+    waiting = plan_order_create(partner=partner, member=member_b, plan=plus)
+
     # The insight figures: the night's jobs, and each store's sales for all customers.
     for store, sales in ((store_a, "3880.00"), (store_b, "2880.00")):
         StoreSalesDay.objects.create(store=store, day=now.date(), orders=10, sales=Decimal(sales))
@@ -303,6 +315,7 @@ def _build(make_user) -> WalkData:
         AdjustmentRequest: [adjustment],
         MemberMerge: [merge],
         Household: [home_a, home_b],
+        PlanOrder: [paid, waiting],
         DuplicateCandidate: [pair],
         ErasureRequest: [erasure],
         Referral: [referral],

@@ -1,6 +1,6 @@
-"""Tiers admin: the ladder with its policy, the member page's tier status, manual overrides and
-paid plans. An interface only: overrides go through ``tiers.services``, cancellations through
-``tiers.subscriptions``.
+"""Tiers admin: the ladder with its policy, the member page's tier status and manual overrides
+(paid membership: ``tiers.admin_plans``). An interface only: overrides go through
+``tiers.services``.
 
 Apps above tiers (benefits) add to the tier and plan pages through ``TIER_PAGE_INLINES``,
 ``PLAN_PAGE_INLINES`` and ``TIER_LADDER_COLUMNS``, so this module never imports them.
@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -24,7 +24,6 @@ from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import (
     LargeTablePaginator,
-    ModelAdmin,
     ReadOnlyFormSet,
     ReadOnlyInline,
     ServiceAdmin,
@@ -35,15 +34,14 @@ from config.common.admin import (
     run_each,
 )
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin, member_ids
-from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
+from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin
+from tiers.admin_plans import PLAN_PAGE_INLINES  # noqa: F401  (registers the paid membership pages)
+from tiers.models import MemberTier, Source, Tier, TierChange, TierPolicy
 from tiers.selectors import tier_progress
 from tiers.services import tier_check, tier_override, tier_override_end, tier_save
-from tiers.subscriptions import subscription_cancel
 
 #: Inlines apps above tiers add to the tier page and the paid plan page (entitlements).
 TIER_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
-PLAN_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
 
 
 @dataclass(frozen=True)
@@ -331,75 +329,4 @@ class MemberTierAdmin(MemberColumnMixin, ServiceAdmin):
             _("%(count)d overrides ended."),
             label=lambda status: str(status.member),
             log=lambda status: self.log_change(request, status, str(_("Override ended"))),
-        )
-
-
-# --- paid membership ------------------------------------------------------------------------
-
-
-@admin.register(Plan)
-class PlanAdmin(HistoryAdmin):
-    list_display = ["name", "code", "price", "duration_months", "tier", "auto_renew", "active"]
-    list_filter = ["active", "tier"]
-    list_select_related = ["tier"]
-    fields = ["code", "name", "price", "duration_months", "tier", "auto_renew", "active"]
-
-    def get_inlines(self, request, obj):
-        return [*self.inlines, *PLAN_PAGE_INLINES]
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(MemberColumnMixin, ModelAdmin):
-    """Read-only: periods are recorded by the payment side through ``subscription_start``."""
-
-    list_display = [
-        "member",
-        "plan",
-        "starts_at",
-        "ends_at",
-        "status",
-        "auto_renew",
-        "price",
-        "payment_ref",
-        "cancelled_at",
-    ]
-    list_filter = ["status", "plan", "auto_renew"]
-    list_select_related = ["member", "plan"]
-    search_fields = ["payment_ref"]
-    search_help_text = _("Exact payment reference or member number.")
-    show_full_result_count = False
-    paginator = LargeTablePaginator
-    ordering = ["-id"]
-    actions = ["cancel"]
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(Q(payment_ref=term) | Q(member_id__in=member_ids(term))), False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_cancel_permission(self, request) -> bool:
-        return request.user.has_perm("tiers.change_subscription")
-
-    @admin.action(
-        description=_("Cancel (stops renewing; runs to the end of the period)"), permissions=["cancel"]
-    )
-    def cancel(self, request, queryset):
-        # the service records who in cancelled_by; the reason names them too, for the list and log
-        reason = str(_("Cancelled in the admin by %(user)s") % {"user": request.user.get_username()})
-        run_each(
-            request,
-            queryset.select_related("member"),
-            lambda subscription: subscription_cancel(subscription, actor=request.user, reason=reason),
-            _("%(count)d subscriptions will not renew."),
-            log=lambda subscription: self.log_change(request, subscription, reason),
         )

@@ -11,11 +11,13 @@ _READ = [
     "tiers.view_tierchange",
     "tiers.view_plan",
     "tiers.view_subscription",
+    "tiers.view_planorder",
 ]
 
 
 class TiersConfig(AppConfig):
-    """Tiers, the tier policy, members' tier status and its history, paid plans and subscriptions."""
+    """Tiers, the tier policy, members' tier status and its history, paid plans, their orders and
+    subscriptions."""
 
     name = "tiers"
     verbose_name = _("Tiers")
@@ -31,8 +33,10 @@ class TiersConfig(AppConfig):
             "tiers.change_membertier",  # manual overrides
             "tiers.add_plan",
             "tiers.change_plan",
+            "tiers.add_subscription",  # a payment recorded by hand
+            "tiers.change_subscription",  # stop renewing, end early with the refund
         ],
-        Role.FINANCE: _READ,
+        Role.FINANCE: [*_READ, "tiers.view_deferred_revenue"],
         Role.APPROVER: _READ,
     }
 
@@ -49,6 +53,7 @@ class TiersConfig(AppConfig):
 
         register_step("tier", _("Tier"), tiers_merge)
         MOVED_LABELS.setdefault("subscriptions", _("Paid plan subscriptions"))
+        MOVED_LABELS.setdefault("plan_orders", _("Paid plan orders"))
         if tiers_merge_needs_approval not in APPROVAL_CHECKS:
             APPROVAL_CHECKS.append(tiers_merge_needs_approval)
         from members.privacy.exports import PERSONAL_DATA

@@ -21,7 +21,7 @@ from django.utils import timezone
 from members.demo import DemoRun
 from members.models import Member
 from points.models import Entry
-from tiers.models import MemberTier, Plan, Tier, TierPolicy
+from tiers.models import MemberTier, Plan, RefundPolicy, Tier, TierPolicy
 from tiers.selectors import growth_entries, ladder
 from tiers.services import tier_override, tier_refresh
 from tiers.subscriptions import subscription_cancel, subscription_start
@@ -33,7 +33,13 @@ LADDER = [
     ("gold", "金卡", 5_000, "1.50", "年度成长值满 5,000"),
     ("diamond", "钻石", 20_000, "2.00", "年度成长值满 20,000"),
 ]
-PLUS = {"name": "PLUS会员", "price": Decimal("199.00"), "duration_months": 12, "auto_renew": True}
+PLUS = {
+    "name": "PLUS会员",
+    "price": Decimal("199.00"),
+    "duration_months": 12,
+    "auto_renew": True,
+    "refund_policy": RefundPolicy.DAYS,  # ended early: the unused days back
+}
 SUBSCRIBERS, MAX_SUBSCRIBERS = 0.01, 30  # share of the new active members; at least 3
 STATUS_MATCH_DAYS = 90
 STATUS_MATCH_REASON = "等级匹配：会员出示竞品品牌黑卡会籍证明，匹配钻石 90 天"

@@ -2,7 +2,7 @@
 
 - earned: the higher earned tier, with its qualification period (its start and review date);
 - manual override: the absorbed member's, when it is higher than the survivor's and still runs;
-- paid plan: the higher plan tier, until the later end; the subscriptions move.
+- paid plan: the higher plan tier, until the later end; the subscriptions and plan orders move.
 
 The effective tier is worked out again from those (``settle``) and recorded as a tier change
 "member merge". What the absorbed member earned keeps counting toward the survivor's tier at
@@ -17,13 +17,14 @@ from django.utils.translation import gettext as _
 
 from members.models import Member
 from tiers import selectors
-from tiers.models import MemberTier, Subscription, TierChange, TierPolicy
+from tiers.models import MemberTier, PlanOrder, Subscription, TierChange, TierPolicy
 from tiers.services import lock_statuses, settle
 
 
 def tiers_merge(merge: Any) -> None:
     absorbed, survivor = merge.absorbed, merge.survivor
     merge.note("subscriptions", Subscription.objects.filter(member=absorbed).update(member=survivor))
+    merge.note("plan_orders", PlanOrder.objects.filter(member=absorbed).update(member=survivor))
     if not MemberTier.objects.filter(member=absorbed).exists():
         return
     ladder = selectors.ladder()

@@ -24,7 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from config.common.states import Transitions
 from members.models import Member
+from members.partners.models import Partner
 
 
 class Tier(models.Model):
@@ -234,6 +236,14 @@ class TierChange(models.Model):
         return f"{self.from_tier or '—'} → {self.to_tier}"
 
 
+class RefundPolicy(models.TextChoices):
+    """What a member gets back when a paid period is ended early (``tiers.refunds``)."""
+
+    NONE = "none", _("No refund")
+    DAYS = "days", _("Pro rata by unused days")
+    MONTHS = "months", _("Pro rata by whole unused months")
+
+
 class Plan(models.Model):
     """A paid membership (付费会员): bought for a price, lasts a number of months."""
 
@@ -256,6 +266,20 @@ class Plan(models.Model):
         help_text=_("New subscriptions renew at the end of each period unless the member cancels."),
     )
     active = models.BooleanField(_("on sale"), default=True)
+    refund_policy = models.CharField(
+        _("refund on early cancellation"),
+        max_length=8,
+        choices=RefundPolicy.choices,
+        default=RefundPolicy.NONE,
+        help_text=_("Given back when a period ends early; each period keeps the terms it was sold with."),
+    )
+    cancellation_fee = models.DecimalField(
+        _("cancellation fee (CNY)"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("Kept from a pro-rata refund (a refund never goes below zero)."),
+    )
     history = HistoricalRecords(verbose_name=_("historical paid plan"))
 
     class Meta:
@@ -265,6 +289,7 @@ class Plan(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="plan_price_not_negative"),
             models.CheckConstraint(condition=Q(duration_months__gt=0), name="plan_duration_positive"),
+            models.CheckConstraint(condition=Q(cancellation_fee__gte=0), name="plan_fee_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -292,6 +317,31 @@ class Subscription(models.Model):
     price = models.DecimalField(_("price paid (CNY)"), max_digits=10, decimal_places=2)
     payment_ref = models.CharField(
         _("payment reference"), max_length=64, unique=True, help_text=_("One payment pays for one period.")
+    )
+    paid_at = models.DateTimeField(_("paid at"), help_text=_("When the payment was made (finance's date)."))
+    paid_until = models.DateTimeField(
+        _("paid until"),
+        help_text=_("The end the payment paid for; the period's end stays here when it is ended early."),
+    )
+    # the terms it was sold with: a plan's policy changed later does not change them
+    refund_policy = models.CharField(
+        _("refund on early cancellation"),
+        max_length=8,
+        choices=RefundPolicy.choices,
+        default=RefundPolicy.NONE,
+    )
+    cancellation_fee = models.DecimalField(
+        _("cancellation fee (CNY)"), max_digits=10, decimal_places=2, default=0
+    )
+    refund_amount = models.DecimalField(
+        _("refund (CNY)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "What is owed back to the member for the period ended early (paid out by the payment side)."
+        ),
     )
     renewal_of = models.OneToOneField(
         "self",
@@ -330,8 +380,81 @@ class Subscription(models.Model):
             models.Index(fields=["ends_at"], name="subscription_due", condition=Q(status="active")),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="sub_period")
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="sub_period"),
+            models.CheckConstraint(condition=Q(paid_until__gt=models.F("starts_at")), name="sub_paid_period"),
+            models.CheckConstraint(
+                condition=Q(refund_amount__isnull=True)
+                | Q(refund_amount__gte=0, refund_amount__lte=models.F("price")),
+                name="sub_refund_within_price",
+            ),
         ]
+        permissions = [("view_deferred_revenue", _("Can see the membership fee revenue report"))]
 
     def __str__(self) -> str:
         return f"{self.plan} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+
+class PlanOrder(models.Model):
+    """A plan ordered through the API by a partner (the brand's app) and waiting for, or paid by,
+    the payment the brand's payment system reports (``tiers.orders``). A paid order is one
+    subscription period; its price is the plan's when it was ordered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for payment")
+        PAID = "paid", _("Paid")
+        CANCELLED = "cancelled", _("Cancelled before payment")
+        EXPIRED = "expired", _("Expired unpaid")
+
+    #: A late payment of an expired order is still recorded (the customer paid), unless the
+    #: partner cancelled the order: then its payment is refused.
+    MOVES = Transitions(
+        {
+            Status.PENDING: (Status.PAID, Status.CANCELLED, Status.EXPIRED),
+            Status.EXPIRED: (Status.PAID, Status.CANCELLED),
+        }
+    )
+
+    order_number = models.CharField(_("order number"), max_length=32, unique=True)
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="plan_orders"
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="plan_orders"
+    )
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="orders")
+    amount = models.DecimalField(_("amount (CNY)"), max_digits=10, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("pay before"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_ref = models.CharField(_("payment reference"), max_length=64, null=True, blank=True, unique=True)
+    subscription = models.OneToOneField(
+        Subscription,
+        verbose_name=_("subscription"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order",
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("plan order")
+        verbose_name_plural = _("plan orders")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="planorder_member"),
+            models.Index(fields=["expires_at"], name="planorder_due", condition=Q(status="pending")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="planorder_amount_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(payment_ref__isnull=False, subscription__isnull=False),
+                name="planorder_paid_has_payment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_number

@@ -6,7 +6,7 @@ from typing import Any
 
 from members.models import Member
 from members.privacy.exports import records
-from tiers.models import MemberTier, Subscription, TierChange
+from tiers.models import MemberTier, PlanOrder, Subscription, TierChange
 
 
 def tier_of(member: Member) -> list[dict[str, Any]]:
@@ -22,7 +22,12 @@ def tier_of(member: Member) -> list[dict[str, Any]]:
 
 
 def subscriptions_of(member: Member) -> list[dict[str, Any]]:
-    return records(
+    periods = records(
         Subscription.objects.filter(member=member).order_by("starts_at"),
-        "plan__name", "status", "starts_at", "ends_at", "payment_ref",
+        "plan__name", "status", "starts_at", "ends_at", "price", "payment_ref", "paid_at", "refund_amount",
     )  # fmt: skip
+    orders = records(
+        PlanOrder.objects.filter(member=member).order_by("created_at"),
+        "order_number", "plan__name", "amount", "status", "created_at", "paid_at",
+    )  # fmt: skip
+    return periods + orders

@@ -3,14 +3,16 @@
 A subscription row is one paid period with its payment reference; a renewal is the next row
 (``renewal_of``), starting where the previous one ends. The plan's tier is held while a period
 runs, whatever the member earned; the plan's benefits are issued by the benefits app.
-Payments themselves happen elsewhere (the shop, the payment provider): these services record
-them. "Renews automatically" tells the member and the payment side what to expect; a renewal
-is recorded when its payment arrives.
+Payments themselves happen elsewhere (the payment system): these services record them, from the
+payment notice of an API order (``tiers.orders``) or from an operator in the admin. "Renews
+automatically" tells the member and the payment side what to expect; a renewal is recorded when
+its payment arrives. Ending a period early records the refund its terms give (``tiers.refunds``).
 """
 
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,7 +23,9 @@ from django.utils.translation import gettext as _
 from members.models import Member
 from points.policy import add_months
 from tiers import selectors
+from tiers.errors import NotCancellable
 from tiers.models import MemberTier, Plan, Subscription, Tier, TierChange, TierPolicy
+from tiers.refunds import refunds_for
 from tiers.services import REVIEW_BATCH, lock_status, settle
 
 
@@ -32,20 +36,32 @@ def subscription_start(
     payment_ref: str,
     actor: Any = None,
     at: datetime.datetime | None = None,
+    price: Decimal | None = None,
+    paid_at: datetime.datetime | None = None,
+    sold: bool = False,
 ) -> Subscription:
     """Record a paid period. A member already on the plan gets the next period (a renewal).
 
+    ``price`` is what was paid (the plan's price if not given) and ``paid_at`` when (``at`` if
+    not given; not after it). ``sold``: the plan was on sale when it was ordered (an API order),
+    so a payment arriving after it was taken off sale is still recorded.
     Idempotent on ``payment_ref``: the same payment recorded twice is one period.
     """
     at = at or timezone.now()
     payment_ref = payment_ref.strip()
+    price = Decimal(plan.price if price is None else price)
+    paid_at = paid_at or at
     if not payment_ref:
         raise ValidationError({"payment_ref": _("A payment reference is required.")})
+    if price < 0:
+        raise ValidationError({"price": _("The amount paid cannot be negative.")})
+    if paid_at > at:
+        raise ValidationError({"paid_at": _("A payment cannot be recorded before it is made.")})
     with transaction.atomic():
         status = _lock(member, at)
         if done := _already(payment_ref, member, plan):
             return done
-        if not plan.active:
+        if not plan.active and not sold:
             raise ValidationError({"plan": _("%(plan)s is not on sale.") % {"plan": plan.name}})
         latest = (
             Subscription.objects.filter(
@@ -57,14 +73,19 @@ def subscription_start(
         if latest is not None and hasattr(latest, "renewal"):
             latest = None  # defensive: the chain's end is the row without a renewal
         starts = latest.ends_at if latest else at
+        ends = add_months(starts, plan.duration_months)
         subscription = Subscription.objects.create(
             member=member,
             plan=plan,
             starts_at=starts,
-            ends_at=add_months(starts, plan.duration_months),
+            ends_at=ends,
+            paid_until=ends,
             auto_renew=plan.auto_renew,
-            price=plan.price,
+            price=price,
             payment_ref=payment_ref,
+            paid_at=paid_at,
+            refund_policy=plan.refund_policy,
+            cancellation_fee=plan.cancellation_fee,
             renewal_of=latest,
             actor=actor if getattr(actor, "pk", None) else None,
             created_at=at,
@@ -95,8 +116,9 @@ def subscription_cancel(
 ) -> Subscription:
     """Stop a subscription renewing; it runs to the end of the paid period.
 
-    ``immediately`` (a refunded payment) ends it now and takes the plan's tier away at once;
-    a period that has not started yet is cancelled whole.
+    ``immediately`` ends it now and takes the plan's tier away at once, with the refund its
+    terms give (``tiers.refunds``); a period that has not started yet is cancelled whole, and so
+    are the renewals already paid after this period (each would start where it ended).
     """
     at = at or timezone.now()
     if not reason.strip():
@@ -105,22 +127,52 @@ def subscription_cancel(
         status = _lock(subscription.member, at)
         # Not locked itself: every write of a subscription (start, cancel, the expiry job) holds
         # its member's tier status first, so this read, after that lock, is already the latest.
-        subscription = Subscription.objects.get(pk=subscription.pk)
+        subscription = Subscription.objects.select_related("plan").get(pk=subscription.pk)
         if subscription.status != Subscription.Status.ACTIVE or subscription.ends_at <= at:
-            raise ValidationError(_("Only a running or future subscription can be cancelled."))
+            raise NotCancellable(_("Only a running or future subscription can be cancelled."))
         if subscription.cancelled_at is not None and not immediately:
-            raise ValidationError(_("This subscription was already cancelled; it ends with its paid period."))
-        subscription.auto_renew = False
-        subscription.cancelled_at = at
-        subscription.cancelled_by = actor if getattr(actor, "pk", None) else None
-        subscription.cancel_reason = reason.strip()
-        if immediately:
-            subscription.status = Subscription.Status.CANCELLED
-            subscription.ends_at = max(at, subscription.starts_at + datetime.timedelta(microseconds=1))
-        subscription.save()
-        if immediately:
-            _grant(status, at, reason=TierChange.Reason.PLAN_ENDED, note=reason.strip(), actor=actor)
-    return subscription
+            raise NotCancellable(_("This subscription was already cancelled; it ends with its paid period."))
+        if not immediately:
+            _mark_cancelled(subscription, actor, reason, at)
+            subscription.save()
+            return subscription
+        chain = _chain_from(subscription, at)
+        for period, refund in zip(chain, refunds_for(chain, at), strict=True):
+            _mark_cancelled(period, actor, reason, at)
+            period.status = Subscription.Status.CANCELLED
+            period.ends_at = max(at, period.starts_at + datetime.timedelta(microseconds=1))
+            period.refund_amount = refund
+            period.save()
+        _grant(status, at, reason=TierChange.Reason.PLAN_ENDED, note=reason.strip(), actor=actor)
+    return chain[0]
+
+
+def refund_quote(subscription: Subscription, at: datetime.datetime | None = None) -> Decimal | None:
+    """What ending ``subscription`` (and its paid renewals) now would refund; None when it can
+    no longer be ended (over, or cancelled already)."""
+    at = at or timezone.now()
+    if subscription.status != Subscription.Status.ACTIVE or subscription.ends_at <= at:
+        return None
+    return sum(refunds_for(_chain_from(subscription, at), at), Decimal("0.00"))
+
+
+def _chain_from(subscription: Subscription, at: datetime.datetime) -> list[Subscription]:
+    """The period and the running renewals paid after it, in order."""
+    chain = [subscription]
+    while (
+        following := Subscription.objects.filter(
+            renewal_of=chain[-1], status=Subscription.Status.ACTIVE, ends_at__gt=at
+        ).first()
+    ) is not None:
+        chain.append(following)
+    return chain
+
+
+def _mark_cancelled(subscription: Subscription, actor: Any, reason: str, at: datetime.datetime) -> None:
+    subscription.auto_renew = False
+    subscription.cancelled_at = at
+    subscription.cancelled_by = actor if getattr(actor, "pk", None) else None
+    subscription.cancel_reason = reason.strip()
 
 
 def subscriptions_expire_due(now: datetime.datetime | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from tiers.orders import plan_orders_expire_due
 from tiers.services import overrides_end_due, tiers_review_due
 from tiers.subscriptions import subscriptions_expire_due
 
@@ -19,3 +20,8 @@ def end_due_overrides() -> int:
 @shared_task(name="tiers.expire_due_subscriptions")
 def expire_due_subscriptions() -> int:
     return subscriptions_expire_due()
+
+
+@shared_task(name="tiers.expire_plan_orders")
+def expire_plan_orders() -> int:
+    return plan_orders_expire_due()

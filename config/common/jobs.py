@@ -26,6 +26,7 @@ JOBS: dict[str, Promise] = {
     "points.expire_due_lots": _("Points past their expiry date expire."),
     "tiers.expire_due_subscriptions": _("Paid memberships whose period has ended stop."),
     "tiers.end_due_overrides": _("Manual tier overrides end on their end date."),
+    "tiers.expire_plan_orders": _("Paid plan orders not paid in time expire."),
     "tiers.review_due_tiers": _(
         "Reviews the tier of members whose tier period has ended: kept, upgraded or downgraded."
     ),
@@ -95,6 +96,7 @@ SCHEDULES = [
     # Paid periods and overrides end before the review, so it settles members on what they hold.
     ("tiers-expire-due-subscriptions", "tiers.expire_due_subscriptions", "*/15", "*"),
     ("tiers-end-due-overrides", "tiers.end_due_overrides", "*/15", "*"),
+    ("tiers-expire-plan-orders", "tiers.expire_plan_orders", "*/15", "*"),
     ("tiers-review-due", "tiers.review_due_tiers", "15", "0"),
     # After the review: members who reached a tier get this period's coupons the same morning.
     ("benefits-issue-entitlements", "benefits.issue_entitlements", "0", "1"),

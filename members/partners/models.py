@@ -28,6 +28,7 @@ class Grant(models.TextChoices):
     COUPONS_READ = "coupons.read", _("Read members' coupons and validate codes")
     COUPONS_REDEEM = "coupons.redeem", _("Redeem coupons at its stores")
     TIERS_READ = "tiers.read", _("Read tier status and progress")
+    PLANS_SELL = "plans.sell", _("Sell paid plans (orders) and cancel them")
 
 
 class PartnerKind(models.TextChoices):

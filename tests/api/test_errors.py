@@ -233,6 +233,7 @@ def codes_the_server_sends() -> set[str]:
         *(ROOT / "members" / "partners" / "api").glob("*.py"),
     ]
     sources += [ROOT / app / "api.py" for app in ("points", "tiers", "benefits", "campaigns")]
+    sources += [ROOT / "tiers" / "plans_api.py"]  # selling plans, and the payment notice
     for source in sources:
         text = source.read_text()
         written |= set(re.findall(r'code="([a-z_]+)"', text))

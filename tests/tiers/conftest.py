@@ -34,6 +34,24 @@ def ladder(db) -> dict[str, Tier]:
     return tiers
 
 
+class Clock:
+    """The server's time (``timezone.now``), set and moved by a test."""
+
+    def __init__(self, now: datetime.datetime) -> None:
+        self.now = now
+
+    def move(self, **delta) -> None:
+        self.now += datetime.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """1 Feb 2031, 10:00 local: a year of 365 days starts (2032's 29 February is after it)."""
+    moment = Clock(local(2031, 2, 1, 10, 0))
+    monkeypatch.setattr(timezone, "now", lambda: moment.now)
+    return moment
+
+
 @pytest.fixture
 def set_policy(db):
     def set_(**fields) -> TierPolicy:

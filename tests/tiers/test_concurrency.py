@@ -7,14 +7,18 @@ showing the harm. Transactional: the migrations' rows are put back before each t
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import IntegrityError, connection
 
+from tests.api.conftest import make_partner
 from tests.concurrency import FIRST_WRITE, LOCKED_AND_CONTROL, race, unless
 from tests.factories import MemberFactory
 from tests.tiers.conftest import grow, local
-from tiers.models import MemberTier, Tier, TierChange
+from tiers.models import MemberTier, Plan, PlanOrder, Subscription, Tier, TierChange
+from tiers.orders import plan_order_create, plan_payment_record
 from tiers.services import overrides_end_due, tier_override, tier_refresh, tiers_review_due
 
 pytestmark = [
@@ -105,3 +109,34 @@ def test_two_review_jobs_at_once_review_each_member_once(locked: bool, silver_go
     assert sorted(results) == ([0, 5] if locked else [5, 5]), results
     statuses = MemberTier.objects.filter(member__in=members)
     assert {(s.tier_id, s.valid_until) for s in statuses} == {(silver.pk, local(2028, 1, 1))}
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_one_payment_notice_sent_twice_at_once_records_one_period(locked: bool, silver_gold):
+    """The payment system sends the same notice twice at once (it timed out on the first): both
+    get the paid order, one period is recorded. Without the member's status lock both insert the
+    period and the second fails on the payment reference's unique index (a 500 for the payment
+    system)."""
+    plus = Plan.objects.create(code="plus", name="PLUS会员", price=Decimal("199.00"), tier=silver_gold[1])
+    partner, _key = make_partner("app", "P001")
+    member = MemberFactory()
+    tier_refresh(member, at=local(2026, 2, 1))  # the status row exists, in the entry tier
+    order = plan_order_create(partner=partner, member=member, plan=plus, at=local(2026, 3, 1))
+
+    def work(i: int) -> PlanOrder:
+        return plan_payment_record(
+            order_number=order.order_number,
+            payment_ref="WX-1",
+            amount=Decimal("199.00"),
+            paid_at=local(2026, 3, 1, 0, 1),
+            at=local(2026, 3, 1, 0, 2),
+        )
+
+    with unless(locked, "tiers/services.py::lock_status"):
+        results = race(2, work, meet=r'^INSERT INTO "tiers_subscription"')
+
+    if locked:
+        assert [(r.status, r.payment_ref) for r in results] == [("paid", "WX-1")] * 2
+        assert Subscription.objects.count() == 1
+    else:
+        assert any(isinstance(r, IntegrityError) for r in results), results

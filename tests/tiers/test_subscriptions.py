@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from tests.factories import MemberFactory
 from tests.tiers.conftest import grow, local
+from tiers.errors import NotCancellable
 from tiers.models import MemberTier, Plan, Subscription, TierChange
 from tiers.subscriptions import (
     subscription_cancel,
@@ -88,7 +89,7 @@ def test_cancelling_stops_renewal_but_the_paid_period_runs_on(plus, operator):
     assert (sub.status, sub.auto_renew, sub.ends_at) == ("active", False, local(2027, 2, 1))
     assert (sub.cancelled_by, sub.cancelled_at) == (operator, local(2026, 3, 1))
     assert status_of(member) == ("gold", "plan")
-    with pytest.raises(ValidationError, match="already cancelled"):
+    with pytest.raises(NotCancellable, match="already cancelled"):
         subscription_cancel(sub, actor=operator, reason="again", at=local(2026, 4, 1))
     sub.refresh_from_db()
     assert (sub.cancel_reason, sub.cancelled_at) == ("Member asked", local(2026, 3, 1))
@@ -102,7 +103,7 @@ def test_cancelling_immediately_takes_the_tier_away_now(plus, operator):
     )
     assert (sub.status, sub.ends_at) == ("cancelled", local(2026, 3, 1))
     assert status_of(member) == ("member", "earned")
-    with pytest.raises(ValidationError):
+    with pytest.raises(NotCancellable):
         subscription_cancel(sub, actor=operator, reason="again", at=local(2026, 3, 2))
 
 
