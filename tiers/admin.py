@@ -34,6 +34,7 @@ from config.common.admin import (
     newest_rows,
     run_each,
 )
+from config.common.admin_governance import GovernedAdmin
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin, member_ids
 from tiers.models import MemberTier, Plan, Source, Subscription, Tier, TierChange, TierPolicy
@@ -74,7 +75,7 @@ class TierForm(forms.ModelForm):
 
 
 @admin.register(Tier)
-class TierAdmin(HistoryAdmin):
+class TierAdmin(GovernedAdmin, HistoryAdmin):
     """The ladder: every tier on one page, in rank order, with the policy above it."""
 
     form = TierForm
@@ -136,7 +137,7 @@ class TierAdmin(HistoryAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(SettingsAdmin):
+class TierPolicyAdmin(GovernedAdmin, SettingsAdmin):
     """One row; saving returns to the ladder."""
 
     fields = ["metric", "window", "downgrade", "grace_days", "updated_at"]
@@ -338,7 +339,7 @@ class MemberTierAdmin(MemberColumnMixin, ServiceAdmin):
 
 
 @admin.register(Plan)
-class PlanAdmin(HistoryAdmin):
+class PlanAdmin(GovernedAdmin, HistoryAdmin):
     list_display = ["name", "code", "price", "duration_months", "tier", "auto_renew", "active"]
     list_filter = ["active", "tier"]
     list_select_related = ["tier"]
