@@ -7,15 +7,18 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Field, QuerySet
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.widgets import UnfoldAdminSplitDateTimeWidget, UnfoldAdminTextInputWidget
 
 from config.common.admin import ModelAdmin, ReadOnlyAdmin, run_each
+from config.common.errors import BusinessRuleError
 from config.common.governance import (
     APPROVE_PERMISSION,
     config_change_approve,
@@ -167,6 +170,7 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
         "action",
         "status",
         "diff",
+        "decision",
         "note",
         "made_by",
         "made_at",
@@ -182,6 +186,71 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
         if not request.user.has_perm(APPROVE_PERMISSION):
             actions.pop("approve", None)
         return actions
+
+    def get_urls(self):
+        decide = path(
+            "<int:pk>/decide/",
+            self.admin_site.admin_view(self.decide_view),
+            name="common_configchange_decide",
+        )
+        return [decide, *super().get_urls()]
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        self._user = request.user  # the decision buttons show what this user may do
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.display(description=gettext_lazy("decision"))
+    def decision(self, change: ConfigChange) -> str:
+        user = getattr(self, "_user", None)
+        if user is None:
+            return "—"
+        buttons = []
+        waiting = change.status == ConfigChange.Status.SUBMITTED
+        if waiting and user.pk != change.made_by_id and user.has_perm(APPROVE_PERMISSION):
+            buttons.append(("approve", _("Approve"), "bg-primary-600 text-white"))
+        if change.status in (ConfigChange.Status.SUBMITTED, ConfigChange.Status.SCHEDULED):
+            if user.pk == change.made_by_id:
+                buttons.append(("reject", _("Withdraw"), "border"))
+            elif user.has_perm(APPROVE_PERMISSION):
+                buttons.append(("reject", _("Reject"), "border"))
+        if not buttons:
+            return "—"
+        url = reverse("admin:common_configchange_decide", args=[change.pk])
+        return format_html_join(
+            " ",
+            "<button type='submit' formaction='{}' formnovalidate name='decision' value='{}' "
+            "class='px-3 py-2 rounded-default font-medium {}'>{}</button>",
+            ((url, value, css, label) for value, label, css in buttons),
+        )
+
+    def decide_view(self, request, pk: int) -> HttpResponse:
+        """The change page's buttons: approve, reject or withdraw, then back to the change."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        change = get_object_or_404(ConfigChange, pk=pk)
+        if not self.has_view_permission(request, change):
+            raise PermissionDenied
+        approving = request.POST.get("decision") == "approve"
+        try:
+            if approving:
+                config_change_approve(change=change, actor=request.user)
+            else:
+                config_change_reject(change=change, actor=request.user)
+        except (ValidationError, BusinessRuleError) as exc:
+            messages.error(
+                request, " ".join(exc.messages) if isinstance(exc, ValidationError) else exc.message
+            )
+        else:
+            change.refresh_from_db()
+            self.log_change(
+                request, change, _("Approved the change.") if approving else _("Rejected the change.")
+            )
+            messages.success(
+                request,
+                _("Change #%(number)s: %(status)s.")
+                % {"number": change.pk, "status": change.get_status_display()},
+            )
+        return HttpResponseRedirect(reverse("admin:common_configchange_change", args=[change.pk]))
 
     @admin.display(description=gettext_lazy("number"), ordering="id")
     def number(self, change: ConfigChange) -> str:

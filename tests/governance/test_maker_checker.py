@@ -192,3 +192,25 @@ def test_configuration_models_keep_their_history():
 
     for model in (PointType, Tag, EventType, Coupon, Subscription, PartnerKey):
         assert hasattr(model, "history"), model
+
+
+def test_the_approver_decides_on_the_change_page_and_the_maker_can_only_withdraw(en, operator, approver):
+    change = propose_rate("2", operator)
+    page = (
+        login(en, operator)
+        .get(reverse("admin:common_configchange_change", args=[change.pk]))
+        .content.decode()
+    )
+    assert "value='reject'" in page and "value='approve'" not in page  # a maker withdraws, never approves
+    decide = reverse("admin:common_configchange_decide", args=[change.pk])
+    en.post(decide, {"decision": "approve"})
+    assert default_rule().rate == 1
+    page = (
+        login(en, approver)
+        .get(reverse("admin:common_configchange_change", args=[change.pk]))
+        .content.decode()
+    )
+    assert "value='approve'" in page
+    response = en.post(decide, {"decision": "approve"}, follow=True)
+    assert "In effect" in response.content.decode() and default_rule().rate == 2
+    assert en.get(decide).status_code == 405
