@@ -9,8 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Field, QuerySet
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
@@ -113,9 +112,9 @@ class GovernedAdmin(ModelAdmin):
             return super().log_addition(request, obj, message)
         return None  # the change's own row says who made it
 
-    def log_deletion(self, request, obj, object_repr):
+    def log_deletions(self, request, queryset):
         if getattr(request, "_config_change", None) is None:
-            return super().log_deletion(request, obj, object_repr)
+            return super().log_deletions(request, queryset)
         return None
 
     def _to_change(self, request) -> HttpResponseRedirect:
@@ -189,7 +188,7 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         decide = path(
-            "<int:pk>/decide/",
+            "<path:object_id>/decide/",
             self.admin_site.admin_view(self.decide_view),
             name="common_configchange_decide",
         )
@@ -223,13 +222,15 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
             ((url, value, css, label) for value, label, css in buttons),
         )
 
-    def decide_view(self, request, pk: int) -> HttpResponse:
+    def decide_view(self, request, object_id: str) -> HttpResponse:
         """The change page's buttons: approve, reject or withdraw, then back to the change."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        change = get_object_or_404(ConfigChange, pk=pk)
+        change = self.get_object(request, object_id)
+        if change is None:
+            raise Http404
         if not self.has_view_permission(request, change):
             raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         approving = request.POST.get("decision") == "approve"
         try:
             if approving:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from config.common.roles import Role
 
@@ -9,6 +10,7 @@ class CommonConfig(AppConfig):
 
     name = "config.common"
     label = "common"
+    verbose_name = _("Programme changes")  # its one model's page, in the admin's list of apps
     role_permissions = {
         Role.OPERATOR: ["common.view_configchange"],
         Role.FINANCE: ["common.view_configchange"],
