@@ -34,6 +34,7 @@ from config.common.admin import (
     newest_rows,
     run_each,
 )
+from config.common.admin_governance import GovernedAdmin
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, looked_up, member_ids, remember_looked_up
 from members.selectors import members_visible_to
@@ -157,7 +158,7 @@ class RewardForm(forms.ModelForm):
 
 
 @admin.register(Reward)
-class RewardAdmin(HistoryAdmin):
+class RewardAdmin(GovernedAdmin, HistoryAdmin):
     form = RewardForm
     list_display = [
         "name",

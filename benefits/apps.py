@@ -38,6 +38,10 @@ class BenefitsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from benefits.models import Reward
+        from config.common.governance import govern
+
+        govern(Reward, fields=["points_price"])  # its cost; stock and dates are the shop's to run
         from benefits.legacy import COUPON_FILE
         from members.imports.legacy import legacy_register
 

@@ -198,6 +198,8 @@ class Coupon(models.Model):
     )
     void_reason = models.CharField(_("void reason"), max_length=200, blank=True)
 
+    history = HistoricalRecords(verbose_name=_("historical coupon"))
+
     class Meta:
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")

@@ -23,6 +23,7 @@ from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, 
 from campaigns.models import BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
 from config.common.admin import ModelAdmin, ServiceAdmin
+from config.common.admin_governance import GovernedAdmin
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 
@@ -86,7 +87,7 @@ class DraftOnlyMixin(ModelAdmin):
 
 
 @admin.register(EarnRule)
-class EarnRuleAdmin(ReadableListsMixin, HistoryAdmin):
+class EarnRuleAdmin(GovernedAdmin, ReadableListsMixin, HistoryAdmin):
     form = EarnRuleForm
     list_display = ["point_type", "scope", "rate_display", "rounding", "exclusions", "active"]
     list_filter = ["point_type", "channel", "active"]
@@ -129,7 +130,7 @@ class EarnRuleAdmin(ReadableListsMixin, HistoryAdmin):
 
 
 @admin.register(BehaviourRule)
-class BehaviourRuleAdmin(HistoryAdmin):
+class BehaviourRuleAdmin(GovernedAdmin, HistoryAdmin):
     list_display = ["event_type", "point_type", "amount", "cap_display", "active"]
     list_filter = ["point_type", "active"]
     list_select_related = ["event_type", "point_type"]

@@ -19,11 +19,12 @@ from campaigns.earning.reviews import DECIDE_PERMISSION, award_reject, award_rel
 from campaigns.models import AwardReview, ReviewLimit
 from campaigns.selectors import recent_rule_book
 from config.common.admin import ModelAdmin, run_each
+from config.common.admin_governance import GovernedAdmin
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 
 
 @admin.register(ReviewLimit)
-class ReviewLimitAdmin(HistoryAdmin):
+class ReviewLimitAdmin(GovernedAdmin, HistoryAdmin):
     list_display = ["point_type", "scope", "above_display", "active"]
     list_filter = ["point_type", "channel", "active"]
     list_select_related = ["point_type", "store"]

@@ -38,6 +38,11 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from campaigns.models import BehaviourRule, EarnRule, ReviewLimit
+        from config.common.governance import govern
+
+        for model in (EarnRule, BehaviourRule, ReviewLimit):
+            govern(model)
         from campaigns.defaults import earning_ensure
 
         post_migrate.connect(earning_ensure, sender=self, dispatch_uid="campaigns.defaults")

@@ -18,9 +18,12 @@ from django.utils import timezone
 
 from benefits.models import Benefit, Entitlement
 from campaigns.earning import engine
+from campaigns.earning.config_at import EARNING_SETTINGS, earning_settings
 from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.segments.models import Segment
 from campaigns.segments.selectors import members_segments, segments_with_conditions
+from config.common.governance import changes_after, latest_effective
+from config.common.models import ConfigChange
 from members.models import Member
 from members.purchases.models import Purchase
 from members.referrals.models import Referral
@@ -60,6 +63,35 @@ class RuleBook:
     multipliers: dict[tuple[str, int], list[HeldMultiplier]] = field(default_factory=dict)
     #: The segments campaigns target, with their conditions: id -> segment.
     segments: dict[int, Segment] = field(default_factory=dict)
+    #: The moment whose settings these are (None: the present).
+    as_of: datetime.datetime | None = None
+    #: When the last change to the earning settings took effect (a present book): facts before it
+    #: earn by the settings of their time (``past``).
+    settings_since: datetime.datetime | None = None
+
+    @cached_property
+    def _setting_changes(self) -> list[ConfigChange]:
+        return changes_after(EARNING_SETTINGS, None)
+
+    def past(self, at: datetime.datetime) -> RuleBook:
+        """This book with the earning settings in effect at ``at`` (one per span between
+        changes, kept with the book: an import of last month's receipts loads each span once)."""
+        later = [c for c in self._setting_changes if c.effective_at is not None and c.effective_at > at]
+        spans: dict[int, RuleBook] = self.__dict__.setdefault("_past", {})
+        if len(later) not in spans:
+            then = earning_settings(later)
+            spans[len(later)] = dataclasses.replace(
+                self,
+                point_types=then.point_types,
+                earn_rules=then.earn_rules,
+                behaviour_rules=then.behaviour_rules,
+                tiers={tier.pk: tier for tier in then.tiers},
+                entry_tier=then.tiers[0],
+                review_limits=then.review_limits,
+                as_of=at,
+                settings_since=None,
+            )
+        return spans[len(later)]
 
     @cached_property
     def uses_plans(self) -> bool:
@@ -183,28 +215,38 @@ def campaigns_with_details() -> QuerySet[Campaign]:
     )
 
 
-def rule_book(*, extra: Iterable[Campaign] = (), live: bool = True) -> RuleBook:
-    """Load the rules. ``live=False`` leaves the live campaigns out (a simulation of one draft)."""
-    point_types = {pt.code: pt for pt in PointType.objects.all()}
-    tiers = tier_selectors.ladder()
-    behaviour: dict[int, list[BehaviourRule]] = {}
-    for rule in BehaviourRule.objects.filter(active=True).select_related("point_type", "event_type"):
-        behaviour.setdefault(rule.event_type_id, []).append(rule)
+def rule_book(
+    *, extra: Iterable[Campaign] = (), live: bool = True, at: datetime.datetime | None = None
+) -> RuleBook:
+    """Load the rules. ``live=False`` leaves the live campaigns out (a simulation of one draft).
+    ``at``: the settings in effect then (``config_at``); default: now."""
+    later = changes_after(EARNING_SETTINGS, at) if at is not None else []
+    now = earning_settings(later)
     campaigns = list(campaigns_with_details().filter(status__in=GIVING)) if live else []
     campaigns += list(extra)
     return RuleBook(
         multipliers=held_multipliers(),
-        point_types=point_types,
-        earn_rules=list(EarnRule.objects.filter(active=True).select_related("point_type")),
-        behaviour_rules=behaviour,
-        offers=[offer_of(c, point_types.get(engine.POINTS)) for c in campaigns],
-        tiers={tier.pk: tier for tier in tiers},
-        entry_tier=tiers[0],
+        point_types=now.point_types,
+        earn_rules=now.earn_rules,
+        behaviour_rules=now.behaviour_rules,
+        offers=[offer_of(c, now.point_types.get(engine.POINTS)) for c in campaigns],
+        tiers={tier.pk: tier for tier in now.tiers},
+        entry_tier=now.tiers[0],
         campaigns={c.pk: c for c in campaigns},
         policy=TierPolicy.current(),
-        review_limits=list(ReviewLimit.objects.filter(active=True).select_related("point_type")),
+        review_limits=now.review_limits,
         segments=_targeted_segments(campaigns),
+        as_of=at,
+        settings_since=latest_effective(EARNING_SETTINGS) if at is None else None,
     )
+
+
+def book_at(book: RuleBook, at: datetime.datetime) -> RuleBook:
+    """The book to earn a fact of time ``at`` by: ``book``, unless an earning setting changed
+    after ``at`` (a late fact): then the same book with the settings of that time."""
+    if book.as_of is not None or book.settings_since is None or at >= book.settings_since:
+        return book
+    return book.past(at)
 
 
 def _targeted_segments(campaigns: list[Campaign]) -> dict[int, Segment]:

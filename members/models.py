@@ -55,6 +55,8 @@ class Tag(models.Model):
     description = models.CharField(_("description"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    history = HistoricalRecords(verbose_name=_("historical tag"))
+
     class Meta:
         verbose_name = _("tag")
         verbose_name_plural = _("tags")

@@ -21,10 +21,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from config.common.admin import LargeTablePaginator, ModelAdmin, ReadOnlyAdmin, TabularInline, once_per_row
+from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, TabularInline, once_per_row
+from config.common.admin_governance import GovernedAdmin
 from config.common.admin_widgets import ThemedForm
 from config.common.exports import SpreadsheetExportMixin
 from members.admin import MEMBER_PAGE_INLINES
+from members.admin_helpers import HistoryAdmin
 from points.errors import PointsError
 from points.models import Account, AdjustmentRequest, Entry, PointType
 from points.policy import last_valid_day
@@ -36,7 +38,7 @@ from points.sources import source_words, sources_text
 
 
 @admin.register(PointType)
-class PointTypeAdmin(ModelAdmin):
+class PointTypeAdmin(GovernedAdmin, HistoryAdmin):
     list_display = [
         "code",
         "name",

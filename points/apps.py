@@ -37,6 +37,10 @@ class PointsConfig(AppConfig):
     role_revoked_permissions = {Role.STORE_STAFF: ["points.view_account"]}
 
     def ready(self) -> None:
+        from config.common.governance import govern
+        from points.models import PointType
+
+        govern(PointType)  # its value, expiry, return window and adjustment threshold
         from members.imports.legacy import legacy_register
         from points.legacy import BALANCES
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from members.models import Member
 
@@ -60,6 +61,8 @@ class PointType(models.Model):
         default=1000,
         help_text=_("Manual adjustments larger than this many points wait for a second person's approval."),
     )
+
+    history = HistoricalRecords(verbose_name=_("historical point type"))
 
     class Meta:
         verbose_name = _("point type")

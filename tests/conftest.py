@@ -81,3 +81,19 @@ def member(db):
 def login(client, user: User):
     client.force_login(user)
     return client
+
+
+def approve_changes(approver: User | None = None) -> list:
+    """Approve every programme change waiting (made in the admin by the test's operator), as a
+    second person: what a test of the setting itself needs once maker-checker is past."""
+    from config.common.governance import config_change_approve
+    from config.common.models import ConfigChange
+
+    if approver is None:
+        approver = User.objects.filter(username="second-approver").first() or User.objects.create_user(
+            username="second-approver", is_staff=True
+        )
+        approver.groups.add(Group.objects.get(name=Role.APPROVER.value))
+        approver = User.objects.get(pk=approver.pk)  # permissions read afresh
+    waiting = ConfigChange.objects.filter(status=ConfigChange.Status.SUBMITTED).order_by("pk")
+    return [config_change_approve(change=change, actor=approver) for change in waiting]

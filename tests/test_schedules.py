@@ -45,6 +45,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "messaging-send-due": ("messaging.send_due", "* *"),
         "webhooks-deliver-due": ("webhooks.deliver_due", "* *"),
         "points-announce-expiring": ("points.announce_expiring", "30 0"),
+        "common-apply-due-changes": ("common.apply_due_changes", "* *"),
     }
 
 

@@ -28,6 +28,8 @@ from campaigns.journeys.models import Journey, JourneyEntry
 from campaigns.models import Award
 from campaigns.segments.models import Condition, Field, Operator, Segment, SegmentMember, TagRule
 from campaigns.segments.services import segment_count, tag_rule_apply
+from config.common.governance import config_change_propose
+from config.common.models import ConfigChange
 from config.common.roles import Role
 from members.imports.models import ImportProfile, ImportRun
 from members.imports.runner import import_confirm, import_run_execute
@@ -296,6 +298,11 @@ def _build(make_user) -> WalkData:
         member_a2, referral_code_get(member_a), device_id="walk-device-2", actor=operator
     )
 
+    # A change to the programme waiting for an approver.
+    threshold = PointType.objects.get(code="points")
+    threshold.approval_threshold = 5000
+    config_change = config_change_propose(instance=threshold, fields=["approval_threshold"], actor=operator)
+
     # Every versioned model gets a version to show (rows from migrations and bulk inserts have none).
     for model in admin.site._registry:
         history = getattr(model, "history", None)
@@ -313,6 +320,7 @@ def _build(make_user) -> WalkData:
         Coupon: coupons,
         Redemption: redemptions,
         AdjustmentRequest: [adjustment],
+        ConfigChange: [config_change],
         MemberMerge: [merge],
         Household: [home_a, home_b],
         PlanOrder: [paid, waiting],

@@ -33,6 +33,7 @@ from config.common.admin import (
     newest_rows,
     run_each,
 )
+from config.common.admin_governance import GovernedAdmin
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, SettingsAdmin
 from tiers.admin_plans import PLAN_PAGE_INLINES  # noqa: F401  (registers the paid membership pages)
@@ -72,7 +73,7 @@ class TierForm(forms.ModelForm):
 
 
 @admin.register(Tier)
-class TierAdmin(HistoryAdmin):
+class TierAdmin(GovernedAdmin, HistoryAdmin):
     """The ladder: every tier on one page, in rank order, with the policy above it."""
 
     form = TierForm
@@ -134,7 +135,7 @@ class TierAdmin(HistoryAdmin):
 
 
 @admin.register(TierPolicy)
-class TierPolicyAdmin(SettingsAdmin):
+class TierPolicyAdmin(GovernedAdmin, SettingsAdmin):
     """One row; saving returns to the ladder."""
 
     fields = ["metric", "window", "downgrade", "grace_days", "updated_at"]

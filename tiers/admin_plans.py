@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config.common.admin import LargeTablePaginator, ReadOnlyAdmin, ServiceAdmin, ServiceForm, run_each
+from config.common.admin_governance import GovernedAdmin
 from config.common.admin_widgets import MonthInput, ThemedForm
 from config.common.errors import BusinessRuleError
 from config.common.formats import money
@@ -33,7 +34,7 @@ PLAN_PAGE_INLINES: list[type[admin.options.InlineModelAdmin]] = []
 
 
 @admin.register(Plan)
-class PlanAdmin(HistoryAdmin):
+class PlanAdmin(GovernedAdmin, HistoryAdmin):
     list_display = [
         "name",
         "code",

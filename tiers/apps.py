@@ -41,6 +41,13 @@ class TiersConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from config.common.governance import govern
+        from tiers.models import Plan, Tier, TierPolicy
+        from tiers.services import tier_save
+
+        govern(Tier, save=lambda tier: tier_save(tier=tier))  # the ladder's order is checked there
+        govern(TierPolicy)
+        govern(Plan)
         from members.imports.legacy import legacy_register
         from tiers.legacy import TIERS
 

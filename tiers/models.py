@@ -371,6 +371,8 @@ class Subscription(models.Model):
     )
     created_at = models.DateTimeField(_("created at"))
 
+    history = HistoricalRecords(verbose_name=_("historical subscription"))
+
     class Meta:
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")

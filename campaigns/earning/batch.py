@@ -26,6 +26,7 @@ No rule is written here: every row a wave writes is built by the single path's f
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -77,6 +78,13 @@ def purchases_process_many(
 ) -> list[Award]:
     """Award every purchase, in order; returns their awards (a purchase done before: its award)."""
     at = at or timezone.now()
+    books = [selectors.book_at(book, purchase.occurred_at) for purchase in purchases]
+    if any(other is not book for other in books):
+        # late facts earn by the settings of their time: each run of purchases with one book
+        runs: list[Award] = []
+        for then, run in itertools.groupby(zip(books, purchases, strict=True), key=lambda pair: pair[0]):
+            runs += purchases_process_many([purchase for _book, purchase in run], book=then, at=at)
+        return runs
     if not batchable(book):
         return [purchase_process(purchase, at=at, book=book) for purchase in purchases]
     # A referee whose first purchase may reward their referrer takes the single path (it locks

@@ -62,7 +62,7 @@ def purchase_process(
     """Award what a purchase earns: base rule, tier multiplier, every live campaign. Once."""
     if done := Award.objects.filter(key=f"purchase:{purchase.pk}").first():
         return done
-    book = book or selectors.rule_book()
+    book = selectors.book_at(book or selectors.rule_book(), purchase.occurred_at)
     fact = selectors.purchase_fact(purchase, lines=book.uses_lines)
     # Asked under the member's lock (``_process``): "given once" reads the member's awards.
     first = (
@@ -114,7 +114,7 @@ def event_process(
     if done := Award.objects.filter(key=key).first():
         return done
     at = at or timezone.now()
-    book = book or selectors.rule_book()
+    book = selectors.book_at(book or selectors.rule_book(), event.occurred_at)
     triggers = {Campaign.Trigger.EVENT}
     if event.event_type.code == "registration":
         triggers.add(Campaign.Trigger.REGISTRATION)

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+from config.common.roles import Role
 
 
 class CommonConfig(AppConfig):
@@ -7,7 +10,13 @@ class CommonConfig(AppConfig):
 
     name = "config.common"
     label = "common"
+    verbose_name = _("Programme changes")  # its one model's page, in the admin's list of apps
+    role_permissions = {
+        Role.OPERATOR: ["common.view_configchange"],
+        Role.FINANCE: ["common.view_configchange"],
+        Role.APPROVER: ["common.view_configchange", "common.approve_configchange"],
+    }
 
     def ready(self) -> None:
         # registering: users and roles in the admin; the field__any lookup
-        from config.common import admin_auth, lookups  # noqa: F401
+        from config.common import admin_auth, admin_governance, lookups  # noqa: F401

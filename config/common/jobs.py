@@ -19,6 +19,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 JOBS: dict[str, Promise] = {
+    "common.apply_due_changes": _(
+        "Approved programme changes take effect at the time they were scheduled for."
+    ),
     "partners.purge_idempotency_keys": _(
         "Forgets partners' stored answers to retried requests after 48 hours, and expired member codes."
     ),
@@ -82,6 +85,8 @@ def job_description(task_name: str) -> str:
 #: (name, task, minute, hour): the jobs a new programme runs, and when.
 #: Every job is idempotent and safe to overlap, so a missed or doubled run does no harm.
 SCHEDULES = [
+    # Approved changes to the programme's settings that were scheduled: within a minute of their time.
+    ("common-apply-due-changes", "common.apply_due_changes", "*", "*"),
     # Partners' stored answers to retries: kept 48 hours (at least the promised 24), then forgotten.
     ("partners-purge-idempotency-keys", "partners.purge_idempotency_keys", "30", "3"),
     ("points-activate-due-lots", "points.activate_due_lots", "*/15", "*"),

@@ -115,6 +115,8 @@ class PartnerKey(AbstractAPIKey):
         Partner, verbose_name=_("partner"), on_delete=models.CASCADE, related_name="keys"
     )
 
+    history = HistoricalRecords(verbose_name=_("historical API key"))
+
     class Meta(AbstractAPIKey.Meta):
         # The library's Meta declares plain str; Django takes lazy text (a stub too narrow).
         verbose_name = _("API key")  # type: ignore[assignment]

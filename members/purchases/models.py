@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from members.models import Channel, Member, Store
 
@@ -145,6 +146,8 @@ class EventType(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=50)
     active = models.BooleanField(_("active"), default=True)
+
+    history = HistoricalRecords(verbose_name=_("historical event type"))
 
     class Meta:
         verbose_name = _("event type")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from campaigns.models import BehaviourRule, EarnRule
 from members.purchases.models import EventType
-from tests.conftest import login
+from tests.conftest import approve_changes, login
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,7 @@ def test_operator_sets_a_rules_exclusions_as_text(en, operator):
                              "rounding": "floor", "excluded_categories": "烟酒\n礼品卡", "excluded_skus": "",
                              "active": "on"})  # fmt: skip
     assert response.status_code == 302
+    approve_changes()
     rule.refresh_from_db()
     assert rule.excluded_categories == ["烟酒", "礼品卡"] and rule.excluded_skus == []
     assert rule.history.latest().history_user == operator
@@ -35,6 +36,7 @@ def test_history_is_read_only_for_everyone(en, operator, finance):
             "excluded_categories": "", "excluded_skus": "", "active": "on"}  # fmt: skip
     login(en, operator)
     assert en.post(reverse("admin:campaigns_earnrule_change", args=[rule.pk]), form).status_code == 302
+    approve_changes()
     first = rule.history.earliest()
     url = reverse("admin:campaigns_earnrule_simple_history", args=[rule.pk, first.history_id])
     login(en, finance)

@@ -1,0 +1,1 @@
+from tests.campaigns.conftest import en  # noqa: F401  (fixtures shared)
