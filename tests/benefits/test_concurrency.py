@@ -17,7 +17,7 @@ from django.db import IntegrityError, OperationalError, connection
 
 from benefits.coupons import coupon_issue, coupon_redeem, coupons_expire_due, entitlements_issue
 from benefits.errors import CouponNotRedeemable, NotCancellable, OutOfStock
-from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
+from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_redeem, reward_update
 from points.models import Account, Entry
 from points.selectors import ledger_problems
@@ -92,10 +92,10 @@ def test_one_coupon_scanned_at_two_tills_at_the_same_moment_is_redeemed_once():
 
     results = race(2, lambda i: coupon_redeem(code=coupon.code, store=stores[i], user=users[i], at=T))
 
-    assert sum(isinstance(r, Coupon) for r in results) == 1, results
+    assert sum(isinstance(r, CouponRedemption) for r in results) == 1, results
     assert sum(isinstance(r, CouponNotRedeemable) for r in results) == 1
     coupon.refresh_from_db()
-    winner = next(i for i, r in enumerate(results) if isinstance(r, Coupon))
+    winner = next(i for i, r in enumerate(results) if isinstance(r, CouponRedemption))
     assert (coupon.redeemed_store, coupon.redeemed_by) == (stores[winner], users[winner])
 
 
