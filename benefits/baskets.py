@@ -178,12 +178,12 @@ def coupon_terms(
                 field="amount",
             )
         return Terms(eligible_amount=None, discount=None)
-    eligible = _money(_eligible_amount(benefit, basket))
-    if eligible < benefit.min_spend:
+    eligible, minimum = _money(_eligible_amount(benefit, basket)), _money(benefit.min_spend)
+    if eligible < minimum:
         raise CouponMinimumSpend(
             _("The minimum spend is ¥%(minimum)s; the basket has ¥%(eligible)s that counts.")
-            % {"minimum": benefit.min_spend, "eligible": eligible},
+            % {"minimum": minimum, "eligible": eligible},
             field="amount",
-            answer={"minimum_spend": str(benefit.min_spend), "eligible_amount": str(eligible)},
+            answer={"minimum_spend": str(minimum), "eligible_amount": str(eligible)},
         )
     return Terms(eligible_amount=eligible, discount=discount_of(benefit, eligible))

@@ -316,7 +316,7 @@ def coupon_redemption_void(
             raise CouponVoidWindowPassed(
                 _("It can no longer be undone (it could until %(until)s); only a cancelled order undoes it.")
                 % {"until": f"{timezone.localtime(until):%Y-%m-%d %H:%M}" if until else "-"},
-                answer={"void_until": until.isoformat() if until else None},
+                answer={"void_until": timezone.localtime(until).isoformat() if until else None},
             )
         transition(coupon, Coupon.Status.ISSUED, table=Coupon.MOVES)
         coupon.redeemed_at = coupon.redeemed_store = coupon.redeemed_by = None
