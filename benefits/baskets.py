@@ -147,10 +147,14 @@ def _eligible_amount(benefit: Benefit, basket: Basket) -> Decimal:
 
 
 def items_of(benefit: Benefit) -> str:
-    """The items a coupon applies to, in words: ``饮品, SKU-1; not 烟酒``."""
-    listed = ", ".join([*benefit.categories, *benefit.skus]) or str(_("every item"))
+    """The items a coupon applies to, in words: ``饮品, SKU-1, not 烟酒``, ``anything but 烟酒``."""
+    listed = ", ".join([*benefit.categories, *benefit.skus])
     excluded = ", ".join([*benefit.excluded_categories, *benefit.excluded_skus])
-    return _("%(items)s, not %(excluded)s") % {"items": listed, "excluded": excluded} if excluded else listed
+    if not excluded:
+        return listed
+    if not listed:
+        return _("anything but %(excluded)s") % {"excluded": excluded}
+    return _("%(items)s, not %(excluded)s") % {"items": listed, "excluded": excluded}
 
 
 def discount_of(benefit: Benefit, eligible: Decimal) -> Decimal:
