@@ -4,7 +4,7 @@ One function, ``coupon_terms``, for validating and redeeming alike (the API and 
 page), so what a till is told beforehand is what redeeming does. Checked in this order, each
 refusal with its own code (``benefits.errors``):
 
-1. where and when: the benefit's stores, channels, weekdays and hours (the programme's time zone);
+1. where and when: the benefit's channels, stores, weekdays and hours (the programme's time zone);
 2. the basket: a coupon with a minimum spend or conditions on lines needs one (its amount; with
    line conditions, its lines, or at the counter the amount of the items it applies to). A
    coupon without either may be redeemed without a basket: the till computes what it takes off;

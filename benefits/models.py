@@ -93,8 +93,7 @@ class Benefit(models.Model):
         default=30,
         validators=[MaxValueValidator(MAX_VOID_WINDOW)],
         help_text=_(
-            "How long after redeeming the till may undo a redemption, at most a day (1440). "
-            "0: only when the order is cancelled."
+            "How long the till may undo a redemption, at most 1440 (a day). 0: only for a cancelled order."
         ),
     )
     active = models.BooleanField(_("active"), default=True)
