@@ -201,3 +201,28 @@ def test_a_window_of_zero_leaves_only_a_cancelled_order(coupon, till, twenty_off
         redemption, actor=staff, reason=CANCELLED, order_number=ORDER.order_number, at=NOON
     )
     assert undone.void_reason == "order_cancelled"
+
+
+def test_a_coupon_redeemed_again_after_an_undo_is_announced_again(coupon, till):
+    """``coupon.redeemed`` is keyed by the redemption: the second use is news too."""
+    import json
+
+    from members.webhooks.models import WebhookEvent
+    from tests.webhooks.conftest import make_partner as make_subscriber
+    from tests.webhooks.conftest import subscribe
+
+    subscribe(make_subscriber("brand", first_party=True), "http://93.184.215.14/hook")
+    _store, staff = till
+    first = redeem(coupon, till)
+    coupon_redemption_void(first, actor=staff, reason=UNDO, at=NOON + MINUTE)
+    redeem(coupon, till, at=NOON + 2 * MINUTE)
+    events = WebhookEvent.objects.filter(event_type="coupon.redeemed").order_by("pk")
+    stamps = [json.loads(body)["data"]["redeemed_at"] for body in events.values_list("body", flat=True)]
+    assert stamps == [NOON.isoformat(), (NOON + 2 * MINUTE).isoformat()]
+
+
+def test_a_redeemed_coupon_moves_back_to_issued_only():
+    S = Coupon.Status
+    assert Coupon.MOVES.sources(S.ISSUED) == (S.REDEEMED,)
+    assert Coupon.MOVES.sources(S.EXPIRED) == (S.ISSUED,)  # the nightly job never expires a used one
+    assert not Coupon.MOVES.final(S.REDEEMED)
