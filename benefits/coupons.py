@@ -290,6 +290,10 @@ def coupon_redemption_void(
     committed cannot put it back to issued under the new redemption.
     """
     at = at or timezone.now()
+    if reason not in CouponRedemption.VoidReason.values:
+        raise ValidationError(
+            {"void_reason": _("Why is it undone: at the till, or because the order was cancelled?")}
+        )
     if not may_undo(redemption, actor):
         raise PermissionDenied(
             _("Only the store where it was redeemed, or whoever redeemed it, may undo a redemption.")

@@ -226,3 +226,15 @@ def test_a_redeemed_coupon_moves_back_to_issued_only():
     assert Coupon.MOVES.sources(S.ISSUED) == (S.REDEEMED,)
     assert Coupon.MOVES.sources(S.EXPIRED) == (S.ISSUED,)  # the nightly job never expires a used one
     assert not Coupon.MOVES.final(S.REDEEMED)
+
+
+def test_an_undo_says_why(coupon, till):
+    from django.core.exceptions import ValidationError
+
+    _store, staff = till
+    redemption = redeem(coupon, till)
+    with pytest.raises(ValidationError) as refused:
+        coupon_redemption_void(redemption, actor=staff, reason="whim", at=NOON)
+    assert set(refused.value.message_dict) == {"void_reason"}
+    redemption.refresh_from_db()
+    assert redemption.voided_at is None
