@@ -20,11 +20,12 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from benefits.admin_views import benefit_value, redeem_view
 from benefits.coupons import coupon_void, normalise_code
-from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
+from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement, Redemption, Reward
 from benefits.rewards import reward_update
 from config.common.admin import (
     LargeTablePaginator,
@@ -35,8 +36,10 @@ from config.common.admin import (
     run_each,
 )
 from config.common.admin_governance import GovernedAdmin
+from config.common.admin_widgets import WEEKDAYS, ListField, join_list, ticks
 from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, looked_up, member_ids, remember_looked_up
+from members.models import Channel
 from members.selectors import members_visible_to
 from tiers.admin import PLAN_PAGE_INLINES, TIER_LADDER_COLUMNS, TIER_PAGE_INLINES, LadderColumn
 from tiers.models import Tier
@@ -60,16 +63,151 @@ def local_time(moment) -> str:
 # --- catalogue --------------------------------------------------------------------------------
 
 
+class BenefitForm(forms.ModelForm):
+    """Operators tick channels and weekdays and type categories and SKUs: never JSON."""
+
+    channels = forms.MultipleChoiceField(
+        label=capfirst(_("channels")),
+        choices=Channel.choices,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every channel."),
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=capfirst(_("weekdays")),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every day of the week."),
+    )
+    categories = ListField(
+        label=capfirst(_("categories")),
+        help_text=_("It applies to lines in these categories (or of the SKUs below). Empty: every line."),
+    )
+    skus = ListField(
+        label=capfirst(_("SKUs")),
+        help_text=_("It applies to lines of these SKUs (or in the categories above). Empty: every line."),
+    )
+    excluded_categories = ListField(
+        label=capfirst(_("excluded categories")),
+        help_text=_(
+            "Lines in these categories count for nothing: neither for the minimum spend nor the discount."
+        ),
+    )
+    excluded_skus = ListField(
+        label=capfirst(_("excluded SKUs")),
+        help_text=_("Lines of these SKUs count for nothing. Separate them with commas or put one per line."),
+    )
+
+    class Meta:
+        model = Benefit
+        fields = [
+            "name",
+            "kind",
+            "value",
+            "max_discount",
+            "valid_days",
+            "conditions",
+            "active",
+            "stores",
+            "channels",
+            "weekdays",
+            "hour_from",
+            "hour_to",
+            "min_spend",
+            "categories",
+            "skus",
+            "excluded_categories",
+            "excluded_skus",
+            "void_window_minutes",
+        ]
+        help_texts = {
+            "stores": _("Empty: every store."),
+            "hour_from": _("0 to 23, the shop's local time. Empty: from midnight."),
+        }
+
+
+#: list fields -> how a read-only page shows them (words, not JSON)
+READABLE = {
+    "channels": "channels_display",
+    "weekdays": "weekdays_display",
+    "categories": "categories_display",
+    "skus": "skus_display",
+    "excluded_categories": "excluded_categories_display",
+    "excluded_skus": "excluded_skus_display",
+}
+
+
 @admin.register(Benefit)
 class BenefitAdmin(HistoryAdmin):
+    form = BenefitForm
     list_display = ["name", "kind", "value_display", "min_spend", "valid_days", "conditions", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["name"]
-    fields = ["name", "kind", "value", "min_spend", "valid_days", "conditions", "active"]
+    autocomplete_fields = ["stores"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "value", "max_discount", "valid_days", "conditions", "active"]}),
+        (
+            _("Where and when"),
+            {
+                "fields": ["stores", "channels", "weekdays", "hour_from", "hour_to"],
+                "description": _("Every condition that is set must hold; an empty one does not restrict."),
+            },
+        ),
+        (
+            _("The basket"),
+            {
+                "fields": ["min_spend", "categories", "skus", "excluded_categories", "excluded_skus"],
+                "description": _(
+                    "The minimum spend and the discount count only the lines the coupon applies to."
+                ),
+            },
+        ),
+        (_("Undoing a redemption"), {"fields": ["void_window_minutes"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [READABLE.get(f, f) for f in opts["fields"]]})
+            for name, opts in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *READABLE.values()]
 
     @admin.display(description=_("value"), ordering="value")
     def value_display(self, benefit: Benefit) -> str:
         return benefit_value(benefit)
+
+    @admin.display(description=_("channels"))
+    def channels_display(self, benefit: Benefit) -> str:
+        labels = dict(Channel.choices)
+        return join_list(labels.get(c, c) for c in benefit.channels) or "-"
+
+    @admin.display(description=_("weekdays"))
+    def weekdays_display(self, benefit: Benefit) -> str:
+        labels = dict(WEEKDAYS)
+        return join_list(labels.get(int(d), d) for d in benefit.weekdays) or "-"
+
+    @admin.display(description=_("categories"))
+    def categories_display(self, benefit: Benefit) -> str:
+        return join_list(benefit.categories) or "-"
+
+    @admin.display(description=_("SKUs"))
+    def skus_display(self, benefit: Benefit) -> str:
+        return join_list(benefit.skus) or "-"
+
+    @admin.display(description=_("excluded categories"))
+    def excluded_categories_display(self, benefit: Benefit) -> str:
+        return join_list(benefit.excluded_categories) or "-"
+
+    @admin.display(description=_("excluded SKUs"))
+    def excluded_skus_display(self, benefit: Benefit) -> str:
+        return join_list(benefit.excluded_skus) or "-"
 
 
 class EntitlementInline(TabularInline):
@@ -223,6 +361,31 @@ class RewardAdmin(GovernedAdmin, HistoryAdmin):
 # --- coupons ----------------------------------------------------------------------------------
 
 
+class CouponRedemptionInline(ReadOnlyInline):
+    """A coupon's redemptions, undone ones included (who undid them, when, why)."""
+
+    model = CouponRedemption
+    formset = newest_rows("-redeemed_at", "-id")
+    fields = [
+        "redeemed_at",
+        "store",
+        "channel",
+        "order_number",
+        "amount",
+        "eligible_amount",
+        "discount",
+        "redeemed_by",
+        "void_until",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    ]
+    verbose_name_plural = _("redemptions")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store", "redeemed_by", "voided_by")
+
+
 @admin.register(Coupon)
 class CouponAdmin(MemberColumnMixin, ModelAdmin):
     """Read-only, built for millions of rows: exact code or member number search, no full count."""
@@ -247,6 +410,7 @@ class CouponAdmin(MemberColumnMixin, ModelAdmin):
     ordering = ["-id"]
     sortable_by = ()
     actions = ["void"]
+    inlines = [CouponRedemptionInline]
     fields = readonly_fields = (
         "display_code",
         "benefit",

@@ -1,127 +1,54 @@
 """Partner API endpoints of the benefits app (wired under /api/v1/ by config/api.py): the
 rewards catalogue, redeeming rewards with points (and cancelling), members' coupons, and
-validating and redeeming (核销) coupons at the partner's stores."""
+validating and redeeming (核销) coupons against a basket at the partner's stores, and undoing
+(voiding) a redemption."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 
-from benefits.coupons import coupon_redeem, why_not_redeemable
-from benefits.models import Benefit, Coupon, Redemption, Reward
+from benefits.api_serializers import (
+    CancelSerializer,
+    CouponBasketSerializer,
+    CouponCheckSerializer,
+    CouponRedemptionSerializer,
+    CouponResultSerializer,
+    CouponSerializer,
+    CouponVoidSerializer,
+    RedeemSerializer,
+    RedemptionResultSerializer,
+    RedemptionSerializer,
+    RewardSerializer,
+)
+from benefits.baskets import Basket, BasketLine, coupon_terms
+from benefits.coupons import coupon_redeem, coupon_redemption_void, why_not_redeemable
+from benefits.errors import CouponNotRedeemable
+from benefits.models import Coupon, Redemption, Reward
 from benefits.rewards import redemption_cancel, reward_redeem
-from benefits.selectors import member_coupons, partner_coupon, redemptions_by, rewards_on_offer
-from members.models import Store
+from benefits.selectors import (
+    member_coupons,
+    partner_coupon,
+    partner_coupon_redemption,
+    redemptions_by,
+    rewards_on_offer,
+)
+from members.models import Channel, Store
 from members.partners.api.errors import not_found
 from members.partners.api.filters import IntegerFilter
 from members.partners.api.idempotency import HEADER
-from members.partners.api.serializers import EnumField, PartnerStoreField, Strict
 from members.partners.api.trust import require_visit
 from members.partners.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.partners.models import Grant, Partner
-from points.api import BalanceSerializer, balances_of
-from tiers.api import TierRefSerializer
-
-# --- output ----------------------------------------------------------------------------------
-
-
-class BenefitSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    kind = EnumField("BenefitKindEnum", choices=Benefit.Kind.choices)
-    value = serializers.DecimalField(
-        max_digits=10, decimal_places=2, help_text="CNY off, percent off (12.00 = 12% off), or a multiplier."
-    )
-    min_spend = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="CNY; 0.00 = none.")
-    conditions = serializers.CharField()
-
-
-class RewardBenefitSerializer(BenefitSerializer):
-    valid_days = serializers.IntegerField(help_text="How long the issued coupon can be used.")
-
-
-class RewardSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = EnumField("RewardKindEnum", choices=Reward.Kind.choices)
-    points_price = serializers.IntegerField()
-    stock = serializers.IntegerField(allow_null=True, help_text="Units left; null = unlimited.")
-    per_member_limit = serializers.IntegerField(allow_null=True, help_text="Null = no limit.")
-    min_tier = TierRefSerializer(allow_null=True, help_text="Members below this tier cannot redeem it.")
-    benefit = RewardBenefitSerializer(allow_null=True, help_text="The coupon a coupon or cash reward issues.")
-    valid_from = serializers.DateTimeField(allow_null=True)
-    valid_until = serializers.DateTimeField(allow_null=True)
-
-
-class CouponSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    benefit = BenefitSerializer()
-    status = EnumField("CouponStatusEnum", choices=Coupon.Status.choices)
-    origin = EnumField("CouponOriginEnum", choices=Coupon.Origin.choices)
-    valid_from = serializers.DateTimeField()
-    valid_until = serializers.DateTimeField()
-    redeemed_at = serializers.DateTimeField(allow_null=True)
-    redeemed_store = serializers.CharField(source="redeemed_store.code", allow_null=True)
-
-
-class RewardRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = EnumField("RewardKindEnum", choices=Reward.Kind.choices)
-
-
-class RedemptionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    member_number = serializers.CharField(source="member.member_number")
-    reward = RewardRefSerializer()
-    points = serializers.IntegerField(help_text="Points paid.")
-    status = EnumField("RedemptionStatusEnum", choices=Redemption.Status.choices)
-    coupon = CouponSerializer(allow_null=True, help_text="The coupon issued; null for a physical gift.")
-    ship_to = serializers.CharField()
-    tracking_number = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class RedemptionResultSerializer(serializers.Serializer):
-    redemption = RedemptionSerializer()
-    balances = BalanceSerializer(many=True, help_text="The member's balances afterwards.")
-
-
-class CouponCheckSerializer(serializers.Serializer):
-    coupon = CouponSerializer()
-    redeemable = serializers.BooleanField()
-    reason = serializers.CharField(help_text="Why it cannot be redeemed now (empty if it can).")
-
-
-class CouponResultSerializer(serializers.Serializer):
-    coupon = CouponSerializer()
-
-
-# --- input -----------------------------------------------------------------------------------
-
-
-class RedeemSerializer(Strict):
-    member_number = serializers.CharField(max_length=16)
-    ship_to = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="For physical gifts."
-    )
-
-
-class CancelSerializer(Strict):
-    reason = serializers.CharField(max_length=200, help_text="Why it is cancelled (kept on the record).")
-
-
-class CouponCodeSerializer(Strict):
-    code = serializers.CharField(max_length=40, help_text="As typed: spaces, dashes and case are ignored.")
-    store = PartnerStoreField()
-
+from points.api import balances_of
 
 # --- filters ---------------------------------------------------------------------------------
 
@@ -272,13 +199,22 @@ class MemberCouponsView(PartnerGenericView):
 
 
 class _CouponAtStore(PartnerAPIView):
-    def coupon_and_store(self, request) -> tuple[Coupon, Store]:
-        """The coupon (404 unless it is one of this partner's members') and the partner's store (400)."""
-        data = self.validated(CouponCodeSerializer)  # the store is checked first: 400
+    def coupon_and_basket(self) -> tuple[Coupon, Store, str, Basket]:
+        """The coupon (404 unless it is one of this partner's members'), the partner's store and
+        channel (400), and the basket."""
+        data = self.validated(CouponBasketSerializer)  # the store is checked first: 400
         coupon = partner_coupon(self.partner, data["code"])
         if coupon is None:
             raise not_found()
-        return coupon, data["store"]
+        channel = data.get("channel") or (self.partner.channels or [Channel.STORE])[0]
+        lines = [
+            BasketLine(
+                sku=line["sku"], category=line["category"], quantity=line["quantity"], amount=line["amount"]
+            )
+            for line in data.get("lines") or []
+        ]
+        basket = Basket(amount=data.get("amount"), lines=lines, order_number=data["order_number"])
+        return coupon, data["store"], channel, basket
 
 
 class CouponValidateView(_CouponAtStore):
@@ -286,35 +222,101 @@ class CouponValidateView(_CouponAtStore):
     idempotent = False  # changes nothing
 
     @extend_schema(
-        summary="Check whether a coupon can be redeemed",
-        description="Changes nothing. A code that is not one of this partner's members' is 404.",
-        request=CouponCodeSerializer,
+        summary="Check whether a coupon can be redeemed on a basket, and what it takes off",
+        description=(
+            "Changes nothing; the same body as redeem. `refusal` is the code redeeming would be "
+            "refused with. A code that is not one of this partner's members' is 404."
+        ),
+        request=CouponBasketSerializer,
         responses=CouponCheckSerializer,
     )
     def post(self, request):
-        coupon, _store = self.coupon_and_store(request)
-        reason = why_not_redeemable(coupon, timezone.now())
-        return Response({"coupon": CouponSerializer(coupon).data, "redeemable": not reason, "reason": reason})
+        coupon, store, channel, basket = self.coupon_and_basket()
+        now = timezone.now()
+        answer: dict[str, Any] = {"coupon": coupon, "eligible_amount": None, "discount": None}
+        reason, refusal = why_not_redeemable(coupon, now), ""
+        if reason:
+            refusal = CouponNotRedeemable.code
+        else:
+            try:
+                terms = coupon_terms(coupon.benefit, store=store, channel=channel, basket=basket, at=now)
+            except CouponNotRedeemable as refused:
+                reason, refusal = refused.message, refused.code
+            else:
+                answer |= {"eligible_amount": terms.eligible_amount, "discount": terms.discount}
+        return Response(
+            CouponCheckSerializer(
+                {**answer, "redeemable": not reason, "reason": reason, "refusal": refusal}
+            ).data
+        )
 
 
 class CouponRedeemView(_CouponAtStore):
     grant = Grant.COUPONS_REDEEM
 
     @extend_schema(
-        summary="Redeem (核销) a coupon at one of this partner's stores",
+        summary="Redeem (核销) a coupon on a basket at one of this partner's stores",
         description=(
-            "Once only: a coupon already used, expired or voided is 422 coupon_not_redeemable. "
-            "A third-party partner redeems only during the visit a member code opened "
-            "(POST /members/link/): otherwise 403 member_code_required."
+            "Once only: a coupon already used, expired or voided is 422 coupon_not_redeemable; a "
+            "basket it does not fit is 422 with the reason's code (coupon_minimum_spend, "
+            "coupon_not_eligible, coupon_basket_required, coupon_wrong_store, coupon_wrong_channel, "
+            "coupon_wrong_time). A third-party partner redeems only during the visit a member code "
+            "opened (POST /members/link/): otherwise 403 member_code_required."
         ),
-        request=CouponCodeSerializer,
+        request=CouponBasketSerializer,
         responses=CouponResultSerializer,
     )
     def post(self, request):
-        coupon, store = self.coupon_and_store(request)
+        coupon, store, channel, basket = self.coupon_and_basket()
         require_visit(self.partner, coupon.member_id)
-        coupon = coupon_redeem(code=coupon.code, store=store, user=self.partner.user)
-        return Response({"coupon": CouponSerializer(coupon).data})
+        redemption = coupon_redeem(
+            code=coupon.code, store=store, user=self.partner.user, basket=basket, channel=channel
+        )
+        return Response(
+            {
+                "coupon": CouponSerializer(redemption.coupon).data,
+                "redemption": CouponRedemptionSerializer(redemption).data,
+            }
+        )
+
+
+class CouponVoidView(PartnerAPIView):
+    grant = Grant.COUPONS_REDEEM
+
+    @extend_schema(
+        summary="Undo (void) a redemption this partner made: the coupon can be used again",
+        description=(
+            "reason undo: until the redemption's void_until (the benefit's window, 30 minutes by "
+            "default), else 422 coupon_void_window_passed. reason order_cancelled: at any time, "
+            "with the order_number the redemption was made for (else 422 coupon_order_mismatch). "
+            "The coupon goes back to issued, or to expired if its validity ended meanwhile. Undoing "
+            "an undone redemption answers it as it is. Only the partner that redeemed the coupon "
+            "may undo it: any other gets 404. No visit needed."
+        ),
+        request=CouponVoidSerializer,
+        responses=CouponResultSerializer,
+    )
+    def post(self, request):
+        data = self.validated(CouponVoidSerializer)
+        coupon = partner_coupon(self.partner, data["code"])
+        if coupon is None:
+            raise not_found()
+        redemption = partner_coupon_redemption(self.partner, coupon, data["order_number"])
+        if redemption is None:
+            raise not_found()
+        redemption = coupon_redemption_void(
+            redemption,
+            actor=self.partner.user,
+            reason=data["reason"],
+            order_number=data["order_number"],
+            note=data["note"],
+        )
+        return Response(
+            {
+                "coupon": CouponSerializer(redemption.coupon).data,
+                "redemption": CouponRedemptionSerializer(redemption).data,
+            }
+        )
 
 
 urlpatterns = [
@@ -333,4 +335,5 @@ urlpatterns = [
     path("members/<str:member_number>/coupons/", MemberCouponsView.as_view(), name="api-member-coupons"),
     path("coupons/validate/", CouponValidateView.as_view(), name="api-coupon-validate"),
     path("coupons/redeem/", CouponRedeemView.as_view(), name="api-coupon-redeem"),
+    path("coupons/void/", CouponVoidView.as_view(), name="api-coupon-void"),
 ]

@@ -8,6 +8,7 @@ _READ = [
     "benefits.view_entitlement",
     "benefits.view_reward",
     "benefits.view_coupon",
+    "benefits.view_couponredemption",
     "benefits.view_redemption",
 ]
 
@@ -32,7 +33,12 @@ class BenefitsConfig(AppConfig):
             "benefits.change_coupon",  # void
             "benefits.change_redemption",  # the fulfilment queue: ship, deliver, cancel
         ],
-        Role.STORE_STAFF: ["benefits.view_coupon", "benefits.redeem_coupon"],
+        # redeeming includes undoing their stores' redemptions within the benefit's window
+        Role.STORE_STAFF: [
+            "benefits.view_coupon",
+            "benefits.view_couponredemption",
+            "benefits.redeem_coupon",
+        ],
         Role.FINANCE: _READ,
         Role.APPROVER: _READ,
     }

@@ -1,5 +1,5 @@
 """Coupons: issuing (one at a time, or a period's entitlements in bulk), redeeming at a store
-(核销), voiding and expiring.
+(核销) against a basket (``benefits.baskets``), undoing a redemption, voiding and expiring.
 
 A code is 16 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U): about 79
 random bits from ``secrets``, so codes cannot be guessed or enumerated, and staff can type
@@ -19,10 +19,12 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from benefits.errors import CouponNotRedeemable
-from benefits.models import Benefit, Coupon, Entitlement
+from benefits.baskets import NO_BASKET, Basket, coupon_terms
+from benefits.errors import CouponNotRedeemable, CouponOrderMismatch, CouponVoidWindowPassed
+from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement
 from benefits.webhooks import coupons_emit
-from members.models import Member, Store
+from config.common.states import transition
+from members.models import Channel, Member, Store
 from members.selectors import stores_of
 from members.webhooks.models import EventType
 from tiers.models import MemberTier, Subscription
@@ -184,9 +186,18 @@ def coupon_find(typed: str) -> Coupon | None:
     return Coupon.objects.select_related("benefit", "member", "redeemed_store").filter(code=code).first()
 
 
-def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime | None = None) -> Coupon:
-    """Redeem (核销) a coupon at ``store``. One conditional UPDATE: of two tills scanning the same
-    code at the same moment, the second finds it already redeemed."""
+def coupon_redeem(
+    *,
+    code: str,
+    store: Store,
+    user: Any,
+    basket: Basket = NO_BASKET,
+    channel: str = Channel.STORE,
+    at: datetime.datetime | None = None,
+) -> CouponRedemption:
+    """Redeem (核销) a coupon at ``store`` for ``basket``: its conditions checked and its discount
+    computed (``coupon_terms``), recorded as a ``CouponRedemption``. One conditional UPDATE: of
+    two tills scanning the same code at the same moment, the second finds it already redeemed."""
     at = at or timezone.now()
     if not stores_of(user).filter(pk=store.pk).exists():
         raise PermissionDenied(_("You do not work at %(store)s.") % {"store": store})
@@ -194,8 +205,10 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
         raise CouponNotRedeemable(_("%(store)s is closed.") % {"store": store})
     normal = normalise_code(code)
     found = coupon_find(normal)
-    if found is not None and found.member.status != Member.Status.ACTIVE:
-        raise CouponNotRedeemable(why_not_redeemable(found, at), code=normal)
+    if reason := why_not_redeemable(found, at):  # used, expired ...: that first, not the basket
+        raise CouponNotRedeemable(reason, code=normal)
+    assert found is not None  # why_not_redeemable says so otherwise
+    terms = coupon_terms(found.benefit, store=store, channel=channel, basket=basket, at=at)
     with transaction.atomic():
         # Conditions on the coupon's own columns only: PostgreSQL re-checks those on the row
         # the other till just redeemed; a condition through a join (a subquery) it does not.
@@ -205,12 +218,29 @@ def coupon_redeem(*, code: str, store: Store, user: Any, at: datetime.datetime |
             valid_from__lte=at,
             valid_until__gt=at,
         ).update(status=Coupon.Status.REDEEMED, redeemed_at=at, redeemed_store=store, redeemed_by=user)
-        coupon = coupon_find(normal)
-        if done and coupon is not None:
-            coupons_emit(EventType.COUPON_REDEEMED, [coupon], at)
-    if done and coupon is not None:  # found: this transaction just redeemed it
-        return coupon
-    raise CouponNotRedeemable(why_not_redeemable(coupon, at), code=normal)
+        if done:
+            window = found.benefit.void_window_minutes
+            redemption = CouponRedemption.objects.create(
+                coupon=found,
+                store=store,
+                channel=channel,
+                order_number=basket.order_number,
+                amount=basket.amount,
+                eligible_amount=terms.eligible_amount,
+                discount=terms.discount,
+                redeemed_at=at,
+                redeemed_by=user,
+                void_until=at + datetime.timedelta(minutes=window) if window else None,
+            )
+            found.status, found.redeemed_at, found.redeemed_store, found.redeemed_by = (
+                Coupon.Status.REDEEMED,
+                at,
+                store,
+                user,
+            )
+            coupons_emit(EventType.COUPON_REDEEMED, [found], at, redemption=redemption)
+            return redemption
+    raise CouponNotRedeemable(why_not_redeemable(coupon_find(normal), at), code=normal)
 
 
 def why_not_redeemable(coupon: Coupon | None, at: datetime.datetime) -> str:
@@ -232,6 +262,75 @@ def why_not_redeemable(coupon: Coupon | None, at: datetime.datetime) -> str:
     if coupon.member.status != Member.Status.ACTIVE:
         return _("The member's account is %(status)s.") % {"status": coupon.member.get_status_display()}
     return ""
+
+
+def may_undo(redemption: CouponRedemption, user: Any) -> bool:
+    """Who may undo a redemption: whoever made it, and staff of the store it was made at. An API
+    partner only its own: its service user (inactive, never at a counter) is the one that made it."""
+    if redemption.redeemed_by_id is not None and redemption.redeemed_by_id == getattr(user, "pk", None):
+        return True
+    return bool(user.is_active) and stores_of(user).filter(pk=redemption.store_id).exists()
+
+
+def coupon_redemption_void(
+    redemption: CouponRedemption,
+    *,
+    actor: Any,
+    reason: str,
+    order_number: str = "",
+    note: str = "",
+    at: datetime.datetime | None = None,
+) -> CouponRedemption:
+    """Undo (void) a redemption: the coupon can be redeemed again (or, past its end meanwhile,
+    it is expired). ``reason`` UNDO: until the redemption's ``void_until`` (the benefit's window);
+    ORDER_CANCELLED: at any time, naming the ``order_number`` the redemption was made for.
+
+    Idempotent: a redemption already undone is answered as it is. The coupon's row is locked
+    first, so a void that read the coupon before a second void and a new redemption of it
+    committed cannot put it back to issued under the new redemption.
+    """
+    at = at or timezone.now()
+    if reason not in CouponRedemption.VoidReason.values:
+        raise ValidationError(
+            {"void_reason": _("Why is it undone: at the till, or because the order was cancelled?")}
+        )
+    if not may_undo(redemption, actor):
+        raise PermissionDenied(
+            _("Only the store where it was redeemed, or whoever redeemed it, may undo a redemption.")
+        )
+    with transaction.atomic():
+        coupon = (
+            Coupon.objects.select_for_update(of=("self",))
+            .select_related("benefit", "member")
+            .get(pk=redemption.coupon_id)
+        )
+        redemption = CouponRedemption.objects.select_related("store").get(pk=redemption.pk)
+        redemption.coupon = coupon
+        if redemption.voided_at is not None:
+            return redemption
+        if reason == CouponRedemption.VoidReason.ORDER_CANCELLED:
+            if not redemption.order_number or order_number != redemption.order_number:
+                raise CouponOrderMismatch(
+                    _("This redemption was for order %(order)s, not %(given)s.")
+                    % {"order": redemption.order_number or "-", "given": order_number or "-"},
+                    field="order_number",
+                )
+        elif redemption.void_until is None or at >= redemption.void_until:
+            until = redemption.void_until
+            raise CouponVoidWindowPassed(
+                _("It can no longer be undone (it could until %(until)s); only a cancelled order undoes it.")
+                % {"until": f"{timezone.localtime(until):%Y-%m-%d %H:%M}" if until else "-"},
+                answer={"void_until": timezone.localtime(until).isoformat() if until else None},
+            )
+        transition(coupon, Coupon.Status.ISSUED, table=Coupon.MOVES)
+        coupon.redeemed_at = coupon.redeemed_store = coupon.redeemed_by = None
+        if coupon.valid_until <= at:  # its time ran out meanwhile: expired, as the nightly job would
+            transition(coupon, Coupon.Status.EXPIRED, table=Coupon.MOVES)
+        coupon.save(update_fields=["status", "redeemed_at", "redeemed_store", "redeemed_by"])
+        redemption.voided_at, redemption.voided_by = at, actor if getattr(actor, "pk", None) else None
+        redemption.void_reason, redemption.void_note = reason, note.strip()
+        redemption.save(update_fields=["voided_at", "voided_by", "void_reason", "void_note"])
+    return redemption
 
 
 def coupon_void(

@@ -10,6 +10,7 @@ import datetime
 import random
 from decimal import Decimal
 
+from benefits.baskets import Basket
 from benefits.coupons import coupon_redeem, entitlements_issue
 from benefits.errors import BenefitError
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
@@ -54,6 +55,7 @@ REWARDS = {
 }
 REDEEMERS, MAX_REDEEMERS = 0.1, 40  # of the members who can afford the cheapest reward; at least 3
 STORE_COUPONS = ["满100减20", "生日礼", "9折券"]  # redeemed (核销) at the store, one of each
+DEMO_BASKET = Basket(amount=Decimal("168.00"), order_number="DEMO-0001")  # what those were used on
 
 
 def seed(run: DemoRun) -> str:
@@ -203,7 +205,7 @@ def _redeem_at_store(run: DemoRun, rng: random.Random) -> int:
             continue
         code = rng.choice(codes)
         try:
-            coupon_redeem(code=code, store=store, user=user, at=run.now)
+            coupon_redeem(code=code, store=store, user=user, basket=DEMO_BASKET, at=run.now)
         except BenefitError:
             continue
         used += 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -13,9 +15,13 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from config.common.states import Transitions
-from members.models import Member, Store
+from members.models import Channel, Member, Store
 from points.models import Entry
 from tiers.models import Plan, Tier
+
+#: Undoing a redemption at the till is a same-day matter (the counter lists a day's redemptions);
+#: a cancelled order undoes one at any time.
+MAX_VOID_WINDOW = 24 * 60
 
 
 class Benefit(models.Model):
@@ -45,8 +51,20 @@ class Benefit(models.Model):
             "By kind: CNY off, percent off (12 means 12 percent off) or the multiplier (1.20 means ×1.2)."
         ),
     )
+    max_discount = models.DecimalField(
+        _("discount at most (CNY)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Percent off only: the discount never goes above this. Empty: no cap."),
+    )
     min_spend = models.DecimalField(
-        _("minimum spend (CNY)"), max_digits=10, decimal_places=2, default=0, help_text=_("0 = no minimum.")
+        _("minimum spend (CNY)"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("0 = no minimum. Counted on the lines the coupon applies to."),
     )
     valid_days = models.PositiveSmallIntegerField(
         _("valid for (days)"), default=30, help_text=_("How long an issued coupon can be used.")
@@ -57,8 +75,29 @@ class Benefit(models.Model):
         blank=True,
         help_text=_("Shown to staff and members, e.g. 'dine-in only'."),
     )
+    # Where and when a coupon of this benefit can be redeemed: an empty condition does not restrict.
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True, related_name="+")
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    weekdays = models.JSONField(_("weekdays"), default=list, blank=True)
+    hour_from = models.PositiveSmallIntegerField(_("from hour"), null=True, blank=True)
+    hour_to = models.PositiveSmallIntegerField(
+        _("until hour"), null=True, blank=True, help_text=_("Exclusive: 10 to 14 is 10:00 to 13:59.")
+    )
+    # The basket's lines it applies to (the minimum spend and the discount count only those)
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    skus = models.JSONField(_("SKUs"), default=list, blank=True)
+    excluded_categories = models.JSONField(_("excluded categories"), default=list, blank=True)
+    excluded_skus = models.JSONField(_("excluded SKUs"), default=list, blank=True)
+    void_window_minutes = models.PositiveSmallIntegerField(
+        _("undo within (minutes)"),
+        default=30,
+        validators=[MaxValueValidator(MAX_VOID_WINDOW)],
+        help_text=_(
+            "How long the till may undo a redemption, at most 1440 (a day). 0: only for a cancelled order."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
-    history = HistoricalRecords(verbose_name=_("historical benefit"))
+    history = HistoricalRecords(verbose_name=_("historical benefit"), m2m_fields=[stores])
 
     class Meta:
         verbose_name = _("benefit")
@@ -70,6 +109,19 @@ class Benefit(models.Model):
                 condition=~Q(kind="percent_off") | Q(value__gt=0, value__lt=100), name="benefit_percent_range"
             ),
             models.CheckConstraint(condition=Q(valid_days__gt=0), name="benefit_valid_days"),
+            models.CheckConstraint(
+                condition=Q(max_discount__isnull=True) | Q(kind="percent_off", max_discount__gt=0),
+                name="benefit_max_discount",
+            ),
+            models.CheckConstraint(
+                condition=Q(hour_from__isnull=True) | Q(hour_from__lte=24), name="benefit_hour_from"
+            ),
+            models.CheckConstraint(
+                condition=Q(hour_to__isnull=True) | Q(hour_to__lte=24), name="benefit_hour_to"
+            ),
+            models.CheckConstraint(
+                condition=Q(void_window_minutes__lte=MAX_VOID_WINDOW), name="benefit_void_window"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,6 +130,26 @@ class Benefit(models.Model):
     @property
     def issued(self) -> bool:
         return self.kind in self.ISSUED
+
+    @property
+    def limits_lines(self) -> bool:
+        """Whether it applies to some of a basket's lines only (the others count for nothing)."""
+        return bool(self.categories or self.skus or self.excluded_categories or self.excluded_skus)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.max_discount is not None and self.kind != self.Kind.PERCENT_OFF:
+            errors["max_discount"] = _("Only a percent-off coupon has a cap: leave it empty.")
+        if unknown := [c for c in self.channels if c not in Channel.values]:
+            errors["channels"] = _("Unknown channel %(channel)s.") % {"channel": ", ".join(unknown)}
+        if any(not str(day).isdigit() or not 1 <= int(day) <= 7 for day in self.weekdays):
+            errors["weekdays"] = _("Weekdays are 1 (Monday) to 7 (Sunday).")
+        for name in ("hour_from", "hour_to"):
+            value = getattr(self, name)
+            if value is not None and value > 24:
+                errors[name] = _("An hour is 0 to 24.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class Entitlement(models.Model):
@@ -138,8 +210,15 @@ class Coupon(models.Model):
         EXPIRED = "expired", _("Expired")
         VOIDED = "voided", _("Voided")
 
-    #: Every move of a coupon: an issued one is used once, voided, or expires; then it stays.
-    MOVES = Transitions({Status.ISSUED: (Status.REDEEMED, Status.VOIDED, Status.EXPIRED)})
+    #: Every move of a coupon: an issued one is redeemed, voided (withdrawn unused) or expires. A
+    #: redemption undone (within the benefit's window, or when its order is cancelled) puts it back
+    #: to issued, which ``coupon_redemption_void`` moves on to expired if its time ran out meanwhile.
+    MOVES = Transitions(
+        {
+            Status.ISSUED: (Status.REDEEMED, Status.VOIDED, Status.EXPIRED),
+            Status.REDEEMED: (Status.ISSUED,),
+        }
+    )
 
     class Origin(models.TextChoices):
         ENTITLEMENT = "entitlement", _("Tier or plan entitlement")
@@ -237,6 +316,82 @@ class Coupon(models.Model):
     @property
     def display_code(self) -> str:
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class CouponRedemption(models.Model):
+    """One redemption (核销) of a coupon: where and by whom, the basket it was for and what it took
+    off. Undoing it (within the benefit's window, or when its order is cancelled) keeps the row,
+    marked with who undid it, when and why, and the coupon can be redeemed again: a coupon has at
+    most one redemption that is not undone, and has one exactly while it is redeemed."""
+
+    class VoidReason(models.TextChoices):
+        UNDO = "undo", _("Undone at the till")
+        ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+
+    coupon = models.ForeignKey(
+        Coupon, verbose_name=_("coupon"), on_delete=models.PROTECT, related_name="coupon_redemptions"
+    )
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    order_number = models.CharField(_("order number"), max_length=64, blank=True)
+    amount = models.DecimalField(
+        _("order amount (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    eligible_amount = models.DecimalField(
+        _("counted for the coupon (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    discount = models.DecimalField(
+        _("discount (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    redeemed_at = models.DateTimeField(_("redeemed at"))
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("redeemed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    void_until = models.DateTimeField(
+        _("can be undone until"), null=True, blank=True, help_text=_("Empty: only if the order is cancelled.")
+    )
+    voided_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("undone by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    void_reason = models.CharField(_("why undone"), max_length=16, choices=VoidReason.choices, blank=True)
+    void_note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("coupon redemption")
+        verbose_name_plural = _("coupon redemptions")
+        ordering = ["-redeemed_at", "-id"]
+        indexes = [
+            models.Index(fields=["coupon", "-redeemed_at"], name="coupon_redemption_coupon"),
+            # the counter's page: its stores' recent redemptions
+            models.Index(fields=["store", "-redeemed_at"], name="coupon_redemption_store"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coupon"], condition=Q(voided_at__isnull=True), name="coupon_redemption_one_live"
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True, void_reason="")
+                | Q(voided_at__isnull=False) & ~Q(void_reason=""),
+                name="coupon_redemption_void_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount__isnull=True) | Q(discount__gte=0), name="coupon_redemption_discount"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon} @ {self.store}"
 
 
 class Reward(models.Model):

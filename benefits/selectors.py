@@ -1,4 +1,4 @@
-"""Reads of the catalogue, redemptions and coupons."""
+"""Reads of the catalogue, redemptions, coupons and their redemptions at stores."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from benefits.coupons import coupon_find
-from benefits.models import Coupon, Redemption, Reward
+from benefits.models import Coupon, CouponRedemption, Redemption, Reward
 from members.models import Member
 from members.partners.models import Partner
 from members.partners.selectors import partner_members
+from members.selectors import stores_of
 
 
 def rewards_on_offer(at: datetime.datetime | None = None) -> QuerySet[Reward]:
@@ -42,3 +43,29 @@ def partner_coupon(partner: Partner, typed: str) -> Coupon | None:
     if coupon is None or not partner_members(partner).filter(pk=coupon.member_id).exists():
         return None
     return coupon
+
+
+def partner_coupon_redemption(
+    partner: Partner, coupon: Coupon, order_number: str = ""
+) -> CouponRedemption | None:
+    """The partner's newest redemption of ``coupon`` (for ``order_number`` if given): what its
+    void undoes. Another partner's, or a store's at the counter, is none of its business."""
+    redemptions = CouponRedemption.objects.filter(coupon=coupon, redeemed_by=partner.user)
+    if order_number:
+        redemptions = redemptions.filter(order_number=order_number)
+    return redemptions.select_related("store").order_by("-redeemed_at", "-pk").first()
+
+
+#: How far back the counter's page lists its stores' redemptions.
+COUNTER_HOURS = 24
+
+
+def counter_redemptions(user: Any, now: datetime.datetime | None = None) -> QuerySet[CouponRedemption]:
+    """Redemptions at the stores ``user`` works at in the last day, newest first: the counter's
+    list, where one made within its window can be undone."""
+    since = (now or timezone.now()) - datetime.timedelta(hours=COUNTER_HOURS)
+    return (
+        CouponRedemption.objects.filter(store__in=stores_of(user), redeemed_at__gte=since)
+        .select_related("coupon__benefit", "coupon__member", "store")
+        .order_by("-redeemed_at", "-pk")
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
-from benefits.models import Benefit, Coupon
+from benefits.models import Benefit, Coupon, CouponRedemption
 from members.webhooks.models import EventType
 from members.webhooks.services import Fact, webhook_emit
 
@@ -15,9 +15,16 @@ def _stamp(moment: datetime.datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def coupons_emit(event_type: str, coupons: Sequence[Coupon], at: datetime.datetime) -> None:
+def coupons_emit(
+    event_type: str,
+    coupons: Sequence[Coupon],
+    at: datetime.datetime,
+    *,
+    redemption: CouponRedemption | None = None,
+) -> None:
     """``coupon.issued`` or ``coupon.redeemed`` for these coupons (saved), in the caller's
-    transaction; keyed by the coupon (each is issued and redeemed once)."""
+    transaction; keyed by the coupon (issued once), a redemption by itself (a coupon whose
+    redemption was undone can be redeemed again, and that is news too)."""
 
     def facts() -> list[Fact]:
         benefits = dict(
@@ -27,7 +34,7 @@ def coupons_emit(event_type: str, coupons: Sequence[Coupon], at: datetime.dateti
         return [
             Fact(
                 coupon.member_id,
-                str(coupon.pk),
+                str(coupon.pk) if redemption is None else f"{coupon.pk}:{redemption.pk}",
                 {
                     "coupon_id": coupon.pk,
                     "benefit": benefits[coupon.benefit_id],

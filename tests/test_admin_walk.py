@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from benefits.models import Coupon
+from benefits.models import Coupon, CouponRedemption
 from config.common.roles import Role, sync_role_permissions
 from members.imports.models import ImportRun
 from members.models import Identity, Member, Store
@@ -55,6 +55,8 @@ def other_stores_markers(data: WalkData) -> set[str]:
     markers |= set(Purchase.objects.filter(member__in=others).values_list("order_number", flat=True))
     for coupon in Coupon.objects.filter(member__in=others):
         markers |= {coupon.code, coupon.display_code}
+    redeemed_elsewhere = CouponRedemption.objects.exclude(store=data.store_a)
+    markers |= set(redeemed_elsewhere.values_list("order_number", flat=True))  # WALK-B-C1
     markers |= set(Store.objects.exclude(pk=data.store_a.pk).values_list("name", flat=True))
     markers |= set(ImportRun.objects.exclude(created_by=data.staff_a).values_list("file_name", flat=True))
     markers |= {"WALK-B-IMP-1", "WALK-B-IMP-2", "13600000077"}  # store B's import rows
@@ -75,7 +77,9 @@ def own_personal_data(data: WalkData) -> set[str]:
 def test_store_staff_see_nothing_of_other_stores_and_no_personal_data(client, walk):
     markers = other_stores_markers(walk)
     own = own_personal_data(walk)
-    assert "司马乙" in markers and "WALK-B-0001" in markers and "走查乙店" in markers
+    assert (
+        "司马乙" in markers and "WALK-B-0001" in markers and "走查乙店" in markers and "WALK-B-C1" in markers
+    )
     login(client, walk.staff_a)
     pages = admin_pages(walk.named)
     assert len(pages) > 200  # every ModelAdmin, with objects of A and B
@@ -158,3 +162,20 @@ def test_store_staff_open_no_version_of_a_member_or_an_import_profile(client, wa
         meta = obj._meta
         url = reverse(f"admin:{meta.app_label}_{meta.model_name}_simple_history", args=[obj.pk, version])
         assert client.get(url).status_code == 403, url
+
+
+def test_the_counter_lists_and_undoes_only_its_own_stores_redemptions(client, walk):
+    """Store A's counter lists A's redemption of the day with its undo button, never B's; an
+    undo posted for B's (its id guessed) changes nothing."""
+    login(client, walk.staff_a)
+    url = reverse("admin:benefits_coupon_redeem")
+    rows = client.get(url).context["recent"]
+    assert [(row["store"], row["undoable"]) for row in rows] == [(walk.store_a, True)]
+    theirs = CouponRedemption.objects.get(store=walk.store_b)
+    client.post(url, {"void": theirs.pk})
+    theirs.refresh_from_db()
+    assert theirs.voided_at is None and theirs.coupon.status == Coupon.Status.REDEEMED
+    ours = CouponRedemption.objects.get(store=walk.store_a)
+    client.post(url, {"void": ours.pk})
+    ours.refresh_from_db()
+    assert ours.voided_by == walk.staff_a and ours.coupon.status == Coupon.Status.ISSUED

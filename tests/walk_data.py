@@ -16,7 +16,8 @@ from django.db.models import Model
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from benefits.coupons import coupon_issue
+from benefits.baskets import Basket
+from benefits.coupons import coupon_issue, coupon_redeem
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import reward_redeem
 from campaigns.earning.pipeline import purchase_process
@@ -154,6 +155,14 @@ def _build(make_user) -> WalkData:
         name="走查满减券", kind=Benefit.Kind.AMOUNT_OFF, value=Decimal(10), valid_days=30
     )
     coupons = [coupon_issue(m, benefit=benefit, origin=Coupon.Origin.MANUAL) for m in (member_a, member_b)]
+    # and one used at each store's counter, within the window to undo it (the counter lists it)
+    for member, store, staff, order in (
+        (member_a, store_a, staff_a, "WALK-A-C1"),
+        (member_b, store_b, staff_b, "WALK-B-C1"),
+    ):
+        used = coupon_issue(member, benefit=benefit, origin=Coupon.Origin.MANUAL)
+        basket = Basket(amount=Decimal("388.00"), order_number=order)
+        coupons.append(coupon_redeem(code=used.code, store=store, user=staff, basket=basket).coupon)
     gift = Reward.objects.create(name="走查帆布袋", kind=Reward.Kind.PHYSICAL, points_price=100, stock=5)
     redemptions = []
     for member in (member_a, member_b):

@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from benefits.models import Coupon, Redemption
+from benefits.coupons import coupon_issue
+from benefits.models import Coupon, CouponRedemption, Redemption
 from campaigns.models import Award, AwardLine
 from members.messaging.models import Message
 from members.messaging.services import Outgoing, message_queue, messages_send_due
@@ -43,14 +44,16 @@ SHARED |= {("get", "/api/v1/me/"), ("get", "/api/v1/plans/")}
 #: payment system signs it (tests/api/test_plans.py: a partner's key changes nothing there).
 
 NOT_FOUND = (404, "not_found")
+VOID = "/api/v1/coupons/void/"
 #: The one refusal for "the customer must show their code": it says nothing about the member.
 CODE_REQUIRED = (403, "member_code_required")
 GUESSED_CODE = "123456789012345678"
 
 
 @pytest.fixture
-def a_world(partner_a, voucher):
-    """A's member with points, a purchase (with a refund), a redemption and its coupon."""
+def a_world(partner_a, voucher, twenty_off):
+    """A's member with points, a purchase (with a refund), a redemption and its coupon, and
+    another coupon A redeemed for the purchase."""
     member = partner_a.post(
         "/api/v1/members/", {"mobile": "13812345678", "identities": [{"kind": "card", "value": "VIP-1"}]}
     ).json()
@@ -65,6 +68,12 @@ def a_world(partner_a, voucher):
     )  # fmt: skip
     assert purchase.status_code == 201, purchase.json()
     redemption = partner_a.post(f"/api/v1/rewards/{voucher.pk}/redeem/", {"member_number": number}).json()
+    used = coupon_issue(Member.objects.get(member_number=number), benefit=twenty_off, origin="manual")
+    redeemed = partner_a.post(
+        "/api/v1/coupons/redeem/",
+        {"code": used.code, "store": "A001", "amount": "100.00", "order_number": "A-1"},
+    )
+    assert redeemed.status_code == 200, redeemed.json()
     inbox = message_queue(
         Outgoing(
             member=Member.objects.get(member_number=number), channel="inbox", body="A 的消息", key="a-inbox"
@@ -80,6 +89,7 @@ def a_world(partner_a, voucher):
         "order": "A-1",
         "redemption": redemption["redemption"]["id"],
         "coupon": redemption["redemption"]["coupon"]["code"],
+        "used_coupon": used.code,
         "reward": voucher.pk,
         "at": at,
     }
@@ -124,6 +134,8 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
         ("get", "/api/v1/plan-orders/{order_number}/", f"/api/v1/plan-orders/{w['plan_order']}/", None),
         ("post", "/api/v1/plan-orders/{order_number}/cancel/",
          f"/api/v1/plan-orders/{w['plan_order']}/cancel/", {"reason": "B"}),
+        ("post", VOID, VOID, {"code": w["used_coupon"], "reason": "undo"}),
+        ("post", VOID, VOID, {"code": w["used_coupon"], "reason": "order_cancelled", "order_number": "A-1"}),
     ]  # fmt: skip
     rows = [(*row, NOT_FOUND) for row in rows]
     takeover = [  # enrol-or-find with A's member's phone or card; codes B cannot issue or guess
@@ -189,6 +201,7 @@ def snapshot() -> dict:
         "entries": Entry.objects.count(),
         "accounts": list(Account.objects.order_by("pk").values()),
         "coupons": list(Coupon.objects.order_by("pk").values()),
+        "coupon_redemptions": list(CouponRedemption.objects.order_by("pk").values()),
         "redemptions": list(Redemption.objects.order_by("pk").values()),
         "messages": list(Message.objects.order_by("pk").values()),
         "plan_orders": list(PlanOrder.objects.order_by("pk").values()),
@@ -281,9 +294,14 @@ def test_with_the_customers_code_b_links_reads_earns_and_spends_during_the_visit
     spent = spend(partner_b, a_world)
     assert spent.status_code == 201, spent.json()
     assert points_left(n) == 2000
-    coupon = partner_b.post("/api/v1/coupons/redeem/", {"code": a_world["coupon"], "store": "B001"})
+    basket = {"store": "B001", "amount": "120.00", "order_number": "B-COUPON-1"}
+    coupon = partner_b.post("/api/v1/coupons/redeem/", {"code": a_world["coupon"], **basket})
     assert coupon.status_code == 200, coupon.json()
     assert Coupon.objects.get(code=coupon.json()["coupon"]["code"]).status == Coupon.Status.REDEEMED
+    # A (first-party: it sees the member) may not undo B's redemption: as if there were none
+    undo = partner_a.post(VOID, {"code": a_world["coupon"], "reason": "undo"})
+    assert (undo.status_code, undo.json()["code"]) == NOT_FOUND
+    assert Coupon.objects.get(code=a_world["coupon"]).status == Coupon.Status.REDEEMED
 
     close_visits()
     # the link is no standing licence to spend ...
@@ -291,7 +309,9 @@ def test_with_the_customers_code_b_links_reads_earns_and_spends_during_the_visit
     assert (refused.status_code, refused.json()["code"]) == CODE_REQUIRED
     assert points_left(n) == 2000
     new_coupon = spent.json()["redemption"]["coupon"]["code"]
-    refused_coupon = partner_b.post("/api/v1/coupons/redeem/", {"code": new_coupon, "store": "B001"})
+    refused_coupon = partner_b.post(
+        "/api/v1/coupons/redeem/", {"code": new_coupon, "store": "B001", "amount": "120.00"}
+    )
     assert (refused_coupon.status_code, refused_coupon.json()["code"]) == CODE_REQUIRED
     assert Coupon.objects.get(code=new_coupon).status == Coupon.Status.ISSUED
     # ... but reading and earning go on as for any member B serves

@@ -32,6 +32,23 @@ ladder = tiers_fixtures.ladder
 
 REWARDS = "/api/v1/rewards/"
 REDEMPTIONS = "/api/v1/redemptions/"
+#: the conftest's 满100减20 as the API shows it: no condition but its minimum spend
+TWENTY_OFF = {
+    "name": "满100减20",
+    "kind": "amount_off",
+    "value": "20.00",
+    "max_discount": None,
+    "min_spend": "100.00",
+    "conditions": "",
+    "categories": [],
+    "skus": [],
+    "excluded_categories": [],
+    "excluded_skus": [],
+    "channels": [],
+    "weekdays": [],
+    "hour_from": None,
+    "hour_to": None,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -94,14 +111,7 @@ def test_the_catalogue_is_what_is_on_offer(partner_a, voucher, tote, ladder):
         "stock": None,
         "per_member_limit": None,
         "min_tier": None,
-        "benefit": {
-            "name": "满100减20",
-            "kind": "amount_off",
-            "value": "20.00",
-            "min_spend": "100.00",
-            "conditions": "",
-            "valid_days": 60,
-        },
+        "benefit": {**TWENTY_OFF, "valid_days": 60},
         "valid_from": None,
         "valid_until": None,
     }
@@ -237,7 +247,8 @@ def test_a_used_coupon_cannot_be_cancelled(partner_a, voucher):
     member = member_of(partner_a, 10_000)
     body = redeem(partner_a, voucher, member).json()["redemption"]
     code = body["coupon"]["code"]
-    assert partner_a.post("/api/v1/coupons/redeem/", {"code": code, "store": "A001"}).status_code == 200
+    used = partner_a.post("/api/v1/coupons/redeem/", {"code": code, "store": "A001", "amount": "100"})
+    assert used.status_code == 200, used.json()
     refused = partner_a.post(f"{REDEMPTIONS}{body['id']}/cancel/", {"reason": "too late"})
     assert (refused.status_code, refused.json()["code"]) == (422, "not_cancellable")
     assert available(member) == 8000
@@ -290,7 +301,10 @@ def coupon(partner_a, free_shipping) -> Coupon:
 def test_a_members_coupons(partner_a, coupon, twenty_off):
     member = coupon.member
     used = coupon_issue(member, benefit=twenty_off, origin=Coupon.Origin.MANUAL)
-    assert partner_a.post("/api/v1/coupons/redeem/", {"code": used.code, "store": "A001"}).status_code == 200
+    redeemed = partner_a.post(
+        "/api/v1/coupons/redeem/", {"code": used.code, "store": "A001", "amount": "150"}
+    )
+    assert redeemed.status_code == 200, redeemed.json()
     url = f"/api/v1/members/{member.member_number}/coupons/"
     listed = partner_a.get(url).json()["results"]
     assert [c["code"] for c in listed] == [used.code, coupon.code]
@@ -298,13 +312,7 @@ def test_a_members_coupons(partner_a, coupon, twenty_off):
     tz = timezone.get_current_timezone()
     assert listed[0] == {
         "code": used.code,
-        "benefit": {
-            "name": "满100减20",
-            "kind": "amount_off",
-            "value": "20.00",
-            "min_spend": "100.00",
-            "conditions": "",
-        },
+        "benefit": TWENTY_OFF,
         "status": "redeemed",
         "origin": "manual",
         "valid_from": used.valid_from.astimezone(tz).isoformat(),

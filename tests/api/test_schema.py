@@ -37,17 +37,20 @@ LISTS += ["/api/v1/members/{member_number}/inbox/"]
 #: - a receipt's parts are bounded by its paid amount (shipping; gift cards + points; lines) and
 #:   the paid amount by the gross: comparisons between fields;
 #: - the lookup takes ``kind`` with ``value``, and at least one way to look up;
+#: - undoing a redemption for a cancelled order names the order;
 #: - a mobile number must be a real one (phonenumbers' rules), not only look like one.
 #: Anything else refused (another field, another status) is a failure.
 RECEIPT = {"store", "occurred_at", "paid_amount", "shipping_amount", "gift_card_amount", "points_amount"}
 RECEIPT |= {"lines"}
+#: a coupon's basket: the partner's own store and channel, lines only with the amount and at most it
+COUPON_BASKET = ("/api/v1/coupons/validate/", "/api/v1/coupons/redeem/")
 NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
     **{("GET", path): {"cursor"} for path in LISTS},
     ("GET", "/api/v1/members/lookup/"): {"kind", "value", "member_number"},
     ("POST", "/api/v1/members/"): {"mobile", "birthday", "registration_store"},
     ("PATCH", "/api/v1/members/{member_number}/"): {"mobile", "birthday"},
-    ("POST", "/api/v1/coupons/validate/"): {"store"},
-    ("POST", "/api/v1/coupons/redeem/"): {"store"},
+    **{("POST", path): {"store", "channel", "amount", "lines"} for path in COUPON_BASKET},
+    ("POST", "/api/v1/coupons/void/"): {"order_number"},
     ("POST", "/api/v1/events/"): {"event_type", "occurred_at"},
     ("POST", "/api/v1/purchases/{order_number}/refunds/"): {"occurred_at"},
     **{("POST", path): RECEIPT for path in ("/api/v1/purchases/", "/api/v1/preview/")},

@@ -4,6 +4,8 @@ test_admin_rewards.py."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
@@ -65,27 +67,37 @@ def test_store_staff_redeem_a_coupon_at_their_store(en, counter, store, coupon):
     form = en.get(REDEEM).context["form"]
     assert form.initial["store"] == store.pk  # their only store, preselected
     typed = coupon.display_code.lower().replace("-", " ")  # as typed at the till
-    check = en.post(REDEEM, {"store": store.pk, "code": typed})
+    check = en.post(REDEEM, {"store": store.pk, "code": typed, "amount": "236.50"})
     page = check.content.decode()
     assert check.status_code == 200
     assert "满200减20" in page and "¥20 off" in page and "minimum spend ¥200" in page and "堂食可用" in page
     assert "张*" in page and "138****5678" in page
     assert "张伟" not in page and "13812345678" not in page  # store staff see the member masked
-    assert 'name="redeem"' in page
-    done = en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"}, follow=True)
+    assert dict(check.context["facts"])["discount"] == "¥20.00"
+    assert 'name="redeem"' in page and 'name="amount" value="236.50"' in page
+    done = en.post(
+        REDEEM, {"store": store.pk, "code": coupon.code, "amount": "236.50", "redeem": "1"}, follow=True
+    )
     assert done.status_code == 200
-    assert "Redeemed 满200减20" in done.content.decode()
+    assert "Redeemed 满200减20" in done.content.decode() and "¥20.00 off" in done.content.decode()
     coupon.refresh_from_db()
     assert coupon.status == "redeemed"
     assert coupon.redeemed_store == store and coupon.redeemed_by == counter
+    used = coupon.coupon_redemptions.get()
+    assert (used.amount, used.eligible_amount, used.discount, used.channel) == (
+        Decimal("236.50"),
+        Decimal("236.50"),
+        Decimal("20.00"),
+        "store",
+    )
 
 
 def test_redeeming_twice_says_already_redeemed_and_changes_nothing(en, counter, store, coupon):
     login(en, counter)
-    en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"})
+    en.post(REDEEM, {"store": store.pk, "code": coupon.code, "amount": "200", "redeem": "1"})
     coupon.refresh_from_db()
     first = (coupon.redeemed_at, coupon.redeemed_store_id, coupon.redeemed_by_id)
-    again = en.post(REDEEM, {"store": store.pk, "code": coupon.code, "redeem": "1"})
+    again = en.post(REDEEM, {"store": store.pk, "code": coupon.code, "amount": "200", "redeem": "1"})
     assert again.status_code == 200
     assert "Already redeemed at S0000 上海徐汇店" in again.content.decode()
     assert 'name="redeem"' not in again.content.decode()

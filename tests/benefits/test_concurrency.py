@@ -1,6 +1,7 @@
 """Tills and apps racing for the same reward, coupon or entitlement on PostgreSQL: the last unit
-goes to one member, a coupon is redeemed once, a period's coupons are issued once, a redemption
-is cancelled or shipped (not both), and an operator's stock edit keeps the units redeemed meanwhile.
+goes to one member, a coupon is redeemed once (and a stale undo cannot undo its next
+redemption), a period's coupons are issued once, a redemption is cancelled or shipped (not
+both), and an operator's stock edit keeps the units redeemed meanwhile.
 Each lock test has its control beside it (``[control...]``): the same race with the lock off.
 
 Each test commits for real (``transaction=True``); the database is emptied after each, so the
@@ -9,15 +10,24 @@ data migrations' rows (point types, entry tier, tier policy) are put back first.
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, connection
 
-from benefits.coupons import coupon_issue, coupon_redeem, coupons_expire_due, entitlements_issue
+from benefits.baskets import Basket
+from benefits.coupons import (
+    coupon_issue,
+    coupon_redeem,
+    coupon_redemption_void,
+    coupons_expire_due,
+    entitlements_issue,
+)
 from benefits.errors import CouponNotRedeemable, NotCancellable, OutOfStock
-from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
+from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_redeem, reward_update
 from points.models import Account, Entry
 from points.selectors import ledger_problems
@@ -35,6 +45,7 @@ pytestmark = [
 ]
 
 T = local(2026, 11, 10, 15, 0)
+MINUTE = datetime.timedelta(minutes=1)
 
 
 def test_twenty_members_racing_for_the_last_unit_one_gets_it_the_others_keep_their_points():
@@ -92,10 +103,10 @@ def test_one_coupon_scanned_at_two_tills_at_the_same_moment_is_redeemed_once():
 
     results = race(2, lambda i: coupon_redeem(code=coupon.code, store=stores[i], user=users[i], at=T))
 
-    assert sum(isinstance(r, Coupon) for r in results) == 1, results
+    assert sum(isinstance(r, CouponRedemption) for r in results) == 1, results
     assert sum(isinstance(r, CouponNotRedeemable) for r in results) == 1
     coupon.refresh_from_db()
-    winner = next(i for i, r in enumerate(results) if isinstance(r, Coupon))
+    winner = next(i for i, r in enumerate(results) if isinstance(r, CouponRedemption))
     assert (coupon.redeemed_store, coupon.redeemed_by) == (stores[winner], users[winner])
 
 
@@ -289,3 +300,63 @@ def test_two_members_deciding_on_the_last_unit_at_once_one_gets_it(locked: bool)
         assert sum(isinstance(r, OutOfStock) for r in results) == 1, results
     else:
         assert sum(isinstance(r, IntegrityError) for r in results) == 1, results
+
+
+# --- undoing a redemption ------------------------------------------------------------------------
+
+
+def till_and_coupon():
+    """A coupon (满100减20) redeemed at a store with two tills, each with its staff user."""
+    benefit = Benefit.objects.create(
+        name="满100减20", kind=Benefit.Kind.AMOUNT_OFF, value=20, min_spend=100, valid_days=30
+    )
+    coupon = coupon_issue(
+        MemberFactory(), benefit=benefit, origin=Coupon.Origin.MANUAL, at=local(2026, 11, 1)
+    )
+    store = StoreFactory()
+    users = [User.objects.create_user(f"till-{i}", is_staff=True) for i in range(2)]
+    for user in users:
+        store.staff.add(user)
+    first = coupon_redeem(code=coupon.code, store=store, user=users[0], basket=BASKET, at=T)
+    return coupon, store, users, first
+
+
+BASKET = Basket(amount=Decimal("120.00"))
+UNDO = CouponRedemption.VoidReason.UNDO
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_a_stale_undo_cannot_undo_the_coupons_next_redemption(locked: bool):
+    """One till undoes a redemption while, at the other, the same redemption is undone and the
+    coupon redeemed again: the coupon stays redeemed by its new redemption. Without the coupon's
+    lock the first undo read the coupon before the others committed and puts it back to issued
+    under the new redemption: a coupon redeemed, and redeemable once more."""
+    coupon, store, users, first = till_and_coupon()
+
+    def work(i: int) -> Any:
+        if i == 0:
+            return coupon_redemption_void(first, actor=users[0], reason=UNDO, at=T + MINUTE)
+        coupon_redemption_void(first, actor=users[1], reason=UNDO, at=T + MINUTE)
+        return coupon_redeem(code=coupon.code, store=store, user=users[1], basket=BASKET, at=T + 2 * MINUTE)
+
+    with unless(locked, "benefits/coupons.py::coupon_redemption_void"):
+        results = race(2, work, meet=[Last(FIRST_WRITE), r"^\s*SELECT"])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    coupon.refresh_from_db()
+    standing = CouponRedemption.objects.get(voided_at__isnull=True)
+    assert standing.pk == results[1].pk != first.pk
+    assert coupon.status == ("redeemed" if locked else "issued")
+
+
+def test_the_same_redemption_undone_at_two_tills_at_once_is_undone_once():
+    coupon, _store, users, first = till_and_coupon()
+
+    results = race(2, lambda i: coupon_redemption_void(first, actor=users[i], reason=UNDO, at=T + i * MINUTE))
+
+    assert all(isinstance(r, CouponRedemption) for r in results), results
+    assert results[0].voided_at == results[1].voided_at  # the second answered the first's undo
+    undone = CouponRedemption.objects.get()
+    assert (undone.voided_at, undone.voided_by) == (results[0].voided_at, results[0].voided_by)
+    coupon.refresh_from_db()
+    assert coupon.status == "issued"

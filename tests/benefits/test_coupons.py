@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from benefits.baskets import Basket
 from benefits.coupons import (
     coupon_issue,
     coupon_redeem,
@@ -24,6 +26,8 @@ from tiers.models import Plan
 from tiers.subscriptions import subscription_start
 
 pytestmark = pytest.mark.django_db
+
+ORDER = Basket(amount=Decimal("120.00"))  # enough for 满100减20
 
 
 @pytest.fixture
@@ -117,12 +121,14 @@ def test_redeeming_records_store_and_user_and_works_once(coupon, till):
     store, staff = till
     typed = coupon.display_code.lower()
 
-    done = coupon_redeem(code=typed, store=store, user=staff, at=local(2026, 11, 5, 12, 0))
+    done = coupon_redeem(
+        code=typed, store=store, user=staff, basket=ORDER, at=local(2026, 11, 5, 12, 0)
+    ).coupon
 
     assert (done.status, done.redeemed_store, done.redeemed_by) == ("redeemed", store, staff)
     assert done.redeemed_at == local(2026, 11, 5, 12, 0)
     with pytest.raises(CouponNotRedeemable) as caught:
-        coupon_redeem(code=coupon.code, store=store, user=staff, at=local(2026, 11, 5, 12, 1))
+        coupon_redeem(code=coupon.code, store=store, user=staff, basket=ORDER, at=local(2026, 11, 5, 12, 1))
     assert caught.value.message == "Already redeemed at S0000 上海徐汇店 on 2026-11-05 12:00."
     coupon.refresh_from_db()
     assert coupon.redeemed_at == local(2026, 11, 5, 12, 0)
@@ -179,7 +185,7 @@ def test_a_voided_coupon_cannot_be_redeemed(coupon, till, operator):
 def test_expiry_job_marks_unused_coupons_expired_once(coupon, till):
     store, staff = till
     used = coupon_issue(coupon.member, benefit=coupon.benefit, origin="manual", at=local(2026, 11, 1))
-    coupon_redeem(code=used.code, store=store, user=staff, at=local(2026, 11, 2))
+    coupon_redeem(code=used.code, store=store, user=staff, basket=ORDER, at=local(2026, 11, 2))
     assert coupons_expire_due(now=local(2026, 12, 31)) == 1
     assert coupons_expire_due(now=local(2026, 12, 31)) == 0
     assert set(Coupon.objects.values_list("status", flat=True)) == {"expired", "redeemed"}

@@ -3,6 +3,8 @@ cancellation gives back exactly what was taken."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -154,11 +156,14 @@ def test_cancel_refunds_the_points_with_their_expiry_dates_restocks_and_voids_th
 def test_a_used_coupon_or_a_shipped_gift_cannot_be_cancelled(
     rich, voucher, tote, operator, store, store_staff
 ):
+    from benefits.baskets import Basket
     from benefits.coupons import coupon_redeem
 
     store.staff.add(store_staff)
     bought = reward_redeem(member=rich, reward=voucher, idempotency_key="a", at=T)
-    coupon_redeem(code=bought.coupon.code, store=store, user=store_staff, at=T)
+    coupon_redeem(
+        code=bought.coupon.code, store=store, user=store_staff, basket=Basket(amount=Decimal(100)), at=T
+    )
     with pytest.raises(NotCancellable, match="already used"):
         redemption_cancel(bought, actor=operator, reason="x", at=T)
 

@@ -100,6 +100,10 @@ def _business_rule(exc: BusinessRuleError) -> Response:
     data = body(exc.code, exc.message, {str(field): [exc.message]} if field else None)
     if merged_into := exc.details.get("merged_into"):
         data["merged_into"] = merged_into  # member_merged: the member number to use now
+    # the figures behind some refusals, beside the code (coupon_minimum_spend: the minimum and
+    # the eligible amount); each is in the schema's Error component
+    if isinstance(answer := exc.details.get("answer"), dict):
+        data.update(answer)
     return Response(data, status=422)
 
 

@@ -43,6 +43,21 @@ ERROR_SCHEMA = {
             "type": "string",
             "description": "With `member_merged` only: the number of the member this one was merged into.",
         },
+        "minimum_spend": {
+            "type": "string",
+            "format": "decimal",
+            "description": "With `coupon_minimum_spend` only: the coupon's minimum spend, CNY.",
+        },
+        "eligible_amount": {
+            "type": "string",
+            "format": "decimal",
+            "description": "With `coupon_minimum_spend` only: what of the basket counts for the coupon, CNY.",
+        },
+        "void_until": {
+            "type": "string",
+            "format": "date-time",
+            "description": "With `coupon_void_window_passed` only: until when it could be undone.",
+        },
     },
     "required": ["code", "message", "fields"],
 }
