@@ -7,11 +7,13 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Field, QuerySet
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.widgets import UnfoldAdminSplitDateTimeWidget, UnfoldAdminTextInputWidget
@@ -20,6 +22,7 @@ from config.common.admin import ModelAdmin, ReadOnlyAdmin, run_each
 from config.common.errors import BusinessRuleError
 from config.common.governance import (
     APPROVE_PERMISSION,
+    GOVERNED,
     config_change_approve,
     config_change_propose,
     config_change_reject,
@@ -144,6 +147,23 @@ class GovernedAdmin(ModelAdmin):
         return super().response_delete(request, obj_display, obj_id)
 
 
+class KindFilter(admin.SimpleListFilter):
+    """The kinds of setting under maker-checker, by their names (not every content type)."""
+
+    title = gettext_lazy("kind of setting")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        types = ContentType.objects.get_for_models(*GOVERNED)
+        return sorted(
+            ((str(ct.pk), capfirst(model._meta.verbose_name)) for model, ct in types.items()),
+            key=lambda pair: str(pair[1]),
+        )
+
+    def queryset(self, request, queryset):
+        return queryset.filter(content_type_id=self.value()) if (self.value() or "").isdigit() else queryset
+
+
 @admin.register(ConfigChange)
 class ConfigChangeAdmin(ReadOnlyAdmin):
     """Changes to the programme's settings: the approvers' queue, and the record of every change."""
@@ -159,7 +179,7 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
         "effective_from",
         "decided_by",
     ]
-    list_filter = ["status", "action", "content_type"]
+    list_filter = ["status", "action", KindFilter]
     list_select_related = ["content_type", "made_by", "decided_by"]
     search_fields = ["object_repr"]
     actions = ["approve", "reject"]

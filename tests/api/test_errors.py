@@ -225,6 +225,11 @@ def codes_the_server_sends() -> set[str]:
         "merge_refused",
         "erasure_refused",
         "referral_refused",  # the referrals' base: each refusal has its own code
+        # programme changes are made and decided in the admin only (config/common/governance.py)
+        "own_change",
+        "change_not_waiting",
+        "not_approver",
+        "change_stale",
     }
     written = {"conflict"}  # from the services' ValidationError codes
     sources = [
