@@ -32,6 +32,7 @@ SKIPPED = {
 #: Query strings a page is also visited with (its other outputs).
 VARIANTS = {
     "points_account_liability": ["?format=csv", "?format=xlsx"],
+    "cash_hold_report": ["?format=csv", "?format=xlsx"],
     "imports_importrun_report": ["?format=csv"],
     "journeys_journey_results": ["?audience=1"],
 }

@@ -9,12 +9,15 @@ the theme's widget of the same kind, keeping its attributes and choices.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
+from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from unfold import widgets as unfold
 
 #: Django's widget (exactly this class: a subclass is somebody's own) -> the theme's equivalent.
@@ -79,3 +82,63 @@ def themed_form(form_class: type[forms.BaseForm]) -> type[forms.BaseForm]:
     if issubclass(form_class, ThemedForm):
         return form_class
     return type(form_class.__name__, (ThemedForm, form_class), {})
+
+
+#: what separates items typed in a list field: commas (also the Chinese ones), 、, ; and new lines
+SEPARATORS = re.compile(r"[,，、;；\n\r]+")
+
+
+def split_list(text: str) -> list[str]:
+    """``"食品, 烟酒\\n酒水"`` -> ``["食品", "烟酒", "酒水"]``: trimmed, no blanks, no repeats."""
+    items: list[str] = []
+    for item in SEPARATORS.split(text or ""):
+        item = item.strip()
+        if item and item not in items:
+            items.append(item)
+    return items
+
+
+def join_list(items) -> str:
+    return ", ".join(str(item) for item in items or [])
+
+
+class ListField(forms.CharField):
+    """A JSON list of strings, typed as text separated by commas or new lines."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "cols": 60})
+
+    def __init__(self, *, max_item_length: int = 64, **kwargs: Any) -> None:
+        self.max_item_length = max_item_length
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", _("Separate them with commas or put one per line."))
+        super().__init__(strip=True, **kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return join_list(value)
+        return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list | tuple):
+            return [str(item) for item in value]
+        items = split_list(super().to_python(value) or "")
+        if too_long := [item for item in items if len(item) > self.max_item_length]:
+            raise ValidationError(
+                _("Too long to be one item: %(item)s. Separate items with commas."),
+                params={"item": too_long[0]},
+                code="item_too_long",
+            )
+        return items
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        try:
+            return self.to_python(initial) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+def ticks() -> forms.CheckboxSelectMultiple:
+    """Checkboxes side by side, styled like the admin's horizontal radio buttons."""
+    return forms.CheckboxSelectMultiple(attrs={"class": "radiolist inline"})

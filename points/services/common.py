@@ -46,8 +46,8 @@ def require_positive(amount: int, field: str = "amount") -> None:
 
 
 #: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends, member
-#: merges, households' settlements, an old system's lots): never accepted from callers.
-RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:", "household:")
+#: merges, households' settlements, an old system's lots, points as cash): never accepted from callers.
+RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:", "household:", "cash:")
 
 
 def require_key(key: str) -> None:
@@ -59,7 +59,8 @@ def require_key(key: str) -> None:
         raise ValidationError(
             {
                 "idempotency_key": _(
-                    "Idempotency keys may not start with expire:, adjustment:, refund:, merge: or household:."
+                    "Idempotency keys may not start with expire:, adjustment:, refund:, merge:, migration:, "
+                    "household: or cash:."
                 )
             }
         )

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+from config.common.roles import Role
+
+_READ = ["cash.view_cashrule", "cash.view_hold", "cash.view_holdrefund"]
+
+
+class CashConfig(AppConfig):
+    """Points as cash at checkout (积分抵现): the rule, holds at the till, the finance report."""
+
+    name = "points.cash"
+    label = "cash"
+    verbose_name = _("Points as cash")
+
+    role_permissions = {
+        Role.OPERATOR: [*_READ, "cash.change_cashrule", "cash.view_cash_report"],
+        Role.FINANCE: [*_READ, "cash.view_cash_report"],
+    }
+
+    def ready(self) -> None:
+        from points.cash.defaults import cash_rules_ensure
+        from points.cash.sources import holds_text
+        from points.sources import DESCRIBERS
+
+        post_migrate.connect(cash_rules_ensure, sender=self, dispatch_uid="cash.defaults")
+        DESCRIBERS["hold"] = holds_text
