@@ -23,12 +23,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.common.states import transition
+from config.common.validation import FieldErrors
 from members.models import Member
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
@@ -260,9 +260,8 @@ def purchase_record_with_hold(
             )
         recorded, created = purchase_record(**purchase, points_amount=hold.value, now=now)
         if not created:
-            raise ValidationError(
-                {"order_number": [_("This order was recorded before, without these points.")]},
-                code="conflict",
+            FieldErrors.single(
+                "order_number", _("This order was recorded before, without these points."), code="conflict"
             )
         transition(hold, Hold.Status.CAPTURED, table=Hold.MOVES, refused=HoldClosed)
         hold.captured_at = now
