@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from members.models import Channel
 from members.partners.api.idempotency import HEADER
-from members.partners.api.serializers import EnumField, PartnerStoreField, Strict, cny
+from members.partners.api.serializers import EnumField, PartnerStoreField, Strict, WholeNumber, cny
 from members.partners.api.trust import require_visit
 from members.partners.api.views import PartnerAPIView
 from members.partners.models import Grant, Partner
@@ -78,7 +78,7 @@ class HoldInSerializer(BasketSerializer):
     """Points to hold for the basket, until the rule's hold time has passed."""
 
     member_number = serializers.CharField(max_length=16)
-    points = serializers.IntegerField(
+    points = WholeNumber(
         min_value=1, max_value=2_000_000_000, help_text="A whole number of steps, at most the quote's."
     )
     reference = serializers.CharField(
@@ -86,7 +86,7 @@ class HoldInSerializer(BasketSerializer):
     )
 
 
-class PartnerHoldField(serializers.IntegerField):
+class PartnerHoldField(WholeNumber):
     """A hold's id naming one of the partner's (``context["partner"]``) holds: the Hold."""
 
     def __init__(self, **kwargs) -> None:
@@ -167,7 +167,11 @@ class HoldSerializer(serializers.Serializer):
     captured_at = serializers.DateTimeField(allow_null=True)
     released_at = serializers.DateTimeField(allow_null=True)
     release_reason = EnumField(
-        "HoldReleaseReasonEnum", choices=[("", ""), *Hold.Why.choices], help_text="Empty unless released."
+        "HoldReleaseReasonEnum",
+        choices=Hold.Why.choices,
+        source="release_why",
+        allow_null=True,
+        help_text="Null unless released.",
     )
     order_number = serializers.CharField(
         source="purchase.order_number", allow_null=True, help_text="The purchase it paid."

@@ -224,6 +224,11 @@ class Hold(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.points}"
 
+    @property
+    def release_why(self) -> str | None:
+        """Why it was released; None while it was not."""
+        return self.release_reason or None
+
 
 class HoldRefund(models.Model):
     """What a refund of a purchase paid partly with points gave back of its hold (once per refund;
