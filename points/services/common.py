@@ -56,12 +56,11 @@ def require_key(key: str) -> None:
             {"idempotency_key": _("An idempotency key of 1 to 100 characters is required.")}
         )
     if key.startswith(RESERVED_KEY_PREFIXES):
+        prefixes = ", ".join(RESERVED_KEY_PREFIXES)
         raise ValidationError(
             {
-                "idempotency_key": _(
-                    "Idempotency keys may not start with expire:, adjustment:, refund:, merge:, migration:, "
-                    "household: or cash:."
-                )
+                "idempotency_key": _("Idempotency keys may not start with %(prefixes)s")
+                % {"prefixes": prefixes}
             }
         )
 
