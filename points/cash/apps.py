@@ -13,6 +13,7 @@ class CashConfig(AppConfig):
     name = "points.cash"
     label = "cash"
     verbose_name = _("Points as cash")
+    demo_seed = "points.cash.demo.seed"  # demo data for `manage.py seed_demo` (members.demo.DemoRun)
 
     role_permissions = {
         Role.OPERATOR: [*_READ, "cash.change_cashrule", "cash.view_cash_report"],
