@@ -21,9 +21,12 @@ class CashConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from members.privacy.exports import PERSONAL_DATA
         from points.cash.defaults import cash_rules_ensure
-        from points.cash.sources import holds_text
+        from points.cash.sources import holds_of, holds_text
         from points.sources import DESCRIBERS
 
         post_migrate.connect(cash_rules_ensure, sender=self, dispatch_uid="cash.defaults")
         DESCRIBERS["hold"] = holds_text
+        if ("points_holds", holds_of) not in PERSONAL_DATA:
+            PERSONAL_DATA.append(("points_holds", holds_of))

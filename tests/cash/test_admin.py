@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from campaigns.earning.facts import purchase_record_and_earn, refund_record_and_earn
 from members.models import Member
+from members.privacy.exports import personal_data
 from points.cash.models import CashRule, Hold
 from points.cash.services import hold_create, holds_release_expired
 from points.models import PointType
@@ -142,3 +143,12 @@ def test_who_may_open_the_report_and_the_holds(client, finance, operator, store_
     ]
     assert client.get(reverse("admin:cash_hold_change", args=[hold.pk])).status_code == 200
     assert not CashRule.objects.filter(point_type__code="growth").exists()  # growth never pays
+
+
+def test_the_members_holds_are_in_their_personal_data_copy(paid):
+    member, hold = paid
+    rows = personal_data(member)["sections"]["points_holds"]
+    assert [(r["pk"], r["points"], r["status"], r["purchase__order_number"]) for r in rows] == [
+        (hold.pk, 3000, "captured", "JA-1"),
+        (Hold.objects.get(idempotency_key="b").pk, 500, "released", None),
+    ]
