@@ -128,7 +128,8 @@ def money(**kwargs) -> serializers.DecimalField:
 
 class ReasonSerializer(serializers.Serializer):
     code = serializers.CharField(
-        help_text="`cash_unavailable`, `below_min_balance`, `excluded_lines`, `max_share` or `balance`."
+        help_text="`cash_unavailable`, `member_closed`, `below_min_balance`, `excluded_lines`, `max_share` "
+        "or `balance`."
     )
     message = serializers.CharField(help_text="In the request's language.")
 
@@ -237,8 +238,9 @@ class HoldsView(_PartnerHolds):
         description=(
             "Takes the points out of the member's spendable balance until `expires_at`; capture "
             "them with `POST /purchases/` and `points_hold`, or release them. 422 "
-            "`cash_unavailable`, `below_min_balance`, `points_step`, `over_cash_limit` or "
-            "`insufficient_points` when the rule or the balance refuses it (nothing held). A "
+            "`cash_unavailable`, `below_min_balance`, `points_step`, `over_cash_limit`, "
+            "`insufficient_points` or `member_closed` when the rule, the balance or the member's "
+            "status refuses it (nothing held). A "
             "third-party partner holds only during the visit a member code opened: otherwise 403 "
             "`member_code_required`."
         ),

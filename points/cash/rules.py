@@ -67,11 +67,20 @@ def points_value(point_type: PointType, points: int) -> Decimal:
 
 
 def cash_quote(
-    rule: CashRule | None, point_type: PointType, basket: Basket, *, available: int, store_ids: set[int]
+    rule: CashRule | None,
+    point_type: PointType,
+    basket: Basket,
+    *,
+    available: int,
+    store_ids: set[int],
+    member_active: bool = True,
 ) -> Quote:
-    """The quote for ``basket``; ``store_ids``: the rule's stores (empty: every store)."""
+    """The quote for ``basket``; ``store_ids``: the rule's stores (empty: every store). A member
+    who is not active (frozen, closed) pays with no points."""
     step = rule.step_points(point_type) if rule is not None else None
     unusable = _unusable(rule, point_type, basket, step, store_ids)
+    if unusable is None and not member_active:
+        unusable = Reason("member_closed", _("Only active members can pay with points."))
     if unusable is not None:
         return _none(rule, point_type, basket, available, unusable)
     assert rule is not None and step is not None

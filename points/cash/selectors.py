@@ -48,7 +48,14 @@ def member_quote(
     at = at or timezone.now()
     rule, store_ids = cash_rule_of(point_type)
     account = Account.objects.filter(member=member, point_type=point_type).first()
-    return cash_quote(rule, point_type, basket, available=spendable_points(account, at), store_ids=store_ids)
+    return cash_quote(
+        rule,
+        point_type,
+        basket,
+        available=spendable_points(account, at),
+        store_ids=store_ids,
+        member_active=member.status == Member.Status.ACTIVE,
+    )
 
 
 def partner_holds(partner: Partner) -> QuerySet[Hold]:

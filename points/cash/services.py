@@ -27,8 +27,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.common.errors import BusinessRuleError
 from config.common.states import transition
 from config.common.validation import FieldErrors
+from members.errors import MemberClosed
 from members.models import Member
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
@@ -101,17 +103,18 @@ def hold_create(
                     raise key_conflict(idempotency_key)
                 return done
             quote = cash_quote(
-                rule, point_type, basket, available=spendable_points(account, at), store_ids=store_ids
-            )
+                rule, point_type, basket, available=spendable_points(account, at), store_ids=store_ids,
+                member_active=member.status == Member.Status.ACTIVE,
+            )  # fmt: skip
             _check(quote, points)
             assert rule is not None  # _check refused otherwise
+            taking = take_spendable(account, points, at)  # every read before the first write
             hold = Hold.objects.create(
                 member=member, point_type=point_type, partner=partner, store_id=basket.store_id,
                 channel=basket.channel, reference=reference, points=points, value=quote.value_of(points),
                 created_at=at, expires_at=at + datetime.timedelta(minutes=rule.hold_minutes),
                 idempotency_key=idempotency_key, fingerprint=digest, actor=_user(actor),
             )  # fmt: skip
-            taking = take_spendable(account, points, at)
             account.available -= points
             account.spent += points
             hold.entry = post_entry(
@@ -137,8 +140,11 @@ def _user(actor: Any) -> Any:
 def _check(quote: Quote, points: int) -> None:
     """Refuse a hold the quote does not allow, with the reason the till can show."""
     if quote.refusal:
-        error = BelowMinimumBalance if quote.refusal == "below_min_balance" else CashUnavailable
-        raise error(quote.reasons[0].message)
+        errors: dict[str, type[BusinessRuleError]] = {
+            "below_min_balance": BelowMinimumBalance,
+            "member_closed": MemberClosed,
+        }
+        raise errors.get(quote.refusal, CashUnavailable)(quote.reasons[0].message)
     if points % quote.step_points:
         raise NotAStep(
             _("Points pay in steps of %(step)d (%(value)s CNY).")

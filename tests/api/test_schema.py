@@ -69,7 +69,7 @@ STATE_REFUSALS: dict[tuple[str, str], set[str]] = {
     # points as cash: the operator's rule (off in a new database) and the member's balance
     ("POST", "/api/v1/points/holds/"): {
         "cash_unavailable", "below_min_balance", "points_step", "over_cash_limit", "insufficient_points",
-        "not_redeemable",
+        "not_redeemable", "member_closed",
     },
     ("POST", "/api/v1/points/holds/{id}/release/"): {"hold_closed"},
     ("POST", "/api/v1/purchases/"): {"hold_expired", "hold_closed", "hold_mismatch"},

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.earning.facts import purchase_record_and_earn, refund_record_and_earn
+from members.errors import MemberClosed
 from members.models import Member
 from members.purchases.services import purchase_record
 from points.cash.errors import (
@@ -23,6 +24,7 @@ from points.cash.errors import (
     OverCashLimit,
 )
 from points.cash.models import CashRule, Hold, HoldRefund
+from points.cash.selectors import member_quote
 from points.cash.services import hold_create, hold_release, holds_release_expired, purchase_record_with_hold
 from points.errors import InsufficientPoints, NotRedeemable
 from points.models import Entry, Lot
@@ -109,6 +111,13 @@ def test_what_refuses_a_hold_holds_nothing(member, rule):
     with pytest.raises(ValidationError) as reserved:
         hold(member, 100, "cash:hold:1")
     assert set(reserved.value.message_dict) == {"idempotency_key"}
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.FROZEN)
+    member.refresh_from_db()
+    with pytest.raises(MemberClosed):
+        hold(member, 100, "frozen")
+    assert member_quote(member, rule.point_type, basket()).refusal == "member_closed"
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.ACTIVE)
+    member.refresh_from_db()
     CashRule.objects.filter(pk=rule.pk).update(min_balance=9000)
     with pytest.raises(BelowMinimumBalance):
         hold(member, 100, "k4")
