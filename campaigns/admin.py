@@ -19,11 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from benefits.admin_views import plain
 from campaigns import admin_views
-from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, join_list, status_label
+from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, status_label
 from campaigns.models import BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
 from config.common.admin import ModelAdmin, ServiceAdmin
 from config.common.admin_governance import GovernedAdmin
+from config.common.admin_widgets import join_list
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
 

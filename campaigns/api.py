@@ -40,6 +40,7 @@ from members.partners.services import partner_event_key
 from members.purchases.models import Purchase
 from members.purchases.services import Line
 from points.api import BalanceSerializer
+from points.cash.api import PartnerHoldField
 from points.selectors import member_balance_sheet
 
 #: An order number names a URL (``/purchases/<order_number>/``): no slash, no control characters.
@@ -134,8 +135,10 @@ class PurchaseInSerializer(PartnerScoped):
         help_text="Part paid with gift cards; with points_amount at most the paid amount. Earns nothing."
     )
     points_amount = optional_amount(
-        help_text="Part paid with points; with gift_card_amount at most the paid amount. Earns nothing."
+        help_text="Part paid with points; with gift_card_amount at most the paid amount. Earns nothing. "
+        "With `points_hold`: the hold's value (the default), or refused."
     )
+    points_hold = PartnerHoldField(required=False)
     # DRF passes max_length on to the ListSerializer (LIST_SERIALIZER_KWARGS); its stubs'
     # Serializer.__init__ lacks it.
     lines = PurchaseLineInSerializer(  # type: ignore[call-arg]
@@ -147,6 +150,8 @@ class PurchaseInSerializer(PartnerScoped):
     )
 
     def validate(self, data):
+        if (hold := data.get("points_hold")) is not None and "points_amount" not in self.initial_data:
+            data["points_amount"] = hold.value
         check_amounts(
             data,
             paid="paid_amount",

@@ -7,12 +7,10 @@ them); channels and weekdays are ticked. The model stores them as JSON lists.
 from __future__ import annotations
 
 import datetime
-import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -21,7 +19,7 @@ from django.utils.translation import pgettext_lazy
 
 from campaigns.models import Campaign, EarnRule
 from campaigns.services import ACTIONS
-from config.common.admin_widgets import ThemedForm
+from config.common.admin_widgets import ListField, ThemedForm, ticks
 from members.models import Channel
 
 if TYPE_CHECKING:
@@ -51,66 +49,6 @@ def choice_label(field: str, value: str) -> str:
 
 def status_label(campaign: Campaign | Journey) -> str:
     return choice_label("status", campaign.status)
-
-
-#: what separates items typed in a list field: commas (also the Chinese ones), 、, ; and new lines
-SEPARATORS = re.compile(r"[,，、;；\n\r]+")
-
-
-def split_list(text: str) -> list[str]:
-    """``"食品, 烟酒\\n酒水"`` -> ``["食品", "烟酒", "酒水"]``: trimmed, no blanks, no repeats."""
-    items: list[str] = []
-    for item in SEPARATORS.split(text or ""):
-        item = item.strip()
-        if item and item not in items:
-            items.append(item)
-    return items
-
-
-def join_list(items) -> str:
-    return ", ".join(str(item) for item in items or [])
-
-
-class ListField(forms.CharField):
-    """A JSON list of strings, typed as text separated by commas or new lines."""
-
-    widget = forms.Textarea(attrs={"rows": 2, "cols": 60})
-
-    def __init__(self, *, max_item_length: int = 64, **kwargs: Any) -> None:
-        self.max_item_length = max_item_length
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", _("Separate them with commas or put one per line."))
-        super().__init__(strip=True, **kwargs)
-
-    def prepare_value(self, value: Any) -> str:
-        if isinstance(value, list | tuple):
-            return join_list(value)
-        return super().prepare_value(value)
-
-    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        if isinstance(value, list | tuple):
-            return [str(item) for item in value]
-        items = split_list(super().to_python(value) or "")
-        if too_long := [item for item in items if len(item) > self.max_item_length]:
-            raise ValidationError(
-                _("Too long to be one item: %(item)s. Separate items with commas."),
-                params={"item": too_long[0]},
-                code="item_too_long",
-            )
-        return items
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        if self.disabled:
-            return False
-        try:
-            return self.to_python(initial) != self.to_python(data)
-        except ValidationError:
-            return True
-
-
-def ticks() -> forms.CheckboxSelectMultiple:
-    """Checkboxes side by side, styled like the admin's horizontal radio buttons."""
-    return forms.CheckboxSelectMultiple(attrs={"class": "radiolist inline"})
 
 
 class EarnRuleForm(forms.ModelForm):

@@ -74,6 +74,7 @@ urlpatterns = [
     path("v1/", include("members.messaging.api")),
     path("v1/", include("points.api")),
     path("v1/", include("points.households.api")),
+    path("v1/", include("points.cash.api")),
     path("v1/", include("tiers.api")),
     path("v1/", include("tiers.plans_api")),
     path("v1/", include("benefits.api")),

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "members.privacy",  # PIPL: personal data copy, erasure, retention, access log
     "points",
     "points.households",  # 家庭账户: members pool points or give them to the head
+    "points.cash",  # 积分抵现: points as payment at the till (hold, capture, release)
     "tiers",
     "benefits",
     "campaigns",

@@ -33,6 +33,7 @@ SKIPPED = {
 VARIANTS = {
     "points_account_liability": ["?format=csv", "?format=xlsx"],
     "tiers_subscription_revenue": ["?format=csv", "?format=xlsx"],
+    "cash_hold_report": ["?format=csv", "?format=xlsx"],
     "imports_importrun_report": ["?format=csv"],
     "journeys_journey_results": ["?audience=1"],
 }

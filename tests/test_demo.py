@@ -17,6 +17,7 @@ from members.demo import demo_hooks
 from members.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STORE_USER_STORES
 from members.models import Identity, Member, Store
 from members.phones import normalize_mobile
+from points.cash.models import Hold
 from points.models import Entry, Lot
 from points.selectors import ledger_problems
 from tiers.models import MemberTier, Source, Subscription
@@ -61,7 +62,9 @@ def test_refuses_to_create_known_passwords_in_production():
 
 
 def test_apps_above_members_declare_their_demo_hooks_in_dependency_order():
-    assert [label for label, _hook in demo_hooks()] == ["points", "tiers", "benefits", "campaigns", "insight"]
+    assert [label for label, _hook in demo_hooks()] == [
+        "points", "cash", "tiers", "benefits", "campaigns", "insight"
+    ]  # fmt: skip
 
 
 def test_demo_shows_tiers_and_benefits_and_the_books_balance():
@@ -74,6 +77,9 @@ def test_demo_shows_tiers_and_benefits_and_the_books_balance():
     )
 
     assert ledger_problems() == {}
+    # some paid part of a purchase with points at a till; a hold left behind was released
+    assert Hold.objects.filter(status=Hold.Status.CAPTURED).exists()
+    assert Hold.objects.filter(status=Hold.Status.RELEASED, release_reason="expired").exists()
     lots = set(Lot.objects.values_list("status", flat=True))
     assert {Lot.Status.PENDING, Lot.Status.AVAILABLE} <= lots  # last week's purchases still pending
     # ... and the activation job runs every minute, so they are seen becoming available

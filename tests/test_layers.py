@@ -44,6 +44,8 @@ LAYERS = [
     ("points", 4),
     # households move points between members' accounts with the ledger's own pieces: part of it
     ("points.households", 4),
+    # points as cash: holds are spends and refunds of the ledger, captured with a purchase
+    ("points.cash", 4),
     ("tiers", 5),
     ("benefits", 6),
     ("campaigns", 7),

@@ -26,6 +26,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "partners-purge-idempotency-keys": ("partners.purge_idempotency_keys", "30 3"),
         "points-activate-due-lots": ("points.activate_due_lots", "*/15 *"),
         "points-expire-due-lots": ("points.expire_due_lots", "5 0"),
+        "points-release-expired-holds": ("points.release_expired_holds", "* *"),
         "tiers-expire-due-subscriptions": ("tiers.expire_due_subscriptions", "*/15 *"),
         "tiers-end-due-overrides": ("tiers.end_due_overrides", "*/15 *"),
         "tiers-expire-plan-orders": ("tiers.expire_plan_orders", "*/15 *"),

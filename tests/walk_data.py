@@ -20,7 +20,7 @@ from benefits.baskets import Basket
 from benefits.coupons import coupon_issue, coupon_redeem
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import reward_redeem
-from campaigns.earning.pipeline import purchase_process
+from campaigns.earning.pipeline import purchase_process, refund_process
 from campaigns.insight.campaigns import campaigns_measure
 from campaigns.insight.models import InsightSettings, StoreSalesDay
 from campaigns.insight.rollups import day_rollup
@@ -44,7 +44,7 @@ from members.partners.models import Partner
 from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
 from members.privacy.services import access_record, erasure_request
 from members.purchases.models import Purchase
-from members.purchases.services import purchase_record
+from members.purchases.services import purchase_record, refund_record
 from members.referrals.models import Referral
 from members.referrals.services import referral_code_get, referral_link
 from members.scoring.models import MemberScore, ScoringSettings
@@ -52,6 +52,9 @@ from members.scoring.services import members_score
 from members.services import IdentityKey, member_enrol
 from members.webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 from members.webhooks.services import endpoint_save
+from points.cash.models import CashRule, Hold
+from points.cash.rules import Basket as TillBasket
+from points.cash.services import hold_create, purchase_record_with_hold
 from points.households.models import Household
 from points.households.services import household_create, household_join, household_transfer_to_head
 from points.models import Account, AdjustmentRequest, Entry, PointType, Source
@@ -264,6 +267,27 @@ def _build(make_user) -> WalkData:
         order_number=paid.order_number, payment_ref="WALK-PAY-B", amount=plus.price, paid_at=now
     )
     waiting = plan_order_create(partner=partner, member=member_b, plan=plus)
+    # Points as cash: store A's member paid part of a purchase with points and returned half of it;
+    # store B's member has a hold waiting at store B's till.
+    CashRule.objects.filter(point_type__code="points").update(active=True)
+    cash_hold = hold_create(
+        member=member_a, points=100, basket=TillBasket(Decimal("88.00"), "store", store_a.pk),
+        idempotency_key="walk-hold-a", actor=operator,
+    )  # fmt: skip
+    paid_a, _created = purchase_record_with_hold(
+        hold=cash_hold, member=member_a, source="pos", order_number="WALK-A-CASH", channel="store",
+        occurred_at=now - datetime.timedelta(hours=1), gross_amount=Decimal("88.00"),
+        paid_amount=Decimal("88.00"), store=store_a,
+    )  # fmt: skip
+    purchase_process(paid_a)
+    returned, _created = refund_record(
+        purchase=paid_a, source="pos", refund_number="WALK-A-CASH-R", amount=Decimal("44.00"), occurred_at=now
+    )
+    refund_process(returned)
+    hold_b = hold_create(
+        member=member_b, points=100, basket=TillBasket(Decimal("88.00"), "store", store_b.pk),
+        idempotency_key="walk-hold-b", actor=operator,
+    )  # fmt: skip
 
     # The insight figures: the night's jobs, and each store's sales for all customers.
     for store, sales in ((store_a, "3880.00"), (store_b, "2880.00")):
@@ -333,6 +357,8 @@ def _build(make_user) -> WalkData:
         MemberMerge: [merge],
         Household: [home_a, home_b],
         PlanOrder: [paid, waiting],
+        Hold: [cash_hold, hold_b],
+        CashRule: list(CashRule.objects.all()),
         DuplicateCandidate: [pair],
         ErasureRequest: [erasure],
         Referral: [referral],

@@ -23,6 +23,8 @@ from campaigns.earning.pipeline import event_process, purchase_process, refund_p
 from campaigns.models import Award
 from members.purchases.models import MemberEvent, Purchase, Refund
 from members.purchases.services import event_record, purchase_record, refund_record
+from points.cash.models import Hold
+from points.cash.services import purchase_record_with_hold
 
 
 class Recorded(NamedTuple):
@@ -34,11 +36,19 @@ class Recorded(NamedTuple):
 
 
 def purchase_record_and_earn(
-    *, at: datetime.datetime | None = None, book: selectors.RuleBook | None = None, **purchase: Any
+    *,
+    at: datetime.datetime | None = None,
+    book: selectors.RuleBook | None = None,
+    points_hold: Hold | None = None,
+    **purchase: Any,
 ) -> Recorded:
     """``purchase_record(**purchase)``, then what it earns (``purchase_process``) at ``at``.
-    ``book``: the rule book to earn by (the API passes ``recent_rule_book()``)."""
-    fact, created = purchase_record(**purchase)
+    ``book``: the rule book to earn by (the API passes ``recent_rule_book()``). ``points_hold``:
+    the points held at the till that paid ``points_amount``, captured with the purchase."""
+    if points_hold is None:
+        fact, created = purchase_record(**purchase)
+    else:
+        fact, created = purchase_record_with_hold(hold=points_hold, **purchase)
     return Recorded(fact, created, purchase_process(fact, at=at, book=book))
 
 

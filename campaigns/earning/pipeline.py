@@ -43,6 +43,7 @@ from config.common.bulk import bulk_insert
 from members.errors import MemberClosed
 from members.models import Member
 from members.purchases.models import MemberEvent, Purchase, Refund
+from points.cash.refunds import holds_refund
 from points.models import Source
 from points.services import points_reverse_bulk
 from points.services.ledger import EarnRequest, points_earn_bulk
@@ -472,13 +473,17 @@ def refunds_take_back(
             ],
             campaigns,
         )
-        points_reverse_bulk(
-            [
-                request
-                for refund, award, lines in made
-                if review[refund.pk] in (None, AwardReview.Status.RELEASED)
-                for request in refund_reversals(award, earned_awards[refund.purchase_id], lines, book)
-            ],
+        reversals = [
+            request
+            for refund, award, lines in made
+            if review[refund.pk] in (None, AwardReview.Status.RELEASED)
+            for request in refund_reversals(award, earned_awards[refund.purchase_id], lines, book)
+        ]
+        # points that paid for the purchase come back in proportion, whatever its review
+        holds_refund(
+            [(refund, purchases[refund.purchase_id]) for refund, _award, _lines in made],
+            locking=[(request.member_id, request.point_type) for request in reversals],
             at=at,
         )
+        points_reverse_bulk(reversals, at=at)
     return {**done, **{refund.pk: award for refund, award, _lines in made}}

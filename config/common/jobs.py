@@ -27,6 +27,9 @@ JOBS: dict[str, Promise] = {
     ),
     "points.activate_due_lots": _("Pending points whose return window has ended become available."),
     "points.expire_due_lots": _("Points past their expiry date expire."),
+    "points.release_expired_holds": _(
+        "Points held at a till that were neither captured by a purchase nor released in time go back."
+    ),
     "tiers.expire_due_subscriptions": _("Paid memberships whose period has ended stop."),
     "tiers.end_due_overrides": _("Manual tier overrides end on their end date."),
     "tiers.expire_plan_orders": _("Paid plan orders not paid in time expire."),
@@ -91,6 +94,8 @@ SCHEDULES = [
     ("partners-purge-idempotency-keys", "partners.purge_idempotency_keys", "30", "3"),
     ("points-activate-due-lots", "points.activate_due_lots", "*/15", "*"),
     ("points-expire-due-lots", "points.expire_due_lots", "5", "0"),
+    # A till that lost its connection leaves its hold: the customer's points come back within a minute.
+    ("points-release-expired-holds", "points.release_expired_holds", "*", "*"),
     # A safety net: each queued message starts a send after its commit; this catches the rest
     # (retries, quiet hours ending, a broker that lost a task).
     ("messaging-send-due", "messaging.send_due", "*", "*"),

@@ -19,6 +19,7 @@ class Grant(models.TextChoices):
     MEMBERS_WRITE = "members.write", _("Enrol members and update their profiles")
     MEMBERS_CONTACT = "members.contact", _("See full phone numbers and email addresses")
     POINTS_READ = "points.read", _("Read balances and ledger history")
+    POINTS_PAY = "points.pay", _("Take points as payment at the till (quote, hold, release)")
     PURCHASES_READ = "purchases.read", _("Read the purchases it posted")
     PURCHASES_WRITE = "purchases.write", _("Post purchases and refunds")
     EVENTS_WRITE = "events.write", _("Post behaviour events")

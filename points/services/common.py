@@ -46,8 +46,8 @@ def require_positive(amount: int, field: str = "amount") -> None:
 
 
 #: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends, member
-#: merges, households' settlements, an old system's lots): never accepted from callers.
-RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:", "household:")
+#: merges, households' settlements, an old system's lots, points as cash): never accepted from callers.
+RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:", "household:", "cash:")
 
 
 def require_key(key: str) -> None:
@@ -56,11 +56,11 @@ def require_key(key: str) -> None:
             {"idempotency_key": _("An idempotency key of 1 to 100 characters is required.")}
         )
     if key.startswith(RESERVED_KEY_PREFIXES):
+        prefixes = ", ".join(RESERVED_KEY_PREFIXES)
         raise ValidationError(
             {
-                "idempotency_key": _(
-                    "Idempotency keys may not start with expire:, adjustment:, refund:, merge: or household:."
-                )
+                "idempotency_key": _("Idempotency keys may not start with %(prefixes)s")
+                % {"prefixes": prefixes}
             }
         )
 

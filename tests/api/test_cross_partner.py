@@ -24,6 +24,7 @@ from members.messaging.services import Outgoing, message_queue, messages_send_du
 from members.models import ConsentRecord, Identity, Member
 from members.partners.models import MemberCode, PartnerKind, PartnerMember
 from members.purchases.models import MemberEvent, Purchase, Refund
+from points.cash.models import CashRule, Hold
 from points.models import Account, Entry
 from tests.benefits import conftest as benefits_fixtures
 from tests.benefits.conftest import give_points
@@ -82,8 +83,14 @@ def a_world(partner_a, voucher, twenty_off):
     messages_send_due()
     Plan.objects.create(code="plus", name="PLUS会员", price="199.00")
     plan_order = partner_a.post("/api/v1/plans/plus/orders/", {"member_number": number}).json()
+    # a hold A's till took for the member and released (points as cash)
+    CashRule.objects.filter(point_type__code="points").update(active=True)
+    sale = {"member_number": number, "points": 100, "channel": "store", "store": "A001", "amount": "10.00"}
+    hold = partner_a.post("/api/v1/points/holds/", sale).json()["hold"]["id"]
+    assert partner_a.post(f"/api/v1/points/holds/{hold}/release/").status_code == 200
     return {
         "plan_order": plan_order["order_number"],
+        "hold": hold,
         "inbox": inbox.pk,
         "number": number,
         "order": "A-1",
@@ -124,6 +131,12 @@ def matrix(w: dict) -> list[tuple[str, str, str, dict | None, tuple[int, str]]]:
          {"member_number": n, "event_type": "daily_sign_in", "key": "sign-1", "occurred_at": w["at"]}),
         ("post", "/api/v1/preview/", "/api/v1/preview/",
          {"member_number": n, "channel": "store", "paid_amount": "10.00", "lines": []}),
+        ("post", "/api/v1/members/{member_number}/points/quote/", f"/api/v1/members/{n}/points/quote/",
+         {"channel": "store", "amount": "10.00"}),
+        ("post", "/api/v1/points/holds/", "/api/v1/points/holds/",
+         {"member_number": n, "points": 100, "channel": "store", "store": "B001", "amount": "10.00"}),
+        ("get", "/api/v1/points/holds/{id}/", f"/api/v1/points/holds/{w['hold']}/", None),
+        ("post", "/api/v1/points/holds/{id}/release/", f"/api/v1/points/holds/{w['hold']}/release/", {}),
         ("post", "/api/v1/rewards/{id}/redeem/", f"/api/v1/rewards/{w['reward']}/redeem/",
          {"member_number": n}),
         ("get", "/api/v1/redemptions/{id}/", f"/api/v1/redemptions/{red}/", None),
@@ -203,6 +216,7 @@ def snapshot() -> dict:
         "coupons": list(Coupon.objects.order_by("pk").values()),
         "coupon_redemptions": list(CouponRedemption.objects.order_by("pk").values()),
         "redemptions": list(Redemption.objects.order_by("pk").values()),
+        "holds": list(Hold.objects.order_by("pk").values()),
         "messages": list(Message.objects.order_by("pk").values()),
         "plan_orders": list(PlanOrder.objects.order_by("pk").values()),
         "subscriptions": list(Subscription.objects.order_by("pk").values()),

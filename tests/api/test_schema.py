@@ -38,7 +38,9 @@ LISTS += ["/api/v1/members/{member_number}/inbox/"]
 #:   the paid amount by the gross: comparisons between fields;
 #: - the lookup takes ``kind`` with ``value``, and at least one way to look up;
 #: - undoing a redemption for a cancelled order names the order;
-#: - a mobile number must be a real one (phonenumbers' rules), not only look like one.
+#: - a mobile number must be a real one (phonenumbers' rules), not only look like one;
+#: - a point type is one of the programme's, a hold (``points_hold``) one of the partner's, and a
+#:   basket's lines add up to at most its amount.
 #: Anything else refused (another field, another status) is a failure.
 RECEIPT = {"store", "occurred_at", "paid_amount", "shipping_amount", "gift_card_amount", "points_amount"}
 RECEIPT |= {"lines"}
@@ -53,7 +55,12 @@ NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/coupons/void/"): {"order_number"},
     ("POST", "/api/v1/events/"): {"event_type", "occurred_at"},
     ("POST", "/api/v1/purchases/{order_number}/refunds/"): {"occurred_at"},
-    **{("POST", path): RECEIPT for path in ("/api/v1/purchases/", "/api/v1/preview/")},
+    ("POST", "/api/v1/preview/"): RECEIPT,
+    ("POST", "/api/v1/purchases/"): RECEIPT | {"points_hold"},
+    **{
+        ("POST", path): {"store", "lines", "point_type"}
+        for path in ("/api/v1/members/{member_number}/points/quote/", "/api/v1/points/holds/")
+    },
 }
 
 
@@ -62,7 +69,14 @@ NOT_IN_SCHEMA: dict[tuple[str, str], set[str]] = {
 #: expired, not used), which no generated code can be.
 STATE_REFUSALS: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/members/link/"): {"member_code_invalid"},
-}
+    # points as cash: the operator's rule (off in a new database) and the member's balance
+    ("POST", "/api/v1/points/holds/"): {
+        "cash_unavailable", "below_min_balance", "points_step", "over_cash_limit", "insufficient_points",
+        "not_redeemable", "member_closed",
+    },
+    ("POST", "/api/v1/points/holds/{id}/release/"): {"hold_closed"},
+    ("POST", "/api/v1/purchases/"): {"hold_expired", "hold_closed", "hold_mismatch"},
+}  # fmt: skip
 
 
 def valid_data_accepted(ctx, response, case):

@@ -296,8 +296,8 @@ def test_member_page_query_count_with_every_inline(
     # there are any, see tests/campaigns/test_admin.py); scoring: the member's RFM and lifecycle row;
     # the access log's row (PIPL: the operator saw the member unmasked); referrals: who referred
     # the member, the newest of those they referred, and how many they referred; households: the
-    # member's household
-    with django_assert_num_queries(29) as captured:
+    # member's household; points as cash: the member's holds at tills
+    with django_assert_num_queries(30) as captured:
         client.get(url)
     add_history(6)
     with django_assert_num_queries(len(captured)):

@@ -128,9 +128,9 @@ def test_member_page_shows_the_latest_twenty_awards_in_a_pinned_number_of_querie
         purchase_process(buy(member, "100"), at=NOW)
     login(client, operator)
     member_page(client, member)
-    # what tests/benefits/test_admin.py pins for the member page (29), with the earnings' lines (with
+    # what tests/benefits/test_admin.py pins for the member page (30), with the earnings' lines (with
     # their point types and coupons) as one more query now that there are awards
-    with django_assert_num_queries(30) as captured:
+    with django_assert_num_queries(31) as captured:
         member_page(client, member)
     for _ in range(23):
         purchase_process(buy(member, "100"), at=NOW)

@@ -213,6 +213,16 @@ def cny(*, positive: bool = False, **kwargs) -> DecimalText:
     )
 
 
+class WholeNumber(serializers.IntegerField):
+    """An integer as a JSON number: ``"12"``, ``12.0`` and ``true`` are refused (DRF's IntegerField
+    takes all three), as the schema's ``integer`` says."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def quantity(**kwargs) -> DecimalText:
     """Above zero, up to 3 decimals (weighed goods)."""
     return DecimalText(
