@@ -32,7 +32,7 @@ MAX_LINES = 500
 # --- input -----------------------------------------------------------------------------------
 
 
-class BasketLineSerializer(Strict):
+class TillLineSerializer(Strict):
     sku = serializers.CharField(max_length=64)
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     amount = cny(help_text="What the line costs, CNY.")
@@ -50,7 +50,7 @@ class BasketSerializer(Strict):
     store = PartnerStoreField(required=False, allow_null=True, default=None)
     amount = cny(help_text="The order's total to pay, CNY (before points).")
     # max_length: DRF hands it to the ListSerializer; the stubs' Serializer.__init__ lacks it
-    lines = BasketLineSerializer(  # type: ignore[call-arg]
+    lines = TillLineSerializer(  # type: ignore[call-arg]
         many=True,
         required=False,
         default=list,
