@@ -296,7 +296,8 @@ class ConfigChangeAdmin(ReadOnlyAdmin):
                 continue  # a new row: only what it sets
             rows.append((field.verbose_name, before, after))
         return format_html(
-            "<table class='loyalty-table'><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<table class='loyalty-table' style='border-collapse:separate;border-spacing:16px 4px'>"
+            "<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
             _("field"),
             _("before"),
