@@ -1,5 +1,5 @@
-"""Benefits admin: the catalogue (benefits, entitlements, rewards) and coupons with the counter's
-redemption page; the fulfilment queue of physical gifts is ``benefits.admin_redemptions``. An
+"""Benefits admin: the catalogue (benefits, entitlements, rewards); coupons and the counter's
+redemption page are ``benefits.admin_coupons``, the fulfilment queue ``benefits.admin_redemptions``. An
 interface only: voiding and redeeming go through ``benefits.coupons``, reward changes through
 ``benefits.rewards``.
 
@@ -14,33 +14,27 @@ from typing import TYPE_CHECKING, TypedDict
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from benefits.admin_views import benefit_value, redeem_view
-from benefits.coupons import coupon_void, normalise_code
-from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement, Redemption, Reward
+from benefits.admin_views import benefit_value
+from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import reward_update
 from config.common.admin import (
-    LargeTablePaginator,
-    ModelAdmin,
     ReadOnlyInline,
     TabularInline,
     newest_rows,
-    run_each,
 )
 from config.common.admin_governance import GovernedAdmin
 from config.common.admin_widgets import WEEKDAYS, ListField, join_list, ticks
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin, MemberColumnMixin, looked_up, member_ids, remember_looked_up
+from members.admin_helpers import HistoryAdmin
 from members.models import Channel
-from members.selectors import members_visible_to
 from tiers.admin import PLAN_PAGE_INLINES, TIER_LADDER_COLUMNS, TIER_PAGE_INLINES, LadderColumn
 from tiers.models import Tier
 
@@ -358,151 +352,6 @@ class RewardAdmin(GovernedAdmin, HistoryAdmin):
             )
 
 
-# --- coupons ----------------------------------------------------------------------------------
-
-
-class CouponRedemptionInline(ReadOnlyInline):
-    """A coupon's redemptions, undone ones included (who undid them, when, why)."""
-
-    model = CouponRedemption
-    formset = newest_rows("-redeemed_at", "-id")
-    fields = [
-        "redeemed_at",
-        "store",
-        "channel",
-        "order_number",
-        "amount",
-        "eligible_amount",
-        "discount",
-        "redeemed_by",
-        "void_until",
-        "voided_at",
-        "voided_by",
-        "void_reason",
-    ]
-    verbose_name_plural = _("redemptions")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("store", "redeemed_by", "voided_by")
-
-
-@admin.register(Coupon)
-class CouponAdmin(MemberColumnMixin, ModelAdmin):
-    """Read-only, built for millions of rows: exact code or member number search, no full count."""
-
-    list_display = [
-        "display_code",
-        "benefit",
-        "member",
-        "status",
-        "origin",
-        "valid_until",
-        "redeemed_at",
-        "redeemed_store",
-    ]
-    list_filter = ["status", "origin", "benefit"]
-    list_select_related = ["benefit", "member", "redeemed_store"]
-    search_fields = ["code"]  # shows the search box; the search itself is get_search_results
-    search_help_text = _("Exact coupon code or member number.")
-    show_full_result_count = False
-    paginator = LargeTablePaginator
-    list_per_page = 50
-    ordering = ["-id"]
-    sortable_by = ()
-    actions = ["void"]
-    inlines = [CouponRedemptionInline]
-    fields = readonly_fields = (
-        "display_code",
-        "benefit",
-        "member",
-        "status",
-        "origin",
-        "valid_from",
-        "valid_until",
-        "issued_at",
-        "entitlement",
-        "period_key",
-        "redeemed_at",
-        "redeemed_store",
-        "redeemed_by",
-        "voided_at",
-        "voided_by",
-        "void_reason",
-    )
-
-    def get_urls(self):
-        return [
-            path("redeem/", self.admin_site.admin_view(self.redeem_view), name="benefits_coupon_redeem"),
-            *super().get_urls(),
-        ]
-
-    def redeem_view(self, request):
-        return redeem_view(request, self.admin_site)
-
-    def can_browse(self, request) -> bool:
-        return request.user.has_perm("members.browse_member")
-
-    def get_list_filter(self, request):
-        return self.list_filter if self.can_browse(request) else []
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if self.can_browse(request):
-            return queryset
-        # store staff: coupons of their stores' members and of members they looked up
-        visible = members_visible_to(request.user, looked_up=looked_up(request))
-        return queryset.filter(member__in=visible.values("pk"))
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            # store staff see a coupon only by its code or its member's number, never the list
-            return (queryset if self.can_browse(request) else queryset.none()), False
-        found = Q(code=normalise_code(term)) | Q(member_id__in=member_ids(term))
-        if self.can_browse(request):
-            return queryset.filter(found), False
-        # The code or number was presented at the counter: an exact lookup, of any store.
-        coupons = super().get_queryset(request).filter(found)  # unscoped: the lookup is exact
-        remember_looked_up(request, coupons.values_list("member_id", flat=True).distinct()[:20])
-        return coupons, False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.can_browse(request) and not request.GET.get("q"):
-            messages.info(request, _("Type a coupon code or the member's number to look it up."))
-        context = {"can_redeem": request.user.has_perm("benefits.redeem_coupon"), **(extra_context or {})}
-        return super().changelist_view(request, context)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_void_permission(self, request) -> bool:
-        return request.user.has_perm("benefits.change_coupon")
-
-    @admin.display(description=_("code"))
-    def display_code(self, coupon: Coupon) -> str:
-        return coupon.display_code
-
-    @admin.action(description=_("Void the selected unused coupons"), permissions=["void"])
-    def void(self, request, queryset):
-        def void_one(coupon: Coupon) -> None:
-            coupon_void(coupon, actor=request.user, reason=str(_("Voided in the admin")))
-
-        run_each(
-            request,
-            queryset.select_related("benefit", "redemption"),
-            void_one,
-            _("%(count)d coupons voided."),
-            label=lambda coupon: coupon.display_code,
-            log=lambda coupon: self.log_change(request, coupon, str(_("Voided"))),
-        )
-
-
 # --- the member page --------------------------------------------------------------------------
 
 
@@ -540,4 +389,4 @@ class RedemptionInline(ReadOnlyInline):
 
 MEMBER_PAGE_INLINES.extend([CouponInline, RedemptionInline])
 
-from benefits import admin_redemptions  # noqa: E402, F401  (registers the fulfilment queue)
+from benefits import admin_coupons, admin_redemptions  # noqa: E402, F401  (register coupons, the fulfilment queue)
