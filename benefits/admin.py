@@ -26,6 +26,7 @@ from benefits.admin_views import benefit_value
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import reward_update
 from config.common.admin import (
+    ReadableListsMixin,
     ReadOnlyInline,
     TabularInline,
     newest_rows,
@@ -122,20 +123,17 @@ class BenefitForm(forms.ModelForm):
         }
 
 
-#: list fields -> how a read-only page shows them (words, not JSON)
-READABLE = {
-    "channels": "channels_display",
-    "weekdays": "weekdays_display",
-    "categories": "categories_display",
-    "skus": "skus_display",
-    "excluded_categories": "excluded_categories_display",
-    "excluded_skus": "excluded_skus_display",
-}
-
-
 @admin.register(Benefit)
-class BenefitAdmin(HistoryAdmin):
+class BenefitAdmin(ReadableListsMixin, HistoryAdmin):
     form = BenefitForm
+    readable = {
+        "channels": "channels_display",
+        "weekdays": "weekdays_display",
+        "categories": "categories_display",
+        "skus": "skus_display",
+        "excluded_categories": "excluded_categories_display",
+        "excluded_skus": "excluded_skus_display",
+    }
     list_display = ["name", "kind", "value_display", "min_spend", "valid_days", "conditions", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["name"]
@@ -160,18 +158,6 @@ class BenefitAdmin(HistoryAdmin):
         ),
         (_("Undoing a redemption"), {"fields": ["void_window_minutes"]}),
     ]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is None or self.has_change_permission(request, obj):
-            return fieldsets
-        return [
-            (name, {**opts, "fields": [READABLE.get(f, f) for f in opts["fields"]]})
-            for name, opts in fieldsets
-        ]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), *READABLE.values()]
 
     @admin.display(description=_("value"), ordering="value")
     def value_display(self, benefit: Benefit) -> str:
@@ -251,7 +237,7 @@ TIER_LADDER_COLUMNS.append(
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(HistoryAdmin):
+class EntitlementAdmin(GovernedAdmin, HistoryAdmin):
     list_display = ["benefit", "tier", "plan", "quantity", "period", "active"]
     list_filter = ["tier", "plan", "period", "active"]
     list_select_related = ["benefit", "tier", "plan"]

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from benefits.baskets import Basket, Terms, coupon_terms, items_of
+from benefits.baskets import Terms, coupon_terms, items_of
 from benefits.coupons import (
     coupon_find,
     coupon_redeem,
@@ -38,6 +38,7 @@ from config.common.errors import BusinessRuleError
 from members import masking
 from members.admin_helpers import member_label
 from members.models import Channel, Store
+from members.purchases.baskets import Basket
 from members.selectors import stores_of
 
 REDEEM_PERMISSION = "benefits.redeem_coupon"

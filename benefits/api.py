@@ -29,7 +29,7 @@ from benefits.api_serializers import (
     RedemptionSerializer,
     RewardSerializer,
 )
-from benefits.baskets import Basket, BasketLine, coupon_terms
+from benefits.baskets import coupon_terms
 from benefits.coupons import coupon_redeem, coupon_redemption_void, why_not_redeemable
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Coupon, Redemption, Reward
@@ -48,6 +48,7 @@ from members.partners.api.idempotency import HEADER
 from members.partners.api.trust import require_visit
 from members.partners.api.views import PartnerAPIView, PartnerGenericView, PartnerViewSet
 from members.partners.models import Grant, Partner
+from members.purchases.baskets import Basket, BasketLine
 from points.api import balances_of
 
 # --- filters ---------------------------------------------------------------------------------

@@ -44,10 +44,11 @@ class BenefitsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from benefits.models import Reward
+        from benefits.models import Entitlement, Reward
         from config.common.governance import govern
 
         govern(Reward, fields=["points_price"])  # its cost; stock and dates are the shop's to run
+        govern(Entitlement)  # what a tier or a paid plan gives, edited on their pages too
         from benefits.legacy import COUPON_FILE
         from members.imports.legacy import legacy_register
 

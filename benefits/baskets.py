@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
@@ -39,32 +39,10 @@ from benefits.errors import (
 )
 from benefits.models import Benefit
 from members.models import Channel, Store
+from members.purchases.baskets import Basket, BasketLine
 
 ZERO = Decimal("0.00")
 FEN = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class BasketLine:
-    sku: str
-    amount: Decimal
-    category: str = ""
-    quantity: Decimal = Decimal(1)
-
-
-@dataclass(frozen=True)
-class Basket:
-    """What the customer is buying. ``amount`` None: no basket was given. ``eligible_amount``:
-    typed at the counter for a coupon limited to some items, the amount of those items (the page
-    has no lines to read)."""
-
-    amount: Decimal | None = None
-    lines: Sequence[BasketLine] = field(default_factory=tuple)
-    eligible_amount: Decimal | None = None
-    order_number: str = ""
-
-
-NO_BASKET = Basket()
 
 
 @dataclass(frozen=True)
@@ -114,16 +92,10 @@ def _check_where_and_when(benefit: Benefit, store: Store, channel: str, at: date
 def eligible_lines(benefit: Benefit, lines: Sequence[BasketLine]) -> list[BasketLine]:
     """The lines the coupon applies to: in a listed category or of a listed SKU (every line when
     none is listed), and neither in an excluded category nor of an excluded SKU."""
-    included = set(benefit.categories), set(benefit.skus)
-    excluded = set(benefit.excluded_categories), set(benefit.excluded_skus)
+    included = benefit.categories, benefit.skus
+    excluded = benefit.excluded_categories, benefit.excluded_skus
     limited = bool(included[0] or included[1])
-    return [
-        line
-        for line in lines
-        if (not limited or line.category in included[0] or line.sku in included[1])
-        and line.category not in excluded[0]
-        and line.sku not in excluded[1]
-    ]
+    return [line for line in lines if (not limited or line.listed(*included)) and not line.listed(*excluded)]
 
 
 def _eligible_amount(benefit: Benefit, basket: Basket) -> Decimal:

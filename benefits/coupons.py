@@ -19,12 +19,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from benefits.baskets import NO_BASKET, Basket, coupon_terms
+from benefits.baskets import coupon_terms
 from benefits.errors import CouponNotRedeemable, CouponOrderMismatch, CouponVoidWindowPassed
 from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement
 from benefits.webhooks import coupons_emit
 from config.common.states import transition
 from members.models import Channel, Member, Store
+from members.purchases.baskets import NO_BASKET, Basket
 from members.selectors import stores_of
 from members.webhooks.models import EventType
 from tiers.models import MemberTier, Subscription

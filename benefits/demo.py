@@ -10,13 +10,13 @@ import datetime
 import random
 from decimal import Decimal
 
-from benefits.baskets import Basket
 from benefits.coupons import coupon_redeem, entitlements_issue
 from benefits.errors import BenefitError
 from benefits.models import Benefit, Coupon, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, reward_redeem
 from members.demo import DemoRun
 from members.models import Member
+from members.purchases.baskets import Basket
 from members.selectors import stores_of
 from points.errors import InsufficientPoints
 from points.models import Account

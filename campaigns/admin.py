@@ -22,33 +22,11 @@ from campaigns import admin_views
 from campaigns.forms import WEEKDAYS, CampaignForm, EarnRuleForm, choice_label, status_label
 from campaigns.models import BehaviourRule, Campaign, EarnRule, ReviewLimit
 from campaigns.services import CONTENT_FIELDS, campaign_draft_create, campaign_draft_update
-from config.common.admin import ModelAdmin, ServiceAdmin
+from config.common.admin import ModelAdmin, ReadableListsMixin, ServiceAdmin
 from config.common.admin_governance import GovernedAdmin
 from config.common.admin_widgets import join_list
 from members.admin_helpers import HistoryAdmin
 from members.models import Channel
-
-
-class ReadableListsMixin(ModelAdmin):
-    """On read-only pages (roles without the change permission, campaigns past draft) the JSON
-    lists show as words: ``readable`` maps each list field to its display method."""
-
-    readable: dict[str, str] = {}
-
-    def get_fieldsets(self, request, obj=None):
-        return self.readable_fieldsets(request, obj, super().get_fieldsets(request, obj))
-
-    def get_readonly_fields(self, request, obj=None):
-        # named here too, so a form built without ``change`` (a past version's page) leaves them out
-        return [*super().get_readonly_fields(request, obj), *self.readable.values()]
-
-    def readable_fieldsets(self, request, obj, fieldsets):
-        if obj is None or self.has_change_permission(request, obj):
-            return fieldsets
-        return [
-            (name, {**opts, "fields": [self.readable.get(f, f) for f in opts["fields"]]})
-            for name, opts in fieldsets
-        ]
 
 
 def scope_text(rule: EarnRule | ReviewLimit) -> str:

@@ -16,7 +16,6 @@ from django.db.models import Model
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from benefits.baskets import Basket
 from benefits.coupons import coupon_issue, coupon_redeem
 from benefits.models import Benefit, Coupon, Redemption, Reward
 from benefits.rewards import reward_redeem
@@ -43,6 +42,7 @@ from members.oneid.services import merge_request
 from members.partners.models import Partner
 from members.privacy.models import AccessLog, ErasureRequest, PrivacySettings
 from members.privacy.services import access_record, erasure_request
+from members.purchases.baskets import Basket
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record, refund_record
 from members.referrals.models import Referral
@@ -53,7 +53,6 @@ from members.services import IdentityKey, member_enrol
 from members.webhooks.models import EventType, WebhookEndpoint, WebhookEvent
 from members.webhooks.services import endpoint_save
 from points.cash.models import CashRule, Hold
-from points.cash.rules import Basket as TillBasket
 from points.cash.services import hold_create, purchase_record_with_hold
 from points.households.models import Household
 from points.households.services import household_create, household_join, household_transfer_to_head
@@ -271,7 +270,7 @@ def _build(make_user) -> WalkData:
     # store B's member has a hold waiting at store B's till.
     CashRule.objects.filter(point_type__code="points").update(active=True)
     cash_hold = hold_create(
-        member=member_a, points=100, basket=TillBasket(Decimal("88.00"), "store", store_a.pk),
+        member=member_a, points=100, basket=Basket(Decimal("88.00"), channel="store", store_id=store_a.pk),
         idempotency_key="walk-hold-a", actor=operator,
     )  # fmt: skip
     paid_a, _created = purchase_record_with_hold(
@@ -285,7 +284,7 @@ def _build(make_user) -> WalkData:
     )
     refund_process(returned)
     hold_b = hold_create(
-        member=member_b, points=100, basket=TillBasket(Decimal("88.00"), "store", store_b.pk),
+        member=member_b, points=100, basket=Basket(Decimal("88.00"), channel="store", store_id=store_b.pk),
         idempotency_key="walk-hold-b", actor=operator,
     )  # fmt: skip
 

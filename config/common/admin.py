@@ -98,6 +98,29 @@ class ModelAdmin(unfold.ModelAdmin):
         return themed_form(super().get_form(request, obj, change=change, **kwargs))
 
 
+class ReadableListsMixin(ModelAdmin):
+    """On read-only pages (roles without the change permission, records past their draft) list
+    fields, kept as JSON lists, show as words: ``readable`` maps each such field to the display
+    method that says it."""
+
+    readable: dict[str, str] = {}
+
+    def get_fieldsets(self, request, obj=None):
+        return self.readable_fieldsets(request, obj, super().get_fieldsets(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        # named here too, so a form built without ``change`` (a past version's page) leaves them out
+        return [*super().get_readonly_fields(request, obj), *self.readable.values()]
+
+    def readable_fieldsets(self, request, obj, fieldsets):
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [self.readable.get(f, f) for f in opts["fields"]]})
+            for name, opts in fieldsets
+        ]
+
+
 # --- read-only pages, forms and actions that call services ----------------------------------
 
 

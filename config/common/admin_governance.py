@@ -34,6 +34,13 @@ from config.common.models import ConfigChange
 APPROVAL_FIELDS = ["effective_from", "change_note"]
 
 
+def governed_sets(model, data: dict) -> list[str]:
+    """The governed many-to-many fields of ``model`` that a form's ``data`` carries."""
+    rules = governed(model)
+    assert rules is not None
+    return [f.name for f in model._meta.many_to_many if f.name in rules.fields and f.name in data]
+
+
 class GovernedAdmin(ModelAdmin):
     """A programme setting's page: saving a change to its governed fields (adding or deleting a
     row) makes a change for another person to approve; other fields save at once. Put it first
@@ -70,14 +77,22 @@ class GovernedAdmin(ModelAdmin):
         actions.pop("delete_selected", None)  # a deletion waits for approval, one row at a time
         return actions
 
-    def _propose(self, request, obj, form, **kwargs: Any) -> None:
-        data = form.cleaned_data if form is not None else {}
-        request._config_change = config_change_propose(
-            instance=obj,
-            actor=request.user,
-            effective_from=data.get("effective_from"),
-            note=data.get("change_note") or "",
-            **kwargs,
+    def _propose(self, request, obj, form, *, data: dict | None = None, **kwargs: Any) -> None:
+        """A change of ``obj`` (this page's row, or an inline's: ``data`` its form's values), with
+        the page's "effective from" and note."""
+        page = form.cleaned_data if form is not None else {}
+        data = page if data is None else data
+        sets = {name: [row.pk for row in data[name]] for name in governed_sets(type(obj), data)}
+        changes = request.__dict__.setdefault("_config_changes", [])
+        changes.append(
+            config_change_propose(
+                instance=obj,
+                actor=request.user,
+                effective_from=page.get("effective_from"),
+                note=page.get("change_note") or "",
+                sets=sets,
+                **kwargs,
+            )
         )
 
     def save_model(self, request, obj, form, change: bool) -> None:
@@ -105,44 +120,77 @@ class GovernedAdmin(ModelAdmin):
     def save_related(self, request, form, formsets, change: bool) -> None:
         if form.instance.pk is None:
             return  # a new row is a draft: its inlines come with it when it exists
+        for name in governed_sets(self.model, form.cleaned_data):
+            # kept as saved: the proposed set is in the change, waiting for approval
+            form.cleaned_data[name] = list(getattr(form.instance, name).all())
         super().save_related(request, form, formsets, change)
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        """An inline of governed rows (a tier's benefits) proposes its additions, changes and
+        deletions like the page's own fields; other inlines save."""
+        rules = governed(formset.model)
+        if rules is None:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # fills new_objects, changed_objects and deleted_objects
+        data = {id(f.instance): f.cleaned_data for f in formset.forms if hasattr(f, "cleaned_data")}
+        for obj in formset.deleted_objects:
+            self._propose(request, obj, form, data={}, action=ConfigChange.Action.DELETE)
+        for obj, names in formset.changed_objects:
+            if held := [name for name in names if name in rules.fields]:
+                self._propose(request, obj, form, data=data.get(id(obj), {}), fields=held)
+        for obj in formset.new_objects:
+            self._propose(request, obj, form, data=data.get(id(obj), {}), action=ConfigChange.Action.CREATE)
+        return None
 
     def delete_model(self, request, obj) -> None:
         self._propose(request, obj, None, action=ConfigChange.Action.DELETE)
 
     def log_addition(self, request, obj, message):
-        if getattr(request, "_config_change", None) is None:
+        if not getattr(request, "_config_changes", None):
             return super().log_addition(request, obj, message)
         return None  # the change's own row says who made it
 
+    def log_change(self, request, obj, message):
+        if not getattr(request, "_config_changes", None):
+            return super().log_change(request, obj, message)
+        return None
+
     def log_deletions(self, request, queryset):
-        if getattr(request, "_config_change", None) is None:
+        if not getattr(request, "_config_changes", None):
             return super().log_deletions(request, queryset)
         return None
 
     def _to_change(self, request) -> HttpResponseRedirect:
-        change: ConfigChange = request._config_change
+        changes: list[ConfigChange] = request._config_changes
+        numbers = ", ".join(f"#{change.pk}" for change in changes)
         messages.success(
             request,
-            _("Saved as change #%(number)s: it takes effect when another person approves it.")
-            % {"number": change.pk},
+            _("Saved for approval (change %(numbers)s): it takes effect when another person approves it.")
+            % {"numbers": numbers},
         )
-        if request.user.has_perm("common.view_configchange"):
-            return HttpResponseRedirect(reverse("admin:common_configchange_change", args=[quote(change.pk)]))
-        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        if not request.user.has_perm("common.view_configchange"):
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            )
+        if len(changes) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:common_configchange_change", args=[quote(changes[0].pk)])
+            )
+        waiting = f"?status__exact={ConfigChange.Status.SUBMITTED}"
+        return HttpResponseRedirect(reverse("admin:common_configchange_changelist") + waiting)
 
     def response_add(self, request, obj, post_url_continue=None):
-        if getattr(request, "_config_change", None) is not None:
+        if getattr(request, "_config_changes", None):
             return self._to_change(request)
         return super().response_add(request, obj, post_url_continue)
 
     def response_change(self, request, obj):
-        if getattr(request, "_config_change", None) is not None:
+        if getattr(request, "_config_changes", None):
             return self._to_change(request)
         return super().response_change(request, obj)
 
     def response_delete(self, request, obj_display, obj_id):
-        if getattr(request, "_config_change", None) is not None:
+        if getattr(request, "_config_changes", None):
             return self._to_change(request)
         return super().response_delete(request, obj_display, obj_id)
 

@@ -77,7 +77,8 @@ def govern(
     save: Callable[[Any], object] = _save,
     delete: Callable[[Any], object] = _delete,
 ) -> None:
-    """Put ``model`` under maker-checker: ``fields`` (default every editable field) wait for approval."""
+    """Put ``model`` under maker-checker: ``fields`` (default every editable field, many-to-many
+    ones too) wait for approval."""
     names = tuple(fields) if fields is not None else tuple(f.name for f in editable_fields(model))
     GOVERNED[model] = Governed(model, names, save, delete)
 
@@ -87,11 +88,13 @@ def governed(model: type[models.Model]) -> Governed | None:
 
 
 def editable_fields(model: type[models.Model]) -> list[models.Field]:
-    return [
+    """The fields a change records: the editable columns, then the editable many-to-many sets."""
+    columns = [
         f
         for f in model._meta.concrete_fields
         if f.editable and not f.primary_key and not getattr(f, "auto_now", False)
     ]
+    return [*columns, *(f for f in model._meta.many_to_many if f.editable)]
 
 
 # --- values as stored in a change ------------------------------------------------------------
@@ -112,8 +115,15 @@ def loaded(field: models.Field, raw: Any) -> Any:
     return field.to_python(raw)
 
 
-def value_of(obj: models.Model, name: str) -> Any:
+def value_of(obj: models.Model, name: str, sets: dict[str, list[int]] | None = None) -> Any:
+    """``obj``'s value of the field ``name`` as a change stores it. A many-to-many set is the
+    sorted ids of its rows: ``sets`` gives the ones a form proposes (not saved yet), else the
+    row's as saved."""
     field = obj._meta.get_field(name)
+    if field.many_to_many:
+        if sets is not None and name in sets:
+            return sorted(sets[name])
+        return sorted(getattr(obj, name).values_list("pk", flat=True)) if obj.pk is not None else []
     value = getattr(obj, field.attname)  # type: ignore[union-attr]
     if isinstance(field, models.DecimalField) and isinstance(value, Decimal):
         value = value.quantize(Decimal(1).scaleb(-field.decimal_places))  # 2 and 2.0000 are one value
@@ -121,8 +131,10 @@ def value_of(obj: models.Model, name: str) -> Any:
 
 
 def put(obj: models.Model, name: str, raw: Any) -> None:
+    """Set a column's stored value on ``obj`` (a many-to-many set is written after the row is
+    saved: ``_apply``)."""
     field = obj._meta.get_field(name)
-    assert isinstance(field, models.Field)
+    assert isinstance(field, models.Field) and not field.many_to_many
     if isinstance(field, models.ForeignKey) and field.is_cached(obj) and getattr(obj, field.attname) != raw:
         field.delete_cached_value(obj)  # the related row read with the old id
     setattr(obj, field.attname, loaded(field, raw))
@@ -139,11 +151,14 @@ def config_change_propose(
     actor: Any,
     effective_from: datetime.datetime | None = None,
     note: str = "",
+    sets: dict[str, list[int]] | None = None,
     at: datetime.datetime | None = None,
 ) -> ConfigChange:
     """Record a change of ``instance`` (its unsaved values) as a draft waiting for approval.
 
     ``fields``: the ones changed (an update); a new row and a deletion keep every field.
+    ``sets``: the ids proposed for its many-to-many fields (a form's), which an unsaved row
+    cannot carry.
     """
     at = at or timezone.now()
     model = type(instance)
@@ -153,15 +168,15 @@ def config_change_propose(
         raise ValidationError({"effective_from": _("Give a time in the future, or leave it empty.")})
     every = [f.name for f in editable_fields(model)]
     if action == ConfigChange.Action.CREATE:
-        changes = [{"field": name, "after": value_of(instance, name)} for name in every]
+        changes = [{"field": name, "after": value_of(instance, name, sets)} for name in every]
     elif action == ConfigChange.Action.DELETE:
         changes = [{"field": name, "before": value_of(instance, name)} for name in every]
     else:
         current = model._default_manager.get(pk=instance.pk)
         changes = [
-            {"field": name, "before": value_of(current, name), "after": value_of(instance, name)}
+            {"field": name, "before": value_of(current, name), "after": value_of(instance, name, sets)}
             for name in fields
-            if value_of(current, name) != value_of(instance, name)
+            if value_of(current, name) != value_of(instance, name, sets)
         ]
         if not changes:
             raise ValidationError(_("Nothing was changed."))
@@ -278,7 +293,7 @@ def _apply(change: ConfigChange, effective_at: datetime.datetime) -> None:
                 _("%(field)s of %(setting)s was changed after this change was made: make it again.")
                 % {"field": field.verbose_name, "setting": change.object_repr}  # type: ignore[union-attr]
             )
-        if "after" in item:
+        if "after" in item and not field.many_to_many:
             put(obj, item["field"], item["after"])
     # what simple-history's save reads: the history row says who made it, who approved it, and
     # dates it from when it took effect
@@ -294,6 +309,9 @@ def _apply(change: ConfigChange, effective_at: datetime.datetime) -> None:
                 rules.delete(obj)
             else:
                 rules.save(obj)
+                for item in change.changes:
+                    if "after" in item and model._meta.get_field(item["field"]).many_to_many:
+                        getattr(obj, item["field"]).set(item["after"])
     except ProtectedError as exc:
         raise Stale(
             _("%(setting)s is in use and cannot be deleted.") % {"setting": change.object_repr}
@@ -348,7 +366,8 @@ def rows_as_of(model: type[M], rows: Iterable[M], later: Sequence[ConfigChange])
                 continue
             row = by_pk[change.object_id] = model(pk=change.object_id)
         for item in change.changes:
-            if "before" in item:
+            # the columns only: the earning engine's settings have no many-to-many sets
+            if "before" in item and not model._meta.get_field(item["field"]).many_to_many:
                 put(row, item["field"], item["before"])
     return sorted(by_pk.values(), key=lambda row: row.pk)
 
@@ -357,6 +376,9 @@ def display(field: models.Field, raw: Any) -> str:
     """A stored value in the reader's words: a choice's label, a related row's name, 是/否."""
     if raw is None or raw == "" or raw == []:
         return "—"
+    if field.many_to_many:
+        rows = field.related_model._default_manager.filter(pk__in=raw)  # type: ignore[union-attr]
+        return "、".join(sorted(str(row) for row in rows)) or "—"
     if field.is_relation:
         related = field.related_model._default_manager.filter(pk=raw).first()  # type: ignore[union-attr]
         return str(related) if related is not None else f"#{raw}"

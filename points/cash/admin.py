@@ -17,8 +17,9 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from config.common.admin import ReadOnlyAdmin, ReadOnlyInline, local_date, newest_rows
+from config.common.admin import ReadableListsMixin, ReadOnlyAdmin, ReadOnlyInline, local_date, newest_rows
 from config.common.admin_governance import GovernedAdmin
 from config.common.admin_widgets import ListField, ThemedForm, join_list, ticks
 from members.admin import MEMBER_PAGE_INLINES
@@ -64,19 +65,16 @@ class CashRuleForm(forms.ModelForm):
         ]
 
 
-#: list fields shown as words to roles that may only read the rule
-READABLE = {
-    "excluded_categories": "categories_display",
-    "excluded_skus": "skus_display",
-    "channels": "channels_display",
-}
-
-
 @admin.register(CashRule)
-class CashRuleAdmin(GovernedAdmin, HistoryAdmin):
+class CashRuleAdmin(GovernedAdmin, ReadableListsMixin, HistoryAdmin):
     """What points may pay at the till: one rule per redeemable point type."""
 
     form = CashRuleForm
+    readable = {
+        "excluded_categories": "categories_display",
+        "excluded_skus": "skus_display",
+        "channels": "channels_display",
+    }
     list_display = ["point_type", "active", "value", "step", "max_share", "min_balance", "hold_minutes"]
     list_select_related = ["point_type"]
     autocomplete_fields = ["stores"]
@@ -89,17 +87,8 @@ class CashRuleAdmin(GovernedAdmin, HistoryAdmin):
         (_("Where"), {"fields": ["channels", "stores"]}),
     ]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if obj is None or self.has_change_permission(request, obj):
-            return fieldsets
-        return [
-            (name, {**opts, "fields": [READABLE.get(f, f) for f in opts["fields"]]})
-            for name, opts in fieldsets
-        ]
-
     def get_readonly_fields(self, request, obj=None):
-        fixed = ["value", *READABLE.values()]
+        fixed = [*super().get_readonly_fields(request, obj), "value"]
         return [*fixed, "point_type"] if obj is not None else fixed
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -129,7 +118,9 @@ class CashRuleAdmin(GovernedAdmin, HistoryAdmin):
 
 
 class ReportForm(ThemedForm, forms.Form):
-    first = forms.DateField(label=_("from"), widget=forms.DateInput(attrs={"type": "date"}))
+    first = forms.DateField(
+        label=pgettext_lazy("first day", "from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     last = forms.DateField(label=_("to (included)"), widget=forms.DateInput(attrs={"type": "date"}))
     store = forms.ModelChoiceField(
         label=_("store"),

@@ -20,9 +20,9 @@ from members.partners.api.serializers import EnumField, PartnerStoreField, Stric
 from members.partners.api.trust import require_visit
 from members.partners.api.views import PartnerAPIView
 from members.partners.models import Grant, Partner
+from members.purchases.baskets import Basket, BasketLine
 from points.api import BalanceSerializer, balances_of
 from points.cash.models import Hold
-from points.cash.rules import Basket, BasketLine
 from points.cash.selectors import holds_given_back, member_quote, partner_holds
 from points.cash.services import hold_create, hold_release
 from points.services.common import point_type_of

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from members.demo import DemoRun
 from members.models import Channel, Store
+from members.purchases.baskets import Basket
 from points.cash.models import CashRule
-from points.cash.rules import Basket
 from points.cash.selectors import member_quote
 from points.cash.services import hold_create, holds_release_expired, purchase_record_with_hold
 from points.models import Account, PointType
@@ -34,7 +34,7 @@ def seed(run: DemoRun) -> str:
     for i, account in enumerate(accounts):
         at = run.now - datetime.timedelta(days=rng.randint(0, 6), hours=rng.randint(1, 9))
         store = rng.choice(stores)
-        basket = Basket(Decimal(rng.randint(120, 600)), Channel.STORE, store.pk)
+        basket = Basket(Decimal(rng.randint(120, 600)), channel=Channel.STORE, store_id=store.pk)
         quote = member_quote(account.member, points, basket, at=at)
         if quote.max_points < quote.step_points or not quote.step_points:
             continue

@@ -15,25 +15,9 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.utils.translation import gettext as _
 
+from members.purchases.baskets import Basket
 from points.cash.models import CashRule
 from points.models import PointType
-
-
-@dataclass(frozen=True)
-class BasketLine:
-    sku: str
-    amount: Decimal
-    category: str = ""
-
-
-@dataclass(frozen=True)
-class Basket:
-    """What the till is about to be paid: the order's total (CNY) and, optionally, its lines."""
-
-    amount: Decimal
-    channel: str
-    store_id: int | None = None
-    lines: tuple[BasketLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,8 +59,10 @@ def cash_quote(
     store_ids: set[int],
     member_active: bool = True,
 ) -> Quote:
-    """The quote for ``basket``; ``store_ids``: the rule's stores (empty: every store). A member
-    who is not active (frozen, closed) pays with no points."""
+    """The quote for ``basket`` (its amount is required); ``store_ids``: the rule's stores (empty:
+    every store). A member who is not active (frozen, closed) pays with no points."""
+    if basket.amount is None:
+        raise ValueError("points as cash are quoted on a basket with an amount")
     step = rule.step_points(point_type) if rule is not None else None
     unusable = _unusable(rule, point_type, basket, step, store_ids)
     if unusable is None and not member_active:
@@ -93,11 +79,7 @@ def cash_quote(
         )
         return _none(rule, point_type, basket, available, reason, step)
     excluded = sum(
-        (
-            line.amount
-            for line in basket.lines
-            if line.category in rule.excluded_categories or line.sku in rule.excluded_skus
-        ),
+        (line.amount for line in basket.lines if line.listed(rule.excluded_categories, rule.excluded_skus)),
         Decimal(0),
     )
     eligible = max(basket.amount - excluded, Decimal(0))
@@ -173,7 +155,7 @@ def _none(
         value=Decimal("0.00"),
         step_points=step or 0,
         step_value=rule.step if rule is not None and step else Decimal("0.00"),
-        eligible_amount=basket.amount,
+        eligible_amount=basket.amount or Decimal(0),
         hold_minutes=rule.hold_minutes if rule is not None else 0,
         reasons=[reason],
         refusal=reason.code,

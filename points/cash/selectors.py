@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from members.models import Member, Store
 from members.partners.models import Partner
+from members.purchases.baskets import Basket
 from points.cash.models import CashRule, Hold, HoldRefund
-from points.cash.rules import Basket, Quote, cash_quote
+from points.cash.rules import Quote, cash_quote
 from points.models import Account, Lot, PointType
 
 

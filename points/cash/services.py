@@ -32,6 +32,7 @@ from config.common.states import transition
 from config.common.validation import FieldErrors
 from members.errors import MemberClosed
 from members.models import Member
+from members.purchases.baskets import Basket
 from members.purchases.models import Purchase
 from members.purchases.services import purchase_record
 from points.cash.errors import (
@@ -44,7 +45,7 @@ from points.cash.errors import (
     OverCashLimit,
 )
 from points.cash.models import Hold
-from points.cash.rules import Basket, Quote, cash_quote
+from points.cash.rules import Quote, cash_quote
 from points.cash.selectors import cash_rule_of, spendable_points
 from points.errors import InsufficientPoints, NotRedeemable
 from points.models import Account, Entry, Lot, LotAllocation, PointType, Source

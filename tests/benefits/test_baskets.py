@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from benefits.baskets import Basket, BasketLine, Terms, coupon_terms
+from benefits.baskets import Terms, coupon_terms
 from benefits.errors import (
     CouponBasketRequired,
     CouponMinimumSpend,
@@ -19,6 +19,7 @@ from benefits.errors import (
     CouponWrongTime,
 )
 from benefits.models import Benefit
+from members.purchases.baskets import Basket, BasketLine
 from tests.factories import StoreFactory
 from tests.tiers.conftest import local
 

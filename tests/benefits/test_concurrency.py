@@ -18,7 +18,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, OperationalError, connection
 
-from benefits.baskets import Basket
 from benefits.coupons import (
     coupon_issue,
     coupon_redeem,
@@ -29,6 +28,7 @@ from benefits.coupons import (
 from benefits.errors import CouponNotRedeemable, NotCancellable, OutOfStock
 from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement, Redemption, Reward
 from benefits.rewards import redemption_advance, redemption_cancel, reward_redeem, reward_update
+from members.purchases.baskets import Basket
 from points.models import Account, Entry
 from points.selectors import ledger_problems
 from tests.benefits.conftest import give_points

@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from benefits.baskets import Basket
 from benefits.coupons import coupon_issue, coupon_redeem, coupon_redemption_void
 from benefits.errors import (
     CouponBasketRequired,
@@ -18,6 +17,7 @@ from benefits.errors import (
     CouponVoidWindowPassed,
 )
 from benefits.models import Coupon, CouponRedemption
+from members.purchases.baskets import Basket
 from tests.api.conftest import make_partner
 from tests.factories import MemberFactory, StoreFactory
 from tests.tiers.conftest import local

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from benefits.baskets import Basket
 from benefits.coupons import (
     coupon_issue,
     coupon_redeem,
@@ -20,6 +19,7 @@ from benefits.coupons import (
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Coupon, Entitlement
 from members.models import Member
+from members.purchases.baskets import Basket
 from tests.factories import MemberFactory, StoreFactory
 from tests.tiers.conftest import grow, local
 from tiers.models import Plan

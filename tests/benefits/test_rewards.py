@@ -156,8 +156,8 @@ def test_cancel_refunds_the_points_with_their_expiry_dates_restocks_and_voids_th
 def test_a_used_coupon_or_a_shipped_gift_cannot_be_cancelled(
     rich, voucher, tote, operator, store, store_staff
 ):
-    from benefits.baskets import Basket
     from benefits.coupons import coupon_redeem
+    from members.purchases.baskets import Basket
 
     store.staff.add(store_staff)
     bought = reward_redeem(member=rich, reward=voucher, idempotency_key="a", at=T)

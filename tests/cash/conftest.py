@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 
 from members.models import Member, Store
+from members.purchases.baskets import Basket, BasketLine
 from points.cash.models import CashRule
-from points.cash.rules import Basket, BasketLine
 from points.models import Account, Entry, Lot, PointType, Source
 from points.services import points_earn
 

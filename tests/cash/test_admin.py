@@ -46,6 +46,9 @@ def test_an_operator_sets_the_rule_by_ticking_and_typing(en, operator, rule):
     }  # fmt: skip
     response = en.post(url, form)
     assert response.status_code == 302, response.content.decode()[-2000:]
+    assert not rule.stores.exists()  # the stores wait for approval with the rest
+    diff = en.get(response["Location"]).content.decode()
+    assert "静安店" in diff and "every store" not in diff
     approve_changes()  # the rule is programme configuration: a second person approves it
     rule.refresh_from_db()
     assert (rule.step, rule.max_share, rule.min_balance, rule.hold_minutes) == (Decimal("2.00"), 30, 1000, 10)

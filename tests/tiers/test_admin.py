@@ -144,9 +144,24 @@ def test_tier_page_sets_the_benefits_the_tier_carries(client, operator, tier_lad
     }  # fmt: skip
     response = client.post(url, form)
     assert response.status_code == 302
+    assert not Entitlement.objects.filter(tier=gold).exists()  # a benefit of a tier waits for approval
+    approve_changes()
     entitlement = Entitlement.objects.get(tier=gold)
     assert (entitlement.benefit, entitlement.quantity) == (shipping, 2)
     assert entitlement.history.first().history_user == operator
+    # two a month instead of one, then none: each waits for approval too
+    form.update({"entitlements-INITIAL_FORMS": "1", "entitlements-0-id": entitlement.pk,
+                 "entitlements-0-tier": gold.pk, "entitlements-0-quantity": "3"})  # fmt: skip
+    assert client.post(url, form).status_code == 302
+    entitlement.refresh_from_db()
+    assert entitlement.quantity == 2
+    approve_changes()
+    entitlement.refresh_from_db()
+    assert entitlement.quantity == 3
+    assert client.post(url, {**form, "entitlements-0-DELETE": "on"}).status_code == 302
+    assert Entitlement.objects.filter(tier=gold).exists()
+    approve_changes()
+    assert not Entitlement.objects.filter(tier=gold).exists()
 
 
 def test_override_form_for_a_member_opened_from_the_member_page(client, operator, member, tier_ladder):
