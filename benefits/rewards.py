@@ -28,6 +28,7 @@ from benefits.errors import (
 from benefits.models import Coupon, Redemption, Reward
 from config.common.errors import IdempotencyConflict
 from config.common.states import transition
+from members.errors import MemberFrozen
 from members.models import Member
 from points.households.pool import household_refund, household_spend
 from points.models import Source
@@ -104,6 +105,8 @@ def _check_can_redeem(member: Member, reward: Reward, at: datetime.datetime) -> 
         raise RewardUnavailable(_("%(reward)s is not on offer.") % {"reward": reward})
     if reward.valid_until and reward.valid_until <= at:
         raise RewardUnavailable(_("%(reward)s is no longer on offer.") % {"reward": reward})
+    if member.status == Member.Status.FROZEN:
+        raise MemberFrozen(_("This member is frozen: no rewards until an operator unfreezes them."))
     if member.status != Member.Status.ACTIVE:
         raise RewardUnavailable(_("Only active members can redeem rewards."))
     if reward.stock is not None and reward.stock <= 0:

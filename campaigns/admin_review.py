@@ -60,24 +60,27 @@ def _amounts(values: dict[str, int]) -> str:
 
 @admin.register(AwardReview)
 class AwardReviewAdmin(MemberColumnMixin, ModelAdmin):
-    """The approvers' queue: awards above a review limit, waiting; release or reject."""
+    """The approvers' queue: awards above a review limit, or of a frozen member, waiting; release
+    or reject."""
 
     list_display = [
         "created_at",
         "member",
         "fact",
         "points_display",
+        "reason",
         "limits_display",
         "status",
         "decided_by",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "reason"]
     list_select_related = ["member", "award__purchase", "award__event__event_type", "decided_by"]
     search_fields = ["award__key"]  # shows the search box; the search itself is get_search_results
     search_help_text = _("Exact member number or order number.")
     actions = ["release", "reject"]
     fields = readonly_fields = (
         "status",
+        "reason",
         "member_link",
         "fact",
         "points_display",

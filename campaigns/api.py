@@ -234,10 +234,12 @@ class PurchaseSerializer(serializers.Serializer):
 
 
 class ReviewSerializer(serializers.Serializer):
-    """An award above the brand's review limit: recorded and explained, its points not posted
-    until an approver releases it (then exactly these, less refunds since) or rejects it."""
+    """An award held for review (above the brand's review limit, or its member is frozen):
+    recorded and explained, its points not posted until an approver releases it (then exactly
+    these, less refunds since) or rejects it."""
 
     status = EnumField("AwardReviewStatusEnum", choices=AwardReview.Status.choices)
+    reason = EnumField("AwardReviewReasonEnum", choices=AwardReview.Reason.choices)
     points = TotalsSerializer(help_text="What is held, per point type.")
     limits = serializers.DictField(
         child=serializers.IntegerField(), help_text="The limits it went over, per point type code."

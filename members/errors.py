@@ -16,6 +16,13 @@ class MemberClosed(BusinessRuleError):
     code = "member_closed"
 
 
+class MemberFrozen(BusinessRuleError):
+    """The member is frozen (suspected abuse, a dispute): they neither spend points nor receive
+    them until an operator unfreezes them; what they earn meanwhile waits for review."""
+
+    code = "member_frozen"
+
+
 class MemberMerged(BusinessRuleError):
     """The member was merged into another (OneID): ``merged_into`` names the one to use now."""
 

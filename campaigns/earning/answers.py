@@ -90,6 +90,7 @@ def award_summary(award: Award) -> AwardSummary:
 @dataclass(frozen=True)
 class ReviewSummary:
     status: str  # AwardReview.Status
+    reason: str  # AwardReview.Reason
     points: dict[str, int]  # "points" and "growth" always present
     limits: dict[str, int]
     message: str
@@ -110,6 +111,8 @@ def award_review(award: Award) -> ReviewSummary | None:
         }
         for pt in PointType.objects.filter(code__in=review.limits).order_by("pk")
     )
+    if review.reason == AwardReview.Reason.MEMBER_FROZEN:
+        over = "; ".join(filter(None, [str(_("the member is frozen")), over]))
     if review.status == AwardReview.Status.HELD:
         message = _("Held for review: %(why)s. Nothing is posted until an approver releases it.") % {
             "why": over
@@ -121,6 +124,7 @@ def award_review(award: Award) -> ReviewSummary | None:
         }
     return ReviewSummary(
         status=review.status,
+        reason=review.reason,
         points={engine.POINTS: 0, engine.GROWTH: 0, **review.points},
         limits=dict(review.limits),
         message=message,

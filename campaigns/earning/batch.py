@@ -41,6 +41,7 @@ from campaigns.earning.pipeline import (
     _line,
     award_hold,
     earn_request,
+    hold_reason,
     participations,
     purchase_award,
     purchase_evaluate,
@@ -146,9 +147,13 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             made.append((purchase, purchase_award(purchase, at), outcome))
         bulk_insert([award for _p, award, _o in made])
         held = {
-            purchase.pk: over
+            purchase.pk: (over, reason)
             for purchase, award, outcome in made
-            if (over := review_over(award, outcome, book))
+            if (
+                reason := hold_reason(
+                    members[purchase.member_id], outcome, over := review_over(award, outcome, book)
+                )
+            )
         }
         bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
         Participation.objects.bulk_create(
@@ -156,7 +161,7 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             ignore_conflicts=True,
         )
         AwardReview.objects.bulk_create(
-            [award_hold(award, outcome, held[p.pk]) for p, award, outcome in made if p.pk in held]
+            [award_hold(award, outcome, *held[p.pk]) for p, award, outcome in made if p.pk in held]
         )
         points_earn_bulk(
             [

@@ -224,6 +224,7 @@ def _process(
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, usage_of(member.pk, campaigns, capped, fact.at))
         over = review_over(award, outcome, book)
+        reason = hold_reason(member, outcome, over)
         award.member = member
         award.save(force_insert=True)
         # What this award sets off, as it happens: its answer lists their lines without a search
@@ -231,7 +232,7 @@ def _process(
         if cause is not None and hasattr(cause, "caused"):
             cause.caused.append(award)
         lines = [_line(award, line, book) for line in outcome.lines]
-        for campaign_id, _benefit in [] if over else outcome.coupons:  # held: issued on release
+        for campaign_id, _benefit in [] if reason else outcome.coupons:  # held: issued on release
             benefit = book.campaigns[campaign_id].benefit
             assert benefit is not None  # outcome.coupons lists the campaigns that grant one
             coupon = coupon_issue(member, benefit=benefit, origin=Coupon.Origin.CAMPAIGN, at=at)
@@ -251,9 +252,9 @@ def _process(
         count_spent(outcome.lines, campaigns)  # a held award keeps its budget until rejected
         if referrer is not None:  # the referee's first purchase rewards the referrer, once
             referral_reward(award, member, referrer, book, at, _process)
-        if over:
+        if reason:
             # AwardReview(award=award) caches itself as award.review
-            award_hold(award, outcome, over).save(force_insert=True)
+            award_hold(award, outcome, over, reason).save(force_insert=True)
             return award
         Award.review.related.set_cached_value(award, None)  # known: not held (answers ask)
         _post(award, member, outcome.totals(), book, at)
@@ -292,11 +293,20 @@ def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook)
     return outcome.over(book.review_limits_for(*scope))
 
 
-def award_hold(award: Award, outcome: engine.Outcome, over: dict[str, int]) -> AwardReview:
+def hold_reason(member: Member, outcome: engine.Outcome, over: dict[str, int]) -> str:
+    """Why the award waits for review ("": it does not). A frozen member earns nothing until an
+    approver releases the award once the member is unfrozen; an award of nothing is not held."""
+    if member.status == Member.Status.FROZEN and (any(outcome.totals().values()) or outcome.coupons):
+        return AwardReview.Reason.MEMBER_FROZEN
+    return AwardReview.Reason.OVER_LIMIT if over else ""
+
+
+def award_hold(award: Award, outcome: engine.Outcome, over: dict[str, int], reason: str) -> AwardReview:
     """Keep the award's points (and its campaigns' coupons) back until an approver decides. Unsaved."""
     return AwardReview(
         award=award,
         member_id=award.member_id,
+        reason=reason,
         points={code: amount for code, amount in sorted(outcome.totals().items()) if amount},
         limits=over,
         coupon_campaigns=[campaign_id for campaign_id, _benefit in outcome.coupons],

@@ -31,6 +31,7 @@ from campaigns.earning.pipeline import _after_growth, _post
 from campaigns.models import Award, AwardLine, AwardReview, Campaign
 from campaigns.webhooks import review_released
 from config.common.errors import BusinessRuleError
+from members.errors import MemberFrozen
 from members.models import Member
 
 DECIDE_PERMISSION = "campaigns.decide_awardreview"
@@ -52,6 +53,11 @@ def award_release(
     with transaction.atomic():
         member = Member.objects.select_for_update(no_key=True).get(pk=review.member_id)
         review = _decidable(review)
+        if member.status == Member.Status.FROZEN:
+            raise MemberFrozen(
+                _("%(number)s is frozen: unfreeze the member before releasing what they earned.")
+                % {"number": member.member_number}
+            )
         award = review.award
         tier_rank = selectors.member_state(member, book, at).tier_rank
         by_type: dict[str, int] = defaultdict(int)

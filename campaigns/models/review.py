@@ -81,6 +81,12 @@ class AwardReview(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.HELD)
     #: {point type code: points the award earned}, as held
     points = models.JSONField(_("points held"), default=dict)
+
+    class Reason(models.TextChoices):
+        OVER_LIMIT = "over_limit", _("Above a review limit")
+        MEMBER_FROZEN = "member_frozen", _("The member is frozen")
+
+    reason = models.CharField(_("why held"), max_length=20, choices=Reason.choices, default=Reason.OVER_LIMIT)
     #: {point type code: the limit it went over}
     limits = models.JSONField(_("limits exceeded"), default=dict)
     #: ids of the campaigns whose coupons are issued on release

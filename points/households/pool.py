@@ -45,6 +45,7 @@ from points.services.common import (
     post_entry,
     record_taking,
     replay,
+    require_active,
     require_key,
     require_positive,
     save_account,
@@ -101,6 +102,7 @@ def household_spend(
         accounts = lock_accounts([member.pk, *(g.pk for g in givers)], point_type)
         if done := replay(idempotency_key, digest):
             return done
+        require_active(member.pk)  # a frozen giver is not among the givers (_givers)
         own = accounts[member.pk]
         spendable = _spendable(accounts.values(), at)
         short = amount - spendable.get(own.pk, 0)

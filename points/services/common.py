@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_set
 from config.common.errors import IdempotencyConflict
+from members.errors import MemberClosed, MemberFrozen
+from members.models import Member
 from points import policy
 from points.errors import InsufficientPoints
 from points.models import Account, Entry, Lot, LotAllocation, PointType
@@ -48,6 +50,22 @@ def require_positive(amount: int, field: str = "amount") -> None:
 #: Keys the ledger itself derives (expiry jobs, approved adjustments, refunds of spends, member
 #: merges, households' settlements, an old system's lots, points as cash): never accepted from callers.
 RESERVED_KEY_PREFIXES = ("expire:", "adjustment:", "refund:", "merge:", "migration:", "household:", "cash:")
+
+
+def require_active(*member_ids: int) -> None:
+    """Refuse to move points out of or into a frozen or closed member's account. Read afresh
+    under the accounts' lock, so a freeze committed before it is seen (one that commits later
+    comes after this spend, as it would in any order)."""
+    rows = Member.objects.filter(pk__in=member_ids).values_list("member_number", "status")
+    for number, status in sorted(rows):
+        if status == Member.Status.FROZEN:
+            raise MemberFrozen(
+                _("Member %(number)s is frozen: no points move until an operator unfreezes them.")
+                % {"number": number},
+                field="member",
+            )
+        if status == Member.Status.CLOSED:
+            raise MemberClosed(_("Member %(number)s is closed.") % {"number": number}, field="member")
 
 
 def require_key(key: str) -> None:

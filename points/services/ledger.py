@@ -38,6 +38,7 @@ from points.services.common import (
     post_entry,
     record_taking,
     replay,
+    require_active,
     require_key,
     require_positive,
     save_account,
@@ -275,6 +276,7 @@ def points_spend(
         account = lock_accounts([member.pk], point_type)[member.pk]
         if done := replay(idempotency_key, digest):
             return done
+        require_active(member.pk)
         taking = take_spendable(account, amount, at)
         account.available -= amount
         account.spent += amount
@@ -379,6 +381,7 @@ def points_transfer(
         sender, receiver = accounts[from_member.pk], accounts[to_member.pk]
         if done := replay(out_key, digest):
             return done, Entry.objects.get(idempotency_key=in_key)
+        require_active(from_member.pk, to_member.pk)
         taking = take_spendable(sender, amount, at)
         sender.available -= amount
         common = {"source": Source.SYSTEM, "digest": digest, "actor": actor, "reason": reason, "at": at}

@@ -21,6 +21,7 @@ def test_a_purchase_above_the_limit_is_recorded_and_held(partner_a, approver):
     assert answer["award"]["totals"] == {"points": 30000, "growth": 30000}  # what it earned, explained
     assert answer["review"] == {
         "status": "held",
+        "reason": "over_limit",
         "points": {"points": 30000, "growth": 30000},
         "limits": {"points": 20000, "growth": 20000},
         "message": "Held for review: 30,000 积分 is above the review limit of 20,000; 30,000 成长值 is "

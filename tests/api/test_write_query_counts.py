@@ -94,9 +94,9 @@ def test_a_reward_redemption(partner_a, voucher, django_assert_num_queries):
     posted(partner_a, redeem, {"member_number": member.member_number}, 201)
     # 9 savepoints; key, claim, answer stored: 3; member, reward: 2; reward lock, redemption by key,
     # point type: 3; the member's household (may the spend use its pool?): 1; spend (account lock,
-    # key, lots, entry, lots, allocations, balance): 7; coupon, redemption, its history row: 3;
-    # answer (redemption, accounts, next expiries, point types): 4
-    with django_assert_num_queries(34):  # +2: subscribers to points.changed, coupon.issued
+    # key, the member's status under the lock, lots, entry, lots, allocations, balance): 8; coupon,
+    # redemption, its history row: 3; answer (redemption, accounts, next expiries, point types): 4
+    with django_assert_num_queries(35):  # +2: subscribers to points.changed, coupon.issued
         posted(partner_a, redeem, {"member_number": member.member_number}, 201)
 
 
