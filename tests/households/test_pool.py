@@ -242,9 +242,10 @@ def test_the_queries_of_a_pooled_spend(funded, django_assert_num_queries):
     member or per lot shows."""
     _household, head, _mother, son = funded
     # point type, his membership: 2; savepoint, household lock, members, accounts lock, key, his
-    # status under the lock, spendable per account: 7; the draw (the head's lots, entry out, webhook subscribers, lot,
-    # allocation, entry in, subscribers, lot): 8; the spend (his lots, entry, subscribers, lots,
-    # allocations): 5; the two accounts that changed, the draw row, release savepoint: 4
+    # status under the lock, spendable per account: 7; the draw (the head's lots, entry out,
+    # webhook subscribers, lot, allocation, entry in, subscribers, lot): 8; the spend (his lots,
+    # entry, subscribers, lots, allocations): 5; the two accounts that changed, the draw row,
+    # release savepoint: 4
     with django_assert_num_queries(26):
         spend(son, 700, "till-1")
     assert balance(head) == 100
