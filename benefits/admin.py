@@ -32,9 +32,9 @@ from config.common.admin import (
     newest_rows,
 )
 from config.common.admin_governance import GovernedAdmin
-from config.common.admin_widgets import WEEKDAYS, ListField, join_list, ticks
+from config.common.admin_widgets import WEEKDAYS, ListField, join_list
 from members.admin import MEMBER_PAGE_INLINES
-from members.admin_helpers import HistoryAdmin
+from members.admin_helpers import HistoryAdmin, WhereAndWhenForm
 from members.models import Channel
 from tiers.admin import PLAN_PAGE_INLINES, TIER_LADDER_COLUMNS, TIER_PAGE_INLINES, LadderColumn
 from tiers.models import Tier
@@ -58,24 +58,9 @@ def local_time(moment) -> str:
 # --- catalogue --------------------------------------------------------------------------------
 
 
-class BenefitForm(forms.ModelForm):
+class BenefitForm(WhereAndWhenForm):
     """Operators tick channels and weekdays and type categories and SKUs: never JSON."""
 
-    channels = forms.MultipleChoiceField(
-        label=capfirst(_("channels")),
-        choices=Channel.choices,
-        required=False,
-        widget=ticks(),
-        help_text=_("None ticked: every channel."),
-    )
-    weekdays = forms.TypedMultipleChoiceField(
-        label=capfirst(_("weekdays")),
-        choices=WEEKDAYS,
-        coerce=int,
-        required=False,
-        widget=ticks(),
-        help_text=_("None ticked: every day of the week."),
-    )
     categories = ListField(
         label=capfirst(_("categories")),
         help_text=_("It applies to lines in these categories (or of the SKUs below). Empty: every line."),

@@ -19,8 +19,8 @@ from django.utils.translation import pgettext_lazy
 
 from campaigns.models import Campaign, EarnRule
 from campaigns.services import ACTIONS
-from config.common.admin_widgets import ListField, ThemedForm, ticks
-from members.models import Channel
+from config.common.admin_widgets import ListField, ThemedForm
+from members.admin_helpers import WhereAndWhenForm
 
 if TYPE_CHECKING:
     from campaigns.journeys.models import Journey
@@ -75,22 +75,7 @@ class EarnRuleForm(forms.ModelForm):
         ]
 
 
-class CampaignForm(forms.ModelForm):
-    channels = forms.MultipleChoiceField(
-        label=capfirst(_("channels")),
-        choices=Channel.choices,
-        required=False,
-        widget=ticks(),
-        help_text=_("None ticked: every channel."),
-    )
-    weekdays = forms.TypedMultipleChoiceField(
-        label=capfirst(_("weekdays")),
-        choices=WEEKDAYS,
-        coerce=int,
-        required=False,
-        widget=ticks(),
-        help_text=_("None ticked: every day of the week."),
-    )
+class CampaignForm(WhereAndWhenForm):
     categories = ListField(
         label=capfirst(_("categories")),
         help_text=_(

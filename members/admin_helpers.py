@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.common.admin import ModelAdmin, ReadableHistoryHelper
+from config.common.admin_widgets import WEEKDAYS, ticks
 from members import masking
-from members.models import Member
+from members.models import Channel, Member
 from members.selectors import sees_every_store
 
 
@@ -142,3 +145,23 @@ class SettingsAdmin(HistoryAdmin):
         return HttpResponseRedirect(
             reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])
         )
+
+
+class WhereAndWhenForm(forms.ModelForm):
+    """The channels and weekdays a campaign or a coupon is limited to, ticked (never JSON)."""
+
+    channels = forms.MultipleChoiceField(
+        label=capfirst(_("channels")),
+        choices=Channel.choices,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every channel."),
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=capfirst(_("weekdays")),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=ticks(),
+        help_text=_("None ticked: every day of the week."),
+    )
