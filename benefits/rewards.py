@@ -28,7 +28,7 @@ from benefits.errors import (
 from benefits.models import Coupon, Redemption, Reward
 from config.common.errors import IdempotencyConflict
 from config.common.states import transition
-from members.errors import MemberFrozen
+from members.errors import MemberFrozen, SpendingBlocked
 from members.models import Member
 from points.households.pool import household_refund, household_spend
 from points.models import Source
@@ -109,6 +109,8 @@ def _check_can_redeem(member: Member, reward: Reward, at: datetime.datetime) -> 
         raise MemberFrozen(_("This member is frozen: no rewards until an operator unfreezes them."))
     if member.status != Member.Status.ACTIVE:
         raise RewardUnavailable(_("Only active members can redeem rewards."))
+    if member.block_spending:
+        raise SpendingBlocked(_("This member is under risk review: no rewards until an approver decides."))
     if reward.stock is not None and reward.stock <= 0:
         raise OutOfStock(_("%(reward)s is out of stock.") % {"reward": reward})
     if reward.min_tier is not None:

@@ -361,4 +361,4 @@ class CampaignAdmin(DraftOnlyMixin, ReadableListsMixin, ServiceAdmin, HistoryAdm
 
 
 # registers the awards', the review holds' and the scheduled jobs' pages
-from campaigns import admin_awards, admin_jobs, admin_review  # noqa: E402, F401
+from campaigns import admin_awards, admin_jobs, admin_review, admin_risk  # noqa: E402, F401

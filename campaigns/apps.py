@@ -11,6 +11,8 @@ _READ = [
     "campaigns.view_award",
     "campaigns.view_reviewlimit",
     "campaigns.view_awardreview",
+    "campaigns.view_riskrule",
+    "campaigns.view_riskcase",
 ]
 
 
@@ -32,16 +34,23 @@ class CampaignsConfig(AppConfig):
             "campaigns.change_campaign",  # drafts, and the lifecycle steps other than approval
             "campaigns.add_reviewlimit",
             "campaigns.change_reviewlimit",
+            "campaigns.add_riskrule",
+            "campaigns.change_riskrule",
         ],
-        Role.APPROVER: [*_READ, "campaigns.approve_campaign", "campaigns.decide_awardreview"],
+        Role.APPROVER: [
+            *_READ,
+            "campaigns.approve_campaign",
+            "campaigns.decide_awardreview",
+            "campaigns.decide_riskcase",
+        ],
         Role.FINANCE: _READ,
     }
 
     def ready(self) -> None:
-        from campaigns.models import BehaviourRule, EarnRule, ReviewLimit
+        from campaigns.models import BehaviourRule, EarnRule, ReviewLimit, RiskRule
         from config.common.governance import govern
 
-        for model in (EarnRule, BehaviourRule, ReviewLimit):
+        for model in (EarnRule, BehaviourRule, ReviewLimit, RiskRule):
             govern(model)
         from campaigns.defaults import earning_ensure
 

@@ -16,10 +16,11 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from benefits.models import Benefit, Entitlement
 from campaigns.earning import engine
 from campaigns.earning.config_at import EARNING_SETTINGS, earning_settings
-from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit
+from campaigns.earning.multipliers import HeldMultiplier, held_multipliers
+from campaigns.models import AwardLine, BehaviourRule, Campaign, EarnRule, ReviewLimit, RiskRule
+from campaigns.risk.inline import inline_rules
 from campaigns.segments.models import Segment
 from campaigns.segments.selectors import members_segments, segments_with_conditions
 from config.common.governance import changes_after, latest_effective
@@ -29,21 +30,11 @@ from members.purchases.models import Purchase
 from members.referrals.models import Referral
 from points.models import PointType
 from tiers import selectors as tier_selectors
-from tiers.models import MemberTier, Plan, Subscription, Tier, TierPolicy
+from tiers.models import MemberTier, Subscription, Tier, TierPolicy
 
 #: Campaigns that give to facts inside their window: running ones, and ended ones for facts
 #: that arrive late (a receipt imported the day after the campaign ended still counts).
 GIVING = [Campaign.Status.ACTIVE, Campaign.Status.ENDED]
-
-
-@dataclass(frozen=True)
-class HeldMultiplier:
-    """An earn-multiplier benefit a tier or paid plan holds (an active entitlement to it)."""
-
-    value: Decimal
-    benefit: str
-    holder: str  # the tier's or plan's name
-    birthday_month: bool = False  # the entitlement's period: only in the member's birthday month
 
 
 @dataclass
@@ -59,6 +50,8 @@ class RuleBook:
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     policy: TierPolicy | None = None
     review_limits: list[ReviewLimit] = field(default_factory=list)
+    #: The risk rules checked as each purchase arrives (``campaigns.risk.inline``).
+    risk_rules: list[RiskRule] = field(default_factory=list)
     #: Held earn-multiplier benefits: ("tier" | "plan", its id) -> what each gives.
     multipliers: dict[tuple[str, int], list[HeldMultiplier]] = field(default_factory=dict)
     #: The segments campaigns target, with their conditions: id -> segment.
@@ -235,6 +228,7 @@ def rule_book(
         campaigns={c.pk: c for c in campaigns},
         policy=TierPolicy.current(),
         review_limits=now.review_limits,
+        risk_rules=inline_rules(),
         segments=_targeted_segments(campaigns),
         as_of=at,
         settings_since=latest_effective(EARNING_SETTINGS) if at is None else None,
@@ -252,29 +246,6 @@ def book_at(book: RuleBook, at: datetime.datetime) -> RuleBook:
 def _targeted_segments(campaigns: list[Campaign]) -> dict[int, Segment]:
     ids = {c.segment_id for c in campaigns if c.segment_id is not None}
     return {s.pk: s for s in segments_with_conditions().filter(pk__in=ids)} if ids else {}
-
-
-def held_multipliers() -> dict[tuple[str, int], list[HeldMultiplier]]:
-    """Active entitlements of tiers and plans to active earn-multiplier benefits (one query)."""
-    held: dict[tuple[str, int], list[HeldMultiplier]] = {}
-    entitlements = Entitlement.objects.filter(
-        active=True, benefit__active=True, benefit__kind=Benefit.Kind.EARN_MULTIPLIER
-    ).select_related("benefit", "tier", "plan")
-    for entitlement in entitlements.order_by("pk"):
-        # An entitlement belongs to a tier or to a plan (a check constraint).
-        owner: Tier | Plan | None = entitlement.tier or entitlement.plan
-        if owner is None:
-            continue
-        holder = ("tier" if entitlement.tier_id else "plan", owner.pk)
-        held.setdefault(holder, []).append(
-            HeldMultiplier(
-                value=entitlement.benefit.value,
-                benefit=entitlement.benefit.name,
-                holder=owner.name,
-                birthday_month=entitlement.period == Entitlement.Period.BIRTHDAY,
-            )
-        )
-    return held
 
 
 _cached: tuple[float, RuleBook] | None = None

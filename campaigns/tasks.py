@@ -7,6 +7,7 @@ Purchases, refunds and events are earned inline by the API and the import job
 from celery import shared_task
 
 from campaigns.earning import lifecycle
+from campaigns.risk import scan
 from campaigns.services import campaigns_due
 
 
@@ -18,3 +19,8 @@ def start_and_end_due_campaigns() -> int:
 @shared_task(name="campaigns.process_birthdays")
 def process_birthdays() -> int:
     return lifecycle.birthdays_process()
+
+
+@shared_task(name="risk.scan")
+def risk_scan() -> dict[str, int]:
+    return scan.risk_scan()

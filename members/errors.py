@@ -23,6 +23,13 @@ class MemberFrozen(BusinessRuleError):
     code = "member_frozen"
 
 
+class SpendingBlocked(BusinessRuleError):
+    """A risk case against the member blocks spends, transfers and reward redemptions until an
+    approver decides it; the member still earns (what they earn may be held for review)."""
+
+    code = "spending_blocked"
+
+
 class MemberMerged(BusinessRuleError):
     """The member was merged into another (OneID): ``merged_into`` names the one to use now."""
 

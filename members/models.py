@@ -131,6 +131,20 @@ class Member(models.Model):
         related_name="registered_members",
     )
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    # Set while a risk case is open against the member (campaigns.risk.cases), read with the row
+    # the earning pipeline and the spending services lock anyway: no extra query per purchase.
+    hold_awards = models.BooleanField(
+        _("awards held for risk review"),
+        default=False,
+        editable=False,
+        help_text=_("Set while a risk case asks for it: what the member earns waits for review."),
+    )
+    block_spending = models.BooleanField(
+        _("spending blocked for risk review"),
+        default=False,
+        editable=False,
+        help_text=_("Set while a risk case asks for it: no spends, transfers or reward redemptions."),
+    )
     sms_consent = models.BooleanField(_("SMS marketing consent"), default=False)
     email_consent = models.BooleanField(_("email marketing consent"), default=False)
     wechat_consent = models.BooleanField(_("WeChat marketing consent"), default=False)
@@ -208,6 +222,8 @@ class Identity(models.Model):
         WECHAT_OPENID = "openid", _("WeChat / mini-program OpenID")
         PLATFORM = "platform", _("E-commerce platform account")
         PARTNER = "partner", _("Partner id")
+        #: a member who works for the brand; namespace: the code of their store
+        EMPLOYEE = "employee", _("Employee number")
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="identities"

@@ -86,7 +86,7 @@ def new_member_number() -> str:
     return body + luhn_check_digit(body)
 
 
-def _record_history(instance: Any, actor: Any, reason: str) -> None:
+def record_history(instance: Any, actor: Any, reason: str) -> None:
     # simple-history reads these on save; without a request (imports, API) they are the author.
     if actor is not None and getattr(actor, "pk", None):
         instance._history_user = actor
@@ -410,7 +410,7 @@ def member_update(*, member: Member, actor: Any = None, source: str = "admin", *
                     member=member, kind=Identity.Kind.PHONE, value=new_mobile, is_primary_phone=True
                 )
         member.full_clean(exclude=["member_number", "mobile", "tags"])
-        _record_history(member, actor, source)
+        record_history(member, actor, source)
         member.save()
         member_facts("member.updated", [member.pk], timezone.now())
     return member
@@ -441,7 +441,7 @@ def identity_attach(
             identity_validate(member=member, kind=kind, value=value, namespace=namespace)
         return existing
     identity = Identity(member=member, kind=key.kind, namespace=key.namespace, value=key.value)
-    _record_history(identity, actor, source)
+    record_history(identity, actor, source)
     try:
         with transaction.atomic():
             identity.save(force_insert=True)
@@ -456,7 +456,7 @@ def identity_detach(*, identity: Identity, actor: Any = None, source: str = "adm
     """Remove a secondary id. The primary phone changes through ``member_update`` only."""
     if identity.is_primary_phone:
         FieldErrors.single("value", _("The primary phone is changed on the member, not removed here."))
-    _record_history(identity, actor, source)
+    record_history(identity, actor, source)
     identity.delete()
 
 
@@ -491,5 +491,5 @@ def member_set_consent(
 
 def member_set_tags(*, member: Member, tags: Iterable[Tag], actor: Any = None, source: str = "admin") -> None:
     """Replace the member's tags (recorded in the member history with the author)."""
-    _record_history(member, actor, source)
+    record_history(member, actor, source)
     member.tags.set(list(tags))

@@ -195,6 +195,8 @@ class Entry(models.Model):
             # what one account earned in a window (tier qualification); without it small
             # ledgers got plans reading a whole year of entries per member
             models.Index(fields=["account", "created_at"], name="entry_account_time"),
+            # the nightly risk scan reads one day's transfers (few) out of the whole ledger
+            models.Index(fields=["created_at"], name="entry_transfer_time", condition=Q(kind="transfer")),
         ]
         permissions = [("export_entry", _("Can export points entries"))]
 

@@ -19,7 +19,7 @@ result stays the same by construction:
   the upgrade's coupons and campaigns, run through the single path's ``_after_growth``.
 
 No rule is written here: every row a wave writes is built by the single path's functions
-(``purchase_award``, ``purchase_evaluate``, ``_line``, ``review_over``, ``award_hold``,
+(``purchase_award``, ``purchase_evaluate``, ``_line``, ``holds``,
 ``participations``, ``earn_request``); a wave only reads and writes them set-based.
 """
 
@@ -36,19 +36,18 @@ from django.utils import timezone
 
 from campaigns import selectors
 from campaigns.earning import engine
+from campaigns.earning.holds import award_hold, hold_reason, review_over
 from campaigns.earning.pipeline import (
     _after_growth,
     _line,
-    award_hold,
     earn_request,
-    hold_reason,
     participations,
     purchase_award,
     purchase_evaluate,
     purchase_process,
-    review_over,
 )
 from campaigns.models import Award, AwardReview, Participation
+from campaigns.risk.inline import velocity_case, velocity_fired
 from campaigns.webhooks import awards_emit
 from config.common.bulk import bulk_insert
 from members.models import Member
@@ -146,15 +145,22 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
             outcome = purchase_evaluate(purchase, fact, state, book, {})
             made.append((purchase, purchase_award(purchase, at), outcome))
         bulk_insert([award for _p, award, _o in made])
+        fired = velocity_fired([(award, outcome) for _p, award, outcome in made], book.risk_rules)
         held = {
             purchase.pk: (over, reason)
-            for purchase, award, outcome in made
+            for i, (purchase, award, outcome) in enumerate(made)
             if (
                 reason := hold_reason(
-                    members[purchase.member_id], outcome, over := review_over(award, outcome, book)
+                    members[purchase.member_id],
+                    award,
+                    outcome,
+                    over := review_over(award, outcome, book),
+                    fired.get(i),
                 )
             )
         }
+        for i, each in sorted(fired.items()):
+            velocity_case(each, members[made[i][1].member_id], made[i][1], at)
         bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
         Participation.objects.bulk_create(
             [each for _p, award, outcome in made for each in participations(award, outcome)],

@@ -28,6 +28,7 @@ from benefits.models import Coupon
 from campaigns import selectors
 from campaigns.earning import engine
 from campaigns.earning.budgets import count_spent, count_spent_in_order, has_limits, lock_budgets
+from campaigns.earning.holds import award_hold, hold_reason, review_over
 from campaigns.earning.referrals import lock_member, referral_reward
 from campaigns.earning.refunds import (
     refund_award,
@@ -38,6 +39,7 @@ from campaigns.earning.refunds import (
 )
 from campaigns.earning.usage import behaviour_rates, usage_of
 from campaigns.models import Award, AwardLine, AwardReview, Campaign, Participation
+from campaigns.risk.inline import velocity_case, velocity_fired
 from campaigns.webhooks import purchase_awarded
 from config.common.bulk import bulk_insert
 from members.errors import MemberClosed
@@ -224,9 +226,12 @@ def _process(
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, usage_of(member.pk, campaigns, capped, fact.at))
         over = review_over(award, outcome, book)
-        reason = hold_reason(member, outcome, over)
+        fired = velocity_fired([(award, outcome)], book.risk_rules).get(0)
+        reason = hold_reason(member, award, outcome, over, fired)
         award.member = member
         award.save(force_insert=True)
+        if fired is not None:
+            velocity_case(fired, member, award, at)
         # What this award sets off, as it happens: its answer lists their lines without a search
         award.caused = []  # type: ignore[attr-defined]
         if cause is not None and hasattr(cause, "caused"):
@@ -277,41 +282,6 @@ def _follow_merge(member: Member, award: Award) -> Member:
         MemberEvent.objects.filter(pk=award.event_id, member_id=member.pk).update(member=survivor)
     award.member_id = survivor.pk
     return survivor
-
-
-def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook) -> dict[str, int]:
-    """The review limits the award goes above (then it is held): those of the channel and store of
-    a fact from outside (a purchase, an event). Lifecycle awards follow from approved campaigns
-    and are never held."""
-    # a purchase's or an event's award names it
-    if award.kind == Award.Kind.PURCHASE and award.purchase is not None:
-        scope = (award.purchase.channel, award.purchase.store_id)
-    elif award.kind == Award.Kind.EVENT and award.event is not None:
-        scope = (award.event.channel, None)
-    else:
-        return {}
-    return outcome.over(book.review_limits_for(*scope))
-
-
-def hold_reason(member: Member, outcome: engine.Outcome, over: dict[str, int]) -> str:
-    """Why the award waits for review ("": it does not). A frozen member earns nothing until an
-    approver releases the award once the member is unfrozen; an award of nothing is not held."""
-    if member.status == Member.Status.FROZEN and (any(outcome.totals().values()) or outcome.coupons):
-        return AwardReview.Reason.MEMBER_FROZEN
-    return AwardReview.Reason.OVER_LIMIT if over else ""
-
-
-def award_hold(award: Award, outcome: engine.Outcome, over: dict[str, int], reason: str) -> AwardReview:
-    """Keep the award's points (and its campaigns' coupons) back until an approver decides. Unsaved."""
-    return AwardReview(
-        award=award,
-        member_id=award.member_id,
-        reason=reason,
-        points={code: amount for code, amount in sorted(outcome.totals().items()) if amount},
-        limits=over,
-        coupon_campaigns=[campaign_id for campaign_id, _benefit in outcome.coupons],
-        created_at=award.created_at,
-    )
 
 
 def participations(award: Award, outcome: engine.Outcome) -> list[Participation]:

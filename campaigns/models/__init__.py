@@ -3,6 +3,7 @@
 from campaigns.models.awards import Award, AwardLine, Participation
 from campaigns.models.campaign import LIFECYCLE, Campaign, Step, lifecycle_move
 from campaigns.models.review import AwardReview, ReviewLimit
+from campaigns.models.risk import RiskCase, RiskRule
 from campaigns.models.rules import BehaviourRule, EarnRule, Rounding
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "EarnRule",
     "Participation",
     "ReviewLimit",
+    "RiskCase",
+    "RiskRule",
     "Rounding",
     "Step",
     "lifecycle_move",

@@ -85,6 +85,7 @@ class AwardReview(models.Model):
     class Reason(models.TextChoices):
         OVER_LIMIT = "over_limit", _("Above a review limit")
         MEMBER_FROZEN = "member_frozen", _("The member is frozen")
+        RISK = "risk_rule", _("A risk rule fired")
 
     reason = models.CharField(_("why held"), max_length=20, choices=Reason.choices, default=Reason.OVER_LIMIT)
     #: {point type code: the limit it went over}

@@ -74,6 +74,10 @@ JOBS: dict[str, Promise] = {
         "Deletes personal data kept only for a while: finished imports' files and rows, partners' "
         "stored answers (periods in the privacy settings)."
     ),
+    "risk.scan": _(
+        "Runs the risk rules over yesterday's enrolments, purchases, refunds, redemptions and transfers; "
+        "opens a case for each member caught and takes the rule's action."
+    ),
     "oneid.find_duplicates": _(
         "Lists members who are likely one person (same UnionID, card or phone in another form, same "
         "name, birthday and city) for operators to merge or dismiss."
@@ -128,6 +132,8 @@ SCHEDULES = [
     # At night, when the member and identity tables are quiet: one pass over each.
     ("oneid-find-duplicates", "oneid.find_duplicates", "50", "3"),
     ("privacy-purge-personal-data", "privacy.purge_personal_data", "10", "4"),
+    # After midnight's expiry and the insight rollups: yesterday is complete by then.
+    ("risk-scan", "risk.scan", "30", "2"),
 ]
 
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from config.common.bulk import bulk_set
 from config.common.errors import IdempotencyConflict
-from members.errors import MemberClosed, MemberFrozen
+from members.errors import MemberClosed, MemberFrozen, SpendingBlocked
 from members.models import Member
 from points import policy
 from points.errors import InsufficientPoints
@@ -56,8 +56,8 @@ def require_active(*member_ids: int) -> None:
     """Refuse to move points out of or into a frozen or closed member's account. Read afresh
     under the accounts' lock, so a freeze committed before it is seen (one that commits later
     comes after this spend, as it would in any order)."""
-    rows = Member.objects.filter(pk__in=member_ids).values_list("member_number", "status")
-    for number, status in sorted(rows):
+    rows = Member.objects.filter(pk__in=member_ids).values_list("member_number", "status", "block_spending")
+    for number, status, blocked in sorted(rows):
         if status == Member.Status.FROZEN:
             raise MemberFrozen(
                 _("Member %(number)s is frozen: no points move until an operator unfreezes them.")
@@ -66,6 +66,12 @@ def require_active(*member_ids: int) -> None:
             )
         if status == Member.Status.CLOSED:
             raise MemberClosed(_("Member %(number)s is closed.") % {"number": number}, field="member")
+        if blocked:
+            raise SpendingBlocked(
+                _("Member %(number)s is under risk review: no points move until an approver decides.")
+                % {"number": number},
+                field="member",
+            )
 
 
 def require_key(key: str) -> None:

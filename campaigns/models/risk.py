@@ -1,0 +1,180 @@
+"""Risk controls against bonus hunting (薅羊毛): the rules an operator sets, and the cases they open.
+
+A rule watches one thing: a velocity (so many earned points, purchases, refunds, redemptions or
+enrolments per member, device, store, partner or phone prefix in an hour or a day) or a pattern
+(virtual-operator phones collecting welcome bonuses, refunds after the points were spent,
+transfers in rings or fans, staff earning at their own store, bursts on a scarce reward). Rules
+are programme settings under maker-checker. A rule that fires opens a case per member, with its
+evidence, and takes the rule's action; an approver decides the case (``campaigns.risk.cases``).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from members.models import Member
+
+#: The number ranges (号段) of China's virtual operators, the default of a virtual-phone rule.
+VIRTUAL_PREFIXES = "170,171,162,165,167"
+
+
+class RiskRule(models.Model):
+    class Kind(models.TextChoices):
+        VELOCITY = "velocity", _("Velocity: too much in an hour or a day")
+        VIRTUAL_PHONE = "virtual_phone", _("Virtual-operator phones collecting welcome bonuses")
+        REFUND_AFTER_REDEEM = "refund_after_redeem", _("Refunds after the points were spent")
+        TRANSFER_RING = "transfer_ring", _("Points transfers in rings or fans toward one account")
+        STAFF_SELF_DEALING = "staff_self_dealing", _("Store staff earning at their own store")
+        SCARCE_REWARD_BURST = "scarce_reward_burst", _("New members redeeming a scarce reward in a burst")
+
+    class Measure(models.TextChoices):
+        EARNED_POINTS = "earned_points", _("Points earned")
+        PURCHASES = "purchases", _("Purchases")
+        REFUNDS = "refunds", _("Refunds")
+        REDEMPTIONS = "redemptions", _("Reward redemptions")
+        ENROLMENTS = "enrolments", _("Enrolments")
+
+    class Scope(models.TextChoices):
+        MEMBER = "member", _("Per member")
+        DEVICE = "device", _("Per device")
+        STORE = "store", _("Per store")
+        PARTNER = "partner", _("Per partner")
+        PHONE_PREFIX = "phone_prefix", _("Per phone number range (first 7 digits)")
+
+    class Window(models.TextChoices):
+        HOUR = "hour", _("Per hour")
+        DAY = "day", _("Per day")
+
+    class Action(models.TextChoices):
+        RECORD = "record", _("Record only")
+        HOLD = "hold", _("Hold the member's awards for review")
+        BLOCK_REDEMPTIONS = "block_redemptions", _("Block redemptions and spending")
+        FREEZE = "freeze", _("Freeze the member")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("what it watches"), max_length=24, choices=Kind.choices)
+    measure = models.CharField(
+        _("measure"),
+        max_length=16,
+        choices=Measure.choices,
+        blank=True,
+        help_text=_("Velocity rules: what is counted."),
+    )
+    scope = models.CharField(
+        _("counted"),
+        max_length=16,
+        choices=Scope.choices,
+        blank=True,
+        help_text=_(
+            "Velocity rules: whose count. Per-member counts of points and purchases are "
+            "checked as each purchase arrives; the others in the nightly scan."
+        ),
+    )
+    window = models.CharField(_("window"), max_length=8, choices=Window.choices, default=Window.DAY)
+    threshold = models.PositiveIntegerField(
+        _("fires above"),
+        help_text=_(
+            "Velocity: above this count (or points) in the window. Enrolment bursts, fans, "
+            "refund cycles and reward bursts: at this many or more."
+        ),
+    )
+    prefixes = models.CharField(
+        _("virtual-operator number ranges"),
+        max_length=200,
+        blank=True,
+        default=VIRTUAL_PREFIXES,
+        help_text=_("Virtual-phone rules: the leading digits, separated by commas."),
+    )
+    new_member_days = models.PositiveSmallIntegerField(
+        _("new member: enrolled within days"),
+        default=30,
+        help_text=_("Virtual-phone and scarce-reward rules: members enrolled this recently."),
+    )
+    scarce_stock = models.PositiveIntegerField(
+        _("scarce: stock at most"),
+        default=100,
+        help_text=_("Scarce-reward rules: rewards with no more than this stock left."),
+    )
+    lookback_days = models.PositiveSmallIntegerField(
+        _("looks back days"),
+        default=1,
+        help_text=_("Patterns: the nightly scan reads this many days up to the day it scans, and "
+                    "catches a member at most once in that many days. Velocity rules read the day."),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices, default=Action.RECORD)
+    score = models.PositiveSmallIntegerField(
+        _("risk score"), default=20, help_text=_("Added to the member's risk score when it fires (0–100).")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(verbose_name=_("historical risk rule"))
+
+    class Meta:
+        verbose_name = _("risk rule")
+        verbose_name_plural = _("risk rules")
+        ordering = ["kind", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def inline(self) -> bool:
+        """Checked as each purchase arrives (the others run in the nightly scan)."""
+        return (
+            self.kind == self.Kind.VELOCITY
+            and self.scope == self.Scope.MEMBER
+            and self.measure in (self.Measure.EARNED_POINTS, self.Measure.PURCHASES)
+        )
+
+    def prefix_list(self) -> list[str]:
+        return [p.strip() for p in self.prefixes.split(",") if p.strip()]
+
+
+class RiskCase(models.Model):
+    """One member caught by one rule in one window, with the evidence. ``key`` makes a second scan
+    of the same window find the same case."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for review")
+        RELEASED = "released", _("Released: proved fine")
+        REJECTED = "rejected", _("Confirmed: awards rejected")
+        FROZEN = "frozen", _("Confirmed: member frozen")
+
+    rule = models.ForeignKey(RiskRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="cases")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=120, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    action = models.CharField(_("action taken"), max_length=20, choices=RiskRule.Action.choices)
+    score = models.PositiveSmallIntegerField(_("risk score"))
+    #: What the rule saw, for the reviewer: {"summary": {...}, "facts": [{"what", "ref", "at", "amount"}]}
+    evidence = models.JSONField(_("evidence"), default=dict, editable=False)
+    #: the local day of the data the case was found in (a scan's day, an inline fact's day)
+    day = models.DateField(_("day of the facts"))
+    found_at = models.DateTimeField(_("found at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    note = models.TextField(_("notes"), blank=True)
+    history = HistoricalRecords(verbose_name=_("historical risk case"), excluded_fields=["evidence"])
+
+    class Meta:
+        verbose_name = _("risk case")
+        verbose_name_plural = _("risk cases")
+        ordering = ["-found_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-found_at"], name="riskcase_queue"),
+            models.Index(fields=["member", "status"], name="riskcase_member"),
+            models.Index(fields=["rule", "member", "-day"], name="riskcase_rule_member_day"),
+        ]
+        permissions = [("decide_riskcase", _("Can release, reject or freeze risk cases"))]
+
+    def __str__(self) -> str:
+        return f"{self.rule} · {self.member_id}"

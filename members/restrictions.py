@@ -1,0 +1,47 @@
+"""What a risk review may do to a member: hold their awards, block their spending, freeze them.
+
+The risk rules and their cases live in ``campaigns.risk``; the restrictions live here, on the
+member row, because every app below campaigns enforces them: the earning pipeline holds awards
+(``hold_awards``), the ledger and the rewards refuse spends (``block_spending``, a frozen status).
+Each change lands in the member's history with who made it and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from members.models import Member
+from members.services import member_facts, record_history
+
+
+def member_restrict(
+    member: Member, *, hold_awards: bool, block_spending: bool, actor: Any = None, reason: str = ""
+) -> None:
+    """Set both restrictions of ``member`` (locked by the caller) to what its open cases ask."""
+    if (member.hold_awards, member.block_spending) == (hold_awards, block_spending):
+        return
+    member.hold_awards, member.block_spending = hold_awards, block_spending
+    record_history(member, actor, reason)
+    member.save(update_fields=["hold_awards", "block_spending", "updated_at"])
+
+
+def member_freeze(member: Member, *, actor: Any = None, reason: str = "") -> None:
+    """Freeze ``member`` (locked by the caller): they neither earn nor spend until unfrozen."""
+    if member.status != Member.Status.ACTIVE:
+        return
+    member.status = Member.Status.FROZEN
+    record_history(member, actor, reason)
+    member.save(update_fields=["status", "updated_at"])
+    member_facts("member.updated", [member.pk], timezone.now())
+
+
+def member_unfreeze(member: Member, *, actor: Any = None, reason: str = "") -> None:
+    """Unfreeze ``member`` (locked by the caller), when a freeze proved wrong."""
+    if member.status != Member.Status.FROZEN:
+        return
+    member.status = Member.Status.ACTIVE
+    record_history(member, actor, reason)
+    member.save(update_fields=["status", "updated_at"])
+    member_facts("member.updated", [member.pk], timezone.now())
