@@ -227,6 +227,8 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("campaigns.Award", "stars"),
                 model("campaigns.AwardReview", "pending_actions"),
                 model("campaigns.ReviewLimit", "shield"),
+                model("campaigns.RiskRule", "policy"),
+                model("campaigns.RiskCase", "gpp_maybe"),
             ],
         },
         {

@@ -136,12 +136,14 @@ class Member(models.Model):
     hold_awards = models.BooleanField(
         _("awards held for risk review"),
         default=False,
+        db_default=False,  # rows written in bulk outside the ORM (the scale seeder's COPY) start clear
         editable=False,
         help_text=_("Set while a risk case asks for it: what the member earns waits for review."),
     )
     block_spending = models.BooleanField(
         _("spending blocked for risk review"),
         default=False,
+        db_default=False,
         editable=False,
         help_text=_("Set while a risk case asks for it: no spends, transfers or reward redemptions."),
     )

@@ -150,6 +150,7 @@ def test_the_members_package_holds_only_the_member_domain_and_named_subsystems()
         "masking",
         "demo",
         "tagging",
+        "restrictions",
     }
     allowed |= {"admin", "admin_helpers", "api", "api_serializers", "apps", "resources"}  # its interfaces
     modules = {p.stem for p in (ROOT / "members").glob("*.py")}

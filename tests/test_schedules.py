@@ -43,6 +43,7 @@ def test_the_migration_schedules_every_job_at_its_time():
         "journeys-run": ("journeys.run", "*/10 *"),
         "oneid-find-duplicates": ("oneid.find_duplicates", "50 3"),
         "privacy-purge-personal-data": ("privacy.purge_personal_data", "10 4"),
+        "risk-scan": ("risk.scan", "30 2"),
         "messaging-send-due": ("messaging.send_due", "* *"),
         "webhooks-deliver-due": ("webhooks.deliver_due", "* *"),
         "points-announce-expiring": ("points.announce_expiring", "30 0"),

@@ -113,6 +113,8 @@ def award_review(award: Award) -> ReviewSummary | None:
     )
     if review.reason == AwardReview.Reason.MEMBER_FROZEN:
         over = "; ".join(filter(None, [str(_("the member is frozen")), over]))
+    elif review.reason == AwardReview.Reason.RISK:  # the rules are the brand's: not named to partners
+        over = "; ".join(filter(None, [str(_("a risk check asks for a review")), over]))
     if review.status == AwardReview.Status.HELD:
         message = _("Held for review: %(why)s. Nothing is posted until an approver releases it.") % {
             "why": over

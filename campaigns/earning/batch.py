@@ -155,12 +155,13 @@ def _wave(purchases: list[Purchase], book: selectors.RuleBook, at: datetime.date
                     award,
                     outcome,
                     over := review_over(award, outcome, book),
-                    fired.get(i),
+                    fired.get(i, []),
                 )
             )
         }
-        for i, each in sorted(fired.items()):
-            velocity_case(each, members[made[i][1].member_id], made[i][1], at)
+        for i, rules_fired in sorted(fired.items()):
+            for each in rules_fired:
+                velocity_case(each, members[made[i][1].member_id], made[i][1], at)
         bulk_insert([_line(award, line, book) for _p, award, outcome in made for line in outcome.lines])
         Participation.objects.bulk_create(
             [each for _p, award, outcome in made for each in participations(award, outcome)],

@@ -8,6 +8,8 @@ or when it is above a review limit. The pipeline (one fact) and an import's wave
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from campaigns import selectors
 from campaigns.earning import engine
 from campaigns.models import Award, AwardReview
@@ -30,7 +32,7 @@ def review_over(award: Award, outcome: engine.Outcome, book: selectors.RuleBook)
 
 
 def hold_reason(
-    member: Member, award: Award, outcome: engine.Outcome, over: dict[str, int], fired: Fired | None = None
+    member: Member, award: Award, outcome: engine.Outcome, over: dict[str, int], fired: Sequence[Fired] = ()
 ) -> str:
     """Why the award waits for review ("": it does not). A frozen member earns nothing until an
     approver releases the award once the member is unfrozen; a risk case holds what the member
@@ -40,9 +42,7 @@ def hold_reason(
     if member.status == Member.Status.FROZEN:
         return AwardReview.Reason.MEMBER_FROZEN
     from_outside = award.kind in (Award.Kind.PURCHASE, Award.Kind.EVENT)
-    if from_outside and (
-        member.hold_awards or (fired is not None and fired.rule.action != fired.rule.Action.RECORD)
-    ):
+    if from_outside and (member.hold_awards or any(f.rule.action != f.rule.Action.RECORD for f in fired)):
         return AwardReview.Reason.RISK
     return AwardReview.Reason.OVER_LIMIT if over else ""
 

@@ -226,12 +226,12 @@ def _process(
         capped = [pk for pk in matched if has_limits(book.campaigns[pk])]  # limits are frozen once live
         outcome = evaluate(state, usage_of(member.pk, campaigns, capped, fact.at))
         over = review_over(award, outcome, book)
-        fired = velocity_fired([(award, outcome)], book.risk_rules).get(0)
+        fired = velocity_fired([(award, outcome)], book.risk_rules).get(0, [])
         reason = hold_reason(member, award, outcome, over, fired)
         award.member = member
         award.save(force_insert=True)
-        if fired is not None:
-            velocity_case(fired, member, award, at)
+        for each in fired:
+            velocity_case(each, member, award, at)
         # What this award sets off, as it happens: its answer lists their lines without a search
         award.caused = []  # type: ignore[attr-defined]
         if cause is not None and hasattr(cause, "caused"):

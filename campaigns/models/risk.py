@@ -101,8 +101,10 @@ class RiskRule(models.Model):
     lookback_days = models.PositiveSmallIntegerField(
         _("looks back days"),
         default=1,
-        help_text=_("Patterns: the nightly scan reads this many days up to the day it scans, and "
-                    "catches a member at most once in that many days. Velocity rules read the day."),
+        help_text=_(
+            "Patterns: the nightly scan reads this many days up to the day it scans, and "
+            "catches a member at most once in that many days. Velocity rules read the day."
+        ),
     )
     action = models.CharField(_("action"), max_length=20, choices=Action.choices, default=Action.RECORD)
     score = models.PositiveSmallIntegerField(

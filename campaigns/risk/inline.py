@@ -49,8 +49,8 @@ class Fired:
 
 def velocity_fired(
     facts: Sequence[tuple[Award, engine.Outcome]], rules: Sequence[RiskRule]
-) -> dict[int, Fired]:
-    """{index in ``facts``: the first rule the fact takes its member above}. The facts are
+) -> dict[int, list[Fired]]:
+    """{index in ``facts``: the rules the fact takes its member above}. The facts are
     purchase awards not yet written (at most one per member: the pipeline's facts and an import's
     waves); what their members earned before is read in one query."""
     purchases = [
@@ -69,12 +69,13 @@ def velocity_fired(
     before: dict[int, list[tuple[datetime.datetime, int]]] = defaultdict(list)
     rows = (
         Award.objects.filter(window, kind=Award.Kind.PURCHASE)
+        .exclude(pk__in=[award.pk for _i, award, _o in purchases if award.pk])  # a wave wrote its own
         .values_list("pk", "member_id", "occurred_at")
         .annotate(points=Sum("lines__amount", filter=Q(lines__point_type__code=engine.POINTS)))
     )
     for _pk, member_id, at, points in rows:
         before[member_id].append((at, points or 0))
-    fired: dict[int, Fired] = {}
+    fired: dict[int, list[Fired]] = defaultdict(list)
     for i, award, outcome in purchases:
         for rule in rules:
             since = award.occurred_at - WINDOWS[rule.window]
@@ -84,9 +85,8 @@ def velocity_fired(
             else:
                 count = sum(earlier) + outcome.total(engine.POINTS)
             if count > rule.threshold:
-                fired[i] = Fired(rule, count, since, award.occurred_at)
-                break
-    return fired
+                fired[i].append(Fired(rule, count, since, award.occurred_at))
+    return dict(fired)
 
 
 def velocity_case(fired: Fired, member: Member, award: Award, at: datetime.datetime) -> None:
