@@ -4,6 +4,7 @@ the figures come from ``campaigns.risk.scan``."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -283,7 +285,7 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
             "scope": _("counted"),
             "value": _("whose"),
             "window": _("window"),
-            "from": _("from"),
+            "from": _("window starts"),
             "count": _("count"),
             "threshold": _("fires above"),
             "prefix": _("number range"),
@@ -296,8 +298,8 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
             "stores": _("stores"),
             "purchases": _("purchases"),
             "reward": _("reward"),
-            "since": _("from"),
-            "until": _("until"),
+            "since": _("window starts"),
+            "until": _("window ends"),
         }
         summary = case.evidence.get("summary", {})
         return format_html_join("; ", "{}: {}", ((labels.get(k, k), _shown(v)) for k, v in summary.items()))
@@ -319,7 +321,7 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
             "purchase_at_own_store": _("purchase at their own store"),
         }
         rows = [
-            (names.get(f["what"], f["what"]), f["ref"], f["at"][:16].replace("T", " "), f["amount"])
+            (names.get(f["what"], f["what"]), f["ref"], _moment(f["at"]), f["amount"])
             for f in case.evidence.get("facts", [])
         ]
         if not rows:
@@ -360,7 +362,7 @@ def _shown(value: Any) -> Any:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\dT", value):
-        return value[:16].replace("T", " ")
+        return _moment(value)
     labels = {
         **dict(RiskRule.Measure.choices),
         **dict(RiskRule.Scope.choices),
@@ -369,3 +371,8 @@ def _shown(value: Any) -> Any:
         "ring": _("ring"),
     }
     return labels.get(str(value), value)
+
+
+def _moment(value: str) -> str:
+    """A stored moment (ISO 8601) in the programme's time zone, to the minute."""
+    return f"{timezone.localtime(datetime.datetime.fromisoformat(value)):%Y-%m-%d %H:%M}"

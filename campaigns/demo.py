@@ -15,6 +15,7 @@ from decimal import Decimal
 from benefits.models import Benefit
 from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.models import BehaviourRule, Campaign
+from campaigns.risk import demo as risk_demo
 from campaigns.services import campaign_draft_create, campaigns_due, lifecycle_transition
 from members.demo import DemoRun
 from members.models import Channel, Member, Store
@@ -188,10 +189,11 @@ def seed(run: DemoRun) -> str | None:
     purchases, refunds, events = _activity(run, rng)
     lots_activate_due(now=run.now)
     live = sum(1 for c in made if c and c.status == Campaign.Status.ACTIVE)
+    risk = risk_demo.seed(run)  # after the activity: the starter rules would hold some of it
     return (
         f"{len([c for c in made if c])} campaigns ({live} live); "
         f"{purchases} purchases, {refunds} refunds, {events} sign-ins through the pipeline; "
-        f"{referred} members enrolled with a friend's referral code"
+        f"{referred} members enrolled with a friend's referral code; {risk}"
     )
 
 

@@ -39,6 +39,7 @@ class Fired:
     def evidence(self) -> dict[str, object]:
         return {
             "measure": self.rule.measure,
+            "scope": self.rule.scope,
             "window": self.rule.window,
             "count": self.count,
             "threshold": self.rule.threshold,

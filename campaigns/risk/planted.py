@@ -7,7 +7,7 @@ past month, so the nightly scan and the simulation read it as they would read re
 programme gives a welcome bonus and its points are spendable at once (no return window): the
 setting in which these frauds pay.
 
-Planted (each with the rule meant to catch it, ``STARTER_RULES``):
+Planted (each with the starter rule meant to catch it, ``campaigns.risk.starter``):
 
 - a farm of 200 members on virtual-operator numbers, enrolled from 3 devices in bursts, each
   collecting the welcome bonus (enrolment burst per device; virtual-phone numbers);
@@ -23,7 +23,6 @@ import datetime
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +30,7 @@ from django.utils import timezone
 from benefits.models import Reward
 from benefits.rewards import reward_redeem
 from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
-from campaigns.models import BehaviourRule, RiskRule
+from campaigns.models import BehaviourRule
 from campaigns.selectors import rule_book
 from members.models import Channel, Identity, Member, Store
 from members.partners.models import Partner, PartnerKind
@@ -45,56 +44,6 @@ WELCOME_BONUS = 100
 VIRTUAL = ["170", "171", "162", "165", "167"]
 ORDINARY = ["134", "135", "136", "137", "138", "139", "150", "151", "158", "186", "187", "188"]
 
-#: (name, kind, fields): the rules that catch the planted cases, as an operator would set them.
-STARTER_RULES: list[tuple[str, str, dict[str, Any]]] = [
-    (
-        "同一设备一小时注册超过10人",
-        RiskRule.Kind.VELOCITY,
-        {"measure": "enrolments", "scope": "device", "window": "hour", "threshold": 10, "action": "freeze"},
-    ),
-    (
-        "虚拟号段领取注册礼",
-        RiskRule.Kind.VIRTUAL_PHONE,
-        {"threshold": 0, "lookback_days": 1, "action": "block_redemptions"},
-    ),
-    (
-        "兑换后退货",
-        RiskRule.Kind.REFUND_AFTER_REDEEM,
-        {"threshold": 2, "lookback_days": 30, "action": "hold"},
-    ),
-    (
-        "积分转赠成环或汇聚",
-        RiskRule.Kind.TRANSFER_RING,
-        {"threshold": 5, "lookback_days": 7, "action": "block_redemptions"},
-    ),
-    (
-        "店员在本店自买自积",
-        RiskRule.Kind.STAFF_SELF_DEALING,
-        {"threshold": 8, "lookback_days": 30, "action": "hold"},
-    ),
-    (
-        "新会员集中兑换稀缺礼品",
-        RiskRule.Kind.SCARCE_REWARD_BURST,
-        {"threshold": 10, "new_member_days": 7, "scarce_stock": 100, "action": "block_redemptions"},
-    ),
-    (
-        "单会员一天消费超过6笔",
-        RiskRule.Kind.VELOCITY,
-        {"measure": "purchases", "scope": "member", "window": "day", "threshold": 6, "action": "hold"},
-    ),
-]
-
-
-def starter_rules(*, active: bool = True) -> list[RiskRule]:
-    """The starter rules, once (by name)."""
-    rules = []
-    for name, kind, fields in STARTER_RULES:
-        rule, _created = RiskRule.objects.get_or_create(
-            name=name, defaults={"kind": kind, "active": active, "score": 40, **fields}
-        )
-        rules.append(rule)
-    return rules
-
 
 @dataclass
 class Month:
@@ -106,7 +55,7 @@ class Month:
     planted: dict[str, list[int]] = field(default_factory=dict)
 
 
-class _Maker:
+class Maker:
     def __init__(self, rng: random.Random, start: datetime.date, partner: Partner) -> None:
         self.rng, self.start, self.partner = rng, start, partner
         self.book = rule_book()  # the programme's rules, loaded once for the month
@@ -199,7 +148,7 @@ def generate_month(*, ordinary: int = 150, seed: int = 21, start: datetime.date 
     scarce = Reward.objects.create(
         name="限量联名款", kind=Reward.Kind.PHYSICAL, points_price=WELCOME_BONUS, stock=40
     )
-    make = _Maker(rng, start, partner)
+    make = Maker(rng, start, partner)
 
     for n in range(ordinary):
         with transaction.atomic():
@@ -279,7 +228,7 @@ def _programme() -> None:
     )
 
 
-def _ordinary(make: _Maker, n: int, stores: list[Store], gift: Reward) -> Member:
+def _ordinary(make: Maker, n: int, stores: list[Store], gift: Reward) -> Member:
     """An ordinary member: one to four purchases, sometimes a reward, a return or a gift of points
     to a family member; families share a phone to enrol on (a device each two members)."""
     rng = make.rng

@@ -10,8 +10,9 @@ import datetime
 import pytest
 
 from campaigns.models import RiskCase, RiskRule
-from campaigns.risk.planted import STARTER_RULES, generate_month, starter_rules
+from campaigns.risk.planted import generate_month
 from campaigns.risk.scan import risk_scan, simulate
+from campaigns.risk.starter import STARTER_RULES, starter_rules
 from points.selectors import ledger_problems
 
 pytestmark = pytest.mark.django_db
