@@ -66,7 +66,7 @@ class RiskRuleForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         kind, measure, scope = data.get("kind"), data.get("measure"), data.get("scope")
         if kind == RiskRule.Kind.VELOCITY:
             if not measure:

@@ -101,13 +101,14 @@ _MEASURES: dict[str, Callable[[Span], tuple[QuerySet[Any], str, str | None, str 
 def _scope_key(rule: RiskRule, store: str | None, member: str) -> str | None:
     """The column a velocity rule counts by (None: this measure does not know it)."""
     person = "" if member == "id" else member.removesuffix("_id") + "__"
-    return {
+    keys: dict[str, str | None] = {
         RiskRule.Scope.MEMBER: member,
         RiskRule.Scope.STORE: store,
         RiskRule.Scope.DEVICE: f"{person}devices__device_id",
         RiskRule.Scope.PARTNER: f"{person}partner_links__partner_id",
         RiskRule.Scope.PHONE_PREFIX: "phone_prefix",
-    }[rule.scope]
+    }
+    return keys[rule.scope]
 
 
 def measure_supports(measure: str, scope: str) -> bool:

@@ -21,7 +21,10 @@ from campaigns.models import Award, RiskRule
 from campaigns.risk.opening import case_open
 from members.models import Member
 
-WINDOWS = {RiskRule.Window.HOUR: datetime.timedelta(hours=1), RiskRule.Window.DAY: datetime.timedelta(days=1)}
+WINDOWS: dict[str, datetime.timedelta] = {
+    RiskRule.Window.HOUR: datetime.timedelta(hours=1),
+    RiskRule.Window.DAY: datetime.timedelta(days=1),
+}
 
 
 def inline_rules() -> list[RiskRule]:

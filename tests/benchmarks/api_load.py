@@ -4,9 +4,12 @@ Side by side in one run: throughput as the ratio ours ÷ ceiling, latencies next
 
     DEBUG=1 .venv/bin/python tests/pgcluster.py -- .venv/bin/python tests/benchmarks/api_load.py \
         [--members 2000] [--requests 2000] [--concurrency 8] [--workers 4] [--worker-class sync]
-        [--segment-campaign] [--webhooks]
+        [--segment-campaign] [--webhooks] [--risk-rules]
 
 (or DATABASE_URL=postgres://... on an empty database; the script migrates it itself.)
+``--risk-rules``: after the report's two variants, ours three times more on new plans of the same
+members (without the risk rules, with the starter rules on, without again), and what the inline
+checks add per purchase against the mean of the runs either side.
 ``--webhooks``: the partner subscribes to every webhook event, so each purchase also writes its
 events (points.changed, purchase.awarded) in its transaction; nothing is delivered.
 
@@ -80,7 +83,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script 
 from tests.benchmarks.common import ROOT, say, sql
 from tests.benchmarks.api_load_report import APP_GROUP, CEILING, OURS, Run, WaitSampler, cpu_snapshot
 from tests.benchmarks.api_load_report import SOURCE, STATS_IDLE_FLUSH, find_postmaster, report, stored_answers
-from tests.benchmarks.api_load_report import table_stats, written
+from tests.benchmarks.api_load_report import risk_report, table_stats, written
 from tests.benchmarks.api_load_setup import make_plan, segment_campaign, set_up
 # isort: on
 
@@ -89,7 +92,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from campaigns.models import Award
+from campaigns.models import Award, RiskRule
+from campaigns.risk.starter import starter_rules
 from members.models import Member
 from members.partners.api.idempotency import fingerprint as request_fingerprint
 from points import policy
@@ -375,6 +379,26 @@ def answers_wrong(run: Run, plan: list[tuple[dict, str]]) -> list[str]:
 # --- main ----------------------------------------------------------------------------------
 
 
+def risk_runs(pool: Pool, key: str, args) -> dict[str, Run]:
+    """Ours again on new plans of the same members: without the risk rules, with the starter rules
+    on (one of them checked as each purchase arrives), without again; each worker reloads its rule
+    book (and with it the rules) within RULE_BOOK_CACHE_SECONDS of the switch."""
+    starter_rules(active=False)
+    runs = {}
+    for label, seed, active in (
+        ("without rules", 3, False),
+        ("with rules", 4, True),
+        ("without again", 5, False),
+    ):
+        RiskRule.objects.update(active=active)
+        time.sleep(settings.RULE_BOOK_CACHE_SECONDS + 1)
+        runs[label] = ours(
+            pool, key, args.concurrency, make_plan(OURS, args.requests, args.members, seed=seed)
+        )
+        say(f"ours {label}: {args.requests:,} purchases in {runs[label].wall:.1f}s")
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--members", type=int, default=2000, help="members per variant")
@@ -387,6 +411,9 @@ def main() -> None:
     parser.add_argument("--segment-campaign", action="store_true", help="a campaign for a dynamic segment")
     parser.add_argument(
         "--webhooks", action="store_true", help="the partner subscribes to every webhook event"
+    )
+    parser.add_argument(
+        "--risk-rules", action="store_true", help="then ours without, with and without the starter risk rules"
     )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
@@ -431,6 +458,7 @@ def main() -> None:
             with WaitSampler(os.environ["DATABASE_URL"]) as waits_ours:
                 runs[OURS] = ours(http_pool, key, args.concurrency, plans[OURS])
             say(f"ours: {args.requests:,} purchases in {runs[OURS].wall:.1f}s")
+            risk = risk_runs(http_pool, key, args) if args.risk_rules else {}
         finally:
             http_pool.close()
             sql_pool.close()
@@ -453,6 +481,8 @@ def main() -> None:
         ("accounts with ledger problems (balance ≠ Σ entries, lots, …)", len(ledger_problems()), 0),
     ]  # fmt: skip
     report(args, server, runs, counts, checks, done[OURS], wrong, log, time.perf_counter() - started)
+    if risk:
+        risk_report(risk)
     assert all(got == want for _label, got, want in checks), checks
 
 

@@ -280,3 +280,29 @@ def report(args, server, runs: dict, counts: dict, checks: list, wrote: dict, wr
     print("\nChecks\n")
     table(["check", "got", "want"], [[label, str(got), str(want)] for label, got, want in checks])
     print(f"total run time {seconds:.0f} s")
+
+
+def risk_report(runs: dict[str, Run]) -> None:
+    """What the inline risk checks cost per purchase: the run with the rules against the mean of
+    the runs either side of it."""
+    rows = []
+    for label, run in runs.items():
+        n, cpu = len(run.latency), run.cpu
+        held = sum(1 for status, body in run.results if status == 201 and b'"risk_rule"' in body)
+        rows.append([label, f"{n / run.wall:,.0f}", f"{run.percentile(0.5) * 1000:.1f}",
+                     f"{run.percentile(0.95) * 1000:.1f}", f"{cpu.app / n * 1000:.2f}",
+                     f"{cpu.db / n * 1000:.2f}", f"{held:,}"])  # fmt: skip
+    print()
+    table(
+        ["risk rules", "req/s", "p50 ms", "p95 ms", "app CPU ms/req", "db CPU ms/req", "held by a rule"], rows
+    )
+    with_rules = runs["with rules"]
+    without = [runs["without rules"], runs["without again"]]
+
+    def per_request(run: Run) -> float:
+        return (run.cpu.app + run.cpu.db) / len(run.latency) * 1000
+
+    added = per_request(with_rules) - sum(map(per_request, without)) / 2
+    p50 = with_rules.percentile(0.5) * 1000 - sum(r.percentile(0.5) for r in without) / 2 * 1000
+    print(f"The inline risk checks add {added:+.2f} ms of app and database CPU per purchase,"
+          f" {p50:+.1f} ms at p50.\n")  # fmt: skip
