@@ -356,6 +356,15 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
         return format_html_join("", "<p>{}</p>", ((line,) for line in case.note.splitlines())) or "-"
 
 
+def cases_waiting(request: HttpRequest) -> str:
+    """The sidebar's badge on the risk cases: how many wait for a decision (a record-only rule's
+    cases are for reference and do not count); nothing when none."""
+    waiting = (
+        RiskCase.objects.filter(status=RiskCase.Status.OPEN).exclude(action=RiskRule.Action.RECORD).count()
+    )
+    return f"{waiting:,}" if waiting else ""
+
+
 def _shown(value: Any) -> Any:
     """A value of a case's summary as a reader takes it: choices by their labels, moments to the
     minute, lists joined."""

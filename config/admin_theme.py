@@ -228,7 +228,8 @@ def groups_of_links() -> list[dict[str, Any]]:
                 model("campaigns.AwardReview", "pending_actions"),
                 model("campaigns.ReviewLimit", "shield"),
                 model("campaigns.RiskRule", "policy"),
-                model("campaigns.RiskCase", "gpp_maybe"),
+                # the badge is the risk desk's alert: cases waiting that a rule wanted looked at
+                {**model("campaigns.RiskCase", "gpp_maybe"), "badge": "campaigns.admin_risk.cases_waiting"},
             ],
         },
         {

@@ -147,6 +147,16 @@ class Member(models.Model):
         editable=False,
         help_text=_("Set while a risk case asks for it: no spends, transfers or reward redemptions."),
     )
+    require_code = models.BooleanField(
+        _("member code required to spend"),
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=_(
+            "Set while a risk case asks for it: the brand's own systems too spend the member's "
+            "points only during a visit the member's code opened."
+        ),
+    )
     sms_consent = models.BooleanField(_("SMS marketing consent"), default=False)
     email_consent = models.BooleanField(_("email marketing consent"), default=False)
     wechat_consent = models.BooleanField(_("WeChat marketing consent"), default=False)

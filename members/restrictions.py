@@ -2,7 +2,8 @@
 
 The risk rules and their cases live in ``campaigns.risk``; the restrictions live here, on the
 member row, because every app below campaigns enforces them: the earning pipeline holds awards
-(``hold_awards``), the ledger and the rewards refuse spends (``block_spending``, a frozen status).
+(``hold_awards``), the ledger and the rewards refuse spends (``block_spending``, a frozen status),
+the partner API asks the brand's own systems too for the member's code (``require_code``).
 Each change lands in the member's history with who made it and why.
 """
 
@@ -17,14 +18,21 @@ from members.services import member_facts, record_history
 
 
 def member_restrict(
-    member: Member, *, hold_awards: bool, block_spending: bool, actor: Any = None, reason: str = ""
+    member: Member,
+    *,
+    hold_awards: bool,
+    block_spending: bool,
+    require_code: bool,
+    actor: Any = None,
+    reason: str = "",
 ) -> None:
-    """Set both restrictions of ``member`` (locked by the caller) to what its open cases ask."""
-    if (member.hold_awards, member.block_spending) == (hold_awards, block_spending):
+    """Set the restrictions of ``member`` (locked by the caller) to what its open cases ask."""
+    wanted = (hold_awards, block_spending, require_code)
+    if (member.hold_awards, member.block_spending, member.require_code) == wanted:
         return
-    member.hold_awards, member.block_spending = hold_awards, block_spending
+    member.hold_awards, member.block_spending, member.require_code = wanted
     record_history(member, actor, reason)
-    member.save(update_fields=["hold_awards", "block_spending", "updated_at"])
+    member.save(update_fields=["hold_awards", "block_spending", "require_code", "updated_at"])
 
 
 def member_freeze(member: Member, *, actor: Any = None, reason: str = "") -> None:

@@ -52,6 +52,8 @@ class RiskRule(models.Model):
         RECORD = "record", _("Record only")
         HOLD = "hold", _("Hold the member's awards for review")
         BLOCK_REDEMPTIONS = "block_redemptions", _("Block redemptions and spending")
+        REQUIRE_CODE = "require_code", _("Require the member's code to spend")
+        ALERT = "alert", _("Alert the risk desk")
         FREEZE = "freeze", _("Freeze the member")
 
     name = models.CharField(_("name"), max_length=100)

@@ -1,9 +1,11 @@
 """Opening a risk case, and the restrictions a member's open cases put on them.
 
-A case takes its rule's action on the member: a hold (what the member earns from outside waits
-for review while the case is open), a block (no spends, transfers or reward redemptions), or a
-freeze. The earning pipeline opens cases as purchases arrive (``campaigns.risk.inline``), the
-nightly scan for the patterns it finds (``campaigns.risk.scan``).
+A case takes its rule's action on the member while it is open: a hold (what the member earns from
+outside waits for review), a block (no spends, transfers or reward redemptions), the member's
+code for every spend (the brand's own systems too need the visit a member code opens), or a
+freeze. Every case but a record-only rule's counts in the risk desk's badge (the alert). The
+earning pipeline opens cases as purchases arrive (``campaigns.risk.inline``), the nightly scan
+for the patterns it finds (``campaigns.risk.scan``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def restrictions_refresh(member: Member, reason: str, actor: Any = None) -> bool
         member,
         hold_awards=RiskRule.Action.HOLD in actions,
         block_spending=RiskRule.Action.BLOCK_REDEMPTIONS in actions,
+        require_code=RiskRule.Action.REQUIRE_CODE in actions,
         actor=actor,
         reason=reason,
     )

@@ -21,9 +21,10 @@ def partner_members(partner: Partner) -> QuerySet[Member]:
 
 
 def partner_may_spend(partner: Partner, member_id: int, now: datetime.datetime | None = None) -> bool:
-    """Whether the partner may spend the member's points now: always for a first-party partner;
-    for a third-party one only during the visit the customer's member code opened."""
-    if partner.is_first_party:
+    """Whether the partner may spend the member's points now: for a first-party partner always,
+    unless a risk case asks for the member's code (``Member.require_code``); otherwise only during
+    the visit the customer's member code opened."""
+    if partner.is_first_party and not Member.objects.filter(pk=member_id, require_code=True).exists():
         return True
     return PartnerMember.objects.filter(
         partner=partner, member_id=member_id, visit_until__gt=now or timezone.now()
