@@ -42,7 +42,7 @@ def hold_reason(
     if member.status == Member.Status.FROZEN:
         return AwardReview.Reason.MEMBER_FROZEN
     from_outside = award.kind in (Award.Kind.PURCHASE, Award.Kind.EVENT)
-    if from_outside and (member.hold_awards or any(f.rule.action != f.rule.Action.RECORD for f in fired)):
+    if from_outside and (member.hold_awards or any(f.rule.holds for f in fired)):
         return AwardReview.Reason.RISK
     return AwardReview.Reason.OVER_LIMIT if over else ""
 

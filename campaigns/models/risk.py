@@ -132,6 +132,12 @@ class RiskRule(models.Model):
             and self.measure in (self.Measure.EARNED_POINTS, self.Measure.PURCHASES)
         )
 
+    @property
+    def holds(self) -> bool:
+        """Whether the rule holds what the member earns (the purchase that fired an inline rule,
+        and the member's awards while the case is open)."""
+        return self.action in (self.Action.HOLD, self.Action.FREEZE)
+
     def prefix_list(self) -> list[str]:
         return [p.strip() for p in self.prefixes.split(",") if p.strip()]
 

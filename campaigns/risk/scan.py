@@ -93,8 +93,6 @@ def simulate(rule: RiskRule, since: datetime.date, until: datetime.date) -> Simu
         result.by_day = sorted(_by_day(fired).items())
         for member_id, at, _points in fired:
             held_from.setdefault(member_id, at)
-        if rule.action == RiskRule.Action.BLOCK_REDEMPTIONS:  # the purchases it fires on are held
-            result.awards_held, result.points_held = len(fired), sum(points for _m, _a, points in fired)
     else:
         last: dict[int, datetime.date] = {}
         for offset in range(result.days):
@@ -111,7 +109,7 @@ def simulate(rule: RiskRule, since: datetime.date, until: datetime.date) -> Simu
                 held_from.setdefault(finding.member_id, day_span(day)[1])  # from the scan on
                 last[finding.member_id] = day
     result.members = set(held_from)
-    if rule.action in (RiskRule.Action.HOLD, RiskRule.Action.FREEZE) and held_from:
+    if rule.holds and held_from:
         # a holding case holds what the member earns from outside until it is decided
         after = Q()
         for member_id, at in held_from.items():

@@ -16,10 +16,12 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from campaigns.admin_risk import cases_waiting
 from campaigns.models import AwardReview, RiskCase, RiskRule
 from campaigns.risk.cases import CaseDecided, case_note, case_reject, case_release, member_risk_score
 from campaigns.risk.scan import simulate
 from members.models import Identity, Member
+from members.partners.codes import member_code_issue, member_code_redeem
 from points.models import Account
 from points.selectors import ledger_problems
 from tests.api import conftest as api_fixtures
@@ -201,3 +203,31 @@ def test_the_simulation_of_an_inline_rule_says_what_it_did(partner_a):
     assert result.members == set(cases.values_list("member_id", flat=True)) == {members[1].pk, members[2].pk}
     held = AwardReview.objects.filter(reason=AwardReview.Reason.RISK)
     assert result.awards_held == held.count() == 3
+
+
+def test_a_rule_may_ask_for_the_members_code_on_every_spend(partner_a, voucher, approver):
+    rule(action=RiskRule.Action.REQUIRE_CODE)
+    member = served_by(partner_a)  # partner A is the brand's own till: it spends without a code
+    give_points(member, 10_000, at=timezone.now() - datetime.timedelta(days=1))
+    for n in range(3):
+        buy(partner_a, member, n)
+    response = redeem(partner_a, voucher, member)
+    assert response.status_code == 403 and response.json()["code"] == "member_code_required"
+    code, _expires, _new = member_code_issue(partner=partner_a.partner, member=member, request_key="k1")
+    assert member_code_redeem(partner=partner_a.partner, code=code) == member  # the customer shows it
+    assert redeem(partner_a, voucher, member, idempotency_key="with-code").status_code == 201
+    case_release(RiskCase.objects.get(), actor=approver)
+    member.refresh_from_db()
+    assert not member.require_code
+
+
+def test_the_risk_desk_is_alerted_to_cases_waiting_except_record_only_ones(partner_a, rf):
+    rule(action=RiskRule.Action.RECORD)
+    rule(action=RiskRule.Action.ALERT, threshold=3)
+    member = served_by(partner_a)
+    assert cases_waiting(rf.get("/")) == ""
+    for n in range(5):
+        buy(partner_a, member, n)
+    # the record-only rule fired on purchases 3, 4 and 5, the alerting one on 4 and 5
+    assert RiskCase.objects.count() == 5 and cases_waiting(rf.get("/")) == "2"
+    assert points(member) == 500  # an alert restricts nothing
