@@ -61,6 +61,7 @@ class RiskRuleForm(forms.ModelForm):
             "scope",
             "window",
             "prefixes",
+            "lookback_days",
             "new_member_days",
             "scarce_stock",
         ]
@@ -102,7 +103,7 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "threshold", "action", "score", "active"]}),
         (_("Velocity"), {"fields": ["measure", "scope", "window"]}),
-        (_("Patterns"), {"fields": ["prefixes", "new_member_days", "scarce_stock"]}),
+        (_("Patterns"), {"fields": ["lookback_days", "prefixes", "new_member_days", "scarce_stock"]}),
     ]
 
     @admin.display(description=_("watches"))
@@ -186,6 +187,10 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
     list_display = ["found_at", "member", "rule", "summary", "score", "action", "status", "decided_by"]
     list_filter = ["status", "rule__kind", "action", "rule"]
     list_select_related = ["member", "rule", "decided_by"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member", "rule")
+
     search_fields = ["key"]  # shows the search box; the search itself is get_search_results
     search_help_text = _("Exact member number.")
     actions = ["release", "reject", "freeze"]
@@ -327,7 +332,12 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
         if not rows:
             return "-"
         return format_html(
-            '<table class="data-table"><tbody>{}</tbody></table>',
+            '<table class="data-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("fact"),
+            _("reference"),
+            _("when"),
+            _("amount"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from members.models import Member
@@ -56,7 +57,7 @@ class RiskRule(models.Model):
         ALERT = "alert", _("Alert the risk desk")
         FREEZE = "freeze", _("Freeze the member")
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=100)
     kind = models.CharField(_("what it watches"), max_length=24, choices=Kind.choices)
     measure = models.CharField(
         _("measure"),
@@ -187,4 +188,4 @@ class RiskCase(models.Model):
         permissions = [("decide_riskcase", _("Can release, reject or freeze risk cases"))]
 
     def __str__(self) -> str:
-        return f"{self.rule} · {self.member_id}"
+        return f"{self.rule} · {self.member.member_number}"
