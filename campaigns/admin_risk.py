@@ -34,8 +34,9 @@ from campaigns.risk.cases import (
 )
 from campaigns.risk.detectors import measure_supports, related_members
 from campaigns.risk.scan import simulate
-from config.common.admin import run_each
+from config.common.admin import ReadOnlyInline, newest_rows, run_each
 from config.common.admin_governance import GovernedAdmin
+from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Member
 
@@ -364,6 +365,23 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
     @admin.display(description=_("notes"))
     def notes(self, case: RiskCase) -> str:
         return format_html_join("", "<p>{}</p>", ((line,) for line in case.note.splitlines())) or "-"
+
+
+class RiskCaseInline(ReadOnlyInline):
+    """The member page's risk cases, newest first (the score and evidence are on each case)."""
+
+    model = RiskCase
+    fk_name = "member"
+    formset = newest_rows("-found_at", "-id")
+    fields = ["found_at", "rule", "score", "action", "status"]
+    verbose_name_plural = _("risk cases (latest 20)")
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule", "member")
+
+
+MEMBER_PAGE_INLINES.append(RiskCaseInline)
 
 
 def cases_waiting(request: HttpRequest) -> str:
