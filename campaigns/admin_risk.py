@@ -77,7 +77,8 @@ class RiskRuleForm(forms.ModelForm):
                 self.add_error("scope", _("A velocity rule counts per something: choose whose count."))
             if measure and scope and not measure_supports(measure, scope):
                 self.add_error(
-                    "scope", _("Redemptions are not made at a store: count them per member or partner.")
+                    "scope",
+                    _("Redemptions have no store or partner: count them per member, device or number range."),
                 )
         if kind == RiskRule.Kind.VIRTUAL_PHONE:
             prefixes = [p.strip() for p in (data.get("prefixes") or "").split(",") if p.strip()]

@@ -98,27 +98,37 @@ _MEASURES: dict[str, Callable[[Span], tuple[QuerySet[Any], str, str | None, str 
 }
 
 
-def _scope_key(rule: RiskRule, store: str | None, member: str) -> str | None:
-    """The column a velocity rule counts by (None: this measure does not know it)."""
+def _scope_key(measure: str, scope: str, store: str | None, member: str) -> str | None:
+    """The column a velocity rule counts ``measure`` by (None: the measure does not know it).
+    A purchase's or refund's partner is the source that sent it (``api:<code>``, or an import's
+    source); an enrolment's, the partners linked to the new member; a redemption has none."""
     person = "" if member == "id" else member.removesuffix("_id") + "__"
+    partner = {
+        RiskRule.Measure.EARNED_POINTS: "award__purchase__source",
+        RiskRule.Measure.PURCHASES: "source",
+        RiskRule.Measure.REFUNDS: "source",
+        RiskRule.Measure.ENROLMENTS: "partner_links__partner_id",
+    }.get(measure)
     keys: dict[str, str | None] = {
         RiskRule.Scope.MEMBER: member,
         RiskRule.Scope.STORE: store,
         RiskRule.Scope.DEVICE: f"{person}devices__device_id",
-        RiskRule.Scope.PARTNER: f"{person}partner_links__partner_id",
+        RiskRule.Scope.PARTNER: partner,
         RiskRule.Scope.PHONE_PREFIX: "phone_prefix",
     }
-    return keys[rule.scope]
+    return keys[scope]
 
 
 def measure_supports(measure: str, scope: str) -> bool:
-    """Whether a velocity rule can count ``measure`` by ``scope`` (redemptions know no store)."""
-    return not (scope == RiskRule.Scope.STORE and measure == RiskRule.Measure.REDEMPTIONS)
+    """Whether a velocity rule can count ``measure`` by ``scope`` (redemptions know no store and
+    no partner)."""
+    _rows, _at, _amount, store, member = _MEASURES[measure]((timezone.now(), timezone.now()))
+    return _scope_key(measure, scope, store, member) is not None
 
 
 def velocity(rule: RiskRule, span: Span) -> list[Finding]:
     rows, at, amount, store, member = _MEASURES[rule.measure](span)
-    key = _scope_key(rule, store, member)
+    key = _scope_key(rule.measure, rule.scope, store, member)
     if key is None:
         return []
     if rule.scope == RiskRule.Scope.PHONE_PREFIX:

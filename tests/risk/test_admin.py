@@ -53,7 +53,8 @@ def test_a_new_rule_waits_for_a_second_person(en, operator):
     "fields, field, words",
     [
         ({"measure": ""}, "measure", "counts something"),
-        ({"measure": "redemptions", "scope": "store"}, "scope", "not made at a store"),
+        ({"measure": "redemptions", "scope": "store"}, "scope", "no store or partner"),
+        ({"measure": "redemptions", "scope": "partner"}, "scope", "no store or partner"),
         ({"kind": "virtual_phone", "prefixes": "170, 2x9"}, "prefixes", "2x9"),
         ({"score": "150"}, "score", "at most 100"),
     ],
