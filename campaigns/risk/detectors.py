@@ -103,12 +103,13 @@ def _scope_key(measure: str, scope: str, store: str | None, member: str) -> str 
     A purchase's or refund's partner is the source that sent it (``api:<code>``, or an import's
     source); an enrolment's, the partners linked to the new member; a redemption has none."""
     person = "" if member == "id" else member.removesuffix("_id") + "__"
-    partner = {
+    partners: dict[str, str] = {
         RiskRule.Measure.EARNED_POINTS: "award__purchase__source",
         RiskRule.Measure.PURCHASES: "source",
         RiskRule.Measure.REFUNDS: "source",
         RiskRule.Measure.ENROLMENTS: "partner_links__partner_id",
-    }.get(measure)
+    }
+    partner = partners.get(measure)
     keys: dict[str, str | None] = {
         RiskRule.Scope.MEMBER: member,
         RiskRule.Scope.STORE: store,

@@ -13,13 +13,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db import connection
 from django.utils import timezone
 
 from campaigns.earning import engine
-from campaigns.models import Award, RiskRule
+from campaigns.models import Award, AwardLine, RiskRule
 from campaigns.risk.opening import case_open
 from members.models import Member
+from points.models import PointType
 
 WINDOWS: dict[str, datetime.timedelta] = {
     RiskRule.Window.HOUR: datetime.timedelta(hours=1),
@@ -51,6 +52,43 @@ class Fired:
         }
 
 
+#: The members' purchase awards in a span and the points each gave. In plain SQL: it runs on every
+#: purchase while an inline rule is on, and the ORM took longer to build it than the database to
+#: answer it (1.7 against 0.5 ms).
+PURCHASES_BETWEEN = """
+    SELECT a.id, a.member_id, a.occurred_at,
+           COALESCE(SUM(CASE WHEN t.code = %s THEN l.amount ELSE 0 END), 0)
+    FROM {award} a
+    LEFT JOIN {line} l ON l.award_id = a.id
+    LEFT JOIN {point_type} t ON t.id = l.point_type_id
+    WHERE a.kind = %s AND a.member_id IN ({members}) AND a.occurred_at > %s AND a.occurred_at <= %s
+    GROUP BY a.id, a.member_id, a.occurred_at"""
+
+
+def _purchases_between(
+    members: set[int], since: datetime.datetime, until: datetime.datetime
+) -> list[tuple[int, int, datetime.datetime, int]]:
+    sql = PURCHASES_BETWEEN.format(
+        award=Award._meta.db_table,
+        line=AwardLine._meta.db_table,
+        point_type=PointType._meta.db_table,
+        members=", ".join(["%s"] * len(members)),
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [engine.POINTS, Award.Kind.PURCHASE, *sorted(members), adapt(since), adapt(until)]
+        )
+        return [(pk, member, _aware(at), int(points)) for pk, member, at, points in cursor.fetchall()]
+
+
+def _aware(value: datetime.datetime | str) -> datetime.datetime:
+    """A moment as the database gave it back (SQLite: naive UTC, or text), aware."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=datetime.UTC)
+
+
 def velocity_fired(
     facts: Sequence[tuple[Award, engine.Outcome]], rules: Sequence[RiskRule]
 ) -> dict[int, list[Fired]]:
@@ -63,27 +101,20 @@ def velocity_fired(
     if not rules or not purchases:
         return {}
     widest = max(WINDOWS[rule.window] for rule in rules)
-    window = Q()
-    for _i, award, _o in purchases:
-        window |= Q(
-            member_id=award.member_id,
-            occurred_at__gt=award.occurred_at - widest,
-            occurred_at__lte=award.occurred_at,
-        )
+    own = {award.pk for _i, award, _o in purchases if award.pk}  # a wave wrote its awards already
     before: dict[int, list[tuple[datetime.datetime, int]]] = defaultdict(list)
-    rows = (
-        Award.objects.filter(window, kind=Award.Kind.PURCHASE)
-        .exclude(pk__in=[award.pk for _i, award, _o in purchases if award.pk])  # a wave wrote its own
-        .values_list("pk", "member_id", "occurred_at")
-        .annotate(points=Sum("lines__amount", filter=Q(lines__point_type__code=engine.POINTS)))
-    )
-    for _pk, member_id, at, points in rows:
-        before[member_id].append((at, points or 0))
+    for pk, member_id, at, points in _purchases_between(
+        {award.member_id for _i, award, _o in purchases},
+        min(award.occurred_at for _i, award, _o in purchases) - widest,
+        max(award.occurred_at for _i, award, _o in purchases),
+    ):
+        if pk not in own:
+            before[member_id].append((at, points))
     fired: dict[int, list[Fired]] = defaultdict(list)
     for i, award, outcome in purchases:
         for rule in rules:
             since = award.occurred_at - WINDOWS[rule.window]
-            earlier = [points for at, points in before[award.member_id] if at > since]
+            earlier = [p for at, p in before[award.member_id] if since < at <= award.occurred_at]
             if rule.measure == RiskRule.Measure.PURCHASES:
                 count = len(earlier) + 1
             else:
