@@ -133,7 +133,7 @@ class RewardViewSet(PartnerViewSet):
     def redeem(self, request, pk: int):
         data = self.validated(RedeemSerializer)
         member = self.member(data["member_number"])
-        require_visit(self.partner, member.pk)
+        require_visit(self.partner, member)
         reward = get_object_or_404(Reward, pk=pk)
         redemption = reward_redeem(
             member=member,
@@ -269,7 +269,7 @@ class CouponRedeemView(_CouponAtStore):
     )
     def post(self, request):
         coupon, store, channel, basket = self.coupon_and_basket()
-        require_visit(self.partner, coupon.member_id)
+        require_visit(self.partner, coupon.member)  # read with the coupon
         redemption = coupon_redeem(
             code=coupon.code, store=store, user=self.partner.user, basket=basket, channel=channel
         )

@@ -153,8 +153,7 @@ class Member(models.Model):
         db_default=False,
         editable=False,
         help_text=_(
-            "Set while a risk case asks for it: the brand's own systems too spend the member's "
-            "points only during a visit the member's code opened."
+            "While a risk case asks for it, even the brand's own systems need the member's code to spend."
         ),
     )
     sms_consent = models.BooleanField(_("SMS marketing consent"), default=False)

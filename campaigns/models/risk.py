@@ -72,17 +72,13 @@ class RiskRule(models.Model):
         choices=Scope.choices,
         blank=True,
         help_text=_(
-            "Velocity rules: whose count. Per-member counts of points and purchases are "
-            "checked as each purchase arrives; the others in the nightly scan."
+            "Whose count. Per member, points and purchases are checked as they arrive; the rest nightly."
         ),
     )
     window = models.CharField(_("window"), max_length=8, choices=Window.choices, default=Window.DAY)
     threshold = models.PositiveIntegerField(
         _("fires above"),
-        help_text=_(
-            "Velocity: above this count (or points) in the window. Enrolment bursts, fans, "
-            "refund cycles and reward bursts: at this many or more."
-        ),
+        help_text=_("Velocity: above this in the window. Patterns: at this many or more."),
     )
     prefixes = models.CharField(
         _("virtual-operator number ranges"),
@@ -104,10 +100,7 @@ class RiskRule(models.Model):
     lookback_days = models.PositiveSmallIntegerField(
         _("looks back days"),
         default=1,
-        help_text=_(
-            "Patterns: the nightly scan reads this many days up to the day it scans, and "
-            "catches a member at most once in that many days. Velocity rules read the day."
-        ),
+        help_text=_("Patterns: days read up to the scanned day; a member is caught once in that many days."),
     )
     action = models.CharField(_("action"), max_length=20, choices=Action.choices, default=Action.RECORD)
     score = models.PositiveSmallIntegerField(

@@ -20,14 +20,14 @@ def partner_members(partner: Partner) -> QuerySet[Member]:
     return Member.objects.filter(partner_links__partner=partner)
 
 
-def partner_may_spend(partner: Partner, member_id: int, now: datetime.datetime | None = None) -> bool:
+def partner_may_spend(partner: Partner, member: Member, now: datetime.datetime | None = None) -> bool:
     """Whether the partner may spend the member's points now: for a first-party partner always,
-    unless a risk case asks for the member's code (``Member.require_code``); otherwise only during
-    the visit the customer's member code opened."""
-    if partner.is_first_party and not Member.objects.filter(pk=member_id, require_code=True).exists():
+    unless a risk case asks for the member's code (``Member.require_code``, as the caller read the
+    member in this request); otherwise only during the visit the customer's member code opened."""
+    if partner.is_first_party and not member.require_code:
         return True
     return PartnerMember.objects.filter(
-        partner=partner, member_id=member_id, visit_until__gt=now or timezone.now()
+        partner=partner, member_id=member.pk, visit_until__gt=now or timezone.now()
     ).exists()
 
 

@@ -250,7 +250,7 @@ class HoldsView(_PartnerHolds):
     def post(self, request):
         data = self.validated(HoldInSerializer)
         member = self.member(data["member_number"])
-        require_visit(self.partner, member.pk)
+        require_visit(self.partner, member)
         hold = hold_create(
             member=member,
             points=data["points"],

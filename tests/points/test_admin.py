@@ -77,14 +77,14 @@ def test_entry_list_is_read_only_and_its_query_count_does_not_grow(
     url = reverse("admin:points_entry_changelist")
     assert client.get(reverse("admin:points_entry_add")).status_code == 403
     client.get(url)
-    with django_assert_num_queries(7):  # session, user, 2x permissions, type filter, count, page
+    with django_assert_num_queries(8):  # session, user, 2x perms, risk badge, filter, count, page
         response = client.get(url, {"kind": "earn"})
     assert len(response.context["cl"].result_list) == 2
     for _ in range(30):
         points_spend(
             member=funded.member, point_type="points", amount=1, idempotency_key=key(), at=T0 + days(9)
         )
-    with django_assert_num_queries(7):  # session, user, 2x permissions, type filter, count, page
+    with django_assert_num_queries(8):  # session, user, 2x perms, risk badge, filter, count, page
         response = client.get(url, {"kind": "spend"})
     assert len(response.context["cl"].result_list) == 31
     entry = Entry.objects.first()

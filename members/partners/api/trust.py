@@ -3,6 +3,7 @@ during the visit a member code opened (docs/api.md "Trust")."""
 
 from __future__ import annotations
 
+from members.models import Member
 from members.partners.api.errors import APIError
 from members.partners.codes import TrustRefused, member_code_required
 from members.partners.models import Partner
@@ -16,8 +17,8 @@ def refusal(exc: TrustRefused) -> APIError:
     )
 
 
-def require_visit(partner: Partner, member_id: int) -> None:
+def require_visit(partner: Partner, member: Member) -> None:
     """Spending a member's points: a third-party partner needs the visit a member code opened
     (403 ``member_code_required``); a link from an earlier visit is not enough."""
-    if not partner_may_spend(partner, member_id):
+    if not partner_may_spend(partner, member):
         raise refusal(member_code_required())
