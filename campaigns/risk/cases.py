@@ -64,14 +64,18 @@ def case_note(case: RiskCase, *, actor: Any, text: str, at: datetime.datetime | 
     text = text.strip()
     if not text:
         return case
-    at = timezone.localtime(at or timezone.now())
     with transaction.atomic():
         case = RiskCase.objects.select_for_update().get(pk=case.pk)
-        line = f"{at:%Y-%m-%d %H:%M} {actor.get_username()}: {text}"
-        case.note = f"{case.note}\n{line}" if case.note else line
+        _sign(case, actor, text, at or timezone.now())
         case._history_user = actor  # type: ignore[attr-defined]
         case.save(update_fields=["note"])
     return case
+
+
+def _sign(case: RiskCase, actor: Any, text: str, at: datetime.datetime) -> None:
+    """Add ``text`` to the case's notes as a line dated (local time) and signed by ``actor``."""
+    line = f"{timezone.localtime(at):%Y-%m-%d %H:%M} {actor.get_username()}: {text}"
+    case.note = f"{case.note}\n{line}" if case.note else line
 
 
 def _decide(case: RiskCase, status: str, actor: Any, note: str, at: datetime.datetime) -> RiskCase:
@@ -86,8 +90,7 @@ def _decide(case: RiskCase, status: str, actor: Any, note: str, at: datetime.dat
             )
         case.status, case.decided_by, case.decided_at = status, actor, at
         if note.strip():
-            line = f"{timezone.localtime(at):%Y-%m-%d %H:%M} {actor.get_username()}: {note.strip()}"
-            case.note = f"{case.note}\n{line}" if case.note else line
+            _sign(case, actor, note.strip(), at)
         case._history_user = actor  # type: ignore[attr-defined]
         case.save(update_fields=["status", "decided_by", "decided_at", "note"])
         reason = _("Risk case %(id)s: %(status)s") % {"id": case.pk, "status": case.get_status_display()}

@@ -1,9 +1,9 @@
 """The per-member velocity rules, checked as each purchase arrives.
 
 A purchase whose award would take the member above a rule's threshold of points earned or
-purchases made in the hour or day up to it is held for review (``AwardReview``, reason
-``risk_rule``) and opens a case. One query per fact (per import wave: one for its members), and
-none while no such rule is on.
+purchases made in the hour or day up to it opens a case; when the rule's action holds (hold,
+freeze) the purchase's award waits for review (``AwardReview``, reason ``risk_rule``). One query
+per fact (per import wave: one for its members), and none while no such rule is on.
 """
 
 from __future__ import annotations

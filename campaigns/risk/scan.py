@@ -1,9 +1,10 @@
 """The nightly pattern scan, and the simulation of a rule over past data.
 
-The scan runs every active rule that is not checked inline over one local day and opens a case
-per member caught (``campaigns.risk.opening``), keyed by rule, day and member: scanning a day
-twice opens nothing new. The simulation runs one rule, active or not, over past days with the
-same code and writes nothing: what it reports is what the rule does on the same data.
+The scan runs every active rule that is not checked inline over one local day (a pattern rule
+reads the days it looks back too) and opens a case per member caught (``campaigns.risk.opening``),
+keyed by rule, day and member: scanning a day twice opens nothing new. The simulation runs one
+rule, active or not, over past days with the same code and writes nothing: what it reports is
+what the rule does on the same data.
 """
 
 from __future__ import annotations
