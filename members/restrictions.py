@@ -37,19 +37,20 @@ def member_restrict(
 
 def member_freeze(member: Member, *, actor: Any = None, reason: str = "") -> None:
     """Freeze ``member`` (locked by the caller): they neither earn nor spend until unfrozen."""
-    if member.status != Member.Status.ACTIVE:
-        return
-    member.status = Member.Status.FROZEN
-    record_history(member, actor, reason)
-    member.save(update_fields=["status", "updated_at"])
-    member_facts("member.updated", [member.pk], timezone.now())
+    _status_move(member, Member.Status.ACTIVE, Member.Status.FROZEN, actor, reason)
 
 
 def member_unfreeze(member: Member, *, actor: Any = None, reason: str = "") -> None:
     """Unfreeze ``member`` (locked by the caller), when a freeze proved wrong."""
-    if member.status != Member.Status.FROZEN:
+    _status_move(member, Member.Status.FROZEN, Member.Status.ACTIVE, actor, reason)
+
+
+def _status_move(member: Member, before: str, after: str, actor: Any, reason: str) -> None:
+    """Move ``member`` from ``before`` to ``after`` (any other status is left alone), in the
+    history with who and why, and tell subscribed partners."""
+    if member.status != before:
         return
-    member.status = Member.Status.ACTIVE
+    member.status = after
     record_history(member, actor, reason)
     member.save(update_fields=["status", "updated_at"])
     member_facts("member.updated", [member.pk], timezone.now())

@@ -23,6 +23,7 @@ from campaigns.earning import engine
 from campaigns.models import Award, AwardLine, RiskRule
 from members.models import Identity, Member
 from members.purchases.models import Purchase, Refund
+from members.referrals.models import MemberDevice
 from points.models import Entry
 
 _UNITS = {"hour": datetime.timedelta(hours=1), "day": datetime.timedelta(days=1)}
@@ -395,8 +396,6 @@ DETECTORS: dict[str, Callable[[RiskRule, Span], list[Finding]]] = {
 
 def related_members(member_id: int, limit: int = 20) -> list[int]:
     """Other members sharing a device or an identity value (a phone, an id) with ``member_id``."""
-    from members.referrals.models import MemberDevice
-
     devices = MemberDevice.objects.filter(member_id=member_id).values("device_id")
     values = Identity.objects.filter(member_id=member_id).values("value")
     by_device = MemberDevice.objects.filter(device_id__in=devices).exclude(member_id=member_id)
