@@ -52,7 +52,7 @@ def test_two_runs_at_once_move_each_entry_once(locked: bool):
     with unless(locked, "campaigns/journeys/services.py::journeys_advance"):
         moved = race(2, lambda i: journeys_advance(now=NOW), meet=r'^INSERT INTO "benefits_coupon"')
     if locked:
-        assert sorted(moved) == [0, 3]  # the second run found every entry taken
+        assert sum(moved) == 3  # each entry moved by one run (which one depends on who locked it first)
         assert Coupon.objects.count() == 3
     else:
         assert moved == [3, 3] and Coupon.objects.count() == 6  # a second coupon each

@@ -87,8 +87,8 @@ def test_two_override_ending_jobs_at_once_end_each_override_once(locked: bool, s
 
     ended = TierChange.objects.filter(reason=TierChange.Reason.OVERRIDE_ENDED).count()
     assert not MemberTier.objects.filter(override_tier__isnull=False).exists()
-    if locked:
-        assert sorted(results) == [0, 4] and ended == 4
+    if locked:  # the jobs share the overrides: which job ends which depends on who locks first
+        assert sum(results) == 4 and ended == 4, results
     else:
         assert results == [4, 4] and ended == 8
 
@@ -96,7 +96,7 @@ def test_two_override_ending_jobs_at_once_end_each_override_once(locked: bool, s
 @pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
 def test_two_review_jobs_at_once_review_each_member_once(locked: bool, silver_gold):
     """The period-end review started twice at once: each member's 2026 is reviewed once, by one
-    job, and the jobs' counts add up to the members reviewed. Without skipping the rows the other
+    job or the other, and the jobs' counts add up to the members reviewed. Without skipping the rows the other
     job locked, both review every member (and each reports all of them)."""
     silver, _gold = silver_gold
     members = [MemberFactory() for _ in range(5)]
@@ -106,7 +106,9 @@ def test_two_review_jobs_at_once_review_each_member_once(locked: bool, silver_go
     with unless(locked, "tiers/services.py::tiers_review_due"):
         results = race(2, lambda i: tiers_review_due(now=local(2027, 1, 2)), meet=FIRST_WRITE)
 
-    assert sorted(results) == ([0, 5] if locked else [5, 5]), results
+    # Locked, the jobs share the members (each scan skips the rows the other has locked so far,
+    # so the split can be 5+0 or 4+1); without the lock each job reviews all five.
+    assert (sum(results) == 5) if locked else (results == [5, 5]), results
     statuses = MemberTier.objects.filter(member__in=members)
     assert {(s.tier_id, s.valid_until) for s in statuses} == {(silver.pk, local(2028, 1, 1))}
 
