@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from benefits.baskets import Terms, coupon_terms, items_of
 from benefits.coupons import (
     coupon_find,
+    coupon_miss_record,
     coupon_redeem,
     coupon_redemption_void,
     normalise_code,
@@ -275,6 +276,8 @@ def redeem_view(request: HttpRequest, admin_site) -> HttpResponse:
                     reason = exc.message
                 else:
                     facts = basket_facts(basket, terms)
+        if coupon is None and reason:  # no such code: counted against guessing
+            coupon_miss_record(code, store=store, user=request.user, at=now)
     if coupon is not None and not reason:
         form.fields["code"].widget.attrs.pop("autofocus", None)  # Enter now redeems
     context = {

@@ -30,7 +30,7 @@ from benefits.api_serializers import (
     RewardSerializer,
 )
 from benefits.baskets import coupon_terms
-from benefits.coupons import coupon_redeem, coupon_redemption_void, why_not_redeemable
+from benefits.coupons import coupon_miss_record, coupon_redeem, coupon_redemption_void, why_not_redeemable
 from benefits.errors import CouponNotRedeemable
 from benefits.models import Coupon, Redemption, Reward
 from benefits.rewards import redemption_cancel, reward_redeem
@@ -199,13 +199,22 @@ class MemberCouponsView(PartnerGenericView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class _CouponAtStore(PartnerAPIView):
+class _CouponLookup(PartnerAPIView):
+    def missed(self, code: str, store: Store | None = None) -> None:
+        """Count a code that is not one of this partner's members' against guessing, even though
+        the request is refused (and rolled back)."""
+        partner = self.partner
+        self.afterwards(lambda: coupon_miss_record(code, partner=partner, store=store))
+
+
+class _CouponAtStore(_CouponLookup):
     def coupon_and_basket(self) -> tuple[Coupon, Store, str, Basket]:
         """The coupon (404 unless it is one of this partner's members'), the partner's store and
         channel (400), and the basket."""
         data = self.validated(CouponBasketSerializer)  # the store is checked first: 400
         coupon = partner_coupon(self.partner, data["code"])
         if coupon is None:
+            self.missed(data["code"], data["store"])
             raise not_found()
         channel = data.get("channel") or (self.partner.channels or [Channel.STORE])[0]
         lines = [
@@ -281,7 +290,7 @@ class CouponRedeemView(_CouponAtStore):
         )
 
 
-class CouponVoidView(PartnerAPIView):
+class CouponVoidView(_CouponLookup):
     grant = Grant.COUPONS_REDEEM
 
     @extend_schema(
@@ -301,6 +310,7 @@ class CouponVoidView(PartnerAPIView):
         data = self.validated(CouponVoidSerializer)
         coupon = partner_coupon(self.partner, data["code"])
         if coupon is None:
+            self.missed(data["code"])
             raise not_found()
         redemption = partner_coupon_redemption(self.partner, coupon, data["order_number"])
         if redemption is None:

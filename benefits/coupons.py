@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from benefits.baskets import coupon_terms
 from benefits.errors import CouponNotRedeemable, CouponOrderMismatch, CouponVoidWindowPassed
-from benefits.models import Benefit, Coupon, CouponRedemption, Entitlement
+from benefits.models import Benefit, Coupon, CouponMiss, CouponRedemption, Entitlement
 from benefits.webhooks import coupons_emit
 from config.common.states import transition
 from members.models import Channel, Member, Store
@@ -185,6 +185,31 @@ def coupon_find(typed: str) -> Coupon | None:
     if not code:
         return None
     return Coupon.objects.select_related("benefit", "member", "redeemed_store").filter(code=code).first()
+
+
+#: How long failed lookups are kept: the risk rules read them (a simulation up to 90 days back).
+MISSES_KEPT = datetime.timedelta(days=90)
+
+
+def coupon_miss_record(
+    typed: str,
+    *,
+    partner: Any = None,
+    store: Store | None = None,
+    user: Any = None,
+    at: datetime.datetime | None = None,
+) -> None:
+    """Note a code looked up and not found, and by whom: the risk rules count these to catch codes
+    being guessed. Callers write it outside any transaction a refusal rolls back."""
+    CouponMiss.objects.create(
+        at=at or timezone.now(), code=normalise_code(typed)[:32], partner=partner, store=store, user=user
+    )
+
+
+def coupon_misses_prune(now: datetime.datetime | None = None) -> int:
+    """Remove the failed lookups older than ``MISSES_KEPT``; how many."""
+    deleted, _by_model = CouponMiss.objects.filter(at__lt=(now or timezone.now()) - MISSES_KEPT).delete()
+    return deleted
 
 
 def coupon_redeem(

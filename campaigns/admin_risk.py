@@ -45,7 +45,11 @@ KIND_FIELDS = {
     RiskRule.Kind.VELOCITY: ("measure", "scope", "window"),
     RiskRule.Kind.VIRTUAL_PHONE: ("prefixes",),
     RiskRule.Kind.SCARCE_REWARD_BURST: ("new_member_days", "scarce_stock"),
+    RiskRule.Kind.COUPON_GUESSING: ("scope", "window"),
 }
+#: Whose guessing a coupon-guessing rule counts, and what its cases may do (they have no member).
+GUESSERS = (RiskRule.Scope.PARTNER, RiskRule.Scope.STORE, RiskRule.Scope.STAFF)
+SUBJECT_ACTIONS = (RiskRule.Action.RECORD, RiskRule.Action.ALERT)
 
 
 class RiskRuleForm(forms.ModelForm):
@@ -75,10 +79,20 @@ class RiskRuleForm(forms.ModelForm):
                 self.add_error("measure", _("A velocity rule counts something: choose what."))
             if not scope:
                 self.add_error("scope", _("A velocity rule counts per something: choose whose count."))
-            if measure and scope and not measure_supports(measure, scope):
+            if scope == RiskRule.Scope.STAFF:
+                self.add_error("scope", _("Only coupon-guessing rules count per staff account."))
+            elif measure and scope and not measure_supports(measure, scope):
                 self.add_error(
                     "scope",
                     _("Redemptions have no store or partner: count them per member, device or number range."),
+                )
+        if kind == RiskRule.Kind.COUPON_GUESSING:
+            if scope not in GUESSERS:
+                self.add_error("scope", _("Count guessing per partner, per store or per staff account."))
+            if data.get("action") not in SUBJECT_ACTIONS:
+                self.add_error(
+                    "action",
+                    _("Guessing is not a member's: the rule can only record or alert the risk desk."),
                 )
         if kind == RiskRule.Kind.VIRTUAL_PHONE:
             prefixes = [p.strip() for p in (data.get("prefixes") or "").split(",") if p.strip()]
@@ -110,6 +124,12 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
 
     @admin.display(description=_("watches"))
     def what(self, rule: RiskRule) -> str:
+        if rule.kind == RiskRule.Kind.COUPON_GUESSING:
+            return _("unknown codes %(scope)s %(window)s above %(threshold)s") % {
+                "scope": rule.get_scope_display().lower(),
+                "window": rule.get_window_display().lower(),
+                "threshold": f"{rule.threshold:,}",
+            }
         if rule.kind == RiskRule.Kind.VELOCITY:
             return _("%(measure)s %(scope)s %(window)s above %(threshold)s") % {
                 "measure": rule.get_measure_display(),
@@ -143,13 +163,18 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
             result = simulate(rule, form.cleaned_data["start"], form.cleaned_data["end"])
             chart = Chart(
                 key="cases",
-                title=_("Members caught per day"),
+                title=_("Members caught per day") if rule.on_members else _("Caught per day"),
                 kind="bar",
                 categories=[f"{day:%m-%d}" for day, _count in result.by_day],
-                series=[{"name": _("members caught"), "data": [count for _day, count in result.by_day]}],
+                series=[{"name": _("caught"), "data": [count for _day, count in result.by_day]}],
             )
         rows = []
-        if result is not None:
+        if result is not None and not rule.on_members:
+            rows = [
+                (_("partners, stores or accounts caught"), f"{result.subjects:,}"),
+                (_("cases it would have opened"), f"{result.cases:,}"),
+            ]
+        elif result is not None:
             rows = [
                 (_("members caught"), f"{len(result.members):,}"),
                 (_("cases it would have opened"), f"{result.cases:,}"),
@@ -186,7 +211,17 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
     """The approvers' queue: each case with its evidence; release, reject or freeze; notes."""
 
     form = RiskCaseForm
-    list_display = ["found_at", "member", "rule", "summary", "score", "action", "status", "decided_by"]
+    list_display = [
+        "found_at",
+        "member",
+        "subject",
+        "rule",
+        "summary",
+        "score",
+        "action",
+        "status",
+        "decided_by",
+    ]
     list_filter = ["status", "rule__kind", "action", "rule"]
     list_select_related = ["member", "rule", "decided_by"]
 
@@ -200,6 +235,7 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
         "status",
         "rule",
         "member_link",
+        "subject",
         "risk_score",
         "summary",
         "facts",
@@ -276,14 +312,16 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
 
     @admin.display(description=_("member"))
     def member_link(self, case: RiskCase) -> str:
+        if case.member is None:
+            return "-"
         url = reverse("admin:members_member_change", args=[case.member_id])
         return format_html(
             '<a href="{}">{}</a> · {}', url, str(case.member), case.member.get_status_display()
         )
 
     @admin.display(description=_("member's risk score"))
-    def risk_score(self, case: RiskCase) -> int:
-        return member_risk_score(case.member_id)
+    def risk_score(self, case: RiskCase) -> int | str:
+        return "-" if case.member_id is None else member_risk_score(case.member_id)
 
     @admin.display(description=_("what the rule saw"))
     def summary(self, case: RiskCase) -> str:
@@ -326,6 +364,7 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
             "transfer_in": _("transfer received"),
             "transfer_out": _("transfer sent"),
             "purchase_at_own_store": _("purchase at their own store"),
+            "coupon_miss": _("unknown coupon code tried"),
         }
         rows = [
             (names.get(f["what"], f["what"]), f["ref"], _moment(f["at"]), f["amount"])
@@ -345,7 +384,7 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
 
     @admin.display(description=_("related members (same device or identity)"))
     def related(self, case: RiskCase) -> str:
-        ids = related_members(case.member_id)
+        ids = related_members(case.member_id) if case.member_id else []
         if not ids:
             return "-"
         members = Member.objects.filter(pk__in=ids).order_by("pk")
@@ -357,6 +396,8 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
 
     @admin.display(description=_("awards held for risk"))
     def held_awards(self, case: RiskCase) -> str:
+        if case.member_id is None:
+            return "-"
         held = AwardReview.objects.filter(
             Q(member_id=case.member_id), reason=AwardReview.Reason.RISK, status=AwardReview.Status.HELD
         ).count()

@@ -46,11 +46,13 @@ class MemberColumnMixin(ModelAdmin):
 
     @admin.display(description=_("member"))
     def member_full(self, obj) -> str:
+        if obj.member is None:
+            return "-"
         return f"{obj.member.member_number} {obj.member.name}".strip()
 
     @admin.display(description=_("member"))
     def member_masked(self, obj) -> str:
-        return str(obj.member)
+        return "-" if obj.member is None else str(obj.member)
 
 
 def member_ids(member_number: str) -> list[int]:

@@ -206,3 +206,39 @@ class CouponRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon} @ {self.store}"
+
+
+class CouponMiss(models.Model):
+    """A coupon code looked up and not found: by a partner through the API (one that is not its
+    members' counts too), or by store staff at the counter. The risk desk counts these to catch
+    codes being guessed; they are written even when the request is refused."""
+
+    at = models.DateTimeField(_("at"), db_index=True)
+    #: what was typed, normalised (cut to the field's length); shown masked
+    code = models.CharField(_("code tried"), max_length=32)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        verbose_name=_("partner"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff account"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("failed coupon lookup")
+        verbose_name_plural = _("failed coupon lookups")
+
+    def __str__(self) -> str:
+        return f"{self.code[:4]}… @ {self.at:%Y-%m-%d %H:%M}"

@@ -3,9 +3,11 @@
 A rule watches one thing: a velocity (so many earned points, purchases, refunds, redemptions or
 enrolments per member, device, store, partner or phone prefix in an hour or a day) or a pattern
 (virtual-operator phones collecting welcome bonuses, refunds after the points were spent,
-transfers in rings or fans, staff earning at their own store, bursts on a scarce reward). Rules
-are programme settings under maker-checker. A rule that fires opens a case per member, with its
-evidence, and takes the rule's action; an approver decides the case (``campaigns.risk.cases``).
+transfers in rings or fans, staff earning at their own store, bursts on a scarce reward, coupon
+codes guessed). Rules are programme settings under maker-checker. A rule that fires opens a case
+per member, with its evidence, and takes the rule's action; an approver decides the case
+(``campaigns.risk.cases``). Guessing has no member: its case names who tried (a partner, a store,
+a staff account) and only records or alerts.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class RiskRule(models.Model):
         TRANSFER_RING = "transfer_ring", _("Points transfers in rings or fans toward one account")
         STAFF_SELF_DEALING = "staff_self_dealing", _("Store staff earning at their own store")
         SCARCE_REWARD_BURST = "scarce_reward_burst", _("New members redeeming a scarce reward in a burst")
+        COUPON_GUESSING = "coupon_guessing", _("Coupon codes tried many times (guessing)")
 
     class Measure(models.TextChoices):
         EARNED_POINTS = "earned_points", _("Points earned")
@@ -44,6 +47,7 @@ class RiskRule(models.Model):
         STORE = "store", _("Per store")
         PARTNER = "partner", _("Per partner")
         PHONE_PREFIX = "phone_prefix", _("Per phone number range (first 7 digits)")
+        STAFF = "staff", _("Per staff account")
 
     class Window(models.TextChoices):
         HOUR = "hour", _("Per hour")
@@ -127,6 +131,11 @@ class RiskRule(models.Model):
         )
 
     @property
+    def on_members(self) -> bool:
+        """Whether its cases are members' (a guessing rule's are a partner's, store's or account's)."""
+        return self.kind != self.Kind.COUPON_GUESSING
+
+    @property
     def holds(self) -> bool:
         """Whether the rule holds what the member earns (the purchase that fired an inline rule,
         and the member's awards while the case is open)."""
@@ -138,7 +147,8 @@ class RiskRule(models.Model):
 
 class RiskCase(models.Model):
     """One member caught by one rule in one window, with the evidence. ``key`` makes a second scan
-    of the same window find the same case."""
+    of the same window find the same case. A guessing case has no member: ``subject`` names the
+    partner, store or staff account that tried the codes."""
 
     class Status(models.TextChoices):
         OPEN = "open", _("Waiting for review")
@@ -147,7 +157,10 @@ class RiskCase(models.Model):
         FROZEN = "frozen", _("Confirmed: member frozen")
 
     rule = models.ForeignKey(RiskRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="cases")
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(_("who"), max_length=120, blank=True, editable=False)
     key = models.CharField(max_length=120, unique=True, editable=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
     action = models.CharField(_("action taken"), max_length=20, choices=RiskRule.Action.choices)
@@ -181,4 +194,4 @@ class RiskCase(models.Model):
         permissions = [("decide_riskcase", _("Can release, reject or freeze risk cases"))]
 
     def __str__(self) -> str:
-        return f"{self.rule} · {self.member.member_number}"
+        return f"{self.rule} · {self.member.member_number if self.member else self.subject}"

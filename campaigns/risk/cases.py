@@ -41,6 +41,12 @@ class CaseDecided(BusinessRuleError):
     code = "case_decided"
 
 
+class NoMemberToFreeze(BusinessRuleError):
+    """A case of coupon guessing names a partner, store or staff account, not a member."""
+
+    code = "case_not_a_member"
+
+
 def case_release(
     case: RiskCase, *, actor: Any, note: str = "", at: datetime.datetime | None = None
 ) -> RiskCase:
@@ -81,18 +87,11 @@ def _sign(case: RiskCase, actor: Any, text: str, at: datetime.datetime) -> None:
 def _decide(case: RiskCase, status: str, actor: Any, note: str, at: datetime.datetime) -> RiskCase:
     if not actor.has_perm(DECIDE_PERMISSION):
         raise PermissionDenied(_("Only approvers can decide risk cases."))
+    if case.member_id is None:
+        return _decide_subject(case, status, actor, note, at)
     with transaction.atomic():
         member = Member.objects.select_for_update(no_key=True).get(pk=case.member_id)
-        case = RiskCase.objects.select_related("rule").get(pk=case.pk)
-        if case.status != RiskCase.Status.OPEN:
-            raise CaseDecided(
-                _("This case was already decided: %(status)s.") % {"status": case.get_status_display()}
-            )
-        case.status, case.decided_by, case.decided_at = status, actor, at
-        if note.strip():
-            _sign(case, actor, note.strip(), at)
-        case._history_user = actor  # type: ignore[attr-defined]
-        case.save(update_fields=["status", "decided_by", "decided_at", "note"])
+        case = _record(RiskCase.objects.select_related("rule").get(pk=case.pk), status, actor, note, at)
         reason = _("Risk case %(id)s: %(status)s") % {"id": case.pk, "status": case.get_status_display()}
         if status == RiskCase.Status.FROZEN:
             member_freeze(member, actor=actor, reason=reason)
@@ -112,6 +111,28 @@ def _decide(case: RiskCase, status: str, actor: Any, note: str, at: datetime.dat
         elif status == RiskCase.Status.RELEASED and not still_open:
             for review in held:
                 award_release(review, actor=actor, note=reason, at=at)
+    return case
+
+
+def _decide_subject(case: RiskCase, status: str, actor: Any, note: str, at: datetime.datetime) -> RiskCase:
+    """A guessing case: nothing was held and nobody is restricted, so only the decision is kept."""
+    if status == RiskCase.Status.FROZEN:
+        raise NoMemberToFreeze(_("This case is not a member's: release or reject it."))
+    with transaction.atomic():
+        return _record(RiskCase.objects.select_for_update().get(pk=case.pk), status, actor, note, at)
+
+
+def _record(case: RiskCase, status: str, actor: Any, note: str, at: datetime.datetime) -> RiskCase:
+    """The decision on the case (locked by the caller), unless it was decided already."""
+    if case.status != RiskCase.Status.OPEN:
+        raise CaseDecided(
+            _("This case was already decided: %(status)s.") % {"status": case.get_status_display()}
+        )
+    case.status, case.decided_by, case.decided_at = status, actor, at
+    if note.strip():
+        _sign(case, actor, note.strip(), at)
+    case._history_user = actor  # type: ignore[attr-defined]
+    case.save(update_fields=["status", "decided_by", "decided_at", "note"])
     return case
 
 

@@ -2,8 +2,8 @@
 
 One function per kind, each a few set-based queries over the span (indexed by time), so the
 nightly scan reads one day and a simulation any number of days with the same code. A finding is
-one member caught once in the span; the scan turns findings into cases, the simulation counts
-them.
+one member (for coupon guessing: one partner, store or staff account) caught once in the span;
+the scan turns findings into cases, the simulation counts them.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Substr, Trunc
 from django.utils import timezone
 
-from benefits.models import Redemption, Reward
+from benefits.models import CouponMiss, Redemption, Reward
 from campaigns.earning import engine
 from campaigns.models import Award, AwardLine, RiskRule
-from members.models import Identity, Member
+from members.models import Identity, Member, Store
+from members.partners.models import Partner
 from members.purchases.models import Purchase, Refund
 from members.referrals.models import MemberDevice
 from points.models import Entry
@@ -33,12 +35,22 @@ MAX_FACTS = 20
 
 @dataclass
 class Finding:
-    member_id: int
+    """One member caught, or (``member_id`` None) one partner, store or staff account: ``subject``
+    is its key (``store:12``), ``label`` what the reviewer reads."""
+
+    member_id: int | None
     summary: dict[str, Any]
     facts: list[dict[str, Any]] = field(default_factory=list)
+    subject: str = ""
+    label: str = ""
 
     def evidence(self) -> dict[str, Any]:
         return {"summary": self.summary, "facts": self.facts[:MAX_FACTS]}
+
+    @property
+    def who(self) -> int | str:
+        """Who was caught: the member's id, or the subject's key."""
+        return self.member_id if self.member_id is not None else self.subject
 
 
 Span = tuple[datetime.datetime, datetime.datetime]
@@ -118,7 +130,7 @@ def _scope_key(measure: str, scope: str, store: str | None, member: str) -> str 
         RiskRule.Scope.PARTNER: partner,
         RiskRule.Scope.PHONE_PREFIX: "phone_prefix",
     }
-    return keys[scope]
+    return keys.get(scope)  # staff accounts: only coupon guessing counts them
 
 
 def measure_supports(measure: str, scope: str) -> bool:
@@ -277,9 +289,9 @@ def transfer_ring(rule: RiskRule, span: Span) -> list[Finding]:
     for ring in _rings(edges):
         for member_id in ring:
             caught.setdefault(member_id, Finding(member_id, {"pattern": "ring", "members": ring}))
-    for finding in caught.values():
-        finding.facts = facts[finding.member_id]
-    return sorted(caught.values(), key=lambda f: f.member_id)
+    for member_id, finding in caught.items():
+        finding.facts = facts[member_id]
+    return [caught[member_id] for member_id in sorted(caught)]
 
 
 def _rings(edges: dict[int, set[int]]) -> list[list[int]]:
@@ -381,7 +393,65 @@ def scarce_reward_burst(rule: RiskRule, span: Span) -> list[Finding]:
                     },
                 ),
             ).facts.append(_fact("redemption", pk, at, points))
-    return sorted(caught.values(), key=lambda f: f.member_id)
+    return [caught[member_id] for member_id in sorted(caught)]
+
+
+#: scope -> the column of a failed coupon lookup naming who tried
+_GUESSERS: dict[str, str] = {
+    RiskRule.Scope.PARTNER: "partner_id",
+    RiskRule.Scope.STORE: "store_id",
+    RiskRule.Scope.STAFF: "user_id",
+}
+
+
+def coupon_guessing(rule: RiskRule, span: Span) -> list[Finding]:
+    """Partners, stores or staff accounts that looked up more than ``threshold`` coupon codes that
+    do not exist (or are not their members') in an hour or a day: codes being guessed."""
+    key = _GUESSERS.get(rule.scope)
+    if key is None:
+        return []
+    unit = "hour" if rule.window == RiskRule.Window.HOUR else "day"
+    misses = CouponMiss.objects.filter(at__gte=span[0], at__lt=span[1], **{f"{key}__isnull": False})
+    hot = list(
+        misses.annotate(bucket=Trunc("at", unit, tzinfo=timezone.get_current_timezone()))
+        .values(key, "bucket")
+        .annotate(total=Count("pk"))
+        .filter(total__gt=rule.threshold)
+        .order_by(key, "bucket")
+    )
+    labels = _guessers(rule.scope, {group[key] for group in hot})
+    caught: dict[int, Finding] = {}
+    for group in hot:
+        value, bucket = group[key], group["bucket"]
+        finding = caught.get(value) or caught.setdefault(
+            value,
+            Finding(
+                None,
+                {
+                    "scope": rule.scope,
+                    "value": labels[value],
+                    "window": rule.window,
+                    "from": bucket.isoformat(),
+                    "count": group["total"],
+                    "threshold": rule.threshold,
+                },
+                subject=f"{rule.scope}:{value}",
+                label=labels[value],
+            ),
+        )
+        tried = misses.filter(**{key: value, "at__gte": bucket, "at__lt": bucket + _UNITS[unit]})
+        for code, at in tried.values_list("code", "at").order_by("at")[:MAX_FACTS]:
+            finding.facts.append(_fact("coupon_miss", f"{code[:4]}****", at))
+    return [caught[value] for value in sorted(caught)]
+
+
+def _guessers(scope: str, ids: set[int]) -> dict[int, str]:
+    """What a reviewer reads for each partner, store or staff account: its code and name."""
+    if scope == RiskRule.Scope.PARTNER:
+        return {p.pk: f"{p.code} {p.name}" for p in Partner.objects.filter(pk__in=ids)}
+    if scope == RiskRule.Scope.STORE:
+        return {s.pk: f"{s.code} {s.name}" for s in Store.objects.filter(pk__in=ids)}
+    return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
 DETECTORS: dict[str, Callable[[RiskRule, Span], list[Finding]]] = {
@@ -391,6 +461,7 @@ DETECTORS: dict[str, Callable[[RiskRule, Span], list[Finding]]] = {
     RiskRule.Kind.TRANSFER_RING: transfer_ring,
     RiskRule.Kind.STAFF_SELF_DEALING: staff_self_dealing,
     RiskRule.Kind.SCARCE_REWARD_BURST: scarce_reward_burst,
+    RiskRule.Kind.COUPON_GUESSING: coupon_guessing,
 }
 
 

@@ -20,36 +20,40 @@ from members.models import Member
 from members.restrictions import member_freeze, member_restrict
 
 
-def case_key(rule: RiskRule, day: datetime.date, member_id: int, fact: str = "") -> str:
-    """A case's key: one per rule, member and day of the facts (and fact, for inline rules)."""
-    return f"{rule.pk}:{day.isoformat()}:{member_id}{':' + fact if fact else ''}"
+def case_key(rule: RiskRule, day: datetime.date, who: int | str, fact: str = "") -> str:
+    """A case's key: one per rule, member (or subject) and day of the facts (and fact, for inline
+    rules)."""
+    return f"{rule.pk}:{day.isoformat()}:{who}{':' + fact if fact else ''}"
 
 
 def case_open(
     rule: RiskRule,
-    member: Member,
+    member: Member | None,
     *,
     day: datetime.date,
     evidence: dict[str, Any],
     at: datetime.datetime,
     fact: str = "",
+    subject: tuple[str, str] = ("", ""),
 ) -> RiskCase | None:
     """Open the case of ``rule`` on ``member`` (locked by the caller) for the facts of ``day``
-    (None: it was opened before) and take the rule's action on the member."""
+    (None: it was opened before) and take the rule's action on the member. A case without a
+    member (coupon guessing) names its ``subject`` (key, label) and only records or alerts."""
     case, created = RiskCase.objects.get_or_create(
-        key=case_key(rule, day, member.pk, fact),
+        key=case_key(rule, day, member.pk if member else subject[0], fact),
         defaults={
             "day": day,
             "rule": rule,
             "member": member,
+            "subject": subject[1][:120],
             "action": rule.action,
             "score": rule.score,
             "evidence": evidence,
             "found_at": at,
         },
     )
-    if not created:
-        return None
+    if not created or member is None:
+        return case if created else None
     reason = _("Risk rule: %(rule)s") % {"rule": rule.name}
     if rule.action == RiskRule.Action.FREEZE:
         member_freeze(member, reason=reason)

@@ -14,7 +14,9 @@ Planted (each with the starter rule meant to catch it, ``campaigns.risk.starter`
 - members who buy, spend the points on a reward, then return the purchase, three times each;
 - a ring of four members passing points round, and eight members feeding one collector;
 - two employees of one store buying at their own till again and again;
-- new members emptying a scarce reward within an hour.
+- new members emptying a scarce reward within an hour;
+- a third-party partner's script trying 200 made-up coupon codes in an hour, and a clerk's
+  account trying 40 at the counter (while every store's clerks mistype a code now and then).
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from benefits.coupons import coupon_miss_record
 from benefits.models import Reward
 from benefits.rewards import reward_redeem
+from benefits.selectors import partner_coupon
 from campaigns.earning.facts import event_record_and_earn, purchase_record_and_earn, refund_record_and_earn
 from campaigns.models import BehaviourRule
 from campaigns.selectors import rule_book
@@ -53,6 +58,9 @@ class Month:
     days: int
     ordinary: list[int] = field(default_factory=list)
     planted: dict[str, list[int]] = field(default_factory=dict)
+    #: who guessed coupon codes, as their cases name them; who only mistyped a few
+    guessers: list[str] = field(default_factory=list)
+    typists: list[str] = field(default_factory=list)
 
 
 class Maker:
@@ -130,6 +138,19 @@ class Maker:
 
     def redeem(self, member: Member, reward: Reward, key: str, at: datetime.datetime) -> None:
         reward_redeem(member=member, reward=reward, idempotency_key=key, ship_to="门店自提", at=at)
+
+    def look_up(
+        self,
+        at: datetime.datetime,
+        *,
+        partner: Partner | None = None,
+        store: Store | None = None,
+        user: User | None = None,
+    ) -> None:
+        """A made-up coupon code looked up, as the partner API or the counter does: not found."""
+        code = "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(12))
+        if partner is None or partner_coupon(partner, code) is None:
+            coupon_miss_record(code, partner=partner, store=store, user=user, at=at)
 
 
 def generate_month(*, ordinary: int = 150, seed: int = 21, start: datetime.date | None = None) -> Month:
@@ -214,7 +235,28 @@ def generate_month(*, ordinary: int = 150, seed: int = 21, start: datetime.date 
         make.redeem(member, scarce, f"burst-{n}", make.at(17, 10 + n / 40))
         burst.append(member.pk)
     month.planted["scarce_reward_burst"] = burst
+
+    _guessing(make, month, stores)
     return month
+
+
+def _guessing(make: Maker, month: Month, stores: list[Store]) -> None:
+    """A partner's script and one clerk guessing coupon codes; every store's clerk mistyping a
+    code or two on some days."""
+    script = Partner.objects.filter(code="guesser").first() or partner_create(
+        code="guesser", name="某第三方", kind=PartnerKind.THIRD_PARTY, channels=[Channel.WECHAT_MINIPROGRAM]
+    )
+    for n in range(200):
+        make.look_up(make.at(20, 2 + n / 220), partner=script)
+    clerks = [User.objects.get_or_create(username=f"clerk-{store.code}")[0] for store in stores]
+    for n in range(40):
+        make.look_up(make.at(22, 15 + n / 50), store=stores[3], user=clerks[3])
+    month.guessers = [f"{script.code} {script.name}", clerks[3].username]
+    for day in range(month.days):
+        for store, clerk in zip(stores, clerks, strict=True):
+            for _typo in range(make.rng.choice([0, 0, 1, 2])):
+                make.look_up(make.at(day, 9 + make.rng.uniform(0, 12)), store=store, user=clerk)
+    month.typists = [clerk.username for clerk in clerks if clerk != clerks[3]]
 
 
 def _programme() -> None:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from benefits.coupons import coupon_misses_prune
 from campaigns.earning import engine
 from campaigns.models import Award, RiskCase, RiskRule
 from campaigns.risk.detectors import Finding, Span, find
@@ -33,7 +34,9 @@ def day_span(day: datetime.date) -> Span:
 
 def lookback(rule: RiskRule) -> int:
     """How many days a scan of ``rule`` reads; a member is caught once in so many days."""
-    return 1 if rule.kind == RiskRule.Kind.VELOCITY else max(1, rule.lookback_days)
+    if rule.kind in (RiskRule.Kind.VELOCITY, RiskRule.Kind.COUPON_GUESSING):
+        return 1
+    return max(1, rule.lookback_days)
 
 
 def rule_span(rule: RiskRule, day: datetime.date) -> Span:
@@ -58,10 +61,15 @@ def risk_scan(day: datetime.date | None = None, *, at: datetime.datetime | None 
             ).values_list("member_id", flat=True)
         )
         opened[rule.name] = sum(_open(rule, f, day, at) for f in findings if f.member_id not in recent)
+    coupon_misses_prune(at)  # the guessing rules' facts, kept as long as a simulation reads back
     return opened
 
 
 def _open(rule: RiskRule, finding: Finding, day: datetime.date, at: datetime.datetime) -> bool:
+    if finding.member_id is None:
+        subject = (finding.subject, finding.label)
+        evidence = finding.evidence()
+        return case_open(rule, None, day=day, evidence=evidence, at=at, subject=subject) is not None
     with transaction.atomic():
         member = Member.objects.select_for_update(no_key=True).get(pk=finding.member_id)
         return case_open(rule, member, day=day, evidence=finding.evidence(), at=at) is not None
@@ -82,12 +90,14 @@ class Simulation:
     #: members caught who are fine as far as is known now: active, and no case of theirs confirmed
     proved_fine: int = 0
     by_day: list[tuple[datetime.date, int]] = field(default_factory=list)
+    #: partners, stores or staff accounts caught (the rules whose cases are not members')
+    subjects: int = 0
 
 
 def simulate(rule: RiskRule, since: datetime.date, until: datetime.date) -> Simulation:
     """Run ``rule`` over the local days from ``since`` to ``until`` (inclusive), writing nothing."""
     result = Simulation(rule=rule, days=(until - since).days + 1)
-    held_from: dict[int, datetime.datetime] = {}  # when each member's awards start being held
+    held_from: dict[int | str, datetime.datetime] = {}  # when each member's awards start being held
     if rule.inline:
         fired = inline_replay(rule, (day_span(since)[0], day_span(until)[1]))
         result.cases = len(fired)
@@ -95,27 +105,30 @@ def simulate(rule: RiskRule, since: datetime.date, until: datetime.date) -> Simu
         for member_id, at, _points in fired:
             held_from.setdefault(member_id, at)
     else:
-        last: dict[int, datetime.date] = {}
+        last: dict[int | str, datetime.date] = {}
         for offset in range(result.days):
             day = since + datetime.timedelta(days=offset)
             # as the scan: a member caught within the look-back is not caught again
             findings = [
                 f
                 for f in find(rule, rule_span(rule, day))
-                if f.member_id not in last or (day - last[f.member_id]).days >= lookback(rule)
+                if f.who not in last or (day - last[f.who]).days >= lookback(rule)
             ]
             result.by_day.append((day, len(findings)))
             result.cases += len(findings)
             for finding in findings:
-                held_from.setdefault(finding.member_id, day_span(day)[1])  # from the scan on
-                last[finding.member_id] = day
-    result.members = set(held_from)
+                held_from.setdefault(finding.who, day_span(day)[1])  # from the scan on
+                last[finding.who] = day
+    if not rule.on_members:  # partners, stores or staff accounts: nothing is held, no member is fine
+        result.subjects = len(held_from)
+        return result
+    result.members = {who for who in held_from if isinstance(who, int)}  # all of them, for these rules
     if rule.holds and held_from:
         # a holding case holds what the member earns from outside until it is decided
         after = Q()
-        for member_id, at in held_from.items():
+        for who, at in held_from.items():
             # inline: from the purchase that fired, itself included
-            after |= Q(member_id=member_id, **{"occurred_at__gte" if rule.inline else "occurred_at__gt": at})
+            after |= Q(member_id=who, **{"occurred_at__gte" if rule.inline else "occurred_at__gt": at})
         awards = Award.objects.filter(
             after, occurred_at__lt=day_span(until)[1], kind__in=[Award.Kind.PURCHASE, Award.Kind.EVENT]
         )

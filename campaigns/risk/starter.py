@@ -47,6 +47,16 @@ STARTER_RULES: list[tuple[str, str, dict[str, Any]]] = [
         RiskRule.Kind.VELOCITY,
         {"measure": "purchases", "scope": "member", "window": "day", "threshold": 6, "action": "hold"},
     ),
+    (
+        "同一合作方一小时查询无效券码超过30次",
+        RiskRule.Kind.COUPON_GUESSING,
+        {"scope": "partner", "window": "hour", "threshold": 30, "action": "alert"},
+    ),
+    (
+        "同一店员账号一小时查询无效券码超过10次",
+        RiskRule.Kind.COUPON_GUESSING,
+        {"scope": "staff", "window": "hour", "threshold": 10, "action": "alert"},
+    ),
 ]
 
 

@@ -223,6 +223,7 @@ def codes_the_server_sends() -> set[str]:
         "approval_error",
         "review_decided",
         "case_decided",  # risk cases are decided in the admin only (campaigns/risk/cases.py)
+        "case_not_a_member",  # likewise
         "merge_refused",
         "erasure_refused",
         "referral_refused",  # the referrals' base: each refusal has its own code

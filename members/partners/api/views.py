@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -133,7 +134,20 @@ class _Partnered(APIView):
         assert isinstance(key, PartnerKey)  # PartnerKeyAuthentication's: every view here has it
         return key.partner
 
+    def afterwards(self, record: Callable[[], None]) -> None:
+        """Write ``record`` once the request's transaction is over, committed or rolled back: a
+        trace a refusal must not undo (a coupon code that was not found)."""
+        self._afterwards.append(record)
+
     def dispatch(self, request, *args, **kwargs):
+        self._afterwards: list[Callable[[], None]] = []
+        try:
+            return self._dispatch(request, *args, **kwargs)
+        finally:
+            for record in self._afterwards:
+                record()
+
+    def _dispatch(self, request, *args, **kwargs):
         if request.method in SAFE_METHODS:
             return super().dispatch(request, *args, **kwargs)
         # One transaction per change: a refused request (4xx) or a crash (5xx) leaves no trace.
