@@ -1,5 +1,6 @@
-"""Risk cases under concurrency, on PostgreSQL: two approvers deciding one case at once, two
-rules opening cases on one member at once, two reviewers adding notes at once. Each test runs
+"""Risk cases under concurrency, on PostgreSQL: two approvers deciding one case at once (a
+member's, a guessing case's), two rules opening cases on one member at once, two reviewers adding
+notes at once. Each test runs
 with its lock and with the lock off (the control, which must show the harm)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import RiskCase, RiskRule
-from campaigns.risk.cases import CaseDecided, case_freeze, case_note, case_release
+from campaigns.risk.cases import CaseDecided, case_freeze, case_note, case_reject, case_release
 from campaigns.risk.detectors import Finding
 from campaigns.risk.opening import case_open
 from campaigns.risk.scan import _open
@@ -55,6 +56,27 @@ def test_two_approvers_deciding_one_case_at_once_decide_it_once(locked, approver
         assert len(refused) == 1, results
         assert (case.status == "frozen") == (member.status == "frozen")
     else:  # both read the case open and both decide it: frozen by one, released by the other
+        assert not refused and case.history.filter(decided_by__isnull=False).count() == 2
+
+
+@pytest.mark.parametrize("locked", LOCKED_AND_CONTROL)
+def test_two_approvers_deciding_one_guessing_case_at_once_decide_it_once(locked, approver, make_user):
+    """A case with no member (coupon guessing) is locked itself: one approver rejects it, the
+    other is told it was decided. Without the lock both decide it."""
+    other = make_user(Role.APPROVER, "approver2")
+    rule = RiskRule.objects.create(
+        name="guessing", kind=RiskRule.Kind.COUPON_GUESSING, scope="partner", threshold=30, action="alert"
+    )
+    case = case_open(rule, None, day=DAY, evidence={}, at=timezone.now(), subject=("partner:1", "P1 合作方"))
+    assert case is not None
+    decisions = [lambda: case_reject(case, actor=approver), lambda: case_release(case, actor=other)]
+    with unless(locked, "campaigns/risk/cases.py::_decide_subject"):
+        results = race(2, lambda i: decisions[i](), meet=UPDATE_CASE)
+    refused = [r for r in results if isinstance(r, CaseDecided)]
+    if locked:
+        assert len(refused) == 1, results
+        assert RiskCase.objects.get().history.filter(decided_by__isnull=False).count() == 1
+    else:
         assert not refused and case.history.filter(decided_by__isnull=False).count() == 2
 
 
