@@ -1,21 +1,25 @@
-"""The demo programme's risk desk: the starter rules switched on, and a ring of three members
-passing points round last night for the nightly scan to find (members the demo already has: it
-adds none of its own)."""
+"""The demo programme's risk desk: the starter rules switched on, and for the nightly scan to find
+last night, a ring of three members passing points round (members the demo already has: it adds
+none of its own) and a partner's script trying made-up coupon codes."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 from django.utils import timezone
 
+from benefits.coupons import coupon_miss_record
 from campaigns.risk.scan import risk_scan
 from campaigns.risk.starter import starter_rules
 from members.demo import DemoRun
 from members.models import Member
+from members.partners.models import Partner
 from points.models import Account
 from points.services import points_transfer
 
 RING_POINTS = 50
+GUESSES = 40
 
 
 def seed(run: DemoRun) -> str:
@@ -39,5 +43,11 @@ def seed(run: DemoRun) -> str:
             idempotency_key=f"demo-ring-{run.seed}-{run.existing}-{n}",
             at=evening + datetime.timedelta(minutes=n),
         )
+    partner = Partner.objects.order_by("pk").first()
+    if partner is not None:
+        night = evening - datetime.timedelta(hours=19)  # 03:00
+        for n in range(GUESSES):
+            code = hashlib.sha1(f"{run.seed}-{run.existing}-{n}".encode()).hexdigest()[:16]
+            coupon_miss_record(code, partner=partner, at=night + datetime.timedelta(seconds=20 * n))
     opened = risk_scan(yesterday, at=run.now)
     return f"{len(rules)} risk rules; {sum(opened.values())} risk cases from last night's scan"
