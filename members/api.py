@@ -164,6 +164,7 @@ class MemberViewSet(PartnerViewSet):
                 consents=consents,
                 referral_code=v["referral_code"],
                 device_id=v["device_id"],
+                ip=v["ip"],
             )
         except TrustRefused as exc:
             raise refusal(exc) from None

@@ -90,6 +90,19 @@ class MemberSerializer(serializers.Serializer):
         ]
 
 
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+            {"type": "string", "maxLength": 0},
+        ]
+    }
+)
+class IpField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address (or nothing), said so in the schema: DRF's field publishes a bare string."""
+
+
 class EnrolSerializer(Strict):
     required_any = (("mobile", "identities"),)  # the schema's anyOf; validate() refuses the same
     identities = IdentitySerializer(many=True, required=False, default=list)
@@ -123,6 +136,13 @@ class EnrolSerializer(Strict):
         default="",
         help_text="The brand app's id of the device the member enrols on: remembered as theirs, so "
         "that nobody enrolling on it again counts as their referee.",
+    )
+    ip = IpField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The IP address the member's request came from, as your app or till saw it "
+        "(IPv4 or IPv6), if you know it: the brand's risk rules count enrolments per address.",
     )
 
     def validate(self, data):

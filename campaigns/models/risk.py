@@ -1,7 +1,7 @@
 """Risk controls against bonus hunting (薅羊毛): the rules an operator sets, and the cases they open.
 
 A rule watches one thing: a velocity (so many earned points, purchases, refunds, redemptions or
-enrolments per member, device, store, partner or phone prefix in an hour or a day) or a pattern
+enrolments per member, device, IP address, store, partner or phone prefix in an hour or a day) or a pattern
 (virtual-operator phones collecting welcome bonuses, refunds after the points were spent,
 transfers in rings or fans, staff earning at their own store, bursts on a scarce reward, coupon
 codes guessed). Rules are programme settings under maker-checker. A rule that fires opens a case
@@ -44,6 +44,7 @@ class RiskRule(models.Model):
     class Scope(models.TextChoices):
         MEMBER = "member", _("Per member")
         DEVICE = "device", _("Per device")
+        IP = "ip", _("Per IP address")
         STORE = "store", _("Per store")
         PARTNER = "partner", _("Per partner")
         PHONE_PREFIX = "phone_prefix", _("Per phone number range (first 7 digits)")

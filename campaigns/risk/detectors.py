@@ -127,6 +127,7 @@ def _scope_key(measure: str, scope: str, store: str | None, member: str) -> str 
         RiskRule.Scope.MEMBER: member,
         RiskRule.Scope.STORE: store,
         RiskRule.Scope.DEVICE: f"{person}devices__device_id",
+        RiskRule.Scope.IP: f"{person}ips__ip",
         RiskRule.Scope.PARTNER: partner,
         RiskRule.Scope.PHONE_PREFIX: "phone_prefix",
     }

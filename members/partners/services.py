@@ -18,7 +18,7 @@ from members.partners.codes import first_party_only, member_code_required
 from members.partners.models import IdempotentRequest, Partner, PartnerKey, PartnerKind, PartnerMember
 from members.partners.selectors import partner_members
 from members.phones import try_normalize_mobile
-from members.referrals.services import member_device_record, referral_link
+from members.referrals.services import member_device_record, member_ip_record, referral_link
 from members.selectors import Outcome, Resolution, member_resolve
 from members.services import (
     IdentityKey,
@@ -170,13 +170,15 @@ def partner_member_upsert(
     consents: dict[str, bool],
     referral_code: str = "",
     device_id: str = "",
+    ip: str = "",
 ) -> tuple[Member, bool]:
     """Find the member these identities name, or enrol them; either way the partner may see
     them afterwards. Returns (member, created).
 
     A member enrolled now is linked to the member of ``referral_code`` in the same transaction
     (a refused code enrols nobody: ``members.referrals.errors``), and ``device_id`` is kept as a
-    device of theirs. A member found is not linked: referrals are for new members.
+    device of theirs (``ip`` as an address they came from). A member found is not linked:
+    referrals are for new members.
 
     An existing member gets the identities they did not have yet; their profile is left as it
     is (profile changes are explicit, through ``member_update``). Identities naming different
@@ -243,6 +245,8 @@ def partner_member_upsert(
             )
         elif created or partner.is_first_party:  # the brand's app saw the member on it
             member_device_record(member, device_id)
+        if ip and (created or partner.is_first_party):
+            member_ip_record(member, ip)
         member_link(partner=partner, member=member)
         if created:  # now that this partner sees them (a third party did not before the link)
             member_facts("member.created", [member.pk], timezone.now())

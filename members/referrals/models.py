@@ -1,5 +1,5 @@
-"""Referrals (以老带新): each member's referral code, the devices members enrolled on, and who
-referred whom. Writes go through ``members.referrals.services``."""
+"""Referrals (以老带新): each member's referral code, the devices (and IP addresses) members
+enrolled on, and who referred whom. Writes go through ``members.referrals.services``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,25 @@ class MemberDevice(models.Model):
 
     def __str__(self) -> str:
         return self.device_id
+
+
+class MemberIp(models.Model):
+    """An IP address a member enrolled from, as the partner's app saw it (sent only by partners
+    that know it). The risk rules count enrolments and what follows per address; unlike a device,
+    a shared address (a shop's Wi-Fi, a carrier's NAT) says nothing about referrals."""
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="ips")
+    ip = models.GenericIPAddressField(_("IP address"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member IP address")
+        verbose_name_plural = _("member IP addresses")
+        constraints = [models.UniqueConstraint(fields=["member", "ip"], name="member_ip_once")]
+        indexes = [models.Index(fields=["ip"], name="member_ip")]
+
+    def __str__(self) -> str:
+        return self.ip
 
 
 class Referral(models.Model):

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from members.models import Member
-from members.referrals.models import MemberDevice, Referral, ReferralCode
+from members.referrals.models import MemberDevice, MemberIp, Referral, ReferralCode
 
 
 def referees_of(referrer: Member) -> QuerySet[Referral]:
@@ -42,4 +42,6 @@ def referrals_personal_data(member: Member) -> list[dict[str, Any]]:
         "device_id", "created_at"
     ):
         rows.append({"what": "device", "device_id": device_id, "created_at": created_at})
+    for ip, created_at in MemberIp.objects.filter(member=member).values_list("ip", "created_at"):
+        rows.append({"what": "ip", "ip": ip, "created_at": created_at})
     return rows

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from members.models import Identity, Member
 from members.phones import normalize_mobile
 from members.referrals.errors import ReferralCodeUnknown, ReferralTaken, ReferrerClosed, SelfReferral
-from members.referrals.models import ALPHABET, CODE_LENGTH, MemberDevice, Referral, ReferralCode
+from members.referrals.models import ALPHABET, CODE_LENGTH, MemberDevice, MemberIp, Referral, ReferralCode
 from members.services import IdentityKey
 
 FIELD = "referral_code"
@@ -62,6 +62,11 @@ def member_device_record(member: Member, device_id: str | None) -> None:
         MemberDevice.objects.bulk_create(
             [MemberDevice(member=member, device_id=device_id)], ignore_conflicts=True
         )
+
+
+def member_ip_record(member: Member, ip: str) -> None:
+    """Remember an IP address the member enrolled or signed in from (once per address)."""
+    MemberIp.objects.bulk_create([MemberIp(member=member, ip=ip)], ignore_conflicts=True)
 
 
 def _variants(values: Iterable[str]) -> set[str]:
@@ -184,11 +189,17 @@ def referrals_merge(merge: Any) -> None:
         for device_id in MemberDevice.objects.filter(member=absorbed).values_list("device_id", flat=True)
     ]
     MemberDevice.objects.bulk_create(devices, ignore_conflicts=True)
+    ips = [
+        MemberIp(member=survivor, ip=ip)
+        for ip in MemberIp.objects.filter(member=absorbed).values_list("ip", flat=True)
+    ]
+    MemberIp.objects.bulk_create(ips, ignore_conflicts=True)
     merge.note("referrals", moved + dropped)
 
 
 def referrals_erase(erasure: Any) -> None:
-    """PIPL: the member's devices go, and the device their referral was made on."""
+    """PIPL: the member's devices and IP addresses go, and the device their referral was made on."""
     deleted, _count = MemberDevice.objects.filter(member=erasure.member).delete()
+    deleted += MemberIp.objects.filter(member=erasure.member).delete()[0]
     deleted += Referral.objects.filter(referee=erasure.member).exclude(device_id="").update(device_id="")
     erasure.note("referrals", deleted)

@@ -6,10 +6,11 @@ import pytest
 
 from members.models import Identity, Member
 from members.referrals.errors import ReferralCodeUnknown, ReferralTaken, ReferrerClosed, SelfReferral
-from members.referrals.models import ALPHABET, MemberDevice, Referral, ReferralCode
+from members.referrals.models import ALPHABET, MemberDevice, MemberIp, Referral, ReferralCode
 from members.referrals.selectors import referees_of, referral_of
 from members.referrals.services import (
     member_device_record,
+    member_ip_record,
     referral_check,
     referral_code_get,
     referral_link,
@@ -132,6 +133,7 @@ def test_a_merge_gives_the_referees_to_the_survivor_and_drops_a_link_between_the
 
     survivor, absorbed = MemberFactory(), MemberFactory()
     member_device_record(absorbed, "old-phone")
+    member_ip_record(absorbed, "203.0.113.9")
     referees = [MemberFactory(), MemberFactory()]
     for referee in referees:
         referral_link(referee, referral_code_get(absorbed))
@@ -142,6 +144,7 @@ def test_a_merge_gives_the_referees_to_the_survivor_and_drops_a_link_between_the
         (survivor.pk, r.pk) for r in referees
     }
     assert MemberDevice.objects.filter(member=survivor, device_id="old-phone").exists()
+    assert MemberIp.objects.filter(member=survivor, ip="203.0.113.9").exists()
     with pytest.raises(ReferrerClosed):  # the absorbed member's code refers nobody any more
         referral_link(MemberFactory(), referral_code_get(absorbed))
 
@@ -152,9 +155,12 @@ def test_the_members_data_copy_lists_their_referrals_and_an_erasure_removes_the_
 
     referrer, member = MemberFactory(), MemberFactory()
     referral_link(member, referral_code_get(referrer), device_id="device-of-member")
+    member_ip_record(member, "2001:db8::7")
     rows = personal_data(member)["sections"]["referrals"]
+    assert [row["ip"] for row in rows if row["what"] == "ip"] == ["2001:db8::7"]
     assert {"what": "referred_by", "member_number": referrer.member_number}.items() <= rows[0].items()
     assert [row["device_id"] for row in rows if row["what"] == "device"] == ["device-of-member"]
     erasure_approve(request=erasure_request(member=member, reason="本人申请", actor=operator), actor=approver)
     assert not MemberDevice.objects.filter(member=member).exists()
+    assert not MemberIp.objects.filter(member=member).exists()
     assert Referral.objects.get().device_id == ""
