@@ -16,6 +16,7 @@ from campaigns.earning.facts import purchase_record_and_earn
 from campaigns.models import AwardReview, RiskCase, RiskRule
 from config.common.models import ConfigChange
 from members.models import Channel
+from tests.api.conftest import make_partner
 from tests.browser.test_journeys import log_in
 from tests.browser.test_oneid import SHOTS
 from tests.factories import MemberFactory, StoreFactory
@@ -99,3 +100,47 @@ def test_approver_reads_a_case_and_releases_it(page, live_server, approver, busy
     page.screenshot(path=str(SHOTS / "risk-6-released.png"), full_page=True)
     assert set(RiskCase.objects.values_list("status", flat=True)) == {"released"}
     assert not AwardReview.objects.filter(status="held").exists()
+
+
+def test_approver_reads_a_guessing_case_which_names_who_tried(page, live_server, approver):
+    """A partner's script tried 40 made-up codes at 03:00: the case names the partner, lists the
+    codes masked, has no member and cannot be frozen; the approver rejects it."""
+    from playwright.sync_api import expect
+
+    from benefits.coupons import coupon_miss_record
+    from campaigns.risk.scan import risk_scan
+
+    SHOTS.mkdir(exist_ok=True)
+    partner, _key = make_partner("mini-x", "X001")
+    RiskRule.objects.create(
+        name="同一合作方一小时查询无效券码超过30次", kind="coupon_guessing", scope="partner", window="hour",
+        threshold=30, action="alert", score=40,
+    )  # fmt: skip
+    day = timezone.localdate() - datetime.timedelta(days=1)
+    night = timezone.make_aware(datetime.datetime.combine(day, datetime.time(3)))
+    for n in range(40):
+        coupon_miss_record(f"GX{n:06d}ABCD", partner=partner, at=night + datetime.timedelta(seconds=30 * n))
+    risk_scan(day)
+    case = RiskCase.objects.get()
+
+    log_in(page, live_server, approver)
+    page.goto("/admin/campaigns/riskcase/")
+    expect(page.locator("#result_list")).to_contain_text("mini-x Partner mini-x")
+    page.goto(f"/admin/campaigns/riskcase/{case.pk}/change/")
+    body = page.locator("body")
+    expect(body).to_contain_text("试用的无效券码")
+    expect(body).to_contain_text("GX00****")
+    expect(body).not_to_contain_text("GX000001ABCD")
+    page.screenshot(path=str(SHOTS / "risk-7-guessing-case.png"), full_page=True)
+
+    page.goto("/admin/campaigns/riskcase/")
+    page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option("freeze")
+    page.locator("button[name=index], input[name=index]").first.click()
+    expect(body).to_contain_text("不是会员的案件")
+    page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option("reject")
+    page.locator("button[name=index], input[name=index]").first.click()
+    expect(body).to_contain_text("已驳回 1 个案件")
+    page.screenshot(path=str(SHOTS / "risk-8-guessing-rejected.png"), full_page=True)
+    assert RiskCase.objects.get().status == "rejected"

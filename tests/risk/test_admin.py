@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -125,3 +126,22 @@ def test_operators_see_the_queue_but_cannot_decide(client, operator, partner_a):
         {"action": "release", "_selected_action": [RiskCase.objects.get().pk], "index": 0},
     )
     assert RiskCase.objects.get().status == "open"
+
+
+def test_the_sidebar_badge_shows_only_when_cases_wait(client, approver, partner_a):
+    """Nothing waiting: no badge at all (it used to be an empty red box); two cases: "2"."""
+
+    def sidebar_item() -> str:
+        page = client.get(reverse("admin:index")).content.decode()
+        return page.split('<a href="/admin/campaigns/riskcase/"', 1)[1].split(">", 1)[1].split("</a>", 1)[0]
+
+    def badge() -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", sidebar_item()).split())
+
+    login(client, approver)
+    assert badge() == "gpp_maybe 风控案件" and "bg-red-100" not in sidebar_item()
+    rule()
+    member = served_by(partner_a)
+    for n in range(4):
+        buy(partner_a, member, n)
+    assert badge() == "gpp_maybe 风控案件 2"
