@@ -84,7 +84,7 @@ class RiskRuleForm(forms.ModelForm):
             elif measure and scope and not measure_supports(measure, scope):
                 self.add_error(
                     "scope",
-                    _("Redemptions have no store or partner: count them per member, device or number range."),
+                    _("Redemptions have no store or partner: choose member, device, IP or number range."),
                 )
         if kind == RiskRule.Kind.COUPON_GUESSING:
             if scope not in GUESSERS:
