@@ -7,9 +7,10 @@ Side by side in one run: throughput as the ratio ours ÷ ceiling, latencies next
         [--segment-campaign] [--webhooks] [--risk-rules]
 
 (or DATABASE_URL=postgres://... on an empty database; the script migrates it itself.)
-``--risk-rules``: after the report's two variants, ours three times more on new plans of the same
-members (without the risk rules, with the starter rules on, without again), and what the inline
-checks add per purchase against the mean of the runs either side.
+``--risk-rules``: after the report's two variants, ours seven times more on new plans of the same
+members, alternately without the risk rules and with the starter rules on (without first and last),
+and what the inline checks add per purchase: each run with the rules against the mean of the runs
+either side of it, and the median of those three differences (the machine drifts between runs).
 ``--webhooks``: the partner subscribes to every webhook event, so each purchase also writes its
 events (points.changed, purchase.awarded) in its transaction; nothing is delivered.
 
@@ -379,23 +380,23 @@ def answers_wrong(run: Run, plan: list[tuple[dict, str]]) -> list[str]:
 # --- main ----------------------------------------------------------------------------------
 
 
-def risk_runs(pool: Pool, key: str, args) -> dict[str, Run]:
-    """Ours again on new plans of the same members: without the risk rules, with the starter rules
-    on (one of them checked as each purchase arrives), without again; each worker reloads its rule
-    book (and with it the rules) within RULE_BOOK_CACHE_SECONDS of the switch."""
+RISK_ROUNDS = 3
+
+
+def risk_runs(pool: Pool, key: str, args) -> list[tuple[bool, Run]]:
+    """Ours again on new plans of the same members, alternately without and with the starter risk
+    rules on (one of them checked as each purchase arrives), without first and last: (rules on,
+    run) in order. Each worker reloads its rule book (and with it the rules) within
+    RULE_BOOK_CACHE_SECONDS of a switch."""
     starter_rules(active=False)
-    runs = {}
-    for label, seed, active in (
-        ("without rules", 3, False),
-        ("with rules", 4, True),
-        ("without again", 5, False),
-    ):
+    runs = []
+    for n in range(2 * RISK_ROUNDS + 1):
+        active = n % 2 == 1
         RiskRule.objects.update(active=active)
         time.sleep(settings.RULE_BOOK_CACHE_SECONDS + 1)
-        runs[label] = ours(
-            pool, key, args.concurrency, make_plan(OURS, args.requests, args.members, seed=seed)
-        )
-        say(f"ours {label}: {args.requests:,} purchases in {runs[label].wall:.1f}s")
+        run = ours(pool, key, args.concurrency, make_plan(OURS, args.requests, args.members, seed=3 + n))
+        runs.append((active, run))
+        say(f"ours {'with' if active else 'without'} rules: {args.requests:,} purchases in {run.wall:.1f}s")
     return runs
 
 
@@ -458,7 +459,7 @@ def main() -> None:
             with WaitSampler(os.environ["DATABASE_URL"]) as waits_ours:
                 runs[OURS] = ours(http_pool, key, args.concurrency, plans[OURS])
             say(f"ours: {args.requests:,} purchases in {runs[OURS].wall:.1f}s")
-            risk = risk_runs(http_pool, key, args) if args.risk_rules else {}
+            risk = risk_runs(http_pool, key, args) if args.risk_rules else []
         finally:
             http_pool.close()
             sql_pool.close()
