@@ -40,13 +40,6 @@ from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Member
 
-#: The fields each kind of rule reads, besides its threshold, action and score.
-KIND_FIELDS = {
-    RiskRule.Kind.VELOCITY: ("measure", "scope", "window"),
-    RiskRule.Kind.VIRTUAL_PHONE: ("prefixes",),
-    RiskRule.Kind.SCARCE_REWARD_BURST: ("new_member_days", "scarce_stock"),
-    RiskRule.Kind.COUPON_GUESSING: ("scope", "window"),
-}
 #: Whose guessing a coupon-guessing rule counts, and what its cases may do (they have no member).
 GUESSERS = (RiskRule.Scope.PARTNER, RiskRule.Scope.STORE, RiskRule.Scope.STAFF)
 SUBJECT_ACTIONS = (RiskRule.Action.RECORD, RiskRule.Action.ALERT)
