@@ -1,6 +1,6 @@
 """The demo programme's risk desk: the starter rules switched on, and for the nightly scan to find
 last night, a ring of three members passing points round (members the demo already has: it adds
-none of its own) and a partner's script trying made-up coupon codes."""
+none of its own) and the demo store clerk's account trying made-up coupon codes at the counter."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from campaigns.risk.scan import risk_scan
 from campaigns.risk.starter import starter_rules
 from members.demo import DemoRun
 from members.models import Member
-from members.partners.models import Partner
+from members.selectors import stores_of
 from points.models import Account
 from points.services import points_transfer
 
 RING_POINTS = 50
-GUESSES = 40
+GUESSES = 15  # in half an hour: over the starter rule's 10 an hour per staff account
 
 
 def seed(run: DemoRun) -> str:
@@ -43,11 +43,13 @@ def seed(run: DemoRun) -> str:
             idempotency_key=f"demo-ring-{run.seed}-{run.existing}-{n}",
             at=evening + datetime.timedelta(minutes=n),
         )
-    partner = Partner.objects.order_by("pk").first()
-    if partner is not None:
-        night = evening - datetime.timedelta(hours=19)  # 03:00
+    clerk = run.users.get("store")
+    counter = stores_of(clerk).order_by("code").first() if clerk is not None else None
+    if counter is not None:
+        afternoon = evening - datetime.timedelta(hours=7)  # 15:00
         for n in range(GUESSES):
-            code = hashlib.sha1(f"{run.seed}-{run.existing}-{n}".encode()).hexdigest()[:16]
-            coupon_miss_record(code, partner=partner, at=night + datetime.timedelta(seconds=20 * n))
+            code = hashlib.sha1(f"{run.seed}-{run.existing}-{n}".encode()).hexdigest()[:12]
+            at = afternoon + datetime.timedelta(minutes=2 * n)
+            coupon_miss_record(code, store=counter, user=clerk, at=at)
     opened = risk_scan(yesterday, at=run.now)
     return f"{len(rules)} risk rules; {sum(opened.values())} risk cases from last night's scan"
