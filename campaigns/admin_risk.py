@@ -111,7 +111,7 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
     search_fields = ["name"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "threshold", "action", "score", "active"]}),
-        (_("Velocity"), {"fields": ["measure", "scope", "window"]}),
+        (_("Counted (velocity, guessing)"), {"fields": ["measure", "scope", "window"]}),
         (_("Patterns"), {"fields": ["lookback_days", "prefixes", "new_member_days", "scarce_stock"]}),
     ]
 
@@ -156,7 +156,9 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
             result = simulate(rule, form.cleaned_data["start"], form.cleaned_data["end"])
             chart = Chart(
                 key="cases",
-                title=_("Members caught per day") if rule.on_members else _("Caught per day"),
+                title=_("Members caught per day")
+                if rule.on_members
+                else _("Partners, stores or accounts caught per day"),
                 kind="bar",
                 categories=[f"{day:%m-%d}" for day, _count in result.by_day],
                 series=[{"name": _("caught"), "data": [count for _day, count in result.by_day]}],
@@ -184,6 +186,7 @@ class RiskRuleAdmin(GovernedAdmin, HistoryAdmin):
             "result": result,
             "rows": rows,
             "chart_specs": [chart.spec()] if chart else [],
+            "chart_title": chart.title if chart else "",
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/campaigns/riskrule/simulate.html", context)
@@ -340,7 +343,9 @@ class RiskCaseAdmin(MemberColumnMixin, HistoryAdmin):
             "until": _("window ends"),
         }
         summary = case.evidence.get("summary", {})
-        return format_html_join("; ", "{}: {}", ((labels.get(k, k), _shown(v)) for k, v in summary.items()))
+        return format_html_join(
+            "; ", "{}: {}", ((labels.get(k, k), _shown(k, v)) for k, v in summary.items())
+        )
 
     @admin.display(description=_("facts"))
     def facts(self, case: RiskCase) -> str:
@@ -428,13 +433,16 @@ def cases_waiting(request: HttpRequest) -> str:
     return f"{waiting:,}" if waiting else ""
 
 
-def _shown(value: Any) -> Any:
+def _shown(key: str, value: Any) -> Any:
     """A value of a case's summary as a reader takes it: choices by their labels, moments to the
-    minute, lists joined."""
+    minute, lists joined. Whose count it was (``value``: a device, an address, a partner, an
+    account's name) is shown as it is, even when it reads like a choice."""
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\dT", value):
         return _moment(value)
+    if key == "value":
+        return value
     labels = {
         **dict(RiskRule.Measure.choices),
         **dict(RiskRule.Scope.choices),

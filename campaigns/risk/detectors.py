@@ -452,7 +452,8 @@ def _guessers(scope: str, ids: set[int]) -> dict[int, str]:
         return {p.pk: f"{p.code} {p.name}" for p in Partner.objects.filter(pk__in=ids)}
     if scope == RiskRule.Scope.STORE:
         return {s.pk: f"{s.code} {s.name}" for s in Store.objects.filter(pk__in=ids)}
-    return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    users = get_user_model().objects.filter(pk__in=ids)
+    return {user.pk: f"{user.get_username()} {user.get_full_name()}".strip() for user in users}
 
 
 DETECTORS: dict[str, Callable[[RiskRule, Span], list[Finding]]] = {

@@ -200,3 +200,40 @@ def test_lookups_older_than_ninety_days_are_pruned_by_the_nightly_scan(partner_a
     )
     risk_scan(at=now)
     assert list(CouponMiss.objects.values_list("code", flat=True)) == ["KEPT"]
+
+
+def test_a_staff_account_is_named_as_it_is_even_when_it_reads_like_a_choice(client, approver, store):
+    """A clerk whose login is "store" (the demo's): the case says who, not "per store"."""
+    from django.contrib.auth.models import User
+
+    clerk = User.objects.create_user("store")
+    guessing_rule("staff")
+    day = timezone.localdate() - datetime.timedelta(days=1)
+    at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(15)))
+    for n in range(4):
+        coupon_miss_record(f"C{n}", store=store, user=clerk, at=at)
+    risk_scan(day)
+    login(client, approver)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    page = client.get(reverse("admin:campaigns_riskcase_change", args=[RiskCase.objects.get().pk]))
+    assert "统计维度: 每店员账号; 对象: store; 考核周期: 每小时" in page.content.decode()
+
+
+def test_simulating_a_guessing_rule_counts_who_it_would_have_caught(en_operator, partner_a):
+    rule = guessing_rule()
+    day = timezone.localdate() - datetime.timedelta(days=2)
+    at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(3)))
+    for n in range(4):
+        coupon_miss_record(f"SIM{n}", partner=partner_a.partner, at=at)
+    url = reverse("admin:campaigns_riskrule_simulate", args=[rule.pk])
+    response = en_operator.get(url, {"start": str(day), "end": str(timezone.localdate())})
+    assert dict(response.context["rows"]) == {
+        "partners, stores or accounts caught": "1",
+        "cases it would have opened": "1",
+    }
+    page = response.content.decode()
+    assert (
+        "<h3>Partners, stores or accounts caught per day</h3>" in page
+        and "Fine as far as is known" not in page
+    )
+    assert not RiskCase.objects.exists()
