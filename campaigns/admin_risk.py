@@ -32,7 +32,7 @@ from campaigns.risk.cases import (
     case_release,
     member_risk_score,
 )
-from campaigns.risk.detectors import measure_supports, related_members
+from campaigns.risk.detectors import GUESSERS, measure_supports, related_members
 from campaigns.risk.scan import simulate
 from config.common.admin import ReadOnlyInline, newest_rows, run_each
 from config.common.admin_governance import GovernedAdmin
@@ -40,8 +40,7 @@ from members.admin import MEMBER_PAGE_INLINES
 from members.admin_helpers import HistoryAdmin, MemberColumnMixin, member_ids
 from members.models import Member
 
-#: Whose guessing a coupon-guessing rule counts, and what its cases may do (they have no member).
-GUESSERS = (RiskRule.Scope.PARTNER, RiskRule.Scope.STORE, RiskRule.Scope.STAFF)
+#: What a coupon-guessing rule's cases may do (they have no member).
 SUBJECT_ACTIONS = (RiskRule.Action.RECORD, RiskRule.Action.ALERT)
 
 

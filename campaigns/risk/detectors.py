@@ -398,7 +398,7 @@ def scarce_reward_burst(rule: RiskRule, span: Span) -> list[Finding]:
 
 
 #: scope -> the column of a failed coupon lookup naming who tried
-_GUESSERS: dict[str, str] = {
+GUESSERS: dict[str, str] = {
     RiskRule.Scope.PARTNER: "partner_id",
     RiskRule.Scope.STORE: "store_id",
     RiskRule.Scope.STAFF: "user_id",
@@ -408,7 +408,7 @@ _GUESSERS: dict[str, str] = {
 def coupon_guessing(rule: RiskRule, span: Span) -> list[Finding]:
     """Partners, stores or staff accounts that looked up more than ``threshold`` coupon codes that
     do not exist (or are not their members') in an hour or a day: codes being guessed."""
-    key = _GUESSERS.get(rule.scope)
+    key = GUESSERS.get(rule.scope)
     if key is None:
         return []
     unit = "hour" if rule.window == RiskRule.Window.HOUR else "day"

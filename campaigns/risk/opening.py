@@ -52,8 +52,10 @@ def case_open(
             "found_at": at,
         },
     )
-    if not created or member is None:
-        return case if created else None
+    if not created:
+        return None
+    if member is None:  # a guessing case: nobody to restrict
+        return case
     reason = _("Risk rule: %(rule)s") % {"rule": rule.name}
     if rule.action == RiskRule.Action.FREEZE:
         member_freeze(member, reason=reason)

@@ -66,10 +66,9 @@ def risk_scan(day: datetime.date | None = None, *, at: datetime.datetime | None 
 
 
 def _open(rule: RiskRule, finding: Finding, day: datetime.date, at: datetime.datetime) -> bool:
-    if finding.member_id is None:
+    if finding.member_id is None:  # no member to lock
         subject = (finding.subject, finding.label)
-        evidence = finding.evidence()
-        return case_open(rule, None, day=day, evidence=evidence, at=at, subject=subject) is not None
+        return case_open(rule, None, day=day, evidence=finding.evidence(), at=at, subject=subject) is not None
     with transaction.atomic():
         member = Member.objects.select_for_update(no_key=True).get(pk=finding.member_id)
         return case_open(rule, member, day=day, evidence=finding.evidence(), at=at) is not None

@@ -233,7 +233,8 @@ def partner_member_upsert(
                 if not partner.is_first_party:
                     _third_party_may_find(partner, keys, again)
                 member, created = again.member, False
-        if created and referral_code:
+        seen = created or partner.is_first_party  # the brand's app saw the member on it
+        if created and referral_code:  # the referral keeps the device
             referral_link(
                 member,
                 referral_code,
@@ -243,9 +244,9 @@ def partner_member_upsert(
                 partner=partner,
                 channel=member.registration_channel,
             )
-        elif created or partner.is_first_party:  # the brand's app saw the member on it
+        elif seen:
             member_device_record(member, device_id)
-        if ip and (created or partner.is_first_party):
+        if seen and ip:
             member_ip_record(member, ip)
         member_link(partner=partner, member=member)
         if created:  # now that this partner sees them (a third party did not before the link)
